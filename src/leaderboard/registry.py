@@ -1,0 +1,99 @@
+"""The vocabularies of the run-file contract: families, methods, scopes, tasks, metrics.
+
+Everything that lists these (the validator, the store, the site) reads them from here, so a new
+method or metric is added in one place.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+FAMILIES: tuple[str, ...] = ("encoder", "encoder-decoder", "decoder")
+
+PRUNE_CRITERIA: tuple[str, ...] = (
+    "l1",  # unstructured magnitude
+    "random",  # unstructured random
+    "ln-structured",  # whole rows/columns by their L-n norm
+    "random-structured",  # whole rows/columns at random
+    "wanda",  # |W| * ||X|| with calibration activations
+    "n:m",  # semi-structured, at most n non-zeros in every m consecutive weights
+)
+# Criteria that decide per layer by construction (global ranking is meaningless for them).
+LOCAL_ONLY_CRITERIA: frozenset[str] = frozenset(
+    {"ln-structured", "random-structured", "wanda", "n:m"}
+)
+STRUCTURED_CRITERIA: frozenset[str] = frozenset({"ln-structured", "random-structured"})
+GRANULARITIES: tuple[str, ...] = ("global", "local")
+
+QUANT_SCHEMES: tuple[str, ...] = (
+    "dynamic-int8",
+    "weight-only-int8",
+    "bnb-int8",
+    "bnb-nf4",
+    "bnb-fp4",
+)
+# Nominal storage bits of a quantized weight, used for plausibility checks only: the run file
+# records the measured bits per weight.
+QUANT_NOMINAL_BITS: dict[str, int] = {
+    "dynamic-int8": 8,
+    "weight-only-int8": 8,
+    "bnb-int8": 8,
+    "bnb-nf4": 4,
+    "bnb-fp4": 4,
+}
+
+# Named scopes resolve per architecture (see compress/scopes.py); anything else is a module-name glob.
+NAMED_SCOPES: dict[str, str] = {
+    "all": "every Linear layer of the transformer body (the paper's 'overall'; no embeddings, no LM head)",
+    "attention": "the query, key and value projections",
+    "attention-output": "the attention output projection",
+    "ffn": "the feed-forward (intermediate and output) layers",
+    "output": "the paper's 'output' scope: feed-forward layers plus the attention output projection",
+    "lm-head": "the language-model head (the MLM decoder or the output projection)",
+    "embeddings": "the token embedding matrix",
+}
+SCOPE_GLOB_PATTERN = r"^[A-Za-z0-9_.*?\[\]\-]{1,200}$"
+
+SOURCE_KINDS: tuple[str, ...] = ("reproduced", "reported", "synthetic")
+
+# Tasks are namespaced: "<suite>:<name>".
+TASK_SUITES: dict[str, str] = {
+    "lama": "LAMA fact probing (Petroni et al. 2019)",
+    "lm-eval": "EleutherAI lm-evaluation-harness task",
+}
+LAMA_CORPORA: tuple[str, ...] = ("trex", "google-re", "conceptnet", "squad")
+
+
+@dataclass(frozen=True)
+class MetricInfo:
+    name: str
+    label: str
+    lower: float | None  # bounds of a value on the "fraction" scale; None = unbounded
+    upper: float | None
+    higher_is_better: bool = True
+    description: str = ""
+
+
+METRICS: dict[str, MetricInfo] = {
+    m.name: m
+    for m in (
+        MetricInfo("precision@1", "P@1", 0.0, 1.0, True, "share of facts whose object is ranked first"),
+        MetricInfo("precision@10", "P@10", 0.0, 1.0, True, "share of facts whose object is in the top 10"),
+        MetricInfo("mrr", "MRR", 0.0, 1.0, True, "mean reciprocal rank of the object"),
+        MetricInfo("acc", "Accuracy", 0.0, 1.0, True, "lm-eval accuracy"),
+        MetricInfo("acc_norm", "Accuracy (length-normalised)", 0.0, 1.0, True, "lm-eval acc_norm"),
+        MetricInfo("exact_match", "Exact match", 0.0, 1.0, True, "lm-eval exact match"),
+        MetricInfo("f1", "F1", 0.0, 1.0, True, "lm-eval F1"),
+        MetricInfo("word_perplexity", "Word perplexity", 1.0, None, False, "lm-eval word perplexity"),
+        MetricInfo("byte_perplexity", "Byte perplexity", 1.0, None, False, "lm-eval byte perplexity"),
+        MetricInfo("bits_per_byte", "Bits per byte", 0.0, None, False, "lm-eval bits per byte"),
+    )
+}
+METRIC_NAME_PATTERN = r"^[a-z0-9][a-z0-9_@.\-]{0,63}$"
+# Metrics whose values may be written on the percent scale (bounded by 1 on the fraction scale).
+PERCENTABLE = frozenset(n for n, m in METRICS.items() if m.lower == 0.0 and m.upper == 1.0)
+
+
+def metric_info(name: str) -> MetricInfo:
+    """Registry entry for a metric; unknown metrics are unbounded and higher-is-better."""
+    return METRICS.get(name) or MetricInfo(name, name, None, None, True, "")

@@ -1,0 +1,367 @@
+"""The run file: the project's public contract (pydantic models, run_id, canonical path).
+
+One JSON file per (model, compression, evaluation). Field-level rules live here (types, enums,
+ranges, lengths); rules that need more than one field, a file path or other files live in
+``validate.py``. Every model forbids unknown fields and coerces nothing: a run file means
+exactly what it says.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from datetime import datetime
+from pathlib import PurePosixPath
+from typing import Annotated, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+from . import registry
+
+SCHEMA_VERSION = "1.0"
+RUNNER_MAJOR = 0  # part of every run_id: bump when the runner changes what a spec measures
+RUN_ID_HEX = 16
+
+MAX_INT = 10**15  # bounds every count and byte size: big enough for any model, small enough to be sane
+
+Text = Annotated[str, StringConstraints(max_length=2000)]
+ShortText = Annotated[str, StringConstraints(max_length=300)]
+ModelId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._\-/]{0,199}$")]
+Identifier = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.+\-]{0,99}$")]
+Sha256 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+Scope = Annotated[str, StringConstraints(pattern=registry.SCOPE_GLOB_PATTERN)]
+TaskName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_\-]*:[a-z0-9][a-z0-9_.\-/]{0,119}$")]
+MetricName = Annotated[str, StringConstraints(pattern=registry.METRIC_NAME_PATTERN)]
+Count = Annotated[int, Field(ge=0, le=MAX_INT)]
+Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
+Seconds = Annotated[float, Field(ge=0.0, le=10**9)]
+Scalar = Union[bool, int, float, Annotated[str, StringConstraints(max_length=500)], None]
+
+Family = Literal["encoder", "encoder-decoder", "decoder"]
+assert set(Family.__args__) == set(registry.FAMILIES)
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False, frozen=True)
+
+
+# --- model ---------------------------------------------------------------------------------
+
+
+class ModelInfo(Strict):
+    id: ModelId = Field(description="Hub id (org/name) or the name of a local checkpoint.")
+    revision: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:\-]{1,100}$")] | None = Field(
+        default=None,
+        description="Hub commit sha, or 'sha256:<hex>' of the weights of a local checkpoint.",
+    )
+    family: Family
+    architecture: Identifier = Field(description="transformers class, e.g. BertForMaskedLM.")
+    parameters: Count = Field(description="Number of parameters of the uncompressed model.")
+    toy: bool = Field(default=False, description="A tiny demonstration model, not a real one.")
+
+
+# --- compression ---------------------------------------------------------------------------
+
+
+class PruneStep(Strict):
+    method: Literal["prune"]
+    criterion: Literal["l1", "random", "ln-structured", "random-structured", "wanda", "n:m"]
+    scope: Scope = "all"
+    granularity: Literal["global", "local"]
+    sparsity: Fraction = Field(description="Requested fraction of zeroed weights in the scope.")
+    n: Annotated[int, Field(ge=1, le=64)] | None = Field(
+        default=None, description="n:m only: at most n non-zeros in every m consecutive weights."
+    )
+    m: Annotated[int, Field(ge=2, le=64)] | None = None
+    norm: Literal[1, 2] | None = Field(default=None, description="ln-structured only: the L-n norm.")
+    dim: Literal["rows", "columns"] | None = Field(
+        default=None, description="Structured criteria: remove whole output rows or input columns."
+    )
+
+    @model_validator(mode="after")
+    def _criterion_fields(self) -> PruneStep:
+        c = self.criterion
+        if c in registry.LOCAL_ONLY_CRITERIA and self.granularity != "local":
+            raise ValueError(f"criterion {c!r} ranks weights within each layer: granularity must be 'local'")
+        if c == "n:m":
+            if self.n is None or self.m is None:
+                raise ValueError("criterion 'n:m' needs both n and m")
+            if self.n >= self.m:
+                raise ValueError("n must be smaller than m")
+            if abs(self.sparsity - (1 - self.n / self.m)) > 1e-9:
+                raise ValueError(f"sparsity of {self.n}:{self.m} must be {1 - self.n / self.m:g}")
+        elif self.n is not None or self.m is not None:
+            raise ValueError("n and m are for criterion 'n:m' only")
+        if c == "ln-structured" and self.norm is None:
+            raise ValueError("criterion 'ln-structured' needs norm (1 or 2)")
+        if c != "ln-structured" and self.norm is not None:
+            raise ValueError("norm is for criterion 'ln-structured' only")
+        if c in registry.STRUCTURED_CRITERIA and self.dim is None:
+            raise ValueError(f"criterion {c!r} needs dim ('rows' or 'columns')")
+        if c not in registry.STRUCTURED_CRITERIA and self.dim is not None:
+            raise ValueError("dim is for structured criteria only")
+        return self
+
+
+class QuantizeStep(Strict):
+    method: Literal["quantize"]
+    scheme: Literal["dynamic-int8", "weight-only-int8", "bnb-int8", "bnb-nf4", "bnb-fp4"]
+    scope: Scope = "all"
+
+
+Step = Annotated[Union[PruneStep, QuantizeStep], Field(discriminator="method")]
+assert set(PruneStep.model_fields["criterion"].annotation.__args__) == set(registry.PRUNE_CRITERIA)
+assert set(QuantizeStep.model_fields["scheme"].annotation.__args__) == set(registry.QUANT_SCHEMES)
+
+
+# --- evaluation ----------------------------------------------------------------------------
+
+
+class Evaluation(Strict):
+    task: TaskName = Field(description="'<suite>:<name>', e.g. 'lama:trex' or 'lm-eval:boolq'.")
+    data_sha256: Sha256 | None = Field(default=None, description="sha256 of the evaluation data as read.")
+    settings: dict[Identifier, Scalar] = Field(
+        default_factory=dict,
+        max_length=50,
+        description="Everything that changes what is measured (candidate set, n-shot, limit, ...).",
+    )
+
+
+# --- measured ------------------------------------------------------------------------------
+
+
+class Measured(Strict):
+    sparsity: dict[Scope, Fraction] = Field(
+        default_factory=dict, max_length=100, description="Measured fraction of zero weights per scope."
+    )
+    weight_bytes: Count = Field(description="Bytes of the weights as stored in memory after compression.")
+    bits_per_weight: Annotated[float, Field(gt=0.0, le=64.0)]
+    peak_memory_bytes: Count | None = None
+    disk_bytes: Count | None = None
+    compress_seconds: Seconds | None = None
+    eval_seconds: Seconds | None = None
+    throughput: Annotated[float, Field(ge=0.0, le=1e12)] | None = None
+    throughput_unit: Annotated[str, StringConstraints(pattern=r"^[a-z]{1,20}/s$")] | None = None
+
+
+# --- results -------------------------------------------------------------------------------
+
+
+class ConfidenceInterval(Strict):
+    low: float
+    high: float
+    level: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.95
+    method: Literal["bootstrap", "normal", "wilson", "reported"] = "bootstrap"
+
+
+class MetricValue(Strict):
+    value: float = Field(description="The raw value as measured or printed; never renormalised.")
+    scale: Literal["fraction", "percent"] = "fraction"
+    n: Count | None = Field(default=None, description="Examples the value is computed over.")
+    stderr: Annotated[float, Field(ge=0.0)] | None = None
+    ci: ConfidenceInterval | None = None
+
+
+Metrics = Annotated[dict[MetricName, MetricValue], Field(min_length=1, max_length=50)]
+
+
+class RelationResult(Strict):
+    relation: Identifier = Field(description="e.g. 'P19' (T-REx) or 'place_of_birth' (Google-RE).")
+    n: Count = Field(description="Facts scored.")
+    excluded: Count = Field(default=0, description="Facts left out (object not a single candidate token).")
+    metrics: Metrics
+
+
+class FactOutcomes(Strict):
+    """Per-fact ranks of the gold object, so 'facts forgotten' can be computed between runs.
+
+    ``data`` is base64 of gzip of UTF-8 lines ``<fact id>\\t<rank>`` (rank 1 = predicted).
+    """
+
+    format: Literal["id-rank-tsv"] = "id-rank-tsv"
+    encoding: Literal["gzip+base64"] = "gzip+base64"
+    count: Count
+    data: Annotated[str, StringConstraints(max_length=8_000_000, pattern=r"^[A-Za-z0-9+/=]*$")]
+
+
+class TaskResult(Strict):
+    task: TaskName
+    n: Count | None = Field(default=None, description="Examples scored (may be left out only for reported results).")
+    excluded: Count = Field(default=0, description="Examples left out, and counted, never scored.")
+    metrics: Metrics
+    relations: list[RelationResult] | None = Field(default=None, max_length=1000)
+    facts: FactOutcomes | None = None
+    task_version: ShortText | None = None
+    num_fewshot: Annotated[int, Field(ge=0, le=1000)] | None = None
+    config: dict[Identifier, Scalar] | None = Field(default=None, max_length=100)
+
+
+# --- provenance and source -----------------------------------------------------------------
+
+
+class Provenance(Strict):
+    runner_version: Annotated[str, StringConstraints(pattern=r"^\d+\.\d+\.\d+([.+\-][A-Za-z0-9.+\-]*)?$")]
+    git_sha: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{7,40}(-dirty)?$")] | None = None
+    libraries: dict[Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.\-]{1,80}$")], ShortText] = Field(
+        max_length=200
+    )
+    python: ShortText
+    platform: ShortText
+    device: ShortText = Field(description="e.g. 'cpu' or 'cuda: NVIDIA H100 80GB HBM3'.")
+    dtype: Annotated[str, StringConstraints(pattern=r"^[a-z0-9]{2,20}$")]
+    seed: Annotated[int, Field(ge=0, le=2**63 - 1)]
+    batch_size: Annotated[int, Field(ge=1, le=10**6)]
+    started_at: Annotated[datetime, Field(strict=False)]
+    finished_at: Annotated[datetime, Field(strict=False)]
+    command: Text
+
+
+class Reproduced(Strict):
+    kind: Literal["reproduced"]
+
+
+class Reported(Strict):
+    kind: Literal["reported"]
+    citation: Annotated[str, StringConstraints(min_length=1, max_length=500)]
+    table: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    url: Annotated[str, StringConstraints(pattern=r"""^https://[^\s<>"']{1,490}$""")]
+    page: ShortText | None = None
+    checked_via: Text | None = None
+
+
+class Synthetic(Strict):
+    """Made by ``leaderboard.synthetic`` for tests and benchmarks; never published."""
+
+    kind: Literal["synthetic"]
+    generator: ShortText
+
+
+Source = Annotated[Union[Reproduced, Reported, Synthetic], Field(discriminator="kind")]
+
+
+# --- the run file --------------------------------------------------------------------------
+
+
+class RunFile(Strict):
+    schema_version: Literal["1.0"]
+    run_id: Annotated[str, StringConstraints(pattern=rf"^[0-9a-f]{{{RUN_ID_HEX}}}$")]
+    model: ModelInfo
+    compression: list[Step] = Field(default_factory=list, max_length=20, description="Empty = baseline.")
+    evaluation: Evaluation
+    measured: Measured | None = None
+    results: Annotated[list[TaskResult], Field(min_length=1, max_length=200)]
+    provenance: Provenance | None = None
+    source: Source
+    notes: Text | None = None
+
+    @property
+    def is_baseline(self) -> bool:
+        return not self.compression
+
+
+# --- run_id and canonical path -------------------------------------------------------------
+
+
+def canonical_json(obj: object) -> str:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+def spec_of(run: RunFile) -> dict:
+    """What identifies a run: the thing measured and how, not the outcome."""
+    spec: dict = {
+        "model": {"id": run.model.id, "revision": run.model.revision},
+        "compression": [s.model_dump(exclude_none=True) for s in run.compression],
+        "evaluation": run.evaluation.model_dump(),
+    }
+    if run.source.kind == "reproduced":
+        spec["runner_major"] = RUNNER_MAJOR
+    else:
+        spec["source"] = run.source.model_dump(include={"kind", "citation", "table", "generator"})
+    return spec
+
+
+def compute_run_id(run: RunFile) -> str:
+    return hashlib.sha256(canonical_json(spec_of(run)).encode()).hexdigest()[:RUN_ID_HEX]
+
+
+_SLUG_BAD = re.compile(r"[^a-z0-9._\-]+")
+
+
+def model_slug(model_id: str) -> str:
+    """Folder name of a model: 'google/flan-t5-base' -> 'google--flan-t5-base'. Never '.', '..' or empty."""
+    slug = _SLUG_BAD.sub("-", model_id.lower().replace("/", "--")).strip(".-")
+    return slug[:120] or "model"
+
+
+def canonical_path(run: RunFile) -> PurePosixPath:
+    """Path of a run file relative to the runs/ root."""
+    return PurePosixPath(run.model.family, model_slug(run.model.id), f"{run.run_id}.json")
+
+
+def dump_run(run: RunFile) -> str:
+    """The on-disk text of a run file (stable key order, 2-space indent, trailing newline)."""
+    return json.dumps(run.model_dump(mode="json", exclude_none=True), indent=2, ensure_ascii=False) + "\n"
+
+
+def json_schema() -> dict:
+    schema = RunFile.model_json_schema(mode="validation")
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["$id"] = f"https://compression-leaderboard.github.io/schema/run-{SCHEMA_VERSION}.json"
+    schema["title"] = f"compression-leaderboard run file, schema {SCHEMA_VERSION}"
+    return schema
+
+
+def json_schema_text() -> str:
+    return json.dumps(json_schema(), indent=2, sort_keys=True) + "\n"
+
+
+# --- per-fact outcomes ---------------------------------------------------------------------
+
+FACTS_MAX_DECODED_BYTES = 64 * 1024 * 1024
+
+
+def encode_facts(outcomes: list[tuple[str, int]]) -> FactOutcomes:
+    """Pack (fact id, rank of the gold object) pairs; ids must not hold tabs or newlines."""
+    import base64
+    import gzip
+
+    lines = []
+    for fact_id, rank in outcomes:
+        if not fact_id or any(c in fact_id for c in "\t\r\n"):
+            raise ValueError(f"fact id {fact_id!r} is empty or holds a tab or newline")
+        lines.append(f"{fact_id}\t{int(rank)}")
+    raw = "\n".join(lines).encode()
+    data = base64.b64encode(gzip.compress(raw, compresslevel=9, mtime=0)).decode("ascii")
+    return FactOutcomes(count=len(outcomes), data=data)
+
+
+def decode_facts(facts: FactOutcomes, max_bytes: int = FACTS_MAX_DECODED_BYTES) -> dict[str, int]:
+    """Unpack per-fact ranks, refusing more than ``max_bytes`` of decompressed text (no gzip bombs)."""
+    import base64
+    import binascii
+    import zlib
+
+    try:
+        blob = base64.b64decode(facts.data, validate=True)
+    except binascii.Error as e:
+        raise ValueError(f"not valid base64: {e}") from None
+    inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+    try:
+        raw = inflater.decompress(blob, max_bytes + 1)
+    except zlib.error as e:  # "Error -3 while decompressing data: incorrect header check"
+        raise ValueError(f"not valid gzip: {str(e).rpartition(': ')[2]}") from None
+    if len(raw) > max_bytes or inflater.unconsumed_tail:
+        raise ValueError(f"decompresses to more than {max_bytes} bytes")
+    if not inflater.eof:
+        raise ValueError("gzip stream is truncated")
+    out: dict[str, int] = {}
+    text = raw.decode("utf-8", errors="strict") if raw else ""
+    for i, line in enumerate(text.split("\n") if text else [], start=1):
+        fact_id, sep, rank = line.partition("\t")
+        if not sep or not fact_id or not rank.isdigit() or int(rank) < 1:
+            raise ValueError(f"line {i} is not '<id>\\t<rank ≥ 1>'")
+        if fact_id in out:
+            raise ValueError(f"line {i}: fact id {fact_id!r} appears twice")
+        out[fact_id] = int(rank)
+    return out

@@ -1,0 +1,52 @@
+"""Shared fixtures: real example run files from schema/examples and helpers to vary them."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+import pytest
+
+from leaderboard.schema import RunFile, canonical_path, compute_run_id, dump_run
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = ROOT / "schema" / "examples"
+SHARED = ROOT.parent / "shared"
+LAMA_DIR = SHARED / "data" / "lama"
+
+
+def example(name: str) -> dict:
+    return json.loads((EXAMPLES / f"{name}.json").read_text())
+
+
+def with_run_id(data: dict) -> dict:
+    """Give a run dict the run_id its content hashes to (what the runner does)."""
+    data = copy.deepcopy(data)
+    data["run_id"] = "0" * 16
+    data["run_id"] = compute_run_id(RunFile.model_validate(data))
+    return data
+
+
+def place(runs_dir: Path, data: dict) -> Path:
+    """Write a run dict at its canonical path under runs_dir."""
+    run = RunFile.model_validate(data)
+    path = runs_dir / canonical_path(run)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(dump_run(run))
+    return path
+
+
+@pytest.fixture
+def baseline() -> dict:
+    return example("reproduced-baseline")
+
+
+@pytest.fixture
+def compressed() -> dict:
+    return example("reproduced-prune-then-quantize")
+
+
+@pytest.fixture
+def reported() -> dict:
+    return example("reported")
