@@ -1,0 +1,494 @@
+"""Validate run files: schema, semantic checks, set checks, and the append-only rule.
+
+Run files come from strangers (pull requests), so reading one is defensive: a size limit checked
+before reading, no symbolic links, strict UTF-8, no NaN/Infinity, no duplicate keys, bounded
+nesting. Every problem is reported as ``path: /json/pointer: message``; nothing raises.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import stat
+import subprocess
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Literal, NamedTuple
+
+from pydantic import ValidationError
+
+from . import registry
+from .parallel import pmap
+from .schema import (
+    MetricValue,
+    RunFile,
+    TaskResult,
+    canonical_path,
+    compute_run_id,
+    decode_facts,
+)
+
+DEFAULT_MAX_BYTES = 5 * 1024 * 1024
+IGNORED_NAMES = frozenset({"README.md", ".gitkeep", ".gitignore"})
+
+Severity = Literal["error", "warning"]
+
+
+@dataclass(frozen=True)
+class Problem:
+    path: str
+    pointer: str
+    message: str
+    severity: Severity = "error"
+
+    def line(self) -> str:
+        prefix = "warning: " if self.severity == "warning" else ""
+        return f"{self.path}: {self.pointer or '/'}: {prefix}{self.message}"
+
+    def as_dict(self) -> dict:
+        return {"path": self.path, "pointer": self.pointer or "/", "severity": self.severity, "message": self.message}
+
+
+class RunKey(NamedTuple):
+    """What checks across files need to know of a run (cheap to pass between processes)."""
+
+    run_id: str
+    source_kind: str
+    baseline: tuple  # see baseline_key()
+    is_baseline: bool
+    model_id: str
+    task: str
+
+
+@dataclass
+class Checked:
+    """One file after validation: its run (if the schema accepted it) and its problems.
+
+    Bulk checks drop ``run`` and keep only ``key``; single-file checks keep both.
+    """
+
+    path: str
+    sha256: str
+    run: RunFile | None
+    problems: list[Problem] = field(default_factory=list)
+    key: RunKey | None = None
+
+    def __post_init__(self) -> None:
+        if self.run is not None and self.key is None:
+            r = self.run
+            self.key = RunKey(r.run_id, r.source.kind, baseline_key(r), r.is_baseline, r.model.id, r.evaluation.task)
+
+    @property
+    def ok(self) -> bool:
+        return self.key is not None and not any(p.severity == "error" for p in self.problems)
+
+    def light(self) -> Checked:
+        return Checked(self.path, self.sha256, None, self.problems, self.key)
+
+
+@dataclass
+class Report:
+    checked: list[Checked]
+    problems: list[Problem]
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == "error"]
+
+    @property
+    def warnings(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == "warning"]
+
+
+# --- reading -------------------------------------------------------------------------------
+
+
+class LoadError(Exception):
+    pass
+
+
+def read_bounded(path: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:
+    """Bytes of a regular file no larger than ``max_bytes``; the size is checked before reading."""
+    try:
+        st = os.lstat(path)
+    except OSError as e:
+        raise LoadError(f"cannot read: {e.strerror}") from None
+    if stat.S_ISLNK(st.st_mode):
+        raise LoadError("is a symbolic link; run files must be regular files")
+    if not stat.S_ISREG(st.st_mode):
+        raise LoadError("is not a regular file")
+    if st.st_size > max_bytes:
+        raise LoadError(f"file is {st.st_size:,} bytes; the limit is {max_bytes:,} bytes")
+    try:
+        with open(path, "rb") as f:
+            raw = f.read(st.st_size + 1)
+    except OSError as e:
+        raise LoadError(f"cannot read: {e.strerror}") from None
+    if len(raw) > st.st_size:
+        raise LoadError("file grew while it was read")
+    return raw
+
+
+def _reject_constant(name: str) -> None:
+    raise LoadError(f"{name} is not valid JSON (numbers must be finite)")
+
+
+def _no_duplicate_keys(pairs: list[tuple[str, object]]) -> dict:
+    out: dict = {}
+    for k, v in pairs:
+        if k in out:
+            raise LoadError(f"key {k!r} appears twice in one object")
+        out[k] = v
+    return out
+
+
+def parse_json(raw: bytes) -> object:
+    """Parse untrusted JSON strictly; raises LoadError with a readable message."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise LoadError(f"not UTF-8 (byte {e.start})") from None
+    if text.startswith("\ufeff"):
+        raise LoadError("starts with a byte-order mark; save as UTF-8 without BOM")
+    try:
+        obj = json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_no_duplicate_keys)
+    except json.JSONDecodeError as e:
+        raise LoadError(f"invalid JSON at line {e.lineno} column {e.colno}: {e.msg}") from None
+    except RecursionError:
+        raise LoadError("JSON is nested too deeply") from None
+    except ValueError as e:  # e.g. integers with more than 4300 digits
+        raise LoadError(f"invalid JSON: {e}") from None
+    return obj
+
+
+# --- schema errors -> JSON pointers --------------------------------------------------------
+
+
+def _escape(token: object) -> str:
+    return str(token).replace("~", "~0").replace("/", "~1")
+
+
+def _pointer(data: object, loc: tuple) -> str:
+    """Map a pydantic error location onto the data, dropping union/discriminator tags."""
+    parts: list[str] = []
+    node = data
+    for i, key in enumerate(loc):
+        last = i == len(loc) - 1
+        if key == "[key]":
+            continue
+        if isinstance(node, dict) and key in node:
+            node = node[key]
+            parts.append(_escape(key))
+        elif isinstance(node, list) and isinstance(key, int) and 0 <= key < len(node):
+            node = node[key]
+            parts.append(str(key))
+        elif isinstance(node, dict) and key in node.values():
+            continue  # discriminator tag, e.g. 'prune'
+        elif last and isinstance(node, dict):
+            parts.append(_escape(key))  # a missing or forbidden field
+        # else: a union-member tag such as 'int' or 'constrained-str'
+    return "/" + "/".join(parts) if parts else ""
+
+
+def _schema_problems(path: str, data: object, err: ValidationError) -> list[Problem]:
+    by_pointer: dict[str, list[str]] = {}
+    for e in err.errors(include_url=False):
+        msg = e["msg"].removeprefix("Value error, ")
+        if e["type"] == "extra_forbidden":
+            msg = "unknown field (the schema forbids fields it does not define)"
+        elif e["type"] == "missing":
+            msg = "required field is missing"
+        ptr = _pointer(data, tuple(e["loc"]))
+        if msg not in by_pointer.setdefault(ptr, []):
+            by_pointer[ptr].append(msg)
+    return [Problem(path, ptr, "; ".join(msgs)) for ptr, msgs in by_pointer.items()]
+
+
+# --- semantic checks on one run ------------------------------------------------------------
+
+
+def _metric_problems(path: str, ptr: str, name: str, mv: MetricValue) -> list[Problem]:
+    out = []
+    info = registry.metric_info(name)
+    if mv.scale == "percent" and name not in registry.PERCENTABLE:
+        out.append(Problem(path, f"{ptr}/scale", f"metric {name!r} cannot be on the percent scale"))
+        return out
+    factor = 100.0 if mv.scale == "percent" else 1.0
+    lo = None if info.lower is None else info.lower * factor
+    hi = None if info.upper is None else info.upper * factor
+    def rng() -> str:
+        return f"[{lo:g}, {'∞' if hi is None else f'{hi:g}'}]"
+
+    if (lo is not None and mv.value < lo) or (hi is not None and mv.value > hi):
+        out.append(Problem(path, f"{ptr}/value", f"{mv.value:g} is outside the range of {name} on the {mv.scale} scale {rng()}"))
+        return out
+    if mv.ci is not None:
+        if not (mv.ci.low <= mv.value <= mv.ci.high):
+            out.append(Problem(path, f"{ptr}/ci", f"interval [{mv.ci.low:g}, {mv.ci.high:g}] does not contain the value {mv.value:g}"))
+        elif (lo is not None and mv.ci.low < lo) or (hi is not None and mv.ci.high > hi):
+            out.append(Problem(path, f"{ptr}/ci", f"interval leaves the range of {name} {rng()}"))
+    return out
+
+
+def _task_problems(path: str, i: int, tr: TaskResult, suite: str) -> list[Problem]:
+    base = f"/results/{i}"
+    out = []
+    if tr.task.split(":", 1)[0] != suite:
+        out.append(Problem(path, f"{base}/task", f"task {tr.task!r} is not of the evaluated suite {suite!r}"))
+    for name, mv in tr.metrics.items():
+        out += _metric_problems(path, f"{base}/metrics/{_escape(name)}", name, mv)
+    if tr.relations is not None:
+        seen: set[str] = set()
+        for j, rel in enumerate(tr.relations):
+            if rel.relation in seen:
+                out.append(Problem(path, f"{base}/relations/{j}/relation", f"relation {rel.relation!r} appears twice"))
+            seen.add(rel.relation)
+            for name, mv in rel.metrics.items():
+                out += _metric_problems(path, f"{base}/relations/{j}/metrics/{_escape(name)}", name, mv)
+        total = sum(r.n for r in tr.relations)
+        if tr.n is not None and total != tr.n:
+            out.append(Problem(path, f"{base}/relations", f"relations hold {total} scored examples but n is {tr.n}"))
+    if tr.facts is not None:
+        try:
+            decoded = decode_facts(tr.facts)
+        except ValueError as e:
+            out.append(Problem(path, f"{base}/facts/data", str(e)))
+        else:
+            if len(decoded) != tr.facts.count:
+                out.append(Problem(path, f"{base}/facts/count", f"count is {tr.facts.count} but data holds {len(decoded)} facts"))
+            elif tr.facts.count != tr.n:
+                out.append(Problem(path, f"{base}/facts/count", f"{tr.facts.count} fact outcomes for {tr.n} scored examples"))
+    return out
+
+
+def semantic_problems(path: str, run: RunFile, rel_path: str | None) -> list[Problem]:
+    """Rules beyond the schema; ``rel_path`` (posix) is checked against the canonical location."""
+    out: list[Problem] = []
+    expected = compute_run_id(run)
+    if run.run_id != expected:
+        out.append(Problem(path, "/run_id", f"does not match the content: expected {expected} "
+                           "(a hash of model id and revision, compression, evaluation and runner version)"))
+    if rel_path is not None:
+        want = str(canonical_path(run))
+        if "/".join(rel_path.split("/")[-3:]) != want:
+            out.append(Problem(path, "", f"file must be at <runs>/{want} (family/model-slug/run_id.json)"))
+    if run.source.kind != "reported":
+        for name in ("provenance", "measured"):
+            if getattr(run, name) is None:
+                out.append(Problem(path, f"/{name}", f"required for {run.source.kind} runs"))
+    if run.source.kind == "reported" and run.model.toy:
+        out.append(Problem(path, "/model/toy", "a reported result cannot be about a toy model"))
+    p = run.provenance
+    if p is not None:
+        for ts_name in ("started_at", "finished_at"):
+            if getattr(p, ts_name).tzinfo is None:
+                out.append(Problem(path, f"/provenance/{ts_name}", "timestamp needs a time zone (e.g. 'Z')"))
+        if p.started_at.tzinfo is not None and p.finished_at.tzinfo is not None and p.finished_at < p.started_at:
+            out.append(Problem(path, "/provenance/finished_at", "is before started_at"))
+    seen_tasks: set[str] = set()
+    suite = run.evaluation.task.split(":", 1)[0]
+    if suite not in registry.TASK_SUITES:
+        out.append(Problem(path, "/evaluation/task", f"unknown suite {suite!r}; known: {', '.join(registry.TASK_SUITES)}"))
+    for i, tr in enumerate(run.results):
+        if tr.n is None and run.source.kind != "reported":
+            out.append(Problem(path, f"/results/{i}/n", f"required for {run.source.kind} runs"))
+        if tr.task in seen_tasks:
+            out.append(Problem(path, f"/results/{i}/task", f"task {tr.task!r} appears twice"))
+        seen_tasks.add(tr.task)
+        out += _task_problems(path, i, tr, suite)
+    if run.measured is not None:
+        for i, step in enumerate(run.compression):
+            got = run.measured.sparsity.get(step.scope) if step.method == "prune" else None
+            if got is not None and len(run.compression) == 1 and abs(got - step.sparsity) > 0.01:
+                out.append(Problem(path, f"/measured/sparsity/{_escape(step.scope)}",
+                                   f"measured {got:.4f} but step {i} requested {step.sparsity:.4f}", "warning"))
+    return out
+
+
+# --- files ---------------------------------------------------------------------------------
+
+
+def check_bytes(raw: bytes, path: str, rel_path: str | None) -> Checked:
+    sha = hashlib.sha256(raw).hexdigest()
+    try:
+        data = parse_json(raw)
+    except LoadError as e:
+        return Checked(path, sha, None, [Problem(path, "", str(e))])
+    if not isinstance(data, dict):
+        return Checked(path, sha, None, [Problem(path, "", "a run file is one JSON object")])
+    version = data.get("schema_version")
+    if isinstance(version, str) and version.split(".")[0] == "1" and version != "1.0":
+        return Checked(path, sha, None, [Problem(path, "/schema_version",
+                       f"schema {version} is newer than this validator knows (1.0); upgrade compression-leaderboard")])
+    try:
+        run = RunFile.model_validate(data)
+    except ValidationError as e:
+        return Checked(path, sha, None, _schema_problems(path, data, e))
+    except (RecursionError, MemoryError):
+        return Checked(path, sha, None, [Problem(path, "", "run file is too complex to validate")])
+    return Checked(path, sha, run, semantic_problems(path, run, rel_path))
+
+
+def check_file(path: Path, max_bytes: int = DEFAULT_MAX_BYTES, check_path: bool = True) -> Checked:
+    shown = str(path)
+    try:
+        raw = read_bounded(path, max_bytes)
+    except LoadError as e:
+        return Checked(shown, "", None, [Problem(shown, "", str(e))])
+    return check_bytes(raw, shown, shown.replace(os.sep, "/") if check_path else None)
+
+
+def _check_light(args: tuple[str, int, bool]) -> Checked:
+    return check_file(Path(args[0]), args[1], args[2]).light()
+
+
+def iter_json_files(paths: Iterable[Path]) -> tuple[list[Path], list[Problem]]:
+    """Expand folders into the .json files below them (sorted, symlinks not followed)."""
+    files: list[Path] = []
+    problems: list[Problem] = []
+    for p in paths:
+        p = Path(p)
+        if p.is_dir() and not p.is_symlink():
+            for dirpath, dirnames, filenames in os.walk(p):
+                dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+                for name in sorted(filenames):
+                    fp = Path(dirpath, name)
+                    if name.endswith(".json"):
+                        files.append(fp)
+                    elif name not in IGNORED_NAMES:
+                        problems.append(Problem(str(fp), "", "not a .json file; ignored", "warning"))
+        elif os.path.lexists(p):
+            files.append(p)
+        else:
+            problems.append(Problem(str(p), "", "no such file or folder"))
+    return files, problems
+
+
+# --- checks across files -------------------------------------------------------------------
+
+
+def baseline_key(run: RunFile) -> tuple:
+    return (run.source.kind, run.model.id, run.model.revision, run.evaluation.task, run.evaluation.data_sha256)
+
+
+def set_problems(checked: list[Checked], known: Iterable[RunFile] = ()) -> list[Problem]:
+    """Duplicate run_ids, and compressed runs with no baseline among these files (+ ``known`` runs)."""
+    out: list[Problem] = []
+    first: dict[str, str] = {}
+    keyed = [c for c in checked if c.key is not None]
+    for c in keyed:
+        rid = c.key.run_id
+        if rid in first:
+            out.append(Problem(c.path, "/run_id", f"duplicate run_id {rid}: also in {first[rid]}"))
+        else:
+            first[rid] = c.path
+    baselines = {baseline_key(r) for r in known if r.is_baseline}
+    baselines |= {c.key.baseline for c in keyed if c.key.is_baseline}
+    for c in keyed:
+        k = c.key
+        if not k.is_baseline and k.source_kind != "reported" and k.baseline not in baselines:
+            out.append(Problem(c.path, "/compression", f"no baseline run of {k.model_id} on {k.task} "
+                               "(same revision and data); retention cannot be computed", "warning"))
+    return out
+
+
+# --- append-only rule ----------------------------------------------------------------------
+
+
+def _git_blob_sha(raw: bytes) -> str:
+    return hashlib.sha1(b"blob %d\0" % len(raw) + raw, usedforsecurity=False).hexdigest()  # git object id
+
+
+def _git(args: list[str], cwd: Path) -> str:
+    try:
+        res = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=False)
+    except FileNotFoundError:
+        raise LoadError("git is not installed") from None
+    if res.returncode != 0:
+        raise LoadError(f"git {' '.join(args[:2])} failed: {res.stderr.strip()}")
+    return res.stdout
+
+
+def base_digests(base: str, runs_dir: Path) -> tuple[dict[str, str], str]:
+    """Published run files as {path relative to the runs folder: digest}, and the digest kind.
+
+    ``base`` is a folder (compared by sha256) or a git ref of the repository holding ``runs_dir``
+    (compared by git blob id, so no published file needs to be read).
+    """
+    bp = Path(base)
+    if bp.is_dir():
+        files, _ = iter_json_files([bp])
+        out = {}
+        for f in files:
+            try:
+                out[f.relative_to(bp).as_posix()] = hashlib.sha256(read_bounded(f, 1 << 40)).hexdigest()
+            except LoadError:
+                out[f.relative_to(bp).as_posix()] = "unreadable"
+        return out, "sha256"
+    top = Path(_git(["rev-parse", "--show-toplevel"], runs_dir).strip())
+    prefix = runs_dir.resolve().relative_to(top.resolve()).as_posix()
+    try:
+        _git(["rev-parse", "--verify", "--quiet", f"{base}^{{commit}}"], runs_dir)
+    except LoadError:
+        raise LoadError("it is neither a folder nor a commit of this repository") from None
+    listing = _git(["ls-tree", "-r", "-z", "--full-tree", base, "--", prefix], top)
+    out = {}
+    for entry in filter(None, listing.split("\0")):
+        meta, _, name = entry.partition("\t")
+        _mode, kind, sha = meta.split()
+        if kind == "blob" and name.endswith(".json"):
+            out[PurePosixPath(name).relative_to(prefix).as_posix()] = sha
+    return out, "git"
+
+
+def append_only_problems(runs_dir: Path, base: str) -> list[Problem]:
+    try:
+        published, kind = base_digests(base, runs_dir)
+    except LoadError as e:
+        return [Problem(str(runs_dir), "", f"cannot read base {base!r}: {e}")]
+    out = []
+    for rel, digest in sorted(published.items()):
+        here = runs_dir / rel
+        if not os.path.lexists(here):
+            out.append(Problem(str(here), "", f"removed, but it is published in {base}; run files are append-only"))
+            continue
+        try:
+            raw = read_bounded(here, 1 << 40)
+        except LoadError:
+            raw = b""
+        now = _git_blob_sha(raw) if kind == "git" else hashlib.sha256(raw).hexdigest()
+        if now != digest:
+            out.append(Problem(str(here), "", f"changed, but it is published in {base}; run files are append-only "
+                               "(add a new run instead of editing one)"))
+    return out
+
+
+# --- entry point ---------------------------------------------------------------------------
+
+
+def validate_paths(
+    paths: Iterable[Path],
+    *,
+    base: str | None = None,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    check_paths: bool = True,
+    reject_synthetic: bool = False,
+) -> Report:
+    paths = [Path(p) for p in paths]
+    files, problems = iter_json_files(paths)
+    checked = pmap(_check_light, [(str(f), max_bytes, check_paths) for f in files])
+    for c in checked:
+        problems += c.problems
+        if reject_synthetic and c.key is not None and c.key.source_kind == "synthetic":
+            problems.append(Problem(c.path, "/source/kind", "synthetic runs are for tests and benchmarks, never for publication"))
+    problems += set_problems(checked)
+    if base is not None:
+        folders = [p for p in paths if p.is_dir()]
+        if len(folders) != 1:
+            problems.append(Problem(",".join(map(str, paths)), "", "--base needs exactly one runs folder among the paths"))
+        else:
+            problems += append_only_problems(folders[0], base)
+    return Report(checked, problems)
+

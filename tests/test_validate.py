@@ -1,0 +1,334 @@
+"""`validate`: one bad file per rule with its exact message; hostile files; never a traceback."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from conftest import place, with_run_id
+from leaderboard.schema import encode_facts
+from leaderboard.validate import check_bytes, validate_paths
+
+
+def lines(report) -> list[str]:
+    return [p.line() for p in report.problems]
+
+
+def only_problem(runs: Path, data: dict, keep_run_id: bool = False) -> str:
+    """Validate one run dict placed at its canonical path; return its single problem line
+    (leaving out the no-baseline warning of compressed runs validated alone)."""
+    data = data if keep_run_id else with_run_id(data)
+    path = place(runs, data) if keep_run_id is False else _write_raw(runs, data)
+    got = [ln.replace(str(path), "FILE") for ln in lines(validate_paths([path])) if "no baseline run" not in ln]
+    assert len(got) == 1, got
+    return got[0]
+
+
+def _write_raw(runs: Path, data: dict) -> Path:
+    path = runs / data["model"]["family"] / "example--bert-base-cased" / f"{data['run_id']}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data))
+    return path
+
+
+def test_valid_examples_have_no_problems(tmp_path, baseline, compressed) -> None:
+    for d in (baseline, compressed):
+        place(tmp_path, d)
+    report = validate_paths([tmp_path])
+    assert report.problems == [] and len(report.checked) == 2
+
+
+def _set(path: str, value):
+    def apply(d: dict) -> None:
+        *head, last = path.split("/")
+        node = d
+        for k in head:
+            node = node[int(k)] if isinstance(node, list) else node[k]
+        if isinstance(node, list):
+            node[int(last)] = value
+        elif value is _DELETE:
+            del node[last]
+        else:
+            node[last] = value
+    return apply
+
+
+_DELETE = object()
+
+SCHEMA_RULES = [
+    ("wrong type", _set("model/parameters", "108M"), "FILE: /model/parameters: Input should be a valid integer"),
+    ("bool is not int", _set("provenance/seed", True), "FILE: /provenance/seed: Input should be a valid integer"),
+    ("enum", _set("model/family", "rnn"),
+     "FILE: /model/family: Input should be 'encoder', 'encoder-decoder' or 'decoder'"),
+    ("sparsity > 1", _set("compression/0/sparsity", 1.5),
+     "FILE: /compression/0/sparsity: Input should be less than or equal to 1"),
+    ("negative sparsity", _set("measured/sparsity/all", -0.1),
+     "FILE: /measured/sparsity/all: Input should be greater than or equal to 0"),
+    ("unknown method", _set("compression/0/method", "distill"),
+     "FILE: /compression/0: Input tag 'distill' found using 'method' does not match any of the expected tags: 'prune', 'quantize'"),
+    ("unknown scheme", _set("compression/1/scheme", "gptq"),
+     "FILE: /compression/1/scheme: Input should be 'dynamic-int8', 'weight-only-int8', 'bnb-int8', 'bnb-nf4' or 'bnb-fp4'"),
+    ("step rule", _set("compression/0/criterion", "wanda"),
+     "FILE: /compression/0: criterion 'wanda' ranks weights within each layer: granularity must be 'local'"),
+    ("missing field", _set("model/architecture", _DELETE), "FILE: /model/architecture: required field is missing"),
+    ("unknown field", _set("model/colour", "blue"),
+     "FILE: /model/colour: unknown field (the schema forbids fields it does not define)"),
+    ("bad scope glob", _set("compression/0/scope", "../../x y"),
+     "FILE: /compression/0/scope: String should match pattern '^[A-Za-z0-9_.*?\\[\\]\\-]{1,200}$'"),
+    ("model id with markup", _set("model/id", "<img src=x onerror=alert(1)>"),
+     "FILE: /model/id: String should match pattern '^[A-Za-z0-9][A-Za-z0-9._\\-/]{0,199}$'"),
+    ("huge count", _set("model/parameters", 10**30), "FILE: /model/parameters: Input should be less than or equal to 1000000000000000"),
+    ("string too long", _set("notes", "x" * 3000), "FILE: /notes: String should have at most 2000 characters"),
+    ("no results", _set("results", []), "FILE: /results: List should have at least 1 item after validation, not 0"),
+    ("newer minor schema", _set("schema_version", "1.1"),
+     "FILE: /schema_version: schema 1.1 is newer than this validator knows (1.0); upgrade compression-leaderboard"),
+    ("other major schema", _set("schema_version", "2.0"), "FILE: /schema_version: Input should be '1.0'"),
+    ("bad url", _set("source", {"kind": "reported", "citation": "x", "table": "1", "url": "javascript:alert(1)"}),
+     "FILE: /source/url: String should match pattern '^https://[^\\s<>\"']{1,490}$'"),
+]
+
+
+@pytest.mark.parametrize(("name", "mutate", "expected"), SCHEMA_RULES, ids=[r[0] for r in SCHEMA_RULES])
+def test_schema_rule(tmp_path, compressed, name, mutate, expected) -> None:
+    mutate(compressed)
+    assert only_problem(tmp_path, compressed, keep_run_id=True) == expected
+
+
+SEMANTIC_RULES = [
+    ("metric out of range", _set("results/0/metrics/precision@1/value", 1.2),
+     "FILE: /results/0/metrics/precision@1/value: 1.2 is outside the range of precision@1 on the fraction scale [0, 1]"),
+    ("percent metric out of range", _set("results/0/metrics/mrr", {"value": 120, "scale": "percent"}),
+     "FILE: /results/0/metrics/mrr/value: 120 is outside the range of mrr on the percent scale [0, 100]"),
+    ("unbounded metric on percent scale", _set("results/0/metrics/word_perplexity", {"value": 12, "scale": "percent"}),
+     "FILE: /results/0/metrics/word_perplexity/scale: metric 'word_perplexity' cannot be on the percent scale"),
+    ("ci excludes value", _set("results/0/metrics/precision@1/ci", {"low": 0.3, "high": 0.4}),
+     "FILE: /results/0/metrics/precision@1/ci: interval [0.3, 0.4] does not contain the value 0.25"),
+    ("relation metric out of range", _set("results/0/relations/1/metrics/precision@1/value", -0.5),
+     "FILE: /results/0/relations/1/metrics/precision@1/value: -0.5 is outside the range of precision@1 on the fraction scale [0, 1]"),
+    ("relation counts", _set("results/0/n", 1000), "FILE: /results/0/relations: relations hold 1700 scored examples but n is 1000"),
+    ("relation twice", _set("results/0/relations/1/relation", "P19"), "FILE: /results/0/relations/1/relation: relation 'P19' appears twice"),
+    ("task of another suite", _set("results/0/task", "lm-eval:boolq"),
+     "FILE: /results/0/task: task 'lm-eval:boolq' is not of the evaluated suite 'lama'"),
+    ("unknown suite", lambda d: (d["evaluation"].update(task="mmlu:all"), d["results"][0].update(task="mmlu:all")),
+     "FILE: /evaluation/task: unknown suite 'mmlu'; known: lama, lm-eval"),
+    ("reproduced without provenance", _set("provenance", _DELETE), "FILE: /provenance: required for reproduced runs"),
+    ("reproduced without n", _set("results/0/n", _DELETE), "FILE: /results/0/n: required for reproduced runs"),
+    ("time travel", _set("provenance/finished_at", "2026-11-23T11:00:00Z"), "FILE: /provenance/finished_at: is before started_at"),
+    ("naive timestamp", _set("provenance/started_at", "2026-11-23T11:00:00"),
+     "FILE: /provenance/started_at: timestamp needs a time zone (e.g. 'Z')"),
+    ("fact count", _set("results/0/facts", encode_facts([("a", 1)]).model_dump()),
+     "FILE: /results/0/facts/count: 1 fact outcomes for 1700 scored examples"),
+    ("fact data", _set("results/0/facts", {"count": 1, "data": "AAAA"}), "FILE: /results/0/facts/data: not valid gzip: incorrect header check"),
+    ("toy reported", lambda d: (d.update(source={"kind": "reported", "citation": "x", "table": "1", "url": "https://x.org"}),
+                                d["model"].update(toy=True)), "FILE: /model/toy: a reported result cannot be about a toy model"),
+]
+
+
+@pytest.mark.parametrize(("name", "mutate", "expected"), SEMANTIC_RULES, ids=[r[0] for r in SEMANTIC_RULES])
+def test_semantic_rule(tmp_path, baseline, name, mutate, expected) -> None:
+    mutate(baseline)
+    assert only_problem(tmp_path, baseline) == expected
+
+
+def test_measured_sparsity_far_from_requested_is_a_warning(tmp_path, compressed) -> None:
+    compressed["compression"] = compressed["compression"][:1]
+    compressed["measured"]["sparsity"]["all"] = 0.3
+    got = only_problem(tmp_path, compressed)
+    assert got == "FILE: /measured/sparsity/all: warning: measured 0.3000 but step 0 requested 0.5000"
+
+
+def test_run_id_must_match_content(tmp_path, baseline) -> None:
+    baseline["compression"] = [{"method": "quantize", "scheme": "bnb-nf4", "scope": "all"}]  # id not recomputed
+    got = only_problem(tmp_path, baseline, keep_run_id=True)
+    expected_id = with_run_id(baseline)["run_id"]
+    assert got == (f"FILE: /run_id: does not match the content: expected {expected_id} "
+                   "(a hash of model id and revision, compression, evaluation and runner version)")
+
+
+def test_file_must_be_at_its_canonical_path(tmp_path, baseline) -> None:
+    path = tmp_path / "decoder" / "whatever" / "x.json"
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps(baseline))
+    got = lines(validate_paths([path]))
+    assert got == [f"{path}: /: file must be at <runs>/encoder/example--bert-base-cased/{baseline['run_id']}.json "
+                   "(family/model-slug/run_id.json)"]
+    assert validate_paths([path], check_paths=False).problems == []
+
+
+def test_duplicate_run_ids_across_files(tmp_path, baseline) -> None:
+    first = place(tmp_path, baseline)
+    second = tmp_path / "copy" / first.relative_to(tmp_path)
+    second.parent.mkdir(parents=True)
+    second.write_bytes(first.read_bytes())
+    got = lines(validate_paths([tmp_path]))
+    assert got == [f"{first}: /run_id: duplicate run_id {baseline['run_id']}: also in {second}"]
+
+
+def test_compressed_run_without_baseline_is_a_warning(tmp_path, compressed) -> None:
+    path = place(tmp_path, compressed)
+    report = validate_paths([tmp_path])
+    assert lines(report) == [f"{path}: /compression: warning: no baseline run of example/bert-base-cased on lama:trex "
+                             "(same revision and data); retention cannot be computed"]
+    assert report.errors == []
+
+
+def test_synthetic_rejected_on_request(tmp_path) -> None:
+    from leaderboard import synthetic
+
+    synthetic.write(synthetic.generate(1), tmp_path)
+    assert validate_paths([tmp_path]).problems == []
+    got = lines(validate_paths([tmp_path], reject_synthetic=True))
+    assert len(got) == 1 and got[0].endswith("/source/kind: synthetic runs are for tests and benchmarks, never for publication")
+
+
+# --- hostile files ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        (b'{"a": 1,}', "invalid JSON at line 1 column 9: Expecting property name enclosed in double quotes"),
+        (b"[1, 2]", "a run file is one JSON object"),
+        (b'{"x": NaN}', "NaN is not valid JSON (numbers must be finite)"),
+        (b'{"x": -Infinity}', "-Infinity is not valid JSON (numbers must be finite)"),
+        (b'{"run_id": "a", "run_id": "b"}', "key 'run_id' appears twice in one object"),
+        (b'{"x": "\xff"}', "not UTF-8 (byte 7)"),
+        (b"\xef\xbb\xbf{}", "starts with a byte-order mark; save as UTF-8 without BOM"),
+        (b"[" * 100_000 + b"]" * 100_000, "JSON is nested too deeply"),
+        (b'{"x": ' + b"9" * 5000 + b"}", "invalid JSON: Exceeds the limit (4300 digits) for integer string conversion: value has 5000 digits; use sys.set_int_max_str_digits() to increase the limit"),
+        (b"", "invalid JSON at line 1 column 1: Expecting value"),
+    ],
+    ids=["trailing comma", "array", "nan", "inf", "duplicate key", "not utf8", "bom", "deep", "huge int", "empty"],
+)
+def test_malformed_input_is_one_clear_error(raw, message) -> None:
+    checked = check_bytes(raw, "f.json", None)
+    assert [p.line() for p in checked.problems] == [f"f.json: /: {message}"]
+
+
+def test_inf_from_overflowing_float_is_rejected(tmp_path, baseline) -> None:
+    path = place(tmp_path, baseline)
+    path.write_text(path.read_text().replace('"value": 0.25', '"value": 1e999'))
+    assert lines(validate_paths([path])) == [f"{path}: /results/0/metrics/precision@1/value: Input should be a finite number"]
+
+
+def test_200_mb_file_is_refused_without_reading_it(tmp_path) -> None:
+    big = tmp_path / "big.json"
+    with open(big, "wb") as f:
+        f.truncate(200 * 1024 * 1024)  # sparse: costs no disk
+    t0 = time.perf_counter()
+    got = lines(validate_paths([big]))
+    assert time.perf_counter() - t0 < 1.0
+    assert got == [f"{big}: /: file is 209,715,200 bytes; the limit is 5,242,880 bytes"]
+
+
+def test_symlink_and_missing_path(tmp_path) -> None:
+    (tmp_path / "link.json").symlink_to("/etc/hostname")
+    got = lines(validate_paths([tmp_path / "link.json", tmp_path / "nope"]))
+    assert got == [f"{tmp_path}/nope: /: no such file or folder",
+                   f"{tmp_path}/link.json: /: is a symbolic link; run files must be regular files"]
+
+
+def test_non_json_files_in_a_folder_are_reported(tmp_path) -> None:
+    (tmp_path / "notes.txt").write_text("hi")
+    (tmp_path / "README.md").write_text("ok")
+    assert lines(validate_paths([tmp_path])) == [f"{tmp_path}/notes.txt: /: warning: not a .json file; ignored"]
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=20),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4),
+    max_leaves=30,
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(json_values)
+def test_arbitrary_json_gives_problems_never_exceptions(value) -> None:
+    checked = check_bytes(json.dumps(value).encode(), "f.json", "a/b/c.json")
+    assert checked.run is None and checked.problems
+    assert all(p.line().startswith("f.json: /") for p in checked.problems)
+
+
+def _leaf_paths(node, prefix=()):
+    if isinstance(node, dict):
+        for k, v in node.items():
+            yield from _leaf_paths(v, (*prefix, k))
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            yield from _leaf_paths(v, (*prefix, i))
+    yield prefix
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.data())
+def test_any_single_mutation_of_a_valid_file_never_raises(data) -> None:
+    from conftest import example
+
+    doc = example("reproduced-prune-then-quantize")
+    paths = [p for p in _leaf_paths(doc) if p]
+    target = data.draw(st.sampled_from(paths))
+    node = doc
+    for k in target[:-1]:
+        node = node[k]
+    node[target[-1]] = data.draw(json_values)
+    checked = check_bytes(json.dumps(doc).encode(), "f.json", None)
+    assert isinstance(checked.problems, list)
+    for p in checked.problems:
+        assert p.pointer == "" or p.pointer.startswith("/")
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=200))
+def test_arbitrary_bytes_never_raise(raw) -> None:
+    assert check_bytes(raw, "f.json", None).run is None
+
+
+# --- append-only ------------------------------------------------------------------------------
+
+
+def test_base_folder_forbids_changes_and_removals(tmp_path, baseline, compressed) -> None:
+    base, head = tmp_path / "base", tmp_path / "head"
+    a, b = place(base, baseline), place(base, compressed)
+    for p in (a, b):
+        target = head / p.relative_to(base)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(p.read_bytes())
+    assert validate_paths([head], base=str(base)).problems == []
+    ha = head / a.relative_to(base)
+    ha.write_text(ha.read_text().replace("illustrative", "edited"))
+    (head / b.relative_to(base)).unlink()
+    got = lines(validate_paths([head], base=str(base)))
+    assert f"{ha}: /: changed, but it is published in {base}; run files are append-only (add a new run instead of editing one)" in got
+    assert f"{head / b.relative_to(base)}: /: removed, but it is published in {base}; run files are append-only" in got
+
+
+def test_base_git_ref(tmp_path, baseline, compressed) -> None:
+    repo = tmp_path / "repo"
+    runs = repo / "runs"
+    runs.mkdir(parents=True)
+    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}
+
+    def git(*args):
+        subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True, env=env)
+
+    git("init", "-q", "-b", "main")
+    a = place(runs, baseline)
+    git("add", ".")
+    git("commit", "-qm", "base")
+    place(runs, compressed)  # adding is fine
+    assert validate_paths([runs], base="main").errors == []
+    a.write_text(a.read_text().replace("0.25", "0.26"))
+    got = lines(validate_paths([runs], base="main"))
+    assert any(line.startswith(f"{a}: /: changed, but it is published in main") for line in got)
+    a.unlink()
+    got = lines(validate_paths([runs], base="main"))
+    assert f"{a}: /: removed, but it is published in main; run files are append-only" in got
+    bad = [p.line() for p in validate_paths([runs], base="no-such-ref").errors]
+    assert bad == [f"{runs}: /: cannot read base 'no-such-ref': it is neither a folder nor a commit of this repository"]
