@@ -1,0 +1,324 @@
+"""DuckDB store: ingest run files (incremental, all-or-nothing) and the analysis views.
+
+Tables: files (what was ingested, by hash), models, runs, compression_steps, results,
+relation_results, measured_sparsity. Views: baselines, retention, pareto.
+Query it from polars with ``connect(db).sql("select ...").pl()``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from . import naming, registry
+from .parallel import gc_paused, pmap
+from .schema import RunFile
+from .validate import (
+    DEFAULT_MAX_BYTES,
+    Checked,
+    LoadError,
+    Problem,
+    check_bytes,
+    iter_json_files,
+    read_bounded,
+    set_problems,
+)
+
+STORE_VERSION = "1"
+
+DDL = """
+CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR);
+CREATE TABLE IF NOT EXISTS files (path VARCHAR PRIMARY KEY, sha256 VARCHAR NOT NULL, run_id VARCHAR NOT NULL);
+CREATE TABLE IF NOT EXISTS runs (
+    run_id VARCHAR PRIMARY KEY, path VARCHAR NOT NULL, schema_version VARCHAR,
+    model_id VARCHAR NOT NULL, model_revision VARCHAR, family VARCHAR NOT NULL, architecture VARCHAR,
+    parameters BIGINT, toy BOOLEAN,
+    source_kind VARCHAR NOT NULL, citation VARCHAR, citation_table VARCHAR, citation_url VARCHAR, citation_page VARCHAR,
+    eval_task VARCHAR NOT NULL, eval_data_sha256 VARCHAR, eval_settings VARCHAR,
+    n_steps INTEGER NOT NULL, method VARCHAR NOT NULL, method_label VARCHAR NOT NULL, scope VARCHAR,
+    sparsity DOUBLE, scheme VARCHAR,
+    weight_bytes BIGINT, bits_per_weight DOUBLE, peak_memory_bytes BIGINT, disk_bytes BIGINT,
+    compress_seconds DOUBLE, eval_seconds DOUBLE, throughput DOUBLE, throughput_unit VARCHAR,
+    runner_version VARCHAR, git_sha VARCHAR, libraries VARCHAR, python VARCHAR, platform VARCHAR,
+    device VARCHAR, dtype VARCHAR, seed BIGINT, batch_size INTEGER,
+    started_at TIMESTAMPTZ, finished_at TIMESTAMPTZ, command VARCHAR, notes VARCHAR
+);
+CREATE TABLE IF NOT EXISTS compression_steps (
+    run_id VARCHAR NOT NULL, step_index INTEGER NOT NULL, method VARCHAR NOT NULL, step_key VARCHAR NOT NULL,
+    criterion VARCHAR, scheme VARCHAR, scope VARCHAR NOT NULL, granularity VARCHAR, sparsity DOUBLE,
+    n INTEGER, m INTEGER, norm INTEGER, dim VARCHAR
+);
+CREATE TABLE IF NOT EXISTS results (
+    run_id VARCHAR NOT NULL, task VARCHAR NOT NULL, metric VARCHAR NOT NULL,
+    value DOUBLE NOT NULL, scale VARCHAR NOT NULL, value_fraction DOUBLE NOT NULL, higher_is_better BOOLEAN NOT NULL,
+    n BIGINT, stderr DOUBLE, ci_low DOUBLE, ci_high DOUBLE, ci_level DOUBLE, ci_method VARCHAR,
+    task_n BIGINT, task_excluded BIGINT NOT NULL, task_version VARCHAR, num_fewshot INTEGER
+);
+CREATE TABLE IF NOT EXISTS relation_results (
+    run_id VARCHAR NOT NULL, task VARCHAR NOT NULL, relation VARCHAR NOT NULL, metric VARCHAR NOT NULL,
+    value DOUBLE NOT NULL, scale VARCHAR NOT NULL, value_fraction DOUBLE NOT NULL,
+    n BIGINT NOT NULL, excluded BIGINT NOT NULL, ci_low DOUBLE, ci_high DOUBLE
+);
+CREATE TABLE IF NOT EXISTS measured_sparsity (run_id VARCHAR NOT NULL, scope VARCHAR NOT NULL, sparsity DOUBLE NOT NULL);
+CREATE TABLE IF NOT EXISTS models (
+    model_id VARCHAR NOT NULL, model_revision VARCHAR, family VARCHAR, architecture VARCHAR,
+    parameters BIGINT, toy BOOLEAN, runs BIGINT
+);
+"""
+
+RUN_TABLES = ("runs", "compression_steps", "results", "relation_results", "measured_sparsity")
+
+# A baseline is an uncompressed run of the same model (id and revision), source kind, evaluation
+# task and data. Where several exist (e.g. two runner versions) the latest finished one counts.
+VIEWS = """
+CREATE OR REPLACE VIEW baselines AS
+SELECT * EXCLUDE (rank) FROM (
+    SELECT r.source_kind, r.model_id, r.model_revision, r.eval_task, r.eval_data_sha256,
+           res.task, res.metric, res.value_fraction AS value, r.run_id,
+           row_number() OVER (
+               PARTITION BY r.source_kind, r.model_id, r.model_revision, r.eval_task, r.eval_data_sha256, res.task, res.metric
+               ORDER BY r.finished_at DESC NULLS LAST, r.run_id) AS rank
+    FROM runs r JOIN results res USING (run_id)
+    WHERE r.n_steps = 0
+) WHERE rank = 1;
+
+CREATE OR REPLACE VIEW retention AS
+SELECT r.run_id, r.source_kind, r.model_id, r.model_revision, r.family, r.toy, r.parameters,
+       r.eval_task, r.method, r.method_label, r.scope, r.sparsity, r.scheme, r.n_steps,
+       r.weight_bytes, r.bits_per_weight,
+       res.task, res.metric, res.higher_is_better, res.value_fraction AS value, res.ci_low, res.ci_high, res.scale,
+       b.value AS baseline_value, b.run_id AS baseline_run_id,
+       CASE WHEN b.value > 0 THEN res.value_fraction / b.value END AS retention,
+       res.value_fraction - b.value AS delta
+FROM runs r
+JOIN results res USING (run_id)
+LEFT JOIN baselines b
+  ON b.source_kind = r.source_kind AND b.model_id = r.model_id
+ AND b.model_revision IS NOT DISTINCT FROM r.model_revision
+ AND b.eval_task = r.eval_task AND b.eval_data_sha256 IS NOT DISTINCT FROM r.eval_data_sha256
+ AND b.task = res.task AND b.metric = res.metric;
+
+CREATE OR REPLACE VIEW pareto AS
+WITH points AS (
+    SELECT r.run_id, r.source_kind, r.family, r.model_id, r.method, r.method_label, r.scope, r.sparsity,
+           r.scheme, r.bits_per_weight, r.weight_bytes AS size_bytes, res.task, res.metric,
+           res.value_fraction AS value,
+           CASE WHEN res.higher_is_better THEN res.value_fraction ELSE -res.value_fraction END AS score
+    FROM runs r JOIN results res USING (run_id)
+    WHERE r.weight_bytes IS NOT NULL
+), ranked AS (
+    SELECT *, max(score) OVER (
+        PARTITION BY source_kind, family, task, metric
+        ORDER BY size_bytes, score DESC, run_id
+        ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS best_smaller
+    FROM points
+)
+SELECT * EXCLUDE (score, best_smaller) FROM ranked
+WHERE best_smaller IS NULL OR score > best_smaller;
+"""
+
+
+class IngestError(Exception):
+    def __init__(self, problems: list[Problem]):
+        super().__init__(f"{len(problems)} problem(s); nothing was ingested")
+        self.problems = problems
+
+
+@dataclass
+class IngestReport:
+    added: int = 0
+    updated: int = 0
+    removed: int = 0
+    unchanged: int = 0
+    warnings: list[Problem] = field(default_factory=list)
+
+
+def connect(db_path: Path | str, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    if not read_only:
+        Path(db_path).parent.mkdir(parents=True, exist_ok=True)
+    return duckdb.connect(str(db_path), read_only=read_only)
+
+
+def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute("CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR)")
+    row = con.execute("SELECT value FROM meta WHERE key = 'store_version'").fetchone()
+    if row is not None and row[0] != STORE_VERSION:  # older layout: rebuild from the run files
+        for name in ("baselines", "retention", "pareto"):
+            con.execute(f"DROP VIEW IF EXISTS {name}")
+        for name in (*RUN_TABLES, "models", "files"):
+            con.execute(f"DROP TABLE IF EXISTS {name}")
+    con.execute(DDL)
+    con.execute("INSERT OR REPLACE INTO meta VALUES ('store_version', ?)", [STORE_VERSION])
+    con.execute(VIEWS)
+
+
+# --- flattening runs into rows ---------------------------------------------------------------
+
+
+def _fraction(value: float, scale: str) -> float:
+    return value / 100.0 if scale == "percent" else value
+
+
+def _rows(run: RunFile, path: str) -> dict[str, list[dict]]:
+    m, src, ev, meas, prov = run.model, run.source, run.evaluation, run.measured, run.provenance
+    steps = run.compression
+    runs_row = {
+        "run_id": run.run_id, "path": path, "schema_version": run.schema_version,
+        "model_id": m.id, "model_revision": m.revision, "family": m.family, "architecture": m.architecture,
+        "parameters": m.parameters, "toy": m.toy,
+        "source_kind": src.kind, "citation": getattr(src, "citation", None), "citation_table": getattr(src, "table", None),
+        "citation_url": getattr(src, "url", None), "citation_page": getattr(src, "page", None),
+        "eval_task": ev.task, "eval_data_sha256": ev.data_sha256, "eval_settings": json.dumps(ev.settings, sort_keys=True),
+        "n_steps": len(steps), "method": naming.method_key(steps), "method_label": naming.pipeline_label(steps),
+        "scope": naming.pipeline_scope(steps), "sparsity": naming.pipeline_sparsity(steps),
+        "scheme": naming.pipeline_scheme(steps), "notes": run.notes,
+    }
+    for k in ("weight_bytes", "bits_per_weight", "peak_memory_bytes", "disk_bytes", "compress_seconds",
+              "eval_seconds", "throughput", "throughput_unit"):
+        runs_row[k] = getattr(meas, k) if meas else None
+    for k in ("runner_version", "git_sha", "python", "platform", "device", "dtype", "seed", "batch_size",
+              "started_at", "finished_at", "command"):
+        runs_row[k] = getattr(prov, k) if prov else None
+    runs_row["libraries"] = json.dumps(prov.libraries, sort_keys=True) if prov else None
+    step_rows = [
+        {"run_id": run.run_id, "step_index": i, "method": s.method, "step_key": naming.step_key(s),
+         "criterion": getattr(s, "criterion", None), "scheme": getattr(s, "scheme", None), "scope": s.scope,
+         "granularity": getattr(s, "granularity", None), "sparsity": getattr(s, "sparsity", None),
+         "n": getattr(s, "n", None), "m": getattr(s, "m", None), "norm": getattr(s, "norm", None),
+         "dim": getattr(s, "dim", None)}
+        for i, s in enumerate(steps)
+    ]
+    result_rows, relation_rows = [], []
+    for tr in run.results:
+        for name, mv in tr.metrics.items():
+            ci = mv.ci
+            result_rows.append({
+                "run_id": run.run_id, "task": tr.task, "metric": name, "value": mv.value, "scale": mv.scale,
+                "value_fraction": _fraction(mv.value, mv.scale),
+                "higher_is_better": registry.metric_info(name).higher_is_better, "n": mv.n, "stderr": mv.stderr,
+                "ci_low": ci.low if ci else None, "ci_high": ci.high if ci else None,
+                "ci_level": ci.level if ci else None, "ci_method": ci.method if ci else None,
+                "task_n": tr.n, "task_excluded": tr.excluded, "task_version": tr.task_version,
+                "num_fewshot": tr.num_fewshot,
+            })
+        for rel in tr.relations or []:
+            for name, mv in rel.metrics.items():
+                relation_rows.append({
+                    "run_id": run.run_id, "task": tr.task, "relation": rel.relation, "metric": name,
+                    "value": mv.value, "scale": mv.scale, "value_fraction": _fraction(mv.value, mv.scale),
+                    "n": rel.n, "excluded": rel.excluded,
+                    "ci_low": mv.ci.low if mv.ci else None, "ci_high": mv.ci.high if mv.ci else None,
+                })
+    sparsity_rows = [{"run_id": run.run_id, "scope": k, "sparsity": v} for k, v in (meas.sparsity if meas else {}).items()]
+    return {"runs": [runs_row], "compression_steps": step_rows, "results": result_rows,
+            "relation_results": relation_rows, "measured_sparsity": sparsity_rows}
+
+
+def _check_and_flatten(args: tuple[str, str, bytes]) -> tuple[Checked, dict[str, list[dict]]]:
+    rel, shown, raw = args
+    c = check_bytes(raw, shown, rel)
+    return c.light(), (_rows(c.run, rel) if c.ok else {})
+
+
+def _insert(con: duckdb.DuckDBPyConnection, table: str, rows: list[dict]) -> None:
+    if not rows:
+        return
+    cols = [c[0] for c in con.execute(f"SELECT * FROM {table} LIMIT 0").description]  # noqa: S608 (table names are constants)
+    frame = pl.DataFrame(rows, infer_schema_length=None).select(cols)  # noqa: F841 (read by name below)
+    con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM frame")  # noqa: S608
+
+
+# --- ingest ---------------------------------------------------------------------------------
+
+
+def ingest(runs_dir: Path, db_path: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> IngestReport:
+    """Bring the store in line with ``runs_dir``: new and changed files are validated and loaded,
+    removed files are dropped, unchanged files (same sha256) are skipped. All or nothing: if any
+    file has an error, nothing changes and IngestError lists every problem."""
+    runs_dir = Path(runs_dir)
+    files, problems = iter_json_files([runs_dir])
+    problems = [p for p in problems if p.severity == "error"]
+    current: dict[str, tuple[bytes, str]] = {}
+    for f in files:
+        rel = f.relative_to(runs_dir).as_posix()
+        try:
+            raw = read_bounded(f, max_bytes)
+        except LoadError as e:
+            problems.append(Problem(str(f), "", str(e)))
+            continue
+        current[rel] = (raw, hashlib.sha256(raw).hexdigest())
+
+    con = connect(db_path)
+    try:
+        ensure_schema(con)
+        known = {p: (sha, rid) for p, sha, rid in con.execute("SELECT path, sha256, run_id FROM files").fetchall()}
+        changed = {rel: v for rel, v in current.items() if known.get(rel, (None,))[0] != v[1]}
+        removed = [rel for rel in known if rel not in current]
+        stale_ids = [known[rel][1] for rel in removed] + [known[rel][1] for rel in changed if rel in known]
+
+        order = sorted(changed)
+        flattened = pmap(_check_and_flatten, [(rel, str(runs_dir / rel), changed[rel][0]) for rel in order])
+        checked = [c for c, _rows in flattened]
+        for c in checked:
+            problems += [p for p in c.problems if p.severity == "error"]
+        kept_ids = {rid: p for p, (_s, rid) in known.items() if p in current and p not in changed}
+        problems += [p for p in set_problems(checked) if p.severity == "error"]
+        for c in checked:
+            if c.key is not None and c.key.run_id in kept_ids:
+                problems.append(Problem(c.path, "/run_id", f"duplicate run_id {c.key.run_id}: also in "
+                                        f"{runs_dir / kept_ids[c.key.run_id]}"))
+        if problems:
+            raise IngestError(problems)
+
+        with gc_paused():
+            rows: dict[str, list[dict]] = {t: [] for t in RUN_TABLES}
+            file_rows = []
+            for rel, (c, run_rows) in zip(order, flattened, strict=False):
+                for table, trs in run_rows.items():
+                    rows[table].extend(trs)
+                file_rows.append({"path": rel, "sha256": changed[rel][1], "run_id": c.key.run_id})
+
+        con.execute("BEGIN TRANSACTION")
+        try:
+            if stale_ids or removed or changed:
+                stale = pl.DataFrame({"run_id": stale_ids}, schema={"run_id": pl.String})  # noqa: F841
+                gone = pl.DataFrame({"path": removed + list(changed)}, schema={"path": pl.String})  # noqa: F841
+                for table in RUN_TABLES:
+                    con.execute(f"DELETE FROM {table} WHERE run_id IN (SELECT run_id FROM stale)")  # noqa: S608
+                con.execute("DELETE FROM files WHERE path IN (SELECT path FROM gone)")
+            for table in RUN_TABLES:
+                _insert(con, table, rows[table])
+            _insert(con, "files", file_rows)
+            con.execute("DELETE FROM models")
+            con.execute("""
+                INSERT INTO models
+                SELECT model_id, model_revision, any_value(family), any_value(architecture),
+                       max(parameters), bool_or(toy), count(*)
+                FROM runs GROUP BY model_id, model_revision ORDER BY model_id, model_revision
+            """)
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+    finally:
+        con.close()
+    n_updated = sum(1 for rel in changed if rel in known)
+    return IngestReport(added=len(changed) - n_updated, updated=n_updated, removed=len(removed),
+                        unchanged=len(current) - len(changed))
+
+
+def summary(db_path: Path) -> pl.DataFrame:
+    """Runs per family, source and method: the first thing to look at after an ingest."""
+    con = connect(db_path, read_only=True)
+    try:
+        return con.sql("""
+            SELECT family, source_kind AS source, method, count(*) AS runs, count(DISTINCT model_id) AS models
+            FROM runs GROUP BY ALL ORDER BY family, source, method
+        """).pl()
+    finally:
+        con.close()

@@ -1,0 +1,162 @@
+"""DuckDB store: incremental, idempotent, all-or-nothing ingest; views checked by hand."""
+
+from __future__ import annotations
+
+import copy
+
+import polars as pl
+import pytest
+
+from conftest import place, with_run_id
+from leaderboard import synthetic
+from leaderboard.store import IngestError, connect, ingest
+
+TABLES = ("runs", "compression_steps", "results", "relation_results", "measured_sparsity", "models", "files")
+
+
+def counts(db) -> dict[str, int]:
+    con = connect(db, read_only=True)
+    try:
+        return {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in TABLES}
+    finally:
+        con.close()
+
+
+def q(db, sql: str) -> pl.DataFrame:
+    con = connect(db, read_only=True)
+    try:
+        return con.sql(sql).pl()
+    finally:
+        con.close()
+
+
+def test_ingest_is_idempotent_and_incremental(tmp_path) -> None:
+    runs, db = tmp_path / "runs", tmp_path / "db.duckdb"
+    paths = synthetic.write(synthetic.generate(120), runs)
+    rep = ingest(runs, db)
+    assert (rep.added, rep.updated, rep.removed, rep.unchanged) == (120, 0, 0, 0)
+    first = counts(db)
+    assert first["runs"] == first["files"] == 120 and first["results"] > 120
+    snapshot = q(db, "SELECT * FROM results ORDER BY run_id, task, metric")
+
+    rep = ingest(runs, db)
+    assert (rep.added, rep.updated, rep.removed, rep.unchanged) == (0, 0, 0, 120)
+    assert counts(db) == first
+    assert q(db, "SELECT * FROM results ORDER BY run_id, task, metric").equals(snapshot)
+
+    gone = paths[5]
+    gone_id = gone.stem
+    gone.unlink()
+    rep = ingest(runs, db)
+    assert (rep.added, rep.removed, rep.unchanged) == (0, 1, 119)
+    for table in ("runs", "results", "compression_steps", "relation_results", "measured_sparsity", "files"):
+        assert q(db, f"SELECT count(*) AS n FROM {table} WHERE run_id = '{gone_id}'")["n"][0] == 0
+    assert counts(db)["runs"] == 119
+
+
+def test_changed_file_is_reloaded(tmp_path, baseline) -> None:
+    runs, db = tmp_path / "runs", tmp_path / "db.duckdb"
+    path = place(runs, baseline)
+    ingest(runs, db)
+    path.write_text(path.read_text().replace('"value": 0.25', '"value": 0.26'))
+    rep = ingest(runs, db)
+    assert (rep.added, rep.updated, rep.unchanged) == (0, 1, 0)
+    got = q(db, "SELECT value FROM results WHERE metric = 'precision@1'")["value"].to_list()
+    assert got == [0.26]
+
+
+def test_bad_file_refuses_the_whole_ingest(tmp_path, baseline, compressed) -> None:
+    runs, db = tmp_path / "runs", tmp_path / "db.duckdb"
+    place(runs, baseline)
+    ingest(runs, db)
+    before = counts(db)
+    place(runs, compressed)
+    bad = runs / "encoder" / "example--bert-base-cased" / "broken.json"
+    bad.write_text("{")
+    with pytest.raises(IngestError) as err:
+        ingest(runs, db)
+    assert [p.line() for p in err.value.problems] == [f"{bad}: /: invalid JSON at line 1 column 2: "
+                                                      "Expecting property name enclosed in double quotes"]
+    assert counts(db) == before  # the good new file was not loaded either
+
+
+def test_duplicate_run_id_at_two_paths_is_refused(tmp_path, baseline) -> None:
+    runs, db = tmp_path / "runs", tmp_path / "db.duckdb"
+    path = place(runs, baseline)
+    ingest(runs, db)
+    twin = runs / "more" / path.relative_to(runs)
+    twin.parent.mkdir(parents=True)
+    twin.write_bytes(path.read_bytes())
+    with pytest.raises(IngestError) as err:
+        ingest(runs, db)
+    assert "duplicate run_id" in err.value.problems[0].message
+
+
+def _variant(base: dict, steps: list, p1: float, weight_bytes: int, scale: str = "fraction") -> dict:
+    d = copy.deepcopy(base)
+    d["compression"] = steps
+    d["measured"]["weight_bytes"] = weight_bytes
+    d["measured"]["sparsity"] = {s["scope"]: s["sparsity"] for s in steps if s["method"] == "prune"}
+    d["results"][0]["metrics"] = {"precision@1": {"value": p1, "scale": scale, "n": 1700}}
+    return with_run_id(d)
+
+
+def prune(s: float) -> list:
+    return [{"method": "prune", "criterion": "l1", "scope": "all", "granularity": "global", "sparsity": s}]
+
+
+QUANT = [{"method": "quantize", "scheme": "dynamic-int8", "scope": "all"}]
+
+
+def test_retention_and_pareto_views_match_hand_computed_values(tmp_path, baseline, reported) -> None:
+    runs, db = tmp_path / "runs", tmp_path / "db.duckdb"
+    base = _variant(baseline, [], 0.5, 400)
+    points = {
+        "base": base,
+        "p30": _variant(baseline, prune(0.3), 0.45, 400),  # same size as baseline, worse: not on frontier
+        "p50": _variant(baseline, prune(0.5), 0.40, 300),
+        "p90": _variant(baseline, prune(0.9), 0.10, 250),
+        "q8": _variant(baseline, QUANT, 45.0, 100, scale="percent"),  # smallest and 0.45: dominates p50 and p90
+        "q8p50": _variant(baseline, prune(0.5) + QUANT, 0.30, 100),  # same size as q8, worse
+    }
+    for d in (*points.values(), reported):
+        place(runs, d)
+    ingest(runs, db)
+    ret = q(db, "SELECT run_id, value, baseline_value, retention, delta FROM retention WHERE metric = 'precision@1'")
+    by_id = {r["run_id"]: r for r in ret.iter_rows(named=True)}
+    expect = {"base": (0.5, 1.0), "p30": (0.45, 0.9), "p50": (0.40, 0.8), "p90": (0.10, 0.2), "q8": (0.45, 0.9), "q8p50": (0.30, 0.6)}
+    for name, (value, retention) in expect.items():
+        row = by_id[points[name]["run_id"]]
+        assert row["value"] == pytest.approx(value)
+        assert row["baseline_value"] == pytest.approx(0.5)
+        assert row["retention"] == pytest.approx(retention)
+        assert row["delta"] == pytest.approx(value - 0.5)
+    # the reported run is its own (reported) baseline: never compared with the reproduced 0.5
+    rep = by_id[reported["run_id"]]
+    assert rep["value"] == pytest.approx(0.311) and rep["baseline_value"] == pytest.approx(0.311)
+    frontier = q(db, "SELECT run_id FROM pareto WHERE metric = 'precision@1' ORDER BY size_bytes")["run_id"].to_list()
+    assert frontier == [points["q8"]["run_id"], points["base"]["run_id"]]
+    raw = q(db, f"SELECT value, scale, value_fraction FROM results WHERE run_id = '{points['q8']['run_id']}'").row(0)
+    assert raw == (45.0, "percent", 0.45)  # the raw value is kept; the fraction is derived explicitly
+
+
+def test_retention_needs_the_same_revision_and_source(tmp_path, baseline, compressed) -> None:
+    runs, db = tmp_path / "runs", tmp_path / "db.duckdb"
+    other = copy.deepcopy(baseline)
+    other["model"]["revision"] = "0" * 40
+    place(runs, with_run_id(other))
+    place(runs, compressed)
+    ingest(runs, db)
+    row = q(db, f"SELECT baseline_value, retention FROM retention WHERE run_id = '{compressed['run_id']}' AND metric = 'mrr'")
+    assert row.row(0) == (None, None)
+
+
+def test_store_is_queryable_from_polars(tmp_path, baseline) -> None:
+    runs, db = tmp_path / "runs", tmp_path / "db.duckdb"
+    place(runs, baseline)
+    ingest(runs, db)
+    frame = q(db, "SELECT relation, value FROM relation_results ORDER BY relation")
+    assert isinstance(frame, pl.DataFrame)
+    assert frame.rows() == [("P19", 0.2), ("P20", 0.3)]
+    models = q(db, "SELECT model_id, family, parameters, runs FROM models").rows()
+    assert models == [("example/bert-base-cased", "encoder", 108340804, 1)]
