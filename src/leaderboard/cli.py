@@ -1,0 +1,190 @@
+"""The ``leaderboard`` command: one entry point, one subcommand per job."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from . import __version__
+
+DEFAULT_RUNS = Path("runs")
+DEFAULT_DB = Path("build/leaderboard.duckdb")
+
+
+def _gh_escape(text: str, prop: bool = False) -> str:
+    text = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    return text.replace(":", "%3A").replace(",", "%2C") if prop else text
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from .validate import validate_paths
+
+    report = validate_paths(
+        args.paths, base=args.base, max_bytes=args.max_bytes, check_paths=not args.no_path_check,
+        reject_synthetic=args.reject_synthetic,
+    )
+    n_files, n_err, n_warn = len(report.checked), len(report.errors), len(report.warnings)
+    if args.format == "json":
+        print(json.dumps({"files": n_files, "errors": n_err, "warnings": n_warn,
+                          "problems": [p.as_dict() for p in report.problems]}, indent=2))
+    else:
+        for p in report.problems:
+            if args.format == "github":
+                title = _gh_escape(p.pointer or "/", prop=True)
+                print(f"::{p.severity} file={_gh_escape(p.path, prop=True)},title={title}::{_gh_escape(p.message)}")
+            else:
+                print(p.line())
+        print(f"{n_files} file(s) checked: {n_err} error(s), {n_warn} warning(s)", file=sys.stderr)
+    return 1 if n_err else 0
+
+
+def _print_problems(problems: list) -> None:
+    for p in problems:
+        print(p.line(), file=sys.stderr)
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    from .store import IngestError, ingest
+
+    t0 = time.perf_counter()
+    try:
+        rep = ingest(args.runs, args.db, max_bytes=args.max_bytes)
+    except IngestError as e:
+        _print_problems(e.problems)
+        print(f"ingest refused: {len(e.problems)} problem(s); {args.db} is unchanged", file=sys.stderr)
+        return 1
+    print(f"{args.db}: {rep.added} added, {rep.updated} updated, {rep.removed} removed, "
+          f"{rep.unchanged} unchanged ({time.perf_counter() - t0:.2f} s)")
+    return 0
+
+
+def cmd_query(args: argparse.Namespace) -> int:
+    import duckdb
+    import polars as pl
+
+    from .store import connect
+
+    con = connect(args.db, read_only=True)
+    try:
+        frame = con.sql(args.sql).pl()
+    except duckdb.Error as e:
+        print(f"query failed: {e}", file=sys.stderr)
+        return 1
+    finally:
+        con.close()
+    if args.format == "csv":
+        sys.stdout.write(frame.write_csv())
+    elif args.format == "json":
+        sys.stdout.write(frame.write_json() + "\n")
+    else:
+        with pl.Config(tbl_rows=args.limit, tbl_cols=-1, fmt_str_lengths=60, tbl_width_chars=200):
+            print(frame)
+    return 0
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    from .schema import json_schema_text
+
+    text = json_schema_text()
+    if args.out:
+        Path(args.out).write_text(text, encoding="utf-8")
+        print(f"wrote {args.out}")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def cmd_synthetic(args: argparse.Namespace) -> int:
+    from . import synthetic
+
+    paths = synthetic.write(synthetic.generate(args.n, seed=args.seed), args.out)
+    print(f"wrote {len(paths)} SYNTHETIC run files under {args.out} (for tests and benchmarks only)")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """The main job on the embedded default: check the committed runs, load them, summarise."""
+    from .store import IngestError, ingest, summary
+
+    print(f"[1/2] validate + ingest {args.runs} -> {args.db}")
+    try:
+        rep = ingest(args.runs, args.db)
+    except IngestError as e:
+        _print_problems(e.problems)
+        return 1
+    print(f"      {rep.added} added, {rep.updated} updated, {rep.removed} removed, {rep.unchanged} unchanged")
+    print("[2/2] summary")
+    table = summary(args.db)
+    if table.is_empty():
+        print(f"      no runs in {args.runs} yet")
+    else:
+        print(table)
+    print(f"Query it: leaderboard query \"SELECT * FROM retention LIMIT 10\" --db {args.db}")  # noqa: S608 (a help text)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from .validate import DEFAULT_MAX_BYTES
+
+    ap = argparse.ArgumentParser(prog="leaderboard", description="What compression does to the knowledge in language models.")
+    ap.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = ap.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("demo", help="main job: validate and ingest the committed runs, then summarise")
+    p.add_argument("--runs", type=Path, default=DEFAULT_RUNS)
+    p.add_argument("--db", type=Path, default=DEFAULT_DB)
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("validate", help="check run files (schema, semantics, paths, duplicates, append-only)")
+    p.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="run files or folders of them")
+    p.add_argument("--base", metavar="DIR_OR_GIT_REF", help="published runs: existing files may not change or vanish")
+    p.add_argument("--format", choices=("text", "json", "github"), default="text")
+    p.add_argument("--max-bytes", type=int, default=DEFAULT_MAX_BYTES, help="size limit per file (default %(default)s)")
+    p.add_argument("--no-path-check", action="store_true", help="skip the family/model-slug/run_id.json path rule")
+    p.add_argument("--reject-synthetic", action="store_true", help="synthetic runs are errors (for published trees)")
+    p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser("ingest", help="load run files into DuckDB (incremental, all-or-nothing)")
+    p.add_argument("runs", nargs="?", type=Path, default=DEFAULT_RUNS)
+    p.add_argument("--db", type=Path, default=DEFAULT_DB)
+    p.add_argument("--max-bytes", type=int, default=DEFAULT_MAX_BYTES)
+    p.set_defaults(func=cmd_ingest)
+
+    p = sub.add_parser("query", help="run read-only SQL on the store (tables: runs, results, ...; views: retention, ...)")
+    p.add_argument("sql")
+    p.add_argument("--db", type=Path, default=DEFAULT_DB)
+    p.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    p.add_argument("--limit", type=int, default=50, help="rows shown in table format")
+    p.set_defaults(func=cmd_query)
+
+    p = sub.add_parser("schema", help="print the run-file JSON Schema")
+    p.add_argument("--out", type=Path)
+    p.set_defaults(func=cmd_schema)
+
+    p = sub.add_parser("synthetic", help="write SYNTHETIC run files for tests and benchmarks")
+    p.add_argument("n", type=int)
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=cmd_synthetic)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if getattr(args, "db", None) is not None and args.func is cmd_query and not Path(args.db).exists():
+        print(f"{args.db}: no such database; run `leaderboard ingest` first", file=sys.stderr)
+        return 2
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

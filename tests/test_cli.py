@@ -1,0 +1,78 @@
+"""The `leaderboard` command as a person types it (in-process, real files)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from conftest import ROOT, place
+from leaderboard import synthetic
+from leaderboard.cli import main
+
+
+def test_validate_text_output_and_exit_codes(tmp_path, capsys, baseline) -> None:
+    good = place(tmp_path / "runs", baseline)
+    assert main(["validate", str(tmp_path / "runs")]) == 0
+    assert "1 file(s) checked: 0 error(s), 0 warning(s)" in capsys.readouterr().err
+    good.write_text(good.read_text().replace('"family": "encoder"', '"family": "rnn"'))
+    assert main(["validate", str(good)]) == 1
+    out = capsys.readouterr()
+    assert out.out == f"{good}: /model/family: Input should be 'encoder', 'encoder-decoder' or 'decoder'\n"
+
+
+def test_validate_json_and_github_formats(tmp_path, capsys) -> None:
+    bad = tmp_path / "x.json"
+    bad.write_text('{"a": NaN}')
+    assert main(["validate", "--format", "json", str(bad)]) == 1
+    report = json.loads(capsys.readouterr().out)
+    assert report == {"files": 1, "errors": 1, "warnings": 0, "problems": [
+        {"path": str(bad), "pointer": "/", "severity": "error", "message": "NaN is not valid JSON (numbers must be finite)"}]}
+    assert main(["validate", "--format", "github", str(bad)]) == 1
+    assert capsys.readouterr().out == f"::error file={bad},title=/::NaN is not valid JSON (numbers must be finite)\n"
+
+
+def test_ingest_query_and_demo(tmp_path, capsys) -> None:
+    runs, db = tmp_path / "runs", tmp_path / "b" / "db.duckdb"
+    synthetic.write(synthetic.generate(30), runs)
+    assert main(["ingest", str(runs), "--db", str(db)]) == 0
+    assert "30 added, 0 updated, 0 removed, 0 unchanged" in capsys.readouterr().out
+    assert main(["query", "SELECT count(*) AS n FROM runs", "--db", str(db), "--format", "csv"]) == 0
+    assert capsys.readouterr().out == "n\n30\n"
+    assert main(["query", "SELECT nope", "--db", str(db)]) == 1
+    assert "query failed" in capsys.readouterr().err
+    assert main(["demo", "--runs", str(runs), "--db", str(db)]) == 0
+    out = capsys.readouterr().out
+    assert "0 added, 0 updated, 0 removed, 30 unchanged" in out and "synthetic" in out
+
+
+def test_query_without_database_says_what_to_do(tmp_path, capsys) -> None:
+    assert main(["query", "SELECT 1", "--db", str(tmp_path / "none.duckdb")]) == 2
+    assert "run `leaderboard ingest` first" in capsys.readouterr().err
+
+
+def test_ingest_refusal_is_reported(tmp_path, capsys) -> None:
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    (runs / "bad.json").write_text("[]")
+    assert main(["ingest", str(runs), "--db", str(tmp_path / "db.duckdb")]) == 1
+    err = capsys.readouterr().err
+    assert f"{runs}/bad.json: /: a run file is one JSON object" in err and "is unchanged" in err
+
+
+def test_schema_command_prints_the_committed_schema(capsys) -> None:
+    assert main(["schema"]) == 0
+    assert capsys.readouterr().out == (ROOT / "schema" / "run-1.0.schema.json").read_text()
+
+
+def test_synthetic_refuses_the_project_runs_folder(tmp_path) -> None:
+    (tmp_path / "pyproject.toml").write_text("")
+    with pytest.raises(ValueError, match="refusing to write synthetic runs"):
+        synthetic.write(synthetic.generate(1), tmp_path / "runs")
+
+
+def test_console_script_is_installed() -> None:
+    res = subprocess.run([sys.executable, "-m", "leaderboard.cli", "--version"], capture_output=True, text=True)
+    assert res.returncode == 0 and res.stdout.startswith("leaderboard 0.")
