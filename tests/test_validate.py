@@ -146,10 +146,13 @@ def test_measured_sparsity_far_from_requested_is_a_warning(tmp_path, compressed)
 
 def test_run_id_must_match_content(tmp_path, baseline) -> None:
     baseline["compression"] = [{"method": "quantize", "scheme": "bnb-nf4", "scope": "all"}]  # id not recomputed
-    got = only_problem(tmp_path, baseline, keep_run_id=True)
+    path = _write_raw(tmp_path, baseline)
     expected_id = with_run_id(baseline)["run_id"]
-    assert got == (f"FILE: /run_id: does not match the content: expected {expected_id} "
-                   "(a hash of model id and revision, compression, evaluation and runner version)")
+    assert [p.line() for p in validate_paths([path]).errors] == [
+        f"{path}: /run_id: does not match the content: expected {expected_id} "
+        "(a hash of model id and revision, compression, evaluation and runner version)",
+        f"{path}: /: file must be at <runs>/encoder/example--bert-base-cased/{expected_id}.json (family/model-slug/run_id.json)",
+    ]
 
 
 def test_file_must_be_at_its_canonical_path(tmp_path, baseline) -> None:

@@ -271,7 +271,7 @@ def semantic_problems(path: str, run: RunFile, rel_path: str | None) -> list[Pro
         out.append(Problem(path, "/run_id", f"does not match the content: expected {expected} "
                            "(a hash of model id and revision, compression, evaluation and runner version)"))
     if rel_path is not None:
-        want = str(canonical_path(run))
+        want = str(canonical_path(run).with_name(f"{expected}.json"))
         if "/".join(rel_path.split("/")[-3:]) != want:
             out.append(Problem(path, "", f"file must be at <runs>/{want} (family/model-slug/run_id.json)"))
     if run.source.kind != "reported":
