@@ -105,6 +105,42 @@ def cmd_synthetic(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_run(args: argparse.Namespace) -> int:
+    from .runner import RunSpec, SpecError, execute, parse_step, spec_from_yaml
+
+    try:
+        if args.spec:
+            if args.model or args.eval or args.compress:
+                raise SpecError("--spec FILE carries model, compression and evaluations: drop --model/--compress/--eval")
+            spec = spec_from_yaml(args.spec)
+        else:
+            if not args.model or not args.eval:
+                raise SpecError("--model and --eval are required (or --spec FILE.yaml)")
+            spec = RunSpec(
+                model=args.model, model_id=args.model_id, allow_hub=args.allow_hub, revision=args.revision,
+                compression=[parse_step(s) for s in args.compress], evals=args.eval, lama_dir=args.lama_dir,
+                candidates=args.candidates, subset=args.subset,
+                relations=args.relations.split(",") if args.relations else None, limit=args.limit,
+                batch_size=args.batch_size, device=args.device, dtype=args.dtype, seed=args.seed,
+                keep_facts=not args.no_facts, out=args.out)
+        execute(spec, progress=not args.no_progress and sys.stderr.isatty(), force=args.force)
+    except SpecError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def cmd_data(args: argparse.Namespace) -> int:
+    from .evaluate.lama_fetch import FetchError, fetch_lama
+
+    try:
+        fetch_lama(args.url, args.dest, args.sha256, progress=sys.stderr.isatty())
+    except FetchError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     """The main job on the embedded default: check the committed runs, load them, summarise."""
     from .store import IngestError, ingest, summary
@@ -137,6 +173,38 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--runs", type=Path, default=DEFAULT_RUNS)
     p.add_argument("--db", type=Path, default=DEFAULT_DB)
     p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("run", help="compress a model, probe it, write one run file per evaluation")
+    p.add_argument("--model", help="local checkpoint folder (or a hub id with --allow-hub)")
+    p.add_argument("--model-id", help="the model's name in run files (default: folder name, or the hub id)")
+    p.add_argument("--allow-hub", action="store_true", help="allow downloading from the Hugging Face hub")
+    p.add_argument("--revision", help="hub revision (branch, tag or commit)")
+    p.add_argument("--compress", action="append", default=[], metavar="STEP",
+                   help="e.g. prune:criterion=l1,sparsity=0.5,scope=attention or quantize:scheme=bnb-nf4 (repeatable, in order)")
+    p.add_argument("--eval", action="append", default=[], metavar="TASK", help="lama:trex, lama:google-re, lama:squad, lama:conceptnet")
+    p.add_argument("--spec", type=Path, help="a YAML run spec instead of the flags above")
+    p.add_argument("--lama-dir", type=Path, help="LAMA data folder (default: $LEADERBOARD_LAMA_DIR, the fetched set, or the packaged sample)")
+    p.add_argument("--candidates", default="lama-common-vocab", help="lama-common-vocab (as in the paper) or model-vocab")
+    p.add_argument("--subset", default="all", help="all, or object-final (the facts decoders can be scored on)")
+    p.add_argument("--relations", help="comma-separated relation ids (default: all)")
+    p.add_argument("--limit", type=int, help="at most this many facts per relation")
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--device", default="auto", help="cpu, cuda, cuda:1, ... (default: cuda if available)")
+    p.add_argument("--dtype", default="float32", choices=("float32", "float16", "bfloat16"))
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--no-facts", action="store_true", help="leave per-fact outcomes out of the run file")
+    p.add_argument("--out", type=Path, default=DEFAULT_RUNS, help="runs folder (default: runs/)")
+    p.add_argument("--force", action="store_true", help="replace a run file with the same run_id")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("data", help="fetch evaluation data")
+    p.add_argument("what", choices=("fetch",))
+    p.add_argument("dataset", choices=("lama",))
+    p.add_argument("--url", default="https://dl.fbaipublicfiles.com/LAMA/data.zip")
+    p.add_argument("--dest", type=Path, default=Path.home() / ".cache" / "compression-leaderboard" / "lama")
+    p.add_argument("--sha256", help="expected sha256 of the archive")
+    p.set_defaults(func=cmd_data)
 
     p = sub.add_parser("validate", help="check run files (schema, semantics, paths, duplicates, append-only)")
     p.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="run files or folders of them")

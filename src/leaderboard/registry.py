@@ -77,9 +77,13 @@ class MetricInfo:
 METRICS: dict[str, MetricInfo] = {
     m.name: m
     for m in (
-        MetricInfo("precision@1", "P@1", 0.0, 1.0, True, "share of facts whose object is ranked first"),
-        MetricInfo("precision@10", "P@10", 0.0, 1.0, True, "share of facts whose object is in the top 10"),
-        MetricInfo("mrr", "MRR", 0.0, 1.0, True, "mean reciprocal rank of the object"),
+        # LAMA convention: the headline number is the mean over relations (macro), as in Petroni et al.
+        MetricInfo("precision@1", "P@1", 0.0, 1.0, True, "mean over relations of the share of facts whose object is ranked first"),
+        MetricInfo("precision@10", "P@10", 0.0, 1.0, True, "mean over relations of the share of facts whose object is in the top 10"),
+        MetricInfo("mrr", "MRR", 0.0, 1.0, True, "mean over relations of the mean reciprocal rank of the object"),
+        MetricInfo("precision@1-micro", "P@1 (micro)", 0.0, 1.0, True, "share of all facts whose object is ranked first"),
+        MetricInfo("precision@10-micro", "P@10 (micro)", 0.0, 1.0, True, "share of all facts whose object is in the top 10"),
+        MetricInfo("mrr-micro", "MRR (micro)", 0.0, 1.0, True, "mean reciprocal rank over all facts"),
         MetricInfo("acc", "Accuracy", 0.0, 1.0, True, "lm-eval accuracy"),
         MetricInfo("acc_norm", "Accuracy (length-normalised)", 0.0, 1.0, True, "lm-eval acc_norm"),
         MetricInfo("exact_match", "Exact match", 0.0, 1.0, True, "lm-eval exact match"),

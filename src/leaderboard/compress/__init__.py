@@ -1,0 +1,1 @@
+"""Standardized compression: scopes resolved per architecture, pruning, quantization, pipelines."""

@@ -1,0 +1,137 @@
+"""Build the demo model: a tiny BERT that learned real LAMA T-REx facts (seeded, CPU, about a minute).
+
+The facts are sentences from LAMA's own templates ('[X] was born in [Y] .'); training masks the object
+(plus a share of other tokens), so the uncompressed model knows almost every fact, and compression
+shows how that knowledge goes. Tokenizer: a cased WordPiece vocabulary of the facts' words, saved with
+do_lower_case=False (transformers 5 re-reads that flag on load).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import transformers as T
+from tokenizers.pre_tokenizers import BertPreTokenizer
+
+from .evaluate.lama_data import Fact, load_corpus, load_vocab
+
+SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+MODEL_ID = "compression-leaderboard/demo-bert-trex"
+_PRE = BertPreTokenizer()
+
+
+def _words(text: str) -> list[str]:
+    return [w for w, _span in _PRE.pre_tokenize_str(text)]
+
+
+@dataclass
+class DemoSpec:
+    """Relations whose template does not end with the object (P27, P106, P140) contribute no fact: every
+    demo fact can be probed by encoders, encoder-decoders and decoders alike."""
+
+    n_facts: int = 1000
+    relations: tuple[str, ...] = ("P17", "P19", "P20", "P27", "P30", "P36", "P37", "P103", "P106", "P1376", "P140", "P364")
+    hidden: int = 128
+    layers: int = 2
+    heads: int = 4
+    ffn: int = 512
+    epochs: int = 120
+    batch_size: int = 100
+    lr: float = 4e-3
+    extra_mlm: float = 0.05
+    seed: int = 0
+
+
+def select_facts(lama_root: Path, spec: DemoSpec) -> list[Fact]:
+    """Facts with one-word objects in LAMA's common vocabulary, spread over relations, seeded."""
+    vocab, _ = load_vocab(lama_root)
+    common = set(vocab)
+    corpus = load_corpus(lama_root, "trex", relations=list(spec.relations))
+    by_rel: dict[str, list[Fact]] = {}
+    for f in corpus.facts:
+        if f.obj in common and _words(f.obj) == [f.obj] and f.prefix() is not None:
+            by_rel.setdefault(f.relation, []).append(f)
+    rng = random.Random(spec.seed)
+    for facts in by_rel.values():
+        rng.shuffle(facts)
+    per = -(-spec.n_facts // len(by_rel))
+    chosen = [f for rel in spec.relations for f in by_rel.get(rel, [])[:per]][: spec.n_facts]
+    return sorted(chosen, key=lambda f: (f.relation, f.id))
+
+
+def build_tokenizer(facts: list[Fact]) -> T.PreTrainedTokenizerBase:
+    words: dict[str, None] = {}
+    for f in facts:
+        for w in _words(f.text(f.obj)):
+            words.setdefault(w, None)
+    chars = sorted({c for w in words for c in w})
+    vocab = SPECIALS + sorted(words) + [c for c in chars if c not in words] + [f"##{c}" for c in chars]
+    ids = {w: i for i, w in enumerate(dict.fromkeys(vocab))}
+    # transformers 5: BertTokenizerFast is BertTokenizer and takes `vocab=`; a `vocab_file=` is ignored
+    tok = T.BertTokenizerFast(vocab=ids, do_lower_case=False, strip_accents=False, tokenize_chinese_chars=False,
+                              model_max_length=64)
+    if len(tok) != len(ids):
+        raise RuntimeError(f"tokenizer has {len(tok)} tokens, expected {len(ids)}")
+    return tok
+
+
+def train(lama_root: Path, out_dir: Path, spec: DemoSpec | None = None, log=print) -> dict:
+    """Train and save the demo model into ``out_dir``; returns a summary (facts, loss, seconds)."""
+    spec = spec or DemoSpec()
+    t0 = time.perf_counter()
+    torch.manual_seed(spec.seed)
+    random.seed(spec.seed)
+    facts = select_facts(Path(lama_root), spec)
+    tok = build_tokenizer(facts)
+    config = T.BertConfig(vocab_size=len(tok), hidden_size=spec.hidden, num_hidden_layers=spec.layers,
+                          num_attention_heads=spec.heads, intermediate_size=spec.ffn, max_position_embeddings=64,
+                          pad_token_id=tok.pad_token_id)
+    model = T.BertForMaskedLM(config)
+    enc = tok([f.text(tok.mask_token) for f in facts], padding=True, return_tensors="pt")
+    ids, att = enc["input_ids"], enc["attention_mask"]
+    gold = torch.tensor(tok.convert_tokens_to_ids([f.obj for f in facts]))
+    if (gold == tok.unk_token_id).any():
+        raise RuntimeError("an object is not a single token of the demo vocabulary")
+    mask_pos = (ids == tok.mask_token_id).long().argmax(1)
+    filled = ids.clone()
+    filled[torch.arange(len(facts)), mask_pos] = gold
+    opt = torch.optim.AdamW(model.parameters(), lr=spec.lr, weight_decay=0.01)
+    steps = spec.epochs * -(-len(facts) // spec.batch_size)
+    sched = T.get_linear_schedule_with_warmup(opt, steps // 20, steps)
+    gen = torch.Generator().manual_seed(spec.seed)
+    model.train()
+    loss = torch.tensor(0.0)
+    for epoch in range(spec.epochs):
+        perm = torch.randperm(len(facts), generator=gen)
+        for start in range(0, len(facts), spec.batch_size):
+            b = perm[start : start + spec.batch_size]
+            x, a = filled[b].clone(), att[b]
+            labels = torch.full_like(x, -100)
+            rows = torch.arange(len(b))
+            labels[rows, mask_pos[b]] = gold[b]  # the object, always
+            extra = (torch.rand(x.shape, generator=gen) < spec.extra_mlm) & (a == 1) & (x > 4)
+            labels[extra] = x[extra]  # plus a little ordinary MLM on other tokens
+            x[rows, mask_pos[b]] = tok.mask_token_id
+            x[extra] = tok.mask_token_id
+            hidden = model.bert(input_ids=x, attention_mask=a).last_hidden_state
+            sel = labels != -100  # the vocabulary projection only where there is a label
+            loss = torch.nn.functional.cross_entropy(model.cls(hidden[sel]), labels[sel])
+            loss.backward()
+            opt.step()
+            sched.step()
+            opt.zero_grad()
+        if log and (epoch + 1) % 10 == 0:
+            log(f"  epoch {epoch + 1}/{spec.epochs}: loss {loss.item():.3f}")
+    model.eval()
+    model.save_pretrained(out_dir)
+    tok.save_pretrained(out_dir)
+    summary = {"model_id": MODEL_ID, "facts": len(facts), "relations": sorted({f.relation for f in facts}), "final_loss": round(loss.item(), 4),
+               "seconds": round(time.perf_counter() - t0, 1), "spec": spec.__dict__ | {"relations": list(spec.relations)}}
+    (Path(out_dir) / "demo_model.json").write_text(json.dumps(summary, indent=2) + "\n")
+    (Path(out_dir) / "facts.jsonl").write_text("".join(json.dumps({"uuid": f.id, "relation": f.relation}) + "\n" for f in facts))
+    return summary

@@ -1,0 +1,1 @@
+"""Evaluations: LAMA fact probing and the lm-eval bridge."""

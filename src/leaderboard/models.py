@@ -1,0 +1,129 @@
+"""Load a model and its tokenizer by family, from a local directory or (when allowed) a hub id."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import transformers as T
+from torch import nn
+
+from .compress.measure import count_parameters
+
+AUTO_CLASS = {"encoder": T.AutoModelForMaskedLM, "encoder-decoder": T.AutoModelForSeq2SeqLM,
+              "decoder": T.AutoModelForCausalLM}
+ENCODER_TYPES = {"bert", "roberta", "distilbert", "albert", "electra", "xlm-roberta", "camembert", "deberta",
+                 "deberta-v2", "mpnet", "modernbert"}
+DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth")
+
+
+class ModelLoadError(RuntimeError):
+    pass
+
+
+@dataclass
+class LoadedModel:
+    model: nn.Module
+    tokenizer: T.PreTrainedTokenizerBase
+    model_id: str
+    revision: str | None
+    family: str
+    architecture: str
+    parameters: int
+    dtype: str
+    device: torch.device
+
+
+def family_of(config: T.PretrainedConfig) -> str:
+    if getattr(config, "is_encoder_decoder", False):
+        return "encoder-decoder"
+    archs = config.architectures or []
+    if config.model_type in ENCODER_TYPES or any(a.endswith("ForMaskedLM") for a in archs):
+        return "encoder"
+    return "decoder"
+
+
+def local_revision(path: Path) -> str:
+    """'sha256:<hex>' over the weight files of a local checkpoint (names and bytes, sorted)."""
+    h = hashlib.sha256()
+    files = sorted(p for p in path.rglob("*") if p.is_file() and p.name.endswith(WEIGHT_SUFFIXES))
+    if not files:
+        raise ModelLoadError(f"{path}: no weight files ({', '.join(WEIGHT_SUFFIXES)})")
+    for p in files:
+        h.update(p.relative_to(path).as_posix().encode() + b"\0")
+        with open(p, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                h.update(block)
+    return "sha256:" + h.hexdigest()
+
+
+def _source(model: str, allow_hub: bool) -> tuple[str, bool]:
+    path = Path(model).expanduser()
+    if path.is_dir():
+        return str(path), True
+    if not allow_hub:
+        raise ModelLoadError(f"{model!r} is not a local directory; pass --allow-hub to download it from the "
+                             "Hugging Face hub (needs network access)")
+    return model, False
+
+
+def _hub_kwargs(local: bool, revision: str | None) -> dict:
+    return {"local_files_only": True} if local else {"revision": revision}
+
+
+def load_config(model: str, *, allow_hub: bool = False, revision: str | None = None) -> T.PretrainedConfig:
+    src, local = _source(model, allow_hub)
+    try:
+        return T.AutoConfig.from_pretrained(src, **_hub_kwargs(local, revision))
+    except (OSError, ValueError) as e:
+        raise ModelLoadError(f"{model}: cannot read its config: {e}") from None
+
+
+def skeleton(config: T.PretrainedConfig) -> nn.Module:
+    """The model's module tree on the meta device (no memory, no weights): for checking specs early."""
+    with torch.device("meta"):
+        return AUTO_CLASS[family_of(config)].from_config(config)
+
+
+def resolve_device(device: str | None) -> torch.device:
+    if device in (None, "auto"):
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+def load(model: str, *, allow_hub: bool = False, revision: str | None = None, device: str | None = "cpu",
+         dtype: str = "float32", model_id: str | None = None) -> LoadedModel:
+    """Load model + tokenizer. ``model_id`` names a local checkpoint in run files (default: folder name)."""
+    if dtype not in DTYPES:
+        raise ModelLoadError(f"dtype {dtype!r} is not one of {', '.join(DTYPES)}")
+    src, local = _source(model, allow_hub)
+    config = load_config(model, allow_hub=allow_hub, revision=revision)
+    family = family_of(config)
+    dev = resolve_device(device)
+    try:
+        tok = T.AutoTokenizer.from_pretrained(src, **_hub_kwargs(local, revision))
+        net = AUTO_CLASS[family].from_pretrained(src, dtype=DTYPES[dtype], **_hub_kwargs(local, revision))
+    except (OSError, ValueError) as e:
+        raise ModelLoadError(f"{model}: cannot load: {e}") from None
+    net = net.to(dev).eval()
+    if local:
+        rev = local_revision(Path(src))
+        name = model_id or Path(src).resolve().name
+    else:
+        rev = getattr(net.config, "_commit_hash", None) or revision
+        name = model_id or model
+    if tok.model_max_length > 100_000:  # saved tokenizers may carry 1e30
+        tok.model_max_length = getattr(config, "max_position_embeddings", 512) or 512
+    arch = (config.architectures or [type(net).__name__])[0]
+    return LoadedModel(net, tok, name, rev, family, arch, count_parameters(net), dtype, dev)
+
+
+def save(model: nn.Module, tokenizer: T.PreTrainedTokenizerBase, path: Path) -> None:
+    path.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    os.sync() if hasattr(os, "sync") else None

@@ -1,0 +1,337 @@
+"""One run spec -> one run file per evaluation (atomic write, full provenance).
+
+A spec is checked completely before any weight is loaded: steps, evaluations, data, the model's
+config, and every scope against the model's module tree (built on the meta device).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shlex
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+
+import torch
+from pydantic import TypeAdapter, ValidationError
+
+from . import __version__, registry
+from .compress.pipeline import CompressionResult, check_scopes, compress
+from .compress.scopes import ScopeError
+from .evaluate.lama import CANDIDATE_SETS, SUBSETS, ProbeSettings, probe
+from .evaluate.lama_data import Corpus, LamaDataError, load_corpus, load_vocab, packaged_root
+from .models import LoadedModel, ModelLoadError, load, load_config, skeleton
+from .schema import (
+    SCHEMA_VERSION,
+    Evaluation,
+    Measured,
+    ModelInfo,
+    Provenance,
+    Reproduced,
+    RunFile,
+    Step,
+    canonical_path,
+    compute_run_id,
+    dump_run,
+)
+from .validate import check_bytes
+
+LIBRARIES = ("torch", "transformers", "tokenizers", "numpy", "bitsandbytes", "torchao", "lm_eval", "accelerate")
+_STEP = TypeAdapter(Step)
+
+
+class SpecError(ValueError):
+    """A run spec that cannot run; the message names the field."""
+
+
+@dataclass
+class RunSpec:
+    model: str
+    evals: list[str]
+    compression: list = field(default_factory=list)
+    model_id: str | None = None
+    allow_hub: bool = False
+    revision: str | None = None
+    lama_dir: Path | None = None
+    candidates: str = "lama-common-vocab"
+    subset: str = "all"
+    relations: list[str] | None = None
+    limit: int | None = None
+    batch_size: int = 64
+    device: str = "auto"
+    dtype: str = "float32"
+    seed: int = 0
+    keep_facts: bool = True
+    out: Path = Path("runs")
+
+
+# --- parsing ------------------------------------------------------------------------------------
+
+
+def _scalar(text: str):
+    for cast in (int, float):
+        try:
+            return cast(text)
+        except ValueError:
+            pass
+    return text
+
+
+def parse_step(text: str) -> Step:
+    """'prune:criterion=l1,sparsity=0.5,scope=attention' or 'quantize:scheme=bnb-nf4' -> a step.
+
+    Defaults: scope=all; granularity=global for l1/random, local otherwise."""
+    method, _, rest = text.partition(":")
+    fields: dict = {"method": method.strip()}
+    for part in filter(None, (p.strip() for p in rest.split(","))):
+        key, eq, value = part.partition("=")
+        if not eq:
+            raise SpecError(f"--compress {text!r}: {part!r} is not key=value")
+        fields[key.strip()] = _scalar(value.strip())
+    return step_from_dict(fields, where=f"--compress {text!r}")
+
+
+def step_from_dict(fields: dict, where: str) -> Step:
+    fields = dict(fields)
+    if fields.get("method") == "prune" and "granularity" not in fields:
+        crit = fields.get("criterion")
+        fields["granularity"] = "global" if crit in ("l1", "random") else "local"
+    try:
+        return _STEP.validate_python(fields)
+    except ValidationError as e:
+        msgs = []
+        for err in e.errors(include_url=False):
+            loc = ".".join(str(x) for x in err["loc"] if x not in ("prune", "quantize"))
+            msgs.append(f"{loc or 'step'}: {err['msg'].removeprefix('Value error, ')}")
+        raise SpecError(f"{where}: " + "; ".join(msgs)) from None
+
+
+def spec_from_yaml(path: Path) -> RunSpec:
+    import yaml
+
+    try:
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as e:
+        raise SpecError(f"{path}: cannot read: {e}") from None
+    if not isinstance(data, dict):
+        raise SpecError(f"{path}: a run spec is a mapping")
+    known = set(RunSpec.__dataclass_fields__) | {"compress", "eval"}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise SpecError(f"{path}: unknown field(s) {', '.join(unknown)}")
+    steps = [step_from_dict(s, f"{path}: compress[{i}]") if isinstance(s, dict) else parse_step(str(s))
+             for i, s in enumerate(data.pop("compress", data.pop("compression", [])) or [])]
+    evals = data.pop("eval", data.pop("evals", None))
+    if isinstance(evals, str):
+        evals = [evals]
+    if "model" not in data or not evals:
+        raise SpecError(f"{path}: needs 'model' and 'eval'")
+    for key in ("lama_dir", "out"):
+        if key in data and data[key] is not None:
+            data[key] = Path(data[key])
+    return RunSpec(evals=list(evals), compression=steps, **data)
+
+
+# --- checking -----------------------------------------------------------------------------------
+
+
+def lama_root(spec: RunSpec) -> Path:
+    if spec.lama_dir is not None:
+        return Path(spec.lama_dir)
+    env = os.environ.get("LEADERBOARD_LAMA_DIR")
+    if env:
+        return Path(env)
+    fetched = Path.home() / ".cache" / "compression-leaderboard" / "lama"
+    return fetched if fetched.is_dir() else packaged_root()
+
+
+def _corpus_of(task: str) -> str:
+    suite, _, name = task.partition(":")
+    if suite == "lm-eval":
+        raise SpecError(f"--eval {task}: lm-eval tasks come with the lm-eval bridge, which is not in this version yet")
+    if suite != "lama" or name not in registry.LAMA_CORPORA:
+        raise SpecError(f"--eval {task!r}: use lama:{{{','.join(registry.LAMA_CORPORA)}}}")
+    return name
+
+
+def check(spec: RunSpec) -> dict[str, Corpus]:
+    """Everything that can be wrong with a spec, found before loading weights. Returns the corpora."""
+    if not spec.evals:
+        raise SpecError("--eval: name at least one evaluation, e.g. lama:trex")
+    if spec.candidates not in CANDIDATE_SETS:
+        raise SpecError(f"candidates: {spec.candidates!r} is not one of {', '.join(CANDIDATE_SETS)}")
+    if spec.subset not in SUBSETS:
+        raise SpecError(f"subset: {spec.subset!r} is not one of {', '.join(SUBSETS)}")
+    if spec.batch_size < 1 or (spec.limit is not None and spec.limit < 1):
+        raise SpecError("batch_size and limit must be positive")
+    seen_prune_after_quant = False
+    for i, s in enumerate(spec.compression):
+        if s.method == "quantize":
+            seen_prune_after_quant = True
+        elif seen_prune_after_quant:
+            raise SpecError(f"compress[{i}]: pruning after quantization is not supported; prune first")
+    corpora = {}
+    root = lama_root(spec)
+    for task in dict.fromkeys(spec.evals):
+        name = _corpus_of(task)
+        try:
+            corpora[task] = load_corpus(root, name, relations=spec.relations, limit_per_relation=spec.limit)
+        except LamaDataError as e:
+            raise SpecError(f"--eval {task}: {e}") from None
+    try:
+        config = load_config(spec.model, allow_hub=spec.allow_hub, revision=spec.revision)
+        tree = skeleton(config)
+        check_scopes(tree, spec.compression)
+    except ModelLoadError as e:
+        raise SpecError(f"--model: {e}") from None
+    except ScopeError as e:
+        raise SpecError(f"--compress scope: {e}") from None
+    return corpora
+
+
+# --- running ------------------------------------------------------------------------------------
+
+
+def _git_sha() -> str | None:
+    here = Path(__file__).resolve().parent
+    try:
+        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=5)
+        if sha.returncode != 0:
+            return None
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=here,
+                               capture_output=True, text=True, timeout=5).stdout.strip()
+        return sha.stdout.strip() + ("-dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def _libraries() -> dict[str, str]:
+    out = {}
+    for name in LIBRARIES:
+        try:
+            out[name] = metadata.version(name.replace("_", "-"))
+        except metadata.PackageNotFoundError:
+            continue
+    return out
+
+
+def _device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return f"cuda: {torch.cuda.get_device_name(device)}"
+    return device.type
+
+
+def reproduce_command(spec: RunSpec, model_id: str, task: str) -> str:
+    parts = ["leaderboard", "run", "--model", model_id, "--eval", task]
+    for s in spec.compression:
+        fields = s.model_dump(exclude_none=True)
+        method = fields.pop("method")
+        parts += ["--compress", f"{method}:" + ",".join(f"{k}={v}" for k, v in fields.items())]
+    for flag, value, default in (("--candidates", spec.candidates, "lama-common-vocab"), ("--subset", spec.subset, "all"),
+                                 ("--limit", spec.limit, None), ("--dtype", spec.dtype, "float32"),
+                                 ("--seed", spec.seed, 0), ("--batch-size", spec.batch_size, 64)):
+        if value != default:
+            parts += [flag, str(value)]
+    if spec.relations:
+        parts += ["--relations", ",".join(spec.relations)]
+    return shlex.join(parts)
+
+
+def _data_sha(corpus: Corpus, vocab_sha: str | None) -> str:
+    import hashlib
+
+    return hashlib.sha256(f"{corpus.sha256}:{vocab_sha or 'model-vocab'}".encode()).hexdigest()
+
+
+def atomic_write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _is_toy(model: str) -> tuple[bool, str | None]:
+    marker = Path(model) / "demo_model.json"
+    if marker.is_file():
+        info = json.loads(marker.read_text())
+        return True, info.get("model_id")
+    return False, None
+
+
+def build_run(spec: RunSpec, lm: LoadedModel, task: str, comp: CompressionResult, result, eval_seconds: float,
+              throughput: float, started: datetime, toy: bool, data_sha: str) -> RunFile:
+    settings = ProbeSettings(corpus=task.partition(":")[2], candidates=spec.candidates, subset=spec.subset,
+                             relations=spec.relations, limit=spec.limit).as_settings(lm.family)
+    run = RunFile(
+        schema_version=SCHEMA_VERSION, run_id="0" * 16,
+        model=ModelInfo(id=lm.model_id, revision=lm.revision, family=lm.family, architecture=lm.architecture,
+                        parameters=lm.parameters, toy=toy),
+        compression=spec.compression,
+        evaluation=Evaluation(task=task, data_sha256=data_sha, settings=settings),
+        measured=Measured(sparsity=comp.sparsity, weight_bytes=comp.weight_bytes, bits_per_weight=comp.bits_per_weight,
+                          peak_memory_bytes=comp.peak_memory_bytes, compress_seconds=comp.compress_seconds,
+                          eval_seconds=round(eval_seconds, 3), throughput=round(throughput, 2), throughput_unit="facts/s"),
+        results=[result],
+        provenance=Provenance(
+            runner_version=__version__, git_sha=_git_sha(), libraries=_libraries(), python=platform.python_version(),
+            platform=platform.platform(terse=True), device=_device_name(lm.device), dtype=lm.dtype, seed=spec.seed,
+            batch_size=spec.batch_size, started_at=started, finished_at=datetime.now(timezone.utc),
+            command=reproduce_command(spec, lm.model_id, task)),
+        source=Reproduced(kind="reproduced"),
+    )
+    return run.model_copy(update={"run_id": compute_run_id(run)})
+
+
+def execute(spec: RunSpec, *, progress: bool = True, force: bool = False, log=print) -> list[Path]:
+    """Run a checked spec; returns the run files written (skips ones that exist unless ``force``)."""
+    corpora = check(spec)
+    torch.manual_seed(spec.seed)
+    started = datetime.now(timezone.utc)
+    toy, toy_id = _is_toy(spec.model)
+    lm = load(spec.model, allow_hub=spec.allow_hub, revision=spec.revision, device=spec.device, dtype=spec.dtype,
+              model_id=spec.model_id or toy_id)
+    comp = compress(lm.model, spec.compression, device=lm.device, seed=spec.seed)
+    vocab, vocab_sha = load_vocab(lama_root(spec)) if spec.candidates == "lama-common-vocab" else (None, None)
+    written = []
+    for task, corpus in corpora.items():
+        settings = ProbeSettings(corpus=corpus.name, candidates=spec.candidates, subset=spec.subset,
+                                 relations=spec.relations, limit=spec.limit, batch_size=spec.batch_size,
+                                 seed=spec.seed, keep_facts=spec.keep_facts)
+        out = probe(lm.model, lm.tokenizer, lm.family, lm.device, corpus, vocab, settings, progress=progress)
+        run = build_run(spec, lm, task, comp, out.result, out.seconds, out.throughput, started, toy,
+                        _data_sha(corpus, vocab_sha))
+        path = Path(spec.out) / canonical_path(run)
+        text = dump_run(run)
+        problems = [p for p in check_bytes(text.encode(), str(path), str(canonical_path(run))).problems
+                    if p.severity == "error"]
+        if problems:  # never write a file the validator would refuse
+            raise RuntimeError("the runner produced an invalid run file: " + "; ".join(p.line() for p in problems))
+        if path.exists() and not force:
+            log(f"{path} exists (same spec); left as it is (use --force to replace)")
+        else:
+            atomic_write(path, text)
+            written.append(path)
+        m = run.results[0].metrics
+        log(f"{lm.model_id} | {run.compression and ' + '.join(s.method for s in run.compression) or 'baseline'} | "
+            f"{task}: P@1 {m['precision@1'].value:.3f} [{m['precision@1'].ci.low:.3f}, {m['precision@1'].ci.high:.3f}] "
+            f"on {run.results[0].n} facts ({run.results[0].excluded} excluded), sparsity {comp.sparsity.get('all', 0):.3f}, "
+            f"{comp.bits_per_weight:.2f} bits/weight, {out.throughput:.0f} facts/s -> {path}")
+    return written
+
+
+def main_error(e: Exception) -> int:
+    print(f"error: {e}", file=sys.stderr)
+    return 2
