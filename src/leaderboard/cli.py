@@ -118,6 +118,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                 raise SpecError("--model and --eval are required (or --spec FILE.yaml)")
             spec = RunSpec(
                 model=args.model, model_id=args.model_id, allow_hub=args.allow_hub, revision=args.revision,
+                cache_dir=args.cache_dir,
                 compression=[parse_step(s) for s in args.compress], evals=args.eval, lama_dir=args.lama_dir,
                 candidates=args.candidates, subset=args.subset,
                 relations=args.relations.split(",") if args.relations else None, limit=args.limit,
@@ -179,6 +180,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model-id", help="the model's name in run files (default: folder name, or the hub id)")
     p.add_argument("--allow-hub", action="store_true", help="allow downloading from the Hugging Face hub")
     p.add_argument("--revision", help="hub revision (branch, tag or commit)")
+    p.add_argument("--cache-dir", type=Path, help="hub cache folder (default: the Hugging Face default)")
     p.add_argument("--compress", action="append", default=[], metavar="STEP",
                    help="e.g. prune:criterion=l1,sparsity=0.5,scope=attention or quantize:scheme=bnb-nf4 (repeatable, in order)")
     p.add_argument("--eval", action="append", default=[], metavar="TASK", help="lama:trex, lama:google-re, lama:squad, lama:conceptnet")
@@ -240,8 +242,18 @@ def build_parser() -> argparse.ArgumentParser:
     return ap
 
 
+def _quiet_third_party_logs() -> None:
+    """torchao logs missing optional GPU kernels at import, torch a deprecation torchao triggers: noise
+    for every CPU user of this command."""
+    import logging
+
+    for name in ("torchao", "torch.utils._pytree"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    _quiet_third_party_logs()
     if getattr(args, "db", None) is not None and args.func is cmd_query and not Path(args.db).exists():
         print(f"{args.db}: no such database; run `leaderboard ingest` first", file=sys.stderr)
         return 2

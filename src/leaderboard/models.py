@@ -71,16 +71,31 @@ def _source(model: str, allow_hub: bool) -> tuple[str, bool]:
     return model, False
 
 
-def _hub_kwargs(local: bool, revision: str | None) -> dict:
-    return {"local_files_only": True} if local else {"revision": revision}
+def _hub_kwargs(local: bool, revision: str | None, cache_dir: Path | None = None) -> dict:
+    if local:
+        return {"local_files_only": True}
+    offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes")
+    return {"revision": revision, "cache_dir": str(cache_dir) if cache_dir else None, "local_files_only": offline}
 
 
-def load_config(model: str, *, allow_hub: bool = False, revision: str | None = None) -> T.PretrainedConfig:
+def load_config(model: str, *, allow_hub: bool = False, revision: str | None = None,
+                cache_dir: Path | None = None) -> T.PretrainedConfig:
     src, local = _source(model, allow_hub)
     try:
-        return T.AutoConfig.from_pretrained(src, **_hub_kwargs(local, revision))
+        return T.AutoConfig.from_pretrained(src, **_hub_kwargs(local, revision, cache_dir))
     except (OSError, ValueError) as e:
         raise ModelLoadError(f"{model}: cannot read its config: {e}") from None
+
+
+def _snapshot_commit(src: str, hub: dict) -> str | None:
+    """The commit of the hub snapshot a model was read from (its cache folder is named after it)."""
+    from transformers.utils import cached_file
+
+    try:
+        path = Path(cached_file(src, "config.json", **hub))
+    except OSError:
+        return None
+    return path.parent.name if path.parent.parent.name == "snapshots" else None
 
 
 def skeleton(config: T.PretrainedConfig) -> nn.Module:
@@ -96,17 +111,18 @@ def resolve_device(device: str | None) -> torch.device:
 
 
 def load(model: str, *, allow_hub: bool = False, revision: str | None = None, device: str | None = "cpu",
-         dtype: str = "float32", model_id: str | None = None) -> LoadedModel:
+         dtype: str = "float32", model_id: str | None = None, cache_dir: Path | None = None) -> LoadedModel:
     """Load model + tokenizer. ``model_id`` names a local checkpoint in run files (default: folder name)."""
     if dtype not in DTYPES:
         raise ModelLoadError(f"dtype {dtype!r} is not one of {', '.join(DTYPES)}")
     src, local = _source(model, allow_hub)
-    config = load_config(model, allow_hub=allow_hub, revision=revision)
+    config = load_config(model, allow_hub=allow_hub, revision=revision, cache_dir=cache_dir)
+    hub = _hub_kwargs(local, revision, cache_dir)
     family = family_of(config)
     dev = resolve_device(device)
     try:
-        tok = T.AutoTokenizer.from_pretrained(src, **_hub_kwargs(local, revision))
-        net = AUTO_CLASS[family].from_pretrained(src, dtype=DTYPES[dtype], **_hub_kwargs(local, revision))
+        tok = T.AutoTokenizer.from_pretrained(src, **hub)
+        net = AUTO_CLASS[family].from_pretrained(src, dtype=DTYPES[dtype], **hub)
     except (OSError, ValueError) as e:
         raise ModelLoadError(f"{model}: cannot load: {e}") from None
     net = net.to(dev).eval()
@@ -114,10 +130,11 @@ def load(model: str, *, allow_hub: bool = False, revision: str | None = None, de
         rev = local_revision(Path(src))
         name = model_id or Path(src).resolve().name
     else:
-        rev = getattr(net.config, "_commit_hash", None) or revision
+        rev = getattr(net.config, "_commit_hash", None) or _snapshot_commit(src, hub) or revision
         name = model_id or model
-    if tok.model_max_length > 100_000:  # saved tokenizers may carry 1e30
-        tok.model_max_length = getattr(config, "max_position_embeddings", 512) or 512
+    positions = getattr(config, "max_position_embeddings", None) or getattr(config, "n_positions", None)
+    if tok.model_max_length > 100_000 or (positions and tok.model_max_length > positions):  # saved ones may carry 1e30
+        tok.model_max_length = positions or 512
     arch = (config.architectures or [type(net).__name__])[0]
     return LoadedModel(net, tok, name, rev, family, arch, count_parameters(net), dtype, dev)
 

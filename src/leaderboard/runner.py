@@ -58,6 +58,7 @@ class RunSpec:
     model_id: str | None = None
     allow_hub: bool = False
     revision: str | None = None
+    cache_dir: Path | None = None
     lama_dir: Path | None = None
     candidates: str = "lama-common-vocab"
     subset: str = "all"
@@ -132,7 +133,7 @@ def spec_from_yaml(path: Path) -> RunSpec:
         evals = [evals]
     if "model" not in data or not evals:
         raise SpecError(f"{path}: needs 'model' and 'eval'")
-    for key in ("lama_dir", "out"):
+    for key in ("lama_dir", "out", "cache_dir"):
         if key in data and data[key] is not None:
             data[key] = Path(data[key])
     return RunSpec(evals=list(evals), compression=steps, **data)
@@ -185,7 +186,7 @@ def check(spec: RunSpec) -> dict[str, Corpus]:
         except LamaDataError as e:
             raise SpecError(f"--eval {task}: {e}") from None
     try:
-        config = load_config(spec.model, allow_hub=spec.allow_hub, revision=spec.revision)
+        config = load_config(spec.model, allow_hub=spec.allow_hub, revision=spec.revision, cache_dir=spec.cache_dir)
         tree = skeleton(config)
         check_scopes(tree, spec.compression)
     except ModelLoadError as e:
@@ -302,7 +303,7 @@ def execute(spec: RunSpec, *, progress: bool = True, force: bool = False, log=pr
     started = datetime.now(timezone.utc)
     toy, toy_id = _is_toy(spec.model)
     lm = load(spec.model, allow_hub=spec.allow_hub, revision=spec.revision, device=spec.device, dtype=spec.dtype,
-              model_id=spec.model_id or toy_id)
+              model_id=spec.model_id or toy_id, cache_dir=spec.cache_dir)
     comp = compress(lm.model, spec.compression, device=lm.device, seed=spec.seed)
     vocab, vocab_sha = load_vocab(lama_root(spec)) if spec.candidates == "lama-common-vocab" else (None, None)
     written = []

@@ -269,7 +269,11 @@ def probe(model: nn.Module, tokenizer, family: str, device: torch.device, corpus
     if not cand:
         raise ProbeError("no candidate is a single token of this tokenizer (is do_lower_case or the vocabulary wrong?)")
     subset = settings.effective_subset(family)
-    items, excluded = prober.encode(corpus.facts, gold_ids, cand, subset, settings.max_length)
+    max_length = min(settings.max_length, getattr(tokenizer, "model_max_length", settings.max_length))
+    positions = getattr(getattr(model, "config", None), "max_position_embeddings", None)
+    if positions:
+        max_length = min(max_length, positions)
+    items, excluded = prober.encode(corpus.facts, gold_ids, cand, subset, max_length)
     ranks = prober.rank(items, cand, settings.batch_size, progress) if items else {}
     seconds = time.perf_counter() - t0
 

@@ -1,0 +1,264 @@
+"""LAMA probing on real LAMA rows: data layouts, every family's path, planted knowledge, the guards."""
+
+from __future__ import annotations
+
+import copy
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import transformers as T
+
+from conftest import LAMA_DIR
+from leaderboard import models, tiny
+from leaderboard.compress.pipeline import compress
+from leaderboard.evaluate.lama import ProbeError, Prober, ProbeSettings, candidate_ids, probe
+from leaderboard.evaluate.lama_data import Fact, LamaDataError, load_corpus, load_vocab, packaged_root
+from leaderboard.evaluate.lama_reference import reference_ranks
+from leaderboard.evaluate.metrics import macro_metrics
+from leaderboard.schema import PruneStep, QuantizeStep, decode_facts
+
+CPU = torch.device("cpu")
+DEMO = Path(__file__).resolve().parents[1] / "src" / "leaderboard" / "data" / "demo-model"
+needs_lama = pytest.mark.skipif(not LAMA_DIR.is_dir(), reason="../shared/data/lama is not beside the checkout")
+
+
+# --- data -----------------------------------------------------------------------------------------
+
+
+@needs_lama
+def test_shared_layout_reads_real_trex_google_re_and_squad() -> None:
+    trex = load_corpus(LAMA_DIR, "trex")
+    assert len(trex.facts) == 32421 and len(trex.relations) == 41
+    p19 = [f for f in trex.facts if f.relation == "P19"]
+    assert len(p19) == 944 and p19[0].text("[MASK]") == "Allan Peiper was born in [MASK] ."
+    assert trex.relations["P19"]["type"] == "N-1"
+    gre = load_corpus(LAMA_DIR, "google-re")
+    assert {f.relation for f in gre.facts} == {"place_of_birth", "date_of_birth", "place_of_death"}
+    assert len(gre.facts) == 2937 + 1825 + 766
+    squad = load_corpus(LAMA_DIR, "squad")
+    assert len(squad.facts) == 305 and "[MASK]" in squad.facts[0].sentence
+    with pytest.raises(LamaDataError, match="no conceptnet data"):
+        load_corpus(LAMA_DIR, "conceptnet")
+
+
+@needs_lama
+def test_official_data_zip_layout_gives_the_same_facts(tmp_path) -> None:
+    """data.zip has TREx/, Google_RE/ (no templates: LAMA's code holds them), Squad/."""
+    (tmp_path / "TREx").mkdir()
+    shutil.copy(LAMA_DIR / "relations.jsonl", tmp_path / "relations.jsonl")
+    shutil.copy(LAMA_DIR / "trex" / "P19.jsonl", tmp_path / "TREx" / "P19.jsonl")
+    (tmp_path / "Google_RE").mkdir()
+    shutil.copy(LAMA_DIR / "google_re" / "date_of_birth_test.jsonl", tmp_path / "Google_RE")
+    official = load_corpus(tmp_path, "trex", relations=["P19"])
+    ours = load_corpus(LAMA_DIR, "trex", relations=["P19"])
+    assert official.facts == ours.facts and official.sha256 != ""
+    dob = load_corpus(tmp_path, "google-re", relations=["date_of_birth"])
+    assert dob.facts[0].template == "[X] (born [Y])." and dob.facts[0].obj.isdigit()
+
+
+@needs_lama
+def test_data_hash_covers_the_files_read() -> None:
+    a = load_corpus(LAMA_DIR, "trex", relations=["P19"])
+    b = load_corpus(LAMA_DIR, "trex", relations=["P19"], limit_per_relation=10)
+    c = load_corpus(LAMA_DIR, "trex", relations=["P20"])
+    assert a.sha256 == b.sha256 != c.sha256  # the limit is a setting, recorded beside the hash
+    assert len(b.facts) == 10
+
+
+def test_object_final_prefix() -> None:
+    f = Fact("1", "P19", "Ann", "Paris", template="[X] was born in [Y] .")
+    assert f.prefix() == "Ann was born in"
+    assert Fact("2", "P27", "Ann", "France", template="[X] is [Y] citizen .").prefix() is None
+    assert Fact("3", "squad", None, "gold", sentence="It was [MASK].").prefix() == "It was"
+
+
+def test_packaged_sample_is_small_and_attributed() -> None:
+    root = packaged_root()
+    corpus = load_corpus(root, "trex")
+    assert len(corpus.facts) <= 2000
+    note = (root / "SOURCES.md").read_text()
+    assert "CC BY-NC 4.0" in note and "Petroni et al. 2019" in note
+    vocab, _ = load_vocab(root)
+    assert len(vocab) == 21018
+
+
+# --- every family's path on a hand-built case ------------------------------------------------------
+
+
+def _teach(model, tok, family: str, texts_and_answers: list[tuple[str, str]], steps: int = 150) -> None:
+    """Fit a tiny model on a few sentences until it answers them (a hand-built case with known answers)."""
+    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+    model.train()
+    for _ in range(steps):
+        loss = 0
+        for prompt, answer in texts_and_answers:
+            target = tok.convert_tokens_to_ids(answer)
+            if family == "decoder":
+                ids = tok(prompt, return_tensors="pt")["input_ids"]
+                logits = model(input_ids=ids).logits[0, -1]
+            elif family == "encoder-decoder":
+                ids = tok(prompt.replace("[Y]", "<extra_id_0>"), return_tensors="pt")["input_ids"]
+                dec = torch.tensor([[0, tok.convert_tokens_to_ids("<extra_id_0>")]])
+                logits = model(input_ids=ids, decoder_input_ids=dec).logits[0, 1]
+            else:
+                ids = tok(prompt.replace("[Y]", tok.mask_token), return_tensors="pt")["input_ids"]
+                logits = model(input_ids=ids).logits[0, (ids[0] == tok.mask_token_id).nonzero()[0, 0]]
+            loss = loss + torch.nn.functional.cross_entropy(logits[None], torch.tensor([target]))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    model.eval()
+
+
+HAND = [("Ann", "Paris"), ("Bob", "Rome"), ("Cid", "Oslo"), ("Dee", "Lima")]
+
+
+@pytest.mark.parametrize("arch", ["bert", "roberta", "t5", "gpt2", "llama"])
+def test_each_family_ranks_a_hand_built_case(arch) -> None:
+    family = tiny.FAMILY[arch]
+    words = ["was", "born", "in", "."] + [w for pair in HAND for w in pair]
+    tok = tiny.word_tokenizer(words, arch)
+    model = tiny.tiny_model(arch, vocab_size=len(tok), seed=1)
+    if family == "decoder":
+        teach = [(f"{s} was born in", o) for s, o in HAND]
+    else:
+        teach = [(f"{s} was born in [Y] .", o) for s, o in HAND]
+    _teach(model, tok, family, teach)
+    facts = [Fact(s, "P19", s, o, template="[X] was born in [Y] .") for s, o in HAND]
+    from leaderboard.evaluate.lama_data import Corpus
+
+    corpus = Corpus("trex", facts, {"P19": {"label": "place of birth"}})
+    out = probe(model, tok, family, CPU, corpus, ["Paris", "Rome", "Oslo", "Lima", "unknownword"],
+                ProbeSettings(bootstrap=50))
+    assert out.ranks == {"Ann": 1, "Bob": 1, "Cid": 1, "Dee": 1}
+    assert out.result.metrics["precision@1"].value == 1.0
+    # swap the gold objects: every fact is now wrong, and ranked second or worse
+    wrong = Corpus("trex", [Fact(f.id, f.relation, f.subject, HAND[(i + 1) % 4][1], template=f.template)
+                            for i, f in enumerate(facts)], corpus.relations)
+    out2 = probe(model, tok, family, CPU, wrong, ["Paris", "Rome", "Oslo", "Lima"], ProbeSettings(bootstrap=50))
+    assert all(r >= 2 for r in out2.ranks.values()) and out2.result.metrics["precision@1"].value == 0.0
+
+
+def test_a_constant_model_knows_nothing() -> None:
+    """Ties go against the gold object: a model whose head outputs a constant scores only by position."""
+    tok = tiny.word_tokenizer(["a", "b", "c", "is", "."], "bert")
+    model = tiny.tiny_model("bert", vocab_size=len(tok))
+    with torch.no_grad():
+        model.cls.predictions.decoder.weight.zero_()
+        model.cls.predictions.bias.zero_()
+    from leaderboard.evaluate.lama_data import Corpus
+
+    facts = [Fact(str(i), "R", "a", o, template="[X] is [Y] .") for i, o in enumerate(["a", "b", "c"])]
+    out = probe(model, tok, "encoder", CPU, Corpus("trex", facts, {"R": {}}), ["a", "b", "c"], ProbeSettings(bootstrap=10))
+    assert sorted(out.ranks.values()) == [1, 2, 3]  # not three times rank 1
+
+
+# --- the guards -------------------------------------------------------------------------------------
+
+
+@needs_lama
+def test_objects_that_are_not_one_token_are_excluded_and_counted() -> None:
+    corpus = load_corpus(LAMA_DIR, "trex", relations=["P19"], limit_per_relation=200)
+    words = sorted({w for f in corpus.facts for w in f.text("x").split()} - {corpus.facts[0].obj})
+    tok = tiny.word_tokenizer(words, "bert")  # the first fact's object is unknown to this tokenizer
+    model = tiny.tiny_model("bert", vocab_size=len(tok))
+    vocab, _ = load_vocab(LAMA_DIR)
+    out = probe(model, tok, "encoder", CPU, corpus, vocab, ProbeSettings(bootstrap=10))
+    missing = sum(f.obj == corpus.facts[0].obj for f in corpus.facts)
+    assert corpus.facts[0].id not in out.ranks
+    assert out.result.excluded >= missing and out.result.n + out.result.excluded == 200
+    assert out.result.config["excluded_object_not_single_token"] >= missing
+
+
+def test_cased_vocab_reloaded_as_lowercasing_tokenizer_scores_nothing(tmp_path) -> None:
+    """transformers 5 re-reads do_lower_case on load: a cased vocab saved without do_lower_case=False
+    maps every capitalised word to [UNK]. Such objects must be excluded, never 'predicted'."""
+    vocab = {w: i for i, w in enumerate(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "Paris", "Rome", "was", "born", "in", "."])}
+    tok = T.BertTokenizerFast(vocab=vocab)  # do_lower_case defaults to True
+    model = tiny.tiny_model("bert", vocab_size=len(vocab))
+    models.save(model, tok, tmp_path / "m")
+    loaded = models.load(str(tmp_path / "m"))
+    assert loaded.tokenizer.tokenize("Paris") == ["[UNK]"]
+    _, cand = candidate_ids(loaded.tokenizer, ["Paris", "Rome"])
+    assert cand == []
+    from leaderboard.evaluate.lama_data import Corpus
+
+    corpus = Corpus("trex", [Fact("1", "P19", "Ann", "Paris", template="[X] was born in [Y] .")], {"P19": {}})
+    with pytest.raises(ProbeError, match="no candidate is a single token"):
+        probe(loaded.model, loaded.tokenizer, "encoder", CPU, corpus, ["Paris", "Rome"], ProbeSettings())
+
+
+def test_bootstrap_macro_interval_contains_the_value() -> None:
+    rng = np.random.default_rng(0)
+    ranks = {"A": np.array([1, 1, 2, 5, 1]), "B": np.array([3, 1, 20])}
+    m = macro_metrics(ranks, rng, 500)
+    assert m["precision@1"].value == pytest.approx((3 / 5 + 1 / 3) / 2, abs=1e-6)
+    assert m["precision@1-micro"].value == pytest.approx(4 / 8)
+    assert m["mrr"].value == pytest.approx(((1 + 1 + 0.5 + 0.2 + 1) / 5 + (1 / 3 + 1 + 0.05) / 3) / 2, abs=1e-6)
+    for mv in m.values():
+        assert mv.ci.low <= mv.value <= mv.ci.high
+
+
+# --- planted knowledge: the demo model trained on real T-REx facts -------------------------------
+
+
+@pytest.fixture(scope="module")
+def demo():
+    lm = models.load(str(DEMO))
+    corpus = load_corpus(packaged_root(), "trex")
+    vocab, _ = load_vocab(packaged_root())
+    return lm, corpus, vocab, copy.deepcopy(lm.model.state_dict())
+
+
+def _p1(demo, steps) -> tuple[float, float, float, dict]:
+    lm, corpus, vocab, state = demo
+    model = copy.deepcopy(lm.model)
+    model.load_state_dict(state)
+    r = compress(model, steps, device=CPU)
+    m = probe(model, lm.tokenizer, lm.family, CPU, corpus, vocab, ProbeSettings(bootstrap=300)).result.metrics["precision@1"]
+    return m.value, m.ci.low, m.ci.high, r.sparsity
+
+
+def test_demo_model_knows_its_facts_and_forgets_them_as_sparsity_grows(demo) -> None:
+    base, *_ = _p1(demo, [])
+    assert base > 0.9
+    curve = []
+    for s in (0.3, 0.5, 0.7, 0.8, 0.9):
+        value, low, high, measured = _p1(demo, [PruneStep(method="prune", criterion="l1", granularity="global",
+                                                          scope="all", sparsity=s)])
+        assert measured["all"] == pytest.approx(s, abs=0.005)  # measured equals requested
+        curve.append((s, value, low, high))
+    for (_, v1, lo1, _hi1), (_, v2, _lo2, hi2) in zip(curve, curve[1:]):
+        assert v2 <= v1 or v2 <= hi2 and v2 - v1 <= (v1 - lo1) + (hi2 - v2)  # monotone within the intervals
+    assert curve[2][1] > 0.9  # 70 %: almost everything kept
+    assert curve[-1][1] < base / 2  # 90 %: far below the baseline
+
+
+def test_demo_model_dynamic_int8_within_two_points(demo) -> None:
+    base, *_ = _p1(demo, [])
+    q, *_ = _p1(demo, [QuantizeStep(method="quantize", scheme="dynamic-int8", scope="all")])
+    assert abs(q - base) <= 0.02
+
+
+def test_fast_path_ranks_equal_the_straightforward_loop(demo) -> None:
+    lm, corpus, vocab, state = demo
+    lm.model.load_state_dict(state)
+    word_ids, cand = candidate_ids(lm.tokenizer, vocab)
+    prober = Prober(lm.model, lm.tokenizer, "encoder", CPU)
+    items, _ = prober.encode(corpus.facts[:300], word_ids, cand, "all", 128)
+    fast = prober.rank(items, cand, batch_size=64)
+    slow = reference_ranks(lm.model, lm.tokenizer, items, cand, batch_size=32, device=CPU)
+    assert fast == slow
+
+
+def test_run_file_fact_outcomes_decode_to_the_ranks(demo) -> None:
+    lm, corpus, vocab, state = demo
+    lm.model.load_state_dict(state)
+    out = probe(lm.model, lm.tokenizer, lm.family, CPU, corpus, vocab, ProbeSettings(bootstrap=10))
+    assert decode_facts(out.result.facts) == out.ranks
+    assert sum(r.n for r in out.result.relations) == out.result.n == 1000
+    assert json.loads(out.result.model_dump_json())["task"] == "lama:trex"
