@@ -16,7 +16,7 @@ from torch import nn
 from ..schema import PruneStep
 from .scopes import as_out_in, is_transposed, unique_weights
 
-CHUNK = 1 << 24  # elements per chunk while scanning (64 MiB of float32)
+CHUNK = 1 << 22  # elements per chunk while scanning (16 MiB of float32)
 BINS = 4096
 MAX_CANDIDATES = 1 << 22
 
