@@ -43,9 +43,21 @@ def test_ingest_query_and_demo(tmp_path, capsys) -> None:
     assert capsys.readouterr().out == "n\n30\n"
     assert main(["query", "SELECT nope", "--db", str(db)]) == 1
     assert "query failed" in capsys.readouterr().err
+
+
+def test_demo_on_the_committed_runs_writes_nothing_new(tmp_path, capsys) -> None:
+    """The committed runs/ are exactly the demo sweep's output: the demo finds every file and skips it."""
+    import shutil
+
+    runs, db = tmp_path / "runs", tmp_path / "db.duckdb"
+    shutil.copytree(ROOT / "runs", runs)
+    before = sorted(p.relative_to(runs) for p in runs.rglob("*.json"))
     assert main(["demo", "--runs", str(runs), "--db", str(db)]) == 0
     out = capsys.readouterr().out
-    assert "0 added, 0 updated, 0 removed, 30 unchanged" in out and "synthetic" in out
+    assert sorted(p.relative_to(runs) for p in runs.rglob("*.json")) == before
+    assert out.count("exists (same spec); left as it is") == 12
+    assert f"{len(before)} added, 0 updated" in out
+    assert "uncompressed baseline" in out and "global magnitude (L1) pruning 90% of all" in out
 
 
 def test_query_without_database_says_what_to_do(tmp_path, capsys) -> None:

@@ -102,7 +102,7 @@ def test_global_l1_removes_the_smallest_magnitudes_across_layers() -> None:
         assert kept.numel() == 0 or kept.min() >= threshold
 
 
-@pytest.mark.parametrize("arch", ["bert", "gpt2", "t5", "llama"])
+@pytest.mark.parametrize("arch", tiny.ARCHITECTURES)
 @pytest.mark.parametrize("dim", ["rows", "columns"])
 @pytest.mark.parametrize("criterion", ["ln-structured", "random-structured"])
 def test_structured_pruning_zeroes_whole_rows_or_columns(arch, dim, criterion) -> None:
@@ -127,7 +127,7 @@ def test_ln_structured_removes_the_weakest_rows() -> None:
     assert (lin.weight[1] == 0).all() and (lin.weight[3] == 0).all() and (lin.weight[[0, 2]] != 0).all()
 
 
-@pytest.mark.parametrize("arch", ["bert", "gpt2", "opt", "llama", "t5"])
+@pytest.mark.parametrize("arch", tiny.ARCHITECTURES)
 def test_two_four_pattern_holds(arch) -> None:
     m = tiny.tiny_model(arch)
     modules = resolve(m, "all")
@@ -138,7 +138,7 @@ def test_two_four_pattern_holds(arch) -> None:
     assert scope_sparsity(modules) == pytest.approx(0.5, abs=0.005)
 
 
-@pytest.mark.parametrize("arch", ["bert", "gpt2", "t5", "llama"])
+@pytest.mark.parametrize("arch", tiny.ARCHITECTURES)
 def test_wanda_uses_activations_and_prunes_per_row(arch) -> None:
     m = tiny.tiny_model(arch)
     modules = resolve(m, "ffn")
@@ -270,3 +270,20 @@ def test_four_bit_needs_width_multiple_of_64() -> None:
     m = tiny.tiny_model("bert", hidden=32, ffn=96)
     with pytest.raises(UnsupportedScheme, match="4-bit blocks need a multiple of 64"):
         compress(m, [QuantizeStep(method="quantize", scheme="bnb-nf4", scope="ffn")], device=CPU)
+
+
+def test_dynamic_int8_falls_back_to_torch_ao_without_torchao(monkeypatch) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "torchao.quantization", None)  # as if torchao were not installed
+    m = tiny.tiny_model("bert", vocab_size=128)
+    ids = torch.randint(5, 120, (2, 8), generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        ref = m(input_ids=ids).logits
+    before = module_bytes(m)
+    r = compress(m, [QuantizeStep(method="quantize", scheme="dynamic-int8", scope="ffn")], device=CPU)
+    assert type(m.bert.encoder.layer[0].intermediate.dense).__module__.startswith("torch.ao.nn.quantized.dynamic")
+    assert r.weight_bytes < before
+    with torch.no_grad():
+        out = m(input_ids=ids).logits
+    assert torch.nn.functional.cosine_similarity(out.flatten(), ref.flatten(), dim=0) > 0.999

@@ -262,3 +262,61 @@ def test_run_file_fact_outcomes_decode_to_the_ranks(demo) -> None:
     assert decode_facts(out.result.facts) == out.ranks
     assert sum(r.n for r in out.result.relations) == out.result.n == 1000
     assert json.loads(out.result.model_dump_json())["task"] == "lama:trex"
+
+
+# --- real subword tokenizers: byte-level BPE (RoBERTa, GPT-2) and Metaspace (T5, ALBERT, Llama) ---------
+
+
+def _bpe_tokenizer(sentences: list[str], arch: str):
+    from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers, trainers
+
+    if arch in ("roberta", "gpt2"):
+        tok = Tokenizer(models.BPE())
+        tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+        tok.decoder = decoders.ByteLevel()
+        alphabet = pre_tokenizers.ByteLevel.alphabet()
+    else:  # SentencePiece-style: '▁' marks a word start
+        tok = Tokenizer(models.BPE(unk_token="<unk>"))
+        tok.pre_tokenizer = pre_tokenizers.Metaspace()
+        tok.decoder = decoders.Metaspace()
+        alphabet = []
+    specials = {"roberta": ["<s>", "<pad>", "</s>", "<unk>", "<mask>"], "gpt2": ["<|endoftext|>"],
+                "t5": ["<pad>", "</s>", "<unk>", "<extra_id_0>"]}[arch]
+    trainer = trainers.BpeTrainer(vocab_size=600, special_tokens=specials, initial_alphabet=alphabet, min_frequency=1)
+    tok.train_from_iterator(sentences * 20, trainer)
+    if arch == "roberta":
+        tok.add_special_tokens([AddedToken("<mask>", lstrip=True, special=True)])
+        return T.PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<s>", eos_token="</s>", pad_token="<pad>",
+                                         unk_token="<unk>", mask_token="<mask>", model_max_length=64)
+    if arch == "gpt2":
+        return T.PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<|endoftext|>", eos_token="<|endoftext|>",
+                                         pad_token="<|endoftext|>", model_max_length=64)
+    return T.PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="<pad>", eos_token="</s>", unk_token="<unk>",
+                                     additional_special_tokens=["<extra_id_0>"], model_max_length=64)
+
+
+@pytest.mark.parametrize("arch", ["roberta", "gpt2", "t5"])
+def test_subword_tokenizers_use_the_word_initial_token(arch) -> None:
+    sentences = [f"{s} was born in {o} ." for s, o in HAND]
+    tok = _bpe_tokenizer(sentences, arch)
+    mapping, cand = candidate_ids(tok, ["Paris", "Rome", "Oslo", "Lima", "Zanzibarxyz"])
+    marker = "Ġ" if arch in ("roberta", "gpt2") else "▁"
+    assert tok.convert_ids_to_tokens(mapping["Paris"]) == marker + "Paris"
+    assert "Zanzibarxyz" not in mapping  # several pieces: excluded, never scored
+    if arch == "roberta":  # the mask takes the space before it, so the prediction is 'ĠParis'
+        ids = tok.encode("Ann was born in <mask> .", add_special_tokens=False)
+        assert ids[-2] == tok.mask_token_id and tok.convert_ids_to_tokens(ids[-3:])[::2] == ["Ġin", "Ġ."]
+    family = tiny.FAMILY[arch]
+    model = tiny.tiny_model(arch, vocab_size=len(tok), seed=3)
+    answers = {o: tok.convert_ids_to_tokens(mapping[o]) for _, o in HAND}
+    if family == "decoder":
+        teach = [(f"{s} was born in", answers[o]) for s, o in HAND]
+    else:
+        teach = [(f"{s} was born in [Y] .", answers[o]) for s, o in HAND]
+    _teach(model, tok, family, teach, steps=200)
+    from leaderboard.evaluate.lama_data import Corpus
+
+    facts = [Fact(s, "P19", s, o, template="[X] was born in [Y] .") for s, o in HAND]
+    out = probe(model, tok, family, CPU, Corpus("trex", facts, {"P19": {}}), ["Paris", "Rome", "Oslo", "Lima"],
+                ProbeSettings(bootstrap=20))
+    assert out.ranks == {"Ann": 1, "Bob": 1, "Cid": 1, "Dee": 1}

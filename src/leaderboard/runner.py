@@ -26,7 +26,7 @@ from .compress.pipeline import CompressionResult, check_scopes, compress
 from .compress.scopes import ScopeError
 from .evaluate.lama import CANDIDATE_SETS, SUBSETS, ProbeSettings, probe
 from .evaluate.lama_data import Corpus, LamaDataError, load_corpus, load_vocab, packaged_root
-from .models import LoadedModel, ModelLoadError, load, load_config, skeleton
+from .models import LoadedModel, ModelLoadError, family_of, load, load_config, local_revision, skeleton
 from .schema import (
     SCHEMA_VERSION,
     Evaluation,
@@ -39,6 +39,9 @@ from .schema import (
     canonical_path,
     compute_run_id,
     dump_run,
+    path_for,
+    run_id_of,
+    spec_dict,
 )
 from .validate import check_bytes
 
@@ -161,8 +164,14 @@ def _corpus_of(task: str) -> str:
     return name
 
 
-def check(spec: RunSpec) -> dict[str, Corpus]:
-    """Everything that can be wrong with a spec, found before loading weights. Returns the corpora."""
+@dataclass
+class Checked:
+    corpora: dict[str, Corpus]
+    family: str
+
+
+def check(spec: RunSpec) -> Checked:
+    """Everything that can be wrong with a spec, found before loading weights."""
     if not spec.evals:
         raise SpecError("--eval: name at least one evaluation, e.g. lama:trex")
     if spec.candidates not in CANDIDATE_SETS:
@@ -193,7 +202,7 @@ def check(spec: RunSpec) -> dict[str, Corpus]:
         raise SpecError(f"--model: {e}") from None
     except ScopeError as e:
         raise SpecError(f"--compress scope: {e}") from None
-    return corpora
+    return Checked(corpora, family_of(config))
 
 
 # --- running ------------------------------------------------------------------------------------
@@ -272,16 +281,20 @@ def _is_toy(model: str) -> tuple[bool, str | None]:
     return False, None
 
 
+def evaluation_for(spec: RunSpec, task: str, family: str, data_sha: str) -> Evaluation:
+    settings = ProbeSettings(corpus=task.partition(":")[2], candidates=spec.candidates, subset=spec.subset,
+                             relations=spec.relations, limit=spec.limit).as_settings(family)
+    return Evaluation(task=task, data_sha256=data_sha, settings=settings)
+
+
 def build_run(spec: RunSpec, lm: LoadedModel, task: str, comp: CompressionResult, result, eval_seconds: float,
               throughput: float, started: datetime, toy: bool, data_sha: str) -> RunFile:
-    settings = ProbeSettings(corpus=task.partition(":")[2], candidates=spec.candidates, subset=spec.subset,
-                             relations=spec.relations, limit=spec.limit).as_settings(lm.family)
     run = RunFile(
         schema_version=SCHEMA_VERSION, run_id="0" * 16,
         model=ModelInfo(id=lm.model_id, revision=lm.revision, family=lm.family, architecture=lm.architecture,
                         parameters=lm.parameters, toy=toy),
         compression=spec.compression,
-        evaluation=Evaluation(task=task, data_sha256=data_sha, settings=settings),
+        evaluation=evaluation_for(spec, task, lm.family, data_sha),
         measured=Measured(sparsity=comp.sparsity, weight_bytes=comp.weight_bytes, bits_per_weight=comp.bits_per_weight,
                           peak_memory_bytes=comp.peak_memory_bytes, compress_seconds=comp.compress_seconds,
                           eval_seconds=round(eval_seconds, 3), throughput=round(throughput, 2), throughput_unit="facts/s"),
@@ -296,9 +309,37 @@ def build_run(spec: RunSpec, lm: LoadedModel, task: str, comp: CompressionResult
     return run.model_copy(update={"run_id": compute_run_id(run)})
 
 
+def planned_paths(spec: RunSpec, checked: Checked) -> dict[str, Path] | None:
+    """Where each evaluation's run file will be, known before loading the model (local folders only:
+    a hub model's revision is known once it is fetched)."""
+    folder = Path(spec.model)
+    if not folder.is_dir():
+        return None
+    _toy, toy_id = _is_toy(spec.model)
+    model_id = spec.model_id or toy_id or folder.resolve().name
+    revision = local_revision(folder)
+    vocab_sha = load_vocab(lama_root(spec))[1] if spec.candidates == "lama-common-vocab" else None
+    out = {}
+    for task, corpus in checked.corpora.items():
+        ev = evaluation_for(spec, task, checked.family, _data_sha(corpus, vocab_sha))
+        rid = run_id_of(spec_dict(model_id, revision, spec.compression, ev))
+        out[task] = Path(spec.out) / path_for(checked.family, model_id, rid)
+    return out
+
+
 def execute(spec: RunSpec, *, progress: bool = True, force: bool = False, log=print) -> list[Path]:
-    """Run a checked spec; returns the run files written (skips ones that exist unless ``force``)."""
-    corpora = check(spec)
+    """Run a checked spec; returns the run files written. Evaluations whose run file exists (same spec)
+    are skipped unless ``force``; when all exist, the model is not even loaded."""
+    checked = check(spec)
+    corpora = dict(checked.corpora)
+    planned = planned_paths(spec, checked)
+    if planned and not force:
+        for task, path in planned.items():
+            if path.exists():
+                log(f"{path} exists (same spec); left as it is (use --force to replace)")
+                corpora.pop(task)
+        if not corpora:
+            return []
     torch.manual_seed(spec.seed)
     started = datetime.now(timezone.utc)
     toy, toy_id = _is_toy(spec.model)
@@ -315,6 +356,8 @@ def execute(spec: RunSpec, *, progress: bool = True, force: bool = False, log=pr
         run = build_run(spec, lm, task, comp, out.result, out.seconds, out.throughput, started, toy,
                         _data_sha(corpus, vocab_sha))
         path = Path(spec.out) / canonical_path(run)
+        if planned and planned.get(task) != path:
+            raise RuntimeError(f"run file path {path} differs from the planned {planned.get(task)}")
         text = dump_run(run)
         problems = [p for p in check_bytes(text.encode(), str(path), str(canonical_path(run))).problems
                     if p.severity == "error"]

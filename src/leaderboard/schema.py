@@ -267,22 +267,31 @@ def canonical_json(obj: object) -> str:
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
-def spec_of(run: RunFile) -> dict:
+def spec_dict(model_id: str, revision: str | None, compression: list, evaluation: Evaluation,
+              source: Reproduced | Reported | Synthetic | None = None) -> dict:
     """What identifies a run: the thing measured and how, not the outcome."""
     spec: dict = {
-        "model": {"id": run.model.id, "revision": run.model.revision},
-        "compression": [s.model_dump(exclude_none=True) for s in run.compression],
-        "evaluation": run.evaluation.model_dump(),
+        "model": {"id": model_id, "revision": revision},
+        "compression": [s.model_dump(exclude_none=True) for s in compression],
+        "evaluation": evaluation.model_dump(),
     }
-    if run.source.kind == "reproduced":
+    if source is None or source.kind == "reproduced":
         spec["runner_major"] = RUNNER_MAJOR
     else:
-        spec["source"] = run.source.model_dump(include={"kind", "citation", "table", "generator"})
+        spec["source"] = source.model_dump(include={"kind", "citation", "table", "generator"})
     return spec
 
 
+def run_id_of(spec: dict) -> str:
+    return hashlib.sha256(canonical_json(spec).encode()).hexdigest()[:RUN_ID_HEX]
+
+
+def spec_of(run: RunFile) -> dict:
+    return spec_dict(run.model.id, run.model.revision, run.compression, run.evaluation, run.source)
+
+
 def compute_run_id(run: RunFile) -> str:
-    return hashlib.sha256(canonical_json(spec_of(run)).encode()).hexdigest()[:RUN_ID_HEX]
+    return run_id_of(spec_of(run))
 
 
 _SLUG_BAD = re.compile(r"[^a-z0-9._\-]+")
@@ -296,7 +305,11 @@ def model_slug(model_id: str) -> str:
 
 def canonical_path(run: RunFile) -> PurePosixPath:
     """Path of a run file relative to the runs/ root."""
-    return PurePosixPath(run.model.family, model_slug(run.model.id), f"{run.run_id}.json")
+    return path_for(run.model.family, run.model.id, run.run_id)
+
+
+def path_for(family: str, model_id: str, run_id: str) -> PurePosixPath:
+    return PurePosixPath(family, model_slug(model_id), f"{run_id}.json")
 
 
 def dump_run(run: RunFile) -> str:
