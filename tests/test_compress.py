@@ -281,7 +281,8 @@ def test_dynamic_int8_falls_back_to_torch_ao_without_torchao(monkeypatch) -> Non
     with torch.no_grad():
         ref = m(input_ids=ids).logits
     before = module_bytes(m)
-    r = compress(m, [QuantizeStep(method="quantize", scheme="dynamic-int8", scope="ffn")], device=CPU)
+    with pytest.warns(DeprecationWarning, match="torch.ao.quantization is deprecated"):
+        r = compress(m, [QuantizeStep(method="quantize", scheme="dynamic-int8", scope="ffn")], device=CPU)
     assert type(m.bert.encoder.layer[0].intermediate.dense).__module__.startswith("torch.ao.nn.quantized.dynamic")
     assert r.weight_bytes < before
     with torch.no_grad():
