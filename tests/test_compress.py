@@ -275,8 +275,8 @@ def test_four_bit_needs_width_multiple_of_64() -> None:
 def test_dynamic_int8_falls_back_to_torch_ao_without_torchao(monkeypatch) -> None:
     import sys
 
-    monkeypatch.setitem(sys.modules, "torchao.quantization", None)  # as if torchao were not installed
     m = tiny.tiny_model("bert", vocab_size=128)
+    monkeypatch.setitem(sys.modules, "torchao.quantization", None)  # as if torchao were not installed
     ids = torch.randint(5, 120, (2, 8), generator=torch.Generator().manual_seed(2))
     with torch.no_grad():
         ref = m(input_ids=ids).logits
