@@ -11,7 +11,7 @@ from conftest import place, with_run_id
 from leaderboard import synthetic
 from leaderboard.store import IngestError, connect, ingest
 
-TABLES = ("runs", "compression_steps", "results", "relation_results", "measured_sparsity", "models", "files")
+TABLES = ("runs", "compression_steps", "results", "relation_results", "measured_sparsity", "fact_ranks", "models", "files")
 
 
 def counts(db) -> dict[str, int]:
@@ -160,3 +160,18 @@ def test_store_is_queryable_from_polars(tmp_path, baseline) -> None:
     assert frame.rows() == [("P19", 0.2), ("P20", 0.3)]
     models = q(db, "SELECT model_id, family, parameters, runs FROM models").rows()
     assert models == [("example/bert-base-cased", "encoder", 108340804, 1)]
+
+
+def test_facts_forgotten_against_hand_counted_ranks(tmp_path, baseline) -> None:
+    from leaderboard.schema import encode_facts
+
+    runs, db = tmp_path / "runs", tmp_path / "db.duckdb"
+    base = copy.deepcopy(baseline)
+    base["results"][0]["facts"] = encode_facts([("a", 1), ("b", 1), ("c", 3)] + [(f"x{i}", 2) for i in range(1697)]).model_dump()
+    comp = _variant(baseline, prune(0.5), 0.4, 300)
+    comp["results"][0]["facts"] = encode_facts([("a", 1), ("b", 4), ("c", 1)] + [(f"x{i}", 2) for i in range(1697)]).model_dump()
+    for d in (with_run_id(base), with_run_id(comp)):
+        place(runs, d)
+    ingest(runs, db)
+    row = q(db, f"SELECT forgotten, learned, kept, compared FROM facts_forgotten WHERE run_id = '{with_run_id(comp)['run_id']}'")
+    assert row.row(0) == (1, 1, 1, 1700)

@@ -162,7 +162,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from .store import IngestError, connect, ingest
 
     model = Path(__file__).parent / "data" / "demo-model"
-    print(f"[1/3] demo sweep: {len(DEMO_PIPELINES)} compressions of the bundled demo model on its LAMA T-REx sample")
+    print(f"[1/4] demo sweep: {len(DEMO_PIPELINES)} compressions of the bundled demo model on its LAMA T-REx sample")
     failures = 0
     for steps in DEMO_PIPELINES:
         spec = RunSpec(model=str(model), evals=["lama:trex"], compression=[parse_step(x) for x in steps],
@@ -172,14 +172,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
         except (SpecError, RuntimeError) as e:
             failures += 1
             print(f"      failed: {' + '.join(steps) or 'baseline'}: {e}", file=sys.stderr)
-    print(f"[2/3] validate + ingest {args.runs} -> {args.db}")
+    print(f"[2/4] validate + ingest {args.runs} -> {args.db}")
     try:
         rep = ingest(args.runs, args.db)
     except IngestError as e:
         _print_problems(e.problems)
         return 1
     print(f"      {rep.added} added, {rep.updated} updated, {rep.removed} removed, {rep.unchanged} unchanged")
-    print("[3/3] knowledge kept (P@1 relative to the uncompressed model)")
+    print("[3/4] knowledge kept (P@1 relative to the uncompressed model)")
     import polars as pl
 
     con = connect(args.db, read_only=True)
@@ -194,8 +194,50 @@ def cmd_demo(args: argparse.Namespace) -> int:
         con.close()
     with pl.Config(tbl_rows=200, tbl_width_chars=160, fmt_str_lengths=80, tbl_hide_dataframe_shape=True):
         print(table)
-    print(f"Query it: leaderboard query \"SELECT * FROM retention LIMIT 10\" --db {args.db}")  # noqa: S608 (a hint, not a query)
+    if args.no_site:
+        return 1 if failures else 0
+    print(f"[4/4] site: {args.runs} -> {args.out}")
+    from .render.build import BuildError, build_site
+
+    try:
+        build_site(args.runs, args.out, Path(args.root).resolve(), Path(args.db).parent, log=lambda line: print("      " + line))
+    except BuildError as e:
+        _print_problems(e.problems)
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    print(f"Open {args.out}/index.html, or `leaderboard serve` and http://127.0.0.1:8000/ ; "
+          f"query the store: leaderboard query \"SELECT * FROM retention LIMIT 10\" --db {args.db}")  # noqa: S608
     return 1 if failures else 0
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    from .render.build import BuildError, build_site
+
+    root = Path(args.root).resolve()
+    if not (root / "mkdocs.yml").exists():
+        print(f"error: {root}/mkdocs.yml not found (run from the repository root or pass --root)", file=sys.stderr)
+        return 2
+    try:
+        build_site(args.runs, args.out, root, args.work)
+    except BuildError as e:
+        _print_problems(e.problems)
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import functools
+    import http.server
+
+    if not (args.out / "index.html").exists():
+        print(f"error: {args.out}/index.html not found; run `leaderboard build` first", file=sys.stderr)
+        return 2
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(args.out))
+    with http.server.ThreadingHTTPServer((args.host, args.port), handler) as httpd:
+        print(f"serving {args.out} at http://{args.host}:{httpd.server_address[1]}/ (Ctrl-C stops)")
+        httpd.serve_forever()
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -205,9 +247,12 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = ap.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser("demo", help="main job: demo sweep on the bundled model, then validate, ingest, summarise")
+    p = sub.add_parser("demo", help="main job: demo sweep on the bundled model, then validate, ingest, summarise, build the site")
     p.add_argument("--runs", type=Path, default=DEFAULT_RUNS)
     p.add_argument("--db", type=Path, default=DEFAULT_DB)
+    p.add_argument("--out", type=Path, default=Path("public"), help="where the site goes")
+    p.add_argument("--root", type=Path, default=Path("."), help="the folder holding mkdocs.yml and site/")
+    p.add_argument("--no-site", action="store_true", help="stop after the summary")
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("run", help="compress a model, probe it, write one run file per evaluation")
@@ -257,6 +302,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--db", type=Path, default=DEFAULT_DB)
     p.add_argument("--max-bytes", type=int, default=DEFAULT_MAX_BYTES)
     p.set_defaults(func=cmd_ingest)
+
+    p = sub.add_parser("build", help="runs/ -> validate -> ingest -> pages and charts -> static site (mkdocs --strict)")
+    p.add_argument("--runs", type=Path, default=DEFAULT_RUNS)
+    p.add_argument("--out", type=Path, default=Path("public"))
+    p.add_argument("--work", type=Path, default=Path("build"), help="working folder (store, generated pages)")
+    p.add_argument("--root", type=Path, default=Path("."), help="the folder holding mkdocs.yml and site/")
+    p.set_defaults(func=cmd_build)
+
+    p = sub.add_parser("serve", help="serve the built site locally")
+    p.add_argument("--out", type=Path, default=Path("public"))
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("query", help="run read-only SQL on the store (tables: runs, results, ...; views: retention, ...)")
     p.add_argument("sql")

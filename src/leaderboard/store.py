@@ -1,7 +1,7 @@
 """DuckDB store: ingest run files (incremental, all-or-nothing) and the analysis views.
 
 Tables: files (what was ingested, by hash), models, runs, compression_steps, results,
-relation_results, measured_sparsity. Views: baselines, retention, pareto.
+relation_results, measured_sparsity, fact_ranks. Views: baselines, retention, pareto, facts_forgotten.
 Query it from polars with ``connect(db).sql("select ...").pl()``.
 """
 
@@ -17,7 +17,7 @@ import polars as pl
 
 from . import naming, registry
 from .parallel import gc_paused, pmap
-from .schema import RunFile
+from .schema import RunFile, canonical_json, decode_facts
 from .validate import (
     DEFAULT_MAX_BYTES,
     Checked,
@@ -29,7 +29,7 @@ from .validate import (
     set_problems,
 )
 
-STORE_VERSION = "1"
+STORE_VERSION = "2"
 
 DDL = """
 CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR);
@@ -40,7 +40,8 @@ CREATE TABLE IF NOT EXISTS runs (
     parameters BIGINT, toy BOOLEAN,
     source_kind VARCHAR NOT NULL, citation VARCHAR, citation_table VARCHAR, citation_url VARCHAR, citation_page VARCHAR,
     eval_task VARCHAR NOT NULL, eval_data_sha256 VARCHAR, eval_settings VARCHAR,
-    n_steps INTEGER NOT NULL, method VARCHAR NOT NULL, method_label VARCHAR NOT NULL, scope VARCHAR,
+    n_steps INTEGER NOT NULL, method VARCHAR NOT NULL, method_label VARCHAR NOT NULL, compression_key VARCHAR NOT NULL,
+    scope VARCHAR,
     sparsity DOUBLE, scheme VARCHAR,
     weight_bytes BIGINT, bits_per_weight DOUBLE, peak_memory_bytes BIGINT, disk_bytes BIGINT,
     compress_seconds DOUBLE, eval_seconds DOUBLE, throughput DOUBLE, throughput_unit VARCHAR,
@@ -65,13 +66,14 @@ CREATE TABLE IF NOT EXISTS relation_results (
     n BIGINT NOT NULL, excluded BIGINT NOT NULL, ci_low DOUBLE, ci_high DOUBLE
 );
 CREATE TABLE IF NOT EXISTS measured_sparsity (run_id VARCHAR NOT NULL, scope VARCHAR NOT NULL, sparsity DOUBLE NOT NULL);
+CREATE TABLE IF NOT EXISTS fact_ranks (run_id VARCHAR NOT NULL, task VARCHAR NOT NULL, fact_id VARCHAR NOT NULL, rank INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS models (
     model_id VARCHAR NOT NULL, model_revision VARCHAR, family VARCHAR, architecture VARCHAR,
     parameters BIGINT, toy BOOLEAN, runs BIGINT
 );
 """
 
-RUN_TABLES = ("runs", "compression_steps", "results", "relation_results", "measured_sparsity")
+RUN_TABLES = ("runs", "compression_steps", "results", "relation_results", "measured_sparsity", "fact_ranks")
 
 # A baseline is an uncompressed run of the same model (id and revision), source kind, evaluation
 # task and data. Where several exist (e.g. two runner versions) the latest finished one counts.
@@ -102,6 +104,23 @@ LEFT JOIN baselines b
  AND b.model_revision IS NOT DISTINCT FROM r.model_revision
  AND b.eval_task = r.eval_task AND b.eval_data_sha256 IS NOT DISTINCT FROM r.eval_data_sha256
  AND b.task = res.task AND b.metric = res.metric;
+
+CREATE OR REPLACE VIEW facts_forgotten AS
+SELECT r.run_id, b.run_id AS baseline_run_id, f.task,
+       count(*) FILTER (WHERE fb.rank = 1 AND f.rank > 1) AS forgotten,
+       count(*) FILTER (WHERE fb.rank > 1 AND f.rank = 1) AS learned,
+       count(*) FILTER (WHERE fb.rank = 1 AND f.rank = 1) AS kept,
+       count(*) AS compared
+FROM runs r
+JOIN baselines b
+  ON b.source_kind = r.source_kind AND b.model_id = r.model_id
+ AND b.model_revision IS NOT DISTINCT FROM r.model_revision
+ AND b.eval_task = r.eval_task AND b.eval_data_sha256 IS NOT DISTINCT FROM r.eval_data_sha256
+ AND b.metric = 'precision@1'
+JOIN fact_ranks f ON f.run_id = r.run_id AND f.task = b.task
+JOIN fact_ranks fb ON fb.run_id = b.run_id AND fb.task = f.task AND fb.fact_id = f.fact_id
+WHERE r.n_steps > 0
+GROUP BY ALL;
 
 CREATE OR REPLACE VIEW pareto AS
 WITH points AS (
@@ -148,7 +167,7 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR)")
     row = con.execute("SELECT value FROM meta WHERE key = 'store_version'").fetchone()
     if row is not None and row[0] != STORE_VERSION:  # older layout: rebuild from the run files
-        for name in ("baselines", "retention", "pareto"):
+        for name in ("baselines", "retention", "pareto", "facts_forgotten"):
             con.execute(f"DROP VIEW IF EXISTS {name}")
         for name in (*RUN_TABLES, "models", "files"):
             con.execute(f"DROP TABLE IF EXISTS {name}")
@@ -175,6 +194,7 @@ def _rows(run: RunFile, path: str) -> dict[str, list[dict]]:
         "citation_url": getattr(src, "url", None), "citation_page": getattr(src, "page", None),
         "eval_task": ev.task, "eval_data_sha256": ev.data_sha256, "eval_settings": json.dumps(ev.settings, sort_keys=True),
         "n_steps": len(steps), "method": naming.method_key(steps), "method_label": naming.pipeline_label(steps),
+        "compression_key": canonical_json([s.model_dump(exclude_none=True) for s in steps]),
         "scope": naming.pipeline_scope(steps), "sparsity": naming.pipeline_sparsity(steps),
         "scheme": naming.pipeline_scheme(steps), "notes": run.notes,
     }
@@ -215,8 +235,10 @@ def _rows(run: RunFile, path: str) -> dict[str, list[dict]]:
                     "ci_low": mv.ci.low if mv.ci else None, "ci_high": mv.ci.high if mv.ci else None,
                 })
     sparsity_rows = [{"run_id": run.run_id, "scope": k, "sparsity": v} for k, v in (meas.sparsity if meas else {}).items()]
+    fact_rows = [{"run_id": run.run_id, "task": tr.task, "fact_id": fid, "rank": rank}
+                 for tr in run.results if tr.facts is not None for fid, rank in sorted(decode_facts(tr.facts).items())]
     return {"runs": [runs_row], "compression_steps": step_rows, "results": result_rows,
-            "relation_results": relation_rows, "measured_sparsity": sparsity_rows}
+            "relation_results": relation_rows, "measured_sparsity": sparsity_rows, "fact_ranks": fact_rows}
 
 
 def _check_and_flatten(args: tuple[str, str, bytes]) -> tuple[Checked, dict[str, list[dict]]]:

@@ -1,0 +1,1 @@
+"""Render the store into site pages and charts, and drive MkDocs."""

@@ -1,0 +1,180 @@
+"""`leaderboard build`: validate -> ingest -> render pages and charts -> mkdocs build --strict."""
+
+from __future__ import annotations
+
+import html
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from ..store import ingest
+from ..validate import validate_paths
+from .pages import RUN_BODY_MARKER, RUN_SHELL, RUN_TITLE_MARKER, Site, build_pages
+
+ROOT_MARKERS = ("mkdocs.yml",)
+VEGA_BUNDLE = "assets/vega/vega-bundle.js"
+# Timestamps MkDocs writes (sitemap, gzip headers) come from SOURCE_DATE_EPOCH: fixed, so the same runs
+# give a byte-identical site.
+FIXED_EPOCH = "1767225600"  # 2026-01-01T00:00:00Z
+
+
+class BuildError(RuntimeError):
+    def __init__(self, message: str, problems: list | None = None):
+        super().__init__(message)
+        self.problems = problems or []
+
+
+@dataclass
+class BuildReport:
+    pages: int
+    charts: int
+    seconds: dict[str, float]
+    out: Path
+
+
+def _vega_bundle(cache: Path) -> str:
+    import vl_convert as vlc
+
+    version = getattr(vlc, "__version__", "unknown")
+    cached = cache / f"vega-bundle-{version}.js"
+    if not cached.exists():
+        cache.mkdir(parents=True, exist_ok=True)
+        cached.write_text(vlc.javascript_bundle(), encoding="utf-8")
+    return cached.read_text(encoding="utf-8")
+
+
+def render(db: Path, generated: Path, cache: Path) -> tuple[int, int, dict[str, tuple[str, str]]]:
+    if generated.exists():
+        shutil.rmtree(generated)
+    generated.mkdir(parents=True)
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        site = Site(generated, con)
+        site.cache = cache / "svg"
+        build_pages(site)
+    finally:
+        con.close()
+    for rel, text in site.pages.items():
+        p = generated / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(text, encoding="utf-8")
+    snippets = generated / "_snippets"
+    snippets.mkdir()
+    for name, text in site.snippets.items():
+        (snippets / f"{name}.html").write_text(text, encoding="utf-8")
+    vega = generated / VEGA_BUNDLE
+    vega.parent.mkdir(parents=True, exist_ok=True)
+    vega.write_text(_vega_bundle(cache), encoding="utf-8")
+    _copy_store(db, generated / "downloads" / "leaderboard.duckdb")
+    n_charts = len(list((generated / "charts").glob("*.svg"))) if (generated / "charts").exists() else 0
+    return len(site.pages) - 1 + len(site.run_pages), n_charts, site.run_pages
+
+
+def write_run_pages(out: Path, run_pages: dict[str, tuple[str, str]]) -> None:
+    """Fill the shell MkDocs rendered (chrome at the depth of runs/) with each run's title and body."""
+    shell_path = out / RUN_SHELL.replace(".md", ".html")
+    shell = shell_path.read_text(encoding="utf-8")
+    head, sep, tail = shell.partition(f'<h1 id="{RUN_TITLE_MARKER}">')
+    if not sep:
+        raise BuildError(f"{shell_path}: the run page shell has no title marker")
+    tail = tail.partition("</h1>")[2]
+    if RUN_BODY_MARKER not in tail:
+        raise BuildError(f"{shell_path}: the run page shell has no body marker")
+    head = head.replace(f'href="#{RUN_TITLE_MARKER}"', 'href="#run-title"')  # the skip-to-content link
+    for rid, (title, body) in run_pages.items():
+        page = head.replace(RUN_TITLE_MARKER, html.escape(title)) + tail.replace(RUN_BODY_MARKER, body)
+        (out / "runs" / f"{rid}.html").write_text(page, encoding="utf-8")
+    shell_path.unlink()
+
+
+def _copy_store(db: Path, target: Path) -> None:
+    """A fresh DuckDB file with every table (rows in a fixed order) and view, without the ingest state.
+
+    DuckDB stamps a random identifier into each database header, so this one file differs between
+    otherwise identical builds; its tables and rows do not."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.unlink(missing_ok=True)
+    con = duckdb.connect(str(target))
+    try:
+        con.execute(f"ATTACH '{db}' AS src (READ_ONLY)")
+        tables = [r[0] for r in con.execute(
+            "SELECT table_name FROM duckdb_tables() WHERE database_name = 'src' AND table_name NOT IN ('files', 'meta') "
+            "ORDER BY table_name").fetchall()]
+        for t in tables:
+            con.execute(f'CREATE TABLE "{t}" AS SELECT * FROM src."{t}" ORDER BY ALL')
+        views = con.execute("SELECT view_name, sql FROM duckdb_views() WHERE database_name = 'src' AND NOT internal "
+                            "ORDER BY view_name").fetchall()
+        con.execute("DETACH src")
+        for _name, sql in sorted(views, key=lambda v: v[0] != "baselines"):  # the others read 'baselines'
+            con.execute(sql)
+        con.execute("CHECKPOINT")
+    finally:
+        con.close()
+
+
+def mkdocs_build(root: Path, out: Path, generated: Path) -> None:
+    from mkdocs.commands.build import build
+    from mkdocs.config import load_config
+    from mkdocs.exceptions import Abort, ConfigurationError
+
+    env = {"LEADERBOARD_GENERATED": str(generated.resolve()), "SOURCE_DATE_EPOCH": FIXED_EPOCH,
+           "NO_MKDOCS_2_WARNING": "1"}
+    old = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    cwd = os.getcwd()
+    try:
+        os.chdir(root)
+        config = load_config(str(root / "mkdocs.yml"), site_dir=str(out.resolve()), strict=True)
+        build(config)
+    except (Abort, ConfigurationError) as e:
+        raise BuildError(f"mkdocs build --strict failed: {e}") from None
+    finally:
+        os.chdir(cwd)
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+SITE_MARKER = ".leaderboard-site"
+
+
+def _clear_output(out: Path) -> None:
+    """Replace a previous build; never delete a folder this command did not make."""
+    if not out.exists():
+        return
+    if not out.is_dir() or (any(out.iterdir()) and not (out / SITE_MARKER).exists()):
+        raise BuildError(f"{out} exists and is not a site built by this command; choose another --out or remove it")
+    shutil.rmtree(out)
+
+
+def build_site(runs: Path, out: Path, root: Path, work: Path, log=print) -> BuildReport:
+    """Everything from run files to the static site in ``out``."""
+    seconds = {}
+    t = time.perf_counter()
+    report = validate_paths([runs], reject_synthetic=False)
+    if report.errors:
+        raise BuildError(f"{len(report.errors)} invalid run file(s); nothing was built", report.errors)
+    seconds["validate"] = time.perf_counter() - t
+    t = time.perf_counter()
+    db = work / "leaderboard.duckdb"
+    ingest(runs, db)
+    seconds["ingest"] = time.perf_counter() - t
+    t = time.perf_counter()
+    generated = work / "generated"
+    pages, n_charts, run_pages = render(db, generated, work / "cache")
+    seconds["render"] = time.perf_counter() - t
+    t = time.perf_counter()
+    _clear_output(out)
+    mkdocs_build(root, out, generated)
+    write_run_pages(out, run_pages)
+    (out / SITE_MARKER).write_text("built by `leaderboard build`; the folder is replaced on the next build\n")
+    seconds["mkdocs"] = time.perf_counter() - t
+    log(f"built {out}: {pages} generated pages, {n_charts} charts "
+        f"({', '.join(f'{k} {v:.1f} s' for k, v in seconds.items())})")
+    return BuildReport(pages, n_charts, seconds, out)
