@@ -82,7 +82,7 @@ KEPT = "knowledge kept (× baseline)"
 
 
 def _ci_band(base: alt.Chart, x: str, colours: Colours) -> alt.Chart:
-    """Bars from the lowest to the highest model (same colour scale, so the legend stays one)."""
+    """95% interval bars (same colour scale, so the legend stays one)."""
     return base.mark_rule(opacity=0.5, strokeWidth=2).encode(
         x=x, y=alt.Y("low:Q", title=KEPT, scale=alt.Scale(domain=[0, 1.1])), y2="high:Q",
         color=alt.Color("series:N", scale=colours.scale(), title="compression"))
@@ -99,8 +99,10 @@ def retention_vs_sparsity(df: pl.DataFrame, colours: Colours, title: str) -> alt
     line = base.mark_line(point=True).encode(
         y=alt.Y("retention:Q", title=KEPT, scale=alt.Scale(domain=[0, 1.1])),
         tooltip=[alt.Tooltip("series:N", title="compression"), alt.Tooltip("sparsity:Q", format=".0%"),
-                 alt.Tooltip("retention:Q", format=".3f"), alt.Tooltip("low:Q", format=".3f", title="lowest model"),
-                 alt.Tooltip("high:Q", format=".3f", title="highest model"), alt.Tooltip("models:Q")],
+                 alt.Tooltip("retention:Q", format=".3f"), alt.Tooltip("low:Q", format=".3f", title="95% low"),
+                 alt.Tooltip("high:Q", format=".3f", title="95% high"),
+                 alt.Tooltip("lowest_model:Q", format=".3f", title="lowest model"),
+                 alt.Tooltip("highest_model:Q", format=".3f", title="highest model"), alt.Tooltip("models:Q")],
     ).add_params(sel)
     return alt.layer(_ci_band(base, "sparsity:Q", colours), line).properties(width=WIDTH, height=300, title=title)
 
@@ -123,7 +125,7 @@ def method_comparison(df: pl.DataFrame, colours: Colours, title: str) -> alt.Lay
     bars = base.mark_bar().encode(
         x=alt.X("retention:Q", title=KEPT, scale=alt.Scale(domain=[0, 1.1])),
         tooltip=[alt.Tooltip("series:N", title="compression"), alt.Tooltip("retention:Q", format=".3f"),
-                 alt.Tooltip("low:Q", format=".3f", title="lowest model"), alt.Tooltip("high:Q", format=".3f", title="highest model"),
+                 alt.Tooltip("low:Q", format=".3f", title="95% low"), alt.Tooltip("high:Q", format=".3f", title="95% high"),
                  alt.Tooltip("models:Q")])
     rule = base.mark_rule(color="black").encode(x="low:Q", x2="high:Q")
     return alt.layer(bars, rule).properties(width=WIDTH - 160, title=title)

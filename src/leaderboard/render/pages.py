@@ -57,6 +57,7 @@ def headline(site: Site) -> pl.DataFrame:
         SELECT r.run_id, r.source_kind, r.model_id, r.model_revision, r.family, r.toy, r.parameters, r.method,
                r.method_label, r.compression_key, r.scope, r.sparsity, r.scheme, r.n_steps, r.bits_per_weight,
                r.weight_bytes, r.eval_task AS task, t.value, t.ci_low, t.ci_high, t.retention, t.metric,
+               t.ci_low / nullif(t.baseline_value, 0) AS ret_low, t.ci_high / nullif(t.baseline_value, 0) AS ret_high,
                r.method || CASE WHEN coalesce(r.scope, 'all') <> 'all' THEN ' @ ' || r.scope ELSE '' END AS series
         FROM runs r JOIN retention t USING (run_id)
         WHERE t.metric = {HEADLINE} AND t.task = r.eval_task
@@ -69,34 +70,39 @@ def sparsity_curve(h: pl.DataFrame) -> pl.DataFrame:
     if prune.is_empty():
         return prune
     base = h.filter((pl.col("n_steps") == 0) & pl.col("retention").is_not_null())
+    cols = ["series", "model_id", "task", "sparsity", "retention", "ret_low", "ret_high"]
     zero = (prune.select("series", "model_id", "task").unique()
-            .join(base.select("model_id", "task", "retention"), on=["model_id", "task"])
+            .join(base.select("model_id", "task", "retention", "ret_low", "ret_high"), on=["model_id", "task"])
             .with_columns(sparsity=pl.lit(0.0)))
-    pts = pl.concat([prune.select("series", "model_id", "task", "sparsity", "retention"),
-                     zero.select("series", "model_id", "task", "sparsity", "retention")])
-    return (pts.group_by("series", "sparsity").agg(
-        pl.col("retention").mean().alias("retention"), pl.col("retention").min().alias("low"),
-        pl.col("retention").max().alias("high"), pl.col("model_id").n_unique().alias("models"))
-        .sort("series", "sparsity"))
+    pts = pl.concat([prune.select(cols), zero.select(cols)])
+    return _aggregate(pts, ["series", "sparsity"])
+
+
+def _aggregate(df: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
+    """Mean knowledge kept over models; bars: the mean 95% interval (of P@1 over the baseline's P@1);
+    the spread over models goes to the tooltip."""
+    return (df.group_by(keys).agg(
+        pl.col("retention").mean().alias("retention"),
+        pl.col("ret_low").mean().fill_null(pl.col("retention").min()).alias("low"),
+        pl.col("ret_high").mean().fill_null(pl.col("retention").max()).alias("high"),
+        pl.col("retention").min().alias("lowest_model"), pl.col("retention").max().alias("highest_model"),
+        pl.col("model_id").n_unique().alias("models"),
+        *([pl.col("bits_per_weight").mean().alias("bits")] if "bits_per_weight" in df.columns else []))
+        .sort(keys))
 
 
 def bits_points(h: pl.DataFrame) -> pl.DataFrame:
     q = h.filter(pl.col("retention").is_not_null() & pl.col("bits_per_weight").is_not_null()
                  & ((pl.col("n_steps") == 0) | pl.col("method").str.contains("quantize")))
     q = q.with_columns(series=pl.when(pl.col("n_steps") == 0).then(pl.lit("baseline")).otherwise(pl.col("series")))
-    return (q.group_by("series").agg(
-        pl.col("bits_per_weight").mean().alias("bits"), pl.col("retention").mean().alias("retention"),
-        pl.col("retention").min().alias("low"), pl.col("retention").max().alias("high"),
-        pl.col("model_id").n_unique().alias("models")).sort("series"))
+    return _aggregate(q, ["series"])
 
 
 def at_sparsity(h: pl.DataFrame, target: float = 0.5) -> pl.DataFrame:
     """Every pruning series at the requested sparsity, plus every quantization (no sparsity)."""
     sel = h.filter(pl.col("retention").is_not_null() & (pl.col("n_steps") > 0)
                    & (((pl.col("sparsity") - target).abs() < 1e-9) | pl.col("sparsity").is_null()))
-    return (sel.group_by("series").agg(
-        pl.col("retention").mean().alias("retention"), pl.col("retention").min().alias("low"),
-        pl.col("retention").max().alias("high"), pl.col("model_id").n_unique().alias("models")).sort("series"))
+    return _aggregate(sel, ["series"])
 
 
 # --- page parts -----------------------------------------------------------------------------------
@@ -220,7 +226,7 @@ def _home(site: Site, h: pl.DataFrame, counts: dict) -> None:
                  ("reported results", counts["reported"])])]
     if not curve.is_empty():
         parts.append(site.chart(charts.retention_vs_sparsity(curve, site.colours, "Knowledge kept as weights are pruned"),
-                                "home-sparsity", "Knowledge kept as weights are pruned (mean over models; bars: lowest to highest model)", 0))
+                                "home-sparsity", "Knowledge kept as weights are pruned (mean over models; bars: 95% intervals)", 0))
     top = h.filter((pl.col("n_steps") > 0) & pl.col("retention").is_not_null()).sort(
         ["retention", "bits_per_weight", "run_id"], descending=[True, False, False], nulls_last=True).head(10)
     if not top.is_empty():
