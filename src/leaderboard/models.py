@@ -143,4 +143,3 @@ def save(model: nn.Module, tokenizer: T.PreTrainedTokenizerBase, path: Path) -> 
     path.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(path)
     tokenizer.save_pretrained(path)
-    os.sync() if hasattr(os, "sync") else None

@@ -11,7 +11,6 @@ import os
 import platform
 import shlex
 import subprocess
-import sys
 import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -374,8 +373,3 @@ def execute(spec: RunSpec, *, progress: bool = True, force: bool = False, log=pr
             f"on {run.results[0].n} facts ({run.results[0].excluded} excluded), sparsity {comp.sparsity.get('all', 0):.3f}, "
             f"{comp.bits_per_weight:.2f} bits/weight, {out.throughput:.0f} facts/s -> {path}")
     return written
-
-
-def main_error(e: Exception) -> int:
-    print(f"error: {e}", file=sys.stderr)
-    return 2

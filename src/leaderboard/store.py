@@ -332,15 +332,3 @@ def ingest(runs_dir: Path, db_path: Path, max_bytes: int = DEFAULT_MAX_BYTES) ->
     n_updated = sum(1 for rel in changed if rel in known)
     return IngestReport(added=len(changed) - n_updated, updated=n_updated, removed=len(removed),
                         unchanged=len(current) - len(changed))
-
-
-def summary(db_path: Path) -> pl.DataFrame:
-    """Runs per family, source and method: the first thing to look at after an ingest."""
-    con = connect(db_path, read_only=True)
-    try:
-        return con.sql("""
-            SELECT family, source_kind AS source, method, count(*) AS runs, count(DISTINCT model_id) AS models
-            FROM runs GROUP BY ALL ORDER BY family, source, method
-        """).pl()
-    finally:
-        con.close()
