@@ -240,6 +240,62 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_pr_check(args: argparse.Namespace) -> int:
+    from .contrib import pr_check
+
+    report = pr_check(args.runs, args.base, out=args.out, root=Path(args.root).resolve(), work=args.work)
+    for p in report.problems:
+        if args.format == "github":
+            print(f"::{p.severity} file={_gh_escape(p.path, prop=True)},title={_gh_escape(p.pointer or '/', prop=True)}::"
+                  f"{_gh_escape(p.message)}")
+        else:
+            print(p.line())
+    if args.summary:
+        with open(args.summary, "a", encoding="utf-8") as fh:
+            fh.write(report.summary)
+    else:
+        print(report.summary)
+    if report.errors:
+        print(f"pull request check failed: {len(report.errors)} error(s)", file=sys.stderr)
+        return 1
+    if args.out:
+        print(f"preview site: {args.out}/index.html", file=sys.stderr)
+    return 0
+
+
+def cmd_submit(args: argparse.Namespace) -> int:
+    from .contrib import submit
+
+    placed = submit(args.files, args.runs)
+    for p in placed:
+        for prob in p.problems:
+            print(prob.line(), file=sys.stderr)
+        print(f"{p.status:8} {p.source} -> {p.target}" if p.status != "refused" else f"refused  {p.source}")
+    added = [p for p in placed if p.status == "added"]
+    if added:
+        from .contrib import pr_check
+
+        report = pr_check(args.runs, args.base, out=None, root=Path(".").resolve(), work=Path("build"))
+        print(report.summary)
+        files = " ".join(str(p.target) for p in added)
+        print("To open the pull request:\n"
+              f"  git checkout -b add-runs\n  git add {files}\n  git commit -m \"Add {len(added)} run(s)\"\n"
+              "  git push -u origin add-runs   # then open a pull request on GitHub")
+    return 1 if any(p.status == "refused" for p in placed) else 0
+
+
+def cmd_import_reported(args: argparse.Namespace) -> int:
+    from .contrib import import_reported
+
+    try:
+        for path in import_reported(args.csv, args.runs):
+            print(path)
+    except (ValueError, KeyError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .validate import DEFAULT_MAX_BYTES
 
@@ -309,6 +365,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--work", type=Path, default=Path("build"), help="working folder (store, generated pages)")
     p.add_argument("--root", type=Path, default=Path("."), help="the folder holding mkdocs.yml and site/")
     p.set_defaults(func=cmd_build)
+
+    p = sub.add_parser("pr-check", help="what CI runs on a pull request: validate against the base, preview, summary")
+    p.add_argument("--runs", type=Path, default=DEFAULT_RUNS, help="the pull request's runs folder")
+    p.add_argument("--base", required=True, help="the published runs: a folder or a git ref (e.g. origin/main)")
+    p.add_argument("--out", type=Path, help="build the preview site here")
+    p.add_argument("--work", type=Path, default=Path("build/pr-check"))
+    p.add_argument("--root", type=Path, default=Path("."), help="the folder holding mkdocs.yml and site/")
+    p.add_argument("--summary", type=Path, help="append the Markdown summary to this file (e.g. $GITHUB_STEP_SUMMARY)")
+    p.add_argument("--format", choices=("text", "github"), default="text")
+    p.set_defaults(func=cmd_pr_check)
+
+    p = sub.add_parser("submit", help="check run files, place them at their canonical paths, show what changes")
+    p.add_argument("files", nargs="+", type=Path)
+    p.add_argument("--runs", type=Path, default=DEFAULT_RUNS)
+    p.add_argument("--base", default="HEAD", help="what is published (git ref or folder; default HEAD)")
+    p.set_defaults(func=cmd_submit)
+
+    p = sub.add_parser("import-reported", help="turn a reported-results CSV into `source: reported` run files")
+    p.add_argument("csv", type=Path)
+    p.add_argument("--runs", type=Path, default=DEFAULT_RUNS)
+    p.set_defaults(func=cmd_import_reported)
 
     p = sub.add_parser("serve", help="serve the built site locally")
     p.add_argument("--out", type=Path, default=Path("public"))

