@@ -1,0 +1,138 @@
+"""lm-eval bridge: run lm-eval tasks on the in-memory (compressed) model through lm-eval's Python API.
+
+No patched copy of lm-eval: ``HFLM(pretrained=<model object>)`` + ``simple_evaluate``. Results are
+mapped into run-file TaskResults with the raw values lm-eval computes, their stderr, the number of
+examples, the task version, n-shot and the task config. Tasks are named ``lm-eval:<task>`` in run
+files. Local tasks in lm-eval's YAML format load from ``include_path`` (offline tests use these);
+built-in tasks such as boolq, piqa and winogrande load from the hub on a machine that reaches it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from .. import registry
+from ..schema import ConfidenceInterval, MetricValue, TaskResult
+
+BACKENDS = {"decoder": "causal", "encoder-decoder": "seq2seq"}
+
+
+class HarnessError(ValueError):
+    pass
+
+
+@dataclass
+class HarnessOutput:
+    results: list[TaskResult]
+    seconds: float
+    examples: int
+
+    @property
+    def throughput(self) -> float:
+        return self.examples / self.seconds if self.seconds else 0.0
+
+
+def include_sha256(include_path: Path) -> str:
+    """sha256 over the files of a local task folder (YAML and data), names and bytes, sorted."""
+    h = hashlib.sha256()
+    for p in sorted(x for x in Path(include_path).rglob("*") if x.is_file()):
+        h.update(p.relative_to(include_path).as_posix().encode() + b"\0" + p.read_bytes())
+    return h.hexdigest()
+
+
+def _scalar(v: object) -> object:
+    if v is None or isinstance(v, (bool, int)):
+        return v
+    if isinstance(v, float):
+        return v if math.isfinite(v) else None
+    text = v if isinstance(v, str) else json.dumps(v, sort_keys=True, default=str)
+    return text[:500]
+
+
+def _config(cfg: dict) -> dict:
+    keys = ("output_type", "num_fewshot", "dataset_path", "dataset_name", "validation_split", "test_split",
+            "doc_to_text", "doc_to_target", "doc_to_choice", "fewshot_delimiter", "target_delimiter")
+    return {k: _scalar(cfg.get(k)) for k in keys if k in cfg}
+
+
+def _metrics(values: dict, n: int | None) -> dict[str, MetricValue]:
+    out: dict[str, MetricValue] = {}
+    for key, value in values.items():
+        if "," not in key or "_stderr," in key or not isinstance(value, (int, float)) or isinstance(value, bool):
+            continue
+        metric, _, filt = key.partition(",")
+        name = metric if filt == "none" else f"{metric}@{filt}"
+        stderr = values.get(f"{metric}_stderr,{filt}")
+        stderr = float(stderr) if isinstance(stderr, (int, float)) and math.isfinite(stderr) else None
+        v = float(value)
+        if not math.isfinite(v):
+            continue
+        ci = None
+        if stderr is not None:  # normal approximation, clipped to the metric's range
+            info = registry.metric_info(metric)
+            low, high = v - 1.96 * stderr, v + 1.96 * stderr
+            low = max(low, info.lower) if info.lower is not None else low
+            high = min(high, info.upper) if info.upper is not None else high
+            ci = ConfidenceInterval(low=round(min(low, v), 6), high=round(max(high, v), 6), method="normal")
+        out[name] = MetricValue(value=v, n=n, stderr=stderr, ci=ci)
+    return out
+
+
+def results_to_task_results(res: dict) -> list[TaskResult]:
+    """lm-eval's `simple_evaluate` output -> one TaskResult per task (groups' subtasks included)."""
+    out = []
+    for task, values in sorted(res.get("results", {}).items()):
+        samples = res.get("n-samples", {}).get(task, {})
+        n = samples.get("effective") if isinstance(samples, dict) else None
+        metrics = _metrics(values, n)
+        if not metrics:
+            continue
+        version = res.get("versions", {}).get(task)
+        nshot = res.get("n-shot", {}).get(task)
+        out.append(TaskResult(
+            task=f"lm-eval:{task}", n=n, metrics=metrics,
+            task_version=None if version is None else str(version),
+            num_fewshot=int(nshot) if isinstance(nshot, int) else None,
+            config=_config(res.get("configs", {}).get(task, {})) or None,
+        ))
+    return out
+
+
+def run_harness(model: nn.Module, tokenizer, family: str, device: torch.device, tasks: list[str], *,
+                include_path: Path | None = None, include_defaults: bool = True, num_fewshot: int | None = None,
+                limit: int | None = None, batch_size: int = 8, max_length: int | None = None,
+                seed: int = 0) -> HarnessOutput:
+    if family not in BACKENDS:
+        raise HarnessError(f"lm-eval scores decoders and encoder-decoders; this model is an {family}")
+    try:
+        from lm_eval import simple_evaluate
+        from lm_eval.models.huggingface import HFLM
+        from lm_eval.tasks import TaskManager
+    except ImportError:
+        raise HarnessError('lm-eval is not installed: pip install "lm-eval[hf]"') from None
+    names = [t.removeprefix("lm-eval:") for t in tasks]
+    manager = TaskManager(include_path=str(include_path) if include_path else None,
+                          include_defaults=include_defaults or include_path is None)
+    unknown = [t for t in names if t not in manager.all_tasks]
+    if unknown:
+        raise HarnessError(f"unknown lm-eval task(s): {', '.join(unknown)}")
+    positions = getattr(getattr(model, "config", None), "max_position_embeddings", None)
+    lm = HFLM(pretrained=model, tokenizer=tokenizer, device=str(device), batch_size=batch_size,
+              max_length=max_length or positions or 2048, backend=BACKENDS[family])
+    t0 = time.perf_counter()
+    res = simple_evaluate(model=lm, tasks=names, task_manager=manager, num_fewshot=num_fewshot, limit=limit,
+                          random_seed=seed, numpy_random_seed=seed, torch_random_seed=seed, fewshot_random_seed=seed,
+                          log_samples=False)
+    seconds = time.perf_counter() - t0
+    results = results_to_task_results(res)
+    if not results:
+        raise HarnessError(f"lm-eval returned no metric for {', '.join(names)}")
+    return HarnessOutput(results, seconds, sum(r.n or 0 for r in results))

@@ -1,0 +1,93 @@
+"""lm-eval bridge on tiny in-memory models with local tasks in lm-eval's YAML format (offline)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from conftest import example, with_run_id
+from leaderboard import tiny
+from leaderboard.evaluate.harness import HarnessError, include_sha256, run_harness
+from leaderboard.validate import check_bytes
+
+CPU = torch.device("cpu")
+WORDS = ["Item", "is", "red", "blue", ".", "Question:", "Answer:", "no", "yes", "item", "?", "The", "goal", ":", "Solution", "1", "2", "fill", "_", "A", "B", "option"]
+YES = 30  # of 40 BoolQ-shaped docs have label 1 ("yes")
+
+
+def _tasks(root: Path) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    boolq = [{"passage": f"Item {i} is {'red' if i < YES else 'blue'} .", "question": f"is item {i} red",
+              "label": int(i < YES)} for i in range(40)]
+    piqa = [{"goal": f"goal {i}", "sol1": "option A", "sol2": "option B", "label": i % 2} for i in range(20)]
+    wino = [{"sentence": f"Item {i} is _ .", "option1": "red", "option2": "blue", "answer": str(1 + i % 2)} for i in range(20)]
+    for name, rows in (("boolq", boolq), ("piqa", piqa), ("wino", wino)):
+        (root / f"{name}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    common = "dataset_path: json\nvalidation_split: validation\noutput_type: multiple_choice\nmetadata:\n  version: 1.0\n"
+    (root / "boolq_local.yaml").write_text(
+        f"task: boolq_local\n{common}dataset_kwargs:\n  data_files:\n    validation: {root / 'boolq.jsonl'}\n"
+        'doc_to_text: "{{passage}}\\nQuestion: {{question}}?\\nAnswer:"\ndoc_to_target: label\n'
+        'doc_to_choice: ["no", "yes"]\nmetric_list:\n  - metric: acc\n')
+    (root / "piqa_local.yaml").write_text(
+        f"task: piqa_local\n{common}dataset_kwargs:\n  data_files:\n    validation: {root / 'piqa.jsonl'}\n"
+        'doc_to_text: "Question: {{goal}}\\nAnswer:"\ndoc_to_target: label\ndoc_to_choice: "{{[sol1, sol2]}}"\n'
+        "metric_list:\n  - metric: acc\n  - metric: acc_norm\n")
+    (root / "wino_local.yaml").write_text(
+        f"task: wino_local\n{common}dataset_kwargs:\n  data_files:\n    validation: {root / 'wino.jsonl'}\n"
+        'doc_to_text: "{{sentence.split(\'_\')[0] ~ option1}}"\ndoc_to_target: "{{answer | int - 1}}"\n'
+        'doc_to_choice: ["1", "2"]\nmetric_list:\n  - metric: acc\n')
+    return root
+
+
+def _always_yes(tok):
+    """A GPT-2 whose final layer norm outputs a constant pointing at 'yes': it answers yes to everything."""
+    m = tiny.tiny_model("gpt2", vocab_size=len(tok), seed=0)
+    with torch.no_grad():
+        yes = m.transformer.wte.weight[tok.convert_tokens_to_ids("yes")].clone()
+        m.transformer.ln_f.weight.zero_()
+        m.transformer.ln_f.bias.copy_(yes * 10)
+    return m
+
+
+def test_known_accuracy_through_the_bridge(tmp_path) -> None:
+    tok = tiny.word_tokenizer(WORDS + [str(i) for i in range(40)], "gpt2")
+    out = run_harness(_always_yes(tok), tok, "decoder", CPU, ["lm-eval:boolq_local"], include_path=_tasks(tmp_path),
+                      include_defaults=False, batch_size=8)
+    (r,) = out.results
+    assert r.task == "lm-eval:boolq_local" and r.n == 40 and r.num_fewshot == 0 and r.task_version == "1.0"
+    acc = r.metrics["acc"]
+    assert acc.value == pytest.approx(YES / 40)  # it always says yes: right exactly on the yes docs
+    assert acc.stderr == pytest.approx((0.75 * 0.25 / 39) ** 0.5, rel=1e-6)
+    assert acc.ci.method == "normal" and acc.ci.low <= acc.value <= acc.ci.high <= 1
+    assert r.config["output_type"] == "multiple_choice"
+
+
+@pytest.mark.parametrize("arch", ["gpt2", "llama", "t5"])
+def test_boolq_piqa_winogrande_shaped_tasks_map_into_a_valid_run_file(arch, tmp_path) -> None:
+    tok = tiny.word_tokenizer(WORDS + [str(i) for i in range(40)], arch)
+    model = tiny.tiny_model(arch, vocab_size=len(tok))
+    root = _tasks(tmp_path)
+    out = run_harness(model, tok, tiny.FAMILY[arch], CPU, ["boolq_local", "piqa_local", "wino_local"],
+                      include_path=root, include_defaults=False, limit=10)
+    by_task = {r.task: r for r in out.results}
+    assert set(by_task) == {"lm-eval:boolq_local", "lm-eval:piqa_local", "lm-eval:wino_local"}
+    assert {"acc", "acc_norm"} <= set(by_task["lm-eval:piqa_local"].metrics)
+    assert all(r.n == 10 for r in out.results) and out.examples == 30
+    run = example("reproduced-baseline")
+    run["evaluation"] = {"task": "lm-eval:boolq_local", "data_sha256": include_sha256(root), "settings": {"limit": 10}}
+    run["results"] = [by_task["lm-eval:boolq_local"].model_dump(mode="json", exclude_none=True)]
+    problems = check_bytes(json.dumps(with_run_id(run)).encode(), "run.json", None).problems
+    assert problems == []
+
+
+def test_bridge_refuses_masked_lms_and_unknown_tasks(tmp_path) -> None:
+    tok = tiny.word_tokenizer(WORDS, "bert")
+    with pytest.raises(HarnessError, match="decoders and encoder-decoders; this model is an encoder"):
+        run_harness(tiny.tiny_model("bert", vocab_size=len(tok)), tok, "encoder", CPU, ["boolq_local"])
+    tok = tiny.word_tokenizer(WORDS, "gpt2")
+    with pytest.raises(HarnessError, match="unknown lm-eval task"):
+        run_harness(tiny.tiny_model("gpt2", vocab_size=len(tok)), tok, "decoder", CPU, ["no_such_task"],
+                    include_path=_tasks(tmp_path), include_defaults=False)
