@@ -76,8 +76,8 @@ out: {tmp_path / 'runs'}
         ({"compression": ["prune:criterion=magic,sparsity=0.5"]}, "criterion: Input should be 'l1', 'random'"),
         ({"compression": ["prune:criterion=l1,sparsity=0.5,scope=*.layer.9.*"]}, "scope '*.layer.9.*' matches no layer of this bert model"),
         ({"compression": ["quantize:scheme=bnb-nf4", "prune:criterion=l1,sparsity=0.5"]}, "pruning after quantization is not supported"),
-        ({"evals": ["lama:wiki"]}, "use lama:{trex,google-re,conceptnet,squad}"),
-        ({"evals": ["lm-eval:boolq"]}, "lm-eval tasks come with the lm-eval bridge"),
+        ({"evals": ["lama:wiki"]}, "use lama:{trex,google-re,conceptnet,squad} or lm-eval:<task>"),
+        ({"evals": ["lm-eval:boolq"]}, "lm-eval scores decoders and encoder-decoders; this model is an encoder"),
         ({"evals": ["lama:conceptnet"]}, "no conceptnet data"),
         ({"model": "org/not-here"}, "is not a local directory; pass --allow-hub"),
         ({"candidates": "everything"}, "candidates: 'everything' is not one of"),
@@ -170,3 +170,24 @@ def test_run_on_google_re_and_squad_with_real_data(tmp_path) -> None:
     for r in runs:
         assert r["results"][0]["excluded"] > 0 and "facts" not in r["results"][0]
     assert validate_paths([tmp_path]).errors == []
+
+
+def test_run_with_an_lm_eval_task_on_a_decoder(tmp_path, capsys) -> None:
+    from test_harness import WORDS, _tasks
+
+    tok = tiny.word_tokenizer(WORDS + [str(i) for i in range(40)], "gpt2")
+    models.save(tiny.tiny_model("gpt2", vocab_size=len(tok)), tok, tmp_path / "tiny-gpt2")
+    tasks = _tasks(tmp_path / "tasks")
+    args = ["run", "--model", str(tmp_path / "tiny-gpt2"), "--eval", "lm-eval:boolq_local", "--lm-eval-include", str(tasks),
+            "--compress", "quantize:scheme=dynamic-int8", "--limit", "20", "--out", str(tmp_path / "runs"), "--no-progress"]
+    assert main(args) == 0
+    run = RunFile.model_validate_json(next((tmp_path / "runs").rglob("*.json")).read_text())
+    assert run.model.family == "decoder" and run.evaluation.task == "lm-eval:boolq_local"
+    assert run.evaluation.settings == {"num_fewshot": None, "limit": 20, "tasks_from": "local"}
+    assert run.results[0].n == 20 and "acc" in run.results[0].metrics and run.measured.throughput_unit == "examples/s"
+    assert validate_paths([tmp_path / "runs"]).errors == []
+    assert "lm-eval:boolq_local: Accuracy" in capsys.readouterr().out
+    assert main(args) == 0  # the same spec again: found before the model is loaded
+    assert "exists (same spec)" in capsys.readouterr().out
+    assert main([*args[:4], "lm-eval:nope", *args[5:]]) == 2
+    assert "no such task" in capsys.readouterr().err

@@ -123,6 +123,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                 candidates=args.candidates, subset=args.subset,
                 relations=args.relations.split(",") if args.relations else None, limit=args.limit,
                 batch_size=args.batch_size, device=args.device, dtype=args.dtype, seed=args.seed,
+                lm_eval_include=args.lm_eval_include, num_fewshot=args.num_fewshot,
                 keep_facts=not args.no_facts, out=args.out)
         execute(spec, progress=not args.no_progress and sys.stderr.isatty(), force=args.force)
     except SpecError as e:
@@ -319,7 +320,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cache-dir", type=Path, help="hub cache folder (default: the Hugging Face default)")
     p.add_argument("--compress", action="append", default=[], metavar="STEP",
                    help="e.g. prune:criterion=l1,sparsity=0.5,scope=attention or quantize:scheme=bnb-nf4 (repeatable, in order)")
-    p.add_argument("--eval", action="append", default=[], metavar="TASK", help="lama:trex, lama:google-re, lama:squad, lama:conceptnet")
+    p.add_argument("--eval", action="append", default=[], metavar="TASK",
+                   help="lama:trex, lama:google-re, lama:squad, lama:conceptnet, or lm-eval:<task> (e.g. lm-eval:boolq)")
+    p.add_argument("--lm-eval-include", type=Path, help="a folder of local lm-eval task YAMLs (for lm-eval:<task>)")
+    p.add_argument("--num-fewshot", type=int, help="lm-eval n-shot (default: the task's)")
     p.add_argument("--spec", type=Path, help="a YAML run spec instead of the flags above")
     p.add_argument("--lama-dir", type=Path, help="LAMA data folder (default: $LEADERBOARD_LAMA_DIR, the fetched set, or the packaged sample)")
     p.add_argument("--candidates", default="lama-common-vocab", help="lama-common-vocab (as in the paper) or model-vocab")

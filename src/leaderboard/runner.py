@@ -67,6 +67,8 @@ class RunSpec:
     relations: list[str] | None = None
     limit: int | None = None
     batch_size: int = 64
+    lm_eval_include: Path | None = None  # a folder of local lm-eval task YAMLs
+    num_fewshot: int | None = None
     device: str = "auto"
     dtype: str = "float32"
     seed: int = 0
@@ -135,7 +137,7 @@ def spec_from_yaml(path: Path) -> RunSpec:
         evals = [evals]
     if "model" not in data or not evals:
         raise SpecError(f"{path}: needs 'model' and 'eval'")
-    for key in ("lama_dir", "out", "cache_dir"):
+    for key in ("lama_dir", "out", "cache_dir", "lm_eval_include"):
         if key in data and data[key] is not None:
             data[key] = Path(data[key])
     return RunSpec(evals=list(evals), compression=steps, **data)
@@ -156,10 +158,8 @@ def lama_root(spec: RunSpec) -> Path:
 
 def _corpus_of(task: str) -> str:
     suite, _, name = task.partition(":")
-    if suite == "lm-eval":
-        raise SpecError(f"--eval {task}: lm-eval tasks come with the lm-eval bridge, which is not in this version yet")
     if suite != "lama" or name not in registry.LAMA_CORPORA:
-        raise SpecError(f"--eval {task!r}: use lama:{{{','.join(registry.LAMA_CORPORA)}}}")
+        raise SpecError(f"--eval {task!r}: use lama:{{{','.join(registry.LAMA_CORPORA)}}} or lm-eval:<task>")
     return name
 
 
@@ -167,6 +167,8 @@ def _corpus_of(task: str) -> str:
 class Checked:
     corpora: dict[str, Corpus]
     family: str
+    harness: list[str] = field(default_factory=list)  # lm-eval tasks
+    harness_sha: str | None = None  # of the local task folder
 
 
 def check(spec: RunSpec) -> Checked:
@@ -187,7 +189,10 @@ def check(spec: RunSpec) -> Checked:
             raise SpecError(f"compress[{i}]: pruning after quantization is not supported; prune first")
     corpora = {}
     root = lama_root(spec)
+    harness = [t for t in dict.fromkeys(spec.evals) if t.startswith("lm-eval:")]
     for task in dict.fromkeys(spec.evals):
+        if task in harness:
+            continue
         name = _corpus_of(task)
         try:
             corpora[task] = load_corpus(root, name, relations=spec.relations, limit_per_relation=spec.limit)
@@ -201,7 +206,24 @@ def check(spec: RunSpec) -> Checked:
         raise SpecError(f"--model: {e}") from None
     except ScopeError as e:
         raise SpecError(f"--compress scope: {e}") from None
-    return Checked(corpora, family_of(config))
+    family = family_of(config)
+    harness_sha = None
+    if harness:
+        if family not in ("decoder", "encoder-decoder"):
+            raise SpecError(f"--eval {harness[0]}: lm-eval scores decoders and encoder-decoders; this model is an {family}")
+        if spec.lm_eval_include is not None:
+            if not Path(spec.lm_eval_include).is_dir():
+                raise SpecError(f"--lm-eval-include: {spec.lm_eval_include} is not a folder")
+            from lm_eval.tasks import TaskManager
+
+            from .evaluate.harness import include_sha256
+
+            known = TaskManager(include_path=str(spec.lm_eval_include), include_defaults=False).all_tasks
+            missing = [t for t in harness if t.removeprefix("lm-eval:") not in known]
+            if missing:
+                raise SpecError(f"--eval {missing[0]}: no such task in {spec.lm_eval_include}")
+            harness_sha = include_sha256(Path(spec.lm_eval_include))
+    return Checked(corpora, family, harness, harness_sha)
 
 
 # --- running ------------------------------------------------------------------------------------
@@ -280,14 +302,18 @@ def _is_toy(model: str) -> tuple[bool, str | None]:
     return False, None
 
 
-def evaluation_for(spec: RunSpec, task: str, family: str, data_sha: str) -> Evaluation:
+def evaluation_for(spec: RunSpec, task: str, family: str, data_sha: str | None) -> Evaluation:
+    if task.startswith("lm-eval:"):
+        return Evaluation(task=task, data_sha256=data_sha, settings={
+            "num_fewshot": spec.num_fewshot, "limit": spec.limit,
+            "tasks_from": "local" if spec.lm_eval_include else "lm-eval"})
     settings = ProbeSettings(corpus=task.partition(":")[2], candidates=spec.candidates, subset=spec.subset,
                              relations=spec.relations, limit=spec.limit).as_settings(family)
     return Evaluation(task=task, data_sha256=data_sha, settings=settings)
 
 
-def build_run(spec: RunSpec, lm: LoadedModel, task: str, comp: CompressionResult, result, eval_seconds: float,
-              throughput: float, started: datetime, toy: bool, data_sha: str) -> RunFile:
+def build_run(spec: RunSpec, lm: LoadedModel, task: str, comp: CompressionResult, results: list, eval_seconds: float,
+              throughput: float, started: datetime, toy: bool, data_sha: str | None, unit: str = "facts/s") -> RunFile:
     run = RunFile(
         schema_version=SCHEMA_VERSION, run_id="0" * 16,
         model=ModelInfo(id=lm.model_id, revision=lm.revision, family=lm.family, architecture=lm.architecture,
@@ -296,8 +322,8 @@ def build_run(spec: RunSpec, lm: LoadedModel, task: str, comp: CompressionResult
         evaluation=evaluation_for(spec, task, lm.family, data_sha),
         measured=Measured(sparsity=comp.sparsity, weight_bytes=comp.weight_bytes, bits_per_weight=comp.bits_per_weight,
                           peak_memory_bytes=comp.peak_memory_bytes, compress_seconds=comp.compress_seconds,
-                          eval_seconds=round(eval_seconds, 3), throughput=round(throughput, 2), throughput_unit="facts/s"),
-        results=[result],
+                          eval_seconds=round(eval_seconds, 3), throughput=round(throughput, 2), throughput_unit=unit),
+        results=results,
         provenance=Provenance(
             runner_version=__version__, git_sha=_git_sha(), libraries=_libraries(), python=platform.python_version(),
             platform=platform.platform(terse=True), device=_device_name(lm.device), dtype=lm.dtype, seed=spec.seed,
@@ -319,8 +345,10 @@ def planned_paths(spec: RunSpec, checked: Checked) -> dict[str, Path] | None:
     revision = local_revision(folder)
     vocab_sha = load_vocab(lama_root(spec))[1] if spec.candidates == "lama-common-vocab" else None
     out = {}
-    for task, corpus in checked.corpora.items():
-        ev = evaluation_for(spec, task, checked.family, _data_sha(corpus, vocab_sha))
+    shas = {task: _data_sha(corpus, vocab_sha) for task, corpus in checked.corpora.items()}
+    shas.update({task: checked.harness_sha for task in checked.harness})
+    for task, sha in shas.items():
+        ev = evaluation_for(spec, task, checked.family, sha)
         rid = run_id_of(spec_dict(model_id, revision, spec.compression, ev))
         out[task] = Path(spec.out) / path_for(checked.family, model_id, rid)
     return out
@@ -331,13 +359,16 @@ def execute(spec: RunSpec, *, progress: bool = True, force: bool = False, log=pr
     are skipped unless ``force``; when all exist, the model is not even loaded."""
     checked = check(spec)
     corpora = dict(checked.corpora)
+    harness = list(checked.harness)
     planned = planned_paths(spec, checked)
     if planned and not force:
         for task, path in planned.items():
             if path.exists():
                 log(f"{path} exists (same spec); left as it is (use --force to replace)")
-                corpora.pop(task)
-        if not corpora:
+                corpora.pop(task, None)
+                if task in harness:
+                    harness.remove(task)
+        if not corpora and not harness:
             return []
     torch.manual_seed(spec.seed)
     started = datetime.now(timezone.utc)
@@ -346,14 +377,36 @@ def execute(spec: RunSpec, *, progress: bool = True, force: bool = False, log=pr
               model_id=spec.model_id or toy_id, cache_dir=spec.cache_dir)
     comp = compress(lm.model, spec.compression, device=lm.device, seed=spec.seed)
     vocab, vocab_sha = load_vocab(lama_root(spec)) if spec.candidates == "lama-common-vocab" else (None, None)
-    written = []
+    evaluated = []
     for task, corpus in corpora.items():
         settings = ProbeSettings(corpus=corpus.name, candidates=spec.candidates, subset=spec.subset,
                                  relations=spec.relations, limit=spec.limit, batch_size=spec.batch_size,
                                  seed=spec.seed, keep_facts=spec.keep_facts)
         out = probe(lm.model, lm.tokenizer, lm.family, lm.device, corpus, vocab, settings, progress=progress)
-        run = build_run(spec, lm, task, comp, out.result, out.seconds, out.throughput, started, toy,
-                        _data_sha(corpus, vocab_sha))
+        evaluated.append(build_run(spec, lm, task, comp, [out.result], out.seconds, out.throughput, started, toy,
+                                   _data_sha(corpus, vocab_sha)))
+    for task in harness:
+        from .evaluate.harness import run_harness
+
+        hout = run_harness(lm.model, lm.tokenizer, lm.family, lm.device, [task], include_path=spec.lm_eval_include,
+                           include_defaults=spec.lm_eval_include is None, num_fewshot=spec.num_fewshot,
+                           limit=spec.limit, batch_size=spec.batch_size, seed=spec.seed)
+        evaluated.append(build_run(spec, lm, task, comp, hout.results, hout.seconds, hout.throughput, started, toy,
+                                   checked.harness_sha, unit="examples/s"))
+    return _write_runs(spec, evaluated, planned, comp, force, log)
+
+
+def _headline(run: RunFile) -> tuple[str, object]:
+    metrics = run.results[0].metrics
+    name = next((m for m in ("precision@1", "acc") if m in metrics), next(iter(metrics)))
+    return name, metrics[name]
+
+
+def _write_runs(spec: RunSpec, runs: list[RunFile], planned: dict | None, comp: CompressionResult, force: bool,
+                log) -> list[Path]:
+    written = []
+    for run in runs:
+        task = run.evaluation.task
         path = Path(spec.out) / canonical_path(run)
         if planned and planned.get(task) != path:
             raise RuntimeError(f"run file path {path} differs from the planned {planned.get(task)}")
@@ -367,9 +420,12 @@ def execute(spec: RunSpec, *, progress: bool = True, force: bool = False, log=pr
         else:
             atomic_write(path, text)
             written.append(path)
-        m = run.results[0].metrics
-        log(f"{lm.model_id} | {run.compression and ' + '.join(s.method for s in run.compression) or 'baseline'} | "
-            f"{task}: P@1 {m['precision@1'].value:.3f} [{m['precision@1'].ci.low:.3f}, {m['precision@1'].ci.high:.3f}] "
-            f"on {run.results[0].n} facts ({run.results[0].excluded} excluded), sparsity {comp.sparsity.get('all', 0):.3f}, "
-            f"{comp.bits_per_weight:.2f} bits/weight, {out.throughput:.0f} facts/s -> {path}")
+        name, mv = _headline(run)
+        ci = f" [{mv.ci.low:.3f}, {mv.ci.high:.3f}]" if mv.ci else ""
+        noun = "facts" if task.startswith("lama:") else "examples"
+        log(f"{run.model.id} | {run.compression and ' + '.join(s.method for s in run.compression) or 'baseline'} | "
+            f"{task}: {registry.metric_info(name).label} {mv.value:.3f}{ci} on {run.results[0].n} {noun} "
+            f"({run.results[0].excluded} excluded), "
+            f"sparsity {comp.sparsity.get('all', 0):.3f}, {comp.bits_per_weight:.2f} bits/weight, "
+            f"{run.measured.throughput:.0f} {run.measured.throughput_unit} -> {path}")
     return written
