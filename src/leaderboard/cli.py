@@ -19,6 +19,12 @@ def _gh_escape(text: str, prop: bool = False) -> str:
     return text.replace(":", "%3A").replace(",", "%2C") if prop else text
 
 
+def _annotation(p) -> str:
+    """A problem as a GitHub Actions annotation on its file, titled with the field."""
+    return (f"::{p.severity} file={_gh_escape(p.path, prop=True)},title={_gh_escape(p.pointer or '/', prop=True)}::"
+            f"{_gh_escape(p.message)}")
+
+
 def cmd_validate(args: argparse.Namespace) -> int:
     from .validate import validate_paths
 
@@ -33,8 +39,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     else:
         for p in report.problems:
             if args.format == "github":
-                title = _gh_escape(p.pointer or "/", prop=True)
-                print(f"::{p.severity} file={_gh_escape(p.path, prop=True)},title={title}::{_gh_escape(p.message)}")
+                print(_annotation(p))
             else:
                 print(p.line())
         print(f"{n_files} file(s) checked: {n_err} error(s), {n_warn} warning(s)", file=sys.stderr)
@@ -247,8 +252,7 @@ def cmd_pr_check(args: argparse.Namespace) -> int:
     report = pr_check(args.runs, args.base, out=args.out, root=Path(args.root).resolve(), work=args.work)
     for p in report.problems:
         if args.format == "github":
-            print(f"::{p.severity} file={_gh_escape(p.path, prop=True)},title={_gh_escape(p.pointer or '/', prop=True)}::"
-                  f"{_gh_escape(p.message)}")
+            print(_annotation(p))
         else:
             print(p.line())
     if args.summary:
