@@ -169,6 +169,8 @@ class Checked:
     family: str
     harness: list[str] = field(default_factory=list)  # lm-eval tasks
     harness_sha: str | None = None  # of the local task folder
+    vocab: list[str] | None = None  # LAMA's common vocabulary, when it is the candidate set
+    vocab_sha: str | None = None
 
 
 def check(spec: RunSpec) -> Checked:
@@ -198,6 +200,12 @@ def check(spec: RunSpec) -> Checked:
             corpora[task] = load_corpus(root, name, relations=spec.relations, limit_per_relation=spec.limit)
         except LamaDataError as e:
             raise SpecError(f"--eval {task}: {e}") from None
+    vocab, vocab_sha = None, None
+    if corpora and spec.candidates == "lama-common-vocab":
+        try:
+            vocab, vocab_sha = load_vocab(root)
+        except LamaDataError as e:
+            raise SpecError(f"--candidates: {e}") from None
     try:
         config = load_config(spec.model, allow_hub=spec.allow_hub, revision=spec.revision, cache_dir=spec.cache_dir)
         tree = skeleton(config)
@@ -223,7 +231,7 @@ def check(spec: RunSpec) -> Checked:
             if missing:
                 raise SpecError(f"--eval {missing[0]}: no such task in {spec.lm_eval_include}")
             harness_sha = include_sha256(Path(spec.lm_eval_include))
-    return Checked(corpora, family, harness, harness_sha)
+    return Checked(corpora, family, harness, harness_sha, vocab, vocab_sha)
 
 
 # --- running ------------------------------------------------------------------------------------
@@ -343,9 +351,8 @@ def planned_paths(spec: RunSpec, checked: Checked) -> dict[str, Path] | None:
     _toy, toy_id = _is_toy(spec.model)
     model_id = spec.model_id or toy_id or folder.resolve().name
     revision = local_revision(folder)
-    vocab_sha = load_vocab(lama_root(spec))[1] if spec.candidates == "lama-common-vocab" else None
     out = {}
-    shas = {task: _data_sha(corpus, vocab_sha) for task, corpus in checked.corpora.items()}
+    shas = {task: _data_sha(corpus, checked.vocab_sha) for task, corpus in checked.corpora.items()}
     shas.update({task: checked.harness_sha for task in checked.harness})
     for task, sha in shas.items():
         ev = evaluation_for(spec, task, checked.family, sha)
@@ -376,15 +383,14 @@ def execute(spec: RunSpec, *, progress: bool = True, force: bool = False, log=pr
     lm = load(spec.model, allow_hub=spec.allow_hub, revision=spec.revision, device=spec.device, dtype=spec.dtype,
               model_id=spec.model_id or toy_id, cache_dir=spec.cache_dir)
     comp = compress(lm.model, spec.compression, device=lm.device, seed=spec.seed)
-    vocab, vocab_sha = load_vocab(lama_root(spec)) if spec.candidates == "lama-common-vocab" else (None, None)
     evaluated = []
     for task, corpus in corpora.items():
         settings = ProbeSettings(corpus=corpus.name, candidates=spec.candidates, subset=spec.subset,
                                  relations=spec.relations, limit=spec.limit, batch_size=spec.batch_size,
                                  seed=spec.seed, keep_facts=spec.keep_facts)
-        out = probe(lm.model, lm.tokenizer, lm.family, lm.device, corpus, vocab, settings, progress=progress)
+        out = probe(lm.model, lm.tokenizer, lm.family, lm.device, corpus, checked.vocab, settings, progress=progress)
         evaluated.append(build_run(spec, lm, task, comp, [out.result], out.seconds, out.throughput, started, toy,
-                                   _data_sha(corpus, vocab_sha)))
+                                   _data_sha(corpus, checked.vocab_sha)))
     for task in harness:
         from .evaluate.harness import run_harness
 

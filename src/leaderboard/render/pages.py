@@ -258,7 +258,7 @@ def _family(site: Site, h: pl.DataFrame, fam: str) -> None:
     pts = site.q(f"""
         SELECT p.family, p.source_kind AS source, p.model_id AS model, p.method_label AS compression, p.task,
                p.size_bytes / 1e6 AS size_mb, p.value
-        FROM pareto p JOIN runs r USING (run_id) WHERE p.family = ? AND p.metric = {HEADLINE.replace('r.eval_task', 'p.task')}
+        FROM pareto p WHERE p.family = ? AND p.metric = {HEADLINE.replace('r.eval_task', 'p.task')}
         ORDER BY p.task, p.size_bytes""", [fam])
     allpts = f.filter(pl.col("weight_bytes").is_not_null()).select(
         pl.col("family"), pl.col("source_kind").alias("source"), pl.col("model_id").alias("model"),
