@@ -173,8 +173,18 @@ class Checked:
     vocab_sha: str | None = None
 
 
-def check(spec: RunSpec) -> Checked:
-    """Everything that can be wrong with a spec, found before loading weights."""
+def _memo(memo: dict | None, key: tuple, make):
+    """``make()`` once per key when a memo is given (sweeps check hundreds of specs over the same data)."""
+    if memo is None:
+        return make()
+    if key not in memo:
+        memo[key] = make()
+    return memo[key]
+
+
+def check(spec: RunSpec, memo: dict | None = None) -> Checked:
+    """Everything that can be wrong with a spec, found before loading weights. ``memo`` (a dict the
+    caller keeps) shares loaded corpora, vocabulary, configs and skeletons between specs."""
     if not spec.evals:
         raise SpecError("--eval: name at least one evaluation, e.g. lama:trex")
     if spec.candidates not in CANDIDATE_SETS:
@@ -197,18 +207,20 @@ def check(spec: RunSpec) -> Checked:
             continue
         name = _corpus_of(task)
         try:
-            corpora[task] = load_corpus(root, name, relations=spec.relations, limit_per_relation=spec.limit)
+            rel = tuple(spec.relations) if spec.relations else None
+            corpora[task] = _memo(memo, ("corpus", str(root), name, rel, spec.limit), lambda name=name: load_corpus(
+                root, name, relations=spec.relations, limit_per_relation=spec.limit))
         except LamaDataError as e:
             raise SpecError(f"--eval {task}: {e}") from None
     vocab, vocab_sha = None, None
     if corpora and spec.candidates == "lama-common-vocab":
         try:
-            vocab, vocab_sha = load_vocab(root)
+            vocab, vocab_sha = _memo(memo, ("vocab", str(root)), lambda: load_vocab(root))
         except LamaDataError as e:
             raise SpecError(f"--candidates: {e}") from None
     try:
-        config = load_config(spec.model, allow_hub=spec.allow_hub, revision=spec.revision, cache_dir=spec.cache_dir)
-        tree = skeleton(config)
+        key = ("model", spec.model, spec.allow_hub, spec.revision, str(spec.cache_dir))
+        config, tree = _memo(memo, key, lambda: _config_and_skeleton(spec))
         check_scopes(tree, spec.compression)
     except ModelLoadError as e:
         raise SpecError(f"--model: {e}") from None
@@ -226,12 +238,19 @@ def check(spec: RunSpec) -> Checked:
 
             from .evaluate.harness import include_sha256
 
-            known = TaskManager(include_path=str(spec.lm_eval_include), include_defaults=False).all_tasks
+            include = str(spec.lm_eval_include)
+            known = _memo(memo, ("lm-eval-tasks", include),
+                          lambda: set(TaskManager(include_path=include, include_defaults=False).all_tasks))
             missing = [t for t in harness if t.removeprefix("lm-eval:") not in known]
             if missing:
                 raise SpecError(f"--eval {missing[0]}: no such task in {spec.lm_eval_include}")
-            harness_sha = include_sha256(Path(spec.lm_eval_include))
+            harness_sha = _memo(memo, ("lm-eval-sha", include), lambda: include_sha256(Path(include)))
     return Checked(corpora, family, harness, harness_sha, vocab, vocab_sha)
+
+
+def _config_and_skeleton(spec: RunSpec):
+    config = load_config(spec.model, allow_hub=spec.allow_hub, revision=spec.revision, cache_dir=spec.cache_dir)
+    return config, skeleton(config)
 
 
 # --- running ------------------------------------------------------------------------------------
@@ -342,15 +361,23 @@ def build_run(spec: RunSpec, lm: LoadedModel, task: str, comp: CompressionResult
     return run.model_copy(update={"run_id": compute_run_id(run)})
 
 
-def planned_paths(spec: RunSpec, checked: Checked) -> dict[str, Path] | None:
-    """Where each evaluation's run file will be, known before loading the model (local folders only:
-    a hub model's revision is known once it is fetched)."""
+def model_identity(spec: RunSpec, memo: dict | None = None) -> tuple[str, str] | None:
+    """(model id, revision) of a local checkpoint before loading it; None for a hub model, whose
+    revision is known once it is fetched (then take ``lm.model_id, lm.revision``)."""
     folder = Path(spec.model)
     if not folder.is_dir():
         return None
     _toy, toy_id = _is_toy(spec.model)
     model_id = spec.model_id or toy_id or folder.resolve().name
-    revision = local_revision(folder)
+    return model_id, _memo(memo, ("revision", str(folder.resolve())), lambda: local_revision(folder))
+
+
+def planned_paths(spec: RunSpec, checked: Checked, identity: tuple[str, str] | None = None) -> dict[str, Path] | None:
+    """Where each evaluation's run file will be, known before loading a local model (see model_identity)."""
+    identity = identity or model_identity(spec)
+    if identity is None:
+        return None
+    model_id, revision = identity
     out = {}
     shas = {task: _data_sha(corpus, checked.vocab_sha) for task, corpus in checked.corpora.items()}
     shas.update({task: checked.harness_sha for task in checked.harness})
@@ -365,41 +392,75 @@ def execute(spec: RunSpec, *, progress: bool = True, force: bool = False, log=pr
     """Run a checked spec; returns the run files written. Evaluations whose run file exists (same spec)
     are skipped unless ``force``; when all exist, the model is not even loaded."""
     checked = check(spec)
-    corpora = dict(checked.corpora)
-    harness = list(checked.harness)
     planned = planned_paths(spec, checked)
-    if planned and not force:
-        for task, path in planned.items():
-            if path.exists():
-                log(f"{path} exists (same spec); left as it is (use --force to replace)")
-                corpora.pop(task, None)
-                if task in harness:
-                    harness.remove(task)
-        if not corpora and not harness:
-            return []
+    todo = pending_tasks(spec, checked, planned, force, log)
+    if not todo:
+        return []
+    lm = load_model(spec)
+    return run_loaded(spec, checked, lm, todo, planned=planned, progress=progress, force=force, log=log)
+
+
+def pending_tasks(spec: RunSpec, checked: Checked, planned: dict[str, Path] | None, force: bool = False,
+                  log=print) -> list[str]:
+    """The evaluations of ``spec`` whose run file is not there yet (all of them with ``force``)."""
+    tasks = [*checked.corpora, *checked.harness]
+    if not planned or force:
+        return tasks
+    todo = []
+    for task in tasks:
+        if planned[task].exists():
+            log(f"{planned[task]} exists (same spec); left as it is (use --force to replace)")
+        else:
+            todo.append(task)
+    return todo
+
+
+def load_model(spec: RunSpec) -> LoadedModel:
+    _toy, toy_id = _is_toy(spec.model)
+    return load(spec.model, allow_hub=spec.allow_hub, revision=spec.revision, device=spec.device, dtype=spec.dtype,
+                model_id=spec.model_id or toy_id, cache_dir=spec.cache_dir)
+
+
+def run_loaded(spec: RunSpec, checked: Checked, lm: LoadedModel, tasks: list[str], *,
+               planned: dict[str, Path] | None = None, progress: bool = True, force: bool = False, log=print,
+               on_error=None) -> list[Path]:
+    """Compress the loaded model (in place) by ``spec.compression`` and write a run file per task.
+
+    ``on_error(task, exc)``: when given, an evaluation that raises is reported there and the others
+    still run (sweeps); otherwise the error propagates."""
     torch.manual_seed(spec.seed)
     started = datetime.now(timezone.utc)
-    toy, toy_id = _is_toy(spec.model)
-    lm = load(spec.model, allow_hub=spec.allow_hub, revision=spec.revision, device=spec.device, dtype=spec.dtype,
-              model_id=spec.model_id or toy_id, cache_dir=spec.cache_dir)
+    toy, _ = _is_toy(spec.model)
     comp = compress(lm.model, spec.compression, device=lm.device, seed=spec.seed)
-    evaluated = []
-    for task, corpus in corpora.items():
+    written = []
+    for task in tasks:
+        try:
+            run = _evaluate(spec, checked, lm, task, comp, started, toy, progress)
+            written += _write_runs(spec, [run], planned, comp, force, log)
+        except Exception as e:
+            if on_error is None:
+                raise
+            on_error(task, e)
+    return written
+
+
+def _evaluate(spec: RunSpec, checked: Checked, lm: LoadedModel, task: str, comp: CompressionResult,
+              started: datetime, toy: bool, progress: bool) -> RunFile:
+    if task in checked.corpora:
+        corpus = checked.corpora[task]
         settings = ProbeSettings(corpus=corpus.name, candidates=spec.candidates, subset=spec.subset,
                                  relations=spec.relations, limit=spec.limit, batch_size=spec.batch_size,
                                  seed=spec.seed, keep_facts=spec.keep_facts)
         out = probe(lm.model, lm.tokenizer, lm.family, lm.device, corpus, checked.vocab, settings, progress=progress)
-        evaluated.append(build_run(spec, lm, task, comp, [out.result], out.seconds, out.throughput, started, toy,
-                                   _data_sha(corpus, checked.vocab_sha)))
-    for task in harness:
-        from .evaluate.harness import run_harness
+        return build_run(spec, lm, task, comp, [out.result], out.seconds, out.throughput, started, toy,
+                         _data_sha(corpus, checked.vocab_sha))
+    from .evaluate.harness import run_harness
 
-        hout = run_harness(lm.model, lm.tokenizer, lm.family, lm.device, [task], include_path=spec.lm_eval_include,
-                           include_defaults=spec.lm_eval_include is None, num_fewshot=spec.num_fewshot,
-                           limit=spec.limit, batch_size=spec.batch_size, seed=spec.seed)
-        evaluated.append(build_run(spec, lm, task, comp, hout.results, hout.seconds, hout.throughput, started, toy,
-                                   checked.harness_sha, unit="examples/s"))
-    return _write_runs(spec, evaluated, planned, comp, force, log)
+    hout = run_harness(lm.model, lm.tokenizer, lm.family, lm.device, [task], include_path=spec.lm_eval_include,
+                       include_defaults=spec.lm_eval_include is None, num_fewshot=spec.num_fewshot,
+                       limit=spec.limit, batch_size=spec.batch_size, seed=spec.seed)
+    return build_run(spec, lm, task, comp, hout.results, hout.seconds, hout.throughput, started, toy,
+                     checked.harness_sha, unit="examples/s")
 
 
 def _headline(run: RunFile) -> tuple[str, object]:
