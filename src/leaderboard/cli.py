@@ -137,6 +137,105 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _overrides(pairs: list[str]) -> dict:
+    import yaml
+
+    out = {}
+    for pair in pairs:
+        key, eq, value = pair.partition("=")
+        if not eq or not key.strip():
+            raise ValueError(f"--set {pair!r}: write KEY=VALUE, e.g. device=cuda or limit=100")
+        out[key.strip()] = yaml.safe_load(value) if value.strip() else None
+    return out
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    """Expand a sweep spec and run (or list, or submit) its runs."""
+    from .sweep import SweepError, parse, parse_shard, shard_units, with_out
+    from .sweep_run import STATES, run_units, status
+
+    try:
+        sweep = parse(args.spec, _overrides(args.set))
+        index, count = parse_shard(args.shard) if args.shard else (0, 1)
+    except (SweepError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    state = Path(args.state or Path("build") / "sweeps" / sweep.name)
+    units = shard_units(sweep.units, index, count)
+    if args.out:
+        units = with_out(units, args.out)
+    shard = f"{index}/{count}"
+    print(f"sweep {sweep.name}: {sweep.n_runs} run(s) in {len(sweep.units)} model x pipeline unit(s); "
+          f"shard {shard}: {sum(len(u.spec.evals) for u in units)} run(s); state in {state}", file=sys.stderr)
+    if args.dry_run:
+        rows = status(units, state)
+        if args.format == "json":
+            print(json.dumps([{"state": r.state, "group": r.unit.group, "model": r.unit.spec.model_id or r.unit.spec.model,
+                               "compression": r.unit.pipeline, "task": r.task, "path": str(r.path) if r.path else None,
+                               "detail": r.detail} for r in rows], indent=2))
+        else:
+            for r in rows:
+                where = r.detail if r.state in ("invalid", "failed", "unknown") else str(r.path)
+                print(f"{r.state:8} {r.unit.spec.model_id or Path(r.unit.spec.model).name} | {r.unit.pipeline} | "
+                      f"{r.task} | {where}")
+        counts = {s: sum(r.state == s for r in rows) for s in STATES}
+        print(", ".join(f"{n} {s}" for s, n in counts.items() if n) or "nothing to run", file=sys.stderr)
+        return 1 if counts["invalid"] else 0
+    if args.executor != "inline":
+        return _submit_sweep(args, sweep, state, count)
+    summary = run_units(units, state, shard=shard, retry_failed=not args.skip_failed, force=args.force,
+                        progress=not args.no_progress and sys.stderr.isatty())
+    if summary.invalid:
+        for line in summary.invalid:
+            print(f"error: {line}", file=sys.stderr)
+        print(f"{len(summary.invalid)} invalid unit(s); nothing was run", file=sys.stderr)
+        return 2
+    state.mkdir(parents=True, exist_ok=True)
+    (state / f"summary-{index}-of-{count}.json").write_text(json.dumps(summary.as_dict(), indent=2) + "\n")
+    for line in summary.lines():
+        print(line)
+    if summary.failed:
+        print(f"failures are recorded in {state / 'failures'}; rerun the same command to retry them", file=sys.stderr)
+    return 1 if summary.failed else 0
+
+
+def _submit_sweep(args: argparse.Namespace, sweep, state: Path, count: int) -> int:
+    try:
+        from .sweep_submit import SlurmOptions, submit
+    except ImportError:
+        print("error: --executor needs submitit: pip install submitit", file=sys.stderr)
+        return 2
+    if args.shard:
+        print("error: --shard is for one worker; with --executor, --shards N makes N jobs", file=sys.stderr)
+        return 2
+    n = args.shards or 1
+    opts = SlurmOptions(partition=args.partition, gpus_per_task=args.gpus_per_task, cpus_per_task=args.cpus_per_task,
+                        mem_gb=args.mem_gb, time_min=args.time, array_parallelism=args.array_parallelism,
+                        account=args.account, qos=args.qos, constraint=args.constraint)
+    try:
+        jobs = submit(args.spec, n, cluster=args.executor, state_dir=state, name=sweep.name,
+                      overrides=_overrides(args.set), out=args.out, retry_failed=not args.skip_failed, opts=opts)
+    except (RuntimeError, ValueError, OSError) as e:
+        print(f"error: cannot submit to {args.executor}: {e}", file=sys.stderr)
+        return 1
+    print(f"submitted {len(jobs)} job(s): {', '.join(j.job_id for j in jobs)}; logs in {state / 'submitit'}")
+    if not (args.wait or args.executor == "local"):
+        print(f"check progress: leaderboard sweep {args.spec} --dry-run")
+        return 0
+    failed = 0
+    for job in jobs:
+        try:
+            result = job.result()
+        except Exception as e:  # a job that died (its log says why)
+            failed += 1
+            print(f"job {job.job_id} failed: {e}", file=sys.stderr)
+            continue
+        failed += len(result["failed"]) + len(result["invalid"])
+        print(f"job {job.job_id}: shard {result['shard']}: {len(result['written'])} written, "
+              f"{result['done_before']} already done, {len(result['failed'])} failed, {len(result['invalid'])} invalid")
+    return 1 if failed else 0
+
+
 def cmd_data(args: argparse.Namespace) -> int:
     from .evaluate.lama_fetch import FetchError, fetch_lama
 
@@ -148,36 +247,26 @@ def cmd_data(args: argparse.Namespace) -> int:
     return 0
 
 
-DEMO_PIPELINES: list[list[str]] = [
-    [],
-    *[[f"prune:criterion=l1,sparsity={x}"] for x in (0.3, 0.5, 0.7, 0.8, 0.9)],
-    ["prune:criterion=l1,sparsity=0.5,scope=attention"],
-    ["prune:criterion=l1,sparsity=0.5,scope=ffn"],
-    ["prune:criterion=random,sparsity=0.5"],
-    ["quantize:scheme=dynamic-int8"],
-    ["quantize:scheme=bnb-nf4"],
-    ["prune:criterion=l1,sparsity=0.5", "quantize:scheme=dynamic-int8"],
-]
-
-
 def cmd_demo(args: argparse.Namespace) -> int:
-    """The main job on the embedded default: a small sweep on the bundled demo model (trained on real
-    LAMA T-REx facts), then validate + ingest everything in runs/ and summarise."""
-    from .evaluate.lama_data import packaged_root
-    from .runner import RunSpec, SpecError, execute, parse_step
+    """The main job on the embedded default: the demo sweep (sweeps/demo.yaml: the bundled demo model,
+    trained on real LAMA T-REx facts, under a dozen compressions), then validate + ingest everything in
+    runs/, summarise, build the site."""
     from .store import IngestError, connect, ingest
+    from .sweep import SweepError, parse, with_out
+    from .sweep_run import run_units
 
-    model = Path(__file__).parent / "data" / "demo-model"
-    print(f"[1/4] demo sweep: {len(DEMO_PIPELINES)} compressions of the bundled demo model on its LAMA T-REx sample")
-    failures = 0
-    for steps in DEMO_PIPELINES:
-        spec = RunSpec(model=str(model), evals=["lama:trex"], compression=[parse_step(x) for x in steps],
-                       lama_dir=packaged_root(), device="cpu", out=args.runs)
-        try:
-            execute(spec, progress=False, log=lambda line: print("      " + line))
-        except (SpecError, RuntimeError) as e:
-            failures += 1
-            print(f"      failed: {' + '.join(steps) or 'baseline'}: {e}", file=sys.stderr)
+    spec = Path(args.root) / "sweeps" / "demo.yaml"
+    try:
+        sweep = parse(spec)
+    except SweepError as e:
+        print(f"error: {e} (run from the repository root or pass --root)", file=sys.stderr)
+        return 2
+    print(f"[1/4] demo sweep ({spec}): {sweep.n_runs} compressions of the bundled demo model on its LAMA T-REx sample")
+    summary = run_units(with_out(sweep.units, args.runs), Path(args.db).parent / "sweeps" / sweep.name,
+                        log=lambda line: print("      " + line))
+    for line in summary.lines() + [f"invalid: {x}" for x in summary.invalid]:
+        print("      " + line)
+    failures = len(summary.failed) + len(summary.invalid)
     print(f"[2/4] validate + ingest {args.runs} -> {args.db}")
     try:
         rep = ingest(args.runs, args.db)
@@ -343,6 +432,34 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="replace a run file with the same run_id")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("sweep", help="run a grid of models x compressions x evaluations (resumable, sharded, SLURM)")
+    p.add_argument("spec", type=Path, help="sweep spec YAML, e.g. sweeps/demo.yaml")
+    p.add_argument("--dry-run", action="store_true", help="list the runs and which are done, failed or to do")
+    p.add_argument("--format", choices=("text", "json"), default="text", help="--dry-run output")
+    p.add_argument("--shard", metavar="I/N", help="run only shard I of N (0-based), e.g. $SLURM_ARRAY_TASK_ID/8")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a run setting everywhere (device=cuda, batch_size=128, limit=50, ...)")
+    p.add_argument("--out", type=Path, help="runs folder (default: the spec's, else runs/)")
+    p.add_argument("--state", type=Path, help="failures and summaries (default: build/sweeps/NAME)")
+    p.add_argument("--skip-failed", action="store_true", help="do not retry runs that failed before")
+    p.add_argument("--force", action="store_true", help="redo runs whose file exists")
+    p.add_argument("--no-progress", action="store_true")
+    g = p.add_argument_group("scale-out (submitit)")
+    g.add_argument("--executor", choices=("inline", "local", "slurm"), default="inline",
+                   help="inline: this process; local: one process per shard here; slurm: a job array")
+    g.add_argument("--shards", type=int, help="number of jobs (shards) to submit")
+    g.add_argument("--wait", action="store_true", help="wait for the jobs and print their summaries (always for local)")
+    g.add_argument("--partition")
+    g.add_argument("--gpus-per-task", type=int, help="GPUs per job (default 1 on SLURM, 0 locally)")
+    g.add_argument("--cpus-per-task", type=int, default=8)
+    g.add_argument("--mem-gb", type=int)
+    g.add_argument("--time", type=int, default=24 * 60, help="time limit per job in minutes (jobs requeue and resume)")
+    g.add_argument("--array-parallelism", type=int, help="at most this many jobs at once")
+    g.add_argument("--account")
+    g.add_argument("--qos")
+    g.add_argument("--constraint")
+    p.set_defaults(func=cmd_sweep)
 
     p = sub.add_parser("data", help="fetch evaluation data")
     p.add_argument("what", choices=("fetch",))

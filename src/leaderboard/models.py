@@ -98,6 +98,14 @@ def _snapshot_commit(src: str, hub: dict) -> str | None:
     return path.parent.name if path.parent.parent.name == "snapshots" else None
 
 
+def cached_revision(model: str, revision: str | None = None, cache_dir: Path | None = None) -> str | None:
+    """The commit of a hub model already in the local cache (no network), else None."""
+    if Path(model).expanduser().is_dir():
+        return None
+    return _snapshot_commit(model, {"revision": revision, "cache_dir": str(cache_dir) if cache_dir else None,
+                                    "local_files_only": True})
+
+
 def skeleton(config: T.PretrainedConfig) -> nn.Module:
     """The model's module tree on the meta device (no memory, no weights): for checking specs early."""
     with torch.device("meta"):

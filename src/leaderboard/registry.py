@@ -51,6 +51,8 @@ NAMED_SCOPES: dict[str, str] = {
     "output": "the paper's 'output' scope: feed-forward layers plus the attention output projection",
     "lm-head": "the language-model head (the MLM decoder or the output projection)",
     "embeddings": "the token embedding matrix",
+    "last-layer": "every Linear layer of the final transformer block (of the decoder, for encoder-decoders): "
+                  "the paper's local pruning of the final layer",
 }
 SCOPE_GLOB_PATTERN = r"^[A-Za-z0-9_.*?\[\]\-]{1,200}$"
 

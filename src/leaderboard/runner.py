@@ -26,6 +26,7 @@ from .compress.scopes import ScopeError
 from .evaluate.lama import CANDIDATE_SETS, SUBSETS, ProbeSettings, probe
 from .evaluate.lama_data import Corpus, LamaDataError, load_corpus, load_vocab, packaged_root
 from .models import LoadedModel, ModelLoadError, family_of, load, load_config, local_revision, skeleton
+from .naming import pipeline_label
 from .schema import (
     SCHEMA_VERSION,
     Evaluation,
@@ -490,7 +491,7 @@ def _write_runs(spec: RunSpec, runs: list[RunFile], planned: dict | None, comp: 
         name, mv = _headline(run)
         ci = f" [{mv.ci.low:.3f}, {mv.ci.high:.3f}]" if mv.ci else ""
         noun = "facts" if task.startswith("lama:") else "examples"
-        log(f"{run.model.id} | {run.compression and ' + '.join(s.method for s in run.compression) or 'baseline'} | "
+        log(f"{run.model.id} | {pipeline_label(run.compression)} | "
             f"{task}: {registry.metric_info(name).label} {mv.value:.3f}{ci} on {run.results[0].n} {noun} "
             f"({run.results[0].excluded} excluded), "
             f"sparsity {comp.sparsity.get('all', 0):.3f}, {comp.bits_per_weight:.2f} bits/weight, "

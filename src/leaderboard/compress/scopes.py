@@ -37,6 +37,9 @@ _FFN = re.compile(
 )
 
 
+_BLOCK = re.compile(r"^(.*?\.(?:layer|layers|h|block|albert_layers)\.\d+)\.")
+
+
 class ScopeError(ValueError):
     pass
 
@@ -76,6 +79,9 @@ def resolve(model: nn.Module, scope: str) -> dict[str, nn.Module]:
         out = {n: m for n, m in linears.items() if _FFN.search(n)}
     elif scope == "output":
         out = {n: m for n, m in linears.items() if _FFN.search(n) or _ATTENTION_OUT.search(n)}
+    elif scope == "last-layer":
+        blocks = [b.group(1) for n in linears if n != head and (b := _BLOCK.match(n))]
+        out = {n: m for n, m in linears.items() if blocks and n.startswith(blocks[-1] + ".")}
     elif scope == "lm-head":
         out = {head: dict(model.named_modules())[head]} if head else {}
     elif scope == "embeddings":
