@@ -49,6 +49,22 @@ def test_scopes_resolve_the_same_roles_on_every_architecture(arch) -> None:
     assert not (a & ao) and not (a & f) and not (ao & f)
 
 
+LAST_BLOCK = {"bert": "bert.encoder.layer.1.", "roberta": "roberta.encoder.layer.1.",
+              "distilbert": "distilbert.transformer.layer.1.",
+              "albert": "albert.encoder.albert_layer_groups.0.albert_layers.0.", "t5": "decoder.block.1.",
+              "gpt2": "transformer.h.1.", "opt": "model.decoder.layers.1.", "gpt_neox": "gpt_neox.layers.1.",
+              "llama": "model.layers.1."}
+
+
+@pytest.mark.parametrize("arch", tiny.ARCHITECTURES)
+def test_last_layer_is_every_linear_of_the_final_block(arch) -> None:
+    m = tiny.tiny_model(arch)
+    last = resolve(m, "last-layer")
+    body = resolve(m, "all")
+    assert set(last) == {n for n in body if n.startswith(LAST_BLOCK[arch])}
+    assert set(last) < set(body) and len(last) >= 4  # attention projections and feed-forward, nothing else
+
+
 def test_bert_scopes_match_the_paper_exactly() -> None:
     m = tiny.tiny_model("bert")
     layer = "bert.encoder.layer.0."

@@ -179,8 +179,14 @@ def _memo(memo: dict | None, key: tuple, make):
     if memo is None:
         return make()
     if key not in memo:
-        memo[key] = make()
-    return memo[key]
+        try:
+            memo[key] = (True, make())
+        except (SpecError, LamaDataError, ModelLoadError, ScopeError, OSError, ValueError) as e:
+            memo[key] = (False, e)  # e.g. a hub model unreachable offline: tried once, not once per spec
+    ok, value = memo[key]
+    if not ok:
+        raise value
+    return value
 
 
 def check(spec: RunSpec, memo: dict | None = None) -> Checked:

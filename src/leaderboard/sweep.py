@@ -93,12 +93,13 @@ def pipeline_label(steps: list) -> str:
 # --- expansion ----------------------------------------------------------------------------------
 
 
-def _product(mapping: dict) -> list[dict]:
+def _product(mapping: dict, where: str) -> list[dict]:
     """{'a': [1, 2], 'b': 3} -> [{'a': 1, 'b': 3}, {'a': 2, 'b': 3}] (YAML order, last key fastest)."""
     keys = list(mapping)
     values = [v if isinstance(v, list) else [v] for v in mapping.values()]
     if any(not v for v in values):
-        raise SweepError(f"an empty list in {mapping}")
+        empty = next(k for k, v in zip(keys, values) if not v)
+        raise SweepError(f"{where}.{empty}: an empty list expands to no step")
     return [dict(zip(keys, combo)) for combo in itertools.product(*values)]
 
 
@@ -123,7 +124,7 @@ def _step_options(entry, where: str) -> list[Step]:
     else:
         raise SweepError(f"{where}: unknown step {sorted(entry)}; use prune: or quantize:")
     try:
-        return [step_from_dict(d, where) for d in _product(body)]
+        return [step_from_dict(d, where) for d in _product(body, where)]
     except SpecError as e:
         raise SweepError(str(e)) from None
 
