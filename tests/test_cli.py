@@ -55,7 +55,7 @@ def test_demo_on_the_committed_runs_writes_nothing_new(tmp_path, capsys) -> None
     assert main(["demo", "--runs", str(runs), "--db", str(db), "--no-site"]) == 0
     out = capsys.readouterr().out
     assert sorted(p.relative_to(runs) for p in runs.rglob("*.json")) == before
-    assert out.count("exists (same spec); left as it is") == 12
+    assert "12 run(s): 0 written, 12 already done, 0 failed; 0 model load(s)" in out
     assert f"{len(before)} added, 0 updated" in out
     assert "uncompressed baseline" in out and "global magnitude (L1) pruning 90% of all" in out
 

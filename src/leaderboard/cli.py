@@ -176,7 +176,9 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         else:
             for r in rows:
                 where = r.detail if r.state in ("invalid", "failed", "unknown") else str(r.path)
-                print(f"{r.state:8} {r.unit.spec.model_id or Path(r.unit.spec.model).name} | {r.unit.pipeline} | "
+                model = r.unit.spec.model_id or (Path(r.unit.spec.model).name if Path(r.unit.spec.model).is_dir()
+                                                 else r.unit.spec.model)
+                print(f"{r.state:8} {model} | {r.unit.pipeline} | "
                       f"{r.task} | {where}")
         counts = {s: sum(r.state == s for r in rows) for s in STATES}
         print(", ".join(f"{n} {s}" for s, n in counts.items() if n) or "nothing to run", file=sys.stderr)
