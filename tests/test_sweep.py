@@ -263,3 +263,14 @@ def test_slurm_submission_is_a_requeueable_gpu_job_array(tmp_path) -> None:
     for line in ("#SBATCH --array=0-2%2", "#SBATCH --partition=gpu", "#SBATCH --time=90", "#SBATCH --gpus-per-node=1",
                  "#SBATCH --signal=USR2@"):
         assert line in script, line
+
+
+def test_shard_jobs_requeue_themselves_with_the_same_shard() -> None:
+    """On a time limit or preemption submitit calls checkpoint(); the requeued call is the same shard,
+    which then skips what is written (resume)."""
+    from leaderboard.sweep_submit import ShardJob
+
+    job = ShardJob()
+    args = (str(DEMO), 1, 4, {"limit": 5}, str(ROOT), "/tmp/state", None, True)
+    again = job.checkpoint(*args)
+    assert again.function is job and again.args == args
