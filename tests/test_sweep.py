@@ -274,3 +274,12 @@ def test_shard_jobs_requeue_themselves_with_the_same_shard() -> None:
     args = (str(DEMO), 1, 4, {"limit": 5}, str(ROOT), "/tmp/state", None, True)
     again = job.checkpoint(*args)
     assert again.function is job and again.args == args
+
+
+def test_local_shard_jobs_get_their_own_gpus() -> None:
+    from leaderboard.sweep_submit import gpu_sets
+
+    assert gpu_sets(4, [0, 1, 2, 3], 1) == [[0], [1], [2], [3]]
+    assert gpu_sets(3, [4, 6], 1) == [[4], [6], [4]]  # more shards than GPUs: shared round robin
+    assert gpu_sets(2, [0, 1, 2, 3], 2) == [[0, 1], [2, 3]]
+    assert gpu_sets(2, [], 1) == [[], []] and gpu_sets(2, [0], 0) == [[], []]

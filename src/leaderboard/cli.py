@@ -453,7 +453,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--shards", type=int, help="number of jobs (shards) to submit")
     g.add_argument("--wait", action="store_true", help="wait for the jobs and print their summaries (always for local)")
     g.add_argument("--partition")
-    g.add_argument("--gpus-per-task", type=int, help="GPUs per job (default 1 on SLURM, 0 locally)")
+    g.add_argument("--gpus-per-task", type=int, help="GPUs per job (default 1; locally 0 when no GPU is visible; local jobs get distinct GPUs, round robin)")
     g.add_argument("--cpus-per-task", type=int, default=8)
     g.add_argument("--mem-gb", type=int)
     g.add_argument("--time", type=int, default=24 * 60, help="time limit per job in minutes (jobs requeue and resume)")

@@ -8,6 +8,7 @@ skips the runs already written (resume), so nothing is redone or lost.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,7 +21,7 @@ from .sweep_run import run_units
 @dataclass
 class SlurmOptions:
     partition: str | None = None
-    gpus_per_task: int | None = None  # default: 1 on SLURM, 0 locally
+    gpus_per_task: int | None = None  # default: 1 (locally: 1 if a GPU is visible, else 0)
     cpus_per_task: int = 8
     mem_gb: int | None = None
     time_min: int = 24 * 60
@@ -46,11 +47,17 @@ class ShardJob(submitit.helpers.Checkpointable):
         return summary.as_dict()
 
 
-def executor(cluster: str, folder: Path, name: str, opts: SlurmOptions) -> submitit.AutoExecutor:
+def executor(cluster: str, folder: Path, name: str, opts: SlurmOptions):
+    """submitit's SLURM executor (through AutoExecutor's shared parameter names), or its LocalExecutor
+    (processes on this machine; GPUs are set per job in ``submit``)."""
+    if cluster == "local":
+        ex = submitit.LocalExecutor(folder=str(folder / "%j"))
+        ex.update_parameters(name=f"leaderboard-{name}", timeout_min=opts.time_min, tasks_per_node=1, nodes=1)
+        return ex
     ex = submitit.AutoExecutor(folder=str(folder / "%j"), cluster=cluster)
     params = {"name": f"leaderboard-{name}", "timeout_min": opts.time_min, "cpus_per_task": opts.cpus_per_task,
               "tasks_per_node": 1, "nodes": 1,
-              "gpus_per_node": opts.gpus_per_task if opts.gpus_per_task is not None else int(cluster == "slurm")}
+              "gpus_per_node": opts.gpus_per_task if opts.gpus_per_task is not None else 1}
     if opts.mem_gb:
         params["mem_gb"] = opts.mem_gb
     slurm = {"slurm_partition": opts.partition, "slurm_array_parallelism": opts.array_parallelism,
@@ -60,14 +67,42 @@ def executor(cluster: str, folder: Path, name: str, opts: SlurmOptions) -> submi
     return ex
 
 
+def local_gpus() -> list[int]:
+    """The GPUs local shard jobs may use: $CUDA_VISIBLE_DEVICES if it lists ids, else every device."""
+    listed = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if listed is not None and all(x.strip().isdigit() for x in listed.split(",") if x.strip()):
+        return [int(x) for x in listed.split(",") if x.strip()]
+    import torch
+
+    return list(range(torch.cuda.device_count()))
+
+
+def gpu_sets(count: int, gpus: list[int], per_task: int) -> list[list[int]]:
+    """GPUs for each of ``count`` local shard jobs: consecutive blocks of ``per_task``, round robin
+    (more shards than GPUs share them)."""
+    if per_task <= 0 or not gpus:
+        return [[] for _ in range(count)]
+    per_task = min(per_task, len(gpus))
+    return [[gpus[(i * per_task + k) % len(gpus)] for k in range(per_task)] for i in range(count)]
+
+
 def submit(spec: Path, count: int, *, cluster: str, state_dir: Path, name: str, overrides: dict | None = None,
            base: Path | None = None, out: Path | None = None, retry_failed: bool = True,
            opts: SlurmOptions | None = None) -> list:
-    """Submit ``count`` shard jobs as one array; returns submitit jobs (``.job_id``, ``.result()``)."""
+    """Submit ``count`` shard jobs (a SLURM array; local processes, each with its own GPUs); returns
+    submitit jobs (``.job_id``, ``.result()``)."""
     opts = opts or SlurmOptions()
     ex = executor(cluster, Path(state_dir).resolve() / "submitit", name, opts)
     base = Path(base or Path.cwd()).resolve()
     args = (str(Path(spec).resolve()), dict(overrides or {}), str(base), str(Path(state_dir).resolve()),
             str(Path(out).resolve()) if out else None, retry_failed)
+    if cluster == "local":  # submitit gives every local job the same first GPUs: spread them instead
+        gpus = local_gpus()
+        per_task = opts.gpus_per_task if opts.gpus_per_task is not None else int(bool(gpus))
+        jobs = []
+        for i, ids in enumerate(gpu_sets(count, gpus, per_task)):
+            ex.update_parameters(gpus_per_node=len(ids), visible_gpus=tuple(ids))
+            jobs.append(ex.submit(ShardJob(), args[0], i, count, *args[1:]))
+        return jobs
     indices = list(range(count))
     return ex.map_array(ShardJob(), [args[0]] * count, indices, [count] * count, *([a] * count for a in args[1:]))
