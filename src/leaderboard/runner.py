@@ -103,6 +103,13 @@ def parse_step(text: str) -> Step:
     return step_from_dict(fields, where=f"--compress {text!r}")
 
 
+def step_text(step: Step) -> str:
+    """A step as ``--compress`` text (what parse_step reads back)."""
+    fields = step.model_dump(exclude_none=True)
+    method = fields.pop("method")
+    return f"{method}:" + ",".join(f"{k}={v}" for k, v in fields.items())
+
+
 def step_from_dict(fields: dict, where: str) -> Step:
     fields = dict(fields)
     if fields.get("method") == "prune" and "granularity" not in fields:
@@ -295,9 +302,7 @@ def _device_name(device: torch.device) -> str:
 def reproduce_command(spec: RunSpec, model_id: str, task: str) -> str:
     parts = ["leaderboard", "run", "--model", model_id, "--eval", task]
     for s in spec.compression:
-        fields = s.model_dump(exclude_none=True)
-        method = fields.pop("method")
-        parts += ["--compress", f"{method}:" + ",".join(f"{k}={v}" for k, v in fields.items())]
+        parts += ["--compress", step_text(s)]
     for flag, value, default in (("--candidates", spec.candidates, "lama-common-vocab"), ("--subset", spec.subset, "all"),
                                  ("--limit", spec.limit, None), ("--dtype", spec.dtype, "float32"),
                                  ("--seed", spec.seed, 0), ("--batch-size", spec.batch_size, 64)):

@@ -25,7 +25,7 @@ import re
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
-from .runner import RunSpec, SpecError, step_from_dict
+from .runner import RunSpec, SpecError, parse_step, step_from_dict, step_text
 from .schema import Step
 
 BUILTIN_MODEL = "builtin:demo-model"
@@ -80,14 +80,8 @@ class Sweep:
 
 
 def pipeline_label(steps: list) -> str:
-    if not steps:
-        return "baseline"
-    parts = []
-    for s in steps:
-        d = s.model_dump(exclude_none=True)
-        method = d.pop("method")
-        parts.append(f"{method}:" + ",".join(f"{k}={v}" for k, v in d.items()))
-    return " + ".join(parts)
+    """A pipeline as ``--compress`` texts joined by ' + ' ('baseline' for none)."""
+    return " + ".join(step_text(s) for s in steps) or "baseline"
 
 
 # --- expansion ----------------------------------------------------------------------------------
@@ -97,16 +91,14 @@ def _product(mapping: dict, where: str) -> list[dict]:
     """{'a': [1, 2], 'b': 3} -> [{'a': 1, 'b': 3}, {'a': 2, 'b': 3}] (YAML order, last key fastest)."""
     keys = list(mapping)
     values = [v if isinstance(v, list) else [v] for v in mapping.values()]
-    if any(not v for v in values):
-        empty = next(k for k, v in zip(keys, values) if not v)
-        raise SweepError(f"{where}.{empty}: an empty list expands to no step")
+    for key, options in zip(keys, values):
+        if not options:
+            raise SweepError(f"{where}.{key}: an empty list expands to no step")
     return [dict(zip(keys, combo)) for combo in itertools.product(*values)]
 
 
 def _step_options(entry, where: str) -> list[Step]:
     """One step entry -> the steps it stands for (lists in its fields expand)."""
-    from .runner import parse_step
-
     if isinstance(entry, str):
         try:
             return [parse_step(entry)]
@@ -134,13 +126,12 @@ def expand_pipelines(entries: list, where: str) -> list[list[Step]]:
     out: dict[str, list[Step]] = {}
     for i, entry in enumerate(entries):
         here = f"{where}[{i}]"
+        if isinstance(entry, dict) and set(entry) == {"steps"}:
+            entry, here = entry["steps"], f"{here}.steps"
+            if not isinstance(entry, list) or not entry:
+                raise SweepError(f"{here}: a non-empty list of steps")
         if entry in (None, "baseline", []):
             options = [[]]
-        elif isinstance(entry, dict) and set(entry) == {"steps"}:
-            if not isinstance(entry["steps"], list) or not entry["steps"]:
-                raise SweepError(f"{here}.steps: a non-empty list of steps")
-            per_step = [_step_options(s, f"{here}.steps[{j}]") for j, s in enumerate(entry["steps"])]
-            options = [list(c) for c in itertools.product(*per_step)]
         elif isinstance(entry, list):
             per_step = [_step_options(s, f"{here}[{j}]") for j, s in enumerate(entry)]
             options = [list(c) for c in itertools.product(*per_step)]
@@ -241,10 +232,7 @@ def parse(path: Path, overrides: dict | None = None, base: Path | None = None) -
             model = _model_source(entry["model"], base)
             for steps in pipelines:
                 for task in evals:
-                    try:
-                        spec = RunSpec(model=model, evals=[task], compression=steps, **settings)
-                    except TypeError as e:  # pragma: no cover - settings are checked above
-                        raise SweepError(f"{where}: {e}") from None
+                    spec = RunSpec(model=model, evals=[task], compression=steps, **settings)  # settings checked above
                     unit = Unit(gname, spec, float(weight))
                     key = unit.run_key("")
                     if key in units:

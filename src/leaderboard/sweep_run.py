@@ -190,9 +190,14 @@ class Summary:
         out = [f"shard {self.shard}: {self.runs} run(s): {len(self.written)} written, {self.done_before} already done, "
                f"{len(self.failed)} failed; {self.models_loaded} model load(s), "
                f"{self.restores['in-place']} in-place + {self.restores['copy']} copied restores; {_hms(self.seconds)}"]
-        out += [f"  FAILED {f['model']} | {f['compression']} | {f['task']}: {f['error_type']}: "
-                f"{f['error'].splitlines()[0] if f['error'] else ''}" for f in self.failed]
+        out += [f"  {failure_line(f)}" for f in self.failed]
         return out
+
+
+def failure_line(record: dict) -> str:
+    """A recorded failure on one line (its error's first line; the record keeps the whole traceback)."""
+    return (f"FAILED {record['model']} | {record['compression']} | {record['task']}: {record['error_type']}: "
+            f"{record['error'].splitlines()[0][:200]}")
 
 
 def _hms(seconds: float) -> str:
@@ -296,7 +301,7 @@ def _run_model(units, indices, todo, plans, pending, checked, failures, summary,
         for i in indices:
             for task in todo[i]:
                 summary.failed.append(failures.record(units[i], task, e, shard))
-                bar.step(f"FAILED {units[i].pipeline} | {task}: cannot load the model: {e}")
+                bar.step(failure_line(summary.failed[-1]) + " (the model did not load)")
         return
     summary.models_loaded += 1
     lm = keeper.pristine
@@ -323,16 +328,13 @@ def _run_model(units, indices, todo, plans, pending, checked, failures, summary,
                 keeper.used(unit.spec.compression, failed=True)
                 errors = {task: e for task in todo[i]}
                 written = []
+            summary.written += map(str, written)
             for task in todo[i]:
-                key = unit.run_key(task)
                 if task in errors:
                     summary.failed.append(failures.record(unit, task, errors[task], shard))
-                    bar.step(f"FAILED {lm.model_id} | {unit.pipeline} | {task}: "
-                             f"{type(errors[task]).__name__}: {str(errors[task]).splitlines()[0][:200] if str(errors[task]) else ''}")
+                    bar.step(failure_line(summary.failed[-1]))
                 else:
-                    failures.clear(key)
-                    path = plans[i][task] if plans[i] else None
-                    summary.written += [str(p) for p in written if path is None or p == path]
+                    failures.clear(unit.run_key(task))
                     bar.step(next((x for x in lines if f" | {task}: " in x), f"{lm.model_id} | {unit.pipeline} | {task}"))
     finally:
         for k, v in keeper.restores.items():
