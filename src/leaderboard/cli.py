@@ -294,33 +294,33 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if args.no_site:
         return 1 if failures else 0
     print(f"[4/4] site: {args.runs} -> {args.out}")
-    from .render.build import BuildError, build_site
-
-    try:
-        build_site(args.runs, args.out, Path(args.root).resolve(), Path(args.db).parent, log=lambda line: print("      " + line))
-    except BuildError as e:
-        _print_problems(e.problems)
-        print(f"error: {e}", file=sys.stderr)
+    if _build_site(args.runs, args.out, Path(args.root).resolve(), Path(args.db).parent,
+                   log=lambda line: print("      " + line)):
         return 1
     print(f"Open {args.out}/index.html, or `leaderboard serve` and http://127.0.0.1:8000/ ; "
           f"query the store: leaderboard query \"SELECT * FROM retention LIMIT 10\" --db {args.db}")  # noqa: S608
     return 1 if failures else 0
 
 
-def cmd_build(args: argparse.Namespace) -> int:
+def _build_site(runs: Path, out: Path, root: Path, work: Path, **kw) -> int:
+    """build_site, with its refusal printed problem by problem; 0 or 1."""
     from .render.build import BuildError, build_site
 
-    root = Path(args.root).resolve()
-    if not (root / "mkdocs.yml").exists():
-        print(f"error: {root}/mkdocs.yml not found (run from the repository root or pass --root)", file=sys.stderr)
-        return 2
     try:
-        build_site(args.runs, args.out, root, args.work)
+        build_site(runs, out, root, work, **kw)
     except BuildError as e:
         _print_problems(e.problems)
         print(f"error: {e}", file=sys.stderr)
         return 1
     return 0
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    root = Path(args.root).resolve()
+    if not (root / "mkdocs.yml").exists():
+        print(f"error: {root}/mkdocs.yml not found (run from the repository root or pass --root)", file=sys.stderr)
+        return 2
+    return _build_site(args.runs, args.out, root, args.work)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
