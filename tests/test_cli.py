@@ -76,7 +76,7 @@ def test_ingest_refusal_is_reported(tmp_path, capsys) -> None:
 
 def test_schema_command_prints_the_committed_schema(capsys) -> None:
     assert main(["schema"]) == 0
-    assert capsys.readouterr().out == (ROOT / "schema" / "run-1.0.schema.json").read_text()
+    assert capsys.readouterr().out == (ROOT / "schema" / "run-1.1.schema.json").read_text()
 
 
 def test_synthetic_refuses_the_project_runs_folder(tmp_path) -> None:

@@ -97,7 +97,7 @@ def test_optional_fields_all_have_defaults() -> None:
 def test_committed_json_schema_is_current() -> None:
     committed = (ROOT / "schema" / f"run-{schema.SCHEMA_VERSION}.schema.json").read_text()
     assert committed == schema.json_schema_text(), (
-        "schema/run-1.0.schema.json is stale: run `leaderboard schema --out schema/run-1.0.schema.json` "
+        "schema/run-1.1.schema.json is stale: run `leaderboard schema --out schema/run-1.0.schema.json` "
         "and say in the changelog what changed"
     )
 
@@ -192,3 +192,32 @@ def test_fact_outcomes_refuse_bombs_and_garbage(payload, message) -> None:
     fo = FactOutcomes(count=1, data=base64.b64encode(payload).decode())
     with pytest.raises(ValueError, match=message):
         decode_facts(fo, max_bytes=1000)
+
+
+def _example(name: str) -> dict:
+    return json.loads((EXAMPLES / name).read_text())
+
+
+def test_a_1_0_file_may_not_use_what_1_1_added():
+    data = _example("reproduced-baseline.json")
+    assert data["schema_version"] == "1.0"
+    data["results"][0]["nonfinite"] = 3
+    with pytest.raises(ValidationError, match="nonfinite is new in schema 1.1"):
+        RunFile.model_validate(data)
+    data["schema_version"] = "1.1"
+    assert RunFile.model_validate(data).results[0].nonfinite == 3
+
+
+def test_quantize_backend_only_names_another_dynamic_int8_library():
+    step = QuantizeStep(method="quantize", scheme="dynamic-int8", backend="torch.ao")
+    assert step.backend == "torch.ao"
+    with pytest.raises(ValidationError, match="for scheme 'dynamic-int8' only"):
+        QuantizeStep(method="quantize", scheme="bnb-nf4", backend="torch.ao")
+    with pytest.raises(ValidationError):
+        QuantizeStep(method="quantize", scheme="dynamic-int8", backend="torchao")  # absent means torchao
+    # absent and explicit torch.ao are different computations, so different run ids
+    plain = QuantizeStep(method="quantize", scheme="dynamic-int8")
+    ev = Evaluation(task="lama:trex")
+    from leaderboard.schema import run_id_of, spec_dict
+
+    assert run_id_of(spec_dict("m", None, [plain], ev)) != run_id_of(spec_dict("m", None, [step], ev))

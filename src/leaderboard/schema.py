@@ -19,7 +19,8 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_vali
 
 from . import registry
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"  # the version new files are written in
+SCHEMA_VERSIONS = ("1.0", "1.1")  # every version this validator reads (minor versions only add)
 RUNNER_MAJOR = 0  # part of every run_id: bump when the runner changes what a spec measures
 RUN_ID_HEX = 16
 
@@ -108,6 +109,17 @@ class QuantizeStep(Strict):
     method: Literal["quantize"]
     scheme: Literal["dynamic-int8", "weight-only-int8", "bnb-int8", "bnb-nf4", "bnb-fp4"]
     scope: Scope = "all"
+    backend: Literal["torch.ao"] | None = Field(
+        default=None,
+        description="dynamic-int8 only: the library that quantizes. Absent = torchao (Int8DynamicActivationInt8Weight); "
+        "'torch.ao' = torch.ao.quantization.quantize_dynamic, a different computation (schema 1.1).",
+    )
+
+    @model_validator(mode="after")
+    def _backend(self) -> QuantizeStep:
+        if self.backend is not None and self.scheme != "dynamic-int8":
+            raise ValueError(f"backend {self.backend!r} is for scheme 'dynamic-int8' only")
+        return self
 
 
 Step = Annotated[Union[PruneStep, QuantizeStep], Field(discriminator="method")]
@@ -195,6 +207,11 @@ class TaskResult(Strict):
     task_version: ShortText | None = None
     num_fewshot: Annotated[int, Field(ge=0, le=1000)] | None = None
     config: dict[Identifier, Scalar] | None = Field(default=None, max_length=100)
+    nonfinite: Count | None = Field(
+        default=None,
+        description="Examples whose model scores were not finite (NaN or infinite); they count as wrong, never as "
+        "right. Any value above 0 means the model's output is broken (schema 1.1).",
+    )
 
 
 # --- provenance and source -----------------------------------------------------------------
@@ -244,7 +261,7 @@ Source = Annotated[Union[Reproduced, Reported, Synthetic], Field(discriminator="
 
 
 class RunFile(Strict):
-    schema_version: Literal["1.0"]
+    schema_version: Literal["1.0", "1.1"]
     run_id: Annotated[str, StringConstraints(pattern=rf"^[0-9a-f]{{{RUN_ID_HEX}}}$")]
     model: ModelInfo
     compression: list[Step] = Field(default_factory=list, max_length=20, description="Empty = baseline.")
@@ -258,6 +275,16 @@ class RunFile(Strict):
     @property
     def is_baseline(self) -> bool:
         return not self.compression
+
+    @model_validator(mode="after")
+    def _fields_of_its_version(self) -> RunFile:
+        """A file written as 1.0 may not use what 1.1 added (a reader of 1.0 would not see it)."""
+        if self.schema_version == "1.0":
+            if any(r.nonfinite is not None for r in self.results):
+                raise ValueError("results[].nonfinite is new in schema 1.1; write schema_version '1.1'")
+            if any(getattr(s, "backend", None) is not None for s in self.compression):
+                raise ValueError("compression[].backend is new in schema 1.1; write schema_version '1.1'")
+        return self
 
 
 # --- run_id and canonical path -------------------------------------------------------------

@@ -22,6 +22,8 @@ from pydantic import ValidationError
 from . import registry
 from .parallel import pmap
 from .schema import (
+    SCHEMA_VERSION,
+    SCHEMA_VERSIONS,
     MetricValue,
     RunFile,
     TaskResult,
@@ -319,9 +321,10 @@ def check_bytes(raw: bytes, path: str, rel_path: str | None) -> Checked:
     if not isinstance(data, dict):
         return Checked(path, sha, None, [Problem(path, "", "a run file is one JSON object")])
     version = data.get("schema_version")
-    if isinstance(version, str) and version.split(".")[0] == "1" and version != "1.0":
+    if isinstance(version, str) and version.split(".")[0] == "1" and version not in SCHEMA_VERSIONS:
         return Checked(path, sha, None, [Problem(path, "/schema_version",
-                       f"schema {version} is newer than this validator knows (1.0); upgrade compression-leaderboard")])
+                       f"schema {version} is newer than this validator knows ({SCHEMA_VERSION}); "
+                       "upgrade compression-leaderboard")])
     try:
         run = RunFile.model_validate(data)
     except ValidationError as e:
