@@ -77,6 +77,7 @@ def test_boolq_piqa_winogrande_shaped_tasks_map_into_a_valid_run_file(arch, tmp_
     assert {"acc", "acc_norm"} <= set(by_task["lm-eval:piqa_local"].metrics)
     assert all(r.n == 10 for r in out.results) and out.examples == 30
     run = example("reproduced-baseline")
+    run["schema_version"] = "1.1"
     run["evaluation"] = {"task": "lm-eval:boolq_local", "data_sha256": include_sha256(root), "settings": {"limit": 10}}
     run["results"] = [by_task["lm-eval:boolq_local"].model_dump(mode="json", exclude_none=True)]
     problems = check_bytes(json.dumps(with_run_id(run)).encode(), "run.json", None).problems
@@ -91,3 +92,62 @@ def test_bridge_refuses_masked_lms_and_unknown_tasks(tmp_path) -> None:
     with pytest.raises(HarnessError, match="unknown lm-eval task"):
         run_harness(tiny.tiny_model("gpt2", vocab_size=len(tok)), tok, "decoder", CPU, ["no_such_task"],
                     include_path=_tasks(tmp_path), include_defaults=False)
+
+
+# --- parity with lm-eval's own CLI on the same saved folder -------------------------------------------
+
+
+def _lm_eval_cli(folder: Path, backend: str, task: str, include: Path, out: Path, fewshot: int | None) -> dict:
+    """Run the `lm_eval` command itself (the independent reference) and read its results JSON."""
+    import os
+    import subprocess
+    import sys
+
+    cmd = [sys.executable, "-m", "lm_eval", "--model", "hf", "--model_args",
+           f"pretrained={folder},backend={backend},dtype=float32", "--tasks", task, "--include_path", str(include),
+           "--device", "cpu", "--batch_size", "8", "--output_path", str(out)]
+    if fewshot is not None:
+        cmd += ["--num_fewshot", str(fewshot)]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+    subprocess.run(cmd, check=True, capture_output=True, env=env, timeout=600)
+    (found,) = out.rglob("results_*.json")
+    return json.loads(found.read_text())["results"][task]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("arch", "task", "fewshot"), [
+    ("t5", "boolq_local", None),  # T5 configs have no position limit: lm-eval takes the tokenizer's length
+    ("gpt2", "piqa_local", 3),  # few-shot sampling follows lm-eval's default seeds 0/1234/1234/1234
+])
+def test_bridge_equals_the_lm_eval_cli_on_the_same_folder(arch, task, fewshot, tmp_path) -> None:
+    """Before the fix: tiny T5 acc 0.675 (bridge, max_length 2048) vs 0.575 (CLI); 3-shot piqa 0.38 vs 0.36."""
+    from leaderboard import models
+
+    tok = tiny.word_tokenizer(WORDS + [str(i) for i in range(40)], arch, model_max_length=12)
+    model = tiny.tiny_model(arch, vocab_size=len(tok), seed=3)
+    folder = tmp_path / "model"
+    models.save(model, tok, folder)
+    root = _tasks(tmp_path / "tasks")
+    want = _lm_eval_cli(folder, "seq2seq" if arch == "t5" else "causal", task, root, tmp_path / "cli", fewshot)
+    lm = models.load(str(folder))
+    (got,) = run_harness(lm.model, lm.tokenizer, lm.family, CPU, [task], include_path=root, include_defaults=False,
+                         num_fewshot=fewshot, batch_size=8).results
+    for metric in ("acc", "acc_norm"):
+        if f"{metric},none" in want:
+            assert got.metrics[metric].value == pytest.approx(want[f"{metric},none"], abs=1e-9), metric
+    assert got.config["max_length"] == (12 if arch == "t5" else model.config.n_positions)
+    assert [got.config[k] for k in ("random_seed", "numpy_seed", "torch_seed", "fewshot_seed")] == [0, 1234, 1234, 1234]
+    assert got.nonfinite == 0
+
+
+def test_a_model_with_nan_loglikelihoods_is_never_right(tmp_path) -> None:
+    """lm-eval's argmax over NaN picks the first choice: a NaN GPT-2 "answered" every doc whose gold is
+    choice 0 (10 of 20 piqa-shaped docs) before the fix."""
+    tok = tiny.word_tokenizer(WORDS + [str(i) for i in range(40)], "gpt2")
+    model = tiny.tiny_model("gpt2", vocab_size=len(tok))
+    with torch.no_grad():
+        model.transformer.ln_f.weight[0] = float("nan")
+    (r,) = run_harness(model, tok, "decoder", CPU, ["piqa_local"], include_path=_tasks(tmp_path),
+                       include_defaults=False).results
+    assert r.nonfinite == r.n == 20
+    assert r.metrics["acc"].value == 0.0 and r.metrics["acc_norm"].value == 0.0

@@ -143,18 +143,63 @@ def test_each_family_ranks_a_hand_built_case(arch) -> None:
     assert all(r >= 2 for r in out2.ranks.values()) and out2.result.metrics["precision@1"].value == 0.0
 
 
-def test_a_constant_model_knows_nothing() -> None:
-    """Ties go against the gold object: a model whose head outputs a constant scores only by position."""
-    tok = tiny.word_tokenizer(["a", "b", "c", "is", "."], "bert")
+WORDS = [f"w{i}" for i in range(30)]
+
+
+def _constant_or_broken(kind: str):
+    tok = tiny.word_tokenizer(["is", ".", *WORDS], "bert")
     model = tiny.tiny_model("bert", vocab_size=len(tok))
     with torch.no_grad():
-        model.cls.predictions.decoder.weight.zero_()
-        model.cls.predictions.bias.zero_()
+        if kind == "constant":  # every logit equal
+            model.cls.predictions.decoder.weight.zero_()
+            model.cls.predictions.bias.zero_()
+        else:  # one LayerNorm weight is NaN: every logit is NaN
+            model.bert.embeddings.LayerNorm.weight[0] = float("nan")
     from leaderboard.evaluate.lama_data import Corpus
 
-    facts = [Fact(str(i), "R", "a", o, template="[X] is [Y] .") for i, o in enumerate(["a", "b", "c"])]
-    out = probe(model, tok, "encoder", CPU, Corpus("trex", facts, {"R": {}}), ["a", "b", "c"], ProbeSettings(bootstrap=10))
-    assert sorted(out.ranks.values()) == [1, 2, 3]  # not three times rank 1
+    facts = [Fact(str(i), "R", "w0", o, template="[X] is [Y] .") for i, o in enumerate(WORDS)]
+    return probe(model, tok, "encoder", CPU, Corpus("trex", facts, {"R": {}}), WORDS, ProbeSettings(bootstrap=10))
+
+
+def test_a_constant_model_knows_nothing() -> None:
+    """Ties go against the gold object: with every logit equal, every gold ranks last (before the fix,
+    the gold that came first among the candidates ranked 1 and P@1 was 1/30)."""
+    out = _constant_or_broken("constant")
+    assert set(out.ranks.values()) == {len(WORDS)}
+    m = out.result.metrics
+    assert m["precision@1"].value == 0.0 and m["precision@10"].value == 0.0
+    assert out.result.nonfinite == 0
+
+
+def test_a_model_with_nan_output_scores_nothing_and_is_flagged(tmp_path) -> None:
+    """One NaN LayerNorm weight made every fact rank 1 (P@1 = P@10 = MRR = 1.000) before the fix."""
+    out = _constant_or_broken("nan")
+    assert set(out.ranks.values()) == {len(WORDS)}
+    m = out.result.metrics
+    assert m["precision@1"].value == 0.0 and m["precision@10"].value == 0.0
+    assert m["mrr"].value == pytest.approx(1 / len(WORDS), abs=1e-6)
+    assert out.result.nonfinite == out.result.n == len(WORDS)
+
+
+def test_pessimistic_ranks_against_a_sort_based_reference() -> None:
+    """Random score rows with planted ties and non-finite values: the vectorised rule equals ranking by a
+    stable sort that puts the gold after its equals (and a broken row last)."""
+    from leaderboard.evaluate.lama import pessimistic_ranks
+
+    gen = torch.Generator().manual_seed(0)
+    logits = torch.randint(0, 5, (200, 12), generator=gen).float()  # many ties
+    logits[7, 3] = float("nan")
+    logits[11, 0] = float("inf")
+    logits[12, 5] = float("-inf")
+    gold = torch.randint(0, 12, (200,), generator=gen)
+    ranks, bad = pessimistic_ranks(logits, gold)
+    for r in range(200):
+        row, g = logits[r].tolist(), int(gold[r])
+        if not all(np.isfinite(row)):
+            assert bad[r] and ranks[r] == 12
+            continue
+        order = sorted(range(12), key=lambda j: (-row[j], j == g))  # the gold sorts after its equals
+        assert not bad[r] and ranks[r] == order.index(g) + 1
 
 
 # --- the guards -------------------------------------------------------------------------------------

@@ -140,9 +140,8 @@ def load(model: str, *, allow_hub: bool = False, revision: str | None = None, de
     else:
         rev = getattr(net.config, "_commit_hash", None) or _snapshot_commit(src, hub) or revision
         name = model_id or model
-    positions = getattr(config, "max_position_embeddings", None) or getattr(config, "n_positions", None)
-    if tok.model_max_length > 100_000 or (positions and tok.model_max_length > positions):  # saved ones may carry 1e30
-        tok.model_max_length = positions or 512
+    # the tokenizer stays as saved (model_max_length may be 1e30): lm-eval resolves its max length from it
+    # exactly as its CLI does, and the LAMA probe bounds its own inputs by the model's positions
     arch = (config.architectures or [type(net).__name__])[0]
     return LoadedModel(net, tok, name, rev, family, arch, count_parameters(net), dtype, dev)
 

@@ -343,9 +343,12 @@ def _is_toy(model: str) -> tuple[bool, str | None]:
 
 def evaluation_for(spec: RunSpec, task: str, family: str, data_sha: str | None) -> Evaluation:
     if task.startswith("lm-eval:"):
+        from .evaluate.harness import default_seeds
+
         return Evaluation(task=task, data_sha256=data_sha, settings={
             "num_fewshot": spec.num_fewshot, "limit": spec.limit,
-            "tasks_from": "local" if spec.lm_eval_include else "lm-eval"})
+            "tasks_from": "local" if spec.lm_eval_include else "lm-eval",
+            "seeds": ",".join(map(str, default_seeds()))})  # lm-eval's (random, numpy, torch, few-shot)
     settings = ProbeSettings(corpus=task.partition(":")[2], candidates=spec.candidates, subset=spec.subset,
                              relations=spec.relations, limit=spec.limit).as_settings(family)
     return Evaluation(task=task, data_sha256=data_sha, settings=settings)
@@ -470,7 +473,7 @@ def _evaluate(spec: RunSpec, checked: Checked, lm: LoadedModel, task: str, comp:
 
     hout = run_harness(lm.model, lm.tokenizer, lm.family, lm.device, [task], include_path=spec.lm_eval_include,
                        include_defaults=spec.lm_eval_include is None, num_fewshot=spec.num_fewshot,
-                       limit=spec.limit, batch_size=spec.batch_size, seed=spec.seed)
+                       limit=spec.limit, batch_size=spec.batch_size)
     return build_run(spec, lm, task, comp, hout.results, hout.seconds, hout.throughput, started, toy,
                      checked.harness_sha, unit="examples/s")
 

@@ -86,22 +86,83 @@ def _metrics(values: dict, n: int | None) -> dict[str, MetricValue]:
     return out
 
 
+SEED_KEYS = ("random_seed", "numpy_seed", "torch_seed", "fewshot_seed")  # as lm-eval names them in its results
+
+
+def default_seeds() -> tuple[int, ...]:
+    """lm-eval's own default seeds (random, numpy, torch, few-shot), read from ``simple_evaluate``."""
+    import inspect
+
+    from lm_eval import simple_evaluate
+
+    params = inspect.signature(simple_evaluate).parameters
+    return tuple(params[k].default for k in ("random_seed", "numpy_random_seed", "torch_random_seed",
+                                             "fewshot_random_seed"))
+
+
+def _finite(x: object) -> bool:
+    """False when any number inside lm-eval's per-document responses is NaN or infinite."""
+    if isinstance(x, bool):
+        return True
+    if isinstance(x, (int, float)):
+        return math.isfinite(x)
+    if isinstance(x, (list, tuple)):
+        return all(_finite(v) for v in x)
+    return True
+
+
+def _fail_safe(values: dict, samples: list[dict]) -> tuple[dict, int]:
+    """Documents whose loglikelihoods are not all finite never count as right: lm-eval's argmax over NaN
+    picks the first choice, so a broken model would score on every document whose answer comes first.
+    Their per-document 0/1 metrics become 0 and mean and stderr are recomputed the way lm-eval computes
+    them (mean, sample stddev / sqrt(n)); with every score finite lm-eval's own values stand unchanged."""
+    bad = {i for i, s in enumerate(samples) if not _finite(s.get("filtered_resps"))}
+    if not bad:
+        return values, 0
+    values = dict(values)
+    for key, value in list(values.items()):
+        metric, sep, filt = key.partition(",")
+        if not sep or "_stderr" in metric or not isinstance(value, (int, float)):
+            continue
+        per_doc = [s.get(metric) for s in samples]
+        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and v in (0, 1) for v in per_doc):
+            values[key] = float("nan")  # not a 0/1 metric (perplexity, ...): it cannot be trusted, drop it
+            continue
+        arr = [0.0 if i in bad else float(v) for i, v in enumerate(per_doc)]
+        n = len(arr)
+        mean = sum(arr) / n
+        values[key] = mean
+        if f"{metric}_stderr,{filt}" in values:
+            var = sum((a - mean) ** 2 for a in arr) / (n - 1) if n > 1 else float("nan")
+            values[f"{metric}_stderr,{filt}"] = math.sqrt(var / n) if n > 1 else float("nan")
+    return values, len(bad)
+
+
 def results_to_task_results(res: dict) -> list[TaskResult]:
     """lm-eval's `simple_evaluate` output -> one TaskResult per task (groups' subtasks included)."""
     out = []
+    run_config = res.get("config", {}) or {}
+    seeds = {k: run_config[k] for k in SEED_KEYS if isinstance(run_config.get(k), int)}
     for task, values in sorted(res.get("results", {}).items()):
         samples = res.get("n-samples", {}).get(task, {})
         n = samples.get("effective") if isinstance(samples, dict) else None
+        nonfinite = None
+        if task in res.get("samples", {}):
+            values, nonfinite = _fail_safe(values, res["samples"][task])
         metrics = _metrics(values, n)
         if not metrics:
             continue
         version = res.get("versions", {}).get(task)
         nshot = res.get("n-shot", {}).get(task)
+        config = _config(res.get("configs", {}).get(task, {}))
+        config.update(seeds)
+        if isinstance(run_config.get("max_length"), int):
+            config["max_length"] = run_config["max_length"]
         out.append(TaskResult(
             task=f"lm-eval:{task}", n=n, metrics=metrics,
             task_version=None if version is None else str(version),
             num_fewshot=int(nshot) if isinstance(nshot, int) else None,
-            config=_config(res.get("configs", {}).get(task, {})) or None,
+            config=config or None, nonfinite=nonfinite,
         ))
     return out
 
@@ -109,7 +170,9 @@ def results_to_task_results(res: dict) -> list[TaskResult]:
 def run_harness(model: nn.Module, tokenizer, family: str, device: torch.device, tasks: list[str], *,
                 include_path: Path | None = None, include_defaults: bool = True, num_fewshot: int | None = None,
                 limit: int | None = None, batch_size: int = 8, max_length: int | None = None,
-                seed: int = 0) -> HarnessOutput:
+                seeds: tuple[int, int, int, int] | None = None) -> HarnessOutput:
+    """Run ``tasks`` on the in-memory model. ``max_length`` None and ``seeds`` None (random, numpy, torch,
+    few-shot) leave both to lm-eval, exactly as its CLI decides them; the run file records what was used."""
     if family not in BACKENDS:
         raise HarnessError(f"lm-eval scores decoders and encoder-decoders; this model is an {family}")
     try:
@@ -124,14 +187,17 @@ def run_harness(model: nn.Module, tokenizer, family: str, device: torch.device, 
     unknown = [t for t in names if t not in manager.all_tasks]
     if unknown:
         raise HarnessError(f"unknown lm-eval task(s): {', '.join(unknown)}")
-    positions = getattr(getattr(model, "config", None), "max_position_embeddings", None)
+    # max_length=None: lm-eval resolves it as its own CLI does (config length fields, then the tokenizer's
+    # model_max_length, then 2048); seeds: lm-eval's own defaults unless given
     lm = HFLM(pretrained=model, tokenizer=tokenizer, device=str(device), batch_size=batch_size,
-              max_length=max_length or positions or 2048, backend=BACKENDS[family])
+              max_length=max_length, backend=BACKENDS[family])
+    seed_kw = {} if seeds is None else dict(zip(("random_seed", "numpy_random_seed", "torch_random_seed",
+                                                 "fewshot_random_seed"), seeds))
     t0 = time.perf_counter()
     res = simple_evaluate(model=lm, tasks=names, task_manager=manager, num_fewshot=num_fewshot, limit=limit,
-                          random_seed=seed, numpy_random_seed=seed, torch_random_seed=seed, fewshot_random_seed=seed,
-                          log_samples=False)
+                          log_samples=True, **seed_kw)
     seconds = time.perf_counter() - t0
+    res.setdefault("config", {})["max_length"] = int(lm.max_length)
     results = results_to_task_results(res)
     if not results:
         raise HarnessError(f"lm-eval returned no metric for {', '.join(names)}")

@@ -7,8 +7,9 @@
 Objects that are not one token of the model's vocabulary (or not in the candidate set) are excluded
 and counted, never scored. Only the gathered positions go through the LM head: the head module is
 swapped for a capture during the forward pass, then applied to one hidden state per fact. Batches are
-length-bucketed and padded dynamically. Ties rank the gold object after every candidate that scores
-the same and comes first, so a model that outputs a constant never "knows" anything.
+length-bucketed and padded dynamically. Scoring is fail-safe: ties rank the gold object after every
+candidate that scores the same (a model that outputs a constant ranks every gold last, so P@1 = P@10 = 0),
+and a fact with any non-finite score (NaN, ±inf) ranks last and is counted in ``TaskResult.nonfinite``.
 """
 
 from __future__ import annotations
@@ -110,6 +111,25 @@ def candidate_ids(tok, words: list[str] | None) -> tuple[dict[str, int], list[in
     return mapping, sorted(set(mapping.values()))
 
 
+# --- ranking -------------------------------------------------------------------------------------
+
+
+def pessimistic_ranks(logits: torch.Tensor, gold: torch.Tensor,
+                      arange_c: torch.Tensor | None = None) -> tuple[list[int], list[bool]]:
+    """Rank of each row's gold candidate (1 = best), fail-safe: every other candidate that scores the
+    same as the gold counts as ahead of it (a constant model ranks every gold last), and a row with any
+    non-finite score (NaN, ±inf: a broken model) ranks its gold last and is flagged. Returns the ranks
+    and the flags."""
+    n_cand = logits.shape[1]
+    if arange_c is None:
+        arange_c = torch.arange(n_cand, device=logits.device)
+    gold_logit = logits.gather(1, gold[:, None])
+    ahead = (logits >= gold_logit) & (arange_c[None, :] != gold[:, None])
+    bad = ~torch.isfinite(logits).all(dim=1)
+    ranks = torch.where(bad, torch.full_like(gold, n_cand), 1 + ahead.sum(1))
+    return ranks.tolist(), bad.tolist()
+
+
 # --- the probe ----------------------------------------------------------------------------------
 
 
@@ -152,6 +172,7 @@ class Prober:
             start = getattr(model.config, "decoder_start_token_id", None)
             self.decoder_start = start if start is not None else tokenizer.pad_token_id
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+        self.nonfinite = set()
 
     # -- encoding
     def _text(self, fact: Fact) -> str | None:
@@ -209,6 +230,8 @@ class Prober:
         for start in range(0, len(order), batch_size):
             yield [items[i] for i in order[start : start + batch_size]]
 
+    nonfinite: set[str]  # facts whose candidate scores were not all finite (ranked last)
+
     @torch.inference_mode()
     def rank(self, items: list[Encoded], cand: list[int], batch_size: int, progress: bool = False) -> dict[str, int]:
         cand_t = torch.tensor(cand, device=self.device)
@@ -241,10 +264,10 @@ class Prober:
                 chosen = hidden[torch.arange(len(batch), device=self.device), pos]
                 logits = head(chosen).float()[:, cand_t]
                 gold = torch.tensor([e.gold for e in batch], device=self.device)
-                gold_logit = logits.gather(1, gold[:, None])
-                ahead = (logits > gold_logit) | ((logits == gold_logit) & (arange_c[None, :] < gold[:, None]))
-                for e, r in zip(batch, (1 + ahead.sum(1)).tolist()):
-                    ranks[e.fact.id] = int(r)
+                for e, r, bad in zip(batch, *pessimistic_ranks(logits, gold, arange_c)):
+                    ranks[e.fact.id] = r
+                    if bad:
+                        self.nonfinite.add(e.fact.id)
                 if bar is not None:
                     bar.update(len(batch))
         if bar is not None:
@@ -297,12 +320,13 @@ def probe(model: nn.Module, tokenizer, family: str, device: torch.device, corpus
     if not metrics:
         raise ProbeError(f"no fact of {corpus.name} could be scored: {dict(excluded)}")
     n = sum(len(v) for v in arrays.values())
+    nonfinite = len(prober.nonfinite & scored)
     config = {f"excluded_{k}": v for k, v in sorted(excluded.items())}
     config.update(candidates_in_vocab=len(cand), relations_scored=len(arrays))
     result = TaskResult(
         task=f"lama:{corpus.name}", n=n, excluded=sum(excluded.values()), metrics=metrics,
         relations=relations,
         facts=encode_facts(sorted(ranks.items())) if settings.keep_facts and ranks else None,
-        config=config,
+        config=config, nonfinite=nonfinite,
     )
     return ProbeOutput(result, ranks, seconds)
