@@ -45,18 +45,32 @@ def test_ingest_query_and_demo(tmp_path, capsys) -> None:
     assert "query failed" in capsys.readouterr().err
 
 
-def test_demo_on_the_committed_runs_writes_nothing_new(tmp_path, capsys) -> None:
-    """The committed runs/ are exactly the demo sweep's output: the demo finds every file and skips it."""
+def test_demo_remakes_the_committed_runs_and_finds_they_reproduce(tmp_path, capsys) -> None:
+    """The demo makes its twelve runs again in a scratch folder and compares them with the committed runs/
+    (before, it found them done and skipped them: a newcomer never saw the runner work)."""
     import shutil
 
     runs, db = tmp_path / "runs", tmp_path / "db.duckdb"
     shutil.copytree(ROOT / "runs", runs)
-    before = sorted(p.relative_to(runs) for p in runs.rglob("*.json"))
+    before = {p.relative_to(runs): p.read_bytes() for p in runs.rglob("*.json")}
     assert main(["demo", "--runs", str(runs), "--db", str(db), "--no-site"]) == 0
     out = capsys.readouterr().out
-    assert sorted(p.relative_to(runs) for p in runs.rglob("*.json")) == before
-    assert "12 run(s): 0 written, 12 already done, 0 failed; 0 model load(s)" in out
+    assert {p.relative_to(runs): p.read_bytes() for p in runs.rglob("*.json")} == before  # nothing changed
+    assert "12 run(s): 12 written, 0 already done, 0 failed; 1 model load(s)" in out
+    assert "12/12 runs reproduce the published numbers" in out
+    assert "DOES NOT REPRODUCE" not in out and "new run" not in out
     assert f"{len(before)} added, 0 updated" in out
+    # a published number that the runner no longer makes is named (compared against the same scratch runs)
+    from leaderboard.reproduce import compare_trees, summary_line
+
+    victim = next(p for p in runs.rglob("*.json") if "demo-bert" in str(p) and '"sparsity": 0.9' in p.read_text())
+    data = json.loads(victim.read_text())
+    data["results"][0]["metrics"]["precision@1"]["value"] += 0.05
+    victim.write_text(json.dumps(data, indent=2))
+    comparisons, new = compare_trees(runs, tmp_path / "demo-rerun" / "runs")
+    assert new == [] and summary_line(comparisons).startswith("11/12 runs reproduce the published numbers")
+    (bad,) = [c for c in comparisons if not c.ok]
+    assert bad.path == victim.relative_to(runs).as_posix() and "precision@1" in bad.problems[0]
     assert "uncompressed baseline" in out and "global magnitude (L1) pruning 90% of all" in out
 
 

@@ -37,9 +37,9 @@ def test_run_writes_a_valid_run_file_with_provenance(tmp_path, capsys) -> None:
     assert run.measured.bits_per_weight < 32 and run.measured.throughput > 0
     p = run.provenance
     assert p.batch_size == 64 and p.dtype == "float32" and p.device == "cpu" and "torch" in p.libraries
-    assert p.command == ("leaderboard run --model compression-leaderboard/demo-bert-trex --eval lama:trex "
+    assert p.command == ("leaderboard run --model builtin:demo-model --eval lama:trex "
                          "--compress prune:criterion=l1,scope=attention,granularity=global,sparsity=0.5 "
-                         "--compress quantize:scheme=dynamic-int8,scope=all")
+                         "--compress quantize:scheme=dynamic-int8,scope=all --lama-dir builtin:lama-sample")
     assert run.evaluation.settings["candidates"] == "lama-common-vocab" and run.evaluation.data_sha256
     assert run.results[0].n == 1000 and run.results[0].facts.count == 1000
     line = capsys.readouterr().out
@@ -184,7 +184,8 @@ def test_run_with_an_lm_eval_task_on_a_decoder(tmp_path, capsys) -> None:
     assert main(args) == 0
     run = RunFile.model_validate_json(next((tmp_path / "runs").rglob("*.json")).read_text())
     assert run.model.family == "decoder" and run.evaluation.task == "lm-eval:boolq_local"
-    assert run.evaluation.settings == {"num_fewshot": None, "limit": 20, "tasks_from": "local"}
+    assert run.evaluation.settings == {"num_fewshot": None, "limit": 20, "tasks_from": "local",
+                                       "seeds": "0,1234,1234,1234"}
     assert run.results[0].n == 20 and "acc" in run.results[0].metrics and run.measured.throughput_unit == "examples/s"
     assert validate_paths([tmp_path / "runs"]).errors == []
     assert "lm-eval:boolq_local: Accuracy" in capsys.readouterr().out

@@ -125,7 +125,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                 model=args.model, model_id=args.model_id, allow_hub=args.allow_hub, revision=args.revision,
                 cache_dir=args.cache_dir,
                 compression=[parse_step(s) for s in args.compress], evals=args.eval, lama_dir=args.lama_dir,
-                candidates=args.candidates, subset=args.subset,
+                candidates=args.candidates, subset=args.subset, lama_pairs=args.lama_pairs,
                 relations=args.relations.split(",") if args.relations else None, limit=args.limit,
                 batch_size=args.batch_size, device=args.device, dtype=args.dtype, seed=args.seed,
                 lm_eval_include=args.lm_eval_include, num_fewshot=args.num_fewshot,
@@ -250,9 +250,13 @@ def cmd_data(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    """The main job on the embedded default: the demo sweep (sweeps/demo.yaml: the bundled demo model,
-    trained on real LAMA T-REx facts, under a dozen compressions), then validate + ingest everything in
-    runs/, summarise, build the site."""
+    """The main job on the embedded default: re-execute the demo sweep (sweeps/demo.yaml: the bundled
+    demo model, trained on real LAMA T-REx facts, under a dozen compressions) into a scratch folder,
+    compare every run with the published one in runs/, then validate + ingest runs/, summarise, build
+    the site. Runs the sweep makes that runs/ lacks are added to it."""
+    import shutil
+
+    from .reproduce import compare_trees, summary_line
     from .store import IngestError, connect, ingest
     from .sweep import SweepError, parse, with_out
     from .sweep_run import run_units
@@ -263,12 +267,26 @@ def cmd_demo(args: argparse.Namespace) -> int:
     except SweepError as e:
         print(f"error: {e} (run from the repository root or pass --root)", file=sys.stderr)
         return 2
-    print(f"[1/4] demo sweep ({spec}): {sweep.n_runs} compressions of the bundled demo model on its LAMA T-REx sample")
-    summary = run_units(with_out(sweep.units, args.runs), Path(args.db).parent / "sweeps" / sweep.name,
-                        log=lambda line: print("      " + line))
+    work = Path(args.db).parent / "demo-rerun"
+    scratch = work / "runs"
+    shutil.rmtree(work, ignore_errors=True)
+    print(f"[1/4] demo sweep ({spec}): {sweep.n_runs} compressions of the bundled demo model on its LAMA T-REx "
+          f"sample, made again in {scratch} and compared with the published runs in {args.runs}")
+    summary = run_units(with_out(sweep.units, scratch), work / "state", log=lambda line: print("      " + line))
     for line in summary.lines() + [f"invalid: {x}" for x in summary.invalid]:
         print("      " + line)
     failures = len(summary.failed) + len(summary.invalid)
+    comparisons, new = compare_trees(args.runs, scratch)
+    if comparisons:
+        print("      " + summary_line(comparisons))
+    for c in comparisons:
+        if not c.ok:
+            failures += 1
+            print(f"      DOES NOT REPRODUCE {c.path} ({c.label}): " + "; ".join(c.problems))
+    for rel in new:
+        (args.runs / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(scratch / rel, args.runs / rel)
+        print(f"      new run (not published before): {args.runs / rel}")
     print(f"[2/4] validate + ingest {args.runs} -> {args.db}")
     try:
         rep = ingest(args.runs, args.db)
@@ -408,7 +426,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("run", help="compress a model, probe it, write one run file per evaluation")
-    p.add_argument("--model", help="local checkpoint folder (or a hub id with --allow-hub)")
+    p.add_argument("--model", help="local checkpoint folder, builtin:demo-model (the bundled demo), or a hub id with --allow-hub")
     p.add_argument("--model-id", help="the model's name in run files (default: folder name, or the hub id)")
     p.add_argument("--allow-hub", action="store_true", help="allow downloading from the Hugging Face hub")
     p.add_argument("--revision", help="hub revision (branch, tag or commit)")
@@ -420,9 +438,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lm-eval-include", type=Path, help="a folder of local lm-eval task YAMLs (for lm-eval:<task>)")
     p.add_argument("--num-fewshot", type=int, help="lm-eval n-shot (default: the task's)")
     p.add_argument("--spec", type=Path, help="a YAML run spec instead of the flags above")
-    p.add_argument("--lama-dir", type=Path, help="LAMA data folder (default: $LEADERBOARD_LAMA_DIR, the fetched set, or the packaged sample)")
+    p.add_argument("--lama-dir", type=Path, help="LAMA data folder, or builtin:lama-sample (default: $LEADERBOARD_LAMA_DIR, the fetched set, or the packaged sample)")
     p.add_argument("--candidates", default="lama-common-vocab", help="lama-common-vocab (as in the paper) or model-vocab")
     p.add_argument("--subset", default="all", help="all, or object-final (the facts decoders can be scored on)")
+    p.add_argument("--lama-pairs", default="all", choices=("all", "unique"),
+                   help="all rows (default), or unique: LAMA's own protocol, each subject-object pair of T-REx/Google-RE once")
     p.add_argument("--relations", help="comma-separated relation ids (default: all)")
     p.add_argument("--limit", type=int, help="at most this many facts per relation")
     p.add_argument("--batch-size", type=int, default=64)

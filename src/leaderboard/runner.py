@@ -20,11 +20,11 @@ from pathlib import Path
 import torch
 from pydantic import TypeAdapter, ValidationError
 
-from . import __version__, registry
+from . import __version__, bundled, registry
 from .compress.pipeline import CompressionResult, check_scopes, compress
 from .compress.scopes import ScopeError
 from .evaluate.lama import CANDIDATE_SETS, SUBSETS, ProbeSettings, probe
-from .evaluate.lama_data import Corpus, LamaDataError, load_corpus, load_vocab, packaged_root
+from .evaluate.lama_data import PAIRS, Corpus, LamaDataError, load_corpus, load_vocab, packaged_root
 from .models import LoadedModel, ModelLoadError, family_of, load, load_config, local_revision, skeleton
 from .naming import pipeline_label
 from .schema import (
@@ -65,6 +65,7 @@ class RunSpec:
     lama_dir: Path | None = None
     candidates: str = "lama-common-vocab"
     subset: str = "all"
+    lama_pairs: str = "all"  # "unique": LAMA's protocol, each (subject, object) pair of a template corpus once
     relations: list[str] | None = None
     limit: int | None = None
     batch_size: int = 64
@@ -75,6 +76,12 @@ class RunSpec:
     seed: int = 0
     keep_facts: bool = True
     out: Path = Path("runs")
+
+    @property
+    def source(self) -> str:
+        """Where the model loads from: ``model`` with bundled names (``builtin:demo-model``, or the model id
+        a bundled model's run files record) resolved to the package's folder."""
+        return bundled.resolve_model(self.model)
 
 
 # --- parsing ------------------------------------------------------------------------------------
@@ -156,7 +163,7 @@ def spec_from_yaml(path: Path) -> RunSpec:
 
 def lama_root(spec: RunSpec) -> Path:
     if spec.lama_dir is not None:
-        return Path(spec.lama_dir)
+        return bundled.resolve_lama(spec.lama_dir)
     env = os.environ.get("LEADERBOARD_LAMA_DIR")
     if env:
         return Path(env)
@@ -205,6 +212,8 @@ def check(spec: RunSpec, memo: dict | None = None) -> Checked:
         raise SpecError(f"candidates: {spec.candidates!r} is not one of {', '.join(CANDIDATE_SETS)}")
     if spec.subset not in SUBSETS:
         raise SpecError(f"subset: {spec.subset!r} is not one of {', '.join(SUBSETS)}")
+    if spec.lama_pairs not in PAIRS:
+        raise SpecError(f"lama_pairs: {spec.lama_pairs!r} is not one of {', '.join(PAIRS)}")
     if spec.batch_size < 1 or (spec.limit is not None and spec.limit < 1):
         raise SpecError("batch_size and limit must be positive")
     seen_prune_after_quant = False
@@ -222,8 +231,9 @@ def check(spec: RunSpec, memo: dict | None = None) -> Checked:
         name = _corpus_of(task)
         try:
             rel = tuple(spec.relations) if spec.relations else None
-            corpora[task] = _memo(memo, ("corpus", str(root), name, rel, spec.limit), lambda name=name: load_corpus(
-                root, name, relations=spec.relations, limit_per_relation=spec.limit))
+            corpora[task] = _memo(memo, ("corpus", str(root), name, rel, spec.limit, spec.lama_pairs),
+                                  lambda name=name: load_corpus(root, name, relations=spec.relations,
+                                                                limit_per_relation=spec.limit, pairs=spec.lama_pairs))
         except LamaDataError as e:
             raise SpecError(f"--eval {task}: {e}") from None
     vocab, vocab_sha = None, None
@@ -233,7 +243,7 @@ def check(spec: RunSpec, memo: dict | None = None) -> Checked:
         except LamaDataError as e:
             raise SpecError(f"--candidates: {e}") from None
     try:
-        key = ("model", spec.model, spec.allow_hub, spec.revision, str(spec.cache_dir))
+        key = ("model", spec.source, spec.allow_hub, spec.revision, str(spec.cache_dir))
         config, tree = _memo(memo, key, lambda: _config_and_skeleton(spec))
         check_scopes(tree, spec.compression)
     except ModelLoadError as e:
@@ -263,7 +273,7 @@ def check(spec: RunSpec, memo: dict | None = None) -> Checked:
 
 
 def _config_and_skeleton(spec: RunSpec):
-    config = load_config(spec.model, allow_hub=spec.allow_hub, revision=spec.revision, cache_dir=spec.cache_dir)
+    config = load_config(spec.source, allow_hub=spec.allow_hub, revision=spec.revision, cache_dir=spec.cache_dir)
     return config, skeleton(config)
 
 
@@ -299,17 +309,33 @@ def _device_name(device: torch.device) -> str:
     return device.type
 
 
-def reproduce_command(spec: RunSpec, model_id: str, task: str) -> str:
-    parts = ["leaderboard", "run", "--model", model_id, "--eval", task]
+def reproduce_command(spec: RunSpec, model_id: str, task: str, revision: str | None = None) -> str:
+    """The ``leaderboard run`` command that makes this run again: every setting that enters the run and
+    where its data came from, so that neither defaults nor the environment (``LEADERBOARD_LAMA_DIR``, a
+    fetched LAMA copy) can change what it computes. Bundled models and data go by their ``builtin:`` names."""
+    model = bundled.model_name(spec.source)
+    parts = ["leaderboard", "run", "--model", model]
+    if spec.allow_hub:
+        parts += ["--allow-hub"] + (["--revision", revision] if revision else [])
+    if spec.model_id and spec.model_id != model:
+        parts += ["--model-id", spec.model_id]
+    parts += ["--eval", task]
     for s in spec.compression:
         parts += ["--compress", step_text(s)]
-    for flag, value, default in (("--candidates", spec.candidates, "lama-common-vocab"), ("--subset", spec.subset, "all"),
-                                 ("--limit", spec.limit, None), ("--dtype", spec.dtype, "float32"),
-                                 ("--seed", spec.seed, 0), ("--batch-size", spec.batch_size, 64)):
+    flags: list[tuple[str, object, object]] = [("--dtype", spec.dtype, "float32"), ("--seed", spec.seed, 0),
+                                               ("--limit", spec.limit, None), ("--batch-size", spec.batch_size, 64)]
+    if task.startswith("lama:"):
+        flags += [("--lama-dir", bundled.lama_name(lama_root(spec)), None),
+                  ("--candidates", spec.candidates, "lama-common-vocab"), ("--subset", spec.subset, "all"),
+                  ("--lama-pairs", spec.lama_pairs, "all"),
+                  ("--relations", ",".join(spec.relations) if spec.relations else None, None)]
+    else:
+        flags += [("--num-fewshot", spec.num_fewshot, None),
+                  ("--lm-eval-include", str(Path(spec.lm_eval_include).resolve()) if spec.lm_eval_include else None,
+                   None)]
+    for flag, value, default in flags:
         if value != default:
             parts += [flag, str(value)]
-    if spec.relations:
-        parts += ["--relations", ",".join(spec.relations)]
     return shlex.join(parts)
 
 
@@ -350,7 +376,7 @@ def evaluation_for(spec: RunSpec, task: str, family: str, data_sha: str | None) 
             "tasks_from": "local" if spec.lm_eval_include else "lm-eval",
             "seeds": ",".join(map(str, default_seeds()))})  # lm-eval's (random, numpy, torch, few-shot)
     settings = ProbeSettings(corpus=task.partition(":")[2], candidates=spec.candidates, subset=spec.subset,
-                             relations=spec.relations, limit=spec.limit).as_settings(family)
+                             relations=spec.relations, limit=spec.limit, pairs=spec.lama_pairs).as_settings(family)
     return Evaluation(task=task, data_sha256=data_sha, settings=settings)
 
 
@@ -370,7 +396,7 @@ def build_run(spec: RunSpec, lm: LoadedModel, task: str, comp: CompressionResult
             runner_version=__version__, git_sha=_git_sha(), libraries=_libraries(), python=platform.python_version(),
             platform=platform.platform(terse=True), device=_device_name(lm.device), dtype=lm.dtype, seed=spec.seed,
             batch_size=spec.batch_size, started_at=started, finished_at=datetime.now(timezone.utc),
-            command=reproduce_command(spec, lm.model_id, task)),
+            command=reproduce_command(spec, lm.model_id, task, lm.revision)),
         source=Reproduced(kind="reproduced"),
     )
     return run.model_copy(update={"run_id": compute_run_id(run)})
@@ -379,10 +405,10 @@ def build_run(spec: RunSpec, lm: LoadedModel, task: str, comp: CompressionResult
 def model_identity(spec: RunSpec, memo: dict | None = None) -> tuple[str, str] | None:
     """(model id, revision) of a local checkpoint before loading it; None for a hub model, whose
     revision is known once it is fetched (then take ``lm.model_id, lm.revision``)."""
-    folder = Path(spec.model)
+    folder = Path(spec.source)
     if not folder.is_dir():
         return None
-    _toy, toy_id = _is_toy(spec.model)
+    _toy, toy_id = _is_toy(spec.source)
     model_id = spec.model_id or toy_id or folder.resolve().name
     return model_id, _memo(memo, ("revision", str(folder.resolve())), lambda: local_revision(folder))
 
@@ -431,8 +457,8 @@ def pending_tasks(spec: RunSpec, checked: Checked, planned: dict[str, Path] | No
 
 
 def load_model(spec: RunSpec) -> LoadedModel:
-    _toy, toy_id = _is_toy(spec.model)
-    return load(spec.model, allow_hub=spec.allow_hub, revision=spec.revision, device=spec.device, dtype=spec.dtype,
+    _toy, toy_id = _is_toy(spec.source)
+    return load(spec.source, allow_hub=spec.allow_hub, revision=spec.revision, device=spec.device, dtype=spec.dtype,
                 model_id=spec.model_id or toy_id, cache_dir=spec.cache_dir)
 
 
@@ -445,7 +471,7 @@ def run_loaded(spec: RunSpec, checked: Checked, lm: LoadedModel, tasks: list[str
     still run (sweeps); otherwise the error propagates."""
     torch.manual_seed(spec.seed)
     started = datetime.now(timezone.utc)
-    toy, _ = _is_toy(spec.model)
+    toy, _ = _is_toy(spec.source)
     comp = compress(lm.model, spec.compression, device=lm.device, seed=spec.seed)
     written = []
     for task in tasks:
@@ -465,7 +491,7 @@ def _evaluate(spec: RunSpec, checked: Checked, lm: LoadedModel, task: str, comp:
         corpus = checked.corpora[task]
         settings = ProbeSettings(corpus=corpus.name, candidates=spec.candidates, subset=spec.subset,
                                  relations=spec.relations, limit=spec.limit, batch_size=spec.batch_size,
-                                 seed=spec.seed, keep_facts=spec.keep_facts)
+                                 seed=spec.seed, keep_facts=spec.keep_facts, pairs=spec.lama_pairs)
         out = probe(lm.model, lm.tokenizer, lm.family, lm.device, corpus, checked.vocab, settings, progress=progress)
         return build_run(spec, lm, task, comp, [out.result], out.seconds, out.throughput, started, toy,
                          _data_sha(corpus, checked.vocab_sha))

@@ -25,11 +25,11 @@ import re
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
+from . import bundled
+from .bundled import BUILTIN_LAMA, resolve_lama
 from .runner import RunSpec, SpecError, parse_step, step_from_dict, step_text
 from .schema import Step
 
-BUILTIN_MODEL = "builtin:demo-model"
-BUILTIN_LAMA = "builtin:lama-sample"
 SETTINGS = tuple(f.name for f in fields(RunSpec) if f.name not in ("model", "evals", "compression"))
 PATH_SETTINGS = ("lama_dir", "out", "cache_dir", "lm_eval_include")
 MODEL_KEYS = ("model_id", "allow_hub", "revision", "cache_dir", "dtype", "device")  # what one loaded model is
@@ -154,23 +154,21 @@ def _settings(raw, where: str) -> dict:
 
 
 def _resolve_paths(settings: dict, base: Path) -> dict:
-    from .evaluate.lama_data import packaged_root
-
     out = {"out": "runs", **settings}  # explicit, so shard jobs started elsewhere write to the same place
     for key in PATH_SETTINGS:
         value = out.get(key)
         if value is None:
             continue
         if key == "lama_dir" and value == BUILTIN_LAMA:
-            out[key] = packaged_root()
+            out[key] = resolve_lama(value)
         else:
             out[key] = (base / Path(value)).resolve() if not Path(value).is_absolute() else Path(value)
     return out
 
 
 def _model_source(model: str, base: Path) -> str:
-    if model == BUILTIN_MODEL:
-        return str(Path(__file__).parent / "data" / "demo-model")
+    if model in bundled.models():
+        return bundled.resolve_model(model)
     local = base / model
     return str(local.resolve()) if local.is_dir() else model  # otherwise a hub id
 

@@ -52,13 +52,16 @@ def compress(model: nn.Module, steps: list[Step], *, device: torch.device, seed:
         if not measured_sparsity:
             sparsity = {sc: scope_sparsity(resolve(model, sc)) for sc in dict.fromkeys(prune_scopes)}
             measured_sparsity = True
-        before = sum(module_bytes(m) for m in modules.values())
+        before = module_bytes(model)  # the whole model: a quantized copy of a tied weight adds bytes
         apply_quantize(model, modules, step, device)
-        after = sum(module_bytes(model.get_submodule(n)) for n in modules)
+        after = module_bytes(model)
         if after >= before:
+            what = "made the model bigger" if after > before else "changed nothing measurable"
+            hint = (" (the scope shares its weight with another module, which keeps a full-precision copy)"
+                    if after > before else "")
             raise CompressionError(
-                f"step {i} ({step.scheme} of {step.scope}) changed nothing measurable on {device.type} "
-                f"({before:,} bytes before, {after:,} after); refusing to record it"
+                f"step {i} ({step.scheme} of {step.scope}) {what} on {device.type}: {before:,} bytes of weights "
+                f"before, {after:,} after{hint}; refusing to record it as compression"
             )
     if not measured_sparsity:
         sparsity = {sc: scope_sparsity(resolve(model, sc)) for sc in dict.fromkeys(prune_scopes)}

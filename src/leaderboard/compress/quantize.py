@@ -1,7 +1,8 @@
 """Quantization of the in-memory (possibly pruned) model, scoped like pruning.
 
-- dynamic-int8 / weight-only-int8: torchao (``quantize_`` with a module filter); on CPU without
-  torchao, dynamic-int8 falls back to ``torch.ao.quantization.quantize_dynamic``.
+- dynamic-int8 / weight-only-int8: torchao (``quantize_`` with a module filter). PyTorch's own
+  ``torch.ao.quantization.quantize_dynamic`` computes differently, so it runs only when the step names
+  it (``backend=torch.ao``, recorded in the run file and its run_id), never as a silent fallback.
 - bnb-int8 / bnb-nf4 / bnb-fp4: each Linear of the scope is replaced by a bitsandbytes layer built
   from its current weights (so prune-then-quantize keeps the pruned zeros). Layers a model lists in
   ``_keep_in_fp32_modules`` (T5's ``wo``) stay in full precision, as in transformers' own loading.
@@ -53,14 +54,20 @@ def _check_linear(modules: dict[str, nn.Module], scheme: str) -> None:
             raise UnsupportedScheme(f"{name} is already quantized")
 
 
+def _torch_ao_dynamic(model: nn.Module, names: set[str], device: torch.device) -> None:
+    """``backend=torch.ao``: PyTorch's own (deprecated) dynamic int8, CPU only; a different computation
+    from torchao's, so it is asked for by name and recorded in the step (and the run_id)."""
+    if device.type != "cpu":
+        raise UnsupportedScheme(f"dynamic-int8 with backend=torch.ao runs on CPU only, not on {device.type}")
+    torch.ao.quantization.quantize_dynamic(model, names, dtype=torch.qint8, inplace=True)
+
+
 def _torchao(model: nn.Module, names: set[str], weight_only: bool, device: torch.device) -> None:
     try:
         from torchao.quantization import Int8DynamicActivationInt8WeightConfig, Int8WeightOnlyConfig, quantize_
     except ImportError:
-        if weight_only or device.type != "cpu":
-            raise UnsupportedScheme("torchao is not installed: `pip install torchao`") from None
-        torch.ao.quantization.quantize_dynamic(model, names, dtype=torch.qint8, inplace=True)
-        return
+        hint = "" if weight_only else "; or ask for PyTorch's own by name: quantize:scheme=dynamic-int8,backend=torch.ao"
+        raise UnsupportedScheme(f"torchao is not installed: `pip install torchao`{hint}") from None
     if device.type not in ("cpu", "cuda", "xpu"):
         raise UnsupportedScheme(f"torchao int8 runs on CPU or CUDA, not on {device.type}")
     config = Int8WeightOnlyConfig() if weight_only else Int8DynamicActivationInt8WeightConfig()
@@ -104,7 +111,9 @@ def _bnb(model: nn.Module, modules: dict[str, nn.Module], scheme: str, device: t
 def apply_quantize(model: nn.Module, modules: dict[str, nn.Module], step: QuantizeStep, device: torch.device) -> None:
     _check_linear(modules, step.scheme)
     modules = conv1d_to_linear(model, modules)
-    if step.scheme in ("dynamic-int8", "weight-only-int8"):
+    if step.scheme == "dynamic-int8" and step.backend == "torch.ao":
+        _torch_ao_dynamic(model, set(modules), device)
+    elif step.scheme in ("dynamic-int8", "weight-only-int8"):
         _torchao(model, set(modules), step.scheme == "weight-only-int8", device)
     else:
         kept = keep_full_precision(model, modules)

@@ -26,7 +26,7 @@ from torch import nn
 
 from ..compress.scopes import lm_head_name
 from ..schema import RelationResult, TaskResult, encode_facts
-from .lama_data import Corpus, Fact
+from .lama_data import TEMPLATE_CORPORA, Corpus, Fact
 from .metrics import BOOTSTRAP, macro_metrics, micro_metrics
 
 CANDIDATE_SETS = ("lama-common-vocab", "model-vocab")
@@ -50,15 +50,19 @@ class ProbeSettings:
     bootstrap: int = BOOTSTRAP
     seed: int = 0
     keep_facts: bool = True
+    pairs: str = "all"  # "all": every row; "unique": each (subject, object) of a template corpus once, as LAMA
 
     def effective_subset(self, family: str) -> str:
         return "object-final" if family == "decoder" else self.subset
 
     def as_settings(self, family: str) -> dict:
         """What changes what is measured (it enters the run_id). Batch size does not: it is provenance."""
-        return {"candidates": self.candidates, "subset": self.effective_subset(family),
-                "relations": ",".join(self.relations) if self.relations else None, "limit": self.limit,
-                "max_length": self.max_length}
+        out = {"candidates": self.candidates, "subset": self.effective_subset(family),
+               "relations": ",".join(self.relations) if self.relations else None, "limit": self.limit,
+               "max_length": self.max_length}
+        if self.pairs == "unique" and self.corpus in TEMPLATE_CORPORA:
+            out["pairs"] = "unique"  # absent: every row was scored
+        return out
 
 
 @dataclass

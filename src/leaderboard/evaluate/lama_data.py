@@ -30,6 +30,7 @@ DIRS = {
     "conceptnet": ("conceptnet", "ConceptNet"),
 }
 VOCAB_FILE = "common_vocab_cased.txt"
+PAIRS = ("unique", "all")
 
 
 class LamaDataError(ValueError):
@@ -101,8 +102,30 @@ class _Hasher:
         return path
 
 
+TEMPLATE_CORPORA = ("trex", "google-re")  # built from (subject, relation template, object) triples
+
+
+def unique_pairs(rows: list[dict]) -> list[dict]:
+    """The first row of each (subject, object) pair, as LAMA's own code scores template corpora
+    (run_evaluation.py: "if template is active ... use a single example for (sub,obj)")."""
+    seen: set[tuple] = set()
+    out = []
+    for r in rows:
+        key = (r.get("sub_label"), r.get("obj_label"))
+        if key not in seen:
+            seen.add(key)
+            out.append(r)
+    return out
+
+
 def load_corpus(root: Path, corpus: str, *, relations: list[str] | None = None,
-                limit_per_relation: int | None = None) -> Corpus:
+                limit_per_relation: int | None = None, pairs: str = "all") -> Corpus:
+    """Read one corpus. ``pairs="all"`` (the default) scores every row; ``"unique"`` scores each
+    (subject, object) pair of a template corpus once, exactly as LAMA's own code does (the shared T-REx
+    copy has 19 repeated pairs in 34,039 rows; runs record ``pairs: unique`` in their settings)."""
+    if pairs not in PAIRS:
+        raise LamaDataError(f"pairs: {pairs!r} is not one of {', '.join(PAIRS)}")
+    dedupe = unique_pairs if pairs == "unique" else list
     root = Path(root)
     if corpus not in registry.LAMA_CORPORA:
         raise LamaDataError(f"unknown LAMA corpus {corpus!r}; known: {', '.join(registry.LAMA_CORPORA)}")
@@ -128,7 +151,7 @@ def load_corpus(root: Path, corpus: str, *, relations: list[str] | None = None,
                 if relations:
                     raise LamaDataError(f"{path} is missing")
                 continue
-            rows = _read_jsonl(hasher.add(path))[:limit_per_relation]
+            rows = dedupe(_read_jsonl(hasher.add(path)))[:limit_per_relation]
             facts += [Fact(r["uuid"], rel, r["sub_label"], r["obj_label"], template=rel_meta[rel]["template"]) for r in rows]
         rel_meta = {k: v for k, v in rel_meta.items() if any(f.relation == k for f in facts)}
     elif corpus == "google-re":
@@ -139,7 +162,7 @@ def load_corpus(root: Path, corpus: str, *, relations: list[str] | None = None,
             path = folder / f"{rel}_test.jsonl"
             if not path.exists():
                 raise LamaDataError(f"{path} is missing")
-            rows = _read_jsonl(hasher.add(path))[:limit_per_relation]
+            rows = dedupe(_read_jsonl(hasher.add(path)))[:limit_per_relation]
             rel_meta[rel] = {"label": rel.replace("_", " "), "template": templates[rel], "type": "N-1"}
             facts += [Fact(r["uuid"], rel, r["sub_label"], r["obj_label"], template=templates[rel]) for r in rows]
     else:  # squad, conceptnet: one masked sentence per fact
