@@ -320,3 +320,12 @@ def test_quantizing_a_tied_lm_head_that_grows_the_model_is_refused(scheme) -> No
     assert m.lm_head.weight is m.transformer.wte.weight
     with pytest.raises(CompressionError, match="made the model bigger"):
         compress(m, [QuantizeStep(method="quantize", scheme=scheme, scope="lm-head")], device=CPU)
+
+
+def test_scope_all_of_a_bert_mlm_includes_the_head_transform_but_not_the_lm_head() -> None:
+    """As the methodology page and README say: `all` is every Linear but the LM head, so BERT's MLM-head
+    transform dense (a Linear before the output projection) is in it."""
+    from leaderboard.compress.scopes import resolve
+
+    names = set(resolve(tiny.tiny_model("bert"), "all"))
+    assert "cls.predictions.transform.dense" in names and "cls.predictions.decoder" not in names

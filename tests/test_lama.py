@@ -365,3 +365,21 @@ def test_subword_tokenizers_use_the_word_initial_token(arch) -> None:
     out = probe(model, tok, family, CPU, Corpus("trex", facts, {"P19": {}}), ["Paris", "Rome", "Oslo", "Lima"],
                 ProbeSettings(bootstrap=20))
     assert out.ranks == {"Ann": 1, "Bob": 1, "Cid": 1, "Dee": 1}
+
+
+@needs_lama
+def test_unique_pairs_follow_lamas_own_dedup_on_the_shared_trex() -> None:
+    """LAMA's run_evaluation.py keeps the first sample of each (sub_label, obj_label) for template corpora;
+    the shared T-REx copy repeats 19 pairs. `pairs="all"` (the default) scores every row."""
+    every = load_corpus(LAMA_DIR, "trex")
+    unique = load_corpus(LAMA_DIR, "trex", pairs="unique")
+    assert len(every.facts) - len(unique.facts) == 19
+    for rel in {f.relation for f in every.facts}:  # LAMA's loop, relation by relation
+        kept, seen = [], []
+        for f in (f for f in every.facts if f.relation == rel):
+            if (f.subject, f.obj) not in seen:
+                seen.append((f.subject, f.obj))
+                kept.append(f.id)
+        assert kept == [f.id for f in unique.facts if f.relation == rel]
+    with pytest.raises(LamaDataError, match="pairs"):
+        load_corpus(LAMA_DIR, "trex", pairs="some")

@@ -28,6 +28,10 @@ def _runs(tmp: Path) -> Path:
     rep["notes"] = HOSTILE
     rep["source"]["citation"] = "<script>alert('cite')</script> Petroni et al."
     place(runs, with_run_id(rep))
+    broken = example("reproduced-baseline")  # a model whose output was NaN on 7 facts
+    broken.update(schema_version="1.1", model=dict(broken["model"], id="org/broken-model"))
+    broken["results"] = [dict(broken["results"][0], nonfinite=7)]
+    place(runs, with_run_id(broken))
     return runs
 
 
@@ -204,3 +208,10 @@ def test_leaderboard_sorts_and_filters(browser, server) -> None:
     visible = tab.locator("table.lb-table tbody tr:not([hidden])")
     assert visible.count() == 1 and "bert-base-cased" in visible.first.inner_text()
     tab.close()
+
+
+def test_a_run_with_non_finite_model_output_is_flagged_on_its_page(site) -> None:
+    pages = [p for p in (site / "runs").glob("*.html") if "org/broken-model" in p.read_text()]
+    assert pages and all("Model output is not finite" in p.read_text() for p in pages)
+    healthy = (site / "runs" / "9bc2dd34d613390d.html").read_text()
+    assert "Model output is not finite" not in healthy

@@ -335,3 +335,16 @@ def test_base_git_ref(tmp_path, baseline, compressed) -> None:
     assert f"{a}: /: removed, but it is published in main; run files are append-only" in got
     bad = [p.line() for p in validate_paths([runs], base="no-such-ref").errors]
     assert bad == [f"{runs}: /: cannot read base 'no-such-ref': it is neither a folder nor a commit of this repository"]
+
+
+def test_non_finite_model_output_is_a_warning_and_cannot_exceed_n(tmp_path, baseline) -> None:
+    """A run whose model output was NaN validates (its numbers are honest zeros) but is flagged."""
+    data = dict(baseline, schema_version="1.1")
+    data["results"] = [dict(data["results"][0], nonfinite=3)]
+    path = place(tmp_path, with_run_id(data))
+    problems = validate_paths([path]).problems
+    assert [p.severity for p in problems if "/nonfinite" in p.pointer] == ["warning"]
+    assert any("model output is not finite for 3 of" in p.message for p in problems)
+    data["results"] = [dict(data["results"][0], nonfinite=data["results"][0]["n"] + 1)]
+    path = place(tmp_path / "b", with_run_id(data))
+    assert any(p.severity == "error" and p.pointer == "/results/0/nonfinite" for p in validate_paths([path]).problems)

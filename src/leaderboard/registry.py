@@ -44,7 +44,8 @@ QUANT_NOMINAL_BITS: dict[str, int] = {
 
 # Named scopes resolve per architecture (see compress/scopes.py); anything else is a module-name glob.
 NAMED_SCOPES: dict[str, str] = {
-    "all": "every Linear layer of the transformer body (the paper's 'overall'; no embeddings, no LM head)",
+    "all": "every Linear layer of the transformer body (the paper's 'overall'; no embeddings, no LM head; "
+           "in BERT-style masked LMs also the MLM head's transform dense, which is not the LM head)",
     "attention": "the query, key and value projections",
     "attention-output": "the attention output projection",
     "ffn": "the feed-forward (intermediate and output) layers",

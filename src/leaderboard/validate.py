@@ -241,6 +241,13 @@ def _task_problems(path: str, i: int, tr: TaskResult, suite: str) -> list[Proble
         out.append(Problem(path, f"{base}/task", f"task {tr.task!r} is not of the evaluated suite {suite!r}"))
     for name, mv in tr.metrics.items():
         out += _metric_problems(path, f"{base}/metrics/{_escape(name)}", name, mv)
+    if tr.nonfinite:
+        if tr.n is not None and tr.nonfinite > tr.n:
+            out.append(Problem(path, f"{base}/nonfinite", f"{tr.nonfinite} non-finite examples of {tr.n} scored"))
+        else:
+            out.append(Problem(path, f"{base}/nonfinite", f"model output is not finite for {tr.nonfinite} of "
+                               f"{tr.n if tr.n is not None else '?'} examples (they count as wrong): a broken model",
+                               "warning"))
     if tr.relations is not None:
         seen: set[str] = set()
         for j, rel in enumerate(tr.relations):

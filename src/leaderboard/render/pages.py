@@ -352,6 +352,11 @@ def run_body(r: dict, res: list[dict], steps: list[dict], sparsity: list[dict], 
             parts.append(Safe(f'<p>{link(r["citation_url"], r["citation_url"])}</p>'))
     if r["source_kind"] == "synthetic":
         parts.append(Safe('<p class="lb-warning">Synthetic run, made for tests and benchmarks: not a measurement.</p>'))
+    broken = {x["task"]: (x["task_nonfinite"], x["task_n"]) for x in res if x.get("task_nonfinite")}
+    for task, (bad, n) in sorted(broken.items()):
+        parts.append(Safe(f'<p class="lb-warning lb-nonfinite">Model output is not finite: {esc(task)} had non-finite '
+                          f"scores (NaN or infinite) on {bad:,} of {n:,} examples. They count as wrong, never as "
+                          "right; the model is broken, not merely compressed.</p>"))
     parts.append(Safe("<h2>Results</h2>"))
     parts.append(table(["Task", "Metric", "Value", "Scale", "95% interval", "n", "Excluded"],
                        [[x["task"], x["metric"], _num(x["value"], 4), x["scale"], _interval(x), x["n"], x["task_excluded"]]
