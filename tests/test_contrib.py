@@ -133,18 +133,40 @@ def test_reported_rows_become_marked_run_files(tmp_path) -> None:
     assert committed.read_text() == paths[0].read_text()
 
 
-@pytest.mark.slow
-def test_demo_model_script_reproduces_the_committed_model_and_runs(tmp_path) -> None:
-    """Same seed, same data: the same weights (so the committed runs' model revision and numbers)."""
+def test_demo_model_training_is_deterministic_on_one_machine(tmp_path) -> None:
+    """Same seed, same data, same machine: the same bytes (a short training run, twice)."""
     from leaderboard.demo_model import DemoSpec, train
+    from leaderboard.models import local_revision
+
+    spec = DemoSpec(n_facts=60, epochs=2, hidden=64, ffn=128)
+    train(LAMA_DIR, tmp_path / "a", spec, log=None)
+    train(LAMA_DIR, tmp_path / "b", spec, log=None)
+    assert local_revision(tmp_path / "a") == local_revision(tmp_path / "b")
+
+
+@pytest.mark.slow
+def test_demo_model_script_retrains_to_the_committed_numbers_on_any_cpu(tmp_path) -> None:
+    """Floating point is not bit-stable across CPUs (an AVX-512 EPYC retrains other bytes than the
+    committed model), so across machines what must hold is: the same facts, and a retrained model that
+    scores the committed baseline within its 95 % interval. The committed model stays the reference the
+    committed runs were made with."""
+    from leaderboard import models
+    from leaderboard.demo_model import DemoSpec, train
+    from leaderboard.evaluate.lama import ProbeSettings, probe
+    from leaderboard.evaluate.lama_data import load_corpus, load_vocab, packaged_root
     from leaderboard.models import local_revision
 
     torch = pytest.importorskip("torch")
     torch.set_num_threads(2)
     train(LAMA_DIR, tmp_path / "demo", DemoSpec(), log=None)
     committed = ROOT / "src" / "leaderboard" / "data" / "demo-model"
-    assert local_revision(tmp_path / "demo") == local_revision(committed)
     assert (tmp_path / "demo" / "facts.jsonl").read_text() == (committed / "facts.jsonl").read_text()
-    revisions = {json.loads(p.read_text())["model"].get("revision") for p in (ROOT / "runs" / "encoder" /
-                                                                                "compression-leaderboard--demo-bert-trex").glob("*.json")}
-    assert revisions == {local_revision(committed)}
+    runs = [json.loads(p.read_text()) for p in (ROOT / "runs" / "encoder" / "compression-leaderboard--demo-bert-trex").glob("*.json")]
+    assert {r["model"].get("revision") for r in runs} == {local_revision(committed)}
+    (base,) = [r for r in runs if not r["compression"]]
+    want = base["results"][0]["metrics"]["precision@1"]
+    lm = models.load(str(tmp_path / "demo"))
+    vocab, _ = load_vocab(packaged_root())
+    got = probe(lm.model, lm.tokenizer, lm.family, lm.device, load_corpus(packaged_root(), "trex"), vocab,
+                ProbeSettings(bootstrap=100)).result.metrics["precision@1"].value
+    assert want["ci"]["low"] <= got <= want["ci"]["high"], (got, want)
