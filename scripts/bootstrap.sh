@@ -15,7 +15,7 @@ if [ ! -f "$stamp" ]; then
     echo "installing (first time: a few minutes)"
     python -m pip install -q --upgrade pip
     python -c "import torch" 2>/dev/null || python -m pip install -q "$TORCH_SPEC"
-    python -m pip install -q -e ".[dev]"
+    python -m pip install -q -e ".[dev,llm]"   # llm: llm-compressor methods (see pyproject)
     rm -f .venv/.installed-*
     touch "$stamp"
 fi

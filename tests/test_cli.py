@@ -11,6 +11,7 @@ import pytest
 from conftest import ROOT, place
 from leaderboard import synthetic
 from leaderboard.cli import main
+from leaderboard.schema import SCHEMA_VERSION
 
 
 def test_validate_text_output_and_exit_codes(tmp_path, capsys, baseline) -> None:
@@ -90,7 +91,7 @@ def test_ingest_refusal_is_reported(tmp_path, capsys) -> None:
 
 def test_schema_command_prints_the_committed_schema(capsys) -> None:
     assert main(["schema"]) == 0
-    assert capsys.readouterr().out == (ROOT / "schema" / "run-1.1.schema.json").read_text()
+    assert capsys.readouterr().out == (ROOT / "schema" / f"run-{SCHEMA_VERSION}.schema.json").read_text()
 
 
 def test_synthetic_refuses_the_project_runs_folder(tmp_path) -> None:

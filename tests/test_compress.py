@@ -12,11 +12,12 @@ from torch import nn
 
 from leaderboard import tiny
 from leaderboard.compress import prune as P
+from leaderboard.compress.base import StepContext
 from leaderboard.compress.measure import module_bytes, scope_sparsity
-from leaderboard.compress.pipeline import CompressionError, compress
+from leaderboard.compress.pipeline import CompressionError, apply_step, compress
 from leaderboard.compress.quantize import UnsupportedScheme
 from leaderboard.compress.scopes import ScopeError, as_out_in, resolve, unique_weights
-from leaderboard.schema import PruneStep, QuantizeStep
+from leaderboard.schema import make_step
 
 CPU = torch.device("cpu")
 
@@ -30,9 +31,28 @@ EXPECTED_SCOPES = {
 }
 
 
-def prune(criterion: str, sparsity: float, scope: str = "all", **kw) -> PruneStep:
+def prune(criterion: str, sparsity: float, scope: str = "all", **kw):
     gran = kw.pop("granularity", "global" if criterion in ("l1", "random") else "local")
-    return PruneStep(method="prune", criterion=criterion, scope=scope, granularity=gran, sparsity=sparsity, **kw)
+    return make_step(method="prune", criterion=criterion, scope=scope, granularity=gran, sparsity=sparsity, **kw)
+
+
+def quant(scheme: str, scope: str = "all", **kw):
+    return make_step(method="quantize", scheme=scheme, scope=scope, **kw)
+
+
+class _Calibrate:
+    """Stands in for calibration data: runs a given forward pass."""
+
+    def __init__(self, fn) -> None:
+        self.fn = fn
+
+    def forward(self, model, device):
+        return self.fn
+
+
+def apply_prune(model, modules, step, *, seed: int = 0, calibrate=None) -> None:
+    ctx = StepContext(model=model, device=CPU, seed=seed, calibration=_Calibrate(calibrate) if calibrate else None)
+    apply_step(ctx, modules, step)
 
 
 @pytest.mark.parametrize("arch", tiny.ARCHITECTURES)
@@ -96,7 +116,7 @@ def _size(modules) -> int:
 def test_unstructured_pruning_zeroes_exactly_the_requested_count(arch, criterion, granularity) -> None:
     m = tiny.tiny_model(arch)
     modules = resolve(m, "attention")
-    P.apply_prune(m, modules, prune(criterion, 0.3, "attention", granularity=granularity))
+    apply_prune(m, modules, prune(criterion, 0.3, "attention", granularity=granularity))
     if granularity == "global" and criterion == "l1":
         assert _zeros(modules) == round(0.3 * _size(modules))
     else:  # per layer: round(0.3 * size) in every layer
@@ -111,7 +131,7 @@ def test_global_l1_removes_the_smallest_magnitudes_across_layers() -> None:
     modules = resolve(m, "ffn")
     before = torch.cat([x.weight.detach().abs().flatten() for x in unique_weights(modules).values()])
     threshold = before.kthvalue(round(0.6 * before.numel())).values
-    P.apply_prune(m, modules, prune("l1", 0.6, "ffn"))
+    apply_prune(m, modules, prune("l1", 0.6, "ffn"))
     for x in unique_weights(modules).values():
         w = x.weight.detach()
         kept = w[w != 0].abs()
@@ -125,7 +145,7 @@ def test_structured_pruning_zeroes_whole_rows_or_columns(arch, dim, criterion) -
     m = tiny.tiny_model(arch)
     modules = resolve(m, "ffn")
     extra = {"norm": 2} if criterion == "ln-structured" else {}
-    P.apply_prune(m, modules, prune(criterion, 0.25, "ffn", dim=dim, **extra))
+    apply_prune(m, modules, prune(criterion, 0.25, "ffn", dim=dim, **extra))
     for mod in unique_weights(modules).values():
         w = as_out_in(mod)  # (out, in) whatever the storage (GPT-2 Conv1D is transposed)
         axis = 1 if dim == "rows" else 0
@@ -147,7 +167,7 @@ def test_ln_structured_removes_the_weakest_rows() -> None:
 def test_two_four_pattern_holds(arch) -> None:
     m = tiny.tiny_model(arch)
     modules = resolve(m, "all")
-    P.apply_prune(m, modules, prune("n:m", 0.5, n=2, m=4))
+    apply_prune(m, modules, prune("n:m", 0.5, n=2, m=4))
     for mod in unique_weights(modules).values():
         groups = (as_out_in(mod) != 0).reshape(as_out_in(mod).shape[0], -1, 4).sum(-1)
         assert (groups <= 2).all()
@@ -164,7 +184,7 @@ def test_wanda_uses_activations_and_prunes_per_row(arch) -> None:
         kw = {"decoder_input_ids": ids[:, :4]} if tiny.FAMILY[arch] == "encoder-decoder" else {}
         m(input_ids=ids, **kw)
 
-    P.apply_prune(m, modules, prune("wanda", 0.5, "ffn"), calibrate=calibrate)
+    apply_prune(m, modules, prune("wanda-oneshot", 0.5, "ffn"), calibrate=calibrate)
     for mod in unique_weights(modules).values():
         w = as_out_in(mod)
         assert ((w == 0).sum(1) == round(0.5 * w.shape[1])).all()
@@ -237,7 +257,7 @@ def test_quantization_shrinks_the_scope_and_stays_close(arch, scheme) -> None:
         ref = m(input_ids=ids, **kw).logits
     before = module_bytes(m)
     q = copy.deepcopy(m)
-    r = compress(q, [QuantizeStep(method="quantize", scheme=scheme, scope="all")], device=CPU)
+    r = compress(q, [quant(scheme)], device=CPU)
     assert r.weight_bytes < before
     with torch.no_grad():
         out = q(input_ids=ids, **kw).logits
@@ -247,7 +267,7 @@ def test_quantization_shrinks_the_scope_and_stays_close(arch, scheme) -> None:
 
 def test_t5_feed_forward_output_stays_full_precision_under_bitsandbytes() -> None:
     m = tiny.tiny_model("t5", vocab_size=128)
-    compress(m, [QuantizeStep(method="quantize", scheme="bnb-nf4", scope="ffn")], device=CPU)
+    compress(m, [quant("bnb-nf4", "ffn")], device=CPU)
     ffn = m.encoder.block[0].layer[1].DenseReluDense
     assert type(ffn.wo) is nn.Linear and ffn.wo.weight.dtype == torch.float32
     assert type(ffn.wi).__name__ == "Linear4bit"
@@ -256,7 +276,7 @@ def test_t5_feed_forward_output_stays_full_precision_under_bitsandbytes() -> Non
 def test_prune_then_quantize_keeps_zeros_and_reports_real_bytes() -> None:
     m = tiny.tiny_model("llama", vocab_size=128)
     n_params = sum(p.numel() for p in m.parameters())
-    r = compress(m, [prune("l1", 0.5), QuantizeStep(method="quantize", scheme="bnb-nf4", scope="all")], device=CPU)
+    r = compress(m, [prune("l1", 0.5), quant("bnb-nf4", "all")], device=CPU)
     assert r.sparsity["all"] == pytest.approx(0.5, abs=1e-4)
     assert 4 < r.bits_per_weight < 32
     assert r.weight_bytes * 8 == pytest.approx(r.bits_per_weight * n_params, rel=1e-3)
@@ -269,23 +289,23 @@ def test_a_quantization_that_changes_nothing_is_refused(monkeypatch) -> None:
     monkeypatch.setattr(torchao.quantization, "quantize_", lambda *a, **k: None)
     m = tiny.tiny_model("bert")
     with pytest.raises(CompressionError, match="changed nothing measurable on cpu"):
-        compress(m, [QuantizeStep(method="quantize", scheme="dynamic-int8", scope="ffn")], device=CPU)
+        compress(m, [quant("dynamic-int8", "ffn")], device=CPU)
 
 
 def test_quantizing_twice_or_non_linear_is_a_clear_error() -> None:
     m = tiny.tiny_model("bert")
-    q = QuantizeStep(method="quantize", scheme="bnb-int8", scope="ffn")
+    q = quant("bnb-int8", "ffn")
     compress(m, [q], device=CPU)
     with pytest.raises(UnsupportedScheme, match="is already quantized"):
         compress(m, [q], device=CPU)
     with pytest.raises(UnsupportedScheme, match="quantizes Linear layers; bert.embeddings.word_embeddings is a Embedding"):
-        compress(tiny.tiny_model("bert"), [QuantizeStep(method="quantize", scheme="bnb-int8", scope="embeddings")], device=CPU)
+        compress(tiny.tiny_model("bert"), [quant("bnb-int8", "embeddings")], device=CPU)
 
 
 def test_four_bit_needs_width_multiple_of_64() -> None:
     m = tiny.tiny_model("bert", hidden=32, ffn=96)
     with pytest.raises(UnsupportedScheme, match="4-bit blocks need a multiple of 64"):
-        compress(m, [QuantizeStep(method="quantize", scheme="bnb-nf4", scope="ffn")], device=CPU)
+        compress(m, [quant("bnb-nf4", "ffn")], device=CPU)
 
 
 def test_dynamic_int8_never_falls_back_silently_and_torch_ao_runs_when_named(monkeypatch) -> None:
@@ -296,14 +316,13 @@ def test_dynamic_int8_never_falls_back_silently_and_torch_ao_runs_when_named(mon
     m = tiny.tiny_model("bert", vocab_size=128)
     monkeypatch.setitem(sys.modules, "torchao.quantization", None)  # as if torchao were not installed
     with pytest.raises(UnsupportedScheme, match="torchao is not installed.*backend=torch.ao"):
-        compress(m, [QuantizeStep(method="quantize", scheme="dynamic-int8", scope="ffn")], device=CPU)
+        compress(m, [quant("dynamic-int8", "ffn")], device=CPU)
     ids = torch.randint(5, 120, (2, 8), generator=torch.Generator().manual_seed(2))
     with torch.no_grad():
         ref = m(input_ids=ids).logits
     before = module_bytes(m)
     with pytest.warns(DeprecationWarning, match="torch.ao.quantization is deprecated"):
-        r = compress(m, [QuantizeStep(method="quantize", scheme="dynamic-int8", scope="ffn", backend="torch.ao")],
-                     device=CPU)
+        r = compress(m, [quant("dynamic-int8", "ffn", backend="torch.ao")], device=CPU)
     assert type(m.bert.encoder.layer[0].intermediate.dense).__module__.startswith("torch.ao.nn.quantized.dynamic")
     assert r.weight_bytes < before
     with torch.no_grad():
@@ -319,7 +338,7 @@ def test_quantizing_a_tied_lm_head_that_grows_the_model_is_refused(scheme) -> No
     m = tiny.tiny_model("gpt2", vocab_size=512)
     assert m.lm_head.weight is m.transformer.wte.weight
     with pytest.raises(CompressionError, match="made the model bigger"):
-        compress(m, [QuantizeStep(method="quantize", scheme=scheme, scope="lm-head")], device=CPU)
+        compress(m, [quant(scheme, "lm-head")], device=CPU)
 
 
 def test_scope_all_of_a_bert_mlm_includes_the_head_transform_but_not_the_lm_head() -> None:

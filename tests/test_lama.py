@@ -19,7 +19,7 @@ from leaderboard.evaluate.lama import ProbeError, Prober, ProbeSettings, candida
 from leaderboard.evaluate.lama_data import Fact, LamaDataError, load_corpus, load_vocab, packaged_root
 from leaderboard.evaluate.lama_reference import reference_ranks
 from leaderboard.evaluate.metrics import macro_metrics
-from leaderboard.schema import PruneStep, QuantizeStep, decode_facts
+from leaderboard.schema import decode_facts, make_step
 
 CPU = torch.device("cpu")
 DEMO = Path(__file__).resolve().parents[1] / "src" / "leaderboard" / "data" / "demo-model"
@@ -273,7 +273,7 @@ def test_demo_model_knows_its_facts_and_forgets_them_as_sparsity_grows(demo) -> 
     assert base > 0.9
     curve = []
     for s in (0.3, 0.5, 0.7, 0.8, 0.9):
-        value, low, high, measured = _p1(demo, [PruneStep(method="prune", criterion="l1", granularity="global",
+        value, low, high, measured = _p1(demo, [make_step(method="prune", criterion="l1", granularity="global",
                                                           scope="all", sparsity=s)])
         assert measured["all"] == pytest.approx(s, abs=0.005)  # measured equals requested
         curve.append((s, value, low, high))
@@ -285,7 +285,7 @@ def test_demo_model_knows_its_facts_and_forgets_them_as_sparsity_grows(demo) -> 
 
 def test_demo_model_dynamic_int8_within_two_points(demo) -> None:
     base, *_ = _p1(demo, [])
-    q, *_ = _p1(demo, [QuantizeStep(method="quantize", scheme="dynamic-int8", scope="all")])
+    q, *_ = _p1(demo, [make_step(method="quantize", scheme="dynamic-int8", scope="all")])
     assert abs(q - base) <= 0.02
 
 

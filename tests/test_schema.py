@@ -10,10 +10,11 @@ import typing
 
 import jsonschema
 import pytest
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from conftest import EXAMPLES, ROOT, with_run_id
 from leaderboard import registry, schema
+from leaderboard.compress import registry as method_registry
 from leaderboard.schema import (
     ConfidenceInterval,
     Evaluation,
@@ -22,7 +23,6 @@ from leaderboard.schema import (
     MetricValue,
     ModelInfo,
     PruneStep,
-    QuantizeStep,
     RelationResult,
     Reported,
     Reproduced,
@@ -34,25 +34,28 @@ from leaderboard.schema import (
     decode_facts,
     dump_run,
     encode_facts,
+    make_step,
     model_slug,
 )
 from leaderboard.validate import check_bytes
 
 
-def _prune(criterion: str) -> PruneStep:
+def _prune(criterion: str):
     extra = {
-        "n:m": {"n": 2, "m": 4, "sparsity": 0.5, "granularity": "local"},
-        "ln-structured": {"norm": 2, "dim": "rows", "granularity": "local"},
-        "random-structured": {"dim": "columns", "granularity": "local"},
-        "wanda": {"granularity": "local"},
-    }.get(criterion, {"granularity": "global"})
-    return PruneStep(**{"method": "prune", "criterion": criterion, "scope": "attention", "sparsity": 0.3, **extra})
+        "n:m": {"n": 2, "m": 4, "sparsity": 0.5},
+        "ln-structured": {"norm": 2, "dim": "rows"},
+        "random-structured": {"dim": "columns"},
+    }.get(criterion, {})
+    gran = "global" if criterion in ("l1", "random") else "local"
+    return make_step(**{"method": "prune", "criterion": criterion, "scope": "attention", "sparsity": 0.3,
+                        "granularity": gran, **extra})
 
 
 EVERY_MODEL: list[BaseModel] = [
     ModelInfo(id="org/name", revision="sha256:abc", family="decoder", architecture="LlamaForCausalLM", parameters=7, toy=True),
     *[_prune(c) for c in registry.PRUNE_CRITERIA],
-    *[QuantizeStep(method="quantize", scheme=s, scope="ffn") for s in registry.QUANT_SCHEMES],
+    *[make_step(method="quantize", scheme=s, scope="ffn", **({"bits": 4} if s in ("rtn", "gptq", "awq") else {}))
+      for s in registry.QUANT_SCHEMES],
     Evaluation(task="lm-eval:boolq", data_sha256="a" * 64, settings={"num_fewshot": 0, "limit": None, "x": 1.5, "y": "s"}),
     Measured(sparsity={"all": 0.5, "*.layer.11.*": 0.1}, weight_bytes=10, bits_per_weight=4.5, peak_memory_bytes=3,
              disk_bytes=4, compress_seconds=1.0, eval_seconds=2.0, throughput=3.0, throughput_unit="facts/s"),
@@ -84,7 +87,8 @@ def test_example_run_files_round_trip_and_validate(path) -> None:
 
 def test_optional_fields_all_have_defaults() -> None:
     """dump_run drops None values, so an optional field without a default would not reload."""
-    models = [RunFile, ModelInfo, PruneStep, QuantizeStep, Evaluation, Measured, MetricValue, ConfidenceInterval,
+    steps = [m.params for m in method_registry.all_methods()]
+    models = [RunFile, ModelInfo, *steps, Evaluation, Measured, MetricValue, ConfidenceInterval,
               RelationResult, FactOutcomes, TaskResult, schema.Provenance, Reported, Synthetic]
     for m in models:
         for name, f in m.model_fields.items():
@@ -97,7 +101,8 @@ def test_optional_fields_all_have_defaults() -> None:
 def test_committed_json_schema_is_current() -> None:
     committed = (ROOT / "schema" / f"run-{schema.SCHEMA_VERSION}.schema.json").read_text()
     assert committed == schema.json_schema_text(), (
-        "schema/run-1.1.schema.json is stale: run `leaderboard schema --out schema/run-1.0.schema.json` "
+        f"schema/run-{schema.SCHEMA_VERSION}.schema.json is stale: run `leaderboard schema --out "
+        f"schema/run-{schema.SCHEMA_VERSION}.schema.json` "
         "and say in the changelog what changed"
     )
 
@@ -162,13 +167,13 @@ def test_canonical_path(baseline) -> None:
         ({"criterion": "wanda", "granularity": "global"}, "granularity must be 'local'"),
         ({"criterion": "ln-structured", "granularity": "local", "dim": "rows"}, "needs norm"),
         ({"criterion": "random-structured", "granularity": "local"}, "needs dim"),
-        ({"criterion": "l1", "granularity": "global", "n": 2}, "for criterion 'n:m' only"),
+        ({"criterion": "l1", "granularity": "global", "n": 2}, "Extra inputs are not permitted"),
         ({"criterion": "l1", "granularity": "global", "sparsity": 1.5}, "less than or equal to 1"),
     ],
 )
 def test_prune_step_rules(bad, message) -> None:
     with pytest.raises(ValidationError, match=message):
-        PruneStep.model_validate({"method": "prune", "scope": "all", "sparsity": 0.5, **bad})
+        TypeAdapter(PruneStep).validate_python({"method": "prune", "scope": "all", "sparsity": 0.5, **bad})
 
 
 def test_fact_outcomes_round_trip() -> None:
@@ -209,15 +214,42 @@ def test_a_1_0_file_may_not_use_what_1_1_added():
 
 
 def test_quantize_backend_only_names_another_dynamic_int8_library():
-    step = QuantizeStep(method="quantize", scheme="dynamic-int8", backend="torch.ao")
+    step = make_step(method="quantize", scheme="dynamic-int8", backend="torch.ao")
     assert step.backend == "torch.ao"
     with pytest.raises(ValidationError, match="for scheme 'dynamic-int8' only"):
-        QuantizeStep(method="quantize", scheme="bnb-nf4", backend="torch.ao")
+        make_step(method="quantize", scheme="bnb-nf4", backend="torch.ao")
     with pytest.raises(ValidationError):
-        QuantizeStep(method="quantize", scheme="dynamic-int8", backend="torchao")  # absent means torchao
+        make_step(method="quantize", scheme="dynamic-int8", backend="torchao")  # absent means torchao
     # absent and explicit torch.ao are different computations, so different run ids
-    plain = QuantizeStep(method="quantize", scheme="dynamic-int8")
+    plain = make_step(method="quantize", scheme="dynamic-int8")
     ev = Evaluation(task="lama:trex")
     from leaderboard.schema import run_id_of, spec_dict
 
     assert run_id_of(spec_dict("m", None, [plain], ev)) != run_id_of(spec_dict("m", None, [step], ev))
+
+
+def test_every_step_of_the_published_rows_parses_and_validates_in_a_reported_run(reported) -> None:
+    """The vocabulary of ../shared/data/reported/results.csv (README: 'Vocabulary these rows need')."""
+    import csv
+
+    from conftest import SHARED
+    from leaderboard.runner import parse_step, step_text
+
+    path = SHARED / "data" / "reported" / "results.csv"
+    notations = {s.strip() for row in csv.DictReader(path.open(encoding="utf-8"))
+                 for s in row["compression"].split(";") if s.strip()}
+    assert {"quantize:scheme=rtn,bits=4,granularity=per_row,asymmetric=true",
+            "quantize:scheme=gptq,bits=3,granularity=per_row,asymmetric=true",
+            "prune:criterion=sparsegpt,sparsity=0.5,scope=all",
+            "prune:criterion=sparsegpt,n=2,m=4,scope=all"} <= notations
+    for text in sorted(notations):
+        step = parse_step(text)
+        assert parse_step(step_text(step)) == step
+        data = {**reported, "schema_version": schema.SCHEMA_VERSION,
+                "compression": [step.model_dump(mode="json", exclude_none=True)]}
+        run = RunFile.model_validate(with_run_id(data))
+        assert check_bytes(dump_run(run).encode(), "x.json", None).problems == []
+    nm = parse_step("prune:criterion=sparsegpt,n=4,m=8,scope=all")
+    assert (nm.n, nm.m, nm.sparsity, nm.granularity) == (4, 8, 0.5, "local")
+    gptq = parse_step("quantize:scheme=gptq,bits=4,granularity=per_row,asymmetric=true")
+    assert (gptq.bits, gptq.granularity, gptq.asymmetric, gptq.group_size) == (4, "per_row", True, None)

@@ -283,3 +283,27 @@ def test_local_shard_jobs_get_their_own_gpus() -> None:
     assert gpu_sets(3, [4, 6], 1) == [[4], [6], [4]]  # more shards than GPUs: shared round robin
     assert gpu_sets(2, [0, 1, 2, 3], 2) == [[0, 1], [2, 3]]
     assert gpu_sets(2, [], 1) == [[], []] and gpu_sets(2, [0], 0) == [[], []]
+
+
+def test_llm_methods_sweep_covers_the_published_rows_of_public_models() -> None:
+    """Every published GPTQ/RTN/SparseGPT/magnitude row of a model in sweeps/llm-methods.yaml has its run."""
+    import csv
+
+    from conftest import ROOT, SHARED
+    from leaderboard.runner import step_text
+
+    sweep = parse(ROOT / "sweeps" / "llm-methods.yaml")
+    planned = {(u.spec.model, tuple(step_text(s) for s in u.spec.compression), task)
+               for u in sweep.units for task in u.spec.evals}
+    models = {u.spec.model for u in sweep.units}
+    rows = [r for r in csv.DictReader((SHARED / "data" / "reported" / "results.csv").open(encoding="utf-8"))
+            if r["model"] in models and not r["task"].startswith("lm-eval:storycloze")]
+    assert len(rows) > 100
+    from leaderboard.runner import parse_step
+
+    missing = [(r["model"], r["compression"], r["task"]) for r in rows
+               if (r["model"], tuple(step_text(parse_step(s)) for s in r["compression"].split(";") if s.strip()),
+                   r["task"]) not in planned]
+    assert missing == []
+    assert sweep.n_runs == 12 * 13 * 6
+    assert Counter(naming.method_key(u.spec.compression) for u in sweep.units)["prune:sparsegpt:local"] == 12 * 3

@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import place, with_run_id
+from leaderboard import registry
 from leaderboard.schema import encode_facts
 from leaderboard.validate import check_bytes, validate_paths
 
@@ -73,8 +74,11 @@ SCHEMA_RULES = [
      "FILE: /measured/sparsity/all: Input should be greater than or equal to 0"),
     ("unknown method", _set("compression/0/method", "distill"),
      "FILE: /compression/0: Input tag 'distill' found using 'method' does not match any of the expected tags: 'prune', 'quantize'"),
-    ("unknown scheme", _set("compression/1/scheme", "gptq"),
-     "FILE: /compression/1/scheme: Input should be 'dynamic-int8', 'weight-only-int8', 'bnb-int8', 'bnb-nf4' or 'bnb-fp4'"),
+    ("unknown scheme", _set("compression/1/scheme", "hqq"),
+     "FILE: /compression/1: Input tag 'hqq' found using 'scheme' does not match any of the expected tags: "
+     + ", ".join(f"'{s}'" for s in registry.QUANT_SCHEMES)),
+    ("new vocabulary in an old file", _set("compression/1", {"method": "quantize", "scheme": "gptq", "bits": 4}),
+     "FILE: /: compression[1]: scheme 'gptq' needs schema_version 1.1 or later"),
     ("step rule", _set("compression/0/criterion", "wanda"),
      "FILE: /compression/0: criterion 'wanda' ranks weights within each layer: granularity must be 'local'"),
     ("missing field", _set("model/architecture", _DELETE), "FILE: /model/architecture: required field is missing"),

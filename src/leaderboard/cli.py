@@ -102,6 +102,21 @@ def cmd_schema(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_methods(args: argparse.Namespace) -> int:
+    """The compression methods this runner knows (from the registry), with their step fields."""
+    from .compress import registry as methods
+
+    for m in methods.all_methods():
+        where = f"{m.library}; {', '.join(sorted(m.devices))}; {', '.join(sorted(m.families))}"
+        print(f"{m.key}  ({m.title}: {where}{'; needs calibration data' if m.calibration else ''})")
+        for f in methods.fields_of(m):
+            default = "required" if f["required"] else f"default {f['default']}"
+            print(f"    {f['name']}: {f['type']} ({default})")
+        if m.example:
+            print(f"    e.g. --compress {m.example}")
+    return 0
+
+
 def cmd_synthetic(args: argparse.Namespace) -> int:
     from . import synthetic
 
@@ -129,7 +144,9 @@ def cmd_run(args: argparse.Namespace) -> int:
                 relations=args.relations.split(",") if args.relations else None, limit=args.limit,
                 batch_size=args.batch_size, device=args.device, dtype=args.dtype, seed=args.seed,
                 lm_eval_include=args.lm_eval_include, num_fewshot=args.num_fewshot,
-                keep_facts=not args.no_facts, out=args.out)
+                keep_facts=not args.no_facts, out=args.out, calibration=args.calibration,
+                calibration_samples=args.calibration_samples, calibration_seq_len=args.calibration_seq_len,
+                base_model=args.base_model)
         execute(spec, progress=not args.no_progress and sys.stderr.isatty(), force=args.force)
     except SpecError as e:
         print(f"error: {e}", file=sys.stderr)
@@ -410,6 +427,18 @@ def cmd_import_reported(args: argparse.Namespace) -> int:
     return 0
 
 
+def _compress_help() -> str:
+    """--compress help from the method registry: every criterion and scheme, one example each."""
+    from .compress import registry as methods
+
+    prune = ", ".join(m.name for m in methods.of_kind("prune"))
+    quant = ", ".join(m.name for m in methods.of_kind("quantize"))
+    return (f"a compression step, repeatable, applied in order: prune:criterion=C,... with C in {prune}; "
+            f"quantize:scheme=S,... with S in {quant}. E.g. prune:criterion=sparsegpt,sparsity=0.5 or "
+            "quantize:scheme=gptq,bits=4,granularity=per_group,group_size=128. `leaderboard methods` lists "
+            "each method's fields")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .validate import DEFAULT_MAX_BYTES
 
@@ -431,8 +460,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--allow-hub", action="store_true", help="allow downloading from the Hugging Face hub")
     p.add_argument("--revision", help="hub revision (branch, tag or commit)")
     p.add_argument("--cache-dir", type=Path, help="hub cache folder (default: the Hugging Face default)")
-    p.add_argument("--compress", action="append", default=[], metavar="STEP",
-                   help="e.g. prune:criterion=l1,sparsity=0.5,scope=attention or quantize:scheme=bnb-nf4 (repeatable, in order)")
+    p.add_argument("--compress", action="append", default=[], metavar="STEP", help=_compress_help())
+    p.add_argument("--base-model", metavar="ID",
+                   help="the uncompressed model this checkpoint was derived from (quantized, pruned, distilled): "
+                        "retention is computed against its baseline. A checkpoint's own quantization_config is read "
+                        "and recorded as the steps it already has")
+    p.add_argument("--calibration", default="builtin:default", metavar="SET",
+                   help="calibration text for data-driven methods (SparseGPT, Wanda, GPTQ, AWQ, SmoothQuant): "
+                        "builtin:default or a UTF-8 text file (default: %(default)s)")
+    p.add_argument("--calibration-samples", type=int, default=16, metavar="N", help="calibration sequences (default: 16)")
+    p.add_argument("--calibration-seq-len", type=int, default=128, metavar="L", help="tokens per sequence (default: 128)")
     p.add_argument("--eval", action="append", default=[], metavar="TASK",
                    help="lama:trex, lama:google-re, lama:squad, lama:conceptnet, or lm-eval:<task> (e.g. lm-eval:boolq)")
     p.add_argument("--lm-eval-include", type=Path, help="a folder of local lm-eval task YAMLs (for lm-eval:<task>)")
@@ -546,6 +583,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=("table", "csv", "json"), default="table")
     p.add_argument("--limit", type=int, default=50, help="rows shown in table format")
     p.set_defaults(func=cmd_query)
+
+    p = sub.add_parser("methods", help="list the compression methods and their step fields")
+    p.set_defaults(func=cmd_methods)
 
     p = sub.add_parser("schema", help="print the run-file JSON Schema")
     p.add_argument("--out", type=Path)

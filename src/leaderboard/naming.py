@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-from .schema import PruneStep, QuantizeStep
+from .schema import Step
 
-Step = PruneStep | QuantizeStep
+
+def step_notation(step: Step) -> str:
+    """The step as ``--compress`` text (its calibration set is given by --calibration flags)."""
+    fields = step.model_dump(exclude_none=True, exclude={"calibration"})
+    method = fields.pop("method")
+    return f"{method}:" + ",".join(f"{k}={str(v).lower() if isinstance(v, bool) else v}" for k, v in fields.items())
 
 
 def step_key(step: Step) -> str:
@@ -22,14 +27,20 @@ def method_key(steps: list[Step]) -> str:
 def step_label(step: Step) -> str:
     if step.method == "prune":
         extra = ""
-        if step.criterion == "n:m":
+        if getattr(step, "n", None) is not None:
             extra = f" {step.n}:{step.m}"
         elif step.criterion == "ln-structured":
             extra = f" L{step.norm} {step.dim}"
         elif step.criterion == "random-structured":
             extra = f" {step.dim}"
-        crit = {"l1": "magnitude (L1)", "n:m": "N:M"}.get(step.criterion, step.criterion)
+        crit = {"l1": "magnitude (L1)", "n:m": "N:M", "sparsegpt": "SparseGPT", "wanda": "Wanda"}.get(
+            step.criterion, step.criterion)
         return f"{step.granularity} {crit}{extra} pruning {step.sparsity:.0%} of {step.scope}"
+    if getattr(step, "bits", None) is not None:
+        grid = f"groups of {step.group_size}" if step.granularity == "per_group" else "per row"
+        sym = "asymmetric" if step.asymmetric else "symmetric"
+        name = {"gptq": "GPTQ", "rtn": "RTN", "awq": "AWQ"}.get(step.scheme, step.scheme)
+        return f"{name} {step.bits}-bit ({grid}, {sym}) quantization of {step.scope}"
     return f"{step.scheme} quantization of {step.scope}"
 
 

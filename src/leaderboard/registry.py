@@ -10,37 +10,9 @@ from dataclasses import dataclass
 
 FAMILIES: tuple[str, ...] = ("encoder", "encoder-decoder", "decoder")
 
-PRUNE_CRITERIA: tuple[str, ...] = (
-    "l1",  # unstructured magnitude
-    "random",  # unstructured random
-    "ln-structured",  # whole rows/columns by their L-n norm
-    "random-structured",  # whole rows/columns at random
-    "wanda",  # |W| * ||X|| with calibration activations
-    "n:m",  # semi-structured, at most n non-zeros in every m consecutive weights
-)
-# Criteria that decide per layer by construction (global ranking is meaningless for them).
-LOCAL_ONLY_CRITERIA: frozenset[str] = frozenset(
-    {"ln-structured", "random-structured", "wanda", "n:m"}
-)
-STRUCTURED_CRITERIA: frozenset[str] = frozenset({"ln-structured", "random-structured"})
-GRANULARITIES: tuple[str, ...] = ("global", "local")
+# Compression methods (prune criteria, quantization schemes) are declared by their own modules under
+# compress/methods/; PRUNE_CRITERIA and QUANT_SCHEMES below are read from that registry on first use.
 
-QUANT_SCHEMES: tuple[str, ...] = (
-    "dynamic-int8",
-    "weight-only-int8",
-    "bnb-int8",
-    "bnb-nf4",
-    "bnb-fp4",
-)
-# Nominal storage bits of a quantized weight, used for plausibility checks only: the run file
-# records the measured bits per weight.
-QUANT_NOMINAL_BITS: dict[str, int] = {
-    "dynamic-int8": 8,
-    "weight-only-int8": 8,
-    "bnb-int8": 8,
-    "bnb-nf4": 4,
-    "bnb-fp4": 4,
-}
 
 # Named scopes resolve per architecture (see compress/scopes.py); anything else is a module-name glob.
 NAMED_SCOPES: dict[str, str] = {
@@ -104,3 +76,11 @@ PERCENTABLE = frozenset(n for n, m in METRICS.items() if m.lower == 0.0 and m.up
 def metric_info(name: str) -> MetricInfo:
     """Registry entry for a metric; unknown metrics are unbounded and higher-is-better."""
     return METRICS.get(name) or MetricInfo(name, name, None, None, True, "")
+
+
+def __getattr__(name: str):
+    if name in ("PRUNE_CRITERIA", "QUANT_SCHEMES"):
+        from .compress import registry as methods
+
+        return methods.names("prune" if name == "PRUNE_CRITERIA" else "quantize")
+    raise AttributeError(name)

@@ -21,15 +21,20 @@ import torch
 from pydantic import TypeAdapter, ValidationError
 
 from . import __version__, bundled, registry
-from .compress.pipeline import CompressionResult, check_scopes, compress
+from .compress import registry as methods
+from .compress.base import UnsupportedScheme
+from .compress.calibration import DEFAULT as DEFAULT_CALIBRATION
+from .compress.calibration import DEFAULT_SAMPLES, DEFAULT_SEQ_LEN, CalibrationData, CalibrationError, describe
+from .compress.pipeline import CompressionResult, check_scopes, check_supported, compress
 from .compress.scopes import ScopeError
 from .evaluate.lama import CANDIDATE_SETS, SUBSETS, ProbeSettings, probe
 from .evaluate.lama_data import PAIRS, Corpus, LamaDataError, load_corpus, load_vocab, packaged_root
 from .models import LoadedModel, ModelLoadError, family_of, load, load_config, local_revision, skeleton
-from .naming import pipeline_label
+from .naming import pipeline_label, step_notation
 from .schema import (
     SCHEMA_VERSION,
     Evaluation,
+    Lineage,
     Measured,
     ModelInfo,
     Provenance,
@@ -45,7 +50,8 @@ from .schema import (
 )
 from .validate import check_bytes
 
-LIBRARIES = ("torch", "transformers", "tokenizers", "numpy", "bitsandbytes", "torchao", "lm_eval", "accelerate")
+LIBRARIES = ("torch", "transformers", "tokenizers", "numpy", "bitsandbytes", "torchao", "lm_eval", "accelerate",
+             "llmcompressor", "compressed_tensors")
 _STEP = TypeAdapter(Step)
 
 
@@ -76,6 +82,11 @@ class RunSpec:
     seed: int = 0
     keep_facts: bool = True
     out: Path = Path("runs")
+    calibration: str = DEFAULT_CALIBRATION  # builtin:<name> or a text file (data-driven methods only)
+    calibration_samples: int = DEFAULT_SAMPLES
+    calibration_seq_len: int = DEFAULT_SEQ_LEN
+    base_model: str | None = None  # the uncompressed model a derived checkpoint comes from (lineage)
+    lineage: Lineage | None = None  # filled by check(): what a pre-compressed checkpoint already had
 
     @property
     def source(self) -> str:
@@ -88,6 +99,8 @@ class RunSpec:
 
 
 def _scalar(text: str):
+    if text in ("true", "false"):
+        return text == "true"
     for cast in (int, float):
         try:
             return cast(text)
@@ -112,9 +125,7 @@ def parse_step(text: str) -> Step:
 
 def step_text(step: Step) -> str:
     """A step as ``--compress`` text (what parse_step reads back)."""
-    fields = step.model_dump(exclude_none=True)
-    method = fields.pop("method")
-    return f"{method}:" + ",".join(f"{k}={v}" for k, v in fields.items())
+    return step_notation(step)  # calibration: --calibration flags
 
 
 def step_from_dict(fields: dict, where: str) -> Step:
@@ -127,7 +138,8 @@ def step_from_dict(fields: dict, where: str) -> Step:
     except ValidationError as e:
         msgs = []
         for err in e.errors(include_url=False):
-            loc = ".".join(str(x) for x in err["loc"] if x not in ("prune", "quantize"))
+            tags = {fields.get("method"), fields.get("criterion"), fields.get("scheme")}
+            loc = ".".join(str(x) for x in err["loc"] if x not in tags)
             msgs.append(f"{loc or 'step'}: {err['msg'].removeprefix('Value error, ')}")
         raise SpecError(f"{where}: " + "; ".join(msgs)) from None
 
@@ -141,7 +153,7 @@ def spec_from_yaml(path: Path) -> RunSpec:
         raise SpecError(f"{path}: cannot read: {e}") from None
     if not isinstance(data, dict):
         raise SpecError(f"{path}: a run spec is a mapping")
-    known = set(RunSpec.__dataclass_fields__) | {"compress", "eval"}
+    known = (set(RunSpec.__dataclass_fields__) - {"lineage"}) | {"compress", "eval"}
     unknown = sorted(set(data) - known)
     if unknown:
         raise SpecError(f"{path}: unknown field(s) {', '.join(unknown)}")
@@ -216,6 +228,7 @@ def check(spec: RunSpec, memo: dict | None = None) -> Checked:
         raise SpecError(f"lama_pairs: {spec.lama_pairs!r} is not one of {', '.join(PAIRS)}")
     if spec.batch_size < 1 or (spec.limit is not None and spec.limit < 1):
         raise SpecError("batch_size and limit must be positive")
+    with_calibration(spec, memo)
     seen_prune_after_quant = False
     for i, s in enumerate(spec.compression):
         if s.method == "quantize":
@@ -245,12 +258,20 @@ def check(spec: RunSpec, memo: dict | None = None) -> Checked:
     try:
         key = ("model", spec.source, spec.allow_hub, spec.revision, str(spec.cache_dir))
         config, tree = _memo(memo, key, lambda: _config_and_skeleton(spec))
+        with_lineage(spec, config, tree)
         check_scopes(tree, spec.compression)
     except ModelLoadError as e:
         raise SpecError(f"--model: {e}") from None
     except ScopeError as e:
         raise SpecError(f"--compress scope: {e}") from None
     family = family_of(config)
+    from .models import resolve_device
+
+    for s in spec.compression[precompressed(spec):]:
+        try:
+            check_supported(s, family=family, device=resolve_device(spec.device))
+        except UnsupportedScheme as e:
+            raise SpecError(f"--compress {step_text(s)}: {e}") from None
     harness_sha = None
     if harness:
         if family not in ("decoder", "encoder-decoder"):
@@ -270,6 +291,62 @@ def check(spec: RunSpec, memo: dict | None = None) -> Checked:
                 raise SpecError(f"--eval {missing[0]}: no such task in {spec.lm_eval_include}")
             harness_sha = _memo(memo, ("lm-eval-sha", include), lambda: include_sha256(Path(include)))
     return Checked(corpora, family, harness, harness_sha, vocab, vocab_sha)
+
+
+def with_calibration(spec: RunSpec, memo: dict | None = None) -> None:
+    """Record the calibration set in every step whose method needs data (it enters the run_id).
+
+    A step that already names a calibration set (a spec file written out in full) keeps it."""
+    needs = [i for i, s in enumerate(spec.compression) if i >= precompressed(spec)
+             and methods.method_of(s).calibration and getattr(s, "calibration", None) is None]
+    if not needs:
+        return
+    try:
+        info = _memo(memo, ("calibration", spec.calibration, spec.calibration_samples, spec.calibration_seq_len),
+                     lambda: describe(str(spec.calibration), spec.calibration_samples, spec.calibration_seq_len))
+    except CalibrationError as e:
+        raise SpecError(str(e)) from None
+    for i in needs:
+        spec.compression[i] = spec.compression[i].model_copy(update={"calibration": info})
+
+
+def precompressed(spec: RunSpec) -> int:
+    """How many leading steps of ``spec.compression`` the checkpoint already had (not to be applied)."""
+    return spec.lineage.steps_in_checkpoint if spec.lineage else 0
+
+
+def with_lineage(spec: RunSpec, config, tree) -> None:
+    """A checkpoint that arrives compressed: prepend the steps read from its config (once) and record its
+    lineage; ``--base-model`` names its base (also for distilled models, which have no steps)."""
+    if spec.lineage is not None:
+        return
+    from .compress.checkpoint import CheckpointError, steps_from_config
+    from .compress.scopes import resolve
+
+    folder = Path(spec.source) if Path(spec.source).is_dir() else None
+    try:
+        body = set(resolve(tree, "all"))
+        steps, relation = steps_from_config(config, folder, body)
+    except CheckpointError as e:
+        raise SpecError(f"--model {spec.model}: the checkpoint is compressed, but {e}") from None
+    if not steps and spec.base_model is None:
+        return
+    if not steps and relation is None:
+        relation = "distilled"
+    spec.lineage = Lineage(base=spec.base_model, relation=relation or "distilled", steps_in_checkpoint=len(steps))
+    spec.compression = [*steps, *spec.compression]
+
+
+def calibration_data(spec: RunSpec) -> CalibrationData | None:
+    infos = {s.calibration for s in spec.compression if getattr(s, "calibration", None) is not None}
+    if not infos:
+        return None
+    if len(infos) > 1:
+        raise SpecError("compression: steps name different calibration sets; one run uses one set")
+    try:
+        return CalibrationData.load(str(spec.calibration), infos.pop())
+    except CalibrationError as e:
+        raise SpecError(str(e)) from None
 
 
 def _config_and_skeleton(spec: RunSpec):
@@ -320,8 +397,15 @@ def reproduce_command(spec: RunSpec, model_id: str, task: str, revision: str | N
     if spec.model_id and spec.model_id != model:
         parts += ["--model-id", spec.model_id]
     parts += ["--eval", task]
-    for s in spec.compression:
+    for s in spec.compression[precompressed(spec):]:
         parts += ["--compress", step_text(s)]
+    if spec.base_model:
+        parts += ["--base-model", spec.base_model]
+    if any(getattr(s, "calibration", None) is not None for s in spec.compression):
+        cal = str(spec.calibration)
+        parts += ["--calibration", cal if cal.startswith("builtin:") else str(Path(cal).resolve()),
+                  "--calibration-samples", str(spec.calibration_samples),
+                  "--calibration-seq-len", str(spec.calibration_seq_len)]
     flags: list[tuple[str, object, object]] = [("--dtype", spec.dtype, "float32"), ("--seed", spec.seed, 0),
                                                ("--limit", spec.limit, None), ("--batch-size", spec.batch_size, 64)]
     if task.startswith("lama:"):
@@ -385,12 +469,14 @@ def build_run(spec: RunSpec, lm: LoadedModel, task: str, comp: CompressionResult
     run = RunFile(
         schema_version=SCHEMA_VERSION, run_id="0" * 16,
         model=ModelInfo(id=lm.model_id, revision=lm.revision, family=lm.family, architecture=lm.architecture,
-                        parameters=lm.parameters, toy=toy),
+                        parameters=lm.parameters, toy=toy, lineage=spec.lineage),
         compression=spec.compression,
         evaluation=evaluation_for(spec, task, lm.family, data_sha),
         measured=Measured(sparsity=comp.sparsity, weight_bytes=comp.weight_bytes, bits_per_weight=comp.bits_per_weight,
                           peak_memory_bytes=comp.peak_memory_bytes, compress_seconds=comp.compress_seconds,
-                          eval_seconds=round(eval_seconds, 3), throughput=round(throughput, 2), throughput_unit=unit),
+                          eval_seconds=round(eval_seconds, 3), throughput=round(throughput, 2), throughput_unit=unit,
+                          stored_bytes=comp.stored_bytes, stored_bits_per_weight=comp.stored_bits_per_weight,
+                          kernels=comp.kernels),
         results=results,
         provenance=Provenance(
             runner_version=__version__, git_sha=_git_sha(), libraries=_libraries(), python=platform.python_version(),
@@ -472,7 +558,11 @@ def run_loaded(spec: RunSpec, checked: Checked, lm: LoadedModel, tasks: list[str
     torch.manual_seed(spec.seed)
     started = datetime.now(timezone.utc)
     toy, _ = _is_toy(spec.source)
-    comp = compress(lm.model, spec.compression, device=lm.device, seed=spec.seed)
+    k = precompressed(spec)
+    comp = compress(lm.model, spec.compression[k:], device=lm.device, seed=spec.seed,
+                    calibration=calibration_data(spec), tokenizer=lm.tokenizer, family=lm.family)
+    if k:
+        comp = _as_stored(spec, lm, comp)
     written = []
     for task in tasks:
         try:
@@ -483,6 +573,25 @@ def run_loaded(spec: RunSpec, checked: Checked, lm: LoadedModel, tasks: list[str
                 raise
             on_error(task, e)
     return written
+
+
+def _as_stored(spec: RunSpec, lm: LoadedModel, comp: CompressionResult) -> CompressionResult:
+    """A pre-compressed checkpoint: its stored size is that of its weight files; it runs as transformers loaded it
+    (compressed-tensors decompresses each layer in its forward pass: simulated; bitsandbytes: native)."""
+    from dataclasses import replace
+
+    from .compress.checkpoint import checkpoint_bytes
+    from .compress.measure import count_parameters
+    from .models import skeleton
+
+    folder = Path(spec.source)
+    stored = checkpoint_bytes(folder) if folder.is_dir() else None
+    n = count_parameters(skeleton(lm.model.config))
+    lm.parameters = n  # of the uncompressed architecture, not of the packed tensors
+    quant = [s for s in spec.compression[: precompressed(spec)] if s.method == "quantize"]
+    kernels = comp.kernels or (("native" if quant[0].scheme.startswith("bnb-") else "simulated") if quant else None)
+    return replace(comp, stored_bytes=stored or None,
+                   stored_bits_per_weight=round(8 * stored / n, 4) if stored else None, kernels=kernels)
 
 
 def _evaluate(spec: RunSpec, checked: Checked, lm: LoadedModel, task: str, comp: CompressionResult,

@@ -15,9 +15,10 @@ from datetime import datetime
 from pathlib import PurePosixPath
 from typing import Annotated, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter, model_validator
 
 from . import registry
+from .compress import registry as method_registry
 
 SCHEMA_VERSION = "1.1"  # the version new files are written in
 SCHEMA_VERSIONS = ("1.0", "1.1")  # every version this validator reads (minor versions only add)
@@ -50,6 +51,20 @@ class Strict(BaseModel):
 # --- model ---------------------------------------------------------------------------------
 
 
+class Lineage(Strict):
+    """Where a derived checkpoint comes from (a quantized, pruned or distilled model) and what it already had."""
+
+    base: ModelId | None = Field(default=None, description="The uncompressed model it was derived from (hub id or name); "
+                                 "retention is computed against this model's baseline.")
+    base_revision: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:\-]{1,100}$")] | None = None
+    relation: Literal["quantized", "pruned", "distilled", "fine-tuned"]
+    steps_in_checkpoint: Annotated[int, Field(ge=0, le=20)] = Field(
+        default=0, description="How many leading steps of 'compression' the checkpoint already had (read from its "
+        "config); the runner applied only the steps after them.")
+    read_from: Literal["config", "user"] = Field(
+        default="config", description="Where the checkpoint's steps were read: its own config, or the user's flags.")
+
+
 class ModelInfo(Strict):
     id: ModelId = Field(description="Hub id (org/name) or the name of a local checkpoint.")
     revision: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:\-]{1,100}$")] | None = Field(
@@ -60,71 +75,23 @@ class ModelInfo(Strict):
     architecture: Identifier = Field(description="transformers class, e.g. BertForMaskedLM.")
     parameters: Count = Field(description="Number of parameters of the uncompressed model.")
     toy: bool = Field(default=False, description="A tiny demonstration model, not a real one.")
+    lineage: Lineage | None = Field(default=None, description="For a derived checkpoint: its base and what it had.")
 
 
 # --- compression ---------------------------------------------------------------------------
 
 
-class PruneStep(Strict):
-    method: Literal["prune"]
-    criterion: Literal["l1", "random", "ln-structured", "random-structured", "wanda", "n:m"]
-    scope: Scope = "all"
-    granularity: Literal["global", "local"]
-    sparsity: Fraction = Field(description="Requested fraction of zeroed weights in the scope.")
-    n: Annotated[int, Field(ge=1, le=64)] | None = Field(
-        default=None, description="n:m only: at most n non-zeros in every m consecutive weights."
-    )
-    m: Annotated[int, Field(ge=2, le=64)] | None = None
-    norm: Literal[1, 2] | None = Field(default=None, description="ln-structured only: the L-n norm.")
-    dim: Literal["rows", "columns"] | None = Field(
-        default=None, description="Structured criteria: remove whole output rows or input columns."
-    )
-
-    @model_validator(mode="after")
-    def _criterion_fields(self) -> PruneStep:
-        c = self.criterion
-        if c in registry.LOCAL_ONLY_CRITERIA and self.granularity != "local":
-            raise ValueError(f"criterion {c!r} ranks weights within each layer: granularity must be 'local'")
-        if c == "n:m":
-            if self.n is None or self.m is None:
-                raise ValueError("criterion 'n:m' needs both n and m")
-            if self.n >= self.m:
-                raise ValueError("n must be smaller than m")
-            if abs(self.sparsity - (1 - self.n / self.m)) > 1e-9:
-                raise ValueError(f"sparsity of {self.n}:{self.m} must be {1 - self.n / self.m:g}")
-        elif self.n is not None or self.m is not None:
-            raise ValueError("n and m are for criterion 'n:m' only")
-        if c == "ln-structured" and self.norm is None:
-            raise ValueError("criterion 'ln-structured' needs norm (1 or 2)")
-        if c != "ln-structured" and self.norm is not None:
-            raise ValueError("norm is for criterion 'ln-structured' only")
-        if c in registry.STRUCTURED_CRITERIA and self.dim is None:
-            raise ValueError(f"criterion {c!r} needs dim ('rows' or 'columns')")
-        if c not in registry.STRUCTURED_CRITERIA and self.dim is not None:
-            raise ValueError("dim is for structured criteria only")
-        return self
+# Every compression method declares its step model in a module under compress/methods/ (see
+# compress/spec.py); the step union is built from that registry, so a new method needs no edit here.
+Step, PruneStep, QuantizeStep = method_registry.step_types()
 
 
-class QuantizeStep(Strict):
-    method: Literal["quantize"]
-    scheme: Literal["dynamic-int8", "weight-only-int8", "bnb-int8", "bnb-nf4", "bnb-fp4"]
-    scope: Scope = "all"
-    backend: Literal["torch.ao"] | None = Field(
-        default=None,
-        description="dynamic-int8 only: the library that quantizes. Absent = torchao (Int8DynamicActivationInt8Weight); "
-        "'torch.ao' = torch.ao.quantization.quantize_dynamic, a different computation (schema 1.1).",
-    )
-
-    @model_validator(mode="after")
-    def _backend(self) -> QuantizeStep:
-        if self.backend is not None and self.scheme != "dynamic-int8":
-            raise ValueError(f"backend {self.backend!r} is for scheme 'dynamic-int8' only")
-        return self
+def make_step(**fields) -> object:
+    """A validated step from its fields (``method`` and ``criterion``/``scheme`` pick the model)."""
+    return _STEP_ADAPTER.validate_python(fields)
 
 
-Step = Annotated[Union[PruneStep, QuantizeStep], Field(discriminator="method")]
-assert set(PruneStep.model_fields["criterion"].annotation.__args__) == set(registry.PRUNE_CRITERIA)
-assert set(QuantizeStep.model_fields["scheme"].annotation.__args__) == set(registry.QUANT_SCHEMES)
+_STEP_ADAPTER = TypeAdapter(Step)
 
 
 # --- evaluation ----------------------------------------------------------------------------
@@ -155,6 +122,15 @@ class Measured(Strict):
     eval_seconds: Seconds | None = None
     throughput: Annotated[float, Field(ge=0.0, le=1e12)] | None = None
     throughput_unit: Annotated[str, StringConstraints(pattern=r"^[a-z]{1,20}/s$")] | None = None
+    stored_bytes: Count | None = Field(
+        default=None, description="Bytes of all weights in the compressed checkpoint as saved (compressed-tensors "
+        "save_compressed: packed integers, scales, zero points), when that differs from the in-memory form.")
+    stored_bits_per_weight: Annotated[float, Field(gt=0.0, le=64.0)] | None = Field(
+        default=None, description="8 x stored_bytes / parameters of the uncompressed model.")
+    kernels: Literal["native", "simulated"] | None = Field(
+        default=None, description="How the quantized model was evaluated: 'native' low-bit kernels (torchao, "
+        "bitsandbytes) or 'simulated' (quantize-dequantize weights in floating point, as llm-compressor leaves "
+        "them in memory). Absent: nothing quantized.")
 
 
 # --- results -------------------------------------------------------------------------------
@@ -272,6 +248,23 @@ class RunFile(Strict):
     source: Source
     notes: Text | None = None
 
+    @model_validator(mode="after")
+    def _lineage_steps(self) -> RunFile:
+        lin = self.model.lineage
+        if lin is not None and lin.steps_in_checkpoint > len(self.compression):
+            raise ValueError(f"model.lineage.steps_in_checkpoint is {lin.steps_in_checkpoint} but compression has "
+                             f"{len(self.compression)} step(s)")
+        return self
+
+    @model_validator(mode="after")
+    def _vocabulary_of_its_version(self) -> RunFile:
+        for i, step in enumerate(self.compression):
+            m = method_registry.method_of(step)
+            if _version(m.since) > _version(self.schema_version):
+                field = "criterion" if m.kind == "prune" else "scheme"
+                raise ValueError(f"compression[{i}]: {field} {m.name!r} needs schema_version {m.since} or later")
+        return self
+
     @property
     def is_baseline(self) -> bool:
         return not self.compression
@@ -284,7 +277,17 @@ class RunFile(Strict):
                 raise ValueError("results[].nonfinite is new in schema 1.1; write schema_version '1.1'")
             if any(getattr(s, "backend", None) is not None for s in self.compression):
                 raise ValueError("compression[].backend is new in schema 1.1; write schema_version '1.1'")
+            if self.model.lineage is not None:
+                raise ValueError("model.lineage is new in schema 1.1; write schema_version '1.1'")
+            m = self.measured
+            if m is not None and (m.stored_bytes, m.stored_bits_per_weight, m.kernels) != (None, None, None):
+                raise ValueError("measured.stored_bytes, stored_bits_per_weight and kernels are new in schema 1.1; "
+                                 "write schema_version '1.1'")
         return self
+
+
+def _version(v: str) -> tuple[int, ...]:
+    return tuple(int(x) for x in v.split("."))
 
 
 # --- run_id and canonical path -------------------------------------------------------------

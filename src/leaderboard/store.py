@@ -37,7 +37,8 @@ CREATE TABLE IF NOT EXISTS files (path VARCHAR PRIMARY KEY, sha256 VARCHAR NOT N
 CREATE TABLE IF NOT EXISTS runs (
     run_id VARCHAR PRIMARY KEY, path VARCHAR NOT NULL, schema_version VARCHAR,
     model_id VARCHAR NOT NULL, model_revision VARCHAR, family VARCHAR NOT NULL, architecture VARCHAR,
-    parameters BIGINT, toy BOOLEAN,
+    parameters BIGINT, toy BOOLEAN, base_model_id VARCHAR, base_model_revision VARCHAR, derived_by VARCHAR,
+    steps_in_checkpoint INTEGER,
     source_kind VARCHAR NOT NULL, citation VARCHAR, citation_table VARCHAR, citation_url VARCHAR, citation_page VARCHAR,
     eval_task VARCHAR NOT NULL, eval_data_sha256 VARCHAR, eval_settings VARCHAR,
     n_steps INTEGER NOT NULL, method VARCHAR NOT NULL, method_label VARCHAR NOT NULL, compression_key VARCHAR NOT NULL,
@@ -45,6 +46,7 @@ CREATE TABLE IF NOT EXISTS runs (
     sparsity DOUBLE, scheme VARCHAR,
     weight_bytes BIGINT, bits_per_weight DOUBLE, peak_memory_bytes BIGINT, disk_bytes BIGINT,
     compress_seconds DOUBLE, eval_seconds DOUBLE, throughput DOUBLE, throughput_unit VARCHAR,
+    stored_bytes BIGINT, stored_bits_per_weight DOUBLE, kernels VARCHAR,
     runner_version VARCHAR, git_sha VARCHAR, libraries VARCHAR, python VARCHAR, platform VARCHAR,
     device VARCHAR, dtype VARCHAR, seed BIGINT, batch_size INTEGER,
     started_at TIMESTAMPTZ, finished_at TIMESTAMPTZ, command VARCHAR, notes VARCHAR
@@ -52,7 +54,7 @@ CREATE TABLE IF NOT EXISTS runs (
 CREATE TABLE IF NOT EXISTS compression_steps (
     run_id VARCHAR NOT NULL, step_index INTEGER NOT NULL, method VARCHAR NOT NULL, step_key VARCHAR NOT NULL,
     criterion VARCHAR, scheme VARCHAR, scope VARCHAR NOT NULL, granularity VARCHAR, sparsity DOUBLE,
-    n INTEGER, m INTEGER, norm INTEGER, dim VARCHAR
+    n INTEGER, m INTEGER, norm INTEGER, dim VARCHAR, notation VARCHAR, calibration VARCHAR
 );
 CREATE TABLE IF NOT EXISTS results (
     run_id VARCHAR NOT NULL, task VARCHAR NOT NULL, metric VARCHAR NOT NULL,
@@ -92,7 +94,8 @@ SELECT * EXCLUDE (rank) FROM (
 CREATE OR REPLACE VIEW retention AS
 SELECT r.run_id, r.source_kind, r.model_id, r.model_revision, r.family, r.toy, r.parameters,
        r.eval_task, r.method, r.method_label, r.scope, r.sparsity, r.scheme, r.n_steps,
-       r.weight_bytes, r.bits_per_weight,
+       coalesce(r.stored_bytes, r.weight_bytes) AS weight_bytes,
+       coalesce(r.stored_bits_per_weight, r.bits_per_weight) AS bits_per_weight, r.kernels,
        res.task, res.metric, res.higher_is_better, res.value_fraction AS value, res.ci_low, res.ci_high, res.scale,
        b.value AS baseline_value, b.run_id AS baseline_run_id,
        CASE WHEN b.value > 0 THEN res.value_fraction / b.value END AS retention,
@@ -100,8 +103,9 @@ SELECT r.run_id, r.source_kind, r.model_id, r.model_revision, r.family, r.toy, r
 FROM runs r
 JOIN results res USING (run_id)
 LEFT JOIN baselines b
-  ON b.source_kind = r.source_kind AND b.model_id = r.model_id
- AND b.model_revision IS NOT DISTINCT FROM r.model_revision
+  ON b.source_kind = r.source_kind AND b.model_id = coalesce(r.base_model_id, r.model_id)
+ AND (CASE WHEN r.base_model_id IS NULL THEN b.model_revision IS NOT DISTINCT FROM r.model_revision
+           ELSE r.base_model_revision IS NULL OR b.model_revision = r.base_model_revision END)
  AND b.eval_task = r.eval_task AND b.eval_data_sha256 IS NOT DISTINCT FROM r.eval_data_sha256
  AND b.task = res.task AND b.metric = res.metric;
 
@@ -125,7 +129,8 @@ GROUP BY ALL;
 CREATE OR REPLACE VIEW pareto AS
 WITH points AS (
     SELECT r.run_id, r.source_kind, r.family, r.model_id, r.method, r.method_label, r.scope, r.sparsity,
-           r.scheme, r.bits_per_weight, r.weight_bytes AS size_bytes, res.task, res.metric,
+           r.scheme, coalesce(r.stored_bits_per_weight, r.bits_per_weight) AS bits_per_weight,
+           coalesce(r.stored_bytes, r.weight_bytes) AS size_bytes, res.task, res.metric,
            res.value_fraction AS value,
            CASE WHEN res.higher_is_better THEN res.value_fraction ELSE -res.value_fraction END AS score
     FROM runs r JOIN results res USING (run_id)
@@ -190,6 +195,10 @@ def _rows(run: RunFile, path: str) -> dict[str, list[dict]]:
         "run_id": run.run_id, "path": path, "schema_version": run.schema_version,
         "model_id": m.id, "model_revision": m.revision, "family": m.family, "architecture": m.architecture,
         "parameters": m.parameters, "toy": m.toy,
+        "base_model_id": m.lineage.base if m.lineage else None,
+        "base_model_revision": m.lineage.base_revision if m.lineage else None,
+        "derived_by": m.lineage.relation if m.lineage else None,
+        "steps_in_checkpoint": m.lineage.steps_in_checkpoint if m.lineage else None,
         "source_kind": src.kind, "citation": getattr(src, "citation", None), "citation_table": getattr(src, "table", None),
         "citation_url": getattr(src, "url", None), "citation_page": getattr(src, "page", None),
         "eval_task": ev.task, "eval_data_sha256": ev.data_sha256, "eval_settings": json.dumps(ev.settings, sort_keys=True),
@@ -199,7 +208,7 @@ def _rows(run: RunFile, path: str) -> dict[str, list[dict]]:
         "scheme": naming.pipeline_scheme(steps), "notes": run.notes,
     }
     for k in ("weight_bytes", "bits_per_weight", "peak_memory_bytes", "disk_bytes", "compress_seconds",
-              "eval_seconds", "throughput", "throughput_unit"):
+              "eval_seconds", "throughput", "throughput_unit", "stored_bytes", "stored_bits_per_weight", "kernels"):
         runs_row[k] = getattr(meas, k) if meas else None
     for k in ("runner_version", "git_sha", "python", "platform", "device", "dtype", "seed", "batch_size",
               "started_at", "finished_at", "command"):
@@ -210,7 +219,8 @@ def _rows(run: RunFile, path: str) -> dict[str, list[dict]]:
          "criterion": getattr(s, "criterion", None), "scheme": getattr(s, "scheme", None), "scope": s.scope,
          "granularity": getattr(s, "granularity", None), "sparsity": getattr(s, "sparsity", None),
          "n": getattr(s, "n", None), "m": getattr(s, "m", None), "norm": getattr(s, "norm", None),
-         "dim": getattr(s, "dim", None)}
+         "dim": getattr(s, "dim", None), "notation": naming.step_notation(s),
+         "calibration": json.dumps(s.calibration.model_dump(), sort_keys=True) if getattr(s, "calibration", None) else None}
         for i, s in enumerate(steps)
     ]
     result_rows, relation_rows = [], []

@@ -30,8 +30,8 @@ from .bundled import BUILTIN_LAMA, resolve_lama
 from .runner import RunSpec, SpecError, parse_step, step_from_dict, step_text
 from .schema import Step
 
-SETTINGS = tuple(f.name for f in fields(RunSpec) if f.name not in ("model", "evals", "compression"))
-PATH_SETTINGS = ("lama_dir", "out", "cache_dir", "lm_eval_include")
+SETTINGS = tuple(f.name for f in fields(RunSpec) if f.name not in ("model", "evals", "compression", "lineage"))
+PATH_SETTINGS = ("lama_dir", "out", "cache_dir", "lm_eval_include", "calibration")
 MODEL_KEYS = ("model_id", "allow_hub", "revision", "cache_dir", "dtype", "device")  # what one loaded model is
 
 
@@ -161,6 +161,8 @@ def _resolve_paths(settings: dict, base: Path) -> dict:
             continue
         if key == "lama_dir" and value == BUILTIN_LAMA:
             out[key] = resolve_lama(value)
+        elif key == "calibration" and str(value).startswith("builtin:"):
+            continue
         else:
             out[key] = (base / Path(value)).resolve() if not Path(value).is_absolute() else Path(value)
     return out

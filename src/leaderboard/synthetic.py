@@ -20,8 +20,6 @@ from .schema import (
     MetricValue,
     ModelInfo,
     Provenance,
-    PruneStep,
-    QuantizeStep,
     RelationResult,
     RunFile,
     Synthetic,
@@ -29,6 +27,7 @@ from .schema import (
     canonical_path,
     compute_run_id,
     dump_run,
+    make_step,
 )
 
 GENERATOR = "leaderboard.synthetic v1"
@@ -49,14 +48,14 @@ def _pipelines() -> list[list]:
     out: list[list] = [[]]
     for scope in SCOPES:
         for s in SPARSITIES:
-            out.append([PruneStep(method="prune", criterion="l1", scope=scope, granularity="global", sparsity=s)])
-            out.append([PruneStep(method="prune", criterion="random", scope=scope, granularity="local", sparsity=s)])
+            out.append([make_step(method="prune", criterion="l1", scope=scope, granularity="global", sparsity=s)])
+            out.append([make_step(method="prune", criterion="random", scope=scope, granularity="local", sparsity=s)])
         for scheme in SCHEMES:
-            out.append([QuantizeStep(method="quantize", scheme=scheme, scope=scope)])
+            out.append([make_step(method="quantize", scheme=scheme, scope=scope)])
         for s in (0.2, 0.5):
             out.append([
-                PruneStep(method="prune", criterion="l1", scope=scope, granularity="global", sparsity=s),
-                QuantizeStep(method="quantize", scheme="dynamic-int8", scope=scope),
+                make_step(method="prune", criterion="l1", scope=scope, granularity="global", sparsity=s),
+                make_step(method="quantize", scheme="dynamic-int8", scope=scope),
             ])
     return out
 

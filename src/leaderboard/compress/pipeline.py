@@ -3,23 +3,18 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
-from ..schema import PruneStep, QuantizeStep
+from . import registry as methods
+from .base import CompressionError, StepContext, UnsupportedScheme
 from .measure import count_parameters, module_bytes, peak_memory_bytes, scope_sparsity
-from .prune import apply_prune
-from .quantize import apply_quantize
 from .scopes import resolve
+from .stored import stored_bytes
 
-Step = PruneStep | QuantizeStep
-
-
-class CompressionError(RuntimeError):
-    pass
+__all__ = ["CompressionError", "CompressionResult", "apply_step", "check_scopes", "compress"]
 
 
 @dataclass
@@ -29,31 +24,79 @@ class CompressionResult:
     bits_per_weight: float
     compress_seconds: float
     peak_memory_bytes: int
+    stored_bytes: int | None = None  # the checkpoint as saved compressed (llm-compressor methods)
+    stored_bits_per_weight: float | None = None
+    kernels: str | None = None  # 'native' low-bit kernels or 'simulated' quantize-dequantize; None = not quantized
 
 
-def check_scopes(model: nn.Module, steps: list[Step]) -> None:
+def check_supported(step, *, family: str | None, device: torch.device | str | None) -> None:
+    """Raise UnsupportedScheme when the step's method cannot run on this family or device (says where it can)."""
+    m = methods.method_of(step)
+    if m.run is None:
+        raise UnsupportedScheme(f"{m.key}: {m.unavailable or 'no implementation in this runner'}")
+    if family is not None and family not in m.families:
+        raise UnsupportedScheme(f"{m.key} runs on {' and '.join(sorted(m.families))} models ({m.library}); "
+                                f"this model is an {family}")
+    dev = device.type if isinstance(device, torch.device) else device
+    if dev is not None and dev not in m.devices:
+        extra = " (llm-compressor 0.14 raises 'Cannot access accelerator device' without one)" if m.name == "awq" else ""
+        raise UnsupportedScheme(f"{m.key} runs on {', '.join(sorted(m.devices))}{extra}; this run's device is {dev}. "
+                                "Run it on a machine with a GPU (--device cuda)")
+
+
+def apply_step(ctx: StepContext, modules: dict[str, nn.Module], step) -> None:
+    """Run one step through its registered method (in place)."""
+    method = methods.method_of(step)
+    try:
+        run = method.runner()
+    except LookupError as e:
+        raise UnsupportedScheme(str(e)) from None
+    with torch.no_grad():
+        run(ctx, modules, step)
+
+
+def check_scopes(model: nn.Module, steps: list) -> None:
     """Raise ScopeError naming the step whose scope matches nothing (works on a meta-device skeleton)."""
     for s in steps:
         resolve(model, s.scope)
 
 
-def compress(model: nn.Module, steps: list[Step], *, device: torch.device, seed: int = 0,
-             calibrate: Callable[[], None] | None = None) -> CompressionResult:
+def compress(model: nn.Module, steps: list, *, device: torch.device, seed: int = 0, calibration=None,
+             tokenizer=None, family: str | None = None) -> CompressionResult:
+    """Apply ``steps`` in order to ``model`` (in place) and measure what they did.
+
+    ``calibration``: a calibration.CalibrationData for steps whose method needs data; ``tokenizer`` and
+    ``family`` are passed to methods that need them (llm-compressor's, calibration)."""
     t0 = time.perf_counter()
     n_params = count_parameters(model)
     sparsity: dict[str, float] = {}
     prune_scopes = ["all"] + [s.scope for s in steps if s.method == "prune"]
     measured_sparsity = False
+    kernels = None
+    for s in steps:
+        check_supported(s, family=family, device=device)
+    if calibration is not None:
+        calibration.tokenizer = calibration.tokenizer or tokenizer
+        calibration.family = family or calibration.family
     for i, step in enumerate(steps):
+        method = methods.method_of(step)
         modules = resolve(model, step.scope)
+        ctx = StepContext(model=model, device=device, seed=seed, index=i, family=family, tokenizer=tokenizer,
+                          calibration=calibration if method.calibration else None)
+        if method.calibration and calibration is None:
+            raise UnsupportedScheme(f"{method.key} needs calibration data")
         if step.method == "prune":
-            apply_prune(model, modules, step, seed=seed + i, calibrate=calibrate)
+            apply_step(ctx, modules, step)
             continue
         if not measured_sparsity:
             sparsity = {sc: scope_sparsity(resolve(model, sc)) for sc in dict.fromkeys(prune_scopes)}
             measured_sparsity = True
         before = module_bytes(model)  # the whole model: a quantized copy of a tied weight adds bytes
-        apply_quantize(model, modules, step, device)
+        apply_step(ctx, modules, step)
+        step_kernels = (ctx.report or {}).get("kernels", "simulated" if method.simulated else "native")
+        kernels = "simulated" if "simulated" in (kernels, step_kernels) else step_kernels
+        if step_kernels == "simulated":
+            continue  # weights stay in float until saved: judged on the stored size below
         after = module_bytes(model)
         if after >= before:
             what = "made the model bigger" if after > before else "changed nothing measurable"
@@ -66,10 +109,17 @@ def compress(model: nn.Module, steps: list[Step], *, device: torch.device, seed:
     if not measured_sparsity:
         sparsity = {sc: scope_sparsity(resolve(model, sc)) for sc in dict.fromkeys(prune_scopes)}
     weight_bytes = module_bytes(model)
+    stored = stored_bytes(model) if kernels == "simulated" else None
+    if kernels == "simulated" and (stored is None or stored[0] >= weight_bytes):
+        raise CompressionError(f"the quantization steps left no layer smaller as saved ({stored and stored[0]:,} bytes "
+                               f"stored, {weight_bytes:,} in memory); refusing to record it")
     return CompressionResult(
         sparsity={k: round(v, 6) for k, v in sparsity.items() if v is not None},
         weight_bytes=weight_bytes,
         bits_per_weight=round(8 * weight_bytes / max(n_params, 1), 4),
         compress_seconds=round(time.perf_counter() - t0, 3),
         peak_memory_bytes=peak_memory_bytes(device),
+        stored_bytes=stored[0] if stored else None,
+        stored_bits_per_weight=round(8 * stored[0] / max(n_params, 1), 4) if stored else None,
+        kernels=kernels,
     )

@@ -1,4 +1,4 @@
-"""Pruning, made permanent: weights are zeroed in place; no masks, no hooks are left behind.
+"""Pruning helpers for the pruning methods (``compress/methods/``), made permanent: weights are zeroed in place; no masks, no hooks are left behind.
 
 Global magnitude pruning never concatenates the weights of a scope: the k-th smallest magnitude is
 found by histogram refinement over bounded chunks, then selected exactly, so the result equals exact
@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 import torch
 from torch import nn
 
-from ..schema import PruneStep
+from .base import count_of
 from .scopes import as_out_in, is_transposed, unique_weights
 
 CHUNK = 1 << 22  # elements per chunk while scanning (16 MiB of float32)
@@ -105,8 +105,7 @@ def _apply_out_in_mask(module: nn.Module, mask: torch.Tensor) -> None:
     module.weight.data.masked_fill_(stored, 0)
 
 
-def _count(numel: int, sparsity: float) -> int:
-    return int(round(sparsity * numel))
+_count = count_of
 
 
 def prune_global_l1(modules: dict[str, nn.Module], sparsity: float) -> None:
@@ -129,7 +128,7 @@ def prune_random(modules: dict[str, nn.Module], sparsity: float, generator: torc
         flat[idx] = 0
 
 
-def prune_structured(modules: dict[str, nn.Module], step: PruneStep, generator: torch.Generator) -> None:
+def prune_structured(modules: dict[str, nn.Module], step, generator: torch.Generator) -> None:
     columns = step.dim == "columns"
     for m in unique_weights(modules).values():
         w = as_out_in(m)
@@ -194,25 +193,3 @@ def prune_wanda(modules: dict[str, nn.Module], sparsity: float, norms: dict[str,
         drop = torch.topk(score, k, dim=1, largest=False).indices
         mask = torch.zeros_like(score, dtype=torch.bool).scatter_(1, drop, True)
         _apply_out_in_mask(mod, mask)
-
-
-@torch.no_grad()
-def apply_prune(model: nn.Module, modules: dict[str, nn.Module], step: PruneStep, *, seed: int = 0,
-                calibrate: Callable[[], None] | None = None) -> None:
-    gen = torch.Generator().manual_seed(seed)
-    if step.criterion == "l1":
-        (prune_global_l1 if step.granularity == "global" else prune_local_l1)(modules, step.sparsity)
-    elif step.criterion == "random":
-        prune_random(modules, step.sparsity, gen)
-    elif step.criterion in ("ln-structured", "random-structured"):
-        prune_structured(modules, step, gen)
-    elif step.criterion == "n:m":
-        prune_n_m(modules, step.n, step.m)
-    elif step.criterion == "wanda":
-        if calibrate is None:
-            raise ValueError("wanda needs calibration data")
-        with torch.no_grad():
-            norms = input_norms(model, modules, calibrate)
-        prune_wanda(modules, step.sparsity, norms)
-    else:  # pragma: no cover - the schema forbids it
-        raise ValueError(f"unknown criterion {step.criterion}")

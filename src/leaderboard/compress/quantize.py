@@ -14,20 +14,15 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..schema import QuantizeStep
+from .base import UnsupportedScheme, set_module
 from .scopes import Conv1D, is_transposed
+
+__all__ = ["UnsupportedScheme", "apply_quantize", "conv1d_to_linear", "keep_full_precision"]
 
 BNB_4BIT_BLOCK = 64
 
 
-class UnsupportedScheme(RuntimeError):
-    """The scheme cannot run here; the message says where it can."""
-
-
-def _set_module(model: nn.Module, name: str, new: nn.Module) -> None:
-    parent_name, _, child = name.rpartition(".")
-    parent = model.get_submodule(parent_name) if parent_name else model
-    setattr(parent, child, new)
+_set_module = set_module
 
 
 def conv1d_to_linear(model: nn.Module, modules: dict[str, nn.Module]) -> dict[str, nn.Module]:
@@ -108,7 +103,7 @@ def _bnb(model: nn.Module, modules: dict[str, nn.Module], scheme: str, device: t
 
 
 @torch.no_grad()
-def apply_quantize(model: nn.Module, modules: dict[str, nn.Module], step: QuantizeStep, device: torch.device) -> None:
+def apply_quantize(model: nn.Module, modules: dict[str, nn.Module], step, device: torch.device) -> None:
     _check_linear(modules, step.scheme)
     modules = conv1d_to_linear(model, modules)
     if step.scheme == "dynamic-int8" and step.backend == "torch.ao":

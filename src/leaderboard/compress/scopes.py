@@ -113,10 +113,13 @@ def as_out_in(module: nn.Module) -> torch.Tensor:
 
 
 def unique_weights(modules: dict[str, nn.Module]) -> dict[str, nn.Module]:
-    """Drop modules whose weight another module already holds (tied LM head and embeddings)."""
+    """Drop modules whose weight another module already holds (tied LM head and embeddings), and packed
+    layers that hold no ``weight`` (compressed-tensors checkpoints)."""
     seen: set[int] = set()
     out = {}
     for name, m in modules.items():
+        if getattr(m, "weight", None) is None:  # a packed layer of a compressed checkpoint (weight_packed)
+            continue
         if id(m.weight) not in seen:
             seen.add(id(m.weight))
             out[name] = m

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -10,6 +11,7 @@ import duckdb
 import polars as pl
 
 from .. import registry
+from ..compress import registry as methods_registry
 from ..schema import model_slug
 from . import charts
 from .html import Safe, badge, block, code, dl, esc, link, script_json, table
@@ -208,7 +210,10 @@ def _indexes(site: Site, h: pl.DataFrame) -> None:
         m = h.filter(pl.col("method") == method)
         meth_rows.append([link(f"{method_slug(method)}.html", "uncompressed baselines" if method == "baseline" else method),
                           m["model_id"].n_unique(), m.height])
-    site.page("methods/index.md", "Compression methods", block(table(["Method", "Models", "Runs"], meth_rows, numeric={1, 2})))
+    site.page("methods/index.md", "Compression methods",
+              block(table(["Method", "Models", "Runs"], meth_rows, numeric={1, 2}),
+                    Safe("<h2>Every method the runner knows</h2>"), methods_table()))
+    site.snippets["methods"] = str(methods_table())
     model_rows = []
     for model_id in sorted(h["model_id"].unique().to_list()):
         m = h.filter(pl.col("model_id") == model_id)
@@ -281,7 +286,43 @@ def _method(site: Site, h: pl.DataFrame, method: str) -> None:
         parts.append(site.chart(charts.retention_vs_sparsity(curve, site.colours, f"{label}: knowledge kept vs sparsity"),
                                 f"method-{method_slug(method)}", f"{label}: knowledge kept vs sparsity", 1))
     parts.append(leaderboard_table(m, 1))
-    site.page(f"methods/{method_slug(method)}.md", f"Method: {label}", block(*parts))
+    about = _about(method)
+    site.page(f"methods/{method_slug(method)}.md", f"Method: {label}", block(*about, *parts))
+
+
+def _registered(method: str):
+    """The registry entry behind a one-step method key ('prune:sparsegpt:local', 'quantize:gptq'), if any."""
+    kind, _, rest = method.partition(":")
+    if kind not in ("prune", "quantize") or "+" in method:
+        return None
+    names = methods_registry.names(kind)
+    name = rest if kind == "quantize" else rest.rpartition(":")[0]
+    return methods_registry.get(kind, name) if name in names else None
+
+
+def _about(method: str) -> list:
+    m = _registered(method)
+    if m is None:
+        return []
+    ref = link(m.url, m.reference) if m.url else esc(m.reference)
+    return [Safe(f"<p><strong>{esc(m.title)}</strong>: {esc(m.summary)}</p>"),
+            dl([("reference", ref if m.reference else None), ("implementation", m.library),
+                ("runs on", ", ".join(sorted(m.devices))), ("model families", ", ".join(sorted(m.families))),
+                ("calibration data", "yes" if m.calibration else "no"),
+                ("evaluated as", "simulated quantization (quantize-dequantize)" if m.simulated else None),
+                ("example", code("--compress " + m.example) if m.example else None)])]
+
+
+def methods_table() -> Safe:
+    """Every registered method (not only those with runs): what it is, where it runs, what it needs."""
+    rows = []
+    for m in methods_registry.all_methods():
+        fields = ", ".join(f["name"] for f in methods_registry.fields_of(m) if f["name"] != "calibration")
+        ref = link(m.url, m.reference) if m.url and m.reference else (m.reference or None)
+        rows.append([Safe(f"<code>{esc(m.key)}</code>"), m.title, m.summary, fields, m.library,
+                     ", ".join(sorted(m.devices)), ", ".join(sorted(m.families)), "yes" if m.calibration else "no", ref])
+    return table(["Step", "Method", "What it does", "Fields", "Implementation", "Devices", "Families", "Calibration",
+                  "Reference"], rows)
 
 
 def _model(site: Site, h: pl.DataFrame, model_id: str) -> None:
@@ -338,6 +379,18 @@ def _interval(x: dict) -> object:
     return Safe(f"[{x['ci_low']:.4f}, {x['ci_high']:.4f}]") if x["ci_low"] is not None else None
 
 
+KERNELS = {"native": "low-bit kernels (the quantized weights themselves)",
+           "simulated": "simulated quantization: weights quantized then dequantized to floating point (the accuracy of "
+                        "the format, not its speed or memory)"}
+
+
+def _calibration(text: str | None) -> object:
+    if not text:
+        return None
+    c = json.loads(text)
+    return f"{c['name']}: {c['samples']} × {c['seq_len']} tokens (sha256 {c['sha256'][:12]}…)"
+
+
 def run_body(r: dict, res: list[dict], steps: list[dict], sparsity: list[dict], rels: list[dict], forgot: list[dict]) -> str:
     """The HTML of one run page (title and body; the site chrome comes from the shell page)."""
     rid = r["run_id"]
@@ -375,12 +428,22 @@ def run_body(r: dict, res: list[dict], steps: list[dict], sparsity: list[dict], 
     if not steps:
         parts.append(Safe("<p>None: the uncompressed baseline.</p>"))
     else:
-        parts.append(table(["#", "Method", "Criterion / scheme", "Scope", "Granularity", "Sparsity"],
+        parts.append(table(["#", "Method", "Criterion / scheme", "Scope", "Granularity", "Sparsity", "Step", "Calibration"],
                            [[x["step_index"], x["method"], x["criterion"] or x["scheme"], x["scope"], x["granularity"],
-                             _pct(x["sparsity"])] for x in steps]))
+                             _pct(x["sparsity"]), x.get("notation"), _calibration(x.get("calibration"))] for x in steps]))
+    if r.get("derived_by"):
+        base = r.get("base_model_id")
+        parts.append(Safe("<h2>Lineage</h2>"))
+        parts.append(dl([("derived from", base or "not stated"),
+                         ("how", r["derived_by"]),
+                         ("steps the checkpoint already had", r.get("steps_in_checkpoint")),
+                         ("knowledge kept", "relative to the base model's own uncompressed baseline" if base else None)]))
     parts.append(Safe("<h2>Measured</h2>"))
     parts.append(dl([("weights in memory", f"{r['weight_bytes']:,} bytes" if r["weight_bytes"] else None),
                      ("bits per weight", r["bits_per_weight"]),
+                     ("stored (compressed checkpoint)", f"{r['stored_bytes']:,} bytes, {r['stored_bits_per_weight']} bits per "
+                      "weight" if r.get("stored_bytes") else None),
+                     ("evaluated on", KERNELS.get(r.get("kernels"))),
                      ("peak memory", f"{r['peak_memory_bytes']:,} bytes" if r["peak_memory_bytes"] else None),
                      ("compression time", f"{r['compress_seconds']} s" if r["compress_seconds"] is not None else None),
                      ("evaluation time", f"{r['eval_seconds']} s" if r["eval_seconds"] is not None else None),

@@ -1,0 +1,123 @@
+"""Calibration sets for data-driven methods: named, hashed, cut into sequences the same way every time.
+
+A set is ``builtin:<name>`` (text shipped in ``leaderboard/data/calibration/``) or a UTF-8 text file
+of the user's. The text is tokenized once (no special tokens) and cut into consecutive, non-overlapping
+windows of ``seq_len`` tokens; the first ``samples`` windows are the calibration batch. What the step
+records (name, sha256 of the text, samples, seq_len) enters the run_id.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from .spec import Calibration
+
+BUILTIN_PREFIX = "builtin:"
+DEFAULT = "builtin:default"
+DEFAULT_SAMPLES = 16
+DEFAULT_SEQ_LEN = 128
+MAX_TEXT_BYTES = 256 * 1024 * 1024
+
+
+class CalibrationError(ValueError):
+    """The calibration set cannot be read or is too short; the message says what to change."""
+
+
+def builtin_names() -> list[str]:
+    folder = resources.files("leaderboard") / "data" / "calibration"
+    return sorted(p.name.removesuffix(".txt") for p in folder.iterdir() if p.name.endswith(".txt"))
+
+
+def read_text(source: str) -> tuple[str, str]:
+    """(recorded name, text) of ``builtin:<name>`` or a file path."""
+    if source.startswith(BUILTIN_PREFIX):
+        name = source.removeprefix(BUILTIN_PREFIX)
+        if name not in builtin_names():
+            raise CalibrationError(f"--calibration {source}: no such built-in set; built in: "
+                                   + ", ".join(BUILTIN_PREFIX + n for n in builtin_names()))
+        raw = (resources.files("leaderboard") / "data" / "calibration" / f"{name}.txt").read_bytes()
+        return source, _decode(raw, source)
+    path = Path(source)
+    if not path.is_file():
+        raise CalibrationError(f"--calibration {source}: not a file (use a UTF-8 text file or builtin:default)")
+    if path.stat().st_size > MAX_TEXT_BYTES:
+        raise CalibrationError(f"--calibration {source}: larger than {MAX_TEXT_BYTES:,} bytes")
+    name = "".join(c if c.isalnum() or c in "_.+-" else "-" for c in path.name).lstrip("._+-")[:100] or "calibration"
+    return name, _decode(path.read_bytes(), source)
+
+
+def _decode(raw: bytes, source: str) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise CalibrationError(f"--calibration {source}: not UTF-8 text (byte {e.start})") from None
+
+
+def describe(source: str, samples: int, seq_len: int) -> Calibration:
+    """What a step records about its calibration set (read and hashed, not tokenized)."""
+    if samples < 1 or seq_len < 1:
+        raise CalibrationError("--calibration-samples and --calibration-seq-len must be positive")
+    name, text = read_text(source)
+    return Calibration(name=name, sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(), samples=samples,
+                       seq_len=seq_len)
+
+
+@dataclass
+class CalibrationData:
+    """A calibration set ready for a model: its record, its text and (once bound) the tokenizer."""
+
+    info: Calibration
+    text: str
+    tokenizer: Any = None
+    family: str = "decoder"
+    _ids: Any = field(default=None, repr=False)
+
+    @classmethod
+    def load(cls, source: str, info: Calibration) -> CalibrationData:
+        name, text = read_text(source)
+        sha = hashlib.sha256(text.encode("utf-8")).hexdigest()
+        if sha != info.sha256:
+            raise CalibrationError(f"--calibration {source}: text changed since the step was planned (sha256 {sha[:12]}…)")
+        return cls(info=info, text=text)
+
+    def sequences(self):
+        """LongTensor [samples, seq_len]."""
+        import torch
+
+        if self._ids is None:
+            if self.tokenizer is None:
+                raise CalibrationError("calibration data needs the model's tokenizer")
+            ids = self.tokenizer(self.text, add_special_tokens=False, verbose=False)["input_ids"]
+            n, L = self.info.samples, self.info.seq_len
+            have = len(ids) // L
+            if have < n:
+                raise CalibrationError(
+                    f"calibration set {self.info.name} gives {have} sequences of {L} tokens with this tokenizer "
+                    f"({len(ids):,} tokens); ask for at most {have} with --calibration-samples, shorter ones with "
+                    "--calibration-seq-len, or pass a longer text with --calibration FILE")
+            self._ids = torch.tensor(ids[: n * L], dtype=torch.long).view(n, L)
+        return self._ids
+
+    def dataset(self):
+        """A ``datasets.Dataset`` of input_ids and attention_mask (what llm-compressor's oneshot takes)."""
+        from datasets import Dataset
+
+        ids = self.sequences()
+        return Dataset.from_dict({"input_ids": ids.tolist(), "attention_mask": [[1] * ids.shape[1]] * ids.shape[0]})
+
+    def forward(self, model, device, batch_size: int = 8):
+        """A function that runs the calibration sequences through ``model`` (for hooks that collect inputs)."""
+        import torch
+
+        def run() -> None:
+            ids = self.sequences()
+            with torch.no_grad():
+                for start in range(0, ids.shape[0], batch_size):
+                    batch = ids[start:start + batch_size].to(device)
+                    kw = {"decoder_input_ids": batch} if self.family == "encoder-decoder" else {}
+                    model(input_ids=batch, **kw)
+        return run
