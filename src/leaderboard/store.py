@@ -29,7 +29,7 @@ from .validate import (
     set_problems,
 )
 
-STORE_VERSION = "3"
+STORE_VERSION = "4"
 
 DDL = """
 CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR);
