@@ -317,12 +317,13 @@ def methods_table() -> Safe:
     """Every registered method (not only those with runs): what it is, where it runs, what it needs."""
     rows = []
     for m in methods_registry.all_methods():
-        fields = ", ".join(f["name"] for f in methods_registry.fields_of(m) if f["name"] != "calibration")
-        ref = link(m.url, m.reference) if m.url and m.reference else (m.reference or None)
-        rows.append([Safe(f"<code>{esc(m.key)}</code>"), m.title, m.summary, fields, m.library,
-                     ", ".join(sorted(m.devices)), ", ".join(sorted(m.families)), "yes" if m.calibration else "no", ref])
-    return table(["Step", "Method", "What it does", "Fields", "Implementation", "Devices", "Families", "Calibration",
-                  "Reference"], rows)
+        fields = ", ".join(f["name"] for f in methods_registry.fields_of(m) if f["name"] not in ("scope", "calibration"))
+        ref = Safe(f" ({link(m.url, m.reference)})") if m.url and m.reference else (f" ({m.reference})" if m.reference else "")
+        needs = "; calibration data" if m.calibration else ""
+        rows.append([Safe(f"<code>{esc(m.key)}</code>"), Safe(f"<strong>{esc(m.title)}</strong><br>{esc(m.library)}"),
+                     Safe(f"{esc(m.summary)}{ref if isinstance(ref, Safe) else esc(ref)}"),
+                     f"{', '.join(sorted(m.devices))}; {', '.join(sorted(m.families))}{needs}", fields or "–"])
+    return table(["Step", "Method", "What it does", "Runs on", "Fields"], rows, cls="lb-table lb-prose")
 
 
 def _model(site: Site, h: pl.DataFrame, model_id: str) -> None:
@@ -384,6 +385,15 @@ KERNELS = {"native": "low-bit kernels (the quantized weights themselves)",
                         "the format, not its speed or memory)"}
 
 
+def _fields(notation: str | None) -> object:
+    """'quantize:scheme=gptq,bits=4,...' as 'bits=4, group_size=32, ...' (what the other columns do not show)."""
+    if not notation:
+        return None
+    shown = ("method", "criterion", "scheme", "scope", "granularity", "sparsity")
+    rest = [kv for kv in notation.partition(":")[2].split(",") if kv.partition("=")[0] not in shown]
+    return ", ".join(rest) or "–"
+
+
 def _calibration(text: str | None) -> object:
     if not text:
         return None
@@ -428,9 +438,10 @@ def run_body(r: dict, res: list[dict], steps: list[dict], sparsity: list[dict], 
     if not steps:
         parts.append(Safe("<p>None: the uncompressed baseline.</p>"))
     else:
-        parts.append(table(["#", "Method", "Criterion / scheme", "Scope", "Granularity", "Sparsity", "Step", "Calibration"],
+        parts.append(table(["#", "Method", "Criterion / scheme", "Scope", "Granularity", "Sparsity", "All fields", "Calibration"],
                            [[x["step_index"], x["method"], x["criterion"] or x["scheme"], x["scope"], x["granularity"],
-                             _pct(x["sparsity"]), x.get("notation"), _calibration(x.get("calibration"))] for x in steps]))
+                             _pct(x["sparsity"]), _fields(x.get("notation")), _calibration(x.get("calibration"))]
+                            for x in steps]))
     if r.get("derived_by"):
         base = r.get("base_model_id")
         parts.append(Safe("<h2>Lineage</h2>"))
