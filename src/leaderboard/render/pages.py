@@ -57,8 +57,8 @@ def headline(site: Site) -> pl.DataFrame:
     """One row per run with its headline metric (P@1 for LAMA, accuracy for lm-eval) and retention."""
     return site.q(f"""
         SELECT r.run_id, r.source_kind, r.model_id, r.model_revision, r.family, r.toy, r.parameters, r.method,
-               r.method_label, r.compression_key, r.scope, r.sparsity, r.scheme, r.n_steps, r.bits_per_weight,
-               r.weight_bytes, r.eval_task AS task, t.value, t.ci_low, t.ci_high, t.retention, t.metric,
+               r.method_label, r.compression_key, r.scope, r.sparsity, r.scheme, r.n_steps,
+               t.bits_per_weight, t.weight_bytes, r.eval_task AS task, t.value, t.ci_low, t.ci_high, t.retention, t.metric,
                t.ci_low / nullif(t.baseline_value, 0) AS ret_low, t.ci_high / nullif(t.baseline_value, 0) AS ret_high,
                r.method || CASE WHEN coalesce(r.scope, 'all') <> 'all' THEN ' @ ' || r.scope ELSE '' END AS series
         FROM runs r JOIN retention t USING (run_id)
@@ -380,9 +380,8 @@ def _interval(x: dict) -> object:
     return Safe(f"[{x['ci_low']:.4f}, {x['ci_high']:.4f}]") if x["ci_low"] is not None else None
 
 
-KERNELS = {"native": "low-bit kernels (the quantized weights themselves)",
-           "simulated": "simulated quantization: weights quantized then dequantized to floating point (the accuracy of "
-                        "the format, not its speed or memory)"}
+KERNELS = {"native": "low-bit kernels",
+           "simulated": "simulated quantization (quantize-dequantize: the format's accuracy, not its speed)"}
 
 
 def _fields(notation: str | None) -> object:

@@ -34,7 +34,7 @@ METHODS = (
     Method(kind="quantize", name="dynamic-int8", params=DynamicInt8Step, run=run, library="torchao",
            title="Dynamic int8", devices=frozenset({"cpu", "cuda", "xpu"}),
            summary="int8 weights (per output channel) and int8 activations quantized per token at run time "
-                   "(torchao; torch.ao quantize_dynamic on CPU without torchao).",
+                   "(torchao; backend=torch.ao asks for PyTorch's own quantize_dynamic, CPU only).",
            example="quantize:scheme=dynamic-int8"),
     Method(kind="quantize", name="weight-only-int8", params=WeightOnlyInt8Step, run=run, library="torchao",
            title="Weight-only int8", devices=frozenset({"cpu", "cuda", "xpu"}),
