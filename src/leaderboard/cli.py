@@ -139,7 +139,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             spec = RunSpec(
                 model=args.model, model_id=args.model_id, allow_hub=args.allow_hub, revision=args.revision,
                 cache_dir=args.cache_dir,
-                compression=[parse_step(s) for s in args.compress], evals=args.eval, lama_dir=args.lama_dir,
+                compression=[parse_step(s) for s in args.compress], evals=args.eval, lama_dir=args.lama_dir, bear_dir=args.bear_dir,
                 candidates=args.candidates, subset=args.subset, lama_pairs=args.lama_pairs,
                 relations=args.relations.split(",") if args.relations else None, limit=args.limit,
                 batch_size=args.batch_size, device=args.device, dtype=args.dtype, seed=args.seed,
@@ -259,7 +259,14 @@ def cmd_data(args: argparse.Namespace) -> int:
     from .evaluate.lama_fetch import FetchError, fetch_lama
 
     try:
-        fetch_lama(args.url, args.dest, args.sha256, progress=sys.stderr.isatty())
+        if args.dataset == "bear":
+            from .evaluate.bear_fetch import DEFAULT_DEST, fetch_bear
+
+            fetch_bear(args.url, args.dest or DEFAULT_DEST, args.sha256, progress=sys.stderr.isatty())
+        else:
+            fetch_lama(args.url or "https://dl.fbaipublicfiles.com/LAMA/data.zip",
+                       args.dest or Path.home() / ".cache" / "compression-leaderboard" / "lama", args.sha256,
+                       progress=sys.stderr.isatty())
     except FetchError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
@@ -471,11 +478,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--calibration-samples", type=int, default=16, metavar="N", help="calibration sequences (default: 16)")
     p.add_argument("--calibration-seq-len", type=int, default=128, metavar="L", help="tokens per sequence (default: 128)")
     p.add_argument("--eval", action="append", default=[], metavar="TASK",
-                   help="lama:trex, lama:google-re, lama:squad, lama:conceptnet, or lm-eval:<task> (e.g. lm-eval:boolq)")
+                   help="lama:trex, lama:google-re, lama:squad, lama:conceptnet, bear (= bear:bear, as published; "
+                        "alias bear:lite), bear:big, or lm-eval:<task> (e.g. lm-eval:boolq)")
     p.add_argument("--lm-eval-include", type=Path, help="a folder of local lm-eval task YAMLs (for lm-eval:<task>)")
     p.add_argument("--num-fewshot", type=int, help="lm-eval n-shot (default: the task's)")
     p.add_argument("--spec", type=Path, help="a YAML run spec instead of the flags above")
     p.add_argument("--lama-dir", type=Path, help="LAMA data folder, or builtin:lama-sample (default: $LEADERBOARD_LAMA_DIR, the fetched set, or the packaged sample)")
+    p.add_argument("--bear-dir", type=Path, help="BEAR root holding BEAR/ and relation_info.json (default: "
+                   "$LEADERBOARD_BEAR_DIR, the fetched copy, or the packaged sample)")
     p.add_argument("--candidates", default="lama-common-vocab", help="lama-common-vocab (as in the paper) or model-vocab")
     p.add_argument("--subset", default="all", help="all, or object-final (the facts decoders can be scored on)")
     p.add_argument("--lama-pairs", default="all", choices=("all", "unique"),
@@ -522,9 +532,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("data", help="fetch evaluation data")
     p.add_argument("what", choices=("fetch",))
-    p.add_argument("dataset", choices=("lama",))
-    p.add_argument("--url", default="https://dl.fbaipublicfiles.com/LAMA/data.zip")
-    p.add_argument("--dest", type=Path, default=Path.home() / ".cache" / "compression-leaderboard" / "lama")
+    p.add_argument("dataset", choices=("lama", "bear"),
+                   help="lama: LAMA data.zip; bear: BEAR at its pinned commit, every file checked by sha256")
+    p.add_argument("--url", help="where to download from (default: the official source; file:// works)")
+    p.add_argument("--dest", type=Path, help="where to unpack (default: ~/.cache/compression-leaderboard/<dataset>)")
     p.add_argument("--sha256", help="expected sha256 of the archive")
     p.set_defaults(func=cmd_data)
 

@@ -35,6 +35,7 @@ SOURCE_KINDS: tuple[str, ...] = ("reproduced", "reported", "synthetic")
 TASK_SUITES: dict[str, str] = {
     "lama": "LAMA fact probing (Petroni et al. 2019)",
     "lm-eval": "EleutherAI lm-evaluation-harness task",
+    "bear": "BEAR knowledge probe (Wiland et al. 2024) through lm-pub-quiz",
 }
 LAMA_CORPORA: tuple[str, ...] = ("trex", "google-re", "conceptnet", "squad")
 
@@ -60,6 +61,8 @@ METRICS: dict[str, MetricInfo] = {
         MetricInfo("precision@10-micro", "P@10 (micro)", 0.0, 1.0, True, "share of all facts whose object is in the top 10"),
         MetricInfo("mrr-micro", "MRR (micro)", 0.0, 1.0, True, "mean reciprocal rank over all facts"),
         MetricInfo("acc", "Accuracy", 0.0, 1.0, True, "lm-eval accuracy"),
+        MetricInfo("accuracy", "BEAR accuracy", 0.0, 1.0, True,
+                   "BEAR: share of instances whose true statement scores highest, mean over the three templates"),
         MetricInfo("acc_norm", "Accuracy (length-normalised)", 0.0, 1.0, True, "lm-eval acc_norm"),
         MetricInfo("exact_match", "Exact match", 0.0, 1.0, True, "lm-eval exact match"),
         MetricInfo("f1", "F1", 0.0, 1.0, True, "lm-eval F1"),

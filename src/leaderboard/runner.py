@@ -51,7 +51,7 @@ from .schema import (
 from .validate import check_bytes
 
 LIBRARIES = ("torch", "transformers", "tokenizers", "numpy", "bitsandbytes", "torchao", "lm_eval", "accelerate",
-             "llmcompressor", "compressed_tensors")
+             "llmcompressor", "compressed_tensors", "lm_pub_quiz")
 _STEP = TypeAdapter(Step)
 
 
@@ -69,6 +69,7 @@ class RunSpec:
     revision: str | None = None
     cache_dir: Path | None = None
     lama_dir: Path | None = None
+    bear_dir: Path | None = None  # a BEAR root (BEAR/, relation_info.json); default: fetched, else the sample
     candidates: str = "lama-common-vocab"
     subset: str = "all"
     lama_pairs: str = "all"  # "unique": LAMA's protocol, each (subject, object) pair of a template corpus once
@@ -164,7 +165,7 @@ def spec_from_yaml(path: Path) -> RunSpec:
         evals = [evals]
     if "model" not in data or not evals:
         raise SpecError(f"{path}: needs 'model' and 'eval'")
-    for key in ("lama_dir", "out", "cache_dir", "lm_eval_include"):
+    for key in ("lama_dir", "bear_dir", "out", "cache_dir", "lm_eval_include"):
         if key in data and data[key] is not None:
             data[key] = Path(data[key])
     return RunSpec(evals=list(evals), compression=steps, **data)
@@ -186,8 +187,35 @@ def lama_root(spec: RunSpec) -> Path:
 def _corpus_of(task: str) -> str:
     suite, _, name = task.partition(":")
     if suite != "lama" or name not in registry.LAMA_CORPORA:
-        raise SpecError(f"--eval {task!r}: use lama:{{{','.join(registry.LAMA_CORPORA)}}} or lm-eval:<task>")
+        raise SpecError(f"--eval {task!r}: use lama:{{{','.join(registry.LAMA_CORPORA)}}}, bear, bear:big "
+                        "or lm-eval:<task>")
     return name
+
+
+def bear_root(spec: RunSpec) -> Path:
+    from .evaluate.bear import packaged_root
+
+    if spec.bear_dir is not None:
+        return packaged_root() if str(spec.bear_dir) == BUILTIN_BEAR else Path(spec.bear_dir)
+    env = os.environ.get("LEADERBOARD_BEAR_DIR")
+    if env:
+        return Path(env)
+    fetched = Path.home() / ".cache" / "compression-leaderboard" / "bear"
+    return fetched if fetched.is_dir() else packaged_root()
+
+
+BUILTIN_BEAR = "builtin:bear-sample"
+
+
+def bear_name(root: Path) -> str:
+    """A BEAR root as a command writes it: ``builtin:bear-sample`` for the packaged sample."""
+    from .evaluate.bear import packaged_root
+
+    return BUILTIN_BEAR if Path(root).resolve() == packaged_root().resolve() else str(Path(root).resolve())
+
+
+def _is_bear(task: str) -> bool:
+    return task == "bear" or task.startswith("bear:")
 
 
 @dataclass
@@ -198,6 +226,7 @@ class Checked:
     harness_sha: str | None = None  # of the local task folder
     vocab: list[str] | None = None  # LAMA's common vocabulary, when it is the candidate set
     vocab_sha: str | None = None
+    bear: dict = field(default_factory=dict)  # task -> evaluate.bear.BearData
 
 
 def _memo(memo: dict | None, key: tuple, make):
@@ -238,8 +267,20 @@ def check(spec: RunSpec, memo: dict | None = None) -> Checked:
     corpora = {}
     root = lama_root(spec)
     harness = [t for t in dict.fromkeys(spec.evals) if t.startswith("lm-eval:")]
+    bear = {}
     for task in dict.fromkeys(spec.evals):
         if task in harness:
+            continue
+        if _is_bear(task):
+            from .evaluate.bear import BearError, canonical_task, load_bear
+
+            name, broot = canonical_task(task), bear_root(spec)
+            rel = tuple(spec.relations) if spec.relations else None
+            try:
+                bear[name] = _memo(memo, ("bear", str(broot), name, rel, spec.limit), lambda name=name, broot=broot:
+                                   load_bear(broot, name, relations=spec.relations, limit=spec.limit))
+            except BearError as e:
+                raise SpecError(f"--eval {task}: {e}") from None
             continue
         name = _corpus_of(task)
         try:
@@ -272,6 +313,9 @@ def check(spec: RunSpec, memo: dict | None = None) -> Checked:
             check_supported(s, family=family, device=resolve_device(spec.device))
         except UnsupportedScheme as e:
             raise SpecError(f"--compress {step_text(s)}: {e}") from None
+    if bear and family == "encoder-decoder":
+        raise SpecError(f"--eval {next(iter(bear))}: lm-pub-quiz scores masked LMs (encoders) and causal LMs "
+                        "(decoders), not encoder-decoders; probe this model with lama:* instead")
     harness_sha = None
     if harness:
         if family not in ("decoder", "encoder-decoder"):
@@ -290,7 +334,7 @@ def check(spec: RunSpec, memo: dict | None = None) -> Checked:
             if missing:
                 raise SpecError(f"--eval {missing[0]}: no such task in {spec.lm_eval_include}")
             harness_sha = _memo(memo, ("lm-eval-sha", include), lambda: include_sha256(Path(include)))
-    return Checked(corpora, family, harness, harness_sha, vocab, vocab_sha)
+    return Checked(corpora, family, harness, harness_sha, vocab, vocab_sha, bear)
 
 
 def with_calibration(spec: RunSpec, memo: dict | None = None) -> None:
@@ -413,6 +457,9 @@ def reproduce_command(spec: RunSpec, model_id: str, task: str, revision: str | N
                   ("--candidates", spec.candidates, "lama-common-vocab"), ("--subset", spec.subset, "all"),
                   ("--lama-pairs", spec.lama_pairs, "all"),
                   ("--relations", ",".join(spec.relations) if spec.relations else None, None)]
+    elif task.startswith("bear:"):
+        flags += [("--bear-dir", bear_name(bear_root(spec)), None),
+                  ("--relations", ",".join(spec.relations) if spec.relations else None, None)]
     else:
         flags += [("--num-fewshot", spec.num_fewshot, None),
                   ("--lm-eval-include", str(Path(spec.lm_eval_include).resolve()) if spec.lm_eval_include else None,
@@ -452,6 +499,11 @@ def _is_toy(model: str) -> tuple[bool, str | None]:
 
 
 def evaluation_for(spec: RunSpec, task: str, family: str, data_sha: str | None) -> Evaluation:
+    if task.startswith("bear:"):
+        from .evaluate.bear import BearSettings
+
+        settings = BearSettings(relations=spec.relations, limit=spec.limit).as_settings(family)
+        return Evaluation(task=task, data_sha256=data_sha, settings=settings)
     if task.startswith("lm-eval:"):
         from .evaluate.harness import default_seeds
 
@@ -508,6 +560,7 @@ def planned_paths(spec: RunSpec, checked: Checked, identity: tuple[str, str] | N
     out = {}
     shas = {task: _data_sha(corpus, checked.vocab_sha) for task, corpus in checked.corpora.items()}
     shas.update({task: checked.harness_sha for task in checked.harness})
+    shas.update({task: data.sha256 for task, data in checked.bear.items()})
     for task, sha in shas.items():
         ev = evaluation_for(spec, task, checked.family, sha)
         rid = run_id_of(spec_dict(model_id, revision, spec.compression, ev))
@@ -530,7 +583,7 @@ def execute(spec: RunSpec, *, progress: bool = True, force: bool = False, log=pr
 def pending_tasks(spec: RunSpec, checked: Checked, planned: dict[str, Path] | None, force: bool = False,
                   log=print) -> list[str]:
     """The evaluations of ``spec`` whose run file is not there yet (all of them with ``force``)."""
-    tasks = [*checked.corpora, *checked.harness]
+    tasks = [*checked.corpora, *checked.bear, *checked.harness]
     if not planned or force:
         return tasks
     todo = []
@@ -604,6 +657,15 @@ def _evaluate(spec: RunSpec, checked: Checked, lm: LoadedModel, task: str, comp:
         out = probe(lm.model, lm.tokenizer, lm.family, lm.device, corpus, checked.vocab, settings, progress=progress)
         return build_run(spec, lm, task, comp, [out.result], out.seconds, out.throughput, started, toy,
                          _data_sha(corpus, checked.vocab_sha))
+    if task in checked.bear:
+        from .evaluate.bear import BearSettings, evaluate
+
+        data = checked.bear[task]
+        bs = BearSettings(relations=spec.relations, limit=spec.limit, batch_size=spec.batch_size, seed=spec.seed,
+                          keep_facts=spec.keep_facts)
+        bout = evaluate(lm.model, lm.tokenizer, lm.family, lm.device, data, bs, progress=progress)
+        return build_run(spec, lm, task, comp, [bout.result], bout.seconds, bout.throughput, started, toy,
+                         data.sha256, unit="statements/s")
     from .evaluate.harness import run_harness
 
     hout = run_harness(lm.model, lm.tokenizer, lm.family, lm.device, [task], include_path=spec.lm_eval_include,
@@ -615,7 +677,7 @@ def _evaluate(spec: RunSpec, checked: Checked, lm: LoadedModel, task: str, comp:
 
 def _headline(run: RunFile) -> tuple[str, object]:
     metrics = run.results[0].metrics
-    name = next((m for m in ("precision@1", "acc") if m in metrics), next(iter(metrics)))
+    name = next((m for m in ("precision@1", "accuracy", "acc") if m in metrics), next(iter(metrics)))
     return name, metrics[name]
 
 
@@ -639,7 +701,7 @@ def _write_runs(spec: RunSpec, runs: list[RunFile], planned: dict | None, comp: 
             written.append(path)
         name, mv = _headline(run)
         ci = f" [{mv.ci.low:.3f}, {mv.ci.high:.3f}]" if mv.ci else ""
-        noun = "facts" if task.startswith("lama:") else "examples"
+        noun = {"lama": "facts", "bear": "instance-templates"}.get(task.partition(":")[0], "examples")
         log(f"{run.model.id} | {pipeline_label(run.compression)} | "
             f"{task}: {registry.metric_info(name).label} {mv.value:.3f}{ci} on {run.results[0].n} {noun} "
             f"({run.results[0].excluded} excluded), "

@@ -120,7 +120,7 @@ JOIN baselines b
   ON b.source_kind = r.source_kind AND b.model_id = r.model_id
  AND b.model_revision IS NOT DISTINCT FROM r.model_revision
  AND b.eval_task = r.eval_task AND b.eval_data_sha256 IS NOT DISTINCT FROM r.eval_data_sha256
- AND b.metric = 'precision@1'
+ AND b.metric IN ('precision@1', 'accuracy')  -- LAMA's P@1, BEAR's accuracy (rank 1 = known)
 JOIN fact_ranks f ON f.run_id = r.run_id AND f.task = b.task
 JOIN fact_ranks fb ON fb.run_id = b.run_id AND fb.task = f.task AND fb.fact_id = f.fact_id
 WHERE r.n_steps > 0

@@ -30,8 +30,9 @@ from .bundled import BUILTIN_LAMA, resolve_lama
 from .runner import RunSpec, SpecError, parse_step, step_from_dict, step_text
 from .schema import Step
 
+BUILTIN_BEAR = "builtin:bear-sample"
 SETTINGS = tuple(f.name for f in fields(RunSpec) if f.name not in ("model", "evals", "compression", "lineage"))
-PATH_SETTINGS = ("lama_dir", "out", "cache_dir", "lm_eval_include", "calibration")
+PATH_SETTINGS = ("lama_dir", "bear_dir", "out", "cache_dir", "lm_eval_include", "calibration")
 MODEL_KEYS = ("model_id", "allow_hub", "revision", "cache_dir", "dtype", "device")  # what one loaded model is
 
 
@@ -163,6 +164,10 @@ def _resolve_paths(settings: dict, base: Path) -> dict:
             out[key] = resolve_lama(value)
         elif key == "calibration" and str(value).startswith("builtin:"):
             continue
+        elif key == "bear_dir" and value == BUILTIN_BEAR:
+            from .evaluate.bear import packaged_root as bear_sample
+
+            out[key] = bear_sample()
         else:
             out[key] = (base / Path(value)).resolve() if not Path(value).is_absolute() else Path(value)
     return out

@@ -16,7 +16,8 @@ from ..schema import model_slug
 from . import charts
 from .html import Safe, badge, block, code, dl, esc, link, script_json, table
 
-HEADLINE = "CASE WHEN r.eval_task LIKE 'lama:%' THEN 'precision@1' ELSE 'acc' END"
+HEADLINE = ("CASE WHEN r.eval_task LIKE 'lama:%' THEN 'precision@1' WHEN r.eval_task LIKE 'bear:%' THEN 'accuracy' "
+            "ELSE 'acc' END")
 
 
 def method_slug(method: str) -> str:
@@ -151,7 +152,7 @@ def leaderboard_rows(h: pl.DataFrame, depth: int) -> tuple[list[str], list[list[
         rows.append(cells)
         classes.append(f"lb-src-{first['source_kind']}")
         order.append(first["model_id"])
-    metric_names = {t: ("P@1" if t.startswith("lama:") else "acc") for t in tasks}
+    metric_names = {t: ("P@1" if t.startswith("lama:") else "accuracy" if t.startswith("bear:") else "acc") for t in tasks}
     headers = ["Model", "Family", "Compression", "Sparsity", "Bits/weight", "Size (MB)",
                *[f"{metric_names[t]} {t}" for t in tasks], "Kept (× baseline)", "Source"]
     return headers, rows, classes, tasks

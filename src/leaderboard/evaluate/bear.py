@@ -1,0 +1,289 @@
+"""BEAR (Wiland, Ploner, Akbik 2024) through the authors' library, lm-pub-quiz, on the in-memory model.
+
+Every instance becomes one statement per answer option (the relation's whole answer space); lm-pub-quiz
+scores each statement by its (pseudo-)log-likelihood (``Evaluator.from_model(model=..., tokenizer=...,
+model_type="MLM"|"CLM")``, ``evaluate_dataset``), and the instance is known under a template when the true
+statement scores highest. The headline is accuracy over instances averaged over the three templates,
+as on the BEAR leaderboard.
+
+The scores are lm-pub-quiz's; this module only decides, from them, where the true statement ranks, and
+does so fail-safe: lm-pub-quiz takes ``scores.index(max(scores))``, so a tie (or a NaN in first place)
+picks the first option, and a constant or NaN model "knows" every instance whose answer is option 0.
+Here non-finite scores rank last and ties rank the true statement after every option that scores the
+same, so a broken model never scores; instances with a non-finite score are counted in the result's
+config. On a model without ties or non-finite scores the outcome is exactly lm-pub-quiz's accuracy.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import hashlib
+import math
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+from torch import nn
+
+from ..schema import ConfidenceInterval, MetricValue, RelationResult, TaskResult, encode_facts
+from .metrics import BOOTSTRAP
+
+# task name in run files -> the dataset folder under the BEAR root
+TASKS = {"bear:bear": "BEAR", "bear:big": "BEAR-big"}
+ALIASES = {"bear": "bear:bear", "bear:lite": "bear:bear"}
+MODEL_TYPES = {"encoder": "MLM", "decoder": "CLM"}
+RELATION_INFO = "relation_info.json"
+METADATA = "metadata_relations.json"
+CITATION = ("Wiland, Ploner, Akbik (2024). BEAR: A Unified Framework for Evaluating Relational Knowledge in "
+            "Causal and Masked Language Models. Findings of NAACL 2024")
+
+
+class BearError(ValueError):
+    pass
+
+
+def canonical_task(task: str) -> str:
+    """'bear' and 'bear:lite' (the 7,731 instances upstream selects from BEAR-big by bear_lite_indices.json,
+    i.e. the BEAR folder) name 'bear:bear'."""
+    return ALIASES.get(task, task)
+
+
+def packaged_root() -> Path:
+    """The small attributed BEAR sample that ships with the package (for the demo)."""
+    return Path(str(resources.files("leaderboard") / "data" / "bear-sample"))
+
+
+@dataclass
+class BearData:
+    task: str
+    root: Path
+    dataset: object  # lm_pub_quiz.Dataset (filtered)
+    sha256: str
+    relations: list[str]
+    domains: dict[str, list[str]] = field(default_factory=dict)
+    instances: int = 0
+
+
+def data_sha256(folder: Path, relation_info: Path | None) -> str:
+    """sha256 over the dataset folder's files (names and bytes, sorted) and relation_info.json."""
+    h = hashlib.sha256()
+    files = sorted(p for p in Path(folder).iterdir() if p.is_file() and p.suffix in (".jsonl", ".json"))
+    if relation_info is not None and relation_info.is_file():
+        files.append(relation_info)
+    for p in files:
+        h.update(p.name.encode() + b"\0" + p.read_bytes() + b"\0")
+    return h.hexdigest()
+
+
+def load_bear(root: Path, task: str = "bear:bear", relations: list[str] | None = None,
+              limit: int | None = None) -> BearData:
+    """Load BEAR (or BEAR-big) from ``root`` with lm-pub-quiz's ``Dataset.from_path``; keep the relations
+    asked for and the first ``limit`` instances of each (answer spaces stay whole)."""
+    task = canonical_task(task)
+    if task not in TASKS:
+        raise BearError(f"{task!r}: use bear (= bear:bear, as published; bear:lite is the same instances) or bear:big")
+    try:
+        from lm_pub_quiz import Dataset
+    except ImportError:
+        raise BearError("lm-pub-quiz is not installed: pip install lm-pub-quiz") from None
+    root = Path(root)
+    folder = root / TASKS[task]
+    if not (folder / METADATA).is_file():
+        raise BearError(f"{folder} has no {METADATA}: fetch BEAR with `leaderboard data fetch bear` or pass --bear-dir")
+    info_path = root / RELATION_INFO
+    try:
+        ds = Dataset.from_path(str(folder), relation_info=str(info_path) if info_path.is_file() else None)
+    except Exception as e:  # noqa: BLE001 - a broken data folder is the user's input, never a traceback
+        raise BearError(f"{folder}: lm-pub-quiz cannot read it: {e}") from None
+    codes = list(ds.relation_codes)
+    if relations:
+        unknown = [r for r in relations if r not in codes]
+        if unknown:
+            raise BearError(f"relation(s) {', '.join(unknown)} not in {folder} (it has {', '.join(codes[:8])}, ...)")
+        codes = [c for c in codes if c in set(relations)]
+    if relations or limit:
+        ds = ds.filter_subset({c: list(range(min(limit or len(ds[c]), len(ds[c])))) for c in codes},
+                              keep_answer_space=True, dataset_name=ds.name)
+    domains = {rel.relation_code: list(rel.relation_info().get("domains") or []) for rel in ds}
+    n = sum(len(rel.instance_table) for rel in ds)
+    if n == 0:
+        raise BearError(f"{folder}: no instance to score")
+    return BearData(task, root, ds, data_sha256(folder, info_path), list(ds.relation_codes), domains, n)
+
+
+@dataclass
+class BearSettings:
+    relations: list[str] | None = None
+    limit: int | None = None
+    batch_size: int = 32
+    bootstrap: int = BOOTSTRAP
+    seed: int = 0
+    keep_facts: bool = True
+
+    def as_settings(self, family: str) -> dict:
+        """What changes what is measured (it enters the run_id). Batch size does not."""
+        return {"model_type": MODEL_TYPES.get(family), "templates": "all", "reduction": "sum",
+                "relations": ",".join(self.relations) if self.relations else None, "limit": self.limit}
+
+
+@dataclass
+class BearOutput:
+    result: TaskResult
+    outcomes: dict[str, int]  # '<relation>:<subject id>:t<template>' -> rank of the true statement
+    seconds: float
+    statements: int
+
+    @property
+    def throughput(self) -> float:
+        return self.statements / self.seconds if self.seconds else 0.0
+
+
+def gold_rank(scores: list[float], gold: int) -> tuple[int, bool]:
+    """Rank (1 = predicted) of option ``gold``: non-finite scores rank last, ties rank the gold last.
+    Returns (rank, whether any score was non-finite)."""
+    arr = np.asarray(scores, dtype=np.float64)
+    finite = np.isfinite(arr)
+    key = np.where(finite, arr, -np.inf)
+    g = key[gold]
+    others = np.delete(key, gold)
+    ahead = int(np.sum(others >= g)) if math.isfinite(g) else len(others)
+    return 1 + ahead, not bool(finite.all())
+
+
+@contextlib.contextmanager
+def _quiet_progress(enabled: bool) -> Iterator[None]:
+    """lm-pub-quiz draws a bar per relation and per instance; keep them only when progress is wanted."""
+    import lm_pub_quiz.evaluators.base as lpq_base
+
+    original = lpq_base.tqdm
+    if not enabled:
+        lpq_base.tqdm = functools.partial(original, disable=True)
+    try:
+        yield
+    finally:
+        lpq_base.tqdm = original
+
+
+def evaluator_for(model: nn.Module, tokenizer, family: str, device):
+    """lm-pub-quiz's evaluator for the in-memory model (MLM for encoders, CLM for decoders)."""
+    if family not in MODEL_TYPES:
+        raise BearError(f"lm-pub-quiz scores masked LMs (MLM) and causal LMs (CLM); this model is an {family}: "
+                        "probe it with lama:* instead, or BEAR with an encoder or a decoder")
+    from lm_pub_quiz import Evaluator
+
+    return Evaluator.from_model(model=model, tokenizer=tokenizer, model_type=MODEL_TYPES[family], device=device)
+
+
+def run_lm_pub_quiz(model: nn.Module, tokenizer, family: str, device, data: BearData, batch_size: int = 32,
+                    progress: bool = False):
+    """lm-pub-quiz's own evaluation (all templates, sum of token log-likelihoods): its DatasetResults."""
+    evaluator = evaluator_for(model, tokenizer, family, device)
+    was_training = model.training
+    model.eval()
+    try:
+        with _quiet_progress(progress):
+            results = evaluator.evaluate_dataset(data.dataset, template_index=None, batch_size=batch_size,
+                                                 reduction="sum", create_instance_table=True)
+    finally:
+        model.train(was_training)
+    got = [r.relation_code for r in results]
+    missing = [c for c in data.relations if c not in got]
+    if missing:  # evaluate_dataset logs a RuntimeError in a relation and goes on; a run never hides that
+        raise BearError(f"lm-pub-quiz failed on relation(s) {', '.join(missing)} (see the log above)")
+    return results
+
+
+def _ci(samples: np.ndarray, value: float) -> ConfidenceInterval:
+    lo, hi = np.percentile(samples, [2.5, 97.5])
+    return ConfidenceInterval(low=round(float(min(lo, value)), 6), high=round(float(max(hi, value)), 6),
+                              level=0.95, method="bootstrap")
+
+
+def _accuracy(per_instance: np.ndarray, rng: np.random.Generator, bootstrap: int, correct: int,
+              total: int) -> MetricValue:
+    """correct / total (instance-templates known), with a bootstrap CI that resamples instances (each with
+    its share of templates known)."""
+    n = len(per_instance)
+    value = correct / total
+    ci = None
+    if n and bootstrap:
+        idx = rng.integers(0, n, size=(bootstrap, n))
+        ci = _ci(per_instance[idx].mean(axis=1), value)
+    return MetricValue(value=value, n=total, ci=ci)
+
+
+def _slug(text: str) -> str:
+    return "".join(c if c.isalnum() else "-" for c in text.lower()).strip("-") or "other"
+
+
+def evaluate(model: nn.Module, tokenizer, family: str, device, data: BearData, settings: BearSettings,
+             progress: bool = False) -> BearOutput:
+    """Run lm-pub-quiz on ``data`` and build the run file's TaskResult: accuracy (mean over templates) with
+    a bootstrap CI, per template, per domain, per relation, and per-instance outcomes."""
+    t0 = time.perf_counter()
+    results = run_lm_pub_quiz(model, tokenizer, family, device, data, settings.batch_size, progress)
+    return summarise(results, data, family, settings, time.perf_counter() - t0)
+
+
+def summarise(results, data: BearData, family: str, settings: BearSettings, seconds: float = 0.0) -> BearOutput:
+    """lm-pub-quiz's DatasetResults (its per-statement scores) -> the run file's TaskResult."""
+    outcomes: dict[str, int] = {}
+    rows: list[tuple[str, str, int, bool]] = []  # relation, instance key, template, correct
+    nonfinite = 0
+    statements = 0
+    templates: set[int] = set()
+    for rel in results:
+        table = rel.instance_table
+        for rec in table[["sub_id", "instance_index", "template_index", "answer_idx", "pll_scores"]].itertuples(index=False):
+            scores = list(rec.pll_scores)
+            rank, bad = gold_rank(scores, int(rec.answer_idx))
+            nonfinite += bad
+            statements += len(scores)
+            t = int(rec.template_index)
+            templates.add(t)
+            key = f"{rel.relation_code}:{rec.sub_id}"
+            outcomes[f"{key}:t{t}"] = rank
+            rows.append((rel.relation_code, key, t, rank == 1))
+    if not rows:
+        raise BearError("lm-pub-quiz returned no instance")
+    rng = np.random.default_rng(settings.seed)
+    n_templates = len(templates)
+
+    def accuracy(selected: list[tuple[str, str, int, bool]]) -> MetricValue:
+        acc: dict[str, list[bool]] = {}
+        for _r, key, _t, ok in selected:
+            acc.setdefault(key, []).append(ok)
+        per_instance = np.array([np.mean(v) for v in acc.values()], dtype=np.float64)
+        return _accuracy(per_instance, rng, settings.bootstrap, sum(ok for *_x, ok in selected), len(selected))
+
+    metrics = {"accuracy": accuracy(rows)}
+    for t in sorted(templates):
+        metrics[f"accuracy-template-{t}"] = accuracy([row for row in rows if row[2] == t])
+    all_domains = sorted({d for ds in data.domains.values() for d in ds})
+    for d in all_domains:
+        rels = {r for r, ds in data.domains.items() if d in ds}
+        metrics[f"accuracy-domain-{_slug(d)}"] = accuracy([row for row in rows if row[0] in rels])
+    relations = []
+    for code in data.relations:
+        sel = [row for row in rows if row[0] == code]
+        if sel:
+            relations.append(RelationResult(relation=code, n=len(sel), metrics={"accuracy": accuracy(sel)}))
+    n_instances = len({key for _r, key, _t, _o in rows})
+    from importlib.metadata import version
+
+    lpq_version = version("lm-pub-quiz")
+
+    config = {"library": "lm-pub-quiz", "library_version": lpq_version, "model_type": MODEL_TYPES[family],
+              "templates": n_templates, "statements": statements, "nonfinite_instances": nonfinite,
+              "instances": n_instances, "domains": ",".join(all_domains)[:500] or None,
+              "outcome_ids": "<relation>:<subject id>:t<template>"}
+    # n counts scored examples: one per instance and template (what the per-instance outcomes hold)
+    result = TaskResult(task=data.task, n=len(rows), excluded=0, metrics=metrics, relations=relations,
+                        facts=encode_facts(sorted(outcomes.items())) if settings.keep_facts else None,
+                        config=config)
+    return BearOutput(result, outcomes, seconds, statements)
+

@@ -1,0 +1,241 @@
+"""BEAR through lm-pub-quiz: parity with lm-pub-quiz's own evaluation, fail-safe outcomes, run files, fetch."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from leaderboard.cli import main
+from leaderboard.evaluate import bear
+from leaderboard.schema import decode_facts
+from leaderboard.tiny import tiny_model, word_tokenizer
+from leaderboard.validate import check_file
+
+from conftest import SHARED
+
+BEAR_DIR = SHARED / "data" / "bear"
+RELATIONS = ["P30", "P1412"]
+needs_bear = pytest.mark.skipif(not (BEAR_DIR / "BEAR").is_dir(), reason="../shared/data/bear not present")
+
+
+def _words(data: bear.BearData) -> list[str]:
+    words: set[str] = set()
+    for rel in data.dataset:
+        for t in rel.templates:
+            words.update(t.replace("[X]", " ").replace("[Y]", " ").replace(".", " . ").split())
+        for a in rel.answer_space:
+            words.update(str(a).split())
+        for s in rel.instance_table.sub_label:
+            words.update(str(s).split())
+    return sorted(words)
+
+
+@pytest.fixture(scope="module")
+def data() -> bear.BearData:
+    if not (BEAR_DIR / "BEAR").is_dir():
+        pytest.skip("../shared/data/bear not present")
+    return bear.load_bear(BEAR_DIR, "bear", relations=RELATIONS, limit=3)
+
+
+def _model(arch: str, data: bear.BearData, seed: int = 0):
+    tok = word_tokenizer(_words(data), arch)
+    # a whitespace tokenizer would glue the final '.' to the answer: split it off like a real tokenizer
+    from tokenizers import pre_tokenizers
+
+    tok.backend_tokenizer.pre_tokenizer = pre_tokenizers.Sequence(
+        [pre_tokenizers.WhitespaceSplit(), pre_tokenizers.Punctuation()])
+    return tiny_model(arch, vocab_size=len(tok), seed=seed), tok
+
+
+@needs_bear
+def test_load_bear_real_data(data):
+    assert data.task == "bear:bear" and data.relations == RELATIONS
+    assert data.instances == 6
+    assert data.domains["P30"] == ["Geographic"]
+    # answer spaces stay whole when instances are limited (P36: 60 capitals)
+    assert len(bear.load_bear(BEAR_DIR, "bear", relations=["P36"], limit=2).dataset["P36"].answer_space) == 60
+    full = bear.load_bear(BEAR_DIR, "bear:lite")
+    assert full.task == "bear:bear" and full.instances == 7731 and len(full.relations) == 60
+
+
+@needs_bear
+@pytest.mark.parametrize("arch,family", [("bert", "encoder"), ("gpt2", "decoder")])
+def test_parity_with_lm_pub_quiz(data, arch, family):
+    """Our accuracy, per relation and per template, equals lm-pub-quiz's own metrics on the same model."""
+    model, tok = _model(arch, data)
+    theirs = bear.run_lm_pub_quiz(model, tok, family, "cpu", data, batch_size=64)
+    out = bear.summarise(theirs, data, family, bear.BearSettings(bootstrap=200))
+    # no ties in a random model with a real vocabulary: lm-pub-quiz's argmax and our ranks agree exactly
+    assert out.result.config["nonfinite_instances"] == 0
+    overall = float(theirs.get_metrics("accuracy"))
+    assert out.result.metrics["accuracy"].value == pytest.approx(overall, rel=1e-12, abs=1e-12)
+    per_rel = theirs.get_metrics("accuracy", accumulate=False)
+    for r in out.result.relations:
+        assert r.metrics["accuracy"].value == pytest.approx(float(per_rel[r.relation]), rel=1e-12, abs=1e-12)
+    table = theirs.joined_instance_table().reset_index()
+    for t in range(3):
+        rows = table[table.template_index == t]
+        correct = [s.index(max(s)) == a for s, a in zip(rows.pll_scores, rows.answer_idx)]
+        assert out.result.metrics[f"accuracy-template-{t}"].value == pytest.approx(np.mean(correct), abs=1e-12)
+    # per-instance outcomes: rank 1 exactly where lm-pub-quiz's argmax is the answer
+    ranks = decode_facts(out.result.facts)
+    assert len(ranks) == out.result.n == 6 * 3
+    for rec in table.itertuples():
+        key = f"{rec.relation}:{rec.sub_id}:t{rec.template_index}"
+        assert (ranks[key] == 1) == (rec.pll_scores.index(max(rec.pll_scores)) == rec.answer_idx)
+    acc = out.result.metrics["accuracy"]
+    assert acc.ci.low <= acc.value <= acc.ci.high
+    assert set(out.result.metrics) >= {"accuracy-domain-geographic", "accuracy-domain-biographical"}
+
+
+def test_gold_rank_is_fail_safe():
+    assert bear.gold_rank([0.0, -1.0, -2.0], 0) == (1, False)
+    assert bear.gold_rank([-1.0, 0.0, -2.0], 0) == (2, False)
+    assert bear.gold_rank([-1.0, -1.0, -1.0], 0) == (3, False)  # ties: the gold ranks last
+    assert bear.gold_rank([float("nan"), -1.0, -2.0], 0) == (3, True)  # a NaN gold never wins
+    assert bear.gold_rank([-1.0, float("nan"), float("-inf")], 0) == (1, True)  # NaN others rank last
+
+
+@needs_bear
+def test_nan_model_never_scores(data):
+    """lm-pub-quiz's own accuracy counts a NaN model as right whenever the answer is option 0; ours is 0."""
+    model, tok = _model("gpt2", data)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.fill_(float("nan"))
+    theirs = bear.run_lm_pub_quiz(model, tok, "decoder", "cpu", data, batch_size=64)
+    out = bear.summarise(theirs, data, "decoder", bear.BearSettings(bootstrap=0))
+    table = theirs.joined_instance_table()
+    assert (table.answer_idx == 0).any() and float(theirs.get_metrics("accuracy")) > 0  # the trap is real
+    assert out.result.metrics["accuracy"].value == 0.0
+    assert out.result.config["nonfinite_instances"] == out.result.n
+    sizes = {f"{rel}:{sub}:t{t}": len(s) for (rel, _i), sub, t, s in
+             zip(table.index, table.sub_id, table.template_index, table.pll_scores)}
+    assert decode_facts(out.result.facts) == sizes  # every true statement ranks last
+
+
+@needs_bear
+def test_constant_model_never_scores(data):
+    model, tok = _model("gpt2", data)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.zero_()
+    out = bear.evaluate(model, tok, "decoder", "cpu", data, bear.BearSettings(bootstrap=0, batch_size=64))
+    assert out.result.metrics["accuracy"].value == 0.0
+
+
+@needs_bear
+def test_encoder_decoder_is_a_clear_error(data):
+    model, tok = _model("t5", data)
+    with pytest.raises(bear.BearError, match="not encoder-decoders|this model is an encoder-decoder"):
+        bear.evaluate(model, tok, "encoder-decoder", "cpu", data, bear.BearSettings())
+
+
+def test_unknown_task_and_missing_data(tmp_path):
+    with pytest.raises(bear.BearError, match="bear:big"):
+        bear.load_bear(tmp_path, "bear:huge")
+    with pytest.raises(bear.BearError, match="data fetch bear"):
+        bear.load_bear(tmp_path, "bear")
+
+
+def test_run_cli_writes_a_valid_bear_run(tmp_path, capsys):
+    """`leaderboard run --eval bear` on the bundled demo model and the packaged sample (4 relations)."""
+    demo = Path(__file__).resolve().parents[1] / "src" / "leaderboard" / "data" / "demo-model"
+    rc = main(["run", "--model", str(demo), "--eval", "bear", "--relations", "P30", "--out", str(tmp_path),
+               "--device", "cpu", "--no-progress"])
+    assert rc == 0, capsys.readouterr().err
+    files = list(tmp_path.rglob("*.json"))
+    assert len(files) == 1
+    c = check_file(files[0])
+    assert not [p for p in c.problems if p.severity == "error"], c.problems
+    run = c.run
+    assert run.evaluation.task == "bear:bear" and run.evaluation.settings["model_type"] == "MLM"
+    assert run.results[0].n == 5 * 3 and run.measured.throughput_unit == "statements/s"
+    assert run.provenance.libraries.get("lm_pub_quiz")
+    assert "--eval bear:bear" in run.provenance.command
+
+
+def test_run_cli_refuses_t5_for_bear(tmp_path, capsys):
+    from leaderboard.tiny import word_tokenizer as wt
+
+    model = tiny_model("t5", vocab_size=64)
+    model.save_pretrained(tmp_path / "t5")
+    wt(["a", "b"], "t5").save_pretrained(tmp_path / "t5")
+    rc = main(["run", "--model", str(tmp_path / "t5"), "--eval", "bear", "--out", str(tmp_path / "runs"),
+               "--device", "cpu", "--no-progress"])
+    assert rc != 0
+    err = capsys.readouterr().err
+    assert "encoder-decoder" in err and "Traceback" not in err
+
+
+# --- data fetch bear ----------------------------------------------------------------------------
+
+
+def _archive(tmp_path: Path, tamper: str | None = None) -> Path:
+    """A GitHub-style archive (BEAR-<commit>/...) built from the exact upstream bytes in ../shared,
+    plus BEAR-big files made to match the manifest only where we have them."""
+    man = bear_fetch_manifest()
+    zpath = tmp_path / "bear.zip"
+    top = f"BEAR-{man['commit']}"
+    with zipfile.ZipFile(zpath, "w") as z:
+        for rel in man["files"]:
+            src = BEAR_DIR / rel
+            if rel == "README.md":
+                src = BEAR_DIR / "UPSTREAM-README.md"
+            if not src.is_file():
+                continue
+            data = src.read_bytes()
+            if rel == tamper:
+                data += b"\n"
+            z.writestr(f"{top}/{rel}", data)
+    return zpath
+
+
+def bear_fetch_manifest() -> dict:
+    from leaderboard.evaluate.bear_fetch import manifest
+
+    return manifest()
+
+
+@needs_bear
+def test_fetch_bear_checks_every_file(tmp_path, capsys):
+    man = bear_fetch_manifest()
+    assert man["commit"] == "3818fdc029d335b603631255c135d2a87b0bd24d"
+    # the manifest pins exactly the bytes of the shared copy (read from the same commit)
+    for rel in ("BEAR/P19.jsonl", "BEAR/metadata_relations.json", "relation_info.json", "bear_lite_indices.json"):
+        assert hashlib.sha256((BEAR_DIR / rel).read_bytes()).hexdigest() == man["files"][rel]
+    # ../shared has no BEAR-big: an archive without it is refused, and nothing is installed
+    zpath = _archive(tmp_path)
+    dest = tmp_path / "dest"
+    rc = main(["data", "fetch", "bear", "--url", zpath.as_uri(), "--dest", str(dest)])
+    err = capsys.readouterr().err
+    assert rc == 1 and "BEAR-big/" in err and "missing" in err and "nothing was installed" in err
+    assert not dest.exists()
+
+
+@needs_bear
+def test_fetch_bear_installs_a_checked_archive(tmp_path, monkeypatch, capsys):
+    from leaderboard.evaluate import bear_fetch
+
+    man = bear_fetch_manifest()
+    have = {rel: h for rel, h in man["files"].items()
+            if (BEAR_DIR / ("UPSTREAM-README.md" if rel == "README.md" else rel)).is_file()}
+    monkeypatch.setattr(bear_fetch, "manifest", lambda: {**man, "files": have})
+    dest = tmp_path / "dest"
+    rc = main(["data", "fetch", "bear", "--url", _archive(tmp_path).as_uri(), "--dest", str(dest)])
+    assert rc == 0, capsys.readouterr().err
+    assert (dest / "BEAR" / "P19.jsonl").read_bytes() == (BEAR_DIR / "BEAR" / "P19.jsonl").read_bytes()
+    assert bear.load_bear(dest, "bear").instances == 7731
+    # one changed byte in one file: refused, the installed copy stays as it was
+    (tmp_path / "t").mkdir()
+    rc = main(["data", "fetch", "bear", "--url", _archive(tmp_path / "t", tamper="BEAR/P30.jsonl").as_uri(),
+               "--dest", str(dest)])
+    assert rc == 1 and "BEAR/P30.jsonl: sha256 differs" in capsys.readouterr().err
+    assert (dest / "BEAR" / "P30.jsonl").read_bytes() == (BEAR_DIR / "BEAR" / "P30.jsonl").read_bytes()
+    assert json.loads((dest / "relation_info.json").read_text())["P30"]["domains"] == ["Geographic"]
