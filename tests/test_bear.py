@@ -11,13 +11,12 @@ import numpy as np
 import pytest
 import torch
 
+from conftest import SHARED
 from leaderboard.cli import main
 from leaderboard.evaluate import bear
 from leaderboard.schema import decode_facts
 from leaderboard.tiny import tiny_model, word_tokenizer
 from leaderboard.validate import check_file
-
-from conftest import SHARED
 
 BEAR_DIR = SHARED / "data" / "bear"
 RELATIONS = ["P30", "P1412"]
