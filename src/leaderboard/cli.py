@@ -423,14 +423,20 @@ def cmd_submit(args: argparse.Namespace) -> int:
 
 
 def cmd_import_reported(args: argparse.Namespace) -> int:
-    from .contrib import import_reported
+    from .reported import ReportedError, import_reported
 
+    if args.csv is None and args.bear is None:
+        print("error: name a reported-results CSV and/or --bear published_results.json", file=sys.stderr)
+        return 2
     try:
-        for path in import_reported(args.csv, args.runs):
-            print(path)
-    except (ValueError, KeyError) as e:
+        done = import_reported(args.csv, args.runs, bear_json=args.bear, models_csv=args.models)
+    except ReportedError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
+    for path in done.written:
+        print(path)
+    print(f"{len(done.written)} run file(s) written, {len(done.existing)} already in {args.runs} (same spec; left as they are)",
+          file=sys.stderr)
     return 0
 
 
@@ -578,7 +584,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_submit)
 
     p = sub.add_parser("import-reported", help="turn a reported-results CSV into `source: reported` run files")
-    p.add_argument("csv", type=Path)
+    p.add_argument("csv", type=Path, nargs="?", help="e.g. ../shared/data/reported/results.csv")
+    p.add_argument("--bear", type=Path, metavar="JSON", help="the BEAR leaderboard's published_results.json")
+    p.add_argument("--models", type=Path, help="models table CSV (default: the packaged data/reported/models.csv)")
     p.add_argument("--runs", type=Path, default=DEFAULT_RUNS)
     p.set_defaults(func=cmd_import_reported)
 

@@ -7,7 +7,6 @@ the ones installed from the base branch.
 
 from __future__ import annotations
 
-import csv
 import shutil
 import tempfile
 from dataclasses import dataclass, field
@@ -17,16 +16,7 @@ import duckdb
 
 from .render.build import BuildError, build_site
 from .schema import (
-    SCHEMA_VERSION,
-    Evaluation,
-    MetricValue,
-    ModelInfo,
-    Reported,
-    RunFile,
-    TaskResult,
     canonical_path,
-    compute_run_id,
-    dump_run,
 )
 from .store import ingest
 from .validate import Problem, base_digests, check_file, iter_json_files, validate_paths
@@ -162,43 +152,3 @@ def submit(files: list[Path], runs: Path) -> list[Placed]:
         shutil.copyfile(f, target)
         out.append(Placed(f, target, "added"))
     return out
-
-
-# --- reported results -------------------------------------------------------------------------------
-
-ARCHITECTURES = {"bert": "BertForMaskedLM", "roberta": "RobertaForMaskedLM", "distilbert": "DistilBertForMaskedLM",
-                 "albert": "AlbertForMaskedLM", "t5": "T5ForConditionalGeneration", "flan-t5": "T5ForConditionalGeneration",
-                 "gpt2": "GPT2LMHeadModel", "opt": "OPTForCausalLM", "pythia": "GPTNeoXForCausalLM", "llama": "LlamaForCausalLM"}
-# Parameter counts of the original checkpoints (from their configs).
-PARAMETERS = {"bert-base-cased": 108_340_804, "bert-base-uncased": 109_514_298, "bert-large-cased": 334_092_100}
-
-
-def import_reported(csv_path: Path, runs: Path) -> list[Path]:
-    """Turn rows of shared/data/reported/results.csv into `source: reported` run files (values as printed)."""
-    from .runner import parse_step
-
-    written = []
-    with open(csv_path, newline="", encoding="utf-8") as fh:
-        for i, row in enumerate(csv.DictReader(fh), start=2):
-            model = row["model"].strip()
-            arch = next((a for k, a in ARCHITECTURES.items() if model.lower().startswith(k)), None)
-            if arch is None or model not in PARAMETERS:
-                raise ValueError(f"{csv_path}:{i}: unknown model {model!r}; add its architecture and size")
-            steps = [parse_step(s) for s in row["compression"].split(";") if s.strip()]
-            run = RunFile(
-                schema_version=SCHEMA_VERSION, run_id="0" * 16,
-                model=ModelInfo(id=model, revision=row["model_revision"] or None, family=row["family"],
-                                architecture=arch, parameters=PARAMETERS[model]),
-                compression=steps, evaluation=Evaluation(task=row["task"]),
-                results=[TaskResult(task=row["task"], metrics={row["metric"]: MetricValue(
-                    value=float(row["value"]), scale=row["scale"])})],
-                source=Reported(kind="reported", citation=row["citation"], table=row["table"], url=row["url"],
-                                checked_via=row["checked_via"] or None),
-                notes=f"Entered from {csv_path.name} row {i - 1}; the value is as printed in the source.")
-            run = run.model_copy(update={"run_id": compute_run_id(run)})
-            target = runs / canonical_path(run)
-            if not target.exists():
-                target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_text(dump_run(run), encoding="utf-8")
-            written.append(target)
-    return written

@@ -135,3 +135,118 @@ def train(lama_root: Path, out_dir: Path, spec: DemoSpec | None = None, log=prin
     (Path(out_dir) / "demo_model.json").write_text(json.dumps(summary, indent=2) + "\n")
     (Path(out_dir) / "facts.jsonl").write_text("".join(json.dumps({"uuid": f.id, "relation": f.relation}) + "\n" for f in facts))
     return summary
+
+
+# --- the second demo model: a tiny decoder --------------------------------------------------------
+
+DECODER_ID = "compression-leaderboard/demo-llama-trex-bear"
+DECODER_SPECIALS = ["<|endoftext|>", "<unk>"]
+
+
+@dataclass
+class DecoderSpec:
+    """A tiny Llama trained (causal LM loss) on the BERT demo model's 1,000 LAMA facts (all object-final)
+    and on the true statements of the packaged BEAR sample (every template), so both families can be
+    probed on the same facts: LAMA next-token ranking and BEAR statement likelihood."""
+
+    hidden: int = 128
+    layers: int = 2
+    heads: int = 4
+    ffn: int = 512
+    epochs: int = 60
+    batch_size: int = 64
+    lr: float = 3e-3
+    bear_repeat: int = 4  # BEAR statements are few: show each this many times per epoch
+    seed: int = 0
+
+
+def bear_statements(bear_root: Path) -> list[tuple[str, str]]:
+    """(relation, true statement) for every instance and template of a BEAR folder (read as lm-pub-quiz
+    fills templates: [X] -> subject label, [Y] -> answer label)."""
+    meta = json.loads((Path(bear_root) / "BEAR" / "metadata_relations.json").read_text(encoding="utf-8"))
+    out = []
+    for rel in sorted(meta):
+        for line in (Path(bear_root) / "BEAR" / f"{rel}.jsonl").read_text(encoding="utf-8").splitlines():
+            inst = json.loads(line)
+            for t in meta[rel]["templates"]:
+                out.append((rel, t.replace("[X]", inst["sub_label"]).replace("[Y]", inst["obj_label"])))
+    return out
+
+
+def _decoder_words(text: str) -> list[str]:
+    from tokenizers.pre_tokenizers import Punctuation, Sequence, WhitespaceSplit
+
+    pre = Sequence([WhitespaceSplit(), Punctuation()])
+    return [w for w, _span in pre.pre_tokenize_str(text)]
+
+
+def build_decoder_tokenizer(texts: list[str], extra_words: list[str]) -> T.PreTrainedTokenizerBase:
+    """Whole words (split at spaces and punctuation) of the training texts and of every BEAR answer option;
+    a BOS token starts every sequence (the LAMA probe and lm-pub-quiz then see what training saw)."""
+    from tokenizers import Tokenizer, models, pre_tokenizers, processors
+
+    vocab = {tok: i for i, tok in enumerate(DECODER_SPECIALS)}
+    for text in [*texts, *extra_words]:
+        for w in _decoder_words(text):
+            vocab.setdefault(w, len(vocab))
+    tk = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<unk>"))  # noqa: S106 (a token, not a password)
+    tk.pre_tokenizer = pre_tokenizers.Sequence([pre_tokenizers.WhitespaceSplit(), pre_tokenizers.Punctuation()])
+    tk.post_processor = processors.TemplateProcessing(single="<|endoftext|> $A", special_tokens=[("<|endoftext|>", 0)])
+    specials = {"bos_token": "<|endoftext|>", "eos_token": "<|endoftext|>", "pad_token": "<|endoftext|>", "unk_token": "<unk>"}
+    return T.PreTrainedTokenizerFast(tokenizer_object=tk, model_max_length=64, **specials)
+
+
+def train_decoder(lama_root: Path, bear_root: Path, out_dir: Path, spec: DecoderSpec | None = None,
+                  log=print) -> dict:
+    """Train and save the demo decoder into ``out_dir``; returns a summary (facts, statements, loss, seconds)."""
+    spec = spec or DecoderSpec()
+    t0 = time.perf_counter()
+    torch.manual_seed(spec.seed)
+    random.seed(spec.seed)
+    facts = select_facts(Path(lama_root), DemoSpec())  # the BERT demo model's facts, all object-final
+    lama_texts = [f.text(f.obj) for f in facts]
+    bear = bear_statements(bear_root)
+    meta = json.loads((Path(bear_root) / "BEAR" / "metadata_relations.json").read_text(encoding="utf-8"))
+    options = [label for rel in meta.values() for label in rel["answer_space_labels"]]
+    tok = build_decoder_tokenizer(lama_texts + [s for _r, s in bear], options)
+    texts = lama_texts + [s for _r, s in bear] * spec.bear_repeat
+    config = T.LlamaConfig(vocab_size=len(tok), hidden_size=spec.hidden, num_hidden_layers=spec.layers,
+                           num_attention_heads=spec.heads, num_key_value_heads=spec.heads,
+                           intermediate_size=spec.ffn, max_position_embeddings=64, bos_token_id=0, eos_token_id=0,
+                           pad_token_id=0, tie_word_embeddings=True)
+    model = T.LlamaForCausalLM(config)
+    enc = tok(texts, padding=True, return_tensors="pt")
+    ids, att = enc["input_ids"], enc["attention_mask"]
+    if (ids == tok.unk_token_id).any():
+        raise RuntimeError("a training word is not in the demo decoder's vocabulary")
+    labels_all = ids.masked_fill(att == 0, -100)
+    opt = torch.optim.AdamW(model.parameters(), lr=spec.lr, weight_decay=0.01)
+    steps = spec.epochs * -(-len(texts) // spec.batch_size)
+    sched = T.get_linear_schedule_with_warmup(opt, steps // 20, steps)
+    gen = torch.Generator().manual_seed(spec.seed)
+    model.train()
+    loss = torch.tensor(0.0)
+    for epoch in range(spec.epochs):
+        perm = torch.randperm(len(texts), generator=gen)
+        for start in range(0, len(texts), spec.batch_size):
+            b = perm[start : start + spec.batch_size]
+            width = int(att[b].sum(1).max())
+            out = model(input_ids=ids[b, :width], attention_mask=att[b, :width], labels=labels_all[b, :width])
+            loss = out.loss
+            loss.backward()
+            opt.step()
+            sched.step()
+            opt.zero_grad()
+        if log and (epoch + 1) % 10 == 0:
+            log(f"  epoch {epoch + 1}/{spec.epochs}: loss {loss.item():.3f}")
+    model.eval()
+    model.save_pretrained(out_dir)
+    tok.save_pretrained(out_dir)
+    summary = {"model_id": DECODER_ID, "facts": len(facts), "bear_statements": len(bear),
+               "relations": sorted({f.relation for f in facts}), "bear_relations": sorted({r for r, _s in bear}),
+               "final_loss": round(loss.item(), 4), "seconds": round(time.perf_counter() - t0, 1),
+               "spec": spec.__dict__}
+    (Path(out_dir) / "demo_model.json").write_text(json.dumps(summary, indent=2) + "\n")
+    (Path(out_dir) / "facts.jsonl").write_text("".join(json.dumps({"uuid": f.id, "relation": f.relation}) + "\n"
+                                                       for f in facts))
+    return summary

@@ -29,7 +29,7 @@ from .validate import (
     set_problems,
 )
 
-STORE_VERSION = "4"
+STORE_VERSION = "5"
 
 DDL = """
 CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR);
@@ -60,7 +60,8 @@ CREATE TABLE IF NOT EXISTS results (
     run_id VARCHAR NOT NULL, task VARCHAR NOT NULL, metric VARCHAR NOT NULL,
     value DOUBLE NOT NULL, scale VARCHAR NOT NULL, value_fraction DOUBLE NOT NULL, higher_is_better BOOLEAN NOT NULL,
     n BIGINT, stderr DOUBLE, ci_low DOUBLE, ci_high DOUBLE, ci_level DOUBLE, ci_method VARCHAR,
-    task_n BIGINT, task_excluded BIGINT NOT NULL, task_version VARCHAR, num_fewshot INTEGER, task_nonfinite BIGINT
+    task_n BIGINT, task_excluded BIGINT NOT NULL, task_version VARCHAR, num_fewshot INTEGER, task_nonfinite BIGINT,
+    task_config VARCHAR
 );
 CREATE TABLE IF NOT EXISTS relation_results (
     run_id VARCHAR NOT NULL, task VARCHAR NOT NULL, relation VARCHAR NOT NULL, metric VARCHAR NOT NULL,
@@ -235,6 +236,7 @@ def _rows(run: RunFile, path: str) -> dict[str, list[dict]]:
                 "ci_level": ci.level if ci else None, "ci_method": ci.method if ci else None,
                 "task_n": tr.n, "task_excluded": tr.excluded, "task_version": tr.task_version,
                 "num_fewshot": tr.num_fewshot, "task_nonfinite": tr.nonfinite,
+                "task_config": json.dumps(tr.config, sort_keys=True) if tr.config else None,
             })
         for rel in tr.relations or []:
             for name, mv in rel.metrics.items():
