@@ -149,13 +149,13 @@ class DecoderSpec:
     and on the true statements of the packaged BEAR sample (every template), so both families can be
     probed on the same facts: LAMA next-token ranking and BEAR statement likelihood."""
 
-    hidden: int = 128
+    hidden: int = 64
     layers: int = 2
     heads: int = 4
-    ffn: int = 512
-    epochs: int = 60
-    batch_size: int = 64
-    lr: float = 3e-3
+    ffn: int = 256
+    epochs: int = 80
+    batch_size: int = 128
+    lr: float = 5e-3
     bear_repeat: int = 4  # BEAR statements are few: show each this many times per epoch
     seed: int = 0
 

@@ -199,6 +199,9 @@ def build_pages(site: Site) -> None:
     _runs(site, h)
     _compare(site, h)
     _downloads(site)
+    from .published import build_published  # papers' results, as printed (render/published.py)
+
+    build_published(site)
 
 
 def _indexes(site: Site, h: pl.DataFrame) -> None:

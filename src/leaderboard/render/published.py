@@ -1,0 +1,228 @@
+"""The "Published results" pages: results from papers, as printed, cited to their table.
+
+- ``published/index.md``: what reported results are, the caveats, one link per paper and per model series;
+- ``published/<paper>.md``: every row of one paper (model, compression in the run-file notation and in the
+  paper's words, task, the value as printed, the table), and the reproduced value beside it where a
+  reproduced run of the same spec exists (same model, compression and task);
+- ``published/<series>.md`` for series with quantized rows (OPT, BLOOM): accuracy kept relative to the
+  paper's own FP16 row, per task, RTN vs GPTQ at 4 and 3 bits across model sizes, and the printed tables.
+
+Every value links to its run page, which holds the citation, the table and the paper's words.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+import altair as alt
+import polars as pl
+
+from ..schema import model_slug
+from .html import Safe, badge, block, esc, link, table
+
+CAVEATS = {
+    "GPTQ": "The GPTQ tables say “accuracy” and do not say whether it is lm-eval's acc or acc_norm; the rows are "
+            "entered as acc. Quantization there is weight-only, one asymmetric min-max grid per output row, "
+            "calibrated on 128 × 2048-token C4 segments (GPTQ); RTN uses the same grid without calibration.",
+    "SparseGPT": "SparseGPT's Table 2 says “accuracy” without acc/acc_norm; its dense row equals GPTQ's and is kept "
+                 "once (under GPTQ). facebook/opt-175b weights are distributed on request, not on the hub.",
+    "KEPLER": "KEPLER reports micro-averaged P@1; LAMA's own headline is the mean over relations. Its BERT row equals "
+              "Petroni et al.'s Table 2, so the protocols agree there; its RoBERTa rows are KEPLER's own runs.",
+    "BEAR": "BEAR accuracy is the mean over the three templates of the share of instances whose true statement "
+            "scores highest (lm-pub-quiz); the leaderboard's sem is the standard error over templates.",
+    "Petroni": "LAMA's headline: P@1 on T-REx, the mean over relations.",
+}
+SERIES_WITH_CURVES = ("OPT", "BLOOM")
+LABELS = {"": "FP16 (baseline)"}
+
+
+def _paper_key(citation: str) -> str:
+    for key in CAVEATS:
+        if key.lower() in citation.lower():
+            return key
+    return citation.split("(")[0].split(",")[0].strip()[:40] or "paper"
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "paper"
+
+
+def _printed(value: float, scale: str) -> str:
+    text = f"{value:g}"
+    return f"{text} %" if scale == "percent" else text
+
+
+def _as_published(config: str | None) -> str | None:
+    if not config:
+        return None
+    try:
+        return json.loads(config).get("method_as_published")
+    except ValueError:
+        return None
+
+
+def rows(site) -> pl.DataFrame:
+    """Every reported headline value with its citation, the paper's words, and a reproduced twin if any."""
+    return site.q("""
+        SELECT r.run_id, r.model_id, r.family, r.parameters, r.method_label, r.compression_key, r.eval_task AS task,
+               r.citation, r.citation_table, r.citation_url, r.n_steps, r.scheme, r.method,
+               res.metric, res.value, res.scale, res.value_fraction, res.stderr, res.task_config, res.num_fewshot,
+               rep.run_id AS repro_run_id, rep.value_fraction AS repro_value, rep.ci_low AS repro_low,
+               rep.ci_high AS repro_high, rep.toy AS repro_toy
+        FROM runs r JOIN results res ON res.run_id = r.run_id AND res.task = r.eval_task
+        LEFT JOIN (
+            SELECT r2.run_id, r2.model_id, r2.compression_key, r2.eval_task, r2.toy, x.metric, x.value_fraction,
+                   x.ci_low, x.ci_high,
+                   row_number() OVER (PARTITION BY r2.model_id, r2.compression_key, r2.eval_task, x.metric
+                                      ORDER BY r2.finished_at DESC NULLS LAST, r2.run_id) AS k
+            FROM runs r2 JOIN results x ON x.run_id = r2.run_id AND x.task = r2.eval_task
+            WHERE r2.source_kind = 'reproduced'
+        ) rep ON rep.model_id = r.model_id AND rep.compression_key = r.compression_key
+             AND rep.eval_task = r.eval_task AND rep.metric = res.metric AND rep.k = 1
+        WHERE r.source_kind = 'reported'
+          AND res.metric IN ('acc', 'precision@1', 'accuracy')
+        ORDER BY r.citation, r.citation_table, r.parameters, r.model_id, r.n_steps, r.compression_key
+    """)
+
+
+def _repro_cell(r: dict, prefix: str) -> object:
+    if r["repro_run_id"] is None:
+        return None
+    text = f"{r['repro_value'] * (100 if r['scale'] == 'percent' else 1):.2f}"
+    if r["repro_low"] is not None:
+        f = 100 if r["scale"] == "percent" else 1
+        text += f" [{r['repro_low'] * f:.2f}, {r['repro_high'] * f:.2f}]"
+    return link(f"{prefix}runs/{r['repro_run_id']}.html", text)
+
+
+def _paper_page(site, key: str, df: pl.DataFrame) -> None:
+    first = df.row(0, named=True)
+    head = Safe(f'<p>{badge("reported", "reported")} {esc(first["citation"])} · '
+                f'<a href="{esc(first["citation_url"])}">{esc(first["citation_url"])}</a></p>'
+                f'<p class="lb-caveat"><strong>Caveats.</strong> {esc(CAVEATS.get(key, "none stated"))}</p>')
+    parts: list[object] = [head]
+    any_repro = df["repro_run_id"].is_not_null().any()
+    for tbl in df["citation_table"].unique(maintain_order=True).to_list():
+        part = df.filter(pl.col("citation_table") == tbl)
+        body = []
+        for r in part.iter_rows(named=True):
+            cells = [link(f"../models/{model_slug(r['model_id'])}.html", r["model_id"]),
+                     _as_published(r["task_config"]) or r["method_label"], r["method_label"], r["task"],
+                     link(f"../runs/{r['run_id']}.html", _printed(r["value"], r["scale"]))]
+            if any_repro:
+                cells.append(_repro_cell(r, "../"))
+            body.append(cells)
+        headers = ["Model", "As published", "Run-file notation", "Task", "As printed"]
+        if any_repro:
+            headers.append("Reproduced (95% CI)")
+        parts.append(Safe(f"<h2>{esc(tbl)}</h2>"))
+        parts.append(table(headers, body, cls="lb-table lb-sortable", numeric={4, 5}))
+    site.page(f"published/{_slug(key)}.md", f"Published: {key}", block(*parts))
+
+
+def _series_of(site) -> dict[str, str]:
+    from ..reported import models_table
+
+    return {m: row.series for m, row in models_table().items()}
+
+
+def retention_table(df: pl.DataFrame) -> pl.DataFrame:
+    """Per model and task: each quantized value over the paper's own FP16 value (same table)."""
+    base = df.filter(pl.col("n_steps") == 0).select("model_id", "task", "citation_table",
+                                                     pl.col("value_fraction").alias("fp16"))
+    q = df.filter(pl.col("scheme").is_in(["rtn", "gptq"]))
+    q = q.join(base, on=["model_id", "task", "citation_table"], how="inner")
+    bits = pl.col("compression_key").str.extract(r'"bits":\s*(\d+)').cast(pl.Int64)
+    return q.with_columns(bits=bits, method_name=pl.col("scheme").str.to_uppercase(),
+                          kept=pl.col("value_fraction") / pl.col("fp16")).with_columns(
+        series=pl.col("method_name") + " " + pl.col("bits").cast(pl.Utf8) + "-bit")
+
+
+def _series_chart(ret: pl.DataFrame, title: str) -> alt.Chart:
+    data = ret.select("model_id", "parameters", "task", "series", "kept", "value", "fp16").to_dicts()
+    order = ["GPTQ 4-bit", "RTN 4-bit", "GPTQ 3-bit", "RTN 3-bit"]
+    colours = ["#4c78a8", "#f58518", "#54a24b", "#e45756"]
+    base = alt.Chart(alt.Data(values=data)).encode(
+        x=alt.X("parameters:Q", scale=alt.Scale(type="log"), title="parameters (log scale)",
+                axis=alt.Axis(format="~s")),
+        y=alt.Y("kept:Q", title="accuracy kept (× FP16)", scale=alt.Scale(zero=False)),
+        color=alt.Color("series:N", scale=alt.Scale(domain=order, range=colours), title=None,
+                        legend=alt.Legend(orient="bottom")),
+        strokeDash=alt.StrokeDash("series:N", scale=alt.Scale(domain=order, range=[[1, 0], [4, 2], [1, 0], [4, 2]]),
+                                  legend=None),
+        tooltip=["model_id:N", "series:N", alt.Tooltip("kept:Q", format=".3f"), "value:Q", "fp16:Q"])
+    chart = (base.mark_line(point=True)).properties(width=190, height=150).facet(
+        facet=alt.Facet("task:N", title=None), columns=3)
+    return chart.properties(title=title).resolve_scale(y="independent")
+
+
+def _series_page(site, series: str, df: pl.DataFrame) -> None:
+    parts: list[object] = [Safe(
+        f'<p>{badge("reported", "reported")} Zero-shot accuracy of {esc(series)} models as printed in the GPTQ paper '
+        "(Frantar et al. 2023, Appendix Tables 13–22): FP16, RTN and GPTQ at 4 and 3 bits. Lines show each "
+        "quantized value divided by the same table's FP16 value (1.0 = nothing lost). "
+        f'<p class="lb-caveat"><strong>Caveats.</strong> {esc(CAVEATS["GPTQ"])}</p>')]
+    ret = retention_table(df)
+    if not ret.is_empty():
+        parts.append(site.chart(_series_chart(ret, f"{series}: accuracy kept under RTN and GPTQ"),
+                                f"published-{_slug(series)}", f"{series}: accuracy kept under RTN vs GPTQ, "
+                                "per task, across sizes (reported; Frantar et al. 2023)", 1))
+    cols = [("", "FP16"), ("rtn4", "RTN 4-bit"), ("gptq4", "GPTQ 4-bit"), ("rtn3", "RTN 3-bit"), ("gptq3", "GPTQ 3-bit")]
+    keyed = df.with_columns(key=pl.when(pl.col("n_steps") == 0).then(pl.lit("")).otherwise(
+        pl.col("scheme") + pl.col("compression_key").str.extract(r'"bits":\s*(\d+)')))
+    for task in keyed["task"].unique(maintain_order=True).to_list():
+        t = keyed.filter(pl.col("task") == task)
+        body = []
+        for model_id in t.sort("parameters")["model_id"].unique(maintain_order=True).to_list():
+            m = {r["key"]: r for r in t.filter(pl.col("model_id") == model_id).iter_rows(named=True)}
+            if not m:
+                continue
+            any_row = next(iter(m.values()))
+            cells: list[object] = [link(f"../models/{model_slug(model_id)}.html", model_id)]
+            for key, _label in cols:
+                r = m.get(key)
+                cells.append(link(f"../runs/{r['run_id']}.html", f"{r['value']:g}") if r else None)
+            cells.append(any_row["citation_table"])
+            body.append(cells)
+        parts.append(Safe(f"<h2>{esc(task)}</h2>"))
+        parts.append(table(["Model", *[label for _k, label in cols], "Table"], body, numeric={1, 2, 3, 4, 5},
+                           caption="accuracy in %, as printed; each value links to its run file"))
+    site.page(f"published/{_slug(series)}.md", f"Published: {series} under RTN and GPTQ", block(*parts))
+
+
+def build_published(site) -> None:
+    """Add the Published results pages to ``site`` (a render.pages.Site)."""
+    df = rows(site)
+    if df.is_empty():
+        site.page("published/index.md", "Published results", "No reported result in this store yet.\n")
+        return
+    df = df.with_columns(paper=pl.col("citation").map_elements(_paper_key, return_dtype=pl.Utf8))
+    series_of = _series_of(site)
+    df = df.with_columns(series=pl.col("model_id").replace_strict(series_of, default="other"))
+    papers = []
+    for key in df["paper"].unique(maintain_order=True).to_list():
+        p = df.filter(pl.col("paper") == key)
+        _paper_page(site, key, p)
+        papers.append([link(f"{_slug(key)}.html", key), p.row(0, named=True)["citation"], p["model_id"].n_unique(),
+                       p.height, int(p["repro_run_id"].is_not_null().sum())])
+    series_rows = []
+    for series in SERIES_WITH_CURVES:
+        s = df.filter((pl.col("series") == series) & (pl.col("paper") == "GPTQ"))
+        if s.is_empty():
+            continue
+        _series_page(site, series, s)
+        series_rows.append([link(f"{_slug(series)}.html", series), s["model_id"].n_unique(), s.height])
+    intro = Safe(
+        "<p>Results published in papers, entered <strong>exactly as printed</strong> (value, unit and the paper's own "
+        "words for the method) and cited to the table they come from. They are marked "
+        f"{badge('reported', 'reported')} everywhere and never averaged with results this project reproduces; "
+        "where a reproduced run of the same model, compression and task exists, it is shown beside the "
+        "printed value. Every value links to its run file.</p>")
+    parts: list[object] = [intro, Safe("<h2>By paper</h2>"),
+                           table(["Paper", "Citation", "Models", "Results", "Reproduced beside"], papers,
+                                 numeric={2, 3, 4})]
+    if series_rows:
+        parts += [Safe("<h2>By model family: RTN vs GPTQ across sizes</h2>"),
+                  table(["Series", "Models", "Results"], series_rows, numeric={1, 2})]
+    site.page("published/index.md", "Published results", block(*parts))
