@@ -162,7 +162,7 @@ def server(site):
 
 
 PAGES = ["index.html", "leaderboard.html", "models/compression-leaderboard--demo-bert-trex.html",
-         "runs/9bc2dd34d613390d.html", "families/encoder.html"]
+         "runs/9bc2dd34d613390d.html", "families/encoder.html", "published/index.html", "published/opt.html"]
 
 
 @pytest.mark.parametrize("page", PAGES)
@@ -186,7 +186,7 @@ def test_pages_in_chromium(browser, server, page) -> None:
     ctx.close()
 
 
-@pytest.mark.parametrize("page", ["index.html", "leaderboard.html", "runs/9bc2dd34d613390d.html"])
+@pytest.mark.parametrize("page", ["index.html", "leaderboard.html", "runs/9bc2dd34d613390d.html", "published/opt.html"])
 def test_mobile_width_has_no_horizontal_overflow(browser, server, page) -> None:
     ctx = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True)
     tab = ctx.new_page()
