@@ -238,3 +238,21 @@ def test_fetch_bear_installs_a_checked_archive(tmp_path, monkeypatch, capsys):
     assert rc == 1 and "BEAR/P30.jsonl: sha256 differs" in capsys.readouterr().err
     assert (dest / "BEAR" / "P30.jsonl").read_bytes() == (BEAR_DIR / "BEAR" / "P30.jsonl").read_bytes()
     assert json.loads((dest / "relation_info.json").read_text())["P30"]["domains"] == ["Geographic"]
+
+
+def test_demo_decoder_training_is_deterministic_here(tmp_path):
+    """Same seed, same machine: the same bytes (a short run of the real recipe on the real facts). Across
+    CPUs the floats may differ, so no test compares these bytes with the committed model's."""
+    from leaderboard.demo_model import DecoderSpec, bear_statements, train_decoder
+
+    lama = SHARED / "data" / "lama"
+    if not lama.is_dir():
+        pytest.skip("../shared/data/lama not present")
+    torch.set_num_threads(2)
+    spec = DecoderSpec(epochs=1, batch_size=256)
+    a = train_decoder(lama, bear.packaged_root(), tmp_path / "a", spec, log=None)
+    train_decoder(lama, bear.packaged_root(), tmp_path / "b", spec, log=None)
+    assert (tmp_path / "a" / "model.safetensors").read_bytes() == (tmp_path / "b" / "model.safetensors").read_bytes()
+    assert a["facts"] == 1000 and a["bear_statements"] == len(bear_statements(bear.packaged_root())) == 60
+    committed = Path(__file__).resolve().parents[1] / "src" / "leaderboard" / "data" / "demo-decoder"
+    assert (committed / "facts.jsonl").read_text() == (tmp_path / "a" / "facts.jsonl").read_text()

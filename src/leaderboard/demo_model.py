@@ -153,9 +153,9 @@ class DecoderSpec:
     layers: int = 2
     heads: int = 4
     ffn: int = 256
-    epochs: int = 80
+    epochs: int = 40
     batch_size: int = 128
-    lr: float = 5e-3
+    lr: float = 1e-2
     bear_repeat: int = 4  # BEAR statements are few: show each this many times per epoch
     seed: int = 0
 
@@ -237,7 +237,7 @@ def train_decoder(lama_root: Path, bear_root: Path, out_dir: Path, spec: Decoder
             opt.step()
             sched.step()
             opt.zero_grad()
-        if log and (epoch + 1) % 10 == 0:
+        if log and (epoch + 1) % 5 == 0:
             log(f"  epoch {epoch + 1}/{spec.epochs}: loss {loss.item():.3f}")
     model.eval()
     model.save_pretrained(out_dir)
