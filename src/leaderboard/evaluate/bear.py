@@ -282,8 +282,9 @@ def summarise(results, data: BearData, family: str, settings: BearSettings, seco
               "instances": n_instances, "domains": ",".join(all_domains)[:500] or None,
               "outcome_ids": "<relation>:<subject id>:t<template>"}
     # n counts scored examples: one per instance and template (what the per-instance outcomes hold)
+    extra = {"nonfinite": nonfinite} if "nonfinite" in TaskResult.model_fields else {}  # schema 1.1 (issue 11)
     result = TaskResult(task=data.task, n=len(rows), excluded=0, metrics=metrics, relations=relations,
                         facts=encode_facts(sorted(outcomes.items())) if settings.keep_facts else None,
-                        config=config)
+                        config=config, **extra)
     return BearOutput(result, outcomes, seconds, statements)
 
