@@ -72,11 +72,24 @@ def test_paper_grid_expands_to_the_papers_counts() -> None:
     assert len([m for i, m in enumerate(models) if i == 0 or models[i - 1] != m]) == 10
 
 
+def bert_demo(tmp_path: Path) -> Path:
+    """The demo sweep's first group (the tiny BERT's twelve LAMA runs): the sweep machinery under test."""
+    import yaml
+
+    data = yaml.safe_load(DEMO.read_text())
+    data["groups"] = data["groups"][:1]
+    out = tmp_path / "demo-bert.yaml"
+    out.write_text(yaml.safe_dump(data, sort_keys=False))
+    return out
+
+
 def test_demo_sweep_is_the_committed_demo() -> None:
     sweep = parse(DEMO)
-    assert sweep.n_runs == 12
+    assert sweep.n_runs == 12 + 12 + 8  # BERT and Llama under the same twelve compressions, both on BEAR under four
     rows = status(sweep.units, ROOT / "build" / "no-state")
-    assert [r.state for r in rows] == ["done"] * 12  # runs/ holds every demo run, found by run id before loading
+    assert [r.state for r in rows] == ["done"] * 32  # runs/ holds every demo run, found by run id before loading
+    families = {r.path.parts[-3] for r in rows}
+    assert families == {"encoder", "decoder"}
 
 
 @pytest.mark.parametrize("body, message", [
@@ -138,8 +151,9 @@ def test_bad_shard(text: str) -> None:
 
 def test_resume_after_a_killed_sweep(tmp_path) -> None:
     out, state = tmp_path / "runs", tmp_path / "state"
-    args = ["sweep", str(DEMO), "--out", str(out), "--state", str(state), "--set", "limit=40", "--no-progress"]
-    units = with_out(parse(DEMO, {"limit": 40}).units, out)
+    demo = bert_demo(tmp_path)
+    args = ["sweep", str(demo), "--out", str(out), "--state", str(state), "--set", "limit=40", "--no-progress"]
+    units = with_out(parse(demo, {"limit": 40}).units, out)
     assert Counter(r.state for r in status(units, state)) == {"todo": 12}
     proc = subprocess.Popen([sys.executable, "-m", "leaderboard.cli", *args], cwd=ROOT, env=ENV,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -234,7 +248,7 @@ def test_lm_eval_tasks_through_the_sweep(tmp_path) -> None:
 
 def test_local_submitit_executor_runs_a_sharded_sweep(tmp_path) -> None:
     out, state = tmp_path / "runs", tmp_path / "state"
-    res = cli("sweep", str(DEMO), "--out", str(out), "--state", str(state), "--set", "limit=10",
+    res = cli("sweep", str(bert_demo(tmp_path)), "--out", str(out), "--state", str(state), "--set", "limit=10",
               "--executor", "local", "--shards", "2", "--time", "10")
     assert res.returncode == 0, res.stdout + res.stderr
     assert res.stdout.count("written") == 2 and "submitted 2 job(s)" in res.stdout

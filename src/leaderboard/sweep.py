@@ -219,6 +219,9 @@ def parse(path: Path, overrides: dict | None = None, base: Path | None = None) -
             evals = [evals]
         if not isinstance(evals, list) or not evals or not all(isinstance(e, str) for e in evals):
             raise SweepError(f"{where}.evals: a non-empty list such as [lama:trex, lm-eval:boolq]")
+        from .evaluate.bear import canonical_task
+
+        evals = [canonical_task(e) for e in evals]  # 'bear' is 'bear:bear' in run files
         models = group.get("models")
         if not isinstance(models, list) or not models:
             raise SweepError(f"{where}.models: a non-empty list of checkpoints")
