@@ -47,7 +47,7 @@ def test_ingest_query_and_demo(tmp_path, capsys) -> None:
 
 
 def test_demo_remakes_the_committed_runs_and_finds_they_reproduce(tmp_path, capsys) -> None:
-    """The demo makes its twelve runs again in a scratch folder and compares them with the committed runs/
+    """The demo makes its 32 runs (two toy families, LAMA and BEAR) again in a scratch folder and compares them with the committed runs/
     (before, it found them done and skipped them: a newcomer never saw the runner work)."""
     import shutil
 
@@ -57,19 +57,20 @@ def test_demo_remakes_the_committed_runs_and_finds_they_reproduce(tmp_path, caps
     assert main(["demo", "--runs", str(runs), "--db", str(db), "--no-site"]) == 0
     out = capsys.readouterr().out
     assert {p.relative_to(runs): p.read_bytes() for p in runs.rglob("*.json")} == before  # nothing changed
-    assert "12 run(s): 12 written, 0 already done, 0 failed; 1 model load(s)" in out
-    assert "12/12 runs reproduce the published numbers" in out
+    assert "32 run(s): 32 written, 0 already done, 0 failed; 2 model load(s)" in out
+    assert "32/32 runs reproduce the published numbers" in out
     assert "DOES NOT REPRODUCE" not in out and "new run" not in out
     assert f"{len(before)} added, 0 updated" in out
     # a published number that the runner no longer makes is named (compared against the same scratch runs)
     from leaderboard.reproduce import compare_trees, summary_line
 
-    victim = next(p for p in runs.rglob("*.json") if "demo-bert" in str(p) and '"sparsity": 0.9' in p.read_text())
+    victim = next(p for p in runs.rglob("*.json") if "demo-bert" in str(p) and '"sparsity": 0.9' in p.read_text()
+                  and '"task": "lama:trex"' in p.read_text())
     data = json.loads(victim.read_text())
     data["results"][0]["metrics"]["precision@1"]["value"] += 0.05
     victim.write_text(json.dumps(data, indent=2))
     comparisons, new = compare_trees(runs, tmp_path / "demo-rerun" / "runs")
-    assert new == [] and summary_line(comparisons).startswith("11/12 runs reproduce the published numbers")
+    assert new == [] and summary_line(comparisons).startswith("31/32 runs reproduce the published numbers")
     (bad,) = [c for c in comparisons if not c.ok]
     assert bad.path == victim.relative_to(runs).as_posix() and "precision@1" in bad.problems[0]
     assert "uncompressed baseline" in out and "global magnitude (L1) pruning 90% of all" in out
