@@ -170,19 +170,20 @@ def test_file_must_be_at_its_canonical_path(tmp_path, baseline) -> None:
 
 
 def test_duplicate_run_ids_across_files(tmp_path, baseline) -> None:
-    first = place(tmp_path, baseline)
-    second = tmp_path / "copy" / first.relative_to(tmp_path)
-    second.parent.mkdir(parents=True)
-    second.write_bytes(first.read_bytes())
-    got = lines(validate_paths([tmp_path]))
+    first = place(tmp_path / "a", baseline)
+    second = place(tmp_path / "b", baseline)
+    got = lines(validate_paths([tmp_path / "b", tmp_path / "a"]))
     assert got == [f"{first}: /run_id: duplicate run_id {baseline['run_id']}: also in {second}"]
+    # one tree: a copy one level deeper is an error of its own (no second tree can hide in runs/)
+    (tmp_path / "b").rename(tmp_path / "a" / "copy")
+    assert any("folder too deep" in x for x in lines(validate_paths([tmp_path / "a"])))
 
 
 def test_compressed_run_without_baseline_is_a_warning(tmp_path, compressed) -> None:
     path = place(tmp_path, compressed)
     report = validate_paths([tmp_path])
     assert lines(report) == [f"{path}: /compression: warning: no baseline run of example/bert-base-cased on lama:trex "
-                             "(same revision and data); retention cannot be computed"]
+                             "(same revision, data and evaluation settings); retention cannot be computed"]
     assert report.errors == []
 
 

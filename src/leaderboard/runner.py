@@ -563,7 +563,7 @@ def planned_paths(spec: RunSpec, checked: Checked, identity: tuple[str, str] | N
     shas.update({task: data.sha256 for task, data in checked.bear.items()})
     for task, sha in shas.items():
         ev = evaluation_for(spec, task, checked.family, sha)
-        rid = run_id_of(spec_dict(model_id, revision, spec.compression, ev))
+        rid = run_id_of(spec_dict(model_id, revision, spec.compression, ev, seed=spec.seed))
         out[task] = Path(spec.out) / path_for(checked.family, model_id, rid)
     return out
 

@@ -297,14 +297,25 @@ def canonical_json(obj: object) -> str:
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
+# Steps whose outcome depends on the random seed: for them a non-default seed is part of what is
+# measured, so it enters the run_id (schema 1.1). Seed 0 (the default) leaves run_ids as in 1.0.
+SEEDED_CRITERIA = frozenset({"random", "random-structured"})
+
+
+def seed_matters(compression: list) -> bool:
+    return any(getattr(s, "criterion", None) in SEEDED_CRITERIA for s in compression)
+
+
 def spec_dict(model_id: str, revision: str | None, compression: list, evaluation: Evaluation,
-              source: Reproduced | Reported | Synthetic | None = None) -> dict:
+              source: Reproduced | Reported | Synthetic | None = None, seed: int | None = None) -> dict:
     """What identifies a run: the thing measured and how, not the outcome."""
     spec: dict = {
         "model": {"id": model_id, "revision": revision},
         "compression": [s.model_dump(exclude_none=True) for s in compression],
         "evaluation": evaluation.model_dump(),
     }
+    if seed and seed_matters(compression):
+        spec["seed"] = seed
     if source is None or source.kind == "reproduced":
         spec["runner_major"] = RUNNER_MAJOR
     else:
@@ -317,7 +328,8 @@ def run_id_of(spec: dict) -> str:
 
 
 def spec_of(run: RunFile) -> dict:
-    return spec_dict(run.model.id, run.model.revision, run.compression, run.evaluation, run.source)
+    seed = run.provenance.seed if run.provenance is not None else None
+    return spec_dict(run.model.id, run.model.revision, run.compression, run.evaluation, run.source, seed)
 
 
 def compute_run_id(run: RunFile) -> str:
@@ -361,7 +373,9 @@ def json_schema_text() -> str:
 
 # --- per-fact outcomes ---------------------------------------------------------------------
 
-FACTS_MAX_DECODED_BYTES = 64 * 1024 * 1024
+FACTS_MAX_DECODED_BYTES = 64 * 1024 * 1024  # one block
+FACTS_MAX_FILE_BYTES = 64 * 1024 * 1024  # all blocks of one file together: what ingest holds at once
+MAX_RANK = 10**12  # a rank is a position in a candidate list; fits the store's BIGINT with room to spare
 
 
 def encode_facts(outcomes: list[tuple[str, int]]) -> FactOutcomes:
@@ -379,8 +393,17 @@ def encode_facts(outcomes: list[tuple[str, int]]) -> FactOutcomes:
     return FactOutcomes(count=len(outcomes), data=data)
 
 
-def decode_facts(facts: FactOutcomes, max_bytes: int = FACTS_MAX_DECODED_BYTES) -> dict[str, int]:
-    """Unpack per-fact ranks, refusing more than ``max_bytes`` of decompressed text (no gzip bombs)."""
+class FactRanks(dict):
+    """{fact id: rank}; ``nbytes`` is the size of the decompressed text it came from."""
+
+    nbytes: int = 0
+
+
+_FACT_LINE = re.compile(r"[^\t\n]+\t[1-9][0-9]{0,14}")
+
+
+def facts_text(facts: FactOutcomes, max_bytes: int = FACTS_MAX_DECODED_BYTES) -> bytes:
+    """The decompressed ``id\trank`` lines, refusing more than ``max_bytes`` (no gzip bombs)."""
     import base64
     import binascii
     import zlib
@@ -398,13 +421,26 @@ def decode_facts(facts: FactOutcomes, max_bytes: int = FACTS_MAX_DECODED_BYTES) 
         raise ValueError(f"decompresses to more than {max_bytes} bytes")
     if not inflater.eof:
         raise ValueError("gzip stream is truncated")
-    out: dict[str, int] = {}
-    text = raw.decode("utf-8", errors="strict") if raw else ""
+    return raw
+
+
+def decode_facts(facts: FactOutcomes, max_bytes: int = FACTS_MAX_DECODED_BYTES) -> FactRanks:
+    """Unpack per-fact ranks (1 ≤ rank ≤ MAX_RANK), refusing more than ``max_bytes`` of decompressed text."""
+    raw = facts_text(facts, max_bytes)
+    out = FactRanks()
+    out.nbytes = len(raw)
+    try:
+        text = raw.decode("utf-8", errors="strict") if raw else ""
+    except UnicodeDecodeError as e:
+        raise ValueError(f"not UTF-8 (byte {e.start})") from None
     for i, line in enumerate(text.split("\n") if text else [], start=1):
-        fact_id, sep, rank = line.partition("\t")
-        if not sep or not fact_id or not rank.isdigit() or int(rank) < 1:
-            raise ValueError(f"line {i} is not '<id>\\t<rank ≥ 1>'")
+        if not _FACT_LINE.fullmatch(line):
+            raise ValueError(f"line {i} is not '<id>\\t<rank>' with a rank of 1 to {MAX_RANK}")
+        fact_id, _, rank = line.partition("\t")
+        r = int(rank)
+        if not 1 <= r <= MAX_RANK:
+            raise ValueError(f"line {i}: rank {rank} is not between 1 and {MAX_RANK}")
         if fact_id in out:
             raise ValueError(f"line {i}: fact id {fact_id!r} appears twice")
-        out[fact_id] = int(rank)
+        out[fact_id] = r
     return out

@@ -115,7 +115,7 @@ def make_run(model_idx: int, family: str, task: str, steps: list, rng: random.Ra
     else:
         acc = 0.5 + (base + 0.1) * keep * 0.6
         result = TaskResult(task=task, n=n, metrics={"acc": _metric(acc, n, rng)}, num_fewshot=0, task_version="1.0")
-    start = datetime(2026, 1, 1, tzinfo=timezone.utc) + timedelta(minutes=rng.randint(0, 10**6))
+    start = datetime(2025, 1, 1, tzinfo=timezone.utc) + timedelta(minutes=rng.randint(0, 5 * 10**5))
     prov = Provenance(
         runner_version=__version__, libraries={"torch": "2.13.0"}, python="3.11", platform="synthetic",
         device="cpu", dtype="float32", seed=0, batch_size=64, started_at=start,

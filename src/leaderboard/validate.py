@@ -14,6 +14,7 @@ import stat
 import subprocess
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 from pathlib import Path, PurePosixPath
 from typing import Literal, NamedTuple
 
@@ -27,13 +28,19 @@ from .schema import (
     MetricValue,
     RunFile,
     TaskResult,
+    FACTS_MAX_FILE_BYTES,
     canonical_path,
     compute_run_id,
     decode_facts,
+    model_slug,
 )
 
 DEFAULT_MAX_BYTES = 5 * 1024 * 1024
-IGNORED_NAMES = frozenset({"README.md", ".gitkeep", ".gitignore"})
+IGNORED_NAMES = frozenset({"README.md", ".gitkeep"})
+RUN_DEPTH = 3  # <family>/<model-slug>/<run_id>.json below the runs folder
+# Timestamps outside this window cannot be real runs (and years outside 1..9999 in UTC break every reader).
+EARLIEST = datetime(2015, 1, 1, tzinfo=timezone.utc)
+FUTURE_SLACK = timedelta(days=1)
 
 Severity = Literal["error", "warning"]
 
@@ -62,6 +69,12 @@ class RunKey(NamedTuple):
     is_baseline: bool
     model_id: str
     task: str
+    identity: tuple = ()  # (family, architecture, parameters): the same for every file of one model id
+
+
+def run_key(r: RunFile) -> RunKey:
+    return RunKey(r.run_id, r.source.kind, baseline_key(r), r.is_baseline, r.model.id, r.evaluation.task,
+                  (r.model.family, r.model.architecture, r.model.parameters))
 
 
 @dataclass
@@ -79,8 +92,7 @@ class Checked:
 
     def __post_init__(self) -> None:
         if self.run is not None and self.key is None:
-            r = self.run
-            self.key = RunKey(r.run_id, r.source.kind, baseline_key(r), r.is_baseline, r.model.id, r.evaluation.task)
+            self.key = run_key(self.run)
 
     @property
     def ok(self) -> bool:
@@ -234,9 +246,18 @@ def _metric_problems(path: str, ptr: str, name: str, mv: MetricValue) -> list[Pr
     return out
 
 
-def _task_problems(path: str, i: int, tr: TaskResult, suite: str) -> list[Problem]:
+def _n_problems(path: str, ptr: str, n: int | None) -> list[Problem]:
+    if n == 0:
+        return [Problem(path, ptr, "must be at least 1: a metric over no examples means nothing")]
+    return []
+
+
+def _task_problems(path: str, i: int, tr: TaskResult, suite: str, budget: list[int]) -> list[Problem]:
+    """``budget``: decompressed fact bytes left for this file (shared by its result blocks)."""
     base = f"/results/{i}"
-    out = []
+    out = _n_problems(path, f"{base}/n", tr.n)
+    for name, mv in tr.metrics.items():
+        out += _n_problems(path, f"{base}/metrics/{_escape(name)}/n", mv.n)
     if tr.task.split(":", 1)[0] != suite:
         out.append(Problem(path, f"{base}/task", f"task {tr.task!r} is not of the evaluated suite {suite!r}"))
     for name, mv in tr.metrics.items():
@@ -254,6 +275,7 @@ def _task_problems(path: str, i: int, tr: TaskResult, suite: str) -> list[Proble
             if rel.relation in seen:
                 out.append(Problem(path, f"{base}/relations/{j}/relation", f"relation {rel.relation!r} appears twice"))
             seen.add(rel.relation)
+            out += _n_problems(path, f"{base}/relations/{j}/n", rel.n)
             for name, mv in rel.metrics.items():
                 out += _metric_problems(path, f"{base}/relations/{j}/metrics/{_escape(name)}", name, mv)
         total = sum(r.n for r in tr.relations)
@@ -261,10 +283,13 @@ def _task_problems(path: str, i: int, tr: TaskResult, suite: str) -> list[Proble
             out.append(Problem(path, f"{base}/relations", f"relations hold {total} scored examples but n is {tr.n}"))
     if tr.facts is not None:
         try:
-            decoded = decode_facts(tr.facts)
+            decoded = decode_facts(tr.facts, max_bytes=budget[0])
         except ValueError as e:
-            out.append(Problem(path, f"{base}/facts/data", str(e)))
+            out.append(Problem(path, f"{base}/facts/data", f"{e} (the limit is {FACTS_MAX_FILE_BYTES:,} bytes "
+                               "of fact outcomes per file)" if "decompresses" in str(e) else str(e)))
+            budget[0] = 0
         else:
+            budget[0] -= decoded.nbytes
             if len(decoded) != tr.facts.count:
                 out.append(Problem(path, f"{base}/facts/count", f"count is {tr.facts.count} but data holds {len(decoded)} facts"))
             elif tr.facts.count != tr.n:
@@ -291,22 +316,28 @@ def semantic_problems(path: str, run: RunFile, rel_path: str | None) -> list[Pro
         out.append(Problem(path, "/model/toy", "a reported result cannot be about a toy model"))
     p = run.provenance
     if p is not None:
+        latest = datetime.now(timezone.utc) + FUTURE_SLACK
         for ts_name in ("started_at", "finished_at"):
-            if getattr(p, ts_name).tzinfo is None:
+            ts = getattr(p, ts_name)
+            if ts.tzinfo is None:
                 out.append(Problem(path, f"/provenance/{ts_name}", "timestamp needs a time zone (e.g. 'Z')"))
+            elif not _in_window(ts, latest):
+                out.append(Problem(path, f"/provenance/{ts_name}", f"{ts.isoformat()} is not a plausible time of a run "
+                                   f"(between {EARLIEST.date()} and now, in UTC)"))
         if p.started_at.tzinfo is not None and p.finished_at.tzinfo is not None and p.finished_at < p.started_at:
             out.append(Problem(path, "/provenance/finished_at", "is before started_at"))
     seen_tasks: set[str] = set()
     suite = run.evaluation.task.split(":", 1)[0]
     if suite not in registry.TASK_SUITES:
         out.append(Problem(path, "/evaluation/task", f"unknown suite {suite!r}; known: {', '.join(registry.TASK_SUITES)}"))
+    budget = [FACTS_MAX_FILE_BYTES]
     for i, tr in enumerate(run.results):
         if tr.n is None and run.source.kind != "reported":
             out.append(Problem(path, f"/results/{i}/n", f"required for {run.source.kind} runs"))
         if tr.task in seen_tasks:
             out.append(Problem(path, f"/results/{i}/task", f"task {tr.task!r} appears twice"))
         seen_tasks.add(tr.task)
-        out += _task_problems(path, i, tr, suite)
+        out += _task_problems(path, i, tr, suite, budget)
     if run.measured is not None:
         for i, step in enumerate(run.compression):
             got = run.measured.sparsity.get(step.scope) if step.method == "prune" else None
@@ -314,6 +345,13 @@ def semantic_problems(path: str, run: RunFile, rel_path: str | None) -> list[Pro
                 out.append(Problem(path, f"/measured/sparsity/{_escape(step.scope)}",
                                    f"measured {got:.4f} but step {i} requested {step.sparsity:.4f}", "warning"))
     return out
+
+
+def _in_window(ts: datetime, latest: datetime) -> bool:
+    try:
+        return EARLIEST <= ts.astimezone(timezone.utc) <= latest
+    except (OverflowError, ValueError):  # e.g. 0001-01-01T00:00:00+14:00 is before year 1 in UTC
+        return False
 
 
 # --- files ---------------------------------------------------------------------------------
@@ -354,21 +392,44 @@ def _check_light(args: tuple[str, int, bool]) -> Checked:
     return check_file(Path(args[0]), args[1], args[2]).light()
 
 
+def _walk(root: Path, depth: int, files: list[Path], problems: list[Problem]) -> None:
+    """Regular files and folders only, nothing hidden, nothing deeper than a run file's place: anything
+    else could hide a published run from one reader while another still sees it."""
+    try:
+        entries = sorted(os.scandir(root), key=lambda e: e.name)
+    except OSError as e:
+        problems.append(Problem(str(root), "", f"cannot read folder: {e.strerror}"))
+        return
+    for entry in entries:
+        fp = Path(entry.path)
+        if entry.is_symlink():
+            problems.append(Problem(str(fp), "", "is a symbolic link; a runs folder holds regular files and folders only"))
+        elif entry.name.startswith(".") and entry.name not in IGNORED_NAMES:
+            what = ("a .gitattributes file would change how git stores run files"
+                    if entry.name == ".gitattributes" else "a hidden entry")
+            problems.append(Problem(str(fp), "", f"{what}; a runs folder may not hold hidden files or folders"))
+        elif entry.is_dir(follow_symlinks=False):
+            if depth >= RUN_DEPTH:
+                problems.append(Problem(str(fp), "", f"folder too deep: run files sit at <family>/<model-slug>/<run_id>.json"))
+            else:
+                _walk(fp, depth + 1, files, problems)
+        elif not entry.is_file(follow_symlinks=False):
+            problems.append(Problem(str(fp), "", "is not a regular file or folder"))
+        elif entry.name.endswith(".json"):
+            files.append(fp)
+        elif entry.name not in IGNORED_NAMES:
+            problems.append(Problem(str(fp), "", "not a .json file; ignored", "warning"))
+
+
 def iter_json_files(paths: Iterable[Path]) -> tuple[list[Path], list[Problem]]:
-    """Expand folders into the .json files below them (sorted, symlinks not followed)."""
+    """Expand folders into the .json files below them (sorted). Symbolic links, hidden entries, special
+    files and folders deeper than <family>/<model-slug>/ are errors, never skipped silently."""
     files: list[Path] = []
     problems: list[Problem] = []
     for p in paths:
         p = Path(p)
         if p.is_dir() and not p.is_symlink():
-            for dirpath, dirnames, filenames in os.walk(p):
-                dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-                for name in sorted(filenames):
-                    fp = Path(dirpath, name)
-                    if name.endswith(".json"):
-                        files.append(fp)
-                    elif name not in IGNORED_NAMES:
-                        problems.append(Problem(str(fp), "", "not a .json file; ignored", "warning"))
+            _walk(p, 1, files, problems)
         elif os.path.lexists(p):
             files.append(p)
         else:
@@ -380,11 +441,42 @@ def iter_json_files(paths: Iterable[Path]) -> tuple[list[Path], list[Problem]]:
 
 
 def baseline_key(run: RunFile) -> tuple:
-    return (run.source.kind, run.model.id, run.model.revision, run.evaluation.task, run.evaluation.data_sha256)
+    """What a compressed run and its baseline share: the model revision and the whole evaluation (task,
+    data and settings), within one source kind. The store's ``baselines`` view joins on the same."""
+    ev = run.evaluation
+    return (run.source.kind, run.model.id, run.model.revision, ev.task, ev.data_sha256,
+            json.dumps(ev.settings, sort_keys=True))
+
+
+IDENTITY_FIELDS = ("family", "architecture", "parameters")
+
+
+def model_problems(entries: Iterable[tuple[str, str, tuple]]) -> list[Problem]:
+    """``(path, model id, (family, architecture, parameters))`` of many files: every model id has one
+    identity, and distinct ids never share a folder/page name (model_slug), so no file can stand in
+    for another model's page."""
+    out: list[Problem] = []
+    by_slug: dict[str, tuple[str, str]] = {}
+    by_id: dict[str, tuple[tuple, str]] = {}
+    for path, model_id, identity in entries:
+        slug = model_slug(model_id)
+        other = by_slug.setdefault(slug, (model_id, path))
+        if other[0] != model_id:
+            out.append(Problem(path, "/model/id", f"model {model_id!r} and model {other[0]!r} ({other[1]}) would share "
+                               f"the page and folder name {slug!r}; use the existing id or a distinct one"))
+            continue
+        first = by_id.setdefault(model_id, (identity, path))
+        if first[0] != identity:
+            for name, a, b in zip(IDENTITY_FIELDS, identity, first[0], strict=True):
+                if a != b:
+                    out.append(Problem(path, f"/model/{name}", f"{a!r}, but {first[1]} says {b!r} for model "
+                                       f"{model_id!r}; one model has one {name}"))
+    return out
 
 
 def set_problems(checked: list[Checked], known: Iterable[RunFile] = ()) -> list[Problem]:
-    """Duplicate run_ids, and compressed runs with no baseline among these files (+ ``known`` runs)."""
+    """Duplicate run_ids, model ids that clash, and compressed runs with no baseline among these files
+    (+ ``known`` runs)."""
     out: list[Problem] = []
     first: dict[str, str] = {}
     keyed = [c for c in checked if c.key is not None]
@@ -394,21 +486,19 @@ def set_problems(checked: list[Checked], known: Iterable[RunFile] = ()) -> list[
             out.append(Problem(c.path, "/run_id", f"duplicate run_id {rid}: also in {first[rid]}"))
         else:
             first[rid] = c.path
+    out += model_problems((c.path, c.key.model_id, c.key.identity) for c in keyed)
     baselines = {baseline_key(r) for r in known if r.is_baseline}
     baselines |= {c.key.baseline for c in keyed if c.key.is_baseline}
     for c in keyed:
         k = c.key
         if not k.is_baseline and k.source_kind != "reported" and k.baseline not in baselines:
             out.append(Problem(c.path, "/compression", f"no baseline run of {k.model_id} on {k.task} "
-                               "(same revision and data); retention cannot be computed", "warning"))
+                               "(same revision, data and evaluation settings); retention cannot be computed",
+                               "warning"))
     return out
 
 
 # --- append-only rule ----------------------------------------------------------------------
-
-
-def _git_blob_sha(raw: bytes) -> str:
-    return hashlib.sha1(b"blob %d\0" % len(raw) + raw, usedforsecurity=False).hexdigest()  # git object id
 
 
 def _git(args: list[str], cwd: Path) -> str:
@@ -419,6 +509,11 @@ def _git(args: list[str], cwd: Path) -> str:
     if res.returncode != 0:
         raise LoadError(f"git {' '.join(args[:2])} failed: {res.stderr.strip()}")
     return res.stdout
+
+
+def _repo_top(runs_dir: Path) -> tuple[Path, str]:
+    top = Path(_git(["rev-parse", "--show-toplevel"], runs_dir).strip()).resolve()
+    return top, runs_dir.resolve().relative_to(top).as_posix()
 
 
 def base_digests(base: str, runs_dir: Path) -> tuple[dict[str, str], str]:
@@ -437,8 +532,7 @@ def base_digests(base: str, runs_dir: Path) -> tuple[dict[str, str], str]:
             except LoadError:
                 out[f.relative_to(bp).as_posix()] = "unreadable"
         return out, "sha256"
-    top = Path(_git(["rev-parse", "--show-toplevel"], runs_dir).strip())
-    prefix = runs_dir.resolve().relative_to(top.resolve()).as_posix()
+    top, prefix = _repo_top(runs_dir)
     try:
         _git(["rev-parse", "--verify", "--quiet", f"{base}^{{commit}}"], runs_dir)
     except LoadError:
@@ -453,23 +547,50 @@ def base_digests(base: str, runs_dir: Path) -> tuple[dict[str, str], str]:
     return out, "git"
 
 
+def current_digests(runs_dir: Path, rels: list[str], kind: str) -> dict[str, str]:
+    """Digests of files under ``runs_dir`` comparable with base_digests of the same kind. For git, the blob
+    id git would store (``git hash-object``, with the repository's own line-ending conversion), so a
+    checkout with ``core.autocrlf`` matches the published blobs."""
+    if kind != "git":
+        out = {}
+        for rel in rels:
+            try:
+                out[rel] = hashlib.sha256(read_bounded(runs_dir / rel, 1 << 40)).hexdigest()
+            except LoadError:
+                out[rel] = "unreadable"
+        return out
+    if not rels:
+        return {}
+    top, prefix = _repo_top(runs_dir)
+    paths = [f"{prefix}/{rel}" if prefix != "." else rel for rel in rels]
+    try:
+        res = subprocess.run(["git", "hash-object", "--stdin-paths"], cwd=top, input="\n".join(paths) + "\n",
+                             capture_output=True, text=True, check=False)
+    except FileNotFoundError:
+        raise LoadError("git is not installed") from None
+    shas = res.stdout.split()
+    if res.returncode != 0 or len(shas) != len(rels):
+        raise LoadError(f"git hash-object failed: {res.stderr.strip()}")
+    return dict(zip(rels, shas, strict=True))
+
+
 def append_only_problems(runs_dir: Path, base: str) -> list[Problem]:
+    """Every published file is still there, at the same place, reached without links, with the same content."""
     try:
         published, kind = base_digests(base, runs_dir)
+        files, _ = iter_json_files([runs_dir])  # what every reader sees (links and hidden entries are errors)
+        found = {f.relative_to(runs_dir).as_posix() for f in files}
+        now = current_digests(runs_dir, sorted(found & set(published)), kind)
     except LoadError as e:
         return [Problem(str(runs_dir), "", f"cannot read base {base!r}: {e}")]
     out = []
     for rel, digest in sorted(published.items()):
         here = runs_dir / rel
-        if not os.path.lexists(here):
-            out.append(Problem(str(here), "", f"removed, but it is published in {base}; run files are append-only"))
-            continue
-        try:
-            raw = read_bounded(here, 1 << 40)
-        except LoadError:
-            raw = b""
-        now = _git_blob_sha(raw) if kind == "git" else hashlib.sha256(raw).hexdigest()
-        if now != digest:
+        if rel not in found:
+            why = ("is no longer a regular file in a regular folder (a link or hidden folder)" if os.path.lexists(here)
+                   else "removed")
+            out.append(Problem(str(here), "", f"{why}, but it is published in {base}; run files are append-only"))
+        elif now[rel] != digest:
             out.append(Problem(str(here), "", f"changed, but it is published in {base}; run files are append-only "
                                "(add a new run instead of editing one)"))
     return out
