@@ -84,12 +84,19 @@ def test_duplicate_run_id_at_two_paths_is_refused(tmp_path, baseline) -> None:
     runs, db = tmp_path / "runs", tmp_path / "db.duckdb"
     path = place(runs, baseline)
     ingest(runs, db)
-    twin = runs / "more" / path.relative_to(runs)
+    twin = runs / "decoder" / path.relative_to(runs / "encoder")
     twin.parent.mkdir(parents=True)
     twin.write_bytes(path.read_bytes())
     with pytest.raises(IngestError) as err:
         ingest(runs, db)
-    assert "duplicate run_id" in err.value.problems[0].message
+    assert any("duplicate run_id" in p.message for p in err.value.problems)
+    twin.unlink()
+    nested = runs / "more" / path.relative_to(runs)  # a second tree inside the first: refused as such
+    nested.parent.mkdir(parents=True)
+    nested.write_bytes(path.read_bytes())
+    with pytest.raises(IngestError) as err:
+        ingest(runs, db)
+    assert "folder too deep" in err.value.problems[0].message
 
 
 def _variant(base: dict, steps: list, p1: float, weight_bytes: int, scale: str = "fraction") -> dict:

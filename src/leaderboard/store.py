@@ -8,16 +8,19 @@ Query it from polars with ``connect(db).sql("select ...").pl()``.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import duckdb
 import polars as pl
 
 from . import naming, registry
 from .parallel import gc_paused, pmap
-from .schema import RunFile, canonical_json, decode_facts
+from .schema import FACTS_MAX_FILE_BYTES, FactOutcomes, RunFile, canonical_json, facts_text
 from .validate import (
     DEFAULT_MAX_BYTES,
     Checked,
@@ -25,11 +28,12 @@ from .validate import (
     Problem,
     check_bytes,
     iter_json_files,
+    model_problems,
     read_bounded,
     set_problems,
 )
 
-STORE_VERSION = "5"
+STORE_VERSION = "6"  # 3: results.task_nonfinite; 4: lineage and stored-size columns; 5: results.task_config; 6: fact ranks are BIGINT, baselines match evaluation settings
 
 DDL = """
 CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR);
@@ -69,7 +73,7 @@ CREATE TABLE IF NOT EXISTS relation_results (
     n BIGINT NOT NULL, excluded BIGINT NOT NULL, ci_low DOUBLE, ci_high DOUBLE
 );
 CREATE TABLE IF NOT EXISTS measured_sparsity (run_id VARCHAR NOT NULL, scope VARCHAR NOT NULL, sparsity DOUBLE NOT NULL);
-CREATE TABLE IF NOT EXISTS fact_ranks (run_id VARCHAR NOT NULL, task VARCHAR NOT NULL, fact_id VARCHAR NOT NULL, rank INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS fact_ranks (run_id VARCHAR NOT NULL, task VARCHAR NOT NULL, fact_id VARCHAR NOT NULL, rank BIGINT NOT NULL);
 CREATE TABLE IF NOT EXISTS models (
     model_id VARCHAR NOT NULL, model_revision VARCHAR, family VARCHAR, architecture VARCHAR,
     parameters BIGINT, toy BOOLEAN, runs BIGINT
@@ -78,16 +82,21 @@ CREATE TABLE IF NOT EXISTS models (
 
 RUN_TABLES = ("runs", "compression_steps", "results", "relation_results", "measured_sparsity", "fact_ranks")
 
-# A baseline is an uncompressed run of the same model (id and revision), source kind, evaluation
-# task and data. Where several exist (e.g. two runner versions) the latest finished one counts.
-VIEWS = """
+# A baseline is an uncompressed run of the same model (id and revision), source kind and evaluation
+# (task, data and every setting: a run on 1 fact is no baseline for a run on 1000). Where several
+# exist (e.g. two runner versions) the one with the smallest run_id counts: deterministic, and no
+# field of a new file (a timestamp) can make it win. Retention needs a baseline value of at least
+# MIN_BASELINE: a denormal baseline would turn any run into the best one.
+MIN_BASELINE = 1e-6
+VIEWS = f"""
 CREATE OR REPLACE VIEW baselines AS
 SELECT * EXCLUDE (rank) FROM (
-    SELECT r.source_kind, r.model_id, r.model_revision, r.eval_task, r.eval_data_sha256,
+    SELECT r.source_kind, r.model_id, r.model_revision, r.eval_task, r.eval_data_sha256, r.eval_settings,
            res.task, res.metric, res.value_fraction AS value, r.run_id,
            row_number() OVER (
-               PARTITION BY r.source_kind, r.model_id, r.model_revision, r.eval_task, r.eval_data_sha256, res.task, res.metric
-               ORDER BY r.finished_at DESC NULLS LAST, r.run_id) AS rank
+               PARTITION BY r.source_kind, r.model_id, r.model_revision, r.eval_task, r.eval_data_sha256,
+                            r.eval_settings, res.task, res.metric
+               ORDER BY r.run_id) AS rank
     FROM runs r JOIN results res USING (run_id)
     WHERE r.n_steps = 0
 ) WHERE rank = 1;
@@ -99,7 +108,7 @@ SELECT r.run_id, r.source_kind, r.model_id, r.model_revision, r.family, r.toy, r
        coalesce(r.stored_bits_per_weight, r.bits_per_weight) AS bits_per_weight, r.kernels,
        res.task, res.metric, res.higher_is_better, res.value_fraction AS value, res.ci_low, res.ci_high, res.scale,
        b.value AS baseline_value, b.run_id AS baseline_run_id,
-       CASE WHEN b.value > 0 THEN res.value_fraction / b.value END AS retention,
+       CASE WHEN b.value >= {MIN_BASELINE} THEN res.value_fraction / b.value END AS retention,
        res.value_fraction - b.value AS delta
 FROM runs r
 JOIN results res USING (run_id)
@@ -108,6 +117,7 @@ LEFT JOIN baselines b
  AND (CASE WHEN r.base_model_id IS NULL THEN b.model_revision IS NOT DISTINCT FROM r.model_revision
            ELSE r.base_model_revision IS NULL OR b.model_revision = r.base_model_revision END)
  AND b.eval_task = r.eval_task AND b.eval_data_sha256 IS NOT DISTINCT FROM r.eval_data_sha256
+ AND b.eval_settings = r.eval_settings
  AND b.task = res.task AND b.metric = res.metric;
 
 CREATE OR REPLACE VIEW facts_forgotten AS
@@ -121,6 +131,7 @@ JOIN baselines b
   ON b.source_kind = r.source_kind AND b.model_id = r.model_id
  AND b.model_revision IS NOT DISTINCT FROM r.model_revision
  AND b.eval_task = r.eval_task AND b.eval_data_sha256 IS NOT DISTINCT FROM r.eval_data_sha256
+ AND b.eval_settings = r.eval_settings
  AND b.metric IN ('precision@1', 'accuracy')  -- LAMA's P@1, BEAR's accuracy (rank 1 = known)
 JOIN fact_ranks f ON f.run_id = r.run_id AND f.task = b.task
 JOIN fact_ranks fb ON fb.run_id = b.run_id AND fb.task = f.task AND fb.fact_id = f.fact_id
@@ -247,16 +258,37 @@ def _rows(run: RunFile, path: str) -> dict[str, list[dict]]:
                     "ci_low": mv.ci.low if mv.ci else None, "ci_high": mv.ci.high if mv.ci else None,
                 })
     sparsity_rows = [{"run_id": run.run_id, "scope": k, "sparsity": v} for k, v in (meas.sparsity if meas else {}).items()]
-    fact_rows = [{"run_id": run.run_id, "task": tr.task, "fact_id": fid, "rank": rank}
-                 for tr in run.results if tr.facts is not None for fid, rank in sorted(decode_facts(tr.facts).items())]
     return {"runs": [runs_row], "compression_steps": step_rows, "results": result_rows,
-            "relation_results": relation_rows, "measured_sparsity": sparsity_rows, "fact_ranks": fact_rows}
+            "relation_results": relation_rows, "measured_sparsity": sparsity_rows}
 
 
-def _check_and_flatten(args: tuple[str, str, bytes]) -> tuple[Checked, dict[str, list[dict]]]:
-    rel, shown, raw = args
-    c = check_bytes(raw, shown, rel)
-    return c.light(), (_rows(c.run, rel) if c.ok else {})
+class Flat(NamedTuple):
+    checked: Checked
+    rows: dict[str, list[dict]]  # every table but fact_ranks
+    facts: list[tuple[str, str, FactOutcomes]]  # (run_id, task, packed block): unpacked one file at a time
+
+
+def _check_and_flatten(args: tuple[str, str, int]) -> Flat:
+    """Read, check and flatten one file (in a worker). The path rule is checked on the whole path, as
+    ``validate`` does, so ``ingest runs/encoder`` accepts what ``validate runs/encoder`` accepts."""
+    rel, shown, max_bytes = args
+    try:
+        raw = read_bounded(Path(shown), max_bytes)
+    except LoadError as e:
+        return Flat(Checked(shown, "", None, [Problem(shown, "", str(e))]), {}, [])
+    c = check_bytes(raw, shown, shown.replace(os.sep, "/"))
+    if not c.ok:
+        return Flat(c.light(), {}, [])
+    facts = [(c.run.run_id, tr.task, tr.facts) for tr in c.run.results if tr.facts is not None and tr.facts.count]
+    return Flat(c.light(), _rows(c.run, rel), facts)
+
+
+def _fact_frame(run_id: str, task: str, facts: FactOutcomes) -> pl.DataFrame:
+    """One packed block as columns (checked by validation: ids without tabs, ranks 1..MAX_RANK)."""
+    raw = facts_text(facts, FACTS_MAX_FILE_BYTES)
+    frame = pl.read_csv(io.BytesIO(raw), separator="\t", has_header=False, quote_char=None,
+                        new_columns=["fact_id", "rank"], schema_overrides={"column_1": pl.String, "column_2": pl.Int64})
+    return frame.select(pl.lit(run_id).alias("run_id"), pl.lit(task).alias("task"), "fact_id", "rank").sort("fact_id")
 
 
 def _insert(con: duckdb.DuckDBPyConnection, table: str, rows: list[dict]) -> None:
@@ -269,53 +301,56 @@ def _insert(con: duckdb.DuckDBPyConnection, table: str, rows: list[dict]) -> Non
 
 # --- ingest ---------------------------------------------------------------------------------
 
+CHUNK_FILES = 4096  # files checked per batch (in parallel), then inserted: memory is bounded by a batch
+CHUNK_BYTES = 128 * 1024 * 1024  # ... and by the bytes of the files in it
+FACTS_FLUSH_BYTES = 32 * 1024 * 1024  # unpacked fact bytes held before they are inserted
+
+
+def _file_sha(path: Path, max_bytes: int) -> tuple[str, int]:
+    raw = read_bounded(path, max_bytes)
+    return hashlib.sha256(raw).hexdigest(), len(raw)
+
+
+def _chunks(items: list[tuple[str, int]]) -> list[list[str]]:
+    out: list[list[str]] = []
+    cur: list[str] = []
+    size = 0
+    for rel, n in items:
+        if cur and (len(cur) >= CHUNK_FILES or size + n > CHUNK_BYTES):
+            out.append(cur)
+            cur, size = [], 0
+        cur.append(rel)
+        size += n
+    if cur:
+        out.append(cur)
+    return out
+
 
 def ingest(runs_dir: Path, db_path: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> IngestReport:
     """Bring the store in line with ``runs_dir``: new and changed files are validated and loaded,
     removed files are dropped, unchanged files (same sha256) are skipped. All or nothing: if any
-    file has an error, nothing changes and IngestError lists every problem."""
+    file has an error, nothing changes and IngestError lists every problem.
+
+    Memory stays bounded whatever the files hold: they are read, checked and inserted in batches inside
+    one transaction, and per-fact outcomes are unpacked one file at a time straight into columns."""
     runs_dir = Path(runs_dir)
     files, problems = iter_json_files([runs_dir])
     problems = [p for p in problems if p.severity == "error"]
-    current: dict[str, tuple[bytes, str]] = {}
+    current: dict[str, tuple[str, int]] = {}
     for f in files:
-        rel = f.relative_to(runs_dir).as_posix()
         try:
-            raw = read_bounded(f, max_bytes)
+            current[f.relative_to(runs_dir).as_posix()] = _file_sha(f, max_bytes)
         except LoadError as e:
             problems.append(Problem(str(f), "", str(e)))
-            continue
-        current[rel] = (raw, hashlib.sha256(raw).hexdigest())
 
     con = connect(db_path)
     try:
         ensure_schema(con)
         known = {p: (sha, rid) for p, sha, rid in con.execute("SELECT path, sha256, run_id FROM files").fetchall()}
-        changed = {rel: v for rel, v in current.items() if known.get(rel, (None,))[0] != v[1]}
+        changed = {rel: v for rel, v in current.items() if known.get(rel, (None,))[0] != v[0]}
         removed = [rel for rel in known if rel not in current]
         stale_ids = [known[rel][1] for rel in removed] + [known[rel][1] for rel in changed if rel in known]
-
-        order = sorted(changed)
-        flattened = pmap(_check_and_flatten, [(rel, str(runs_dir / rel), changed[rel][0]) for rel in order])
-        checked = [c for c, _rows in flattened]
-        for c in checked:
-            problems += [p for p in c.problems if p.severity == "error"]
         kept_ids = {rid: p for p, (_s, rid) in known.items() if p in current and p not in changed}
-        problems += [p for p in set_problems(checked) if p.severity == "error"]
-        for c in checked:
-            if c.key is not None and c.key.run_id in kept_ids:
-                problems.append(Problem(c.path, "/run_id", f"duplicate run_id {c.key.run_id}: also in "
-                                        f"{runs_dir / kept_ids[c.key.run_id]}"))
-        if problems:
-            raise IngestError(problems)
-
-        with gc_paused():
-            rows: dict[str, list[dict]] = {t: [] for t in RUN_TABLES}
-            file_rows = []
-            for rel, (c, run_rows) in zip(order, flattened, strict=False):
-                for table, trs in run_rows.items():
-                    rows[table].extend(trs)
-                file_rows.append({"path": rel, "sha256": changed[rel][1], "run_id": c.key.run_id})
 
         con.execute("BEGIN TRANSACTION")
         try:
@@ -325,9 +360,41 @@ def ingest(runs_dir: Path, db_path: Path, max_bytes: int = DEFAULT_MAX_BYTES) ->
                 for table in RUN_TABLES:
                     con.execute(f"DELETE FROM {table} WHERE run_id IN (SELECT run_id FROM stale)")  # noqa: S608
                 con.execute("DELETE FROM files WHERE path IN (SELECT path FROM gone)")
-            for table in RUN_TABLES:
-                _insert(con, table, rows[table])
-            _insert(con, "files", file_rows)
+            checked: list[Checked] = []
+            for chunk in _chunks([(rel, changed[rel][1]) for rel in sorted(changed)]):
+                flats = pmap(_check_and_flatten, [(rel, str(runs_dir / rel), max_bytes) for rel in chunk])
+                rows: dict[str, list[dict]] = {t: [] for t in RUN_TABLES if t != "fact_ranks"}
+                file_rows = []
+                facts: list[tuple[str, str, FactOutcomes]] = []
+                with gc_paused():
+                    for rel, flat in zip(chunk, flats, strict=True):
+                        c = flat.checked
+                        checked.append(c)
+                        problems.extend(p for p in c.problems if p.severity == "error")
+                        if c.sha256 and c.sha256 != changed[rel][0]:
+                            problems.append(Problem(c.path, "", "changed while it was being ingested; run ingest again"))
+                        if problems:
+                            continue  # keep checking (every problem is reported), stop loading
+                        for table, trs in flat.rows.items():
+                            rows[table].extend(trs)
+                        facts.extend(flat.facts)
+                        file_rows.append({"path": rel, "sha256": c.sha256, "run_id": c.key.run_id})
+                if problems:
+                    continue
+                for table, trs in rows.items():
+                    _insert(con, table, trs)
+                _insert(con, "files", file_rows)
+                _insert_facts(con, facts)
+            problems += [p for p in set_problems(checked) if p.severity == "error"]
+            for c in checked:
+                if c.key is not None and c.key.run_id in kept_ids:
+                    problems.append(Problem(c.path, "/run_id", f"duplicate run_id {c.key.run_id}: also in "
+                                            f"{runs_dir / kept_ids[c.key.run_id]}"))
+            if not problems:  # model ids across the whole store, not only the files that changed
+                entries = con.execute("SELECT path, model_id, family, architecture, parameters FROM runs ORDER BY path").fetchall()
+                problems += model_problems((str(runs_dir / p), mid, (fam, arch, par)) for p, mid, fam, arch, par in entries)
+            if problems:
+                raise IngestError(_dedupe(problems))
             con.execute("DELETE FROM models")
             con.execute("""
                 INSERT INTO models
@@ -344,3 +411,26 @@ def ingest(runs_dir: Path, db_path: Path, max_bytes: int = DEFAULT_MAX_BYTES) ->
     n_updated = sum(1 for rel in changed if rel in known)
     return IngestReport(added=len(changed) - n_updated, updated=n_updated, removed=len(removed),
                         unchanged=len(current) - len(changed))
+
+
+def _dedupe(problems: list[Problem]) -> list[Problem]:
+    return list(dict.fromkeys(problems))
+
+
+def _insert_facts(con: duckdb.DuckDBPyConnection, facts: list[tuple[str, str, FactOutcomes]]) -> None:
+    """Unpack fact blocks a few at a time, never all of a batch at once."""
+    frames: list[pl.DataFrame] = []
+    held = 0
+    for run_id, task, block in facts:
+        frame = _fact_frame(run_id, task, block)
+        frames.append(frame)
+        held += frame.estimated_size()
+        if held >= FACTS_FLUSH_BYTES:
+            _insert_frame(con, "fact_ranks", pl.concat(frames))
+            frames, held = [], 0
+    if frames:
+        _insert_frame(con, "fact_ranks", pl.concat(frames))
+
+
+def _insert_frame(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame) -> None:
+    con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM frame")  # noqa: S608 (table names are constants)

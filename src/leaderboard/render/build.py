@@ -5,13 +5,14 @@ from __future__ import annotations
 import html
 import os
 import shutil
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 
-from ..store import ingest
+from ..store import IngestError, ingest
 from ..validate import validate_paths
 from .pages import RUN_BODY_MARKER, RUN_SHELL, RUN_TITLE_MARKER, Site, build_pages
 
@@ -144,17 +145,39 @@ def mkdocs_build(root: Path, out: Path, generated: Path) -> None:
 SITE_MARKER = ".leaderboard-site"
 
 
-def _clear_output(out: Path) -> None:
-    """Replace a previous build; never delete a folder this command did not make."""
-    if not out.exists():
+def _check_output(out: Path) -> None:
+    """Never replace a folder this command did not make."""
+    if not os.path.lexists(out):
         return
-    if not out.is_dir() or (any(out.iterdir()) and not (out / SITE_MARKER).exists()):
+    if out.is_symlink() or not out.is_dir() or (any(out.iterdir()) and not (out / SITE_MARKER).exists()):
         raise BuildError(f"{out} exists and is not a site built by this command; choose another --out or remove it")
-    shutil.rmtree(out)
+
+
+def _staging(out: Path) -> Path:
+    """A fresh folder beside ``out`` to build into; leftovers of builds that were killed are removed."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    for stale in out.parent.glob(f".{out.name}.building-*"):
+        if stale.is_dir() and not stale.is_symlink():
+            shutil.rmtree(stale, ignore_errors=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.building-", dir=out.parent))
+    staging.chmod(0o755)  # mkdtemp makes it private; the site is served to everyone
+    return staging
+
+
+def _swap(new: Path, out: Path) -> None:
+    """Put the finished site in place: two renames, so ``out`` is always a whole site (old or new)."""
+    old = None
+    if os.path.lexists(out):
+        old = out.parent / f"{new.name}.old"
+        os.rename(out, old)
+    os.rename(new, out)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
 
 
 def build_site(runs: Path, out: Path, root: Path, work: Path, log=print) -> BuildReport:
-    """Everything from run files to the static site in ``out``."""
+    """Everything from run files to the static site in ``out``. The site is built in a temporary folder
+    beside ``out`` and swapped in at the end: a build that fails or is killed leaves ``out`` as it was."""
     seconds = {}
     t = time.perf_counter()
     report = validate_paths([runs], reject_synthetic=False)
@@ -163,17 +186,27 @@ def build_site(runs: Path, out: Path, root: Path, work: Path, log=print) -> Buil
     seconds["validate"] = time.perf_counter() - t
     t = time.perf_counter()
     db = work / "leaderboard.duckdb"
-    ingest(runs, db)
+    try:
+        ingest(runs, db)
+    except IngestError as e:  # e.g. a file changed after it was validated
+        raise BuildError(f"ingest refused {len(e.problems)} problem(s); nothing was built", e.problems) from None
     seconds["ingest"] = time.perf_counter() - t
     t = time.perf_counter()
     generated = work / "generated"
     pages, n_charts, run_pages = render(db, generated, work / "cache")
     seconds["render"] = time.perf_counter() - t
     t = time.perf_counter()
-    _clear_output(out)
-    mkdocs_build(root, out, generated)
-    write_run_pages(out, run_pages)
-    (out / SITE_MARKER).write_text("built by `leaderboard build`; the folder is replaced on the next build\n")
+    _check_output(out)
+    staging = _staging(out)
+    try:
+        mkdocs_build(root, staging, generated)
+        write_run_pages(staging, run_pages)
+        (staging / SITE_MARKER).write_text("built by `leaderboard build`; the folder is replaced on the next build\n")
+        _check_output(out)
+        _swap(staging, out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
     seconds["mkdocs"] = time.perf_counter() - t
     log(f"built {out}: {pages} generated pages, {n_charts} charts "
         f"({', '.join(f'{k} {v:.1f} s' for k, v in seconds.items())})")

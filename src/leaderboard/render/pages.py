@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from dataclasses import dataclass, field
@@ -21,7 +22,24 @@ HEADLINE = ("CASE WHEN r.eval_task LIKE 'lama:%' THEN 'precision@1' WHEN r.eval_
 
 
 def method_slug(method: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", method.lower()).strip("-") or "method"
+    """File name of a method's page; a long pipeline (up to 20 steps) keeps a short, unique name."""
+    slug = re.sub(r"[^a-z0-9]+", "-", method.lower()).strip("-") or "method"
+    if len(slug) > 80:
+        slug = f"{slug[:60].rstrip('-')}-{hashlib.sha256(method.encode()).hexdigest()[:12]}"
+    return slug
+
+
+# Spreadsheets run a cell that starts with one of these as a formula (=HYPERLINK(...), +cmd|...): in CSV
+# downloads such text cells get a leading apostrophe, as OWASP recommends. Parquet and DuckDB keep the raw text.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n", "|", "%")
+
+
+def csv_safe(df: pl.DataFrame) -> pl.DataFrame:
+    pattern = "^[" + re.escape("".join(FORMULA_START)) + "]"
+    return df.with_columns(
+        pl.when(pl.col(c).str.contains(pattern)).then("'" + pl.col(c)).otherwise(pl.col(c)).alias(c)
+        for c, dtype in df.schema.items() if dtype == pl.String
+    )
 
 
 @dataclass
@@ -60,7 +78,8 @@ def headline(site: Site) -> pl.DataFrame:
         SELECT r.run_id, r.source_kind, r.model_id, r.model_revision, r.family, r.toy, r.parameters, r.method,
                r.method_label, r.compression_key, r.scope, r.sparsity, r.scheme, r.n_steps,
                t.bits_per_weight, t.weight_bytes, r.eval_task AS task, t.value, t.ci_low, t.ci_high, t.retention, t.metric,
-               t.ci_low / nullif(t.baseline_value, 0) AS ret_low, t.ci_high / nullif(t.baseline_value, 0) AS ret_high,
+               CASE WHEN t.retention IS NOT NULL THEN t.ci_low / t.baseline_value END AS ret_low,
+               CASE WHEN t.retention IS NOT NULL THEN t.ci_high / t.baseline_value END AS ret_high,
                r.method || CASE WHEN coalesce(r.scope, 'all') <> 'all' THEN ' @ ' || r.scope ELSE '' END AS series
         FROM runs r JOIN retention t USING (run_id)
         WHERE t.metric = {HEADLINE} AND t.task = r.eval_task
@@ -528,7 +547,7 @@ def _downloads(site: Site) -> None:
     for t in DOWNLOAD_TABLES:
         df = site.q(f"SELECT * FROM {t} ORDER BY ALL")  # noqa: S608 (constant table names)
         df.write_parquet(out / f"{t}.parquet", compression="zstd", statistics=False)
-        df.write_csv(out / f"{t}.csv")
+        csv_safe(df).write_csv(out / f"{t}.csv")
         rows.append([t, df.height, link(f"downloads/{t}.parquet", "Parquet"), link(f"downloads/{t}.csv", "CSV")])
     parts = [Safe("<p>Every table of the store, as built for this site. The run files themselves (the source of truth) "
                   "are in the repository's <code>runs/</code> folder. Load the DuckDB file with "
