@@ -7,19 +7,22 @@ the ones installed from the base branch.
 
 from __future__ import annotations
 
+import re
 import shutil
+import subprocess
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
 
+from .fsutil import UnsafePath, check_target, ensure_dir, write_atomic
 from .render.build import BuildError, build_site
 from .schema import (
     canonical_path,
 )
-from .store import ingest
-from .validate import Problem, base_digests, check_file, iter_json_files, validate_paths
+from .store import IngestError, ingest
+from .validate import LoadError, Problem, base_digests, check_file, read_bounded, validate_paths
 
 RANK_SQL = """
 SELECT run_id, model_id, family, method_label, eval_task AS task, value,
@@ -55,49 +58,170 @@ def _ranks(runs_dir: Path, work: Path) -> dict[str, dict]:
         con.close()
 
 
-def _summary(added: list[str], before: dict[str, dict], after: dict[str, dict], problems: list[Problem]) -> str:
+# --- what else a pull request changes ----------------------------------------------------------------
+
+
+def _git_out(args: list[str], cwd: Path) -> str | None:
+    try:
+        res = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=False)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    return res.stdout if res.returncode == 0 else None
+
+
+def _tracked(repo: Path, ref: str | None = None) -> dict[str, str] | None:
+    """{path: blob id} of a commit (``ref``) or of a checkout's index (None), paths from the top."""
+    if ref is not None:
+        out = _git_out(["ls-tree", "-r", "-z", "--full-tree", ref], repo)
+        if out is None:
+            return None
+        return {e.partition("\t")[2]: e.partition("\t")[0].split()[2] for e in filter(None, out.split("\0"))}
+    out = _git_out(["ls-files", "-s", "-z"], repo)
+    if out is None:
+        return None
+    return {e.partition("\t")[2]: e.partition("\t")[0].split()[1] for e in filter(None, out.split("\0"))}
+
+
+def _top(path: Path) -> tuple[Path, str] | None:
+    top = _git_out(["rev-parse", "--show-toplevel"], path if path.is_dir() else path.parent)
+    if top is None:
+        return None
+    top_p = Path(top.strip()).resolve()
+    try:
+        return top_p, path.resolve().relative_to(top_p).as_posix()
+    except ValueError:
+        return None
+
+
+def _outside(paths: set[str], prefix: str) -> set[str]:
+    return {p for p in paths if prefix != "." and not p.startswith(prefix.rstrip("/") + "/")}
+
+
+def changes_outside_runs(runs: Path, base: str) -> list[str] | None:
+    """Paths outside the runs folder that differ between the pull request's checkout and the base (a git
+    ref of the same repository, or a runs folder inside the base branch's checkout, as in CI); None when
+    neither is a git checkout and nothing can be compared."""
+    here = _top(runs)
+    if here is None:
+        return None
+    top, prefix = here
+    if Path(base).is_dir():
+        there = _top(Path(base))
+        if there is None:
+            return None
+        base_files, base_prefix = _tracked(there[0]), there[1]
+    else:
+        base_files, base_prefix = _tracked(top, base), prefix
+    now = _tracked(top)
+    if base_files is None or now is None:
+        return None
+    status = _git_out(["status", "--porcelain", "-z", "--untracked-files=all", "--no-renames"], top) or ""
+    dirty = {e[3:] for e in status.split("\0") if len(e) > 3}  # modified, deleted or untracked in the work tree
+    old = {p: b for p, b in base_files.items() if p in _outside({p}, base_prefix)}
+    new = {p: b for p, b in now.items() if p in _outside({p}, prefix)}
+    changed = {p for p in old.keys() | new.keys() if old.get(p) != new.get(p)}
+    changed |= _outside(dirty, prefix)
+    return sorted(changed)
+
+
+def _summary(added: list[str], before: dict[str, dict], after: dict[str, dict], problems: list[Problem],
+             outside: list[str] | None = None, new_baselines: list[str] | None = None) -> str:
     lines = ["## compression-leaderboard: pull request check", ""]
     errors = [p for p in problems if p.severity == "error"]
     lines.append(f"{len(added)} new run file(s); {len(errors)} error(s), {len(problems) - len(errors)} warning(s).")
+    if outside:
+        lines += ["", f"### Changes outside runs/ ({len(outside)})", "",
+                  "A pull request that adds run files may change nothing else: split code, docs or "
+                  "configuration into a pull request of their own.", ""]
+        lines += [f"- {_md(path)}" for path in outside[:MAX_LISTED]]
+        if len(outside) > MAX_LISTED:
+            lines.append(f"- … and {len(outside) - MAX_LISTED} more")
+    if new_baselines:
+        lines += ["", "### New baselines for published models", "",
+                  "Retention of published runs is computed against a baseline: check that these are the "
+                  "uncompressed runs they should be compared with.", ""]
+        lines += [f"- {_md(m)}" for m in new_baselines]
     if errors:
         lines += ["", "| file | field | problem |", "|---|---|---|"]
-        lines += [f"| `{_md(p.path)}` | `{_md(p.pointer or '/')}` | {_md(p.message)} |" for p in errors]
+        lines += [f"| {_md(p.path)} | {_md(p.pointer or '/')} | {_md(p.message)} |" for p in errors[:MAX_LISTED]]
+        if len(errors) > MAX_LISTED:
+            lines.append(f"\n… and {len(errors) - MAX_LISTED} more error(s) in the log.")
     new = [after[rid] for rid in added if rid in after]
     if new:
         lines += ["", "### New runs", "", "| model | compression | task | value | rank in family |", "|---|---|---|---|---|"]
-        lines += [f"| {_md(r['model_id'])} | {_md(r['method_label'])} | {_md(r['task'])} | {r['value']:.3f} | {r['rank']} |"
+        lines += [f"| {_md(r['model_id'])} | {_md(r['method_label'])} | {_md(r['task'])} | {_num(r['value'])} | {r['rank']} |"
                   for r in new]
-    moved = [(after[rid], before[rid]["rank"]) for rid in before if rid in after and after[rid]["rank"] != before[rid]["rank"]]
+    moved = [(after[rid], before[rid]) for rid in before if rid in after
+             and (after[rid]["rank"] != before[rid]["rank"] or not _same(after[rid]["value"], before[rid]["value"]))]
     if moved:
-        lines += ["", "### Rankings that change", "", "| model | compression | task | rank before | rank after |",
-                  "|---|---|---|---|---|"]
-        lines += [f"| {_md(r['model_id'])} | {_md(r['method_label'])} | {_md(r['task'])} | {old} | {r['rank']} |"
+        lines += ["", "### Published runs that change", "",
+                  "| model | compression | task | value before | value after | rank before | rank after |",
+                  "|---|---|---|---|---|---|---|"]
+        lines += [f"| {_md(r['model_id'])} | {_md(r['method_label'])} | {_md(r['task'])} | {_num(old['value'])} | "
+                  f"{_num(r['value'])} | {old['rank']} | {r['rank']} |"
                   for r, old in sorted(moved, key=lambda x: (x[0]["task"], x[0]["rank"]))]
     return "\n".join(lines) + "\n"
 
 
+MAX_LISTED = 200
+
+
+def _num(x: float | None) -> str:
+    return "–" if x is None else f"{x:.3f}"
+
+
+def _same(a: float | None, b: float | None) -> bool:
+    return (a is None and b is None) or (a is not None and b is not None and abs(a - b) < 1e-9)
+
+
+_MD_SPECIAL = re.compile(r"[\\`*_\[\]<>|~&$]")
+_MD_SPACE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+
+
 def _md(text: object) -> str:
-    """Markdown table cell text: escaped, one line."""
-    import html
+    """Text for a Markdown table cell or list item: one line, every character that Markdown, HTML or
+    autolinking reads as syntax as a numeric entity, so a file name like ``[x](https://evil)`` or
+    ``![](…)`` renders as the text it is."""
+    one_line = _MD_SPACE.sub(" ", str(text))
+    return _MD_SPECIAL.sub(lambda m: f"&#{ord(m.group())};", one_line)
 
-    return html.escape(str(text)).replace("|", "&#124;").replace("\n", " ").replace("`", "&#96;")
 
+def pr_check(runs: Path, base: str, *, out: Path | None, root: Path, work: Path,
+             runs_only: bool = True) -> PrReport:
+    """Validate the pull request's runs against the published ones, build a preview, summarise.
 
-def pr_check(runs: Path, base: str, *, out: Path | None, root: Path, work: Path) -> PrReport:
-    """Validate the pull request's runs against the published ones, build a preview, summarise."""
+    ``runs_only``: changes outside the runs folder are errors (a runs pull request touches nothing else);
+    otherwise they are listed in the summary only (``submit`` on a contributor's own checkout)."""
     report = validate_paths([runs], base=base, reject_synthetic=True)
     problems = list(report.problems)
     try:
         published, _kind = base_digests(base, runs)
     except Exception as e:  # noqa: BLE001 - reported as a problem, never a traceback
-        return PrReport(problems, summary=f"cannot read the base {base}: {e}\n")
-    files, _ = iter_json_files([runs])
-    added_paths = [f for f in files if f.relative_to(runs).as_posix() not in published]
-    added = [c.key.run_id for c in (check_file(f) for f in added_paths) if c.key is not None]
+        return PrReport(problems, summary=f"cannot read the base {_md(base)}: {_md(e)}\n")
+    outside = changes_outside_runs(runs, base)
+    if outside is None:
+        problems.append(Problem(str(runs), "", "changes outside the runs folder were not checked (the runs folder or "
+                                "the base is not in a git checkout)", "warning"))
+    elif outside and runs_only:
+        problems += [Problem(path, "", "changed outside runs/: a pull request that adds run files may not change "
+                             "code, configuration or docs") for path in outside]
+    keys = {}
+    for c in report.checked:
+        if c.key is not None:
+            try:
+                keys[Path(c.path).relative_to(runs).as_posix()] = c.key
+            except ValueError:
+                continue
+    added = [k.run_id for rel, k in keys.items() if rel not in published]
+    published_models = {k.model_id for rel, k in keys.items() if rel in published}
+    new_baselines = sorted({f"{k.model_id} on {k.task}" for rel, k in keys.items()
+                            if rel not in published and k.is_baseline and k.model_id in published_models})
+    problems += [Problem(str(runs), "", f"new baseline for the published model {m}: published retention may change",
+                         "warning") for m in new_baselines]
     work.mkdir(parents=True, exist_ok=True)
     pr = PrReport(problems, added)
     if pr.errors:
-        pr.summary = _summary(added, {}, {}, problems)
+        pr.summary = _summary(added, {}, {}, problems, outside, new_baselines)
         return pr
     with tempfile.TemporaryDirectory(dir=work) as tmp:
         base_runs = Path(tmp) / "base-runs"
@@ -107,9 +231,14 @@ def pr_check(runs: Path, base: str, *, out: Path | None, root: Path, work: Path)
             if src.exists():  # unchanged (the append-only check passed)
                 (base_runs / rel).parent.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(src, base_runs / rel)
-        before = _ranks(base_runs, Path(tmp))
-        after = _ranks(runs, Path(tmp))
-    pr.summary = _summary(added, before, after, problems)
+        try:
+            before = _ranks(base_runs, Path(tmp))
+            after = _ranks(runs, Path(tmp))
+        except IngestError as e:  # e.g. a file changed after it was validated
+            pr.problems += e.problems
+            pr.summary = _summary(added, {}, {}, pr.problems, outside, new_baselines)
+            return pr
+    pr.summary = _summary(added, before, after, problems, outside, new_baselines)
     if out is not None:
         try:
             build_site(runs, out, root, work / "preview-build", log=lambda *_: None)
@@ -130,7 +259,8 @@ class Placed:
 
 
 def submit(files: list[Path], runs: Path) -> list[Placed]:
-    """Check run files and copy each to its canonical path under ``runs`` (never overwriting)."""
+    """Check run files and copy each to its canonical path under ``runs`` (never overwriting, never
+    through a link: a folder or file on the way that is a symbolic link is refused)."""
     out = []
     for f in files:
         c = check_file(f, check_path=False)
@@ -141,14 +271,26 @@ def submit(files: list[Path], runs: Path) -> list[Placed]:
         if c.run.source.kind == "synthetic":
             out.append(Placed(f, f, "refused", [Problem(str(f), "/source/kind", "synthetic runs are never published")]))
             continue
-        target = runs / canonical_path(c.run)
-        if target.exists():
-            same = target.read_bytes() == f.read_bytes()
-            out.append(Placed(f, target, "exists" if same else "refused",
-                              [] if same else [Problem(str(target), "", "a different file with this run_id is published; "
-                                                       "run files are append-only")]))
+        rel = canonical_path(c.run)
+        target = runs / rel
+        raw = read_bounded(f)  # what check_file accepted (a regular file within the size limit)
+        try:
+            ensure_dir(runs, rel.parent)
+            if check_target(target):
+                same = read_bounded(target, len(raw)) == raw if target.stat().st_size == len(raw) else False
+                out.append(Placed(f, target, "exists" if same else "refused",
+                                  [] if same else [Problem(str(target), "", "a different file with this run_id is published; "
+                                                           "run files are append-only")]))
+                continue
+            write_atomic(target, raw)
+        except (OSError, LoadError) as e:  # UnsafePath, a file where a folder should be, a full disk
+            out.append(Placed(f, target, "refused", [Problem(str(target), "", _os_message(e))]))
             continue
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(f, target)
         out.append(Placed(f, target, "added"))
     return out
+
+
+def _os_message(e: Exception) -> str:
+    if isinstance(e, UnsafePath | LoadError):
+        return str(e)
+    return f"cannot write: {e.strerror or e}" if isinstance(e, OSError) else str(e)

@@ -11,7 +11,6 @@ import os
 import platform
 import shlex
 import subprocess
-import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from importlib import metadata
@@ -29,6 +28,7 @@ from .compress.pipeline import CompressionResult, check_scopes, check_supported,
 from .compress.scopes import ScopeError
 from .evaluate.lama import CANDIDATE_SETS, SUBSETS, ProbeSettings, probe
 from .evaluate.lama_data import PAIRS, Corpus, LamaDataError, load_corpus, load_vocab, packaged_root
+from .fsutil import UnsafePath, check_target, ensure_dir, write_atomic
 from .models import LoadedModel, ModelLoadError, family_of, load, load_config, local_revision, skeleton
 from .naming import pipeline_label, step_notation
 from .schema import (
@@ -477,17 +477,9 @@ def _data_sha(corpus: Corpus, vocab_sha: str | None) -> str:
 
 
 def atomic_write(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` in one rename, with the usual permissions of a new file (0644)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(path, text.encode("utf-8"))
 
 
 def _is_toy(model: str) -> tuple[bool, str | None]:
@@ -694,10 +686,15 @@ def _write_runs(spec: RunSpec, runs: list[RunFile], planned: dict | None, comp: 
                     if p.severity == "error"]
         if problems:  # never write a file the validator would refuse
             raise RuntimeError("the runner produced an invalid run file: " + "; ".join(p.line() for p in problems))
-        if path.exists() and not force:
+        try:  # never through a link planted inside runs/
+            ensure_dir(Path(spec.out), canonical_path(run).parent)
+            exists = check_target(path)
+        except UnsafePath as e:
+            raise SpecError(f"--out: {e}") from None
+        if exists and not force:
             log(f"{path} exists (same spec); left as it is (use --force to replace)")
         else:
-            atomic_write(path, text)
+            write_atomic(path, text.encode("utf-8"))
             written.append(path)
         name, mv = _headline(run)
         ci = f" [{mv.ci.low:.3f}, {mv.ci.high:.3f}]" if mv.ci else ""

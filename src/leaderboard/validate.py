@@ -23,12 +23,12 @@ from pydantic import ValidationError
 from . import registry
 from .parallel import pmap
 from .schema import (
+    FACTS_MAX_FILE_BYTES,
     SCHEMA_VERSION,
     SCHEMA_VERSIONS,
     MetricValue,
     RunFile,
     TaskResult,
-    FACTS_MAX_FILE_BYTES,
     canonical_path,
     compute_run_id,
     decode_facts,
@@ -410,7 +410,7 @@ def _walk(root: Path, depth: int, files: list[Path], problems: list[Problem]) ->
             problems.append(Problem(str(fp), "", f"{what}; a runs folder may not hold hidden files or folders"))
         elif entry.is_dir(follow_symlinks=False):
             if depth >= RUN_DEPTH:
-                problems.append(Problem(str(fp), "", f"folder too deep: run files sit at <family>/<model-slug>/<run_id>.json"))
+                problems.append(Problem(str(fp), "", "folder too deep: run files sit at <family>/<model-slug>/<run_id>.json"))
             else:
                 _walk(fp, depth + 1, files, problems)
         elif not entry.is_file(follow_symlinks=False):
