@@ -66,24 +66,53 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     return 0
 
 
+# `query` reads the store and nothing else: no files (COPY ... TO, read_csv('/etc/passwd'), ATTACH), no
+# extension installs, and the settings cannot be changed back by the query itself.
+READ_ONLY_CONFIG = {"enable_external_access": False, "autoinstall_known_extensions": False,
+                    "autoload_known_extensions": False, "lock_configuration": True}
+
+
+def _first_line(e: Exception) -> str:
+    return (str(e).strip().splitlines() or [type(e).__name__])[0]
+
+
 def cmd_query(args: argparse.Namespace) -> int:
     import duckdb
     import polars as pl
 
-    from .store import connect
-
-    con = connect(args.db, read_only=True)
     try:
-        frame = con.sql(args.sql).pl()
+        con = duckdb.connect(str(args.db), read_only=True, config=READ_ONLY_CONFIG)
     except duckdb.Error as e:
-        print(f"query failed: {e}", file=sys.stderr)
+        print(f"{args.db}: cannot open as a DuckDB store: {_first_line(e)}", file=sys.stderr)
+        return 2
+    try:
+        rel = con.sql(args.sql)
+        if rel is None:  # a statement without rows
+            return 0
+        try:
+            frame = rel.pl()
+        except (duckdb.Error, pl.exceptions.PolarsError, TypeError, ValueError, OverflowError):
+            # a column type polars has no equivalent for (INTERVAL, UNION, ...): show every column as text
+            inner = args.sql.strip().rstrip(";")
+            frame = con.sql(f"SELECT COLUMNS(*)::VARCHAR FROM ({inner})").pl()  # noqa: S608 (the user's own query)
+            print("note: columns shown as text (their type has no polars equivalent)", file=sys.stderr)
+    except duckdb.Error as e:
+        print(f"query failed: {_first_line(e)}", file=sys.stderr)
+        return 1
+    except (pl.exceptions.PolarsError, TypeError, ValueError, OverflowError) as e:
+        print(f"query failed: its result cannot be shown ({_first_line(e)}); cast the column, e.g. x::VARCHAR",
+              file=sys.stderr)
         return 1
     finally:
         con.close()
     if args.format == "csv":
         sys.stdout.write(frame.write_csv())
     elif args.format == "json":
-        sys.stdout.write(frame.write_json() + "\n")
+        try:
+            sys.stdout.write(frame.write_json() + "\n")
+        except pl.exceptions.PolarsError as e:
+            print(f"query failed: its result cannot be written as JSON ({_first_line(e)})", file=sys.stderr)
+            return 1
     else:
         with pl.Config(tbl_rows=args.limit, tbl_cols=-1, fmt_str_lengths=60, tbl_width_chars=200):
             print(frame)
@@ -126,7 +155,7 @@ def cmd_synthetic(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from .runner import RunSpec, SpecError, execute, parse_step, spec_from_yaml
+    from .runner import SpecError, execute, make_spec, parse_step, spec_from_yaml
 
     try:
         if args.spec:
@@ -136,8 +165,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         else:
             if not args.model or not args.eval:
                 raise SpecError("--model and --eval are required (or --spec FILE.yaml)")
-            spec = RunSpec(
-                model=args.model, model_id=args.model_id, allow_hub=args.allow_hub, revision=args.revision,
+            spec = make_spec(
+                "leaderboard run", model=args.model, model_id=args.model_id, allow_hub=args.allow_hub, revision=args.revision,
                 cache_dir=args.cache_dir,
                 compression=[parse_step(s) for s in args.compress], evals=args.eval, lama_dir=args.lama_dir, bear_dir=args.bear_dir,
                 candidates=args.candidates, subset=args.subset, lama_pairs=args.lama_pairs,
@@ -155,14 +184,14 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def _overrides(pairs: list[str]) -> dict:
-    import yaml
+    from .yamlsafe import load
 
     out = {}
     for pair in pairs:
         key, eq, value = pair.partition("=")
         if not eq or not key.strip():
             raise ValueError(f"--set {pair!r}: write KEY=VALUE, e.g. device=cuda or limit=100")
-        out[key.strip()] = yaml.safe_load(value) if value.strip() else None
+        out[key.strip()] = load(value, f"--set {pair!r}", max_nodes=1000) if value.strip() else None
     return out
 
 
@@ -414,7 +443,7 @@ def cmd_submit(args: argparse.Namespace) -> int:
     if added:
         from .contrib import pr_check
 
-        report = pr_check(args.runs, args.base, out=None, root=Path(".").resolve(), work=Path("build"))
+        report = pr_check(args.runs, args.base, out=None, root=Path(".").resolve(), work=Path("build"), runs_only=False)
         print(report.summary)
         files = " ".join(str(p.target) for p in added)
         print("To open the pull request:\n"

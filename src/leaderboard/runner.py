@@ -15,9 +15,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
+from typing import Annotated, Literal
 
 import torch
-from pydantic import TypeAdapter, ValidationError
+from pydantic import ConfigDict, Field, Strict, StringConstraints, TypeAdapter, ValidationError
+from pydantic.dataclasses import dataclass as pydantic_dataclass
 
 from . import __version__, bundled, registry
 from .compress import registry as methods
@@ -36,6 +38,7 @@ from .schema import (
     Evaluation,
     Lineage,
     Measured,
+    ModelId,
     ModelInfo,
     Provenance,
     Reproduced,
@@ -59,29 +62,39 @@ class SpecError(ValueError):
     """A run spec that cannot run; the message names the field."""
 
 
-@dataclass
+Int = Annotated[int, Strict()]
+Bool = Annotated[bool, Strict()]
+Str = Annotated[str, Strict(), StringConstraints(max_length=1000)]
+DEVICE_PATTERN = r"^(auto|cpu|mps|cuda(:[0-9]{1,3})?)$"
+DTYPES = ("float32", "float16", "bfloat16")
+
+
+@pydantic_dataclass(config=ConfigDict(arbitrary_types_allowed=True, extra="forbid"))
 class RunSpec:
-    model: str
-    evals: list[str]
+    """One run spec; every field is type-checked when it is made (from flags, a spec file or a sweep), so a
+    wrong setting fails before any model is loaded. Paths may be given as text."""
+
+    model: Str
+    evals: list[Str]
     compression: list = field(default_factory=list)
-    model_id: str | None = None
-    allow_hub: bool = False
-    revision: str | None = None
+    model_id: ModelId | None = None
+    allow_hub: Bool = False
+    revision: Str | None = None
     cache_dir: Path | None = None
     lama_dir: Path | None = None
     bear_dir: Path | None = None  # a BEAR root (BEAR/, relation_info.json); default: fetched, else the sample
-    candidates: str = "lama-common-vocab"
-    subset: str = "all"
-    lama_pairs: str = "all"  # "unique": LAMA's protocol, each (subject, object) pair of a template corpus once
-    relations: list[str] | None = None
-    limit: int | None = None
-    batch_size: int = 64
+    candidates: Str = "lama-common-vocab"
+    subset: Str = "all"
+    lama_pairs: Str = "all"  # "unique": LAMA's protocol, each (subject, object) pair of a template corpus once
+    relations: list[Annotated[str, Strict(), StringConstraints(pattern=r"^[A-Za-z0-9_.\-]{1,100}$")]] | None = None
+    limit: Annotated[int, Strict(), Field(ge=1, le=10**9)] | None = None
+    batch_size: Annotated[int, Strict(), Field(ge=1, le=10**6)] = 64
     lm_eval_include: Path | None = None  # a folder of local lm-eval task YAMLs
-    num_fewshot: int | None = None
-    device: str = "auto"
-    dtype: str = "float32"
-    seed: int = 0
-    keep_facts: bool = True
+    num_fewshot: Annotated[int, Strict(), Field(ge=0, le=1000)] | None = None
+    device: Annotated[str, Strict(), StringConstraints(pattern=DEVICE_PATTERN)] = "auto"
+    dtype: Literal["float32", "float16", "bfloat16"] = "float32"
+    seed: Annotated[int, Strict(), Field(ge=0, le=2**63 - 1)] = 0
+    keep_facts: Bool = True
     out: Path = Path("runs")
     calibration: str = DEFAULT_CALIBRATION  # builtin:<name> or a text file (data-driven methods only)
     calibration_samples: int = DEFAULT_SAMPLES
@@ -94,6 +107,31 @@ class RunSpec:
         """Where the model loads from: ``model`` with bundled names (``builtin:demo-model``, or the model id
         a bundled model's run files record) resolved to the package's folder."""
         return bundled.resolve_model(self.model)
+
+
+def make_spec(where: str, **fields) -> RunSpec:
+    """RunSpec(**fields), with a type error as a SpecError naming ``where`` and the field."""
+    try:
+        return RunSpec(**fields)
+    except ValidationError as e:
+        raise SpecError(f"{where}: {validation_message(e)}") from None
+    except TypeError as e:  # a field that does not exist
+        raise SpecError(f"{where}: {e}") from None
+
+
+def validation_message(e: ValidationError) -> str:
+    msgs = []
+    for err in e.errors(include_url=False):
+        loc = ".".join(str(x) for x in err["loc"] if not str(x).startswith(("function-", "constrained-")))
+        value = err.get("input")
+        shown = f" (got {value!r})" if isinstance(value, str | int | float | bool) and len(repr(value)) < 80 else ""
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "string_pattern_mismatch" and loc == "device":
+            msg = "auto, cpu, mps, cuda or cuda:N"
+        elif err["type"] == "string_pattern_mismatch" and loc == "model_id":
+            msg = "a model name such as org/name (letters, digits, . _ - /; starting with a letter or digit)"
+        msgs.append(f"{loc or 'spec'}: {msg}{shown}")
+    return "; ".join(msgs)
 
 
 # --- parsing ------------------------------------------------------------------------------------
@@ -145,30 +183,39 @@ def step_from_dict(fields: dict, where: str) -> Step:
         raise SpecError(f"{where}: " + "; ".join(msgs)) from None
 
 
+SPEC_MAX_BYTES = 1024 * 1024
+
+
 def spec_from_yaml(path: Path) -> RunSpec:
-    import yaml
+    from .yamlsafe import YamlError, load_file
 
     try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as e:
-        raise SpecError(f"{path}: cannot read: {e}") from None
+        data = load_file(Path(path), SPEC_MAX_BYTES)
+    except YamlError as e:
+        raise SpecError(str(e)) from None
     if not isinstance(data, dict):
         raise SpecError(f"{path}: a run spec is a mapping")
     known = (set(RunSpec.__dataclass_fields__) - {"lineage"}) | {"compress", "eval"}
-    unknown = sorted(set(data) - known)
+    unknown = sorted(map(str, set(data) - known))
     if unknown:
         raise SpecError(f"{path}: unknown field(s) {', '.join(unknown)}")
-    steps = [step_from_dict(s, f"{path}: compress[{i}]") if isinstance(s, dict) else parse_step(str(s))
-             for i, s in enumerate(data.pop("compress", data.pop("compression", [])) or [])]
+    raw_steps = data.pop("compress", data.pop("compression", [])) or []
+    if not isinstance(raw_steps, list):
+        raise SpecError(f"{path}: compress: a list of steps")
+    steps = []
+    for i, s in enumerate(raw_steps):
+        if isinstance(s, dict):
+            steps.append(step_from_dict(s, f"{path}: compress[{i}]"))
+        elif isinstance(s, str):
+            steps.append(parse_step(s))
+        else:
+            raise SpecError(f"{path}: compress[{i}]: 'prune:...' / 'quantize:...' or a mapping, not {s!r}")
     evals = data.pop("eval", data.pop("evals", None))
     if isinstance(evals, str):
         evals = [evals]
     if "model" not in data or not evals:
         raise SpecError(f"{path}: needs 'model' and 'eval'")
-    for key in ("lama_dir", "bear_dir", "out", "cache_dir", "lm_eval_include"):
-        if key in data and data[key] is not None:
-            data[key] = Path(data[key])
-    return RunSpec(evals=list(evals), compression=steps, **data)
+    return make_spec(str(path), evals=evals, compression=steps, **data)
 
 
 # --- checking -----------------------------------------------------------------------------------
@@ -257,6 +304,7 @@ def check(spec: RunSpec, memo: dict | None = None) -> Checked:
         raise SpecError(f"lama_pairs: {spec.lama_pairs!r} is not one of {', '.join(PAIRS)}")
     if spec.batch_size < 1 or (spec.limit is not None and spec.limit < 1):
         raise SpecError("batch_size and limit must be positive")
+    _check_device(spec.device)
     with_calibration(spec, memo)
     seen_prune_after_quant = False
     for i, s in enumerate(spec.compression):
@@ -391,6 +439,19 @@ def calibration_data(spec: RunSpec) -> CalibrationData | None:
         return CalibrationData.load(str(spec.calibration), infos.pop())
     except CalibrationError as e:
         raise SpecError(str(e)) from None
+
+
+def _check_device(device: str) -> None:
+    """The device exists here (a run never starts on a GPU it cannot have)."""
+    if not device.startswith("cuda"):
+        if device == "mps" and not torch.backends.mps.is_available():
+            raise SpecError("device: mps is not available on this machine")
+        return
+    if not torch.cuda.is_available():
+        raise SpecError(f"device: {device}: no CUDA device is visible here (use cpu or auto)")
+    index = int(device.partition(":")[2] or 0)
+    if index >= torch.cuda.device_count():
+        raise SpecError(f"device: {device}: this machine has {torch.cuda.device_count()} CUDA device(s)")
 
 
 def _config_and_skeleton(spec: RunSpec):

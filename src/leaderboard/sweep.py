@@ -21,14 +21,16 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import math
 import re
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 from . import bundled
 from .bundled import BUILTIN_LAMA, resolve_lama
-from .runner import RunSpec, SpecError, parse_step, step_from_dict, step_text
+from .runner import RunSpec, SpecError, make_spec, parse_step, step_from_dict, step_text
 from .schema import Step
+from .yamlsafe import YamlError, load_file
 
 BUILTIN_BEAR = "builtin:bear-sample"
 SETTINGS = tuple(f.name for f in fields(RunSpec) if f.name not in ("model", "evals", "compression", "lineage"))
@@ -88,6 +90,15 @@ def pipeline_label(steps: list) -> str:
 # --- expansion ----------------------------------------------------------------------------------
 
 
+MAX_RUNS = 100_000  # runs in one sweep (the paper's grid is 3,384); checked before anything is expanded
+
+
+def _capped(sizes: list[int], where: str) -> None:
+    if math.prod(sizes) > MAX_RUNS:
+        raise SweepError(f"{where}: expands to {math.prod(sizes):,} combinations; the limit is {MAX_RUNS:,} runs "
+                         "per sweep (split it)")
+
+
 def _product(mapping: dict, where: str) -> list[dict]:
     """{'a': [1, 2], 'b': 3} -> [{'a': 1, 'b': 3}, {'a': 2, 'b': 3}] (YAML order, last key fastest)."""
     keys = list(mapping)
@@ -95,6 +106,7 @@ def _product(mapping: dict, where: str) -> list[dict]:
     for key, options in zip(keys, values):
         if not options:
             raise SweepError(f"{where}.{key}: an empty list expands to no step")
+    _capped([len(v) for v in values], where)
     return [dict(zip(keys, combo)) for combo in itertools.product(*values)]
 
 
@@ -135,9 +147,12 @@ def expand_pipelines(entries: list, where: str) -> list[list[Step]]:
             options = [[]]
         elif isinstance(entry, list):
             per_step = [_step_options(s, f"{here}[{j}]") for j, s in enumerate(entry)]
+            _capped([len(p) for p in per_step], here)
             options = [list(c) for c in itertools.product(*per_step)]
         else:
             options = [[s] for s in _step_options(entry, here)]
+        if len(out) + len(options) > MAX_RUNS:
+            raise SweepError(f"{where}: more than {MAX_RUNS:,} pipelines; split the sweep")
         for steps in options:
             out.setdefault(json.dumps([s.model_dump(exclude_none=True) for s in steps], sort_keys=True), steps)
     return list(out.values())
@@ -148,9 +163,17 @@ def _settings(raw, where: str) -> dict:
         return {}
     if not isinstance(raw, dict):
         raise SweepError(f"{where}: a mapping of run settings")
-    unknown = sorted(set(raw) - set(SETTINGS))
+    unknown = sorted(map(str, set(raw) - set(SETTINGS)))
     if unknown:
         raise SweepError(f"{where}: unknown setting(s) {', '.join(unknown)}; known: {', '.join(SETTINGS)}")
+    # the types and ranges `leaderboard run` enforces, checked here, before anything is expanded or run
+    for key, value in raw.items():
+        if key == "lama_dir" and value == BUILTIN_LAMA:
+            continue
+        try:
+            make_spec(where, model="check", evals=["lama:trex"], **{key: value})
+        except SpecError as e:
+            raise SweepError(str(e)) from None
     return dict(raw)
 
 
@@ -183,13 +206,11 @@ def _model_source(model: str, base: Path) -> str:
 def parse(path: Path, overrides: dict | None = None, base: Path | None = None) -> Sweep:
     """Read and expand a sweep spec. ``overrides`` (from --set) win over everything; relative paths
     resolve against ``base`` (default: the current folder)."""
-    import yaml
-
     path = Path(path)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as e:
-        raise SweepError(f"{path}: cannot read: {e}") from None
+        data = load_file(path)
+    except YamlError as e:
+        raise SweepError(str(e)) from None
     if not isinstance(data, dict):
         raise SweepError(f"{path}: a sweep spec is a mapping with name, defaults and groups")
     data = {k: v for k, v in data.items() if not str(k).startswith("x-")}
@@ -206,6 +227,7 @@ def parse(path: Path, overrides: dict | None = None, base: Path | None = None) -
     if not isinstance(groups, list) or not groups:
         raise SweepError(f"{path}: groups: a non-empty list")
     units: dict[str, Unit] = {}
+    n_runs = 0
     for gi, group in enumerate(groups):
         where = f"{path}: groups[{gi}]"
         if not isinstance(group, dict):
@@ -226,9 +248,15 @@ def parse(path: Path, overrides: dict | None = None, base: Path | None = None) -
         if not isinstance(models, list) or not models:
             raise SweepError(f"{where}.models: a non-empty list of checkpoints")
         weight = group.get("weight", 1.0)
-        if not isinstance(weight, int | float) or weight <= 0:
+        if isinstance(weight, bool) or not isinstance(weight, int | float) or not 0 < weight < 1e9:
             raise SweepError(f"{where}.weight: a positive number (relative cost of one run)")
-        pipelines = expand_pipelines(group.get("pipelines") or ["baseline"], f"{where}.pipelines")
+        raw_pipelines = group.get("pipelines") or ["baseline"]
+        if not isinstance(raw_pipelines, list):
+            raise SweepError(f"{where}.pipelines: a list of pipelines")
+        pipelines = expand_pipelines(raw_pipelines, f"{where}.pipelines")
+        n_runs += len(models) * len(pipelines) * len(evals)
+        if n_runs > MAX_RUNS:
+            raise SweepError(f"{where}: the sweep has more than {MAX_RUNS:,} runs; split it")
         gsettings = _settings(group.get("settings"), f"{where}.settings")
         for mi, entry in enumerate(models):
             if isinstance(entry, str):
@@ -240,7 +268,10 @@ def parse(path: Path, overrides: dict | None = None, base: Path | None = None) -
             model = _model_source(entry["model"], base)
             for steps in pipelines:
                 for task in evals:
-                    spec = RunSpec(model=model, evals=[task], compression=steps, **settings)  # settings checked above
+                    try:
+                        spec = make_spec(f"{where}.models[{mi}]", model=model, evals=[task], compression=steps, **settings)
+                    except SpecError as e:
+                        raise SweepError(str(e)) from None
                     unit = Unit(gname, spec, float(weight))
                     key = unit.run_key("")
                     if key in units:

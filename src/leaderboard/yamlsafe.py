@@ -1,0 +1,84 @@
+"""Read untrusted YAML (run specs, sweep specs, --set values) as plain data, bounded.
+
+``yaml.safe_load`` never runs code, but aliases let a few hundred bytes stand for billions of nodes
+(a "billion laughs" bomb) that only explode later, when the data is walked. Here the document's node
+graph is measured as it would be expanded (every alias counted each time it is used) before anything
+is built from it, and refused past ``max_nodes``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+MAX_NODES = 100_000
+MAX_BYTES = 1024 * 1024
+
+
+class YamlError(ValueError):
+    """YAML that cannot be read or is too large; the message names where it came from."""
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    if isinstance(node, yaml.MappingNode):
+        return [x for pair in node.value for x in pair]
+    return []
+
+
+def expanded_size(root: yaml.Node, cap: int) -> int:
+    """Nodes of the document with aliases expanded; stops counting past ``cap``; a recursive alias is
+    infinitely large."""
+    memo: dict[int, int] = {}
+    open_: set[int] = set()
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        key = id(node)
+        if done:
+            open_.discard(key)
+            memo[key] = min(cap + 1, 1 + sum(memo[id(c)] for c in _children(node)))
+            continue
+        if key in memo:
+            continue
+        open_.add(key)
+        stack.append((node, True))
+        for child in _children(node):
+            if id(child) in open_:
+                return cap + 1  # an alias inside its own anchor
+            if id(child) not in memo:
+                stack.append((child, False))
+    return memo[id(root)]
+
+
+def load(text: str, where: str, max_nodes: int = MAX_NODES) -> object:
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        if expanded_size(node, max_nodes) > max_nodes:
+            raise YamlError(f"{where}: expands to more than {max_nodes:,} values (aliases count each time they "
+                            "are used); refusing")
+        return loader.construct_document(node)
+    except yaml.YAMLError as e:
+        raise YamlError(f"{where}: invalid YAML: {' '.join(str(e).split())}") from None
+    except RecursionError:
+        raise YamlError(f"{where}: nested too deeply") from None
+    finally:
+        loader.dispose()
+
+
+def load_file(path: Path, max_bytes: int = MAX_BYTES, max_nodes: int = MAX_NODES) -> object:
+    try:
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise YamlError(f"{path}: {size:,} bytes; the limit is {max_bytes:,}")
+        text = path.read_text(encoding="utf-8")
+    except OSError as e:
+        raise YamlError(f"{path}: cannot read: {e.strerror or e}") from None
+    except UnicodeDecodeError as e:
+        raise YamlError(f"{path}: not UTF-8 (byte {e.start})") from None
+    return load(text, str(path), max_nodes)
