@@ -295,7 +295,7 @@ def cmd_data(args: argparse.Namespace) -> int:
         else:
             fetch_lama(args.url or "https://dl.fbaipublicfiles.com/LAMA/data.zip",
                        args.dest or Path.home() / ".cache" / "compression-leaderboard" / "lama", args.sha256,
-                       progress=sys.stderr.isatty())
+                       progress=sys.stderr.isatty(), max_bytes=args.max_bytes)
     except FetchError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
@@ -572,7 +572,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="lama: LAMA data.zip; bear: BEAR at its pinned commit, every file checked by sha256")
     p.add_argument("--url", help="where to download from (default: the official source; file:// works)")
     p.add_argument("--dest", type=Path, help="where to unpack (default: ~/.cache/compression-leaderboard/<dataset>)")
-    p.add_argument("--sha256", help="expected sha256 of the archive")
+    p.add_argument("--sha256", help="expected sha256 of the archive (default for LAMA's official URL: its "
+                   "relations.jsonl must be the published one)")
+    p.add_argument("--max-bytes", type=int, default=2 * 1024**3, help="largest LAMA download accepted (default 2 GiB)")
     p.set_defaults(func=cmd_data)
 
     p = sub.add_parser("validate", help="check run files (schema, semantics, paths, duplicates, append-only)")
