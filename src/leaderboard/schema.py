@@ -399,9 +399,6 @@ class FactRanks(dict):
     nbytes: int = 0
 
 
-_FACT_LINE = re.compile(r"[^\t\n]+\t[1-9][0-9]{0,14}")
-
-
 def facts_text(facts: FactOutcomes, max_bytes: int = FACTS_MAX_DECODED_BYTES) -> bytes:
     """The decompressed ``id\trank`` lines, refusing more than ``max_bytes`` (no gzip bombs)."""
     import base64
@@ -424,23 +421,40 @@ def facts_text(facts: FactOutcomes, max_bytes: int = FACTS_MAX_DECODED_BYTES) ->
     return raw
 
 
-def decode_facts(facts: FactOutcomes, max_bytes: int = FACTS_MAX_DECODED_BYTES) -> FactRanks:
-    """Unpack per-fact ranks (1 ≤ rank ≤ MAX_RANK), refusing more than ``max_bytes`` of decompressed text."""
+def facts_frame(facts: FactOutcomes, max_bytes: int = FACTS_MAX_DECODED_BYTES):
+    """Unpack and check per-fact ranks as two columns (fact_id, rank), never as millions of Python
+    objects: ids non-empty and unique, ranks 1..MAX_RANK. Returns the frame and the unpacked size."""
+    import polars as pl
+
     raw = facts_text(facts, max_bytes)
-    out = FactRanks()
-    out.nbytes = len(raw)
+    if not raw:
+        return pl.DataFrame(schema={"fact_id": pl.String, "rank": pl.Int64}), 0
     try:
-        text = raw.decode("utf-8", errors="strict") if raw else ""
+        raw.decode("utf-8")
     except UnicodeDecodeError as e:
         raise ValueError(f"not UTF-8 (byte {e.start})") from None
-    for i, line in enumerate(text.split("\n") if text else [], start=1):
-        if not _FACT_LINE.fullmatch(line):
-            raise ValueError(f"line {i} is not '<id>\\t<rank>' with a rank of 1 to {MAX_RANK}")
-        fact_id, _, rank = line.partition("\t")
-        r = int(rank)
-        if not 1 <= r <= MAX_RANK:
-            raise ValueError(f"line {i}: rank {rank} is not between 1 and {MAX_RANK}")
-        if fact_id in out:
-            raise ValueError(f"line {i}: fact id {fact_id!r} appears twice")
-        out[fact_id] = r
+    lines = pl.Series("line", [raw.decode("utf-8")], dtype=pl.String).str.split("\n").explode()
+    ok = lines.str.contains(r"^[^\t\n]+\t[1-9][0-9]{0,14}$")
+    if not ok.all():
+        bad = int(ok.arg_min()) + 1
+        raise ValueError(f"line {bad} is not '<id>\\t<rank>' with a rank of 1 to {MAX_RANK}")
+    parts = lines.str.split_exact("\t", 1).struct.rename_fields(["fact_id", "rank"]).struct.unnest()
+    frame = parts.with_columns(pl.col("rank").cast(pl.Int64))
+    too_big = frame["rank"] > MAX_RANK
+    if too_big.any():
+        bad = int(too_big.arg_max()) + 1
+        raise ValueError(f"line {bad}: rank {frame['rank'][bad - 1]} is not between 1 and {MAX_RANK}")
+    dup = frame["fact_id"].is_duplicated()
+    if dup.any():
+        first = frame["fact_id"][int(dup.arg_max())]
+        later = int(frame.with_row_index().filter(pl.col("fact_id") == first)["index"][1]) + 1
+        raise ValueError(f"line {later}: fact id {first!r} appears twice")
+    return frame, len(raw)
+
+
+def decode_facts(facts: FactOutcomes, max_bytes: int = FACTS_MAX_DECODED_BYTES) -> FactRanks:
+    """Unpack per-fact ranks (1 ≤ rank ≤ MAX_RANK), refusing more than ``max_bytes`` of decompressed text."""
+    frame, nbytes = facts_frame(facts, max_bytes)
+    out = FactRanks(zip(frame["fact_id"].to_list(), frame["rank"].to_list(), strict=True))
+    out.nbytes = nbytes
     return out

@@ -8,7 +8,6 @@ Query it from polars with ``connect(db).sql("select ...").pl()``.
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import os
 from dataclasses import dataclass, field
@@ -20,7 +19,7 @@ import polars as pl
 
 from . import naming, registry
 from .parallel import gc_paused, pmap
-from .schema import FACTS_MAX_FILE_BYTES, FactOutcomes, RunFile, canonical_json, facts_text
+from .schema import FACTS_MAX_FILE_BYTES, FactOutcomes, RunFile, canonical_json, facts_frame
 from .validate import (
     DEFAULT_MAX_BYTES,
     Checked,
@@ -88,7 +87,7 @@ RUN_TABLES = ("runs", "compression_steps", "results", "relation_results", "measu
 # field of a new file (a timestamp) can make it win. Retention needs a baseline value of at least
 # MIN_BASELINE: a denormal baseline would turn any run into the best one.
 MIN_BASELINE = 1e-6
-VIEWS = f"""
+VIEWS = f"""  # noqa: S608 (a constant)
 CREATE OR REPLACE VIEW baselines AS
 SELECT * EXCLUDE (rank) FROM (
     SELECT r.source_kind, r.model_id, r.model_revision, r.eval_task, r.eval_data_sha256, r.eval_settings,
@@ -285,9 +284,7 @@ def _check_and_flatten(args: tuple[str, str, int]) -> Flat:
 
 def _fact_frame(run_id: str, task: str, facts: FactOutcomes) -> pl.DataFrame:
     """One packed block as columns (checked by validation: ids without tabs, ranks 1..MAX_RANK)."""
-    raw = facts_text(facts, FACTS_MAX_FILE_BYTES)
-    frame = pl.read_csv(io.BytesIO(raw), separator="\t", has_header=False, quote_char=None,
-                        new_columns=["fact_id", "rank"], schema_overrides={"column_1": pl.String, "column_2": pl.Int64})
+    frame, _nbytes = facts_frame(facts, FACTS_MAX_FILE_BYTES)
     return frame.select(pl.lit(run_id).alias("run_id"), pl.lit(task).alias("task"), "fact_id", "rank").sort("fact_id")
 
 

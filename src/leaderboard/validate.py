@@ -31,7 +31,7 @@ from .schema import (
     TaskResult,
     canonical_path,
     compute_run_id,
-    decode_facts,
+    facts_frame,
     model_slug,
 )
 
@@ -283,15 +283,15 @@ def _task_problems(path: str, i: int, tr: TaskResult, suite: str, budget: list[i
             out.append(Problem(path, f"{base}/relations", f"relations hold {total} scored examples but n is {tr.n}"))
     if tr.facts is not None:
         try:
-            decoded = decode_facts(tr.facts, max_bytes=budget[0])
+            decoded, nbytes = facts_frame(tr.facts, max_bytes=budget[0])
         except ValueError as e:
             out.append(Problem(path, f"{base}/facts/data", f"{e} (the limit is {FACTS_MAX_FILE_BYTES:,} bytes "
                                "of fact outcomes per file)" if "decompresses" in str(e) else str(e)))
             budget[0] = 0
         else:
-            budget[0] -= decoded.nbytes
-            if len(decoded) != tr.facts.count:
-                out.append(Problem(path, f"{base}/facts/count", f"count is {tr.facts.count} but data holds {len(decoded)} facts"))
+            budget[0] -= nbytes
+            if decoded.height != tr.facts.count:
+                out.append(Problem(path, f"{base}/facts/count", f"count is {tr.facts.count} but data holds {decoded.height} facts"))
             elif tr.facts.count != tr.n:
                 out.append(Problem(path, f"{base}/facts/count", f"{tr.facts.count} fact outcomes for {tr.n} scored examples"))
     return out
