@@ -86,8 +86,8 @@ RUN_TABLES = ("runs", "compression_steps", "results", "relation_results", "measu
 # exist (e.g. two runner versions) the one with the smallest run_id counts: deterministic, and no
 # field of a new file (a timestamp) can make it win. Retention needs a baseline value of at least
 # MIN_BASELINE: a denormal baseline would turn any run into the best one.
-MIN_BASELINE = 1e-6
-VIEWS = f"""  # noqa: S608 (a constant)
+MIN_BASELINE = 1e-6  # written out in VIEWS
+VIEWS = """
 CREATE OR REPLACE VIEW baselines AS
 SELECT * EXCLUDE (rank) FROM (
     SELECT r.source_kind, r.model_id, r.model_revision, r.eval_task, r.eval_data_sha256, r.eval_settings,
@@ -107,7 +107,7 @@ SELECT r.run_id, r.source_kind, r.model_id, r.model_revision, r.family, r.toy, r
        coalesce(r.stored_bits_per_weight, r.bits_per_weight) AS bits_per_weight, r.kernels,
        res.task, res.metric, res.higher_is_better, res.value_fraction AS value, res.ci_low, res.ci_high, res.scale,
        b.value AS baseline_value, b.run_id AS baseline_run_id,
-       CASE WHEN b.value >= {MIN_BASELINE} THEN res.value_fraction / b.value END AS retention,
+       CASE WHEN b.value >= 1e-6 THEN res.value_fraction / b.value END AS retention,
        res.value_fraction - b.value AS delta
 FROM runs r
 JOIN results res USING (run_id)
