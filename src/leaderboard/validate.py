@@ -12,6 +12,7 @@ import json
 import os
 import stat
 import subprocess
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -457,7 +458,7 @@ def model_problems(entries: Iterable[tuple[str, str, tuple]]) -> list[Problem]:
     for another model's page."""
     out: list[Problem] = []
     by_slug: dict[str, tuple[str, str]] = {}
-    by_id: dict[str, tuple[tuple, str]] = {}
+    by_id: dict[str, list[tuple[tuple, str]]] = {}
     for path, model_id, identity in entries:
         slug = model_slug(model_id)
         other = by_slug.setdefault(slug, (model_id, path))
@@ -465,12 +466,18 @@ def model_problems(entries: Iterable[tuple[str, str, tuple]]) -> list[Problem]:
             out.append(Problem(path, "/model/id", f"model {model_id!r} and model {other[0]!r} ({other[1]}) would share "
                                f"the page and folder name {slug!r}; use the existing id or a distinct one"))
             continue
-        first = by_id.setdefault(model_id, (identity, path))
-        if first[0] != identity:
-            for name, a, b in zip(IDENTITY_FIELDS, identity, first[0], strict=True):
+        by_id.setdefault(model_id, []).append((identity, path))
+    for model_id, seen in by_id.items():
+        counts = Counter(identity for identity, _ in seen)
+        if len(counts) == 1:
+            continue
+        usual = counts.most_common(1)[0][0]  # the files that disagree with most others are the ones named
+        witness = next(path for identity, path in seen if identity == usual)
+        for identity, path in seen:
+            for name, a, b in zip(IDENTITY_FIELDS, identity, usual, strict=True):
                 if a != b:
-                    out.append(Problem(path, f"/model/{name}", f"{a!r}, but {first[1]} says {b!r} for model "
-                                       f"{model_id!r}; one model has one {name}"))
+                    out.append(Problem(path, f"/model/{name}", f"{a!r}, but {witness} (and {counts[usual] - 1} other "
+                                       f"file(s)) say {b!r} for model {model_id!r}; one model has one {name}"))
     return out
 
 
