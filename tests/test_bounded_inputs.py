@@ -1,0 +1,364 @@
+"""Issue 12: bounded, typed inputs everywhere (sweep specs, run specs, data fetch, submit, build, query,
+import-reported). Each input is the real thing (YAML files, zip archives, folders, DuckDB files); each must
+end in one clear line naming the file and field and a nonzero exit code, never a traceback or a hang."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import stat
+import struct
+import time
+import zipfile
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from conftest import LAMA_DIR, ROOT, with_run_id
+from leaderboard.cli import main
+from leaderboard.contrib import import_reported, submit
+from leaderboard.evaluate.lama_fetch import FetchError, fetch_lama
+from leaderboard.runner import SpecError, check, make_spec, planned_paths, spec_from_yaml
+from leaderboard.sweep import SweepError, parse
+
+DEMO_MODEL = str(ROOT / "src" / "leaderboard" / "data" / "demo-model")
+PUBLISHED = ROOT / "runs" / "encoder" / "compression-leaderboard--demo-bert-trex"
+
+
+def run_cli(args: list[str], capsys) -> tuple[int, str]:
+    rc = main(args)
+    cap = capsys.readouterr()
+    out = cap.out + cap.err
+    assert "Traceback" not in out
+    return rc, out
+
+
+# --- sweep specs ------------------------------------------------------------------------------------------------
+
+
+def _spec(tmp_path: Path, body: str) -> Path:
+    p = tmp_path / "sweep.yaml"
+    p.write_text(body)
+    return p
+
+
+def test_a_yaml_alias_bomb_is_refused_at_once(tmp_path, capsys) -> None:
+    lines = ["name: bomb", "x-a: &a [x, x, x, x, x, x, x, x, x]"]
+    lines += [f"x-{chr(98 + i)}: &{chr(98 + i)} [{', '.join([f'*{chr(97 + i)}'] * 9)}]" for i in range(8)]
+    lines += ["groups: [{models: [m], evals: [lama:trex], pipelines: [*i]}]"]
+    path = _spec(tmp_path, "\n".join(lines) + "\n")
+    assert path.stat().st_size < 500
+    t0 = time.perf_counter()
+    rc, out = run_cli(["sweep", str(path), "--dry-run"], capsys)
+    assert rc == 2 and f"{path}: expands to more than 100,000 values" in out
+    assert time.perf_counter() - t0 < 5
+
+
+def test_a_grid_of_a_billion_runs_is_refused_before_expanding(tmp_path, capsys) -> None:
+    values = ", ".join(f"{i / 1000:.3f}" for i in range(1000))
+    path = _spec(tmp_path, f"""name: huge
+groups:
+  - models: [m]
+    evals: [lama:trex]
+    pipelines:
+      - steps: [{{prune: {{criterion: l1, sparsity: [{values}]}}}}, {{prune: {{criterion: l1, sparsity: [{values}]}}}},
+                {{prune: {{criterion: l1, sparsity: [{values}]}}}}]
+""")
+    t0 = time.perf_counter()
+    rc, out = run_cli(["sweep", str(path), "--dry-run"], capsys)
+    assert rc == 2 and "groups[0].pipelines[0].steps: expands to 1,000,000,000 combinations; the limit is 100,000" in out
+    assert time.perf_counter() - t0 < 5
+
+
+@pytest.mark.parametrize(("settings", "message"), [
+    ("{seed: abc}", "defaults: seed: Input should be a valid integer (got 'abc')"),
+    ("{dtype: int4}", "defaults: dtype: Input should be 'float32', 'float16' or 'bfloat16' (got 'int4')"),
+    ("{device: gpu0}", "defaults: device: auto, cpu, mps, cuda or cuda:N (got 'gpu0')"),
+    ("{batch_size: big}", "defaults: batch_size: Input should be a valid integer"),
+    ("{limit: [1]}", "defaults: limit: Input should be a valid integer"),
+    ("{relations: P19}", "defaults: relations: Input should be a valid list"),
+    ("{keep_facts: 'no'}", "defaults: keep_facts: Input should be a valid boolean"),
+    ("{model_id: ../evil}", "defaults: model_id: a model name such as org/name"),
+    ("{seed: -1}", "defaults: seed: Input should be greater than or equal to 0"),
+])
+def test_wrong_typed_settings_are_one_line_errors(tmp_path, settings, message, capsys) -> None:
+    path = _spec(tmp_path, f"name: t\ndefaults: {settings}\ngroups: [{{models: [m], evals: [lama:trex]}}]\n")
+    rc, out = run_cli(["sweep", str(path), "--dry-run"], capsys)
+    assert rc == 2 and f"error: {path}: {message}" in out
+
+
+def test_weight_nan_and_set_yaml_errors(tmp_path, capsys) -> None:
+    path = _spec(tmp_path, "name: t\ngroups: [{models: [m], evals: [lama:trex], weight: .nan}]\n")
+    rc, out = run_cli(["sweep", str(path), "--dry-run"], capsys)
+    assert rc == 2 and "groups[0].weight: a positive number" in out
+    ok = _spec(tmp_path, "name: t\ngroups: [{models: [m], evals: [lama:trex]}]\n")
+    rc, out = run_cli(["sweep", str(ok), "--dry-run", "--set", "limit=[1"], capsys)
+    assert rc == 2 and "--set 'limit=[1': invalid YAML" in out and len(out.strip().splitlines()) == 1
+    rc, out = run_cli(["sweep", str(ok), "--dry-run", "--set", "seed=abc"], capsys)
+    assert rc == 2 and "--set: seed: Input should be a valid integer" in out
+
+
+def test_dry_run_checks_the_device(tmp_path, capsys) -> None:
+    path = _spec(tmp_path, f"name: t\ndefaults: {{device: 'cuda:99', lama_dir: builtin:lama-sample}}\n"
+                           f"groups: [{{models: ['{DEMO_MODEL}'], evals: [lama:trex]}}]\n")
+    rc, out = run_cli(["sweep", str(path), "--dry-run", "--state", str(tmp_path / "state")], capsys)
+    assert rc == 1 and "invalid" in out and "device: cuda:99:" in out
+
+
+# --- leaderboard run ----------------------------------------------------------------------------------------------
+
+
+def test_run_refuses_a_bad_model_id_before_loading(tmp_path, capsys) -> None:
+    t0 = time.perf_counter()
+    rc, out = run_cli(["run", "--model", DEMO_MODEL, "--model-id", "../evil", "--eval", "lama:trex",
+                       "--out", str(tmp_path / "runs")], capsys)
+    assert rc == 2 and "error: leaderboard run: model_id: a model name such as org/name" in out
+    assert time.perf_counter() - t0 < 10 and not (tmp_path / "runs").exists()
+
+
+@pytest.mark.parametrize(("body", "message"), [
+    ("model: 5\neval: lama:trex\n", "model: Input should be a valid string"),
+    ("model: m\neval: 5\n", "evals: Input should be a valid list"),
+    ("model: m\neval: lama:trex\ncompress: prune\n", "compress: a list of steps"),
+    ("model: m\neval: lama:trex\ncompress: [5]\n", "compress[0]: 'prune:...' / 'quantize:...' or a mapping, not 5"),
+    ("model: m\neval: lama:trex\nlimit: a\n", "limit: Input should be a valid integer"),
+    ("model: m\neval: lama:trex\nbatch_size: 0\n", "batch_size: Input should be greater than or equal to 1"),
+    ("model: m\neval: lama:trex\nrelations: P19\n", "relations: Input should be a valid list"),
+    ("model: m\neval: lama:trex\nout: [a]\n", "out: Input is not a valid path"),
+    ("[1, 2]\n", "a run spec is a mapping"),
+    ("model: m\neval: lama:trex\n1: x\n", "unknown field(s) 1"),
+])
+def test_run_spec_type_errors_are_one_line(tmp_path, body, message, capsys) -> None:
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(body)
+    rc, out = run_cli(["run", "--spec", str(spec)], capsys)
+    assert rc == 2 and message in out and str(spec) in out, out
+
+
+def test_wanda_without_calibration_is_refused_before_loading(tmp_path, capsys) -> None:
+    rc, out = run_cli(["run", "--model", DEMO_MODEL, "--eval", "lama:trex", "--compress", "prune:criterion=wanda,sparsity=0.5",
+                       "--out", str(tmp_path / "runs"), "--lama-dir", str(LAMA_DIR)], capsys)
+    assert rc == 2 and "compress[0]: criterion 'wanda' needs calibration data" in out
+
+
+def test_the_seed_enters_the_run_id_only_where_it_changes_results() -> None:
+    def path(criterion: str, seed: int) -> Path:
+        from leaderboard.evaluate.lama_data import packaged_root
+
+        spec = make_spec("t", model=DEMO_MODEL, evals=["lama:trex"], lama_dir=packaged_root(), seed=seed, device="cpu",
+                         compression=[spec_step(criterion)])
+        return planned_paths(spec, check(spec))["lama:trex"]
+
+    assert path("random", 0) != path("random", 1)  # another random mask: another run
+    assert path("l1", 0) == path("l1", 1)  # magnitude pruning does not depend on the seed
+    committed = {p.name for p in PUBLISHED.glob("*.json")}
+    assert path("random", 0).name in committed  # seed 0 (the default) keeps the published run_id
+
+
+def spec_step(criterion: str):
+    from leaderboard.runner import parse_step
+
+    return parse_step(f"prune:criterion={criterion},sparsity=0.5")
+
+
+# --- data fetch -------------------------------------------------------------------------------------------------
+
+
+def _zip(path: Path, entries: list[tuple[str, bytes]]) -> Path:
+    with zipfile.ZipFile(path, "w") as z:
+        for name, data in entries:
+            z.writestr(name, data)
+    return path
+
+
+def _fetch(archive: Path, dest: Path, **kw) -> Path:
+    return fetch_lama(archive.as_uri(), dest, progress=False, log=lambda *_: None, **kw)
+
+
+def test_fetch_never_deletes_a_users_folder(tmp_path) -> None:
+    dest = tmp_path / "dest"
+    (dest / "important").mkdir(parents=True)
+    (dest / "important" / "thesis.tex").write_text("years of work")
+    archive = _zip(tmp_path / "data.zip", [("data/important/x.txt", b"x"), ("data/relations.jsonl", b"{}\n")])
+    with pytest.raises(FetchError, match="already holds important .not from an earlier fetch.; nothing was changed"):
+        _fetch(archive, dest)
+    assert (dest / "important" / "thesis.tex").read_text() == "years of work"
+    fresh = tmp_path / "fresh"
+    _fetch(archive, fresh)
+    _fetch(archive, fresh)  # a second fetch replaces what the first one put there
+    assert (fresh / "important" / "x.txt").read_bytes() == b"x"
+
+
+def test_fetch_stops_at_the_size_cap(tmp_path) -> None:
+    t0 = time.perf_counter()
+    with pytest.raises(FetchError, match="larger than 10,485,760 bytes"):
+        fetch_lama("file:///dev/zero", tmp_path / "dest", progress=False, log=lambda *_: None, max_bytes=10 * 1024 * 1024)
+    assert time.perf_counter() - t0 < 5 and not (tmp_path / "dest").exists()
+
+
+def _patch_zip(path: Path, offset_local: int, offset_central: int, fmt: str, value: int) -> None:
+    raw = bytearray(path.read_bytes())
+    struct.pack_into(fmt, raw, offset_local, value)
+    central = raw.find(b"PK\x01\x02")
+    struct.pack_into(fmt, raw, central + offset_central, value)
+    path.write_bytes(bytes(raw))
+
+
+def test_fetch_refuses_clashes_encryption_and_unknown_compression(tmp_path) -> None:
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # zipfile warns about the duplicate name it is asked to write
+        clash = _zip(tmp_path / "clash.zip", [("data/a.txt", b"1"), ("data/a.txt", b"2")])
+    case = _zip(tmp_path / "case.zip", [("data/A.txt", b"1"), ("data/a.txt", b"2")])
+    nested = _zip(tmp_path / "nested.zip", [("data/a", b"1"), ("data/a/b", b"2")])
+    for archive, msg in ((clash, "appears twice"), (case, "appears twice"), (nested, "lies below an entry that is a file")):
+        with pytest.raises(FetchError, match=msg):
+            _fetch(archive, tmp_path / "d")
+    enc = _zip(tmp_path / "enc.zip", [("data/a.txt", b"1")])
+    _patch_zip(enc, 6, 8, "<H", 1)  # general purpose flag bit 0: encrypted
+    with pytest.raises(FetchError, match="is encrypted"):
+        _fetch(enc, tmp_path / "d")
+    odd = _zip(tmp_path / "odd.zip", [("data/a.txt", b"1")])
+    _patch_zip(odd, 8, 10, "<H", 99)  # compression method 99 (AES), unknown here
+    with pytest.raises(FetchError, match="compression method 99, which is not supported"):
+        _fetch(odd, tmp_path / "d")
+    assert not (tmp_path / "d").exists()
+
+
+def test_fetch_from_the_official_url_pins_the_content(tmp_path, monkeypatch) -> None:
+    """Without --sha256, an archive served at the official URL must hold LAMA's own relations.jsonl."""
+    import leaderboard.evaluate.lama_fetch as lf
+
+    fake = _zip(tmp_path / "data.zip", [("data/relations.jsonl", b'{"relation": "P19"}\n')])
+    real = _zip(tmp_path / "real.zip", [("data/relations.jsonl", (LAMA_DIR / "relations_lama_all46.jsonl").read_bytes())])
+    monkeypatch.setattr(lf, "LAMA_URL", fake.as_uri())  # the "official" URL, served from a local file
+    with pytest.raises(FetchError, match="relations.jsonl is not the published LAMA file"):
+        lf.fetch_lama(fake.as_uri(), tmp_path / "d", progress=False, log=lambda *_: None)
+    monkeypatch.setattr(lf, "LAMA_URL", real.as_uri())
+    assert (lf.fetch_lama(real.as_uri(), tmp_path / "d", progress=False, log=lambda *_: None) / "relations.jsonl").is_file()
+
+
+# --- submit, run files on disk, build, query, import-reported ---------------------------------------------------
+
+
+def _loose_run(tmp_path: Path) -> Path:
+    data = json.loads((PUBLISHED / "9bc2dd34d613390d.json").read_text())
+    data["compression"][0]["sparsity"] = 0.61 if data["compression"] else 0.61
+    data["measured"]["sparsity"] = {"all": 0.61}
+    loose = tmp_path / "my-run.json"
+    loose.write_text(json.dumps(with_run_id(data)))
+    return loose
+
+
+def test_submit_never_writes_through_a_symlink_and_writes_0644(tmp_path) -> None:
+    loose = _loose_run(tmp_path)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    (runs / "encoder").symlink_to(outside)
+    placed = submit([loose], runs)[0]
+    assert placed.status == "refused" and "is a symbolic link" in placed.problems[0].message
+    assert list(outside.iterdir()) == []
+    (runs / "encoder").unlink()
+    old = os.umask(0o022)
+    try:
+        placed = submit([loose], runs)[0]
+    finally:
+        os.umask(old)
+    assert placed.status == "added" and stat.S_IMODE(placed.target.stat().st_mode) == 0o644
+    placed.target.unlink()
+    placed.target.mkdir()  # a folder where the run file should go
+    again = submit([loose], runs)[0]
+    assert again.status == "refused" and "exists and is not a regular file" in again.problems[0].message
+
+
+def test_a_failed_build_leaves_the_previous_site(tmp_path, capsys) -> None:
+    root = tmp_path / "root"
+    shutil.copytree(ROOT / "site", root / "site")
+    shutil.copy(ROOT / "mkdocs.yml", root / "mkdocs.yml")
+    hook = Path("src/leaderboard/render/mkdocs_hook.py")
+    (root / hook).parent.mkdir(parents=True)
+    shutil.copy(ROOT / hook, root / hook)
+    out, work = tmp_path / "public", tmp_path / "work"
+    runs = tmp_path / "runs"
+    shutil.copytree(ROOT / "runs", runs)
+    rc, _ = run_cli(["build", "--runs", str(runs), "--out", str(out), "--work", str(work), "--root", str(root)], capsys)
+    assert rc == 0
+    before = sorted(p.relative_to(out) for p in out.rglob("*"))
+    stale = tmp_path / ".public.building-killed"  # what a build killed during mkdocs leaves behind
+    stale.mkdir()
+    (root / "mkdocs.yml").write_text((root / "mkdocs.yml").read_text() + "\nnot_a_mkdocs_option: 1\n")
+    rc, out_text = run_cli(["build", "--runs", str(runs), "--out", str(out), "--work", str(work), "--root", str(root)], capsys)
+    assert rc == 1 and "mkdocs build --strict failed" in out_text
+    assert sorted(p.relative_to(out) for p in out.rglob("*")) == before  # the old site, whole
+    assert not any(tmp_path.glob(".public.building-*"))  # no half-built folder left behind
+    assert stat.S_IMODE(out.stat().st_mode) == 0o755
+
+
+def test_query_is_read_only_and_handles_odd_types_and_files(tmp_path, capsys) -> None:
+    db = tmp_path / "s.duckdb"
+    con = duckdb.connect(str(db))
+    con.execute("CREATE TABLE t AS SELECT 1 AS a")
+    con.close()
+    target = tmp_path / "leak.csv"
+    for sql, msg in ((f"COPY t TO '{target}'", "Permission Error"), ("SELECT * FROM read_csv('/etc/passwd')", "Permission Error"),
+                     ("INSTALL httpfs", "Permission Error"), ("SET enable_external_access = true", "configuration"),
+                     (f"ATTACH '{tmp_path / 'other.duckdb'}'", "Permission Error")):
+        rc, out = run_cli(["query", sql, "--db", str(db)], capsys)
+        assert rc == 1 and out.startswith("query failed: ") and msg in out, (sql, out)
+    assert not target.exists() and not (tmp_path / "other.duckdb").exists()
+    rc, out = run_cli(["query", "SELECT INTERVAL 1 DAY AS i, union_value(k := 1) AS u", "--db", str(db), "--format", "csv"], capsys)
+    assert rc == 0 and "1 day,1" in out
+    not_db = tmp_path / "notes.txt"
+    not_db.write_text("hello")
+    rc, out = run_cli(["query", "SELECT 1", "--db", str(not_db)], capsys)
+    assert rc == 2 and f"{not_db}: cannot open as a DuckDB store" in out
+
+
+HEADER = "model,model_revision,family,compression,method_as_published,task,metric,value,scale,n_shot,citation,table,url,checked_via\n"
+GOOD = 'bert-base-cased,,encoder,,dense,lama:trex,precision@1,31.1,percent,0,"Petroni et al. 2019",Table 2,https://aclanthology.org/D19-1250,\n'
+
+
+def test_import_reported_validates_every_row_before_writing(tmp_path) -> None:
+    cases = [
+        ("bert-base-cased,,encoder\n", "reported.csv:3: the row has fewer fields than the header (no compression"),
+        (GOOD.replace("31.1", "lots"), "reported.csv:3: column value: 'lots' is not a number"),
+        (GOOD.replace("https://aclanthology", "http://aclanthology"), "reported.csv:3: url: String should match"),
+        (GOOD.replace("31.1,percent", "310,percent"), "reported.csv:3: the run file would be invalid: /results/0/metrics/precision@1/value"),
+    ]
+    for row, message in cases:
+        csv_path = tmp_path / "reported.csv"
+        csv_path.write_text(HEADER + GOOD.replace("31.1", "30.0") + row)
+        runs = tmp_path / "runs"
+        with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(".", r"\.")):
+            import_reported(csv_path, runs)
+        assert not runs.exists()  # the good first row was not written either
+    (tmp_path / "bad.csv").write_text("model,value\nx,1\n")
+    with pytest.raises(ValueError, match="bad.csv:1: header lacks column"):
+        import_reported(tmp_path / "bad.csv", tmp_path / "runs")
+
+
+def test_run_files_are_written_world_readable(tmp_path) -> None:
+    from leaderboard.runner import atomic_write
+
+    old = os.umask(0o022)
+    try:
+        atomic_write(tmp_path / "runs" / "x.json", "{}\n")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "runs" / "x.json").stat().st_mode) == 0o644
+
+
+def test_spec_from_yaml_refuses_alias_bombs(tmp_path) -> None:
+    lines = ["a: &a [x, x, x, x, x, x, x, x, x]"]
+    lines += [f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join([f'*{chr(97 + i)}'] * 9)}]" for i in range(8)]
+    spec = tmp_path / "spec.yaml"
+    spec.write_text("\n".join(lines) + "\n")
+    with pytest.raises(SpecError, match="expands to more than"):
+        spec_from_yaml(spec)
+    with pytest.raises(SweepError, match="expands to more than"):
+        parse(spec)
