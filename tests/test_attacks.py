@@ -20,7 +20,7 @@ import pytest
 
 from conftest import ROOT, place, with_run_id
 from leaderboard.cli import main
-from leaderboard.schema import RunFile, canonical_path, dump_run, encode_facts
+from leaderboard.schema import RunFile, canonical_path, encode_facts
 from leaderboard.store import ingest
 from leaderboard.validate import validate_paths
 

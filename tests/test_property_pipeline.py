@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import shutil
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 import duckdb
 from hypothesis import HealthCheck, assume, given, settings
