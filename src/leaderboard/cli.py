@@ -453,6 +453,7 @@ def cmd_submit(args: argparse.Namespace) -> int:
 
 
 def cmd_import_reported(args: argparse.Namespace) -> int:
+    from .fsutil import UnsafePath
     from .reported import ReportedError, import_reported
 
     if args.csv is None and args.bear is None:
@@ -461,6 +462,9 @@ def cmd_import_reported(args: argparse.Namespace) -> int:
     try:
         done = import_reported(args.csv, args.runs, bear_json=args.bear, models_csv=args.models)
     except ReportedError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    except (UnsafePath, OSError) as e:  # a link or folder where a run file goes: refused, never followed
         print(f"error: {e}", file=sys.stderr)
         return 1
     for path in done.written:

@@ -222,7 +222,7 @@ def read_bear_leaderboard(path: Path, models: dict[str, ModelRow]) -> tuple[list
 def import_reported(csv_path: Path | None, runs_dir: Path, bear_json: Path | None = None,
                     models_csv: Path | None = None) -> Import:
     """Check everything, then write the run files that are not there yet (all or nothing)."""
-    from .runner import atomic_write
+    from .fsutil import check_target, write_under
 
     models = models_table(models_csv)
     out = Import()
@@ -242,10 +242,11 @@ def import_reported(csv_path: Path | None, runs_dir: Path, bear_json: Path | Non
     if problems:
         raise ReportedError(problems)
     for run in out.runs:
-        target = Path(runs_dir) / canonical_path(run)
-        if target.exists():
+        rel = canonical_path(run)
+        target = Path(runs_dir) / rel
+        if check_target(target):  # a link or folder there is refused (UnsafePath), never followed
             out.existing.append(target)
             continue
-        atomic_write(target, dump_run(run))
+        write_under(Path(runs_dir), rel, dump_run(run).encode("utf-8"))  # atomic, mode 0644, no links followed
         out.written.append(target)
     return out
