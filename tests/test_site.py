@@ -35,11 +35,15 @@ def _runs(tmp: Path) -> Path:
     return runs
 
 
+SITE_DB: list[Path] = []
+
+
 @pytest.fixture(scope="module")
 def site(tmp_path_factory) -> Path:
     tmp = tmp_path_factory.mktemp("site")
     runs = _runs(tmp)
     build_site(runs, tmp / "public", ROOT, tmp / "work", log=lambda *_: None)
+    SITE_DB[:] = [tmp / "work" / "leaderboard.duckdb"]
     return tmp / "public"
 
 
@@ -162,7 +166,8 @@ def server(site):
 
 
 PAGES = ["index.html", "leaderboard.html", "models/compression-leaderboard--demo-bert-trex.html",
-         "runs/9bc2dd34d613390d.html", "families/encoder.html", "published/index.html", "published/opt.html"]
+         "runs/9bc2dd34d613390d.html", "families/encoder.html", "compare.html", "methods/prune-l1-global.html",
+         "published/index.html", "published/opt.html"]
 
 
 @pytest.mark.parametrize("page", PAGES)
@@ -186,7 +191,8 @@ def test_pages_in_chromium(browser, server, page) -> None:
     ctx.close()
 
 
-@pytest.mark.parametrize("page", ["index.html", "leaderboard.html", "runs/9bc2dd34d613390d.html", "published/opt.html"])
+@pytest.mark.parametrize("page", ["index.html", "leaderboard.html", "runs/9bc2dd34d613390d.html", "families/encoder.html",
+                                  "compare.html", "models/compression-leaderboard--demo-bert-trex.html", "published/opt.html"])
 def test_mobile_width_has_no_horizontal_overflow(browser, server, page) -> None:
     ctx = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True)
     tab = ctx.new_page()
@@ -198,16 +204,224 @@ def test_mobile_width_has_no_horizontal_overflow(browser, server, page) -> None:
     ctx.close()
 
 
-def test_leaderboard_sorts_and_filters(browser, server) -> None:
-    tab = browser.new_page()
+def _tab(browser, width: int = 1280, **kw):
+    ctx = browser.new_context(viewport={"width": width, "height": 900 if width > 600 else 844}, is_mobile=width < 600, **kw)
+    return ctx, ctx.new_page()
+
+
+def _column(tab, col: str) -> list[float | None]:
+    cells = tab.evaluate(f"""() => {{
+        const ths = Array.from(document.querySelectorAll('table.lb-board thead th'));
+        const i = ths.findIndex((h) => h.getAttribute('data-col') === '{col}');
+        return Array.from(document.querySelectorAll('table.lb-board tbody tr:not([hidden])'))
+            .map((tr) => tr.cells[i].getAttribute('data-sort'));
+    }}""")
+    return [None if c is None else float(c) for c in cells]
+
+
+def test_score_columns_are_on_screen_at_1280(browser, server) -> None:
+    """The numbers readers come for (metric, its interval, kept) fit a 1280 px window: no sideways scrolling."""
+    ctx, tab = _tab(browser)
     tab.goto(f"{server}/leaderboard.html", wait_until="networkidle")
-    tab.locator("th", has_text="Sparsity").first.click()
-    first = tab.locator("table.lb-table tbody tr").first.locator("td").nth(3).inner_text()
-    assert first == "30.0%"
+    assert tab.evaluate("document.documentElement.scrollWidth") <= 1280
+    for col in ("t0", "k0", "sparsity", "bits"):
+        box = tab.locator(f"table.lb-board th[data-col='{col}']").bounding_box()
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 1280, col
+    first = tab.locator("table.lb-board tbody tr").first
+    assert first.locator("td .lb-ci").first.is_visible()  # the interval, under the value
+    tab.screenshot(path=str(ARTIFACTS / "leaderboard_1280.png"))
+    ctx.close()
+
+
+def test_default_order_is_the_headline_metric_descending_and_headers_sort_by_keyboard(browser, server) -> None:
+    ctx, tab = _tab(browser)
+    tab.goto(f"{server}/leaderboard.html", wait_until="networkidle")
+    p1 = [v for v in _column(tab, "t0") if v is not None]
+    assert p1 == sorted(p1, reverse=True) and len(p1) >= 12
+    n_base = tab.locator("table.lb-board tbody tr.lb-baseline").count()
+    assert n_base >= 2  # the toy baseline and the reported one (and any other model's)
+    assert "baseline" in tab.locator("table.lb-board tbody tr").first.inner_text()
+    # keyboard: Tab to the 'Kept' header's button, Enter sorts high-to-low (baselines have no kept: last), Enter again low-to-high
+    button = tab.locator("table.lb-board th[data-col='k0'] button")
+    button.focus()
+    tab.keyboard.press("Enter")
+    assert tab.locator("table.lb-board th[data-col='k0']").get_attribute("aria-sort") == "descending"
+    kept = _column(tab, "k0")
+    numbers = [v for v in kept if v is not None]
+    assert numbers == sorted(numbers, reverse=True) and kept[-n_base:] == [None] * n_base
+    tab.keyboard.press("Enter")
+    kept = _column(tab, "k0")
+    assert [v for v in kept if v is not None] == sorted(numbers) and kept[-1] is None
+    assert tab.locator("table.lb-board tbody tr").first.locator("td.lb-rank").inner_text() == "1"
+    # filters and sort are in the URL: reopening it gives the same view
     tab.select_option(".lb-filter-source", "reported")
-    visible = tab.locator("table.lb-table tbody tr:not([hidden])")
-    assert visible.count() == 1 and "bert-base-cased" in visible.first.inner_text()
-    tab.close()
+    assert tab.locator("table.lb-board tbody tr:not([hidden])").count() == 1
+    url = tab.url
+    assert "source=reported" in url and "sort=k0%3Aascending" in url
+    again = ctx.new_page()
+    again.goto(url, wait_until="networkidle")
+    assert again.locator("table.lb-board tbody tr:not([hidden])").count() == 1
+    assert again.locator("table.lb-board th[data-col='k0']").get_attribute("aria-sort") == "ascending"
+    ctx.close()
+
+
+def test_compare_view_round_trips_through_the_url(browser, server) -> None:
+    ctx, tab = _tab(browser)
+    tab.goto(f"{server}/leaderboard.html", wait_until="networkidle")
+    rows = tab.locator("table.lb-board tbody tr").filter(has_text="demo-bert-trex")
+    picked = [rows.filter(has_text=t).first for t in ("uncompressed baseline", "pruning 80% of all", "random pruning 50%")]
+    for r in picked:
+        r.locator("input.lb-pick").check()
+    assert tab.locator(".lb-npicked").inner_text() == "3"
+    tab.locator("a.lb-compare").click()
+    tab.wait_for_selector(".lb-compare-table")
+    assert "rows=" in tab.url
+    head = tab.locator(".lb-compare-table").first.locator("thead th")
+    assert head.count() == 4  # the label column and three picked rows
+    tab.wait_for_selector(".lb-facts-summary")
+    summary = tab.locator(".lb-facts-summary").inner_text()
+    # facts forgotten between the baseline and the 80 % run: the same count the store computes
+    con = duckdb.connect(str(SITE_DB[0]), read_only=True)
+    want = con.execute("SELECT forgotten, learned FROM facts_forgotten WHERE run_id = '9bc2dd34d613390d'").fetchone()
+    con.close()
+    ids = [k.strip() for k in tab.url.split("rows=")[1].split("&")[0].split("%2C")]
+    assert len(ids) == 3
+    tab.select_option(".lb-compare-b", ids[1])
+    tab.wait_for_function("document.querySelector('.lb-facts-summary')")
+    summary = tab.locator(".lb-facts-summary").inner_text()
+    assert f"{want[0]:,} forgotten" in summary and f"{want[1]:,} newly right" in summary
+    tab.select_option(".lb-compare-rsort", "drop")
+    tab.wait_for_selector(".lb-facts-summary")
+    url = tab.url
+    assert "b=" in url and "rsort=drop" in url
+    text = tab.locator(".lb-compare-out").inner_text()
+    tab.screenshot(path=str(ARTIFACTS / "compare_1280.png"), full_page=True)
+    other = ctx.new_page()
+    other.goto(url, wait_until="networkidle")
+    other.wait_for_selector(".lb-facts-summary")
+    assert other.locator(".lb-compare-out").inner_text() == text
+    ctx.close()
+
+
+def test_dark_mode_follows_the_system_and_the_toggle(browser, server) -> None:
+    ctx, tab = _tab(browser, color_scheme="dark")
+    tab.goto(f"{server}/families/encoder.html", wait_until="networkidle")
+    assert tab.evaluate("document.body.getAttribute('data-md-color-scheme')") == "slate"
+    tab.wait_for_selector("figure.lb-interactive")
+    fill = tab.evaluate("getComputedStyle(document.querySelector('.lb-vega svg .role-axis-label text')).fill")
+    assert fill in ("rgb(230, 230, 230)", "#e6e6e6")  # axis labels readable on the dark background
+    tab.screenshot(path=str(ARTIFACTS / "dark_family_encoder.png"))
+    tab.locator("label[title='Switch to light mode']").first.click()
+    assert tab.evaluate("document.body.getAttribute('data-md-color-scheme')") == "default"
+    ctx.close()
+
+
+def test_legends_list_the_series_drawn_and_points_open_runs(browser, server) -> None:
+    ctx, tab = _tab(browser)
+    tab.goto(f"{server}/families/encoder.html", wait_until="networkidle")
+    figures = tab.locator("figure.lb-chart")
+    tab.wait_for_function(f"document.querySelectorAll('figure.lb-interactive').length === {figures.count()}")
+    for i in range(figures.count()):
+        fig = figures.nth(i)
+        spec = json.loads(fig.locator("script.lb-spec").text_content())
+        drawn = {row["method_name"] for rows in spec["datasets"].values() for row in rows}
+        legend = set(fig.locator(".role-legend").first.locator(".role-legend-label text").all_text_contents())
+        assert legend == drawn, (i, legend, drawn)
+        assert fig.locator(".lb-vega").get_attribute("role") == "img"
+        assert len(fig.locator(".lb-vega").get_attribute("aria-label")) > 40
+    def click(locator) -> None:  # Vega picks items by position: a real mouse click at the item's centre
+        locator.evaluate("(e) => e.scrollIntoView({block: 'center'})")
+        box = locator.bounding_box()
+        tab.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+
+    first = figures.first
+    # the legend highlights: clicking a method dims the others
+    click(first.locator(".role-legend-label text").first)
+    tab.wait_for_timeout(300)
+    opacities = first.evaluate("(f) => Array.from(f.querySelectorAll('.lb-vega svg .mark-line path'))"
+                               ".map((p) => p.style.opacity || '1')")
+    assert any(float(o) < 0.5 for o in opacities) and any(float(o) == 1 for o in opacities)
+    # a point (one model behind it) opens its run page
+    with tab.expect_navigation():
+        click(figures.nth(2).locator(".mark-symbol path").first)
+    assert "/runs/" in tab.url
+    ctx.close()
+
+
+def test_vega_is_loaded_only_where_a_chart_is(browser, server) -> None:
+    ctx, tab = _tab(browser)
+    for page, expected in (("leaderboard.html", False), ("runs/9bc2dd34d613390d.html", False), ("index.html", True)):
+        urls = []
+        tab.on("request", lambda r, urls=urls: urls.append(r.url))
+        tab.goto(f"{server}/{page}", wait_until="networkidle")
+        assert any(u.endswith("vega-bundle.js") for u in urls) is expected, page
+        tab.remove_listener("request", tab.listeners("request")[0]) if hasattr(tab, "listeners") else None
+    ctx.close()
+
+
+def test_run_page_basics(site) -> None:
+    page = (site / "runs" / "9bc2dd34d613390d.html").read_text()
+    assert "compression-leaderboard/demo-bert-trex · global magnitude (L1) pruning 80% of all · LAMA T-REx" in page
+    assert 'href="9bc2dd34d613390d.json"' in page and json.loads((site / "runs" / "9bc2dd34d613390d.json").read_text())
+    base = json.loads(next((ROOT / "runs").rglob("4f77a6412579a8db.json")).read_text())
+    assert base["compression"] == [] and 'href="4f77a6412579a8db.html"' in page  # the uncompressed baseline
+    assert "P19 · place of birth" in page or "P103 · native language" in page  # relation names from the LAMA data
+    reported = [p.read_text() for p in (site / "runs").glob("*.html") if ">reported</span>" in p.read_text()]
+    assert reported and all("@misc{reported-" in r for r in reported)  # a BibTeX block for each reported source
+    assert "@inproceedings{namburi-etal-2023-cost" in (site / "index.html").read_text()
+    assert 'href="https://github.com/' in (site / "contributing.html").read_text()  # the links of mkdocs.yml's extra
+    notfound = (site / "404.html").read_text()
+    assert 'href="/assets' not in notfound and 'src="/assets' not in notfound
+    assert "Status:" in (site / "leaderboard.html").read_text() and "toy" in (site / "leaderboard.html").read_text()
+
+
+# --- a synthetic tree: the banner, and the 2,000-run layout at 1280 and 390 px ---------------------------
+
+
+@pytest.fixture(scope="module")
+def synthetic_site(tmp_path_factory) -> Path:
+    from leaderboard import synthetic
+
+    tmp = tmp_path_factory.mktemp("synthetic-site")
+    synthetic.write(synthetic.generate(400, seed=3), tmp / "runs")
+    build_site(tmp / "runs", tmp / "public", ROOT, tmp / "work", log=lambda *_: None)
+    return tmp / "public"
+
+
+@pytest.fixture(scope="module")
+def synthetic_server(synthetic_site):
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(synthetic_site))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    handler.log_message = lambda *a, **k: None
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+
+
+def test_synthetic_build_says_so_on_every_page(synthetic_site) -> None:
+    pages = [p for p in synthetic_site.rglob("*.html") if p.name != "404.html"]
+    assert len(pages) > 400
+    missing = [str(p.relative_to(synthetic_site)) for p in pages
+               if 'class="lb-banner"' not in p.read_text() or "synthetic</strong>" not in p.read_text()]
+    assert missing == []
+    assert "lb-synthetic" in (synthetic_site / "leaderboard.html").read_text()  # the badge in the first column
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+@pytest.mark.parametrize("page", ["index.html", "leaderboard.html", "families/decoder.html", "compare.html"])
+def test_synthetic_site_in_chromium(browser, synthetic_server, page, width) -> None:
+    ctx, tab = _tab(browser, width)
+    errors = []
+    tab.on("pageerror", lambda e: errors.append(str(e)))
+    tab.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    tab.goto(f"{synthetic_server}/{page}", wait_until="networkidle")
+    tab.wait_for_timeout(500)
+    assert tab.locator(".lb-banner").first.is_visible()
+    assert tab.evaluate("document.documentElement.scrollWidth") <= width
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    tab.screenshot(path=str(ARTIFACTS / f"synthetic_{width}_{page.replace('/', '_')}.png"))
+    assert errors == []
+    ctx.close()
 
 
 def test_a_run_with_non_finite_model_output_is_flagged_on_its_page(site) -> None:

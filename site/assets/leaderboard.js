@@ -1,45 +1,171 @@
-// Sortable, filterable tables. No dependencies, no network.
+// Tables: sort (click or Enter/Space on a header button; numbers sort high-to-low first, missing values always
+// last), filter, choose columns, pick rows to compare. On a board with data-url-state the view (filters, sort,
+// columns, picked rows) lives in the address, so a copied URL reopens it. No dependencies, no network.
 (function () {
-  function cellValue(td) {
-    if (!td) return "";
+  "use strict";
+  function cellValue(td, type) {
+    if (!td) return null;
     const s = td.getAttribute("data-sort");
-    if (s !== null) return parseFloat(s);
+    if (type === "num") return s === null || s === "" ? null : parseFloat(s);
+    if (s !== null) return s.toLowerCase();
     const t = td.textContent.trim();
-    const n = parseFloat(t.replace("%", ""));
-    return t !== "–" && !isNaN(n) && /^-?[0-9.]+%?$/.test(t) ? n : t.toLowerCase();
+    if (t === "–" || t === "") return null;
+    const n = parseFloat(t.replace(/[,%]/g, ""));
+    return /^-?[0-9.,]+%?$/.test(t) && !isNaN(n) ? n : t.toLowerCase();
   }
-  function sortBy(table, col, th) {
+  function headers(table) { return Array.from(table.tHead ? table.tHead.rows[0].cells : []); }
+  function renumber(table) {
+    let n = 0;
+    Array.from(table.tBodies[0].rows).forEach((tr) => {
+      const c = tr.querySelector("td.lb-rank");
+      if (c && !tr.hidden) c.textContent = String(++n);
+    });
+  }
+  function sortBy(table, th, dir) {
+    const col = headers(table).indexOf(th);
+    if (col < 0) return;
+    const type = th.getAttribute("data-type") || "text";
+    if (!dir) {
+      const cur = th.getAttribute("aria-sort");
+      dir = cur ? (cur === "descending" ? "ascending" : "descending") : (type === "num" ? "descending" : "ascending");
+    }
+    headers(table).forEach((h) => h.removeAttribute("aria-sort"));
+    th.setAttribute("aria-sort", dir);
+    const sign = dir === "ascending" ? 1 : -1;
     const body = table.tBodies[0];
-    const dir = th.getAttribute("aria-sort") === "ascending" ? -1 : 1;
-    table.querySelectorAll("th").forEach((h) => h.removeAttribute("aria-sort"));
-    th.setAttribute("aria-sort", dir === 1 ? "ascending" : "descending");
-    const rows = Array.from(body.rows);
+    const rows = Array.from(body.rows).map((r, i) => ({ r, i, v: cellValue(r.cells[col], type) }));
     rows.sort((a, b) => {
-      const x = cellValue(a.cells[col]), y = cellValue(b.cells[col]);
-      if (x === "–" || x === "") return 1;
-      if (y === "–" || y === "") return -1;
-      return (x < y ? -1 : x > y ? 1 : 0) * dir;
+      if (a.v === null && b.v === null) return a.i - b.i;
+      if (a.v === null) return 1;
+      if (b.v === null) return -1;
+      return (a.v < b.v ? -1 : a.v > b.v ? 1 : 0) * sign || a.i - b.i;
     });
-    rows.forEach((r) => body.appendChild(r));
+    rows.forEach((x) => body.appendChild(x.r));
+    renumber(table);
   }
-  function filter(block) {
-    const text = (block.querySelector(".lb-filter-text") || {}).value || "";
-    const fam = (block.querySelector(".lb-filter-family") || {}).value || "";
-    const src = (block.querySelector(".lb-filter-source") || {}).value || "";
-    block.querySelectorAll("table.lb-table tbody tr").forEach((tr) => {
-      const okText = !text || tr.textContent.toLowerCase().includes(text.toLowerCase());
-      const okFam = !fam || (tr.cells[1] && tr.cells[1].textContent.trim() === fam);
-      const okSrc = !src || tr.classList.contains("lb-src-" + src);
-      tr.hidden = !(okText && okFam && okSrc);
+  function params() { return new URLSearchParams(window.location.search); }
+  function setParams(p) {
+    const q = p.toString();
+    window.history.replaceState(null, "", window.location.pathname + (q ? "?" + q : "") + window.location.hash);
+  }
+
+  function initBoard(block, table) {
+    const get = (sel) => block.querySelector(sel);
+    const text = get(".lb-filter-text"), fam = get(".lb-filter-family"), src = get(".lb-filter-source"),
+      meth = get(".lb-filter-method"), sortSel = get(".lb-sort-by"), count = get(".lb-count"),
+      cmp = get(".lb-compare"), npicked = get(".lb-npicked");
+    const urlState = table.hasAttribute("data-url-state");
+    const picked = new Set();
+    function visibleTasks() {
+      return Array.from(block.querySelectorAll(".lb-col")).filter((c) => c.checked).map((c) => c.value);
+    }
+    function applyColumns() {
+      const on = new Set(visibleTasks());
+      headers(table).forEach((th, i) => {
+        const task = th.getAttribute("data-task");
+        const opt = th.getAttribute("data-col") === "size" ? "size" : null;
+        if (!task && !opt) return;
+        const show = on.has(task || opt);
+        th.hidden = !show;
+        Array.from(table.tBodies[0].rows).forEach((tr) => { if (tr.cells[i]) tr.cells[i].hidden = !show; });
+      });
+    }
+    function filter() {
+      const t = text ? text.value.trim().toLowerCase() : "";
+      let shown = 0;
+      Array.from(table.tBodies[0].rows).forEach((tr) => {
+        const ok = (!t || tr.textContent.toLowerCase().includes(t))
+          && (!fam || !fam.value || tr.getAttribute("data-family") === fam.value)
+          && (!src || !src.value || tr.getAttribute("data-source") === src.value)
+          && (!meth || !meth.value || tr.getAttribute("data-method") === meth.value);
+        tr.hidden = !ok;
+        if (ok) shown++;
+      });
+      if (count) count.textContent = shown + " of " + table.tBodies[0].rows.length + " rows";
+      renumber(table);
+    }
+    function updatePicked() {
+      if (npicked) npicked.textContent = String(picked.size);
+      if (cmp) {
+        const ok = picked.size >= 2 && picked.size <= 6;
+        cmp.setAttribute("aria-disabled", ok ? "false" : "true");
+        const base = cmp.getAttribute("href").split("?")[0];
+        cmp.setAttribute("href", base + (picked.size ? "?rows=" + Array.from(picked).join(",") : ""));
+        cmp.title = ok ? "" : "pick 2 to 6 rows";
+      }
+    }
+    function save() {
+      if (!urlState) return;
+      const p = params();
+      const set = (k, v) => (v ? p.set(k, v) : p.delete(k));
+      set("q", text && text.value.trim());
+      set("family", fam && fam.value);
+      set("source", src && src.value);
+      set("method", meth && meth.value);
+      const th = headers(table).find((h) => h.hasAttribute("aria-sort"));
+      const def = table.getAttribute("data-default-sort");
+      const cur = th ? th.getAttribute("data-col") + ":" + th.getAttribute("aria-sort") : "";
+      set("sort", cur !== def ? cur : "");
+      const cols = visibleTasks().join(",");
+      set("cols", cols !== table.getAttribute("data-default-cols") ? cols : "");
+      set("pick", Array.from(picked).join(","));
+      setParams(p);
+    }
+    // defaults, then the URL
+    const first = headers(table).find((h) => h.hasAttribute("aria-sort"));
+    table.setAttribute("data-default-sort", first ? first.getAttribute("data-col") + ":" + first.getAttribute("aria-sort") : "");
+    table.setAttribute("data-default-cols", visibleTasks().join(","));
+    if (urlState) {
+      const p = params();
+      const setSel = (el, v) => { if (el && v !== null && Array.from(el.options).some((o) => o.value === v)) el.value = v; };
+      if (text && p.get("q")) text.value = p.get("q");
+      setSel(fam, p.get("family")); setSel(src, p.get("source")); setSel(meth, p.get("method"));
+      if (p.get("cols") !== null) {
+        const want = new Set(p.get("cols").split(","));
+        block.querySelectorAll(".lb-col").forEach((c) => { c.checked = want.has(c.value); });
+      }
+      (p.get("pick") || "").split(",").filter(Boolean).forEach((k) => picked.add(k));
+      const s = p.get("sort");
+      if (s) {
+        const [col, dir] = s.split(":");
+        const th = headers(table).find((h) => h.getAttribute("data-col") === col);
+        if (th) sortBy(table, th, dir === "ascending" ? "ascending" : "descending");
+      }
+    }
+    table.querySelectorAll(".lb-pick").forEach((box) => {
+      box.checked = picked.has(box.value);
+      box.addEventListener("change", () => {
+        if (box.checked) picked.add(box.value); else picked.delete(box.value);
+        updatePicked(); save();
+      });
     });
+    headers(table).forEach((th) => {
+      const b = th.querySelector("button");
+      if (b) b.addEventListener("click", () => { sortBy(table, th); if (sortSel) sortSel.value = ""; save(); });
+    });
+    if (sortSel) sortSel.addEventListener("change", () => {
+      const th = headers(table).find((h) => h.getAttribute("data-col") === sortSel.value);
+      if (th) { sortBy(table, th); save(); }
+    });
+    [text, fam, src, meth].forEach((el) => el && el.addEventListener("input", () => { filter(); save(); }));
+    block.querySelectorAll(".lb-col").forEach((c) => c.addEventListener("change", () => { applyColumns(); save(); }));
+    applyColumns(); filter(); updatePicked();
   }
+
   function init() {
-    document.querySelectorAll("table.lb-sortable").forEach((table) => {
-      table.querySelectorAll("thead th").forEach((th, i) => th.addEventListener("click", () => sortBy(table, i, th)));
+    document.querySelectorAll("table.lb-board").forEach((table) => {
+      const block = table.closest(".lb-block") || document;
+      initBoard(block, table);
     });
-    document.querySelectorAll(".lb-block").forEach((block) => {
-      block.querySelectorAll(".lb-filters input, .lb-filters select").forEach((el) =>
-        el.addEventListener("input", () => filter(block)));
+    document.querySelectorAll("table.lb-sortable:not(.lb-board)").forEach((table) => {
+      headers(table).forEach((th) => {
+        if (th.querySelector("button")) return;
+        const b = document.createElement("button");
+        b.type = "button";
+        while (th.firstChild) b.appendChild(th.firstChild);
+        th.appendChild(b);
+        b.addEventListener("click", () => sortBy(table, th));
+      });
     });
   }
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init); else init();

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import html
+import json
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -56,9 +58,14 @@ def render(db: Path, generated: Path, cache: Path) -> tuple[int, int, dict[str, 
     try:
         site = Site(generated, con)
         site.cache = cache / "svg"
+        site.build_info = build_info(Path.cwd())
         build_pages(site)
     finally:
         con.close()
+    for rel, obj in site.data.items():
+        p = generated / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=True), encoding="utf-8")
     for rel, text in site.pages.items():
         p = generated / rel
         p.parent.mkdir(parents=True, exist_ok=True)
@@ -73,6 +80,30 @@ def render(db: Path, generated: Path, cache: Path) -> tuple[int, int, dict[str, 
     _copy_store(db, generated / "downloads" / "leaderboard.duckdb")
     n_charts = len(list((generated / "charts").glob("*.svg"))) if (generated / "charts").exists() else 0
     return len(site.pages) - 1 + len(site.run_pages), n_charts, site.run_pages
+
+
+def build_info(root: Path) -> dict[str, str]:
+    """Commit and commit date of the checkout the site is built from (not the wall clock: the same commit and runs
+    give the same bytes)."""
+    import subprocess
+
+    try:
+        out = subprocess.run(["git", "-C", str(root), "log", "-1", "--format=%H %cI"], capture_output=True, text=True,
+                             timeout=10, check=False).stdout.split()
+    except (OSError, subprocess.SubprocessError):
+        return {}
+    return {"commit": out[0][:12], "date": out[1][:10]} if len(out) == 2 else {}
+
+
+def copy_run_files(runs: Path, db: Path, out: Path) -> None:
+    """Each run's file beside its page (runs/<run_id>.json), linked from the page as the raw JSON."""
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        paths = con.execute("SELECT run_id, path FROM runs ORDER BY run_id").fetchall()
+    finally:
+        con.close()
+    for rid, rel in paths:
+        shutil.copyfile(runs / rel, out / "runs" / f"{rid}.json")
 
 
 def write_run_pages(out: Path, run_pages: dict[str, tuple[str, str]]) -> None:
@@ -142,6 +173,23 @@ def mkdocs_build(root: Path, out: Path, generated: Path) -> None:
                 os.environ[k] = v
 
 
+def _fix_404(out: Path) -> None:
+    """MkDocs writes the 404 page with root-absolute asset paths ("/assets/...") when no site_url is set; they
+    break under a project path (GitHub Pages: /<repo>/). The page is served at any depth, so no relative path
+    works either: a tiny script sets <base> to the site's root (the first path segment on *.github.io, else /)
+    before the stylesheets load."""
+    page = out / "404.html"
+    if not page.exists():
+        return
+    text = page.read_text(encoding="utf-8")
+    script = ('<script>(function(){var p=location.pathname.split("/");var b=document.createElement("base");'
+              'b.setAttribute("href",/[.]github[.]io$/.test(location.hostname)&&p.length>2?"/"+p[1]+"/":"/");'
+              'document.head.appendChild(b);})();</script>')
+    text = text.replace("<head>", "<head>" + script, 1)
+    text = re.sub(r'(href|src)="/(?!/)', r'\1="', text)
+    page.write_text(text, encoding="utf-8")
+
+
 SITE_MARKER = ".leaderboard-site"
 
 
@@ -201,6 +249,8 @@ def build_site(runs: Path, out: Path, root: Path, work: Path, log=print) -> Buil
     try:
         mkdocs_build(root, staging, generated)
         write_run_pages(staging, run_pages)
+        copy_run_files(runs, db, staging)
+        _fix_404(staging)
         (staging / SITE_MARKER).write_text("built by `leaderboard build`; the folder is replaced on the next build\n")
         _check_output(out)
         _swap(staging, out)

@@ -13,18 +13,37 @@ import polars as pl
 
 alt.data_transformers.disable_max_rows()
 
-PALETTE = ["#4c78a8", "#f58518", "#e45756", "#72b7b2", "#54a24b", "#eeca3b", "#b279a2", "#ff9da6", "#9d755d",
-           "#bab0ac", "#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
-           "#17becf", "#393b79"]
-WIDTH = 560
+# Distinct colours (Tableau 10, then the darker/lighter Tableau 20 partners, then a few more); the baseline is
+# always grey and no other method gets grey. Methods past the list get interpolated hues, never a reused colour.
+PALETTE = ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7", "#9c755f",
+           "#1f3d7a", "#a0cbe8", "#ffbe7d", "#8cd17d", "#b6992d", "#499894", "#86bcb6", "#d37295", "#fabfd2",
+           "#d4a6c8", "#7a4f2a", "#2ca02c", "#17becf"]
+BASELINE_COLOUR = "#6b6b6b"
+WIDTH = 260  # one panel; small multiples wrap
+HEIGHT = 200
 
 
 @dataclass(frozen=True)
 class Colours:
+    """One colour per method, fixed for the whole site (a chart's legend lists only the methods it draws)."""
+
     domain: tuple[str, ...]
 
-    def scale(self) -> alt.Scale:
-        return alt.Scale(domain=list(self.domain), range=[PALETTE[i % len(PALETTE)] for i in range(len(self.domain))])
+    def colour(self, name: str) -> str:
+        if name == "uncompressed baseline":
+            return BASELINE_COLOUR
+        others = [d for d in self.domain if d != "uncompressed baseline"]
+        i = others.index(name) if name in others else len(others)
+        if i < len(PALETTE):
+            return PALETTE[i]
+        import colorsys
+
+        r, g, b = colorsys.hls_to_rgb(((i - len(PALETTE)) * 0.618034) % 1.0, 0.42, 0.55)
+        return f"#{int(r * 255):02x}{int(g * 255):02x}{int(b * 255):02x}"
+
+    def scale(self, drawn: list[str]) -> alt.Scale:
+        drawn = [d for d in self.domain if d in set(drawn)]
+        return alt.Scale(domain=drawn, range=[self.colour(d) for d in drawn])
 
 
 @dataclass
@@ -78,76 +97,114 @@ def save(chart: alt.TopLevelMixin, name: str, title: str, out_dir: Path, cache: 
     return SavedChart(name, title, f"{name}.svg", spec)
 
 
-KEPT = "knowledge kept (× baseline)"
+KEPT = "knowledge kept (× baseline)"  # multiple-choice tasks: chance-normalised, said in the panel title
+CONFIG = {"font": "system-ui, -apple-system, Segoe UI, Roboto, sans-serif", "background": "white",
+          "axis": {"labelFontSize": 11, "titleFontSize": 12, "labelLimit": 260},
+          "legend": {"labelFontSize": 11, "titleFontSize": 12, "labelLimit": 360, "symbolLimit": 60},
+          "header": {"labelFontSize": 12, "titleFontSize": 12, "labelLimit": 300},
+          "title": {"fontSize": 14, "anchor": "start"}}
 
 
-def _ci_band(base: alt.Chart, x: str, colours: Colours) -> alt.Chart:
-    """95% interval bars (same colour scale, so the legend stays one)."""
-    return base.mark_rule(opacity=0.5, strokeWidth=2).encode(
-        x=x, y=alt.Y("low:Q", title=KEPT, scale=alt.Scale(domain=[0, 1.1])), y2="high:Q",
-        color=alt.Color("series:N", scale=colours.scale(), title="compression"))
+def _frame(df: pl.DataFrame):
+    return df.to_pandas(use_pyarrow_extension_array=False)
 
 
-def retention_vs_sparsity(df: pl.DataFrame, colours: Colours, title: str) -> alt.LayerChart:
-    """Mean knowledge kept (retention of the headline metric) against sparsity, one line per series."""
-    sel = alt.selection_point(fields=["series"], bind="legend")
-    base = alt.Chart(df.to_pandas(use_pyarrow_extension_array=False)).encode(
-        x=alt.X("sparsity:Q", title="sparsity (share of weights removed)", scale=alt.Scale(domain=[0, 1])),
-        color=alt.Color("series:N", scale=colours.scale(), title="compression"),
-        opacity=alt.condition(sel, alt.value(1.0), alt.value(0.15)),
+def _finish(chart, title: str, columns: int, description: str):
+    chart = chart.properties(title=title, columns=columns) if columns else chart.properties(title=title)
+    chart = chart.configure(**{k: v for k, v in CONFIG.items() if not isinstance(v, dict)})
+    chart = chart.configure_axis(**CONFIG["axis"]).configure_legend(orient="bottom", direction="vertical", columns=2, **CONFIG["legend"])
+    chart = chart.configure_header(**CONFIG["header"]).configure_title(**CONFIG["title"])
+    return chart.properties(description=description)
+
+
+def retention_vs_sparsity(df: pl.DataFrame, colours: Colours, title: str, description: str) -> alt.FacetChart:
+    """Small multiples (one panel per family × task): mean knowledge kept over models against the measured share
+    of zero weights in all Linear layers; colour = method (site-wide), dash = pruned scope; whiskers = 95%
+    interval of the mean; a dotted line at 1 = the baseline. A point links to its run (one model) or to the
+    leaderboard filtered to it (several models)."""
+    methods = sorted(set(df["method_name"].to_list()))
+    base = alt.Chart().encode(
+        x=alt.X("whole:Q", title="sparsity of all Linear layers (measured)", axis=alt.Axis(format=".0%"),
+                scale=alt.Scale(domain=[0, 1])),
+        color=alt.Color("method_name:N", scale=colours.scale(methods), title="method"),
     )
-    line = base.mark_line(point=True).encode(
-        y=alt.Y("retention:Q", title=KEPT, scale=alt.Scale(domain=[0, 1.1])),
-        tooltip=[alt.Tooltip("series:N", title="compression"), alt.Tooltip("sparsity:Q", format=".0%"),
-                 alt.Tooltip("retention:Q", format=".3f"), alt.Tooltip("low:Q", format=".3f", title="95% low"),
-                 alt.Tooltip("high:Q", format=".3f", title="95% high"),
-                 alt.Tooltip("lowest_model:Q", format=".3f", title="lowest model"),
-                 alt.Tooltip("highest_model:Q", format=".3f", title="highest model"), alt.Tooltip("models:Q")],
-    ).add_params(sel)
-    return alt.layer(_ci_band(base, "sparsity:Q", colours), line).properties(width=WIDTH, height=300, title=title)
+    tooltip = [alt.Tooltip("method_name:N", title="method"), alt.Tooltip("scope:N", title="pruned scope"),
+               alt.Tooltip("sparsity:Q", format=".0%", title="sparsity of the scope"),
+               alt.Tooltip("whole:Q", format=".1%", title="sparsity of all Linear layers"),
+               alt.Tooltip("retention:Q", format=".3f", title="kept"), alt.Tooltip("low:Q", format=".3f", title="95% low"),
+               alt.Tooltip("high:Q", format=".3f", title="95% high"), alt.Tooltip("models:Q", title="models")]
+    line = base.mark_line(point=alt.OverlayMarkDef(size=40, filled=True)).encode(
+        y=alt.Y("retention:Q", title=KEPT, scale=alt.Scale(zero=True, nice=True)),
+        strokeDash=alt.StrokeDash("scope:N", title="pruned scope", sort=["all", "ffn", "attention"]),
+        detail="series:N", href="href:N", tooltip=tooltip)
+    whisk = base.mark_rule(strokeWidth=1.5).encode(y="low:Q", y2="high:Q", detail="series:N")
+    one = alt.Chart().transform_aggregate(n="count()").mark_rule(strokeDash=[2, 2], color=BASELINE_COLOUR).encode(
+        y=alt.datum(1))
+    layered = alt.layer(one, whisk, line, data=_frame(df)).properties(width=WIDTH, height=HEIGHT)
+    panels = df["panel"].n_unique()
+    chart = layered.facet(facet=alt.Facet("panel:N", title=None, sort=sorted(set(df["panel"].to_list()), key=_panel_key)),
+                          columns=min(3, panels))
+    return _finish(chart, title, 0, description).resolve_scale(y="shared")
 
 
-def retention_vs_bits(df: pl.DataFrame, colours: Colours, title: str) -> alt.LayerChart:
-    base = alt.Chart(df.to_pandas(use_pyarrow_extension_array=False)).encode(
-        x=alt.X("bits:Q", title="bits per weight (measured)", scale=alt.Scale(type="log", base=2)),
-        color=alt.Color("series:N", scale=colours.scale(), title="compression"))
-    points = base.mark_point(filled=True, size=90).encode(
-        y=alt.Y("retention:Q", title=KEPT, scale=alt.Scale(domain=[0, 1.1])),
-        tooltip=[alt.Tooltip("series:N", title="compression"), alt.Tooltip("bits:Q", format=".2f"),
-                 alt.Tooltip("retention:Q", format=".3f"), alt.Tooltip("models:Q")])
-    return alt.layer(_ci_band(base, "bits:Q", colours), points).properties(width=WIDTH, height=260, title=title)
+def _panel_key(p: str) -> tuple:
+    fam = p.split(" · ")[0]
+    order = {"encoder": 0, "encoder-decoder": 1, "decoder": 2}
+    return (order.get(fam, 9), "LAMA" not in p, p)
 
 
-def method_comparison(df: pl.DataFrame, colours: Colours, title: str) -> alt.LayerChart:
-    base = alt.Chart(df.to_pandas(use_pyarrow_extension_array=False)).encode(
-        y=alt.Y("series:N", title=None, sort="-x"),
-        color=alt.Color("series:N", scale=colours.scale(), legend=None))
-    bars = base.mark_bar().encode(
-        x=alt.X("retention:Q", title=KEPT, scale=alt.Scale(domain=[0, 1.1])),
-        tooltip=[alt.Tooltip("series:N", title="compression"), alt.Tooltip("retention:Q", format=".3f"),
-                 alt.Tooltip("low:Q", format=".3f", title="95% low"), alt.Tooltip("high:Q", format=".3f", title="95% high"),
-                 alt.Tooltip("models:Q")])
-    rule = base.mark_rule(color="black").encode(x="low:Q", x2="high:Q")
-    return alt.layer(bars, rule).properties(width=WIDTH - 160, title=title)
+def retention_vs_bits(df: pl.DataFrame, colours: Colours, title: str, description: str) -> alt.FacetChart:
+    methods = sorted(set(df["method_name"].to_list()))
+    base = alt.Chart().encode(
+        x=alt.X("bits:Q", title="bits per weight (measured over all weights)", scale=alt.Scale(type="log", base=2)),
+        color=alt.Color("method_name:N", scale=colours.scale(methods), title="method"),
+        )
+    pts = base.mark_point(filled=True, size=70).encode(
+        y=alt.Y("retention:Q", title=KEPT, scale=alt.Scale(zero=True, nice=True)),
+        shape=alt.Shape("scope:N", title="scope"), href="href:N",
+        tooltip=[alt.Tooltip("method_name:N", title="method"), alt.Tooltip("scope:N"), alt.Tooltip("bits:Q", format=".2f"),
+                 alt.Tooltip("retention:Q", format=".3f", title="kept"), alt.Tooltip("low:Q", format=".3f", title="95% low"),
+                 alt.Tooltip("high:Q", format=".3f", title="95% high"), alt.Tooltip("models:Q")])
+    whisk = base.mark_rule(strokeWidth=1.5).encode(y="low:Q", y2="high:Q", detail="series:N")
+    layered = alt.layer(whisk, pts, data=_frame(df)).properties(width=WIDTH, height=HEIGHT)
+    panels = df["panel"].n_unique()
+    chart = layered.facet(facet=alt.Facet("panel:N", title=None, sort=sorted(set(df["panel"].to_list()), key=_panel_key)),
+                          columns=min(3, panels))
+    return _finish(chart, title, 0, description)
 
 
-def pareto(points: pl.DataFrame, frontier: pl.DataFrame, title: str) -> alt.LayerChart:
-    pts = alt.Chart(points.to_pandas(use_pyarrow_extension_array=False)).mark_point(filled=True, opacity=0.7).encode(
-        x=alt.X("size_mb:Q", title="weights in memory (MB, log)", scale=alt.Scale(type="log")),
-        y=alt.Y("value:Q", title="P@1 (or accuracy)"),
-        color=alt.Color("family:N", title="family"),
-        shape=alt.Shape("source:N", title="source"),
-        tooltip=["model:N", "compression:N", alt.Tooltip("size_mb:Q", format=".1f"), alt.Tooltip("value:Q", format=".3f"), "task:N"])
-    line = alt.Chart(frontier.to_pandas(use_pyarrow_extension_array=False)).mark_line(strokeDash=[4, 3]).encode(
-        x="size_mb:Q", y="value:Q", color=alt.Color("family:N"), detail="task:N")
-    return alt.layer(line, pts).properties(width=WIDTH, height=320, title=title)
+def pareto(points: pl.DataFrame, colours: Colours, title: str, description: str) -> alt.FacetChart:
+    """Size against the task's metric, one panel per task; the frontier (nothing smaller scores higher) is a line
+    with its points labelled."""
+    methods = sorted(set(points["method_name"].to_list()))
+    base = alt.Chart().encode(x=alt.X("size_mb:Q", title="weights in memory (MB, log scale)", scale=alt.Scale(type="log")),
+                              y=alt.Y("value:Q", title=_metric_title(points["task"].to_list()), scale=alt.Scale(zero=True)))
+    pts = base.mark_point(filled=True, size=45).encode(
+        color=alt.Color("method_name:N", scale=colours.scale(methods), title="method"),
+        opacity=alt.value(0.85), href="href:N",
+        tooltip=["model:N", "compression:N", alt.Tooltip("size_mb:Q", format=".1f", title="MB"),
+                 alt.Tooltip("value:Q", format=".3f"), "task:N"])
+    front = base.transform_filter("datum.frontier").mark_line(color="#333", strokeWidth=1.2, strokeDash=[4, 3]).encode(
+        detail="model:N")
+    labels = base.transform_filter("datum.frontier").mark_text(align="left", dx=6, dy=-6, fontSize=10).encode(
+        text="short:N")
+    layered = alt.layer(front, pts, labels, data=_frame(points)).properties(width=WIDTH, height=HEIGHT)
+    chart = layered.facet(facet=alt.Facet("panel:N", title=None), columns=min(3, points["panel"].n_unique()))
+    return _finish(chart, title, 0, description).resolve_scale(y="independent")
 
 
-def relation_heatmap(df: pl.DataFrame, title: str) -> alt.Chart:
-    return alt.Chart(df.to_pandas(use_pyarrow_extension_array=False)).mark_rect().encode(
-        x=alt.X("compression:N", title=None, sort=None, axis=alt.Axis(labelAngle=-40, labelLimit=220)),
-        y=alt.Y("relation:N", title="relation", sort=None),
+def _metric_title(tasks: list[str]) -> str:
+    lama = {t.startswith("lama:") for t in tasks}
+    return "P@1" if lama == {True} else "accuracy" if lama == {False} else "P@1 (LAMA) / accuracy (lm-eval), per panel"
+
+
+def relation_heatmap(df: pl.DataFrame, title: str, description: str) -> alt.Chart:
+    chart = alt.Chart(_frame(df)).mark_rect().encode(
+        x=alt.X("compression:N", title=None, sort=None, axis=alt.Axis(labelAngle=-35, labelLimit=260)),
+        y=alt.Y("relation:N", title="relation", sort=None, axis=alt.Axis(labelLimit=260)),
         color=alt.Color("retention:Q", title="kept", scale=alt.Scale(domain=[0, 1], scheme="viridis", clamp=True)),
+        href="href:N",
         tooltip=["relation:N", "compression:N", alt.Tooltip("value:Q", format=".3f", title="P@1"),
                  alt.Tooltip("retention:Q", format=".3f", title="kept"), "n:Q"],
-    ).properties(width=WIDTH - 100, title=title)
+    ).properties(width=alt.Step(34), height=alt.Step(16))
+    return _finish(chart, title, 0, description)

@@ -38,8 +38,22 @@ def on_files(files: Files, config) -> Files:
 def on_page_markdown(markdown: str, page, config, files) -> str:
     root = _generated(config) / "_snippets"
 
+    extra = config.get("extra") or {}
+
     def fill(m: re.Match) -> str:
+        if m.group(1).startswith("link-"):  # a link configured once in mkdocs.yml (extra.repository, extra.submit_run)
+            from html import escape
+
+            url = str(extra.get(m.group(1)[5:]) or "")
+            return f'<a href="{escape(url, quote=True)}">{escape(url)}</a>' if url else ""
         snippet = root / f"{m.group(1)}.html"
         return snippet.read_text(encoding="utf-8") if snippet.exists() else ""
 
-    return PLACEHOLDER.sub(fill, markdown)
+    text = PLACEHOLDER.sub(fill, markdown)
+    banner = root / "_banner.html"  # toy / synthetic / reported-only data: said on every page
+    if banner.exists() and banner.stat().st_size:
+        head, sep, rest = text.partition("\n# ")
+        if sep and head.startswith("---"):  # after the front matter, before the title
+            return head + "\n" + banner.read_text(encoding="utf-8") + "# " + rest
+        return banner.read_text(encoding="utf-8") + text
+    return text

@@ -14,7 +14,7 @@ import polars as pl
 from .. import registry
 from ..compress import registry as methods_registry
 from ..schema import model_slug
-from . import charts
+from . import charts, metrics, tables
 from .html import Safe, badge, block, code, dl, esc, link, script_json, table
 
 HEADLINE = ("CASE WHEN r.eval_task LIKE 'lama:%' THEN 'precision@1' WHEN r.eval_task LIKE 'bear:%' THEN 'accuracy' "
@@ -50,6 +50,7 @@ class Site:
     snippets: dict[str, str] = field(default_factory=dict)
     run_pages: dict[str, tuple[str, str]] = field(default_factory=dict)  # run_id -> (title, body html)
     colours: charts.Colours | None = None
+    data: dict[str, object] = field(default_factory=dict)  # path under generated/ -> JSON for the compare page
 
     def q(self, sql: str, params: list | None = None) -> pl.DataFrame:
         return self.con.sql(sql, params=params).pl() if params else self.con.sql(sql).pl()
@@ -60,71 +61,117 @@ class Site:
 
     cache: Path | None = None
 
-    def chart(self, chart, name: str, title: str, depth: int) -> Safe:
+    def chart(self, chart, name: str, title: str, depth: int, description: str) -> Safe:
+        """The static SVG (for readers without JavaScript, and the SVG link) and the Vega-Lite spec; the Vega
+        bundle is loaded by the pages that have a chart, and only by them."""
         saved = charts.save(chart, name, title, self.out / "charts", self.cache)
         prefix = "../" * depth
         return Safe(
-            f'<figure class="lb-chart" id="chart-{esc(name)}"><img src="{prefix}charts/{esc(saved.svg)}" alt="{esc(title)}" '
-            f'loading="lazy"><script type="application/json" class="lb-spec">{script_json(saved.spec)}</script>'
-            f'<figcaption>{esc(title)} · <a href="{prefix}charts/{esc(saved.svg)}">SVG</a></figcaption></figure>')
+            f'<figure class="lb-chart" id="chart-{esc(name)}" data-label="{esc(title)}. {esc(description)}">'
+            f'<img src="{prefix}charts/{esc(saved.svg)}" alt="{esc(title)}. {esc(description)}" loading="lazy">'
+            f'<script type="application/json" class="lb-spec">{script_json(saved.spec)}</script>'
+            f'<figcaption>{esc(title)}. {esc(description)} · <a href="{prefix}charts/{esc(saved.svg)}">SVG</a></figcaption>'
+            f'</figure><script type="module" src="{prefix}assets/vega/vega-bundle.js"></script>'
+            f'<script type="module" src="{prefix}assets/charts.js"></script>')
 
 
 # --- queries ------------------------------------------------------------------------------------------
 
 
 def headline(site: Site) -> pl.DataFrame:
-    """One row per run with its headline metric (P@1 for LAMA, accuracy for lm-eval) and retention."""
-    return site.q(f"""
+    """One row per run with its headline metric (P@1 for LAMA, accuracy for lm-eval), retention and intervals."""
+    h = site.q(f"""
         SELECT r.run_id, r.source_kind, r.model_id, r.model_revision, r.family, r.toy, r.parameters, r.method,
-               r.method_label, r.compression_key, r.scope, r.sparsity, r.scheme, r.n_steps,
-               t.bits_per_weight, t.weight_bytes, r.eval_task AS task, t.value, t.ci_low, t.ci_high, t.retention, t.metric,
-               CASE WHEN t.retention IS NOT NULL THEN t.ci_low / t.baseline_value END AS ret_low,
-               CASE WHEN t.retention IS NOT NULL THEN t.ci_high / t.baseline_value END AS ret_high,
+               r.method_label, r.compression_key, r.scope, r.sparsity, r.scheme, r.n_steps, t.bits_per_weight,
+               t.weight_bytes, r.eval_task AS task, t.value, t.metric, t.retention, t.baseline_value, t.baseline_run_id,
+               t.ci_low / CASE WHEN t.scale = 'percent' THEN 100.0 ELSE 1.0 END AS ci_low,
+               t.ci_high / CASE WHEN t.scale = 'percent' THEN 100.0 ELSE 1.0 END AS ci_high,
+               res.n, ms.sparsity AS whole_sparsity,
                r.method || CASE WHEN coalesce(r.scope, 'all') <> 'all' THEN ' @ ' || r.scope ELSE '' END AS series
         FROM runs r JOIN retention t USING (run_id)
+        JOIN results res ON res.run_id = r.run_id AND res.task = t.task AND res.metric = t.metric
+        LEFT JOIN measured_sparsity ms ON ms.run_id = r.run_id AND ms.scope = 'all'
         WHERE t.metric = {HEADLINE} AND t.task = r.eval_task
         ORDER BY r.model_id, r.n_steps, r.method, r.scope, r.sparsity, r.scheme, r.eval_task, r.run_id
     """)
+    # no measured sparsity: a baseline or a quantization removes nothing; a pruned run without a measurement stays unknown
+    h = h.with_columns(whole_sparsity=pl.when(pl.col("whole_sparsity").is_null() & ~pl.col("method").str.contains("prune"))
+                       .then(pl.lit(0.0)).otherwise(pl.col("whole_sparsity")),
+                       method_name=pl.col("method").map_elements(metrics.method_name, return_dtype=pl.String))
+    paired = site.q("""
+        SELECT f.run_id, f.task, f.kept, f.forgotten, f.learned, f.compared,
+               (f.kept + f.learned)::DOUBLE / nullif(f.kept + f.forgotten, 0) AS micro_ret
+        FROM facts_forgotten f""")
+    base_ci = site.q(f"""
+        SELECT r.run_id, res.ci_low / CASE WHEN res.scale = 'percent' THEN 100.0 ELSE 1.0 END AS ci_low,
+               res.ci_high / CASE WHEN res.scale = 'percent' THEN 100.0 ELSE 1.0 END AS ci_high
+        FROM runs r JOIN results res USING (run_id) WHERE r.n_steps = 0 AND res.metric = {HEADLINE} AND res.task = r.eval_task""")
+    return metrics.add_retention(h, paired, base_ci)
 
 
-def sparsity_curve(h: pl.DataFrame) -> pl.DataFrame:
-    prune = h.filter((pl.col("n_steps") == 1) & pl.col("method").str.starts_with("prune") & pl.col("retention").is_not_null())
+def _mean_interval(lo: pl.Expr, hi: pl.Expr, mid: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
+    """95% interval of a mean over k models from each model's 95% interval (independent models)."""
+    se = ((hi - lo) / (2 * metrics.Z)).pow(2).sum().sqrt() / mid.count()
+    return (mid.mean() - metrics.Z * se), (mid.mean() + metrics.Z * se)
+
+
+def _aggregate(df: pl.DataFrame, keys: list[str], prefix: str) -> pl.DataFrame:
+    """Mean knowledge kept over models per key; the interval of that mean; a link to the run (one model) or to
+    the leaderboard filtered to the method (several)."""
+    lo, hi = _mean_interval(pl.col("ret_low"), pl.col("ret_high"), pl.col("retention"))
+    out = df.group_by(keys).agg(
+        pl.col("retention").mean().alias("retention"), lo.alias("low"), hi.alias("high"),
+        pl.col("model_id").n_unique().alias("models"), pl.col("run_id").first().alias("run_id"),
+        pl.col("family").first().alias("family"), pl.col("method").first().alias("method"),
+        *([pl.col("bits_per_weight").mean().alias("bits")] if "bits_per_weight" in df.columns else []),
+    ).sort(keys)
+    return out.with_columns(href=pl.when(pl.col("models") == 1).then(pl.lit(prefix + "runs/") + pl.col("run_id") + pl.lit(".html"))
+                            .otherwise(pl.lit(prefix + "leaderboard.html?family=") + pl.col("family") + pl.lit("&method=")
+                                       + pl.col("method")))
+
+
+def _chance_normalised(df: pl.DataFrame) -> pl.DataFrame:
+    """Charts plot kept on multiple-choice tasks chance-normalised (a model guessing keeps 0, not 0.5)."""
+    mc = pl.col("nret").is_not_null() | (pl.col("n_steps") == 0) & pl.col("task").is_in(list(metrics.CHANCE))
+    return df.with_columns(
+        retention=pl.when(mc).then(pl.coalesce(pl.col("nret"), pl.col("retention"))).otherwise(pl.col("retention")),
+        ret_low=pl.when(mc & (pl.col("n_steps") > 0)).then(pl.col("nret_low")).otherwise(pl.col("ret_low")),
+        ret_high=pl.when(mc & (pl.col("n_steps") > 0)).then(pl.col("nret_high")).otherwise(pl.col("ret_high")))
+
+
+def _panel(df: pl.DataFrame, with_family: bool = True) -> pl.DataFrame:
+    task = pl.col("task").map_elements(
+        lambda t: metrics.task_name(t) + (" (chance-normalised)" if metrics.chance(t) is not None else ""),
+        return_dtype=pl.String)
+    return df.with_columns(panel=(pl.col("family") + pl.lit(" · ") + task) if with_family else task)
+
+
+def sparsity_curve(h: pl.DataFrame, prefix: str, with_family: bool = True) -> pl.DataFrame:
+    """Single-step pruning runs and their baselines (at 0), per family × task panel, method and scope."""
+    h = _chance_normalised(h)
+    prune = h.filter((pl.col("n_steps") == 1) & pl.col("method").str.starts_with("prune")
+                     & pl.col("retention").is_not_null() & pl.col("whole_sparsity").is_not_null())
     if prune.is_empty():
         return prune
     base = h.filter((pl.col("n_steps") == 0) & pl.col("retention").is_not_null())
-    cols = ["series", "model_id", "task", "sparsity", "retention", "ret_low", "ret_high"]
-    zero = (prune.select("series", "model_id", "task").unique()
-            .join(base.select("model_id", "task", "retention", "ret_low", "ret_high"), on=["model_id", "task"])
-            .with_columns(sparsity=pl.lit(0.0)))
-    pts = pl.concat([prune.select(cols), zero.select(cols)])
-    return _aggregate(pts, ["series", "sparsity"])
+    cols = ["run_id", "series", "method", "method_name", "scope", "family", "model_id", "task", "sparsity", "whole_sparsity",
+            "retention", "ret_low", "ret_high"]
+    zero = (prune.select("series", "method", "method_name", "scope", "model_id", "task").unique()
+            .join(base.select("model_id", "task", "family", "run_id", "retention"), on=["model_id", "task"])
+            .with_columns(sparsity=pl.lit(0.0), whole_sparsity=pl.lit(0.0), ret_low=pl.lit(1.0), ret_high=pl.lit(1.0)))
+    pts = _panel(pl.concat([prune.select(cols), zero.select(cols)]), with_family)
+    out = _aggregate(pts, ["panel", "series", "method_name", "scope", "sparsity"], prefix)
+    whole = pts.group_by(["panel", "series", "sparsity"]).agg(pl.col("whole_sparsity").mean().alias("whole"))
+    return out.join(whole, on=["panel", "series", "sparsity"]).sort(["panel", "series", "sparsity"])
 
 
-def _aggregate(df: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
-    """Mean knowledge kept over models; bars: the mean 95% interval (of P@1 over the baseline's P@1);
-    the spread over models goes to the tooltip."""
-    return (df.group_by(keys).agg(
-        pl.col("retention").mean().alias("retention"),
-        pl.col("ret_low").mean().fill_null(pl.col("retention").min()).alias("low"),
-        pl.col("ret_high").mean().fill_null(pl.col("retention").max()).alias("high"),
-        pl.col("retention").min().alias("lowest_model"), pl.col("retention").max().alias("highest_model"),
-        pl.col("model_id").n_unique().alias("models"),
-        *([pl.col("bits_per_weight").mean().alias("bits")] if "bits_per_weight" in df.columns else []))
-        .sort(keys))
-
-
-def bits_points(h: pl.DataFrame) -> pl.DataFrame:
-    q = h.filter(pl.col("retention").is_not_null() & pl.col("bits_per_weight").is_not_null()
+def bits_points(h: pl.DataFrame, prefix: str, with_family: bool = True) -> pl.DataFrame:
+    q = _chance_normalised(h).filter(pl.col("retention").is_not_null() & pl.col("bits_per_weight").is_not_null()
                  & ((pl.col("n_steps") == 0) | pl.col("method").str.contains("quantize")))
-    q = q.with_columns(series=pl.when(pl.col("n_steps") == 0).then(pl.lit("baseline")).otherwise(pl.col("series")))
-    return _aggregate(q, ["series"])
-
-
-def at_sparsity(h: pl.DataFrame, target: float = 0.5) -> pl.DataFrame:
-    """Every pruning series at the requested sparsity, plus every quantization (no sparsity)."""
-    sel = h.filter(pl.col("retention").is_not_null() & (pl.col("n_steps") > 0)
-                   & (((pl.col("sparsity") - target).abs() < 1e-9) | pl.col("sparsity").is_null()))
-    return _aggregate(sel, ["series"])
+    q = q.with_columns(scope=pl.col("scope").fill_null("–"),
+                       ret_low=pl.when(pl.col("n_steps") == 0).then(1.0).otherwise(pl.col("ret_low")),
+                       ret_high=pl.when(pl.col("n_steps") == 0).then(1.0).otherwise(pl.col("ret_high")))
+    return _aggregate(_panel(q, with_family), ["panel", "series", "method_name", "scope"], prefix)
 
 
 # --- page parts -----------------------------------------------------------------------------------
@@ -145,69 +192,24 @@ def source_badge(kind: str, toy: bool = False) -> Safe:
     return Safe(" ".join(parts))
 
 
-def leaderboard_rows(h: pl.DataFrame, depth: int) -> tuple[list[str], list[list[object]], list[str], list[str]]:
-    """One row per (source, model, compression) with the headline value per task and the mean retention."""
-    prefix = "../" * depth
-    tasks = sorted(h["task"].unique().to_list())
-    keys = ["source_kind", "model_id", "model_revision", "compression_key"]
-    rows, classes, order = [], [], []
-    grouped = h.group_by(keys, maintain_order=True)
-    for _key, g in grouped:
-        first = g.row(0, named=True)
-        by_task = {r["task"]: r for r in g.iter_rows(named=True)}
-        cells: list[object] = [
-            link(f"{prefix}models/{model_slug(first['model_id'])}.html", first["model_id"]),
-            first["family"],
-            link(f"{prefix}runs/{g['run_id'][0]}.html", first["method_label"]),
-            _pct(first["sparsity"]), _num(first["bits_per_weight"], 1),
-            _num(first["weight_bytes"] / 1e6 if first["weight_bytes"] is not None else None, 1),
-        ]
-        for t in tasks:
-            r = by_task.get(t)
-            cells.append(link(f"{prefix}runs/{r['run_id']}.html", f"{r['value']:.3f}") if r else None)
-        rets = [r["retention"] for r in by_task.values() if r["retention"] is not None]
-        cells.append(_num(sum(rets) / len(rets)) if rets else None)
-        cells.append(source_badge(first["source_kind"], first["toy"]))
-        rows.append(cells)
-        classes.append(f"lb-src-{first['source_kind']}")
-        order.append(first["model_id"])
-    metric_names = {t: ("P@1" if t.startswith("lama:") else "accuracy" if t.startswith("bear:") else "acc") for t in tasks}
-    headers = ["Model", "Family", "Compression", "Sparsity", "Bits/weight", "Size (MB)",
-               *[f"{metric_names[t]} {t}" for t in tasks], "Kept (× baseline)", "Source"]
-    return headers, rows, classes, tasks
-
-
-def leaderboard_table(h: pl.DataFrame, depth: int, filters: bool = True) -> Safe:
-    headers, rows, classes, tasks = leaderboard_rows(h, depth)
-    numeric = set(range(3, len(headers) - 1))
-    tbl = table(headers, rows, cls="lb-table lb-sortable", numeric=numeric, row_classes=classes)
-    if not filters:
-        return tbl
-    families = sorted(h["family"].unique().to_list())
-    sources = sorted(h["source_kind"].unique().to_list())
-    opts = lambda vals: "".join(f'<option value="{esc(v)}">{esc(v)}</option>' for v in vals)  # noqa: E731
-    controls = Safe(
-        '<div class="lb-filters"><label>Search <input type="search" class="lb-filter-text" placeholder="model or method"></label> '
-        f'<label>Family <select class="lb-filter-family"><option value="">all</option>{opts(families)}</select></label> '
-        f'<label>Source <select class="lb-filter-source"><option value="">all</option>{opts(sources)}</select></label></div>')
-    return Safe(controls + tbl)
-
-
 # --- pages ------------------------------------------------------------------------------------------
 
 
 def build_pages(site: Site) -> None:
     h = headline(site)
-    series = sorted(set(h["series"].to_list()) | {"baseline"})
-    site.colours = charts.Colours(tuple(series))
+    site.colours = charts.Colours(tuple(sorted(set(h["method_name"].to_list()) | {"uncompressed baseline"})))
     counts = site.q("SELECT count(*) AS runs, count(DISTINCT model_id) AS models, count(DISTINCT family) AS families, "
                     "count(*) FILTER (WHERE source_kind = 'reported') AS reported FROM runs").row(0, named=True)
+    site.snippets["_banner"] = status_banner(h)
     _home(site, h, counts)
     site.page("leaderboard.md", "Leaderboard",
-              "Every compression of every model: the headline metric per task (LAMA P@1, lm-eval accuracy) and the "
-              "knowledge kept relative to the model's own uncompressed baseline. Click a column to sort; filter by "
-              "family, source or text. Reported rows come from papers and are never averaged with reproduced ones.\n",
-              block(leaderboard_table(h, 0)))
+              "One row per model and compression; per task, the headline metric (LAMA P@1, lm-eval accuracy) with its "
+              "95% interval and the knowledge **kept**: the metric divided by the same model's uncompressed baseline on "
+              "the same task, with a paired interval (≈: unpaired approximation), *tied* when the interval holds 1 and "
+              "*norm*: chance-normalised for multiple-choice accuracy ([methodology](methodology.md#knowledge-kept)). "
+              "Sorted by the first task's metric; click a header (or Enter on it) to sort, tick rows to compare them. "
+              "Sparsity is measured over all Linear layers, with the pruned scope's requested share beside it.\n",
+              block(tables.board(h, 0, url_state=True)))
     for fam in registry.FAMILIES:
         _family(site, h, fam)
     for method in sorted(h["method"].unique().to_list()):
@@ -223,6 +225,24 @@ def build_pages(site: Site) -> None:
     build_published(site)
 
 
+def status_banner(h: pl.DataFrame) -> str:
+    """A banner on every page when the site is built (partly) from toy, synthetic or reported-only data."""
+    notes = []
+    kinds = set(h["source_kind"].to_list())
+    if "synthetic" in kinds:
+        n = h.filter(pl.col("source_kind") == "synthetic").height
+        notes.append(f"{'All' if kinds == {'synthetic'} else f'{n:,}'} results on this site are <strong>synthetic</strong> "
+                     "(made by <code>leaderboard synthetic</code> for tests and benchmarks): they are not measurements.")
+    if h["toy"].fill_null(False).any():
+        notes.append("Some models are <strong>toy</strong> models (tiny demonstration models trained on LAMA facts): "
+                     "their numbers show the method, not the behaviour of real models.")
+    if kinds == {"reported"}:
+        notes.append("Every result is <strong>reported</strong> (copied from papers), none reproduced by this runner.")
+    if not notes:
+        return ""
+    return ('<div class="lb-banner" role="note" markdown="0"><strong>Status:</strong> ' + " ".join(notes) + "</div>\n\n")
+
+
 def _indexes(site: Site, h: pl.DataFrame) -> None:
     """Families come from the registry, methods and models from the data: nothing is listed by hand."""
     fam_rows = [[link(f"{f}.html", f), h.filter(pl.col("family") == f)["model_id"].n_unique(),
@@ -231,7 +251,7 @@ def _indexes(site: Site, h: pl.DataFrame) -> None:
     meth_rows = []
     for method in sorted(h["method"].unique().to_list()):
         m = h.filter(pl.col("method") == method)
-        meth_rows.append([link(f"{method_slug(method)}.html", "uncompressed baselines" if method == "baseline" else method),
+        meth_rows.append([link(f"{method_slug(method)}.html", metrics.method_name(method)),
                           m["model_id"].n_unique(), m.height])
     site.page("methods/index.md", "Compression methods",
               block(table(["Method", "Models", "Runs"], meth_rows, numeric={1, 2}),
@@ -248,67 +268,141 @@ def _indexes(site: Site, h: pl.DataFrame) -> None:
                                                        cls="lb-table lb-sortable", numeric={2, 3})))
 
 
+def _best(h: pl.DataFrame, per_task: int = 5) -> list[Safe]:
+    """Per task (corpora never ranked together): the compressions whose retention interval has the highest lower
+    bound, so a noisy run cannot win; each says whether it is distinguishable from its baseline."""
+    parts: list[Safe] = []
+    comp = h.filter((pl.col("n_steps") > 0) & pl.col("retention").is_not_null())
+    for task in tables.task_order(comp) if not comp.is_empty() else []:
+        t = comp.filter(pl.col("task") == task).with_columns(
+            lb=pl.coalesce(pl.col("ret_low"), pl.col("retention"))).sort(
+            ["lb", "retention", "bits_per_weight", "run_id"], descending=[True, True, False, False], nulls_last=True)
+        top = t.head(per_task)
+        rows = []
+        for i, r in enumerate(top.iter_rows(named=True), 1):
+            verdict = {"tied": "tied with its baseline", "lower": "below its baseline", "higher": "above its baseline"}.get(
+                r["verdict"] or "", "no interval")
+            rows.append([i, Safe(f'<a href="models/{esc(model_slug(r["model_id"]))}.html">{esc(r["model_id"])}</a> · '
+                                 f'<a href="runs/{esc(r["run_id"])}.html">{esc(r["method_label"])}</a> '
+                                 f'{tables.badges(r["source_kind"], bool(r["toy"]))}'),
+                         Safe(f'{"–" if r["whole_sparsity"] is None else format(r["whole_sparsity"], ".0%")}'),
+                         _num(r["bits_per_weight"], 1),
+                         Safe(f'{r["value"]:.3f}' + (f' <span class="lb-ci">{r["ci_low"]:.3f}–{r["ci_high"]:.3f}</span>'
+                                                     if r["ci_low"] is not None else "")),
+                         Safe(f'{r["retention"]:.3f}' + (f' <span class="lb-ci">{"" if r["ret_paired"] else "≈"}'
+                                                         f'{r["ret_low"]:.3f}–{r["ret_high"]:.3f}</span>'
+                                                         if r["ret_low"] is not None else "")),
+                         verdict])
+        parts.append(Safe(f"<h3>{esc(metrics.task_name(task))} <small>({esc(task)}, {t.height:,} compressed runs)</small></h3>"))
+        parts.append(table(["#", "Model · compression", "Sparsity (all Linear)", "Bits", f"{metrics.metric_short(task)} (95%)",
+                            "Kept (95%)", "vs baseline"], rows, cls="lb-table lb-best", numeric={0, 2, 3, 4, 5}))
+    return parts
+
+
 def _home(site: Site, h: pl.DataFrame, counts: dict) -> None:
-    curve = sparsity_curve(h.filter(pl.col("source_kind") != "synthetic") if (h["source_kind"] != "synthetic").any() else h)
+    real = h.filter(pl.col("source_kind") != "synthetic")
+    shown = real if not real.is_empty() else h
+    primary = tables.task_order(shown)[0] if not shown.is_empty() else None
     parts = [dl([("runs", counts["runs"]), ("models", counts["models"]), ("families", counts["families"]),
                  ("reported results", counts["reported"])])]
+    curve = sparsity_curve(shown.filter(pl.col("task") == primary), "") if primary else pl.DataFrame()
     if not curve.is_empty():
-        parts.append(site.chart(charts.retention_vs_sparsity(curve, site.colours, "Knowledge kept as weights are pruned"),
-                                "home-sparsity", "Knowledge kept as weights are pruned (mean over models; bars: 95% intervals)", 0))
-    top = h.filter((pl.col("n_steps") > 0) & pl.col("retention").is_not_null()).sort(
-        ["retention", "bits_per_weight", "run_id"], descending=[True, False, False], nulls_last=True).head(10)
-    if not top.is_empty():
-        parts.append(Safe("<h2>Best knowledge kept</h2>"))
-        parts.append(leaderboard_table(top, 0, filters=False))
-    parts.append(Safe('<p><a href="leaderboard.html">The whole leaderboard →</a></p>'))
+        title = f"Knowledge kept as weights are pruned ({metrics.task_name(primary)})"
+        parts.append(site.chart(charts.retention_vs_sparsity(curve, site.colours, title, _curve_description(curve)),
+                                "home-sparsity", title, 0, "One panel per family; mean over models, whiskers: 95% "
+                                "interval of the mean; dotted line: the uncompressed baseline"))
+    best = _best(shown)
+    if best:
+        parts.append(Safe("<h2>Which compressions keep the most knowledge</h2><p>Per task, ranked by the lower end of the "
+                          "95% interval of <em>kept</em> (so noise does not win); <em>tied</em> means "
+                          "indistinguishable from the uncompressed model.</p>"))
+        parts += best
+    parts.append(Safe('<p><a href="leaderboard.html">The whole leaderboard →</a> · '
+                      '<a href="compare.html">compare runs side by side →</a></p>'))
+    parts += _build_info(site, h)
     site.snippets["home"] = block(*parts)
+
+
+def _build_info(site: Site, h: pl.DataFrame) -> list[Safe]:
+    """Build commit and date (of the checkout the site is built from) and the runs most recently added."""
+    info = getattr(site, "build_info", None) or {}
+    recent = site.q("""SELECT run_id, model_id, method_label, eval_task, source_kind, finished_at FROM runs
+                       ORDER BY finished_at DESC NULLS LAST, run_id LIMIT 8""")
+    items = "".join(
+        f'<li><a href="runs/{esc(r["run_id"])}.html">{esc(r["model_id"])} · {esc(r["method_label"])} · {esc(r["eval_task"])}</a>'
+        f' {tables.badges(r["source_kind"], False)}'
+        f' <small>{esc(r["finished_at"].date().isoformat() if r["finished_at"] else "date unknown")}</small></li>'
+        for r in recent.iter_rows(named=True))
+    return [Safe("<h2>This build</h2>"),
+            dl([("commit", info.get("commit") or "unknown"), ("commit date", info.get("date") or "unknown"),
+                ("run files", f"{site.q('SELECT count(*) AS n FROM runs')['n'][0]:,}")]),
+            Safe(f"<h3>What changed: the latest runs</h3><ul class=\"lb-recent\">{items}</ul>")]
+
+
+def _curve_description(curve: pl.DataFrame) -> str:
+    parts = []
+    for panel in sorted(set(curve["panel"].to_list())):
+        c = curve.filter((pl.col("panel") == panel) & (pl.col("sparsity") > 0)).sort("retention")
+        if c.is_empty():
+            continue
+        worst = c.row(0, named=True)
+        parts.append(f"{panel}: {c['method_name'].n_unique()} methods; lowest kept {worst['retention']:.2f} "
+                     f"({worst['method_name']}, {worst['scope']}, {worst['whole']:.0%} of all Linear weights)")
+    return "; ".join(parts)
 
 
 def _family(site: Site, h: pl.DataFrame, fam: str) -> None:
     f = h.filter(pl.col("family") == fam)
     path = f"families/{fam}.md"
     if f.is_empty():
-        site.page(path, f"Family: {fam}", "No runs of this family yet.\n")
+        site.page(path, f"Family: {fam}", f"No runs of {fam} models yet. [Submit one](../contributing.md).\n")
         return
     parts = []
-    curve = sparsity_curve(f)
+    curve = sparsity_curve(f, "../", with_family=False)
     if not curve.is_empty():
-        parts.append(site.chart(charts.retention_vs_sparsity(curve, site.colours, f"{fam}: knowledge kept vs sparsity"),
-                                f"family-{fam}-sparsity", f"{fam}: knowledge kept vs sparsity", 1))
-    bits = bits_points(f)
-    if bits.height > 1:
-        parts.append(site.chart(charts.retention_vs_bits(bits, site.colours, f"{fam}: knowledge kept vs bits per weight"),
-                                f"family-{fam}-bits", f"{fam}: knowledge kept vs bits per weight", 1))
-    cmp = at_sparsity(f)
-    if not cmp.is_empty():
-        parts.append(site.chart(charts.method_comparison(cmp, site.colours, f"{fam}: methods at 50% sparsity (and quantization)"),
-                                f"family-{fam}-methods", f"{fam}: methods at 50% sparsity, and quantization", 1))
-    pts = site.q(f"""
-        SELECT p.family, p.source_kind AS source, p.model_id AS model, p.method_label AS compression, p.task,
-               p.size_bytes / 1e6 AS size_mb, p.value
-        FROM pareto p WHERE p.family = ? AND p.metric = {HEADLINE.replace('r.eval_task', 'p.task')}
-        ORDER BY p.task, p.size_bytes""", [fam])
-    allpts = f.filter(pl.col("weight_bytes").is_not_null()).select(
-        pl.col("family"), pl.col("source_kind").alias("source"), pl.col("model_id").alias("model"),
-        pl.col("method_label").alias("compression"), pl.col("task"), (pl.col("weight_bytes") / 1e6).alias("size_mb"),
-        pl.col("value"))
-    if not allpts.is_empty():
-        parts.append(site.chart(charts.pareto(allpts, pts, f"{fam}: size vs knowledge (dashed: pareto frontier)"),
-                                f"family-{fam}-pareto", f"{fam}: size vs knowledge (dashed: pareto frontier)", 1))
+        title = f"{fam}: knowledge kept vs sparsity"
+        parts.append(site.chart(charts.retention_vs_sparsity(curve, site.colours, title, _curve_description(curve)),
+                                f"family-{fam}-sparsity", title, 1, "one panel per task; mean over models; whiskers: "
+                                "95% interval of the mean"))
+    bits = bits_points(f, "../", with_family=False)
+    if bits.height > 1 and bits["method_name"].n_unique() > 1:
+        title = f"{fam}: knowledge kept vs bits per weight"
+        parts.append(site.chart(charts.retention_vs_bits(bits, site.colours, title, f"{bits.height} points"),
+                                f"family-{fam}-bits", title, 1, "one panel per task; bits measured over all weights "
+                                "(embeddings included)"))
+    fr = site.q(f"""SELECT p.run_id FROM pareto p WHERE p.family = ? AND p.metric = {HEADLINE.replace('r.eval_task', 'p.task')}""",
+                [fam])
+    front = set(fr["run_id"].to_list())
+    pts = f.filter(pl.col("weight_bytes").is_not_null()).select(
+        pl.col("model_id").alias("model"), pl.col("method_label").alias("compression"), pl.col("method_name"),
+        pl.col("task"), pl.col("family"), (pl.col("weight_bytes") / 1e6).alias("size_mb"), pl.col("value"), pl.col("run_id"),
+        pl.col("sparsity"), pl.col("scheme"))
+    if not pts.is_empty():
+        pts = _panel(pts, with_family=False).with_columns(
+            frontier=pl.col("run_id").is_in(list(front)),
+            href=pl.lit("../runs/") + pl.col("run_id") + pl.lit(".html"),
+            short=pl.when(pl.col("scheme").is_not_null()).then(pl.col("scheme"))
+            .when(pl.col("sparsity").is_not_null()).then((pl.col("sparsity") * 100).round(0).cast(pl.Int64).cast(pl.String) + "%")
+            .otherwise(pl.lit("baseline")))
+        title = f"{fam}: size vs knowledge"
+        parts.append(site.chart(charts.pareto(pts, site.colours, title, "frontier"), f"family-{fam}-pareto", title, 1,
+                                "one panel per task; dashed line and labels: the frontier (no smaller run scores higher)"))
     parts.append(Safe("<h2>Runs</h2>"))
-    parts.append(leaderboard_table(f, 1))
+    parts.append(tables.board(f, 1, url_state=True))
     site.page(path, f"Family: {fam}", block(*parts))
 
 
 def _method(site: Site, h: pl.DataFrame, method: str) -> None:
     m = h.filter(pl.col("method") == method)
-    label = "uncompressed baselines" if method == "baseline" else method
+    label = metrics.method_name(method)
     parts = []
-    curve = sparsity_curve(m)
+    curve = sparsity_curve(m, "../")
     if not curve.is_empty():
-        parts.append(site.chart(charts.retention_vs_sparsity(curve, site.colours, f"{label}: knowledge kept vs sparsity"),
-                                f"method-{method_slug(method)}", f"{label}: knowledge kept vs sparsity", 1))
-    parts.append(leaderboard_table(m, 1))
+        title = f"{label}: knowledge kept vs sparsity"
+        parts.append(site.chart(charts.retention_vs_sparsity(curve, site.colours, title, _curve_description(curve)),
+                                f"method-{method_slug(method)}", title, 1, "one panel per family × task (families are "
+                                "never averaged together); whiskers: 95% interval of the mean over models"))
+    parts.append(tables.board(m, 1, url_state=True))
     about = _about(method)
     site.page(f"methods/{method_slug(method)}.md", f"Method: {label}", block(*about, *parts))
 
@@ -352,13 +446,14 @@ def methods_table() -> Safe:
 def _model(site: Site, h: pl.DataFrame, model_id: str) -> None:
     m = h.filter(pl.col("model_id") == model_id)
     first = m.row(0, named=True)
+    revisions = sorted({str(r) for r in m["model_revision"].to_list() if r is not None})
     parts = [dl([("family", first["family"]), ("parameters", f"{first['parameters']:,}" if first["parameters"] else None),
-                 ("revisions", ", ".join(sorted({str(r) for r in m["model_revision"].to_list()}))),
+                 ("revisions", ", ".join(revisions) if revisions else "not recorded"),
                  ("runs", m.height)]),
-             leaderboard_table(m, 1, filters=False)]
+             tables.board(m, 1, show_model=False, url_state=True)]
     rel = site.q("""
         SELECT rr.relation, rr.value_fraction AS value, rr.n, r.method_label AS compression, r.n_steps, r.sparsity, r.scheme,
-               r.method, r.scope,
+               r.method, r.scope, r.run_id,
                rr.value_fraction / nullif(b.value_fraction, 0) AS retention
         FROM relation_results rr JOIN runs r USING (run_id)
         LEFT JOIN (SELECT rr2.relation, rr2.task, rr2.value_fraction, r2.model_revision, r2.eval_data_sha256, r2.source_kind
@@ -370,11 +465,15 @@ def _model(site: Site, h: pl.DataFrame, model_id: str) -> None:
           AND (r.n_steps = 0 OR (r.n_steps = 1 AND r.scope = 'all' AND (r.method = 'prune:l1:global' OR r.method LIKE 'quantize:%')))
         ORDER BY r.n_steps, r.sparsity NULLS FIRST, r.scheme, compression, rr.relation""", [model_id, model_id])
     if not rel.is_empty():
+        rel = rel.with_columns(relation=pl.col("relation").map_elements(metrics.relation_label, return_dtype=pl.String),
+                               href=pl.lit("../runs/") + pl.col("run_id") + pl.lit(".html"))
         parts.append(Safe("<h2>Which facts go first</h2><p>P@1 per relation relative to the baseline, under global "
                           "magnitude pruning and quantization of every Linear layer (the other compressions are in the "
                           "table above).</p>"))
-        parts.append(site.chart(charts.relation_heatmap(rel, f"{model_id}: knowledge kept per relation"),
-                                f"model-{model_slug(model_id)}-relations", f"{model_id}: knowledge kept per relation", 1))
+        title = f"{model_id}: knowledge kept per relation"
+        parts.append(site.chart(charts.relation_heatmap(rel, title, "heatmap"), f"model-{model_slug(model_id)}-relations",
+                                title, 1, f"{rel['relation'].n_unique()} relations × {rel['compression'].n_unique()} "
+                                "compressions; colour: P@1 ÷ the baseline's P@1"))
     forgot = site.q("""
         SELECT r.method_label, f.task, f.forgotten, f.learned, f.kept, f.compared, r.run_id
         FROM facts_forgotten f JOIN runs r USING (run_id) WHERE r.model_id = ? ORDER BY f.forgotten, r.method_label""", [model_id])
@@ -423,18 +522,50 @@ def _calibration(text: str | None) -> object:
     return f"{c['name']}: {c['samples']} × {c['seq_len']} tokens (sha256 {c['sha256'][:12]}…)"
 
 
-def run_body(r: dict, res: list[dict], steps: list[dict], sparsity: list[dict], rels: list[dict], forgot: list[dict]) -> str:
+def run_title(r: dict) -> str:
+    return f"{r['model_id']} · {r['method_label']} · {metrics.task_name(r['eval_task'])}"
+
+
+def bibtex(key: str, fields: list[tuple[str, str | None]], kind: str = "misc") -> Safe:
+    """A BibTeX entry; braces and backslashes in the values are dropped (they would end or escape the field)."""
+    def clean(v: str) -> str:
+        return re.sub(r"[{}\\]", "", v)
+
+    body = ",\n".join(f"  {k} = {{{clean(v)}}}" for k, v in fields if v)
+    return code(f"@{kind}{{{clean(key)},\n{body}\n}}")
+
+
+def run_body(r: dict, res: list[dict], steps: list[dict], sparsity: list[dict], rels: list[dict], forgot: list[dict],
+             baseline: str | None = None, configs: list[dict] | None = None) -> str:
     """The HTML of one run page (title and body; the site chrome comes from the shell page)."""
     rid = r["run_id"]
-    parts = [Safe(f'<h1 id="run-title">Run {esc(rid)}</h1>'),
-             Safe(f"<p>{source_badge(r['source_kind'], r['toy'])} "
-                  f"{link('../models/' + model_slug(r['model_id']) + '.html', r['model_id'])} · {esc(r['method_label'])} · "
-                  f"{esc(r['eval_task'])}</p>")]
+    links = [f'{link("../models/" + model_slug(r["model_id"]) + ".html", r["model_id"])}',
+             f'<a href="{esc(rid)}.json" download>run file (JSON)</a>']
+    if baseline and baseline != rid:
+        links.insert(1, f'<a href="{esc(baseline)}.html">its uncompressed baseline</a>')
+    parts = [Safe(f'<h1 id="run-title">{esc(run_title(r))}</h1>'),
+             Safe(f"<p>{source_badge(r['source_kind'], r['toy'])} {esc(r['eval_task'])} · run <code>{esc(rid)}</code> · "
+                  + " · ".join(links) + "</p>")]
+    warnings = []
+    if r["git_sha"] and str(r["git_sha"]).endswith("-dirty"):
+        warnings.append("The runner's checkout had uncommitted changes (git sha ends in -dirty): the code that made "
+                        "this run is not exactly the commit named below.")
+    for c in configs or []:
+        bad = (c.get("config") or {}).get("nonfinite")
+        if isinstance(bad, (int, float)) and bad > 0:
+            warnings.append(f"{c['task']}: the model output is not finite for {int(bad):,} facts; they count as "
+                            "wrong (a non-finite score never helps the gold answer).")
+    for w in warnings:
+        parts.append(Safe(f'<p class="lb-warning">{esc(w)}</p>'))
     if r["source_kind"] == "reported":
         parts += [Safe("<h2>Source</h2>"), dl([("citation", r["citation"]), ("table", r["citation_table"]),
                                                ("page", r["citation_page"])])]
         if r["citation_url"]:
             parts.append(Safe(f'<p>{link(r["citation_url"], r["citation_url"])}</p>'))
+        parts.append(Safe("<h3>Cite</h3>"))
+        parts.append(bibtex(f"reported-{rid}", [("title", r["citation"]), ("note", f"{r['citation_table']}"
+                                                + (f", page {r['citation_page']}" if r["citation_page"] else "")),
+                                                ("url", r["citation_url"])]))
     if r["source_kind"] == "synthetic":
         parts.append(Safe('<p class="lb-warning">Synthetic run, made for tests and benchmarks: not a measurement.</p>'))
     broken = {x["task"]: (x["task_nonfinite"], x["task_n"]) for x in res if x.get("task_nonfinite")}
@@ -454,8 +585,8 @@ def run_body(r: dict, res: list[dict], steps: list[dict], sparsity: list[dict], 
     if rels:
         parts.append(Safe("<h2>Per relation (P@1)</h2>"))
         parts.append(table(["Relation", "P@1", "95% interval", "n", "Excluded"],
-                           [[x["relation"], _num(x["value"], 4), _interval(x), x["n"], x["excluded"]] for x in rels],
-                           numeric={1, 3, 4}))
+                           [[metrics.relation_label(x["relation"]), _num(x["value"], 4), _interval(x), x["n"], x["excluded"]]
+                            for x in rels], numeric={1, 3, 4}))
     parts.append(Safe("<h2>Compression</h2>"))
     if not steps:
         parts.append(Safe("<p>None: the uncompressed baseline.</p>"))
@@ -473,7 +604,8 @@ def run_body(r: dict, res: list[dict], steps: list[dict], sparsity: list[dict], 
                          ("knowledge kept", "relative to the base model's own uncompressed baseline" if base else None)]))
     parts.append(Safe("<h2>Measured</h2>"))
     parts.append(dl([("weights in memory", f"{r['weight_bytes']:,} bytes" if r["weight_bytes"] else None),
-                     ("bits per weight", r["bits_per_weight"]),
+                     ("bits per weight", f"{r['bits_per_weight']:.2f} (over all weights, embeddings included)"
+                      if r["bits_per_weight"] else None),
                      ("stored (compressed checkpoint)", f"{r['stored_bytes']:,} bytes, {r['stored_bits_per_weight']} bits per "
                       "weight" if r.get("stored_bytes") else None),
                      ("evaluated on", KERNELS.get(r.get("kernels"))),
@@ -481,9 +613,11 @@ def run_body(r: dict, res: list[dict], steps: list[dict], sparsity: list[dict], 
                      ("compression time", f"{r['compress_seconds']} s" if r["compress_seconds"] is not None else None),
                      ("evaluation time", f"{r['eval_seconds']} s" if r["eval_seconds"] is not None else None),
                      ("throughput", f"{r['throughput']} {r['throughput_unit']}" if r["throughput"] else None),
-                     *[(f"sparsity of {x['scope']}", f"{100 * x['sparsity']:.2f}%") for x in sparsity]]))
+                     *[(f"sparsity of {x['scope']}" + (" (all Linear layers)" if x["scope"] == "all" else ""),
+                        f"{100 * x['sparsity']:.2f}%") for x in sparsity]]))
     parts.append(Safe("<h2>Provenance</h2>"))
-    parts.append(dl([("run_id", rid), ("model revision", r["model_revision"]), ("architecture", r["architecture"]),
+    parts.append(dl([("run_id", rid), ("model revision", r["model_revision"] or "not recorded"),
+                     ("architecture", r["architecture"]),
                      ("evaluation data sha256", r["eval_data_sha256"]), ("evaluation settings", r["eval_settings"]),
                      ("runner", r["runner_version"]), ("git", r["git_sha"]), ("device", r["device"]), ("dtype", r["dtype"]),
                      ("batch size", r["batch_size"]), ("seed", r["seed"]), ("python", r["python"]),
@@ -504,37 +638,113 @@ def _runs(site: Site, h: pl.DataFrame) -> None:
     sparsity = _grouped(site.q("SELECT * FROM measured_sparsity ORDER BY run_id, scope"))
     rels = _grouped(site.q("SELECT * FROM relation_results WHERE metric = 'precision@1' ORDER BY run_id, task, relation"))
     forgot = _grouped(site.q("SELECT * FROM facts_forgotten ORDER BY run_id, task"))
+    baselines = dict(zip(h["run_id"].to_list(), h["baseline_run_id"].to_list(), strict=True))
+    configs = _task_configs(site)
     site.run_pages = {}
     for r in site.q("SELECT * FROM runs ORDER BY run_id").iter_rows(named=True):
         rid = r["run_id"]
-        site.run_pages[rid] = (f"Run {rid}", run_body(r, res.get(rid, []), steps.get(rid, []), sparsity.get(rid, []),
-                                                      rels.get(rid, []), forgot.get(rid, [])))
+        site.run_pages[rid] = (run_title(r), run_body(r, res.get(rid, []), steps.get(rid, []), sparsity.get(rid, []),
+                                                      rels.get(rid, []), forgot.get(rid, []), baselines.get(rid),
+                                                      configs.get(rid, [])))
     site.pages[RUN_SHELL] = ("---\nhide:\n  - navigation\n  - toc\nsearch:\n  exclude: true\n---\n\n"
                              f"# {RUN_TITLE_MARKER}\n\n{RUN_BODY_MARKER}\n")
 
 
+def _task_configs(site: Site) -> dict[str, list[dict]]:
+    """Per-task config of each run (e.g. the count of facts with non-finite model output, where the store has it)."""
+    cols = {c[0] for c in site.con.execute("SELECT * FROM results LIMIT 0").description}
+    if "task_config" not in cols:
+        return {}
+    import json
+
+    out: dict[str, list[dict]] = {}
+    for r in site.q("SELECT DISTINCT run_id, task, task_config FROM results WHERE task_config IS NOT NULL "
+                    "ORDER BY run_id, task").iter_rows(named=True):
+        try:
+            cfg = json.loads(r["task_config"]) if isinstance(r["task_config"], str) else r["task_config"]
+        except ValueError:
+            continue
+        out.setdefault(r["run_id"], []).append({"task": r["task"], "config": cfg})
+    return out
+
+
 def _compare(site: Site, h: pl.DataFrame) -> None:
-    """Methods side by side at the same sparsity for each model, and facts forgotten per run."""
-    parts = [Safe("<p>Each row: one model, one task; each column: a compression at 50% sparsity (pruning) or "
-                  "quantization. Values are the headline metric; the baseline is the first column.</p>")]
-    sel = h.filter((pl.col("n_steps") == 0) | ((pl.col("sparsity") - 0.5).abs() < 1e-9) | pl.col("sparsity").is_null())
-    cols = ["baseline"] + sorted({s for s in sel.filter(pl.col("n_steps") > 0)["series"].to_list()})
-    rows = []
-    for (model_id, task, source), g in sel.group_by("model_id", "task", "source_kind", maintain_order=True):
-        vals = {("baseline" if r["n_steps"] == 0 else r["series"]): r for r in g.iter_rows(named=True)}
-        rows.append([link(f"models/{model_slug(model_id)}.html", model_id), task, source_badge(source),
-                     *[link(f"runs/{vals[c]['run_id']}.html", f"{vals[c]['value']:.3f}") if c in vals else None for c in cols]])
-    parts.append(table(["Model", "Task", "Source", *cols], rows, cls="lb-table lb-sortable", numeric=set(range(3, 3 + len(cols)))))
-    fg = site.q("""SELECT r.model_id, r.method_label, f.task, f.forgotten, f.learned, f.kept, f.compared, r.run_id
-                   FROM facts_forgotten f JOIN runs r USING (run_id) ORDER BY r.model_id, f.forgotten DESC, r.run_id""")
-    if not fg.is_empty():
-        parts.append(Safe("<h2>Facts forgotten, run by run</h2>"))
-        parts.append(table(["Model", "Compression", "Task", "Forgotten", "Newly right", "Kept", "Compared"],
-                           [[link(f"models/{model_slug(r['model_id'])}.html", r["model_id"]),
-                             link(f"runs/{r['run_id']}.html", r["method_label"]), r["task"], r["forgotten"], r["learned"],
-                             r["kept"], r["compared"]] for r in fg.iter_rows(named=True)], cls="lb-table lb-sortable",
-                           numeric={3, 4, 5, 6}))
-    site.page("compare.md", "Compare", block(*parts))
+    """Pick 2–6 rows (model × compression) and see them side by side; the selection lives in the URL. The page
+    is static: it reads data/compare.json (every row's numbers) and, for facts forgotten between two runs,
+    data/facts/<run>.json (bitsets of the facts scored and ranked first)."""
+    rows = tables.build_rows(h)
+    tasks = tables.task_order(h)
+    rels = site.q("SELECT run_id, task, relation, value_fraction AS v, n FROM relation_results WHERE metric = 'precision@1' "
+                  "ORDER BY run_id, task, relation")
+    rel_by_run: dict[str, dict[str, list]] = {}
+    for r in rels.iter_rows(named=True):
+        rel_by_run.setdefault(r["run_id"], {})[r["relation"]] = [round(r["v"], 6), r["n"]]
+    data_rows = []
+    for row in sorted(rows, key=lambda x: (x.model_id, x.n_steps, x.label, x.key)):
+        t_out = {}
+        for t, r in sorted(row.tasks.items()):
+            t_out[t] = {k: (round(v, 6) if isinstance(v, float) else v) for k, v in (
+                ("run", r["run_id"]), ("value", r["value"]), ("lo", r["ci_low"]), ("hi", r["ci_high"]), ("n", r["n"]),
+                ("kept", r["retention"]), ("klo", r["ret_low"]), ("khi", r["ret_high"]), ("paired", r["ret_paired"]),
+                ("norm", r["nret"]), ("verdict", r["verdict"]), ("baseline", r["baseline_run_id"]))}
+            if r["run_id"] in rel_by_run:
+                t_out[t]["rel"] = rel_by_run[r["run_id"]]
+        data_rows.append({"key": row.key, "model": row.model_id, "family": row.family, "label": row.label,
+                          "method": metrics.method_name(row.method), "source": row.source, "toy": row.toy,
+                          "scope": row.scope, "sparsity": row.sparsity, "whole": row.whole, "bits": row.bits,
+                          "size": None if row.size_mb is None else round(row.size_mb, 3), "baseline": row.n_steps == 0,
+                          "tasks": t_out})
+    site.data["data/compare.json"] = {"rows": data_rows, "tasks": tasks,
+                                      "task_names": {t: metrics.task_name(t) for t in tasks},
+                                      "metrics": {t: metrics.metric_short(t) for t in tasks},
+                                      "relations": metrics.relation_names()}
+    _fact_bitsets(site)
+    intro = Safe(
+        "<p>Pick 2–6 rows on the <a href=\"leaderboard.html\">leaderboard</a> (tick them, then <em>Compare selected</em>) "
+        "or add them here. The view (rows, the two runs compared fact by fact, and the sort of the relation table) lives "
+        "in the address: copy it to share exactly this view.</p>")
+    shell = Safe(
+        '<div id="lb-compare" data-src="data/compare.json" data-facts="data/facts/">'
+        '<div class="lb-filters"><label>Add a row <input type="search" list="lb-compare-options" class="lb-compare-add" '
+        'placeholder="type a model or compression"></label><datalist id="lb-compare-options"></datalist>'
+        '<button type="button" class="md-button lb-compare-clear">Clear</button>'
+        '<a class="lb-compare-link" href="compare.html">link to this view</a></div>'
+        '<div class="lb-compare-out" aria-live="polite"><p class="lb-compare-empty">No rows picked yet. Examples: '
+        '<a class="lb-compare-example" href="compare.html">the baseline and its strongest compressions</a>.</p></div></div>'
+        '<script src="assets/compare.js" defer></script>')
+    site.page("compare.md", "Compare", block(intro, shell))
+
+
+def _fact_bitsets(site: Site) -> None:
+    """Per run with per-fact outcomes: for each task, base64 bitsets (over that task's sorted fact ids) of the facts
+    scored and of the facts ranked first. The id lists are one file per task."""
+    import base64
+
+    import numpy as np
+
+    facts = site.q("SELECT task, fact_id FROM fact_ranks GROUP BY task, fact_id ORDER BY task, fact_id")
+    if facts.is_empty():
+        return
+    index: dict[str, dict[str, int]] = {}
+    for task, g in facts.group_by("task", maintain_order=True):
+        ids = g["fact_id"].to_list()
+        index[task[0]] = {fid: i for i, fid in enumerate(ids)}
+        site.data[f"data/facts/task-{method_slug(task[0])}.json"] = ids
+    per_run: dict[str, dict] = {}
+    for (rid, task), g in site.q("SELECT run_id, task, fact_id, rank FROM fact_ranks ORDER BY run_id, task, fact_id").group_by(
+            "run_id", "task", maintain_order=True):
+        idx = index[task]
+        scored = np.zeros(len(idx), dtype=bool)
+        right = np.zeros(len(idx), dtype=bool)
+        pos = np.array([idx[f] for f in g["fact_id"].to_list()])
+        scored[pos] = True
+        right[pos[(g["rank"] == 1).to_numpy()]] = True
+        per_run.setdefault(rid, {})[task] = {
+            "ids": f"task-{method_slug(task)}.json",
+            "scored": base64.b64encode(np.packbits(scored, bitorder="little").tobytes()).decode(),
+            "right": base64.b64encode(np.packbits(right, bitorder="little").tobytes()).decode()}
+    for rid, v in per_run.items():
+        site.data[f"data/facts/{rid}.json"] = v
 
 
 DOWNLOAD_TABLES = ("runs", "results", "relation_results", "compression_steps", "measured_sparsity", "models")

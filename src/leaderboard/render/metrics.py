@@ -1,0 +1,179 @@
+"""The numbers the site shows beside the raw metrics: retention per task with an interval, chance-normalised
+retention for multiple-choice accuracy, whether a run is distinguishable from its baseline, and readable
+names (methods, relations). Pure functions over polars frames; no HTML here.
+
+Retention interval (defined on the methodology page):
+- with per-fact outcomes in both run files (LAMA): a paired bootstrap. Every fact falls in one of four cells
+  (right in both, forgotten, newly right, wrong in both); resampling the facts with replacement is drawing the
+  four counts from a multinomial, so 2,000 resamples cost nothing. Each resample gives the micro P@1 ratio
+  R* = (kept + newly right) / (kept + forgotten); the interval is R_macro · [q2.5(R*), q97.5(R*)] / R_micro,
+  i.e. the paired relative uncertainty applied to the headline (macro) retention.
+- otherwise (reported results, lm-eval without per-example outcomes, synthetic runs): the delta-method
+  interval of a ratio of two independent estimates, with standard errors read off each 95% interval. It is
+  marked "≈" (not paired; wider than the paired one when the two runs are positively correlated).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from functools import cache
+from importlib import resources
+
+import numpy as np
+import polars as pl
+
+Z = 1.959963984540054
+RESAMPLES = 2000
+
+# Chance accuracy of multiple-choice tasks (1 / number of options); a task not listed gets no
+# chance-normalised retention.
+CHANCE = {
+    "lm-eval:boolq": 0.5, "lm-eval:piqa": 0.5, "lm-eval:winogrande": 0.5, "lm-eval:copa": 0.5,
+    "lm-eval:rte": 0.5, "lm-eval:wic": 0.5, "lm-eval:cb": 1 / 3, "lm-eval:anli_r1": 1 / 3,
+    "lm-eval:arc_easy": 0.25, "lm-eval:arc_challenge": 0.25, "lm-eval:hellaswag": 0.25,
+    "lm-eval:openbookqa": 0.25, "lm-eval:mmlu": 0.25, "lm-eval:sciq": 0.25,
+}
+MIN_ABOVE_CHANCE = 0.02  # a baseline within 2 points of chance has nothing to keep: no normalised retention
+
+
+def chance(task: str) -> float | None:
+    return CHANCE.get(task)
+
+
+def paired_interval(kept: int, forgotten: int, learned: int, compared: int, seed: str) -> tuple[float, float] | None:
+    """95% percentile interval of the micro P@1 ratio (compressed / baseline) over paired resamples of facts."""
+    base_right = kept + forgotten
+    if compared <= 0 or base_right <= 0:
+        return None
+    p = np.array([kept, forgotten, learned, compared - kept - forgotten - learned], dtype=float) / compared
+    rng = np.random.default_rng(int(hashlib.sha256(seed.encode()).hexdigest()[:16], 16))
+    draws = rng.multinomial(compared, p, size=RESAMPLES)
+    denom = draws[:, 0] + draws[:, 1]
+    ok = denom > 0
+    ratio = (draws[ok, 0] + draws[ok, 2]) / denom[ok]
+    if ratio.size == 0:
+        return None
+    lo, hi = np.quantile(ratio, [0.025, 0.975])
+    return float(lo), float(hi)
+
+
+def _se(low: float | None, high: float | None) -> float | None:
+    if low is None or high is None or not math.isfinite(low) or not math.isfinite(high):
+        return None
+    return max(high - low, 0.0) / (2 * Z)
+
+
+def delta_interval(value: float, v_low, v_high, base: float, b_low, b_high, offset: float = 0.0) -> tuple[float, float] | None:
+    """Interval of (value - offset) / (base - offset) from two independent 95% intervals (delta method)."""
+    num, den = value - offset, base - offset
+    se_v, se_b = _se(v_low, v_high), _se(b_low, b_high)
+    if se_v is None or den <= 0:
+        return None
+    r = num / den
+    se = math.sqrt((se_v / den) ** 2 + ((r * se_b / den) ** 2 if se_b is not None else 0.0))
+    return r - Z * se, r + Z * se
+
+
+def add_retention(h: pl.DataFrame, paired: pl.DataFrame, baseline_ci: pl.DataFrame) -> pl.DataFrame:
+    """Columns ret_low/ret_high/ret_paired, nret (chance-normalised) with nret_low/nret_high, and verdict:
+    'baseline', 'tied' (the interval holds 1), 'lower', 'higher' or None (no interval)."""
+    pairs = {(r["run_id"], r["task"]): r for r in paired.iter_rows(named=True)}
+    bci = {r["run_id"]: r for r in baseline_ci.iter_rows(named=True)}
+    cols: dict[str, list] = {k: [] for k in ("ret_low", "ret_high", "ret_paired", "nret", "nret_low", "nret_high", "verdict")}
+    for r in h.iter_rows(named=True):
+        lo = hi = nr = nlo = nhi = None
+        is_paired = False
+        ret, base = r["retention"], r["baseline_value"]
+        b = bci.get(r["baseline_run_id"]) or {}
+        if ret is not None and r["n_steps"] > 0:
+            pr = pairs.get((r["run_id"], r["task"]))
+            if pr is not None and pr["micro_ret"]:
+                iv = paired_interval(pr["kept"], pr["forgotten"], pr["learned"], pr["compared"], f"{r['run_id']}:{r['task']}")
+                if iv is not None:
+                    lo, hi = ret * iv[0] / pr["micro_ret"], ret * iv[1] / pr["micro_ret"]
+                    is_paired = True
+            if lo is None:
+                iv = delta_interval(r["value"], r["ci_low"], r["ci_high"], base, b.get("ci_low"), b.get("ci_high"))
+                if iv is not None:
+                    lo, hi = iv
+        c = chance(r["task"])
+        if c is not None and base is not None and base - c >= MIN_ABOVE_CHANCE and r["value"] is not None:
+            nr = (r["value"] - c) / (base - c)
+            if r["n_steps"] > 0:
+                iv = delta_interval(r["value"], r["ci_low"], r["ci_high"], base, b.get("ci_low"), b.get("ci_high"), c)
+                if iv is not None:
+                    nlo, nhi = iv
+        if r["n_steps"] == 0:
+            verdict = "baseline"
+        elif lo is None:
+            verdict = None
+        elif lo <= 1.0 <= hi:
+            verdict = "tied"
+        else:
+            verdict = "lower" if hi < 1.0 else "higher"
+        for k, v in zip(cols, (lo, hi, is_paired, nr, nlo, nhi, verdict), strict=True):
+            cols[k].append(v)
+    return h.with_columns(
+        pl.Series("ret_low", cols["ret_low"], dtype=pl.Float64), pl.Series("ret_high", cols["ret_high"], dtype=pl.Float64),
+        pl.Series("ret_paired", cols["ret_paired"], dtype=pl.Boolean), pl.Series("nret", cols["nret"], dtype=pl.Float64),
+        pl.Series("nret_low", cols["nret_low"], dtype=pl.Float64), pl.Series("nret_high", cols["nret_high"], dtype=pl.Float64),
+        pl.Series("verdict", cols["verdict"], dtype=pl.String))
+
+
+# --- names ---------------------------------------------------------------------------------------
+
+_CRITERIA = {"l1": "magnitude (L1)", "n:m": "N:M", "random": "random", "ln-structured": "Ln-structured",
+             "random-structured": "random structured", "wanda": "Wanda"}
+
+
+def method_name(key: str) -> str:
+    """'prune:l1:global' -> 'global magnitude (L1) pruning'; 'quantize:bnb-nf4' -> 'bnb-nf4 quantization'."""
+    if key == "baseline":
+        return "uncompressed baseline"
+    parts = []
+    for step in key.split("+"):
+        bits = step.split(":")
+        if bits[0] == "prune" and len(bits) >= 3:
+            parts.append(f"{bits[-1]} {_CRITERIA.get(':'.join(bits[1:-1]), ':'.join(bits[1:-1]))} pruning")
+        elif bits[0] == "quantize" and len(bits) >= 2:
+            parts.append(f"{':'.join(bits[1:])} quantization")
+        else:
+            parts.append(step)
+    return " → ".join(parts)
+
+
+def task_name(task: str) -> str:
+    suite, _, name = task.partition(":")
+    return {"lama": "LAMA", "lm-eval": "", "bear": "BEAR"}.get(suite, suite) + (" " if suite in ("lama", "bear") else "") + {
+        "trex": "T-REx", "google-re": "Google-RE", "squad": "SQuAD", "conceptnet": "ConceptNet", "boolq": "BoolQ",
+        "piqa": "PIQA", "winogrande": "Winogrande", "hellaswag": "HellaSwag", "arc_easy": "ARC-Easy",
+        "arc_challenge": "ARC-Challenge"}.get(name, name)
+
+
+def metric_short(task: str) -> str:
+    return "P@1" if task.startswith("lama:") else "acc"
+
+
+@cache
+def relation_names() -> dict[str, str]:
+    """LAMA relation ids -> labels, from the LAMA relations file shipped with the package."""
+    out: dict[str, str] = {}
+    try:
+        text = resources.files("leaderboard").joinpath("data/lama/relations.jsonl").read_text(encoding="utf-8")
+    except (FileNotFoundError, OSError):
+        return out
+    for line in text.splitlines():
+        if line.strip():
+            row = json.loads(line)
+            if row.get("relation") and row.get("label"):
+                out[str(row["relation"])] = str(row["label"])
+    return out
+
+
+def relation_label(rel: str) -> str:
+    name = relation_names().get(rel)
+    if name:
+        return f"{rel} · {name}"
+    return rel.replace("_", " ") if "_" in rel else rel

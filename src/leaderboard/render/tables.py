@@ -1,0 +1,220 @@
+"""The leaderboard table: one row per (source, model, compression), a compact first cell, the metric and the
+retention per task with their intervals, sorted by the headline metric (descending). Everything from run files
+is escaped (html.esc); sorting, filtering, the column chooser and the URL state are in assets/leaderboard.js."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+import polars as pl
+
+from ..schema import model_slug
+from .html import Safe, badge, esc
+from .metrics import chance, metric_short, task_name
+
+MAX_VISIBLE_TASKS = 3  # more fit at 1280 px only without their intervals; the column chooser shows the others
+BITS_NOTE = ("measured over every weight of the model, embeddings included: 4-bit schemes quantize the Linear "
+             "layers only, so the embeddings (often kept in 32 bits) weigh in")
+
+
+@dataclass
+class Row:
+    key: str
+    source: str
+    toy: bool
+    model_id: str
+    family: str
+    label: str
+    method: str
+    scope: str | None
+    sparsity: float | None  # requested, of the scope
+    whole: float | None  # measured, of all Linear layers
+    bits: float | None
+    size_mb: float | None
+    n_steps: int
+    tasks: dict[str, dict] = field(default_factory=dict)
+
+
+def row_key(source: str, model_id: str, revision: str | None, compression_key: str) -> str:
+    return hashlib.sha256(f"{source}\x00{model_id}\x00{revision}\x00{compression_key}".encode()).hexdigest()[:12]
+
+
+def build_rows(h: pl.DataFrame) -> list[Row]:
+    rows: dict[str, Row] = {}
+    for r in h.iter_rows(named=True):
+        key = row_key(r["source_kind"], r["model_id"], r["model_revision"], r["compression_key"])
+        row = rows.get(key)
+        if row is None:
+            row = rows[key] = Row(
+                key, r["source_kind"], bool(r["toy"]), r["model_id"], r["family"], r["method_label"], r["method"],
+                r["scope"], r["sparsity"], r["whole_sparsity"], r["bits_per_weight"],
+                r["weight_bytes"] / 1e6 if r["weight_bytes"] is not None else None, r["n_steps"])
+        row.tasks[r["task"]] = r
+    return list(rows.values())
+
+
+def task_order(h: pl.DataFrame) -> list[str]:
+    """Tasks by how many rows have them (the headline task first), LAMA before lm-eval on ties."""
+    counts = h.group_by("task").agg(pl.len().alias("n")).to_dicts()
+    return [c["task"] for c in sorted(counts, key=lambda c: (-c["n"], not c["task"].startswith("lama:"), c["task"]))]
+
+
+def sort_rows(rows: list[Row], task: str | None) -> list[Row]:
+    """By the headline task's value, descending; rows without it last; then model and label (stable)."""
+    def key(r: Row):
+        v = r.tasks.get(task, {}).get("value") if task else None
+        return (v is None, -(v or 0.0), r.model_id, r.n_steps, r.label, r.key)
+    return sorted(rows, key=key)
+
+
+def badges(source: str, toy: bool, baseline: bool = False) -> Safe:
+    parts = []
+    if baseline:
+        parts.append(badge("baseline", "baseline"))
+    if source != "reproduced":
+        parts.append(badge(source, source))
+    if toy:
+        parts.append(badge("toy", "toy"))
+    return Safe(" ".join(parts))
+
+
+def _n(x: float | None, digits: int = 3) -> str:
+    return "–" if x is None else f"{x:.{digits}f}"
+
+
+def _ci(lo: float | None, hi: float | None, approx: bool = False, digits: int = 3) -> Safe:
+    if lo is None or hi is None:
+        return Safe("")
+    mark = "≈" if approx else ""
+    return Safe(f'<span class="lb-ci">{mark}{lo:.{digits}f}–{hi:.{digits}f}</span>')
+
+
+def _sortattr(v: float | None) -> str:
+    return "" if v is None else f' data-sort="{v!r}"'
+
+
+def _pct(x: float | None) -> str:
+    return "–" if x is None else f"{100 * x:.0f}%"
+
+
+def first_cell(row: Row, prefix: str, show_model: bool, select: bool, primary: str | None) -> Safe:
+    run = next(iter(row.tasks.values()))
+    if primary in row.tasks:
+        run = row.tasks[primary]
+    model = esc(row.model_id)
+    pick = (f'<input type="checkbox" class="lb-pick" value="{esc(row.key)}" aria-label="compare {model} · {esc(row.label)}"> '
+            if select else "")
+    model_part = (f'<a class="lb-model" href="{prefix}models/{esc(model_slug(row.model_id))}.html">{model}</a>'
+                  f'<span class="lb-fam"> · {esc(row.family)}</span><br>' if show_model else "")
+    return Safe(f'<td class="lb-first" data-label="Run" data-sort="{model} {esc(row.label)}">{pick}{model_part}'
+                f'<a class="lb-comp" href="{prefix}runs/{esc(run["run_id"])}.html">{esc(row.label)}</a> '
+                f'{badges(row.source, row.toy, row.n_steps == 0)}</td>')
+
+
+def board(h: pl.DataFrame, depth: int, *, show_model: bool = True, filters: bool = True, select: bool = True,
+          url_state: bool = False, tasks: list[str] | None = None, limit: int | None = None, caption: str | None = None) -> Safe:
+    prefix = "../" * depth
+    tasks = tasks or task_order(h)
+    primary = tasks[0] if tasks else None
+    rows = sort_rows(build_rows(h), primary)
+    if limit is not None:
+        rows = rows[:limit]
+    visible = set(tasks[:MAX_VISIBLE_TASKS])
+    head = ['<th scope="col" class="lb-rank" data-col="rank">#</th>',
+            '<th scope="col" data-col="run" data-type="text"><button type="button">Model · compression</button></th>' if show_model
+            else '<th scope="col" data-col="run" data-type="text"><button type="button">Compression</button></th>',
+            '<th scope="col" class="lb-num" data-col="sparsity" data-type="num" title="measured share of zero weights in all '
+            'Linear layers of the model; below it the requested sparsity of the pruned scope"><button type="button">Sparsity'
+            '<span class="lb-sub">all Linear · scope</span></button></th>',
+            f'<th scope="col" class="lb-num" data-col="bits" data-type="num" title="{esc(BITS_NOTE)}"><button type="button">'
+            'Bits<span class="lb-sub">per weight</span></button></th>',
+            '<th scope="col" class="lb-num" data-col="size" data-type="num" data-optional="1" hidden><button type="button">'
+            'Size<span class="lb-sub">MB</span></button></th>']
+    for i, t in enumerate(tasks):
+        hide = "" if t in visible else " hidden"
+        metric = metric_short(t)
+        sort = ' aria-sort="descending"' if t == primary else ""
+        head.append(f'<th scope="col" class="lb-num" data-col="t{i}" data-task="{esc(t)}" data-type="num"{sort}{hide}>'
+                    f'<button type="button">{esc(metric)}<span class="lb-sub">{esc(task_name(t))}</span></button></th>')
+        norm = " · chance-normalised" if chance(t) is not None else ""
+        head.append(f'<th scope="col" class="lb-num" data-col="k{i}" data-task="{esc(t)}" data-type="num"{hide} '
+                    f'title="retention: {esc(metric)} ÷ the baseline\'s {esc(metric)} on {esc(t)}; 95% interval below{norm}">'
+                    f'<button type="button">Kept<span class="lb-sub">{esc(task_name(t))}</span></button></th>')
+    body = []
+    for n, row in enumerate(rows, 1):
+        cls = f"lb-src-{row.source}" + (" lb-baseline" if row.n_steps == 0 else "")
+        cells = [f'<td class="lb-rank">{n}</td>', str(first_cell(row, prefix, show_model, select, primary)),
+                 f'<td class="lb-num" data-label="Sparsity (all Linear · scope)"{_sortattr(row.whole)}>{_pct(row.whole)}'
+                 + (f'<span class="lb-ci">{_pct(row.sparsity)} {esc(row.scope)}</span>'
+                    if row.sparsity is not None and row.scope not in (None, "all") else "") + "</td>",
+                 f'<td class="lb-num" data-label="Bits per weight"{_sortattr(row.bits)}>{_n(row.bits, 1)}</td>',
+                 f'<td class="lb-num" data-label="Size (MB)"{_sortattr(row.size_mb)} hidden>{_n(row.size_mb, 1)}</td>']
+        for t in tasks:
+            hide = "" if t in visible else " hidden"
+            r = row.tasks.get(t)
+            label = f"{metric_short(t)} {task_name(t)}"
+            if r is None:
+                cells.append(f'<td class="lb-num lb-none" data-label="{esc(label)}"{hide}>–</td>')
+                cells.append(f'<td class="lb-num lb-none" data-label="Kept {esc(task_name(t))}"{hide}>–</td>')
+                continue
+            n_txt = f"n = {r['n']:,}; " if r.get("n") else ""
+            cells.append(f'<td class="lb-num" data-label="{esc(label)}"{_sortattr(r["value"])}{hide} '
+                         f'title="{esc(n_txt)}95% interval below">'
+                         f'<a href="{prefix}runs/{esc(r["run_id"])}.html">{_n(r["value"])}</a>{_ci(r["ci_low"], r["ci_high"])}</td>')
+            if row.n_steps == 0:
+                cells.append(f'<td class="lb-num" data-label="Kept {esc(task_name(t))}"{hide}><span class="lb-base">baseline</span></td>')
+                continue
+            kept = _n(r["retention"])
+            verdict = r.get("verdict")
+            tag = {"tied": '<span class="lb-tie" title="indistinguishable from the baseline (its 95% interval holds 1)">tied</span>',
+                   "higher": '<span class="lb-up" title="above the baseline (95% interval above 1)">▲</span>',
+                   "lower": ""}.get(verdict or "", "")
+            extra = ""
+            if r.get("nret") is not None:
+                extra = (f'<span class="lb-ci" title="chance-normalised: (acc − chance) / (baseline − chance)">'
+                         f'norm {r["nret"]:.2f}</span>')
+            cells.append(f'<td class="lb-num" data-label="Kept {esc(task_name(t))}"{_sortattr(r["retention"])}{hide}>'
+                         f'{kept}{" " + tag if tag else ""}{_ci(r["ret_low"], r["ret_high"], not r["ret_paired"])}{extra}</td>')
+        body.append(f'<tr class="{esc(cls)}" data-key="{esc(row.key)}" data-family="{esc(row.family)}" '
+                    f'data-source="{esc(row.source)}" data-method="{esc(row.method)}">' + "".join(cells) + "</tr>")
+    cap = f"<caption>{esc(caption)}</caption>" if caption else ""
+    attrs = ' data-url-state="1"' if url_state else ""
+    table = Safe(f'<div class="lb-table-wrap lb-board-wrap"><table class="lb-table lb-board lb-sortable"{attrs}>{cap}<thead><tr>'
+                 + "".join(head) + "</tr></thead><tbody>" + "\n".join(body) + "</tbody></table></div>")
+    if not filters:
+        return table
+    return Safe(controls(h, tasks, visible, select, prefix) + table)
+
+
+def controls(h: pl.DataFrame, tasks: list[str], visible: set[str], select: bool, prefix: str) -> str:
+    def opts(vals) -> str:
+        return "".join(f'<option value="{esc(v)}">{esc(lbl)}</option>' for v, lbl in vals)
+
+    from .metrics import method_name
+
+    families = sorted(h["family"].unique().to_list())
+    sources = sorted(h["source_kind"].unique().to_list())
+    methods = sorted(h["method"].unique().to_list())
+    cols = "".join(
+        f'<label><input type="checkbox" class="lb-col" value="{esc(t)}"{" checked" if t in visible else ""}> '
+        f'{esc(task_name(t))}</label>' for t in tasks)
+    cols += '<label><input type="checkbox" class="lb-col" value="size"> Size (MB)</label>'
+    sort_opts = "".join(f'<option value="t{i}">{esc(metric_short(t))} {esc(task_name(t))}</option>'
+                        f'<option value="k{i}">Kept {esc(task_name(t))}</option>' for i, t in enumerate(tasks))
+    pick = (f'<a class="md-button lb-compare" href="{prefix}compare.html" aria-disabled="true">Compare selected '
+            '(<span class="lb-npicked">0</span>)</a>' if select else "")
+    return (
+        '<div class="lb-filters">'
+        '<label>Search <input type="search" class="lb-filter-text" placeholder="model or compression"></label>'
+        + (f'<label>Family <select class="lb-filter-family"><option value="">all</option>{opts((f, f) for f in families)}</select></label>'
+           if len(families) > 1 else "")
+        + f'<label>Method <select class="lb-filter-method"><option value="">all</option>'
+          f'{opts((m, method_name(m)) for m in methods)}</select></label>'
+        + (f'<label>Source <select class="lb-filter-source"><option value="">all</option>{opts((s, s) for s in sources)}</select></label>'
+           if len(sources) > 1 else "")
+        + f'<label>Sort <select class="lb-sort-by"><option value="">table order</option>{sort_opts}'
+          '<option value="sparsity">Sparsity</option><option value="bits">Bits per weight</option>'
+          '<option value="run">Name</option></select></label>'
+        + f'<fieldset class="lb-cols"><legend>Columns shown</legend>{cols}</fieldset>{pick}'
+        '<span class="lb-count" aria-live="polite"></span></div>')
