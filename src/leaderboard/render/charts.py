@@ -124,7 +124,7 @@ def retention_vs_sparsity(df: pl.DataFrame, colours: Colours, title: str, descri
     leaderboard filtered to it (several models)."""
     methods = sorted(set(df["method_name"].to_list()))
     base = alt.Chart().encode(
-        x=alt.X("whole:Q", title="sparsity of all Linear layers (measured)", axis=alt.Axis(format=".0%"),
+        x=alt.X("whole:Q", title="sparsity of all Linear layers (measured)", axis=alt.Axis(format=".0%", tickCount=5),
                 scale=alt.Scale(domain=[0, 1])),
         color=alt.Color("method_name:N", scale=colours.scale(methods), title="method"),
     )
@@ -135,7 +135,8 @@ def retention_vs_sparsity(df: pl.DataFrame, colours: Colours, title: str, descri
                alt.Tooltip("high:Q", format=".3f", title="95% high"), alt.Tooltip("models:Q", title="models")]
     line = base.mark_line(point=alt.OverlayMarkDef(size=40, filled=True)).encode(
         y=alt.Y("retention:Q", title=KEPT, scale=alt.Scale(zero=True, nice=True)),
-        strokeDash=alt.StrokeDash("scope:N", title="pruned scope", sort=["all", "ffn", "attention"]),
+        strokeDash=alt.StrokeDash("scope:N", title="pruned scope", sort=["all", "ffn", "attention"],
+                                  legend=alt.Legend(symbolType="stroke", symbolStrokeColor="#666")),
         detail="series:N", href="href:N", tooltip=tooltip)
     whisk = base.mark_rule(strokeWidth=1.5).encode(y="low:Q", y2="high:Q", detail="series:N")
     one = alt.Chart().transform_aggregate(n="count()").mark_rule(strokeDash=[2, 2], color=BASELINE_COLOUR).encode(
