@@ -230,6 +230,14 @@ def test_score_columns_are_on_screen_at_1280(browser, server) -> None:
     first = tab.locator("table.lb-board tbody tr").first
     assert first.locator("td .lb-ci").first.is_visible()  # the interval, under the value
     tab.screenshot(path=str(ARTIFACTS / "leaderboard_1280.png"))
+    # the column chooser: Size is hidden by default; ticking it shows it, unticking the task hides its two columns
+    assert not tab.locator("table.lb-board th[data-col='size']").is_visible()
+    tab.locator(".lb-col[value='size']").check()
+    assert tab.locator("table.lb-board th[data-col='size']").is_visible()
+    tab.locator(".lb-col[value='lama:trex']").uncheck()
+    assert not tab.locator("table.lb-board th[data-col='k0']").is_visible()
+    assert not tab.locator("table.lb-board tbody tr").first.locator("td").nth(5).is_visible()
+    assert "cols=size" in tab.url
     ctx.close()
 
 
@@ -252,7 +260,7 @@ def test_default_order_is_the_headline_metric_descending_and_headers_sort_by_key
     tab.keyboard.press("Enter")
     kept = _column(tab, "k0")
     assert [v for v in kept if v is not None] == sorted(numbers) and kept[-1] is None
-    assert tab.locator("table.lb-board tbody tr").first.locator("td.lb-rank").inner_text() == "1"
+    assert tab.locator("table.lb-board tbody tr").first.locator("td").first.inner_text() == "1"
     # filters and sort are in the URL: reopening it gives the same view
     tab.select_option(".lb-filter-source", "reported")
     assert tab.locator("table.lb-board tbody tr:not([hidden])").count() == 1
@@ -429,3 +437,5 @@ def test_a_run_with_non_finite_model_output_is_flagged_on_its_page(site) -> None
     assert pages and all("Model output is not finite" in p.read_text() for p in pages)
     healthy = (site / "runs" / "9bc2dd34d613390d.html").read_text()
     assert "Model output is not finite" not in healthy
+    # and its row on the leaderboard carries the badge
+    assert "output not finite</span>" in (site / "leaderboard.html").read_text()

@@ -15,9 +15,10 @@
   }
   function headers(table) { return Array.from(table.tHead ? table.tHead.rows[0].cells : []); }
   function renumber(table) {
+    if (!table.classList.contains("lb-board")) return;
     let n = 0;
     Array.from(table.tBodies[0].rows).forEach((tr) => {
-      const c = tr.querySelector("td.lb-rank");
+      const c = tr.cells[0];
       if (c && !tr.hidden) c.textContent = String(++n);
     });
   }
@@ -59,15 +60,9 @@
     function visibleTasks() {
       return Array.from(block.querySelectorAll(".lb-col")).filter((c) => c.checked).map((c) => c.value);
     }
-    function applyColumns() {
-      const on = new Set(visibleTasks());
-      headers(table).forEach((th, i) => {
-        const task = th.getAttribute("data-task");
-        const opt = th.getAttribute("data-col") === "size" ? "size" : null;
-        if (!task && !opt) return;
-        const show = on.has(task || opt);
-        th.hidden = !show;
-        Array.from(table.tBodies[0].rows).forEach((tr) => { if (tr.cells[i]) tr.cells[i].hidden = !show; });
+    function applyColumns() {  // hidden columns are classes on the table (the page's stylesheet hides them)
+      block.querySelectorAll(".lb-col").forEach((c) => {
+        (c.getAttribute("data-cols") || "").split(" ").filter(Boolean).forEach((k) => table.classList.toggle("lb-hide-" + k, !c.checked));
       });
     }
     function filter() {

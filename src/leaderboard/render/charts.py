@@ -90,7 +90,7 @@ def to_svg(spec: dict, cache: Path | None = None) -> str:
 
 
 def save(chart: alt.TopLevelMixin, name: str, title: str, out_dir: Path, cache: Path | None = None) -> SavedChart:
-    spec = chart.to_dict()
+    spec = chart.to_dict(validate=False)  # the spec is built by this module; validating it costs seconds per build
     out_dir.mkdir(parents=True, exist_ok=True)
     svg = to_svg(spec, cache)
     (out_dir / f"{name}.svg").write_text(svg, encoding="utf-8")

@@ -36,7 +36,9 @@ def table(headers: list[str], rows: Iterable[list[object]], cls: str = "lb-table
     out = [f'<div class="lb-table-wrap"><table class="{esc(cls)}">']
     if caption:
         out.append(f"<caption>{esc(caption)}</caption>")
-    out.append("<thead><tr>" + "".join(f'<th scope="col">{esc(h)}</th>' for h in headers) + "</tr></thead><tbody>")
+    num_th = ' class="lb-num"'
+    out.append("<thead><tr>" + "".join(f'<th scope="col"{num_th if i in numeric else ""}>{esc(h)}</th>'
+                                       for i, h in enumerate(headers)) + "</tr></thead><tbody>")
     for i, row in enumerate(rows):
         rc = f' class="{esc(row_classes[i])}"' if row_classes and row_classes[i] else ""
         cells = []

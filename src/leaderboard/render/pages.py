@@ -86,7 +86,7 @@ def headline(site: Site) -> pl.DataFrame:
                t.weight_bytes, r.eval_task AS task, t.value, t.metric, t.retention, t.baseline_value, t.baseline_run_id,
                t.ci_low / CASE WHEN t.scale = 'percent' THEN 100.0 ELSE 1.0 END AS ci_low,
                t.ci_high / CASE WHEN t.scale = 'percent' THEN 100.0 ELSE 1.0 END AS ci_high,
-               res.n, ms.sparsity AS whole_sparsity,
+               res.n, res.task_nonfinite AS nonfinite, ms.sparsity AS whole_sparsity,
                r.method || CASE WHEN coalesce(r.scope, 'all') <> 'all' THEN ' @ ' || r.scope ELSE '' END AS series
         FROM runs r JOIN retention t USING (run_id)
         JOIN results res ON res.run_id = r.run_id AND res.task = t.task AND res.metric = t.metric
@@ -536,7 +536,7 @@ def bibtex(key: str, fields: list[tuple[str, str | None]], kind: str = "misc") -
 
 
 def run_body(r: dict, res: list[dict], steps: list[dict], sparsity: list[dict], rels: list[dict], forgot: list[dict],
-             baseline: str | None = None, configs: list[dict] | None = None) -> str:
+             baseline: str | None = None) -> str:
     """The HTML of one run page (title and body; the site chrome comes from the shell page)."""
     rid = r["run_id"]
     links = [f'{link("../models/" + model_slug(r["model_id"]) + ".html", r["model_id"])}',
@@ -550,11 +550,6 @@ def run_body(r: dict, res: list[dict], steps: list[dict], sparsity: list[dict], 
     if r["git_sha"] and str(r["git_sha"]).endswith("-dirty"):
         warnings.append("The runner's checkout had uncommitted changes (git sha ends in -dirty): the code that made "
                         "this run is not exactly the commit named below.")
-    for c in configs or []:
-        bad = (c.get("config") or {}).get("nonfinite")
-        if isinstance(bad, (int, float)) and bad > 0:
-            warnings.append(f"{c['task']}: the model output is not finite for {int(bad):,} facts; they count as "
-                            "wrong (a non-finite score never helps the gold answer).")
     for w in warnings:
         parts.append(Safe(f'<p class="lb-warning">{esc(w)}</p>'))
     if r["source_kind"] == "reported":
@@ -639,33 +634,13 @@ def _runs(site: Site, h: pl.DataFrame) -> None:
     rels = _grouped(site.q("SELECT * FROM relation_results WHERE metric = 'precision@1' ORDER BY run_id, task, relation"))
     forgot = _grouped(site.q("SELECT * FROM facts_forgotten ORDER BY run_id, task"))
     baselines = dict(zip(h["run_id"].to_list(), h["baseline_run_id"].to_list(), strict=True))
-    configs = _task_configs(site)
     site.run_pages = {}
     for r in site.q("SELECT * FROM runs ORDER BY run_id").iter_rows(named=True):
         rid = r["run_id"]
         site.run_pages[rid] = (run_title(r), run_body(r, res.get(rid, []), steps.get(rid, []), sparsity.get(rid, []),
-                                                      rels.get(rid, []), forgot.get(rid, []), baselines.get(rid),
-                                                      configs.get(rid, [])))
+                                                      rels.get(rid, []), forgot.get(rid, []), baselines.get(rid)))
     site.pages[RUN_SHELL] = ("---\nhide:\n  - navigation\n  - toc\nsearch:\n  exclude: true\n---\n\n"
                              f"# {RUN_TITLE_MARKER}\n\n{RUN_BODY_MARKER}\n")
-
-
-def _task_configs(site: Site) -> dict[str, list[dict]]:
-    """Per-task config of each run (e.g. the count of facts with non-finite model output, where the store has it)."""
-    cols = {c[0] for c in site.con.execute("SELECT * FROM results LIMIT 0").description}
-    if "task_config" not in cols:
-        return {}
-    import json
-
-    out: dict[str, list[dict]] = {}
-    for r in site.q("SELECT DISTINCT run_id, task, task_config FROM results WHERE task_config IS NOT NULL "
-                    "ORDER BY run_id, task").iter_rows(named=True):
-        try:
-            cfg = json.loads(r["task_config"]) if isinstance(r["task_config"], str) else r["task_config"]
-        except ValueError:
-            continue
-        out.setdefault(r["run_id"], []).append({"task": r["task"], "config": cfg})
-    return out
 
 
 def _compare(site: Site, h: pl.DataFrame) -> None:

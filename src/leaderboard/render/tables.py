@@ -98,22 +98,41 @@ def _pct(x: float | None) -> str:
     return "–" if x is None else f"{100 * x:.0f}%"
 
 
+def _broken(row: Row) -> str:
+    bad = sum(int(r.get("nonfinite") or 0) for r in row.tasks.values())
+    return (f' <span class="lb-badge lb-broken" title="the model output is not finite for {bad:,} examples">'
+            'output not finite</span>' if bad else "")
+
+
 def first_cell(row: Row, prefix: str, show_model: bool, select: bool, primary: str | None) -> Safe:
     run = next(iter(row.tasks.values()))
     if primary in row.tasks:
         run = row.tasks[primary]
     model = esc(row.model_id)
-    pick = (f'<input type="checkbox" class="lb-pick" value="{esc(row.key)}" aria-label="compare {model} · {esc(row.label)}"> '
+    pick = (f'<input type="checkbox" class="lb-pick" value="{esc(row.key)}" aria-label="pick to compare"> '
             if select else "")
     model_part = (f'<a class="lb-model" href="{prefix}models/{esc(model_slug(row.model_id))}.html">{model}</a>'
                   f'<span class="lb-fam"> · {esc(row.family)}</span><br>' if show_model else "")
-    return Safe(f'<td class="lb-first" data-label="Run" data-sort="{model} {esc(row.label)}">{pick}{model_part}'
+    return Safe(f'<td class="lb-first">{pick}{model_part}'
                 f'<a class="lb-comp" href="{prefix}runs/{esc(run["run_id"])}.html">{esc(row.label)}</a> '
-                f'{badges(row.source, row.toy, row.n_steps == 0)}</td>')
+                f'{badges(row.source, row.toy, row.n_steps == 0)}{_broken(row)}</td>')
+
+
+def css_string(text: str) -> str:
+    """A CSS string literal: everything but letters, digits and spaces as a hex escape (no quote, backslash or
+    '</style>' can survive)."""
+    return '"' + "".join(c if c.isalnum() and c.isascii() or c == " " else f"\\{ord(c):06x}" for c in text) + '"'
+
+
+def _num_attr(v: float | None) -> str:
+    return "" if v is None else f' data-sort="{float(f"{v:.6g}")!r}"'
 
 
 def board(h: pl.DataFrame, depth: int, *, show_model: bool = True, filters: bool = True, select: bool = True,
           url_state: bool = False, tasks: list[str] | None = None, limit: int | None = None, caption: str | None = None) -> Safe:
+    """The table. Per-cell repetition is kept out of the HTML (a 2,000-run board is one row per model and
+    compression, times every task): which columns are hidden is a class on the table, and the labels of the
+    phone layout (cards) come from a small generated stylesheet, by column position."""
     prefix = "../" * depth
     tasks = tasks or task_order(h)
     primary = tasks[0] if tasks else None
@@ -121,67 +140,66 @@ def board(h: pl.DataFrame, depth: int, *, show_model: bool = True, filters: bool
     if limit is not None:
         rows = rows[:limit]
     visible = set(tasks[:MAX_VISIBLE_TASKS])
+    bid = "lb-board-" + hashlib.sha256("\x00".join(tasks).encode()).hexdigest()[:8]
     head = ['<th scope="col" class="lb-rank" data-col="rank">#</th>',
             '<th scope="col" data-col="run" data-type="text"><button type="button">Model · compression</button></th>' if show_model
             else '<th scope="col" data-col="run" data-type="text"><button type="button">Compression</button></th>',
-            '<th scope="col" class="lb-num" data-col="sparsity" data-type="num" title="measured share of zero weights in all '
+            '<th scope="col" data-col="sparsity" data-type="num" title="measured share of zero weights in all '
             'Linear layers of the model; below it the requested sparsity of the pruned scope"><button type="button">Sparsity'
             '<span class="lb-sub">all Linear · scope</span></button></th>',
-            f'<th scope="col" class="lb-num" data-col="bits" data-type="num" title="{esc(BITS_NOTE)}"><button type="button">'
+            f'<th scope="col" data-col="bits" data-type="num" title="{esc(BITS_NOTE)}"><button type="button">'
             'Bits<span class="lb-sub">per weight</span></button></th>',
-            '<th scope="col" class="lb-num" data-col="size" data-type="num" data-optional="1" hidden><button type="button">'
-            'Size<span class="lb-sub">MB</span></button></th>']
+            '<th scope="col" data-col="size" data-type="num"><button type="button">Size<span class="lb-sub">MB</span></button></th>']
+    labels = {3: "Sparsity (all Linear · scope)", 4: "Bits per weight", 5: "Size (MB)"}
+    hidden = ["size"]
     for i, t in enumerate(tasks):
-        hide = "" if t in visible else " hidden"
         metric = metric_short(t)
         sort = ' aria-sort="descending"' if t == primary else ""
-        head.append(f'<th scope="col" class="lb-num" data-col="t{i}" data-task="{esc(t)}" data-type="num"{sort}{hide}>'
+        head.append(f'<th scope="col" data-col="t{i}" data-task="{esc(t)}" data-type="num"{sort}>'
                     f'<button type="button">{esc(metric)}<span class="lb-sub">{esc(task_name(t))}</span></button></th>')
         norm = " · chance-normalised" if chance(t) is not None else ""
-        head.append(f'<th scope="col" class="lb-num" data-col="k{i}" data-task="{esc(t)}" data-type="num"{hide} '
+        head.append(f'<th scope="col" data-col="k{i}" data-task="{esc(t)}" data-type="num" '
                     f'title="retention: {esc(metric)} ÷ the baseline\'s {esc(metric)} on {esc(t)}; 95% interval below{norm}">'
                     f'<button type="button">Kept<span class="lb-sub">{esc(task_name(t))}</span></button></th>')
+        labels[6 + 2 * i] = f"{metric} {task_name(t)} (95%)"
+        labels[7 + 2 * i] = f"Kept {task_name(t)} (95%)"
+        if t not in visible:
+            hidden += [f"t{i}", f"k{i}"]
+    cols = {"size": 5, **{f"t{i}": 6 + 2 * i for i in range(len(tasks))}, **{f"k{i}": 7 + 2 * i for i in range(len(tasks))}}
+    style = "".join(f"#{bid}.lb-hide-{k} > * > tr > :nth-child({n}){{display:none}}" for k, n in cols.items())
+    style += "@media screen and (max-width:44.9375em){" + "".join(
+        f"#{bid} > tbody > tr > td:nth-child({n})::before{{content:{css_string(lbl)}}}" for n, lbl in labels.items()) + "}"
     body = []
     for n, row in enumerate(rows, 1):
         cls = f"lb-src-{row.source}" + (" lb-baseline" if row.n_steps == 0 else "")
-        cells = [f'<td class="lb-rank">{n}</td>', str(first_cell(row, prefix, show_model, select, primary)),
-                 f'<td class="lb-num" data-label="Sparsity (all Linear · scope)"{_sortattr(row.whole)}>{_pct(row.whole)}'
+        cells = [f"<td>{n}</td>", str(first_cell(row, prefix, show_model, select, primary)),
+                 f"<td{_num_attr(row.whole)}>{_pct(row.whole)}"
                  + (f'<span class="lb-ci">{_pct(row.sparsity)} {esc(row.scope)}</span>'
                     if row.sparsity is not None and row.scope not in (None, "all") else "") + "</td>",
-                 f'<td class="lb-num" data-label="Bits per weight"{_sortattr(row.bits)}>{_n(row.bits, 1)}</td>',
-                 f'<td class="lb-num" data-label="Size (MB)"{_sortattr(row.size_mb)} hidden>{_n(row.size_mb, 1)}</td>']
+                 f"<td{_num_attr(row.bits)}>{_n(row.bits, 1)}</td>",
+                 f"<td{_num_attr(row.size_mb)}>{_n(row.size_mb, 1)}</td>"]
         for t in tasks:
-            hide = "" if t in visible else " hidden"
             r = row.tasks.get(t)
-            label = f"{metric_short(t)} {task_name(t)}"
             if r is None:
-                cells.append(f'<td class="lb-num lb-none" data-label="{esc(label)}"{hide}>–</td>')
-                cells.append(f'<td class="lb-num lb-none" data-label="Kept {esc(task_name(t))}"{hide}>–</td>')
+                cells.append("<td></td><td></td>")
                 continue
-            n_txt = f"n = {r['n']:,}; " if r.get("n") else ""
-            cells.append(f'<td class="lb-num" data-label="{esc(label)}"{_sortattr(r["value"])}{hide} '
-                         f'title="{esc(n_txt)}95% interval below">'
-                         f'<a href="{prefix}runs/{esc(r["run_id"])}.html">{_n(r["value"])}</a>{_ci(r["ci_low"], r["ci_high"])}</td>')
+            n_txt = f' title="n = {r["n"]:,}"' if r.get("n") else ""
+            cells.append(f'<td{_num_attr(r["value"])}{n_txt}><a href="{prefix}runs/{esc(r["run_id"])}.html">{_n(r["value"])}</a>'
+                         f'{_ci(r["ci_low"], r["ci_high"])}</td>')
             if row.n_steps == 0:
-                cells.append(f'<td class="lb-num" data-label="Kept {esc(task_name(t))}"{hide}><span class="lb-base">baseline</span></td>')
+                cells.append('<td><span class="lb-base">baseline</span></td>')
                 continue
-            kept = _n(r["retention"])
-            verdict = r.get("verdict")
-            tag = {"tied": '<span class="lb-tie" title="indistinguishable from the baseline (its 95% interval holds 1)">tied</span>',
-                   "higher": '<span class="lb-up" title="above the baseline (95% interval above 1)">▲</span>',
-                   "lower": ""}.get(verdict or "", "")
-            extra = ""
-            if r.get("nret") is not None:
-                extra = (f'<span class="lb-ci" title="chance-normalised: (acc − chance) / (baseline − chance)">'
-                         f'norm {r["nret"]:.2f}</span>')
-            cells.append(f'<td class="lb-num" data-label="Kept {esc(task_name(t))}"{_sortattr(r["retention"])}{hide}>'
-                         f'{kept}{" " + tag if tag else ""}{_ci(r["ret_low"], r["ret_high"], not r["ret_paired"])}{extra}</td>')
+            tag = {"tied": ' <span class="lb-tie">tied</span>', "higher": ' <span class="lb-up">▲</span>'}.get(r.get("verdict") or "", "")
+            extra = f'<span class="lb-ci">norm {r["nret"]:.2f}</span>' if r.get("nret") is not None else ""
+            cells.append(f'<td{_num_attr(r["retention"])}>{_n(r["retention"])}{tag}'
+                         f'{_ci(r["ret_low"], r["ret_high"], not r["ret_paired"])}{extra}</td>')
         body.append(f'<tr class="{esc(cls)}" data-key="{esc(row.key)}" data-family="{esc(row.family)}" '
                     f'data-source="{esc(row.source)}" data-method="{esc(row.method)}">' + "".join(cells) + "</tr>")
     cap = f"<caption>{esc(caption)}</caption>" if caption else ""
     attrs = ' data-url-state="1"' if url_state else ""
-    table = Safe(f'<div class="lb-table-wrap lb-board-wrap"><table class="lb-table lb-board lb-sortable"{attrs}>{cap}<thead><tr>'
-                 + "".join(head) + "</tr></thead><tbody>" + "\n".join(body) + "</tbody></table></div>")
+    table_cls = "lb-table lb-board lb-sortable" + "".join(f" lb-hide-{k}" for k in hidden)
+    table = Safe(f'<style>{style}</style><div class="lb-table-wrap lb-board-wrap"><table id="{bid}" class="{table_cls}"{attrs}>'
+                 f'{cap}<thead><tr>' + "".join(head) + "</tr></thead><tbody>" + "\n".join(body) + "</tbody></table></div>")
     if not filters:
         return table
     return Safe(controls(h, tasks, visible, select, prefix) + table)
@@ -197,9 +215,9 @@ def controls(h: pl.DataFrame, tasks: list[str], visible: set[str], select: bool,
     sources = sorted(h["source_kind"].unique().to_list())
     methods = sorted(h["method"].unique().to_list())
     cols = "".join(
-        f'<label><input type="checkbox" class="lb-col" value="{esc(t)}"{" checked" if t in visible else ""}> '
-        f'{esc(task_name(t))}</label>' for t in tasks)
-    cols += '<label><input type="checkbox" class="lb-col" value="size"> Size (MB)</label>'
+        f'<label><input type="checkbox" class="lb-col" value="{esc(t)}" data-cols="t{i} k{i}"{" checked" if t in visible else ""}> '
+        f'{esc(task_name(t))}</label>' for i, t in enumerate(tasks))
+    cols += '<label><input type="checkbox" class="lb-col" value="size" data-cols="size"> Size (MB)</label>'
     sort_opts = "".join(f'<option value="t{i}">{esc(metric_short(t))} {esc(task_name(t))}</option>'
                         f'<option value="k{i}">Kept {esc(task_name(t))}</option>' for i, t in enumerate(tasks))
     pick = (f'<a class="md-button lb-compare" href="{prefix}compare.html" aria-disabled="true">Compare selected '
