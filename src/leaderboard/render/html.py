@@ -47,7 +47,8 @@ def table(headers: list[str], rows: Iterable[list[object]], cls: str = "lb-table
             sort = ""
             if isinstance(v, (int, float)) and not isinstance(v, bool):
                 sort = f' data-sort="{v!r}"'
-            cells.append(f"<td{num}{sort}>{esc(v)}</td>")
+            label = f' data-label="{esc(headers[j])}"' if "lb-cards" in cls and j < len(headers) else ""
+            cells.append(f"<td{num}{sort}{label}>{esc(v)}</td>")
         out.append(f"<tr{rc}>" + "".join(cells) + "</tr>")
     out.append("</tbody></table></div>")
     return Safe("\n".join(out))
