@@ -136,7 +136,8 @@ def retention_vs_sparsity(df: pl.DataFrame, colours: Colours, title: str, descri
     line = base.mark_line(point=alt.OverlayMarkDef(size=40, filled=True)).encode(
         y=alt.Y("retention:Q", title=KEPT, scale=alt.Scale(zero=True, nice=True)),
         strokeDash=alt.StrokeDash("scope:N", title="pruned scope", sort=["all", "ffn", "attention"],
-                                  legend=alt.Legend(symbolType="stroke", symbolStrokeColor="#666")),
+                                  legend=alt.Legend(symbolType="stroke", symbolStrokeColor="#888", symbolStrokeWidth=2,
+                                                    symbolSize=400, symbolFillColor="transparent")),
         detail="series:N", href="href:N", tooltip=tooltip)
     whisk = base.mark_rule(strokeWidth=1.5).encode(y="low:Q", y2="high:Q", detail="series:N")
     one = alt.Chart().transform_aggregate(n="count()").mark_rule(strokeDash=[2, 2], color=BASELINE_COLOUR).encode(
