@@ -416,7 +416,7 @@ def test_synthetic_build_says_so_on_every_page(synthetic_site) -> None:
 
 
 @pytest.mark.parametrize("width", [1280, 390])
-@pytest.mark.parametrize("page", ["index.html", "leaderboard.html", "families/decoder.html", "compare.html"])
+@pytest.mark.parametrize("page", ["index.html", "leaderboard.html", "families/encoder.html", "compare.html"])
 def test_synthetic_site_in_chromium(browser, synthetic_server, page, width) -> None:
     ctx, tab = _tab(browser, width)
     errors = []
