@@ -167,7 +167,8 @@ def _series_page(site, series: str, df: pl.DataFrame) -> None:
     if not ret.is_empty():
         parts.append(site.chart(_series_chart(ret, f"{series}: accuracy kept under RTN and GPTQ"),
                                 f"published-{_slug(series)}", f"{series}: accuracy kept under RTN vs GPTQ, "
-                                "per task, across sizes (reported; Frantar et al. 2023)", 1))
+                                "per task, across sizes (reported; Frantar et al. 2023)", 1,
+                                "each quantized value divided by the same table's FP16 value; x: model size"))
     cols = [("", "FP16"), ("rtn4", "RTN 4-bit"), ("gptq4", "GPTQ 4-bit"), ("rtn3", "RTN 3-bit"), ("gptq3", "GPTQ 3-bit")]
     keyed = df.with_columns(key=pl.when(pl.col("n_steps") == 0).then(pl.lit("")).otherwise(
         pl.col("scheme") + pl.col("compression_key").str.extract(r'"bits":\s*(\d+)')))
