@@ -138,10 +138,12 @@ def test_run_spec_type_errors_are_one_line(tmp_path, body, message, capsys) -> N
     assert rc == 2 and message in out and str(spec) in out, out
 
 
-def test_wanda_without_calibration_is_refused_before_loading(tmp_path, capsys) -> None:
+def test_wanda_on_an_encoder_is_refused_before_loading(tmp_path, capsys) -> None:
+    # wanda has a default calibration set now (builtin:default); what it cannot do is an encoder
     rc, out = run_cli(["run", "--model", DEMO_MODEL, "--eval", "lama:trex", "--compress", "prune:criterion=wanda,sparsity=0.5",
                        "--out", str(tmp_path / "runs"), "--lama-dir", str(LAMA_DIR)], capsys)
-    assert rc == 2 and "compress[0]: criterion 'wanda' needs calibration data" in out
+    assert rc == 2 and "prune:wanda runs on decoder models (llm-compressor); this model is an encoder" in out
+    assert not (tmp_path / "runs").exists()
 
 
 def test_the_seed_enters_the_run_id_only_where_it_changes_results() -> None:

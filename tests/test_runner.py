@@ -74,10 +74,10 @@ out: {tmp_path / 'runs'}
     ("kwargs", "message"),
     [
         ({"compression": ["prune:criterion=l1,sparsity=1.5"]}, "sparsity: Input should be less than or equal to 1"),
-        ({"compression": ["prune:criterion=magic,sparsity=0.5"]}, "criterion: Input should be 'l1', 'random'"),
+        ({"compression": ["prune:criterion=magic,sparsity=0.5"]}, "does not match any of the expected tags: 'l1', 'random'"),
         ({"compression": ["prune:criterion=l1,sparsity=0.5,scope=*.layer.9.*"]}, "scope '*.layer.9.*' matches no layer of this bert model"),
         ({"compression": ["quantize:scheme=bnb-nf4", "prune:criterion=l1,sparsity=0.5"]}, "pruning after quantization is not supported"),
-        ({"evals": ["lama:wiki"]}, "use lama:{trex,google-re,conceptnet,squad} or lm-eval:<task>"),
+        ({"evals": ["lama:wiki"]}, "use lama:{trex,google-re,conceptnet,squad}, bear, bear:big or lm-eval:<task>"),
         ({"evals": ["lm-eval:boolq"]}, "lm-eval scores decoders and encoder-decoders; this model is an encoder"),
         ({"evals": ["lama:conceptnet"]}, "no conceptnet data"),
         ({"model": "org/not-here"}, "is not a local directory; pass --allow-hub"),

@@ -43,14 +43,17 @@ def pmap(fn: Callable[[T], R], items: Sequence[T], *, min_items: int = 400, work
     """``[fn(x) for x in items]`` in order, over a process pool when there are enough items.
 
     ``fn`` must be a module-level function; what it returns is pickled back, so keep it light.
+
+    Workers are *spawned*, never forked: polars and torch run thread pools that a forked child
+    inherits locked (a fork after the parent used polars deadlocked the ingest in CI).
     """
     workers = min(workers or cpu_count(), 8)
-    if workers < 2 or len(items) < min_items or "fork" not in mp.get_all_start_methods():
+    if workers < 2 or len(items) < min_items:
         with gc_paused():
             return [fn(x) for x in items]
     size = max(1, -(-len(items) // (workers * 4)))
     chunks = [(fn, items[i : i + size]) for i in range(0, len(items), size)]
-    with gc_paused(), ProcessPoolExecutor(workers, mp_context=mp.get_context("fork")) as ex:
+    with gc_paused(), ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as ex:
         out: list[R] = []
         for part in ex.map(_run_chunk, chunks):
             out.extend(part)

@@ -302,11 +302,17 @@ def _best(h: pl.DataFrame, per_task: int = 5) -> list[Safe]:
 def _home(site: Site, h: pl.DataFrame, counts: dict) -> None:
     real = h.filter(pl.col("source_kind") != "synthetic")
     shown = real if not real.is_empty() else h
-    primary = tables.task_order(shown)[0] if not shown.is_empty() else None
     parts = [dl([("runs", counts["runs"]), ("models", counts["models"]), ("families", counts["families"]),
                  ("reported results", counts["reported"])])]
-    curve = sparsity_curve(shown.filter(pl.col("task") == primary), "") if primary else pl.DataFrame()
-    if not curve.is_empty():
+    # the headline chart: the most-run task that has pruning runs to draw (the most-run task overall may be
+    # one that only quantized or reported runs have)
+    primary, curve = None, pl.DataFrame()
+    for task in tables.task_order(shown):
+        curve = sparsity_curve(shown.filter(pl.col("task") == task), "")
+        if not curve.is_empty():
+            primary = task
+            break
+    if primary is not None:
         title = f"Knowledge kept as weights are pruned ({metrics.task_name(primary)})"
         parts.append(site.chart(charts.retention_vs_sparsity(curve, site.colours, title, _curve_description(curve)),
                                 "home-sparsity", title, 0, "One panel per family; mean over models, whiskers: 95% "
