@@ -7,6 +7,7 @@ import functools
 import http.server
 import json
 import os
+import re
 import shutil
 import threading
 from pathlib import Path
@@ -58,6 +59,10 @@ def test_pages_exist_with_the_right_numbers(site) -> None:
     p1 = run80["results"][0]["metrics"]["precision@1"]["value"]
     assert f">{p1:.3f}</a>" in board and "global magnitude (L1) pruning 80% of all" in board
     assert "lb-src-reported" in board and ">reported</span>" in board  # reported rows are marked
+    # a reported pruning run has no measured sparsity: the cell says so and shows the requested share below
+    sparsegpt = next(r for r in re.findall(r"<tr .*?</tr>", board, re.S)
+                     if "facebook/opt-175b" in r and "SparseGPT pruning 50% of all" in r)
+    assert '<td>–<span class="lb-ci">50% all</span></td>' in sparsegpt
     run_page = (site / "runs" / "9bc2dd34d613390d.html").read_text()
     assert "leaderboard run --model compression-leaderboard/demo-bert-trex --eval lama:trex" in run_page
     assert "Facts forgotten" in run_page

@@ -174,8 +174,10 @@ def board(h: pl.DataFrame, depth: int, *, show_model: bool = True, filters: bool
         cls = f"lb-src-{row.source}" + (" lb-baseline" if row.n_steps == 0 else "")
         cells = [f"<td>{n}</td>", str(first_cell(row, prefix, show_model, select, primary)),
                  f"<td{_num_attr(row.whole)}>{_pct(row.whole)}"
-                 + (f'<span class="lb-ci">{_pct(row.sparsity)} {esc(row.scope)}</span>'
-                    if row.sparsity is not None and row.scope not in (None, "all") else "") + "</td>",
+                 # below: the requested share of the pruned scope, also where nothing was measured (reported runs)
+                 + (f'<span class="lb-ci">{_pct(row.sparsity)} {esc(row.scope or "all")}</span>'
+                    if row.sparsity is not None and (row.scope not in (None, "all") or row.whole is None) else "")
+                 + "</td>",
                  f"<td{_num_attr(row.bits)}>{_n(row.bits, 1)}</td>",
                  f"<td{_num_attr(row.size_mb)}>{_n(row.size_mb, 1)}</td>"]
         for t in tasks:
