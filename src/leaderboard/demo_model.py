@@ -80,6 +80,30 @@ def build_tokenizer(facts: list[Fact]) -> T.PreTrainedTokenizerBase:
     return tok
 
 
+
+def _train(model, n: int, spec, batch_loss, log, log_every: int):
+    """AdamW with linear warm-up/decay over ``spec.epochs`` shuffled passes of ``n`` examples; one seeded
+    generator draws the order (and whatever ``batch_loss(batch_indices, generator)`` draws). Returns the
+    last loss; the model is left in eval mode."""
+    opt = torch.optim.AdamW(model.parameters(), lr=spec.lr, weight_decay=0.01)
+    steps = spec.epochs * -(-n // spec.batch_size)
+    sched = T.get_linear_schedule_with_warmup(opt, steps // 20, steps)
+    gen = torch.Generator().manual_seed(spec.seed)
+    model.train()
+    loss = torch.tensor(0.0)
+    for epoch in range(spec.epochs):
+        perm = torch.randperm(n, generator=gen)
+        for start in range(0, n, spec.batch_size):
+            loss = batch_loss(perm[start : start + spec.batch_size], gen)
+            loss.backward()
+            opt.step()
+            sched.step()
+            opt.zero_grad()
+        if log and (epoch + 1) % log_every == 0:
+            log(f"  epoch {epoch + 1}/{spec.epochs}: loss {loss.item():.3f}")
+    model.eval()
+    return loss
+
 def train(lama_root: Path, out_dir: Path, spec: DemoSpec | None = None, log=print) -> dict:
     """Train and save the demo model into ``out_dir``; returns a summary (facts, loss, seconds)."""
     spec = spec or DemoSpec()
@@ -100,34 +124,21 @@ def train(lama_root: Path, out_dir: Path, spec: DemoSpec | None = None, log=prin
     mask_pos = (ids == tok.mask_token_id).long().argmax(1)
     filled = ids.clone()
     filled[torch.arange(len(facts)), mask_pos] = gold
-    opt = torch.optim.AdamW(model.parameters(), lr=spec.lr, weight_decay=0.01)
-    steps = spec.epochs * -(-len(facts) // spec.batch_size)
-    sched = T.get_linear_schedule_with_warmup(opt, steps // 20, steps)
-    gen = torch.Generator().manual_seed(spec.seed)
-    model.train()
-    loss = torch.tensor(0.0)
-    for epoch in range(spec.epochs):
-        perm = torch.randperm(len(facts), generator=gen)
-        for start in range(0, len(facts), spec.batch_size):
-            b = perm[start : start + spec.batch_size]
-            x, a = filled[b].clone(), att[b]
-            labels = torch.full_like(x, -100)
-            rows = torch.arange(len(b))
-            labels[rows, mask_pos[b]] = gold[b]  # the object, always
-            extra = (torch.rand(x.shape, generator=gen) < spec.extra_mlm) & (a == 1) & (x > 4)
-            labels[extra] = x[extra]  # plus a little ordinary MLM on other tokens
-            x[rows, mask_pos[b]] = tok.mask_token_id
-            x[extra] = tok.mask_token_id
-            hidden = model.bert(input_ids=x, attention_mask=a).last_hidden_state
-            sel = labels != -100  # the vocabulary projection only where there is a label
-            loss = torch.nn.functional.cross_entropy(model.cls(hidden[sel]), labels[sel])
-            loss.backward()
-            opt.step()
-            sched.step()
-            opt.zero_grad()
-        if log and (epoch + 1) % 10 == 0:
-            log(f"  epoch {epoch + 1}/{spec.epochs}: loss {loss.item():.3f}")
-    model.eval()
+
+    def batch_loss(b, gen):
+        x, a = filled[b].clone(), att[b]
+        labels = torch.full_like(x, -100)
+        rows = torch.arange(len(b))
+        labels[rows, mask_pos[b]] = gold[b]  # the object, always
+        extra = (torch.rand(x.shape, generator=gen) < spec.extra_mlm) & (a == 1) & (x > 4)
+        labels[extra] = x[extra]  # plus a little ordinary MLM on other tokens
+        x[rows, mask_pos[b]] = tok.mask_token_id
+        x[extra] = tok.mask_token_id
+        hidden = model.bert(input_ids=x, attention_mask=a).last_hidden_state
+        sel = labels != -100  # the vocabulary projection only where there is a label
+        return torch.nn.functional.cross_entropy(model.cls(hidden[sel]), labels[sel])
+
+    loss = _train(model, len(facts), spec, batch_loss, log, log_every=10)
     model.save_pretrained(out_dir)
     tok.save_pretrained(out_dir)
     summary = {"model_id": MODEL_ID, "facts": len(facts), "relations": sorted({f.relation for f in facts}), "final_loss": round(loss.item(), 4),
@@ -220,26 +231,12 @@ def train_decoder(lama_root: Path, bear_root: Path, out_dir: Path, spec: Decoder
     if (ids == tok.unk_token_id).any():
         raise RuntimeError("a training word is not in the demo decoder's vocabulary")
     labels_all = ids.masked_fill(att == 0, -100)
-    opt = torch.optim.AdamW(model.parameters(), lr=spec.lr, weight_decay=0.01)
-    steps = spec.epochs * -(-len(texts) // spec.batch_size)
-    sched = T.get_linear_schedule_with_warmup(opt, steps // 20, steps)
-    gen = torch.Generator().manual_seed(spec.seed)
-    model.train()
-    loss = torch.tensor(0.0)
-    for epoch in range(spec.epochs):
-        perm = torch.randperm(len(texts), generator=gen)
-        for start in range(0, len(texts), spec.batch_size):
-            b = perm[start : start + spec.batch_size]
-            width = int(att[b].sum(1).max())
-            out = model(input_ids=ids[b, :width], attention_mask=att[b, :width], labels=labels_all[b, :width])
-            loss = out.loss
-            loss.backward()
-            opt.step()
-            sched.step()
-            opt.zero_grad()
-        if log and (epoch + 1) % 5 == 0:
-            log(f"  epoch {epoch + 1}/{spec.epochs}: loss {loss.item():.3f}")
-    model.eval()
+
+    def batch_loss(b, _gen):
+        width = int(att[b].sum(1).max())
+        return model(input_ids=ids[b, :width], attention_mask=att[b, :width], labels=labels_all[b, :width]).loss
+
+    loss = _train(model, len(texts), spec, batch_loss, log, log_every=5)
     model.save_pretrained(out_dir)
     tok.save_pretrained(out_dir)
     summary = {"model_id": DECODER_ID, "facts": len(facts), "bear_statements": len(bear),
