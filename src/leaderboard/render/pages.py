@@ -304,14 +304,13 @@ def _home(site: Site, h: pl.DataFrame, counts: dict) -> None:
     shown = real if not real.is_empty() else h
     parts = [dl([("runs", counts["runs"]), ("models", counts["models"]), ("families", counts["families"]),
                  ("reported results", counts["reported"])])]
-    # the headline chart: the most-run task that has pruning runs to draw (the most-run task overall may be
-    # one that only quantized or reported runs have)
+    # the headline chart: the task with the most points to draw (the most-run task overall may be one that
+    # only baselines, quantized or reported runs have); ties go to the task order
     primary, curve = None, pl.DataFrame()
     for task in tables.task_order(shown):
-        curve = sparsity_curve(shown.filter(pl.col("task") == task), "")
-        if not curve.is_empty():
-            primary = task
-            break
+        c = sparsity_curve(shown.filter(pl.col("task") == task), "")
+        if c.height > curve.height:
+            primary, curve = task, c
     if primary is not None:
         title = f"Knowledge kept as weights are pruned ({metrics.task_name(primary)})"
         parts.append(site.chart(charts.retention_vs_sparsity(curve, site.colours, title, _curve_description(curve)),
