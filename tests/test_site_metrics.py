@@ -86,3 +86,8 @@ def test_method_and_relation_names() -> None:
     names = {json.loads(line)["relation"] for line in (ROOT / "src/leaderboard/data/lama/relations.jsonl").read_text().splitlines()
              if line.strip()}
     assert names <= set(metrics.relation_names())
+
+
+def test_task_names() -> None:
+    assert [metrics.task_name(t) for t in ("lama:trex", "bear:bear", "bear:big", "lm-eval:arc_easy", "lm-eval:mmlu")] == \
+        ["LAMA T-REx", "BEAR", "BEAR-big", "ARC-Easy", "mmlu"]

@@ -146,6 +146,8 @@ def method_name(key: str) -> str:
 
 def task_name(task: str) -> str:
     suite, _, name = task.partition(":")
+    if suite == "bear":  # bear:bear is the published BEAR; bear:big is BEAR-big
+        return {"bear": "BEAR", "big": "BEAR-big"}.get(name, f"BEAR {name}")
     return {"lama": "LAMA", "lm-eval": "", "bear": "BEAR"}.get(suite, suite) + (" " if suite in ("lama", "bear") else "") + {
         "trex": "T-REx", "google-re": "Google-RE", "squad": "SQuAD", "conceptnet": "ConceptNet", "boolq": "BoolQ",
         "piqa": "PIQA", "winogrande": "Winogrande", "hellaswag": "HellaSwag", "arc_easy": "ARC-Easy",
