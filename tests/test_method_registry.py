@@ -80,3 +80,13 @@ def test_the_schema_and_the_registry_load_without_torch() -> None:
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.strip() == "False"
+
+
+def test_methods_lists_each_field_with_its_bounds(capsys) -> None:
+    from leaderboard.cli import main
+
+    assert main(["methods"]) == 0
+    out = capsys.readouterr().out
+    assert "smoothing_strength: number (> 0.0, ≤ 1.0) (default 0.8)" in out  # exclusive bound (was "inimum 0.0")
+    assert "sparsity: number (≥ 0.0, ≤ 1.0) (required)" in out
+    assert "n: integer (≥ 1, ≤ 64)" in out

@@ -102,7 +102,7 @@ def _type_text(js: dict, root: dict) -> str:
         return " | ".join(map(str, js["enum"]))
     if "const" in js:
         return str(js["const"])
-    bounds = [f"{k.replace('exclusiveM', '').replace('M', '').lower()} {v}" for k, v in js.items()
-              if k in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum")]
+    signs = {"minimum": "≥", "exclusiveMinimum": ">", "maximum": "≤", "exclusiveMaximum": "<"}
+    bounds = [f"{signs[k]} {js[k]}" for k in signs if k in js]  # lower bound first
     t = js.get("type", "any")
     return f"{t} ({', '.join(bounds)})" if bounds else t
