@@ -1,4 +1,4 @@
-"""The llm-compressor methods (SparseGPT, Wanda, GPTQ, RTN) on tiny Llama, OPT and GPT-2 checkpoints:
+"""The llm-compressor methods (SparseGPT, Wanda, GPTQ, RTN, SmoothQuant) on tiny Llama, OPT and GPT-2 checkpoints:
 patterns exact, sparsity as requested, at most 2^bits levels per group, stored size as the format
 packs it, the model still runs; clear errors where a method cannot run; the CLI end to end."""
 
@@ -257,3 +257,26 @@ def test_an_unknown_quantization_config_is_a_clear_error() -> None:
 
     with pytest.raises(CheckpointError, match="quant_method 'hqq'"):
         steps_from_config(SimpleNamespace(quantization_config={"quant_method": "hqq"}), None, set())
+
+
+@pytest.mark.parametrize("arch", DECODERS)
+def test_smoothquant_runs_on_cpu_smoothing_the_norms_and_quantizing_weights_to_int8(folders, arch) -> None:
+    before, _, _ = _load(folders[arch])
+    norms = {n: p.detach().clone() for n, p in before.named_parameters() if ("norm" in n or ".ln_" in n) and n.endswith("weight")}
+    model, r = _run(folders[arch], "quantize:scheme=smoothquant,smoothing_strength=0.8")
+    assert r.kernels == "simulated" and r.stored_bytes < r.weight_bytes
+    after = dict(model.named_parameters())
+    # the smoothing factors moved into the norms in front of the attention and MLP inputs
+    assert sum(not torch.equal(after[n], w) for n, w in norms.items()) >= 2
+    for name, mod in resolve(model, "all").items():
+        assert _levels_per_group(as_out_in(mod), None) <= 2**8, name  # W8, one scale per output row
+
+
+def test_a_step_that_cannot_run_on_this_model_is_one_line_from_the_cli(folders, tmp_path, capsys) -> None:
+    # found only after loading (the calibration text is too short for this tokenizer): no traceback, no file
+    rc = main(["run", "--model", str(folders["llama"]), "--eval", "lama:trex", "--no-progress",
+               "--compress", "quantize:scheme=smoothquant", "--calibration-samples", "10000",
+               "--calibration-seq-len", "512", "--out", str(tmp_path / "runs")])
+    err = capsys.readouterr().err
+    assert rc == 1 and "error: calibration set builtin:default gives" in err and "Traceback" not in err
+    assert not list(tmp_path.rglob("*.json"))

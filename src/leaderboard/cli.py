@@ -155,6 +155,8 @@ def cmd_synthetic(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from .compress.base import CompressionError, UnsupportedScheme
+    from .compress.calibration import CalibrationError
     from .runner import SpecError, execute, make_spec, parse_step, spec_from_yaml
 
     try:
@@ -180,6 +182,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     except SpecError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except (CompressionError, UnsupportedScheme, CalibrationError) as e:
+        # found only once the model is loaded (a calibration text too short for this tokenizer, a step that
+        # changed nothing or made the model bigger): one line, nothing written
+        print(f"error: {e}", file=sys.stderr)
+        return 1
     return 0
 
 

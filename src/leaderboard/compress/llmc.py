@@ -75,12 +75,32 @@ def awq_recipe(step):
     return make
 
 
+# SmoothQuant's (balance layers, smoothing layer) pairs for architectures llm-compressor 0.14 has no mapping for
+# (its default is Llama's names, which fail on these): OPT, the paper's main model, as in Xiao et al. 2023 and
+# llm-compressor's own Whisper mapping (same layer names); GPT-2 (Conv1D already turned into Linear).
+SMOOTHQUANT_MAPPINGS = {
+    "opt": [[["re:.*q_proj", "re:.*k_proj", "re:.*v_proj"], "re:.*self_attn_layer_norm"],
+            [["re:.*fc1"], r"re:.*layers\.\d+\.final_layer_norm"]],  # not the decoder's last norm
+    "gpt2": [[["re:.*c_attn"], "re:.*ln_1"], [["re:.*c_fc"], "re:.*ln_2"]],
+}
+
+
+def smoothquant_mappings(targets: list[str]) -> list | None:
+    """Our mapping for the layer names of ``targets``, or None to let llm-compressor pick by architecture."""
+    ends = {t.rsplit(".", 1)[-1] for t in targets}
+    if {"q_proj", "fc1"} <= ends:
+        return SMOOTHQUANT_MAPPINGS["opt"]
+    if "c_attn" in ends:
+        return SMOOTHQUANT_MAPPINGS["gpt2"]
+    return None
+
+
 def smoothquant_recipe(step):
     def make(targets: list[str]):
         from llmcompressor.modifiers.quantization import QuantizationModifier
         from llmcompressor.modifiers.smoothquant import SmoothQuantModifier
 
-        return [SmoothQuantModifier(smoothing_strength=step.smoothing_strength),
+        return [SmoothQuantModifier(smoothing_strength=step.smoothing_strength, mappings=smoothquant_mappings(targets)),
                 QuantizationModifier(targets=targets, scheme="W8A8")]
     return make
 

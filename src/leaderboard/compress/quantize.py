@@ -11,8 +11,6 @@ GPT-2's Conv1D layers are first turned into equivalent nn.Linear layers.
 
 from __future__ import annotations
 
-import logging
-
 import torch
 from torch import nn
 
@@ -79,10 +77,6 @@ def keep_full_precision(model: nn.Module, modules: dict[str, nn.Module]) -> dict
 
 
 def _bnb(model: nn.Module, modules: dict[str, nn.Module], scheme: str, device: torch.device) -> None:
-    # On CPUs with AVX512-BF16, bitsandbytes tries to fetch a 4-bit kernel from the Hugging Face hub (package
-    # `kernels`) and warns "Failed to load ..." when it cannot; its built-in CPU path is what runs (and what
-    # the committed runs used). The runner fetches nothing from a hub unasked, so that warning is noise here.
-    logging.getLogger("bitsandbytes.backends.cpu.ops").setLevel(logging.ERROR)
     try:
         import bitsandbytes as bnb
     except ImportError:
