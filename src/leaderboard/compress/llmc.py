@@ -98,7 +98,7 @@ def smoothquant_mappings(targets: list[str]) -> list | None:
 def smoothquant_recipe(step):
     def make(targets: list[str]):
         from llmcompressor.modifiers.quantization import QuantizationModifier
-        from llmcompressor.modifiers.smoothquant import SmoothQuantModifier
+        from llmcompressor.modifiers.transform.smoothquant import SmoothQuantModifier
 
         return [SmoothQuantModifier(smoothing_strength=step.smoothing_strength, mappings=smoothquant_mappings(targets)),
                 QuantizationModifier(targets=targets, scheme="W8A8")]
