@@ -456,3 +456,51 @@ def test_a_run_with_non_finite_model_output_is_flagged_on_its_page(site) -> None
     assert "Model output is not finite" not in healthy
     # and its row on the leaderboard carries the badge
     assert "output not finite</span>" in (site / "leaderboard.html").read_text()
+
+
+def test_home_lists_the_run_files_added_since_the_previous_build(tmp_path) -> None:
+    """'What changed' comes from git: files added since the commit of the previous published build (CI passes it),
+    and files not committed yet; the same checkout gives the same page."""
+    import subprocess
+
+    from leaderboard.render.build import BuildError, run_changes
+
+    def git(*args: str) -> str:
+        return subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@example.org", "-C", str(repo), *args],
+                              check=True, capture_output=True, text=True).stdout.strip()
+
+    published = sorted(p for p in (ROOT / "runs" / "encoder" / "compression-leaderboard--demo-bert-trex").glob("*.json"))
+    repo = tmp_path / "repo"
+    folder = repo / "runs" / "encoder" / "compression-leaderboard--demo-bert-trex"
+    folder.mkdir(parents=True)
+    git("init", "-q")
+    for p in published[:3]:
+        shutil.copy(p, folder / p.name)
+    git("add", "-A")
+    git("commit", "-q", "-m", "first runs")
+    first = git("rev-parse", "HEAD")
+    (repo / "README").write_text("not a run\n")
+    git("add", "-A")
+    git("commit", "-q", "-m", "docs")
+    for p in published[3:5]:
+        shutil.copy(p, folder / p.name)
+    git("add", "-A")
+    git("commit", "-q", "-m", "two more runs")
+    shutil.copy(published[5], folder / published[5].name)  # not committed
+    rel = [f"encoder/compression-leaderboard--demo-bert-trex/{p.name}" for p in published]
+
+    default = run_changes(repo / "runs")  # before the latest commit that changed runs/
+    assert default["added"] == sorted(rel[3:5]) and default["uncommitted"] == [rel[5]]
+    assert run_changes(repo / "runs", first)["added"] == sorted(rel[3:5])
+    with pytest.raises(BuildError, match="not a commit of this checkout"):
+        run_changes(repo / "runs", "no-such-commit")
+    (tmp_path / "elsewhere").mkdir()
+    assert run_changes(tmp_path / "elsewhere") == {}  # not a git checkout: the page says what it can
+
+    build_site(repo / "runs", tmp_path / "public", ROOT, tmp_path / "work", log=lambda *_: None, since=first)
+    home = (tmp_path / "public" / "index.html").read_text()
+    assert f"What changed: 2 run files added since commit <code>{first[:12]}</code>" in home
+    for p in published[3:5]:
+        assert f'href="runs/{p.stem}.html"' in home.split("What changed")[1]
+    assert f'href="runs/{published[0].stem}.html"' not in home.split("What changed")[1]
+    assert "Not committed yet (1)" in home

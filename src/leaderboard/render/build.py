@@ -50,7 +50,7 @@ def _vega_bundle(cache: Path) -> str:
     return cached.read_text(encoding="utf-8")
 
 
-def render(db: Path, generated: Path, cache: Path) -> tuple[int, int, dict[str, tuple[str, str]]]:
+def render(db: Path, generated: Path, cache: Path, changes: dict | None = None) -> tuple[int, int, dict[str, tuple[str, str]]]:
     if generated.exists():
         shutil.rmtree(generated)
     generated.mkdir(parents=True)
@@ -59,6 +59,7 @@ def render(db: Path, generated: Path, cache: Path) -> tuple[int, int, dict[str, 
         site = Site(generated, con)
         site.cache = cache / "svg"
         site.build_info = build_info(Path.cwd())
+        site.changes = changes or {}
         build_pages(site)
     finally:
         con.close()
@@ -93,6 +94,57 @@ def build_info(root: Path) -> dict[str, str]:
     except (OSError, subprocess.SubprocessError):
         return {}
     return {"commit": out[0][:12], "date": out[1][:10]} if len(out) == 2 else {}
+
+
+EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"  # git's empty tree: "since the beginning"
+
+
+def _git(cwd: Path, *args: str) -> str | None:
+    import subprocess
+
+    try:
+        res = subprocess.run(["git", "-C", str(cwd), *args], capture_output=True, text=True, timeout=60, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return res.stdout if res.returncode == 0 else None
+
+
+def run_changes(runs: Path, since: str | None = None) -> dict:
+    """Run files added since a commit, from git (so the same checkout gives the same page, never the wall clock).
+
+    ``since``: the commit of the previous published build (CI passes the commit before the push); without it,
+    the parent of the latest commit that changed ``runs``. Returns ``{}`` when ``runs`` is not in a git checkout;
+    otherwise ``since`` (short sha), ``date``, ``added`` (paths relative to ``runs``, committed since) and
+    ``uncommitted`` (run files not committed yet). A ``since`` git does not know is a BuildError."""
+    runs = Path(runs).resolve()
+    top = _git(runs, "rev-parse", "--show-toplevel")
+    if top is None or _git(runs, "rev-parse", "--verify", "-q", "HEAD") is None:
+        return {}
+    top_path = Path(top.strip())
+    rel = runs.relative_to(top_path.resolve()).as_posix() if runs != top_path.resolve() else "."
+    if since is not None:
+        ref = _git(top_path, "rev-parse", "--verify", "-q", f"{since}^{{commit}}")
+        if ref is None:
+            raise BuildError(f"--since {since!r}: not a commit of this checkout (fetch its history, e.g. fetch-depth: 0)")
+        base = ref.strip()
+    else:
+        last = (_git(top_path, "log", "-1", "--format=%H", "--", rel) or "").strip()
+        if not last:
+            base = EMPTY_TREE
+        else:
+            parent = _git(top_path, "rev-parse", "--verify", "-q", f"{last}^")
+            base = parent.strip() if parent else EMPTY_TREE
+
+    def names(out: str | None) -> list[str]:
+        files = [f for f in (out or "").split("\0") if f.endswith(".json")]
+        return sorted(Path(top_path, f).resolve().relative_to(runs).as_posix() for f in files)
+
+    added = names(_git(top_path, "diff", "--name-only", "--no-renames", "--diff-filter=A", "-z", base, "HEAD", "--", rel))
+    untracked = names(_git(top_path, "ls-files", "--others", "--exclude-standard", "-z", "--", rel))
+    staged = names(_git(top_path, "diff", "--cached", "--name-only", "--no-renames", "--diff-filter=A", "-z", "--", rel))
+    date = (_git(top_path, "log", "-1", "--format=%cI", base) or "").strip()[:10] if base != EMPTY_TREE else ""
+    return {"since": base[:12] if base != EMPTY_TREE else "", "date": date, "added": added,
+            "uncommitted": sorted(set(untracked) | set(staged))}
 
 
 def copy_run_files(runs: Path, db: Path, out: Path) -> None:
@@ -223,10 +275,12 @@ def _swap(new: Path, out: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
-def build_site(runs: Path, out: Path, root: Path, work: Path, log=print) -> BuildReport:
+def build_site(runs: Path, out: Path, root: Path, work: Path, log=print, since: str | None = None) -> BuildReport:
     """Everything from run files to the static site in ``out``. The site is built in a temporary folder
-    beside ``out`` and swapped in at the end: a build that fails or is killed leaves ``out`` as it was."""
+    beside ``out`` and swapped in at the end: a build that fails or is killed leaves ``out`` as it was.
+    ``since``: the commit of the previous published build, for the home page's "what changed"."""
     seconds = {}
+    changes = run_changes(runs, since)
     t = time.perf_counter()
     report = validate_paths([runs], reject_synthetic=False)
     if report.errors:
@@ -241,7 +295,7 @@ def build_site(runs: Path, out: Path, root: Path, work: Path, log=print) -> Buil
     seconds["ingest"] = time.perf_counter() - t
     t = time.perf_counter()
     generated = work / "generated"
-    pages, n_charts, run_pages = render(db, generated, work / "cache")
+    pages, n_charts, run_pages = render(db, generated, work / "cache", changes)
     seconds["render"] = time.perf_counter() - t
     t = time.perf_counter()
     _check_output(out)

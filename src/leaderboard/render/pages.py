@@ -329,19 +329,46 @@ def _home(site: Site, h: pl.DataFrame, counts: dict) -> None:
 
 
 def _build_info(site: Site, h: pl.DataFrame) -> list[Safe]:
-    """Build commit and date (of the checkout the site is built from) and the runs most recently added."""
+    """Build commit and date (of the checkout the site is built from) and what changed: the run files added since
+    the previous published build, from git (``run_changes``); outside git, the runs that finished last."""
     info = getattr(site, "build_info", None) or {}
-    recent = site.q("""SELECT run_id, model_id, method_label, eval_task, source_kind, finished_at FROM runs
-                       ORDER BY finished_at DESC NULLS LAST, run_id LIMIT 8""")
-    items = "".join(
-        f'<li><a href="runs/{esc(r["run_id"])}.html">{esc(r["model_id"])} · {esc(r["method_label"])} · {esc(r["eval_task"])}</a>'
-        f' {tables.badges(r["source_kind"], False)}'
-        f' <small>{esc(r["finished_at"].date().isoformat() if r["finished_at"] else "date unknown")}</small></li>'
-        for r in recent.iter_rows(named=True))
-    return [Safe("<h2>This build</h2>"),
-            dl([("commit", info.get("commit") or "unknown"), ("commit date", info.get("date") or "unknown"),
-                ("run files", f"{site.q('SELECT count(*) AS n FROM runs')['n'][0]:,}")]),
-            Safe(f"<h3>What changed: the latest runs</h3><ul class=\"lb-recent\">{items}</ul>")]
+    changes = getattr(site, "changes", None) or {}
+    parts = [Safe("<h2>This build</h2>"),
+             dl([("commit", info.get("commit") or "unknown"), ("commit date", info.get("date") or "unknown"),
+                 ("run files", f"{site.q('SELECT count(*) AS n FROM runs')['n'][0]:,}")])]
+    cols = "run_id, path, model_id, method_label, eval_task, source_kind, finished_at"
+
+    def items(rows: pl.DataFrame, limit: int = 12) -> str:
+        li = "".join(
+            f'<li><a href="runs/{esc(r["run_id"])}.html">{esc(r["model_id"])} · {esc(r["method_label"])} · '
+            f'{esc(metrics.task_name(r["eval_task"]))}</a> {tables.badges(r["source_kind"], False)}</li>'
+            for r in rows.head(limit).iter_rows(named=True))
+        more = f"<li>and {rows.height - limit:,} more</li>" if rows.height > limit else ""
+        return f'<ul class="lb-recent">{li}{more}</ul>'
+
+    def of(paths: list[str]) -> pl.DataFrame:
+        if not paths:
+            return pl.DataFrame()
+        return site.q(f"SELECT {cols} FROM runs WHERE path IN (SELECT unnest(?)) ORDER BY model_id, method_label, eval_task, "
+                      "run_id", [paths])
+
+    if not changes:
+        recent = site.q(f"SELECT {cols} FROM runs ORDER BY finished_at DESC NULLS LAST, run_id LIMIT 8")
+        parts.append(Safe(f"<h3>The latest runs</h3><p>(by when they finished; this build is not from a git "
+                          f"checkout, so what was added since the previous build is unknown)</p>{items(recent)}"))
+        return parts
+    since = (f'commit <code>{esc(changes["since"])}</code>' + (f' ({esc(changes["date"])})' if changes["date"] else "")
+             if changes["since"] else "the first commit")
+    added = of(changes["added"])
+    if added.is_empty():
+        parts.append(Safe(f"<h3>What changed</h3><p>No run files added since {since}.</p>"))
+    else:
+        parts.append(Safe(f"<h3>What changed: {added.height:,} run file{'s' if added.height != 1 else ''} added since "
+                          f"{since}</h3>{items(added)}"))
+    pending = of(changes["uncommitted"])
+    if not pending.is_empty():
+        parts.append(Safe(f"<p>Not committed yet ({pending.height:,}):</p>{items(pending)}"))
+    return parts
 
 
 def _curve_description(curve: pl.DataFrame) -> str:
