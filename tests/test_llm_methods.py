@@ -280,3 +280,42 @@ def test_a_step_that_cannot_run_on_this_model_is_one_line_from_the_cli(folders, 
     err = capsys.readouterr().err
     assert rc == 1 and "error: calibration set builtin:default gives" in err and "Traceback" not in err
     assert not list(tmp_path.rglob("*.json"))
+
+
+def test_a_distilled_model_is_compared_with_its_base(tmp_path) -> None:
+    """Lineage without compression steps: a DistilBERT-shaped student of the demo BERT (random weights, the
+    teacher's tokenizer) names its base with --base-model; the run records relation 'distilled' and no steps,
+    and its knowledge kept is measured against the base model's baseline."""
+    import transformers as T
+
+    from leaderboard import bundled
+    from leaderboard.store import connect, ingest
+
+    teacher = bundled.models()["builtin:demo-model"]
+    tok = T.AutoTokenizer.from_pretrained(teacher)
+    student = tmp_path / "tiny-distilbert"
+    models.save(tiny.tiny_model("distilbert", vocab_size=len(tok)), tok, student)
+    runs = tmp_path / "runs"
+    common = ["--eval", "lama:trex", "--lama-dir", "builtin:lama-sample", "--limit", "50", "--out", str(runs),
+              "--no-progress"]
+    assert main(["run", "--model", "builtin:demo-model", *common]) == 0
+    assert main(["run", "--model", str(student), "--model-id", "org/tiny-distilbert",
+                 "--base-model", "compression-leaderboard/demo-bert-trex", *common]) == 0
+    assert validate_paths([runs]).errors == []
+    (path,) = [p for p in runs.rglob("*.json") if "distilbert" in str(p)]
+    run = RunFile.model_validate_json(path.read_text())
+    assert run.compression == [] and run.model.lineage is not None
+    assert (run.model.lineage.base, run.model.lineage.relation, run.model.lineage.steps_in_checkpoint) == \
+        ("compression-leaderboard/demo-bert-trex", "distilled", 0)
+    assert "--base-model compression-leaderboard/demo-bert-trex" in run.provenance.command
+    db = tmp_path / "lb.duckdb"
+    ingest(runs, db)
+    con = connect(db, read_only=True)
+    try:
+        got = con.execute("SELECT baseline_run_id, retention FROM retention WHERE model_id = 'org/tiny-distilbert' "
+                          "AND metric = 'precision@1'").fetchone()
+        base = con.execute("SELECT run_id FROM runs WHERE model_id = 'compression-leaderboard/demo-bert-trex'").fetchone()
+    finally:
+        con.close()
+    assert got is not None and got[0] == base[0]  # compared with the teacher's uncompressed run
+    assert got[1] < 0.5  # a random-weight student keeps little of what the teacher knows
