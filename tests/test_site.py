@@ -504,3 +504,4 @@ def test_home_lists_the_run_files_added_since_the_previous_build(tmp_path) -> No
         assert f'href="runs/{p.stem}.html"' in home.split("What changed")[1]
     assert f'href="runs/{published[0].stem}.html"' not in home.split("What changed")[1]
     assert "Not committed yet (1)" in home
+    assert '<span class="lb-badge lb-toy">toy</span></li>' in home.split("What changed")[1]  # the demo runs are toy

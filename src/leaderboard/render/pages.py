@@ -336,12 +336,12 @@ def _build_info(site: Site, h: pl.DataFrame) -> list[Safe]:
     parts = [Safe("<h2>This build</h2>"),
              dl([("commit", info.get("commit") or "unknown"), ("commit date", info.get("date") or "unknown"),
                  ("run files", f"{site.q('SELECT count(*) AS n FROM runs')['n'][0]:,}")])]
-    cols = "run_id, path, model_id, method_label, eval_task, source_kind, finished_at"
+    cols = "run_id, path, model_id, method_label, eval_task, source_kind, toy, finished_at"
 
     def items(rows: pl.DataFrame, limit: int = 12) -> str:
         li = "".join(
             f'<li><a href="runs/{esc(r["run_id"])}.html">{esc(r["model_id"])} · {esc(r["method_label"])} · '
-            f'{esc(metrics.task_name(r["eval_task"]))}</a> {tables.badges(r["source_kind"], False)}</li>'
+            f'{esc(metrics.task_name(r["eval_task"]))}</a> {tables.badges(r["source_kind"], bool(r["toy"]))}</li>'
             for r in rows.head(limit).iter_rows(named=True))
         more = f"<li>and {rows.height - limit:,} more</li>" if rows.height > limit else ""
         return f'<ul class="lb-recent">{li}{more}</ul>'
