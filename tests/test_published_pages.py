@@ -56,7 +56,11 @@ def test_series_page_compares_rtn_and_gptq_across_sizes(site):
     for model in ("facebook/opt-125m", "facebook/opt-175b"):
         assert model in text
     assert "RTN 3-bit" in text and "GPTQ 3-bit" in text
-    assert (site / "charts" / "published-opt.svg").read_text().startswith("<svg")
+    svg = (site / "charts" / "published-opt.svg").read_text()
+    assert svg.startswith("<svg")
+    # panels titled with the names the tables use; five tasks, five x axes (none under the empty sixth slot)
+    assert "ARC-Challenge" in svg and "LAMBADA (OpenAI)" in svg and "lm-eval:arc_challenge" not in svg
+    assert svg.count(">parameters (log scale)<") == 5
     # OPT-66b RTN 4-bit LAMBADA collapses (13.08 of 74.93): printed in its row beside FP16
     row = re.search(r"facebook/opt-66b</a></td>(.*?)</tr>", page.split(">lm-eval:lambada_openai</h2>")[1], re.S).group(1)
     assert "74.93" in row and "13.08" in row

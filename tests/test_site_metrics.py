@@ -89,5 +89,6 @@ def test_method_and_relation_names() -> None:
 
 
 def test_task_names() -> None:
-    assert [metrics.task_name(t) for t in ("lama:trex", "bear:bear", "bear:big", "lm-eval:arc_easy", "lm-eval:mmlu")] == \
-        ["LAMA T-REx", "BEAR", "BEAR-big", "ARC-Easy", "mmlu"]
+    assert [metrics.task_name(t) for t in ("lama:trex", "bear:bear", "bear:big", "lm-eval:arc_easy", "lm-eval:lambada_openai",
+                                          "lm-eval:mmlu")] == \
+        ["LAMA T-REx", "BEAR", "BEAR-big", "ARC-Easy", "LAMBADA (OpenAI)", "mmlu"]

@@ -151,7 +151,8 @@ def task_name(task: str) -> str:
     return {"lama": "LAMA", "lm-eval": "", "bear": "BEAR"}.get(suite, suite) + (" " if suite in ("lama", "bear") else "") + {
         "trex": "T-REx", "google-re": "Google-RE", "squad": "SQuAD", "conceptnet": "ConceptNet", "boolq": "BoolQ",
         "piqa": "PIQA", "winogrande": "Winogrande", "hellaswag": "HellaSwag", "arc_easy": "ARC-Easy",
-        "arc_challenge": "ARC-Challenge"}.get(name, name)
+        "arc_challenge": "ARC-Challenge", "lambada_openai": "LAMBADA (OpenAI)", "storycloze_2018": "StoryCloze 2018",
+        "openbookqa": "OpenBookQA"}.get(name, name)
 
 
 def metric_short(task: str) -> str:

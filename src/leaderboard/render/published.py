@@ -20,6 +20,7 @@ import polars as pl
 
 from ..schema import model_slug
 from .html import Safe, badge, block, esc, link, table
+from .metrics import task_name
 
 CAVEATS = {
     "GPTQ": "The GPTQ tables say “accuracy” and do not say whether it is lm-eval's acc or acc_norm; the rows are "
@@ -140,7 +141,8 @@ def retention_table(df: pl.DataFrame) -> pl.DataFrame:
 
 
 def _series_chart(ret: pl.DataFrame, title: str) -> alt.Chart:
-    data = ret.select("model_id", "parameters", "task", "series", "kept", "value", "fp16").to_dicts()
+    data = ret.select("model_id", "parameters", "task", "series", "kept", "value", "fp16").with_columns(
+        task_name=pl.col("task").map_elements(task_name, return_dtype=pl.Utf8)).to_dicts()
     order = ["GPTQ 4-bit", "RTN 4-bit", "GPTQ 3-bit", "RTN 3-bit"]
     colours = ["#4c78a8", "#f58518", "#54a24b", "#e45756"]
     base = alt.Chart(alt.Data(values=data)).encode(
@@ -153,8 +155,9 @@ def _series_chart(ret: pl.DataFrame, title: str) -> alt.Chart:
                                   legend=None),
         tooltip=["model_id:N", "series:N", alt.Tooltip("kept:Q", format=".3f"), "value:Q", "fp16:Q"])
     chart = (base.mark_line(point=True)).properties(width=190, height=150).facet(
-        facet=alt.Facet("task:N", title=None), columns=3)
-    return chart.properties(title=title).resolve_scale(y="independent")
+        facet=alt.Facet("task_name:N", title=None), columns=3)
+    # independent x axes: each panel draws its own (a shared axis would also be drawn under an empty slot)
+    return chart.properties(title=title).resolve_scale(y="independent").resolve_axis(x="independent")
 
 
 def _series_page(site, series: str, df: pl.DataFrame) -> None:
