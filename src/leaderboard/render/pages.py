@@ -495,7 +495,8 @@ def _model(site: Site, h: pl.DataFrame, model_id: str) -> None:
          AND b.eval_data_sha256 IS NOT DISTINCT FROM r.eval_data_sha256 AND b.source_kind = r.source_kind
         WHERE r.model_id = ? AND rr.metric = 'precision@1'
           AND (r.n_steps = 0 OR (r.n_steps = 1 AND r.scope = 'all' AND (r.method = 'prune:l1:global' OR r.method LIKE 'quantize:%')))
-        ORDER BY r.n_steps, r.sparsity NULLS FIRST, r.scheme, compression, rr.relation""", [model_id, model_id])
+        ORDER BY r.n_steps, r.sparsity NULLS FIRST, r.scheme, compression, rr.relation, rr.task, r.run_id""",
+                 [model_id, model_id])
     if not rel.is_empty():
         rel = rel.with_columns(relation=pl.col("relation").map_elements(metrics.relation_label, return_dtype=pl.String),
                                href=pl.lit("../runs/") + pl.col("run_id") + pl.lit(".html"))
@@ -508,7 +509,8 @@ def _model(site: Site, h: pl.DataFrame, model_id: str) -> None:
                                 "compressions; colour: P@1 ÷ the baseline's P@1"))
     forgot = site.q("""
         SELECT r.method_label, f.task, f.forgotten, f.learned, f.kept, f.compared, r.run_id
-        FROM facts_forgotten f JOIN runs r USING (run_id) WHERE r.model_id = ? ORDER BY f.forgotten, r.method_label""", [model_id])
+        FROM facts_forgotten f JOIN runs r USING (run_id) WHERE r.model_id = ?
+        ORDER BY f.forgotten, r.method_label, f.task, r.run_id""", [model_id])  # a total order: same runs, same bytes
     if not forgot.is_empty():
         parts.append(Safe("<h2>Facts forgotten</h2><p>Facts the baseline ranked first that the compressed model no longer does "
                           "(and the reverse).</p>"))

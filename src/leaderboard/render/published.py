@@ -83,7 +83,8 @@ def rows(site) -> pl.DataFrame:
              AND rep.eval_task = r.eval_task AND rep.metric = res.metric AND rep.k = 1
         WHERE r.source_kind = 'reported'
           AND res.metric IN ('acc', 'precision@1', 'accuracy')
-        ORDER BY r.citation, r.citation_table, r.parameters, r.model_id, r.n_steps, r.compression_key
+        ORDER BY r.citation, r.citation_table, r.parameters, r.model_id, r.n_steps, r.compression_key, r.eval_task, res.metric,
+                 r.run_id
     """)
 
 
