@@ -180,7 +180,6 @@ def test_every_registered_method_has_a_distinct_key_and_an_example_that_parses()
 def test_a_checkpoint_saved_compressed_runs_with_its_steps_and_lineage(folders, tmp_path) -> None:
     """llm-compressor's own save_pretrained(save_compressed=True) output, read back: the run records the GPTQ
     step from the checkpoint's config and recipe, does not apply it again, and is compared with its base."""
-    from leaderboard.store import connect, ingest
     from test_harness import _tasks
 
     model, tok, family = _load(folders["llama"])
@@ -218,16 +217,8 @@ def test_a_checkpoint_saved_compressed_runs_with_its_steps_and_lineage(folders, 
     assert run.measured.kernels == "simulated" and run.measured.stored_bytes < run.measured.weight_bytes * 2
     assert "--compress" not in run.provenance.command and "--base-model org/tiny-llama" in run.provenance.command
 
-    db = tmp_path / "lb.duckdb"
-    ingest(runs, db)
-    con = connect(db, read_only=True)
-    try:
-        row = con.execute("SELECT baseline_run_id FROM retention WHERE model_id = 'org/tiny-llama-gptq' "
-                          "AND metric = 'acc'").fetchone()
-        base = con.execute("SELECT run_id FROM runs WHERE model_id = 'org/tiny-llama'").fetchone()
-    finally:
-        con.close()
-    assert row[0] == base[0]  # kept knowledge is measured against the base model's baseline
+    got, base = _retention_and_base(runs, tmp_path / "lb.duckdb", "org/tiny-llama-gptq", "acc", "org/tiny-llama")
+    assert got[0] == base  # kept knowledge is measured against the base model's baseline
 
 
 @pytest.mark.parametrize(("qc", "expected"), [
@@ -289,7 +280,6 @@ def test_a_distilled_model_is_compared_with_its_base(tmp_path) -> None:
     import transformers as T
 
     from leaderboard import bundled
-    from leaderboard.store import connect, ingest
 
     teacher = bundled.models()["builtin:demo-model"]
     tok = T.AutoTokenizer.from_pretrained(teacher)
@@ -308,14 +298,23 @@ def test_a_distilled_model_is_compared_with_its_base(tmp_path) -> None:
     assert (run.model.lineage.base, run.model.lineage.relation, run.model.lineage.steps_in_checkpoint) == \
         ("compression-leaderboard/demo-bert-trex", "distilled", 0)
     assert "--base-model compression-leaderboard/demo-bert-trex" in run.provenance.command
-    db = tmp_path / "lb.duckdb"
+    got, base = _retention_and_base(runs, tmp_path / "lb.duckdb", "org/tiny-distilbert", "precision@1",
+                                    "compression-leaderboard/demo-bert-trex")
+    assert got[0] == base  # compared with the teacher's uncompressed run
+    assert got[1] < 0.5  # a random-weight student keeps little of what the teacher knows
+
+
+def _retention_and_base(runs: Path, db: Path, model_id: str, metric: str, base_id: str) -> tuple[tuple, str]:
+    """Ingest ``runs``: (baseline_run_id, retention) of ``model_id``'s result, and the run_id of ``base_id``'s run."""
+    from leaderboard.store import connect, ingest
+
     ingest(runs, db)
     con = connect(db, read_only=True)
     try:
-        got = con.execute("SELECT baseline_run_id, retention FROM retention WHERE model_id = 'org/tiny-distilbert' "
-                          "AND metric = 'precision@1'").fetchone()
-        base = con.execute("SELECT run_id FROM runs WHERE model_id = 'compression-leaderboard/demo-bert-trex'").fetchone()
+        got = con.execute("SELECT baseline_run_id, retention FROM retention WHERE model_id = ? AND metric = ?",
+                          [model_id, metric]).fetchone()
+        base = con.execute("SELECT run_id FROM runs WHERE model_id = ?", [base_id]).fetchone()
     finally:
         con.close()
-    assert got is not None and got[0] == base[0]  # compared with the teacher's uncompressed run
-    assert got[1] < 0.5  # a random-weight student keeps little of what the teacher knows
+    assert got is not None and base is not None
+    return got, base[0]
