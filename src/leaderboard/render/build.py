@@ -83,23 +83,8 @@ def render(db: Path, generated: Path, cache: Path, changes: dict | None = None) 
     return len(site.pages) - 1 + len(site.run_pages), n_charts, site.run_pages
 
 
-def build_info(root: Path) -> dict[str, str]:
-    """Commit and commit date of the checkout the site is built from (not the wall clock: the same commit and runs
-    give the same bytes)."""
-    import subprocess
-
-    try:
-        out = subprocess.run(["git", "-C", str(root), "log", "-1", "--format=%H %cI"], capture_output=True, text=True,
-                             timeout=10, check=False).stdout.split()
-    except (OSError, subprocess.SubprocessError):
-        return {}
-    return {"commit": out[0][:12], "date": out[1][:10]} if len(out) == 2 else {}
-
-
-EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"  # git's empty tree: "since the beginning"
-
-
 def _git(cwd: Path, *args: str) -> str | None:
+    """``git -C cwd args...``'s output, or None when git is missing or the command fails."""
     import subprocess
 
     try:
@@ -107,6 +92,16 @@ def _git(cwd: Path, *args: str) -> str | None:
     except (OSError, subprocess.SubprocessError):
         return None
     return res.stdout if res.returncode == 0 else None
+
+
+def build_info(root: Path) -> dict[str, str]:
+    """Commit and commit date of the checkout the site is built from (not the wall clock: the same commit and runs
+    give the same bytes)."""
+    out = (_git(root, "log", "-1", "--format=%H %cI") or "").split()
+    return {"commit": out[0][:12], "date": out[1][:10]} if len(out) == 2 else {}
+
+
+EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"  # git's empty tree: "since the beginning"
 
 
 def run_changes(runs: Path, since: str | None = None) -> dict:
@@ -121,7 +116,7 @@ def run_changes(runs: Path, since: str | None = None) -> dict:
     if top is None or _git(runs, "rev-parse", "--verify", "-q", "HEAD") is None:
         return {}
     top_path = Path(top.strip())
-    rel = runs.relative_to(top_path.resolve()).as_posix() if runs != top_path.resolve() else "."
+    rel = runs.relative_to(top_path.resolve()).as_posix()  # "." when runs is the checkout itself
     if since is not None:
         ref = _git(top_path, "rev-parse", "--verify", "-q", f"{since}^{{commit}}")
         if ref is None:
