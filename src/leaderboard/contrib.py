@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 import shutil
-import subprocess
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +16,7 @@ from pathlib import Path
 import duckdb
 
 from .fsutil import UnsafePath, check_target, ensure_dir, write_atomic
+from .gitutil import git_out
 from .render.build import BuildError, build_site
 from .schema import (
     canonical_path,
@@ -61,29 +61,21 @@ def _ranks(runs_dir: Path, work: Path) -> dict[str, dict]:
 # --- what else a pull request changes ----------------------------------------------------------------
 
 
-def _git_out(args: list[str], cwd: Path) -> str | None:
-    try:
-        res = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=False)
-    except (FileNotFoundError, NotADirectoryError):
-        return None
-    return res.stdout if res.returncode == 0 else None
-
-
 def _tracked(repo: Path, ref: str | None = None) -> dict[str, str] | None:
     """{path: blob id} of a commit (``ref``) or of a checkout's index (None), paths from the top."""
     if ref is not None:
-        out = _git_out(["ls-tree", "-r", "-z", "--full-tree", ref], repo)
+        out = git_out(["ls-tree", "-r", "-z", "--full-tree", ref], repo)
         if out is None:
             return None
         return {e.partition("\t")[2]: e.partition("\t")[0].split()[2] for e in filter(None, out.split("\0"))}
-    out = _git_out(["ls-files", "-s", "-z"], repo)
+    out = git_out(["ls-files", "-s", "-z"], repo)
     if out is None:
         return None
     return {e.partition("\t")[2]: e.partition("\t")[0].split()[1] for e in filter(None, out.split("\0"))}
 
 
 def _top(path: Path) -> tuple[Path, str] | None:
-    top = _git_out(["rev-parse", "--show-toplevel"], path if path.is_dir() else path.parent)
+    top = git_out(["rev-parse", "--show-toplevel"], path if path.is_dir() else path.parent)
     if top is None:
         return None
     top_p = Path(top.strip()).resolve()
@@ -115,7 +107,7 @@ def changes_outside_runs(runs: Path, base: str) -> list[str] | None:
     now = _tracked(top)
     if base_files is None or now is None:
         return None
-    status = _git_out(["status", "--porcelain", "-z", "--untracked-files=all", "--no-renames"], top) or ""
+    status = git_out(["status", "--porcelain", "-z", "--untracked-files=all", "--no-renames"], top) or ""
     dirty = {e[3:] for e in status.split("\0") if len(e) > 3}  # modified, deleted or untracked in the work tree
     old = {p: b for p, b in base_files.items() if p in _outside({p}, base_prefix)}
     new = {p: b for p, b in now.items() if p in _outside({p}, prefix)}

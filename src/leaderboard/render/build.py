@@ -14,6 +14,7 @@ from pathlib import Path
 
 import duckdb
 
+from ..gitutil import git_out
 from ..store import IngestError, ingest
 from ..validate import validate_paths
 from .pages import RUN_BODY_MARKER, RUN_SHELL, RUN_TITLE_MARKER, Site, build_pages
@@ -84,14 +85,7 @@ def render(db: Path, generated: Path, cache: Path, changes: dict | None = None) 
 
 
 def _git(cwd: Path, *args: str) -> str | None:
-    """``git -C cwd args...``'s output, or None when git is missing or the command fails."""
-    import subprocess
-
-    try:
-        res = subprocess.run(["git", "-C", str(cwd), *args], capture_output=True, text=True, timeout=60, check=False)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return res.stdout if res.returncode == 0 else None
+    return git_out(list(args), cwd, timeout=60)
 
 
 def build_info(root: Path) -> dict[str, str]:
