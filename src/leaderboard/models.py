@@ -61,28 +61,56 @@ def local_revision(path: Path) -> str:
     return "sha256:" + h.hexdigest()
 
 
-def _source(model: str, allow_hub: bool) -> tuple[str, bool]:
+def _source(model: str, allow_hub: bool) -> tuple[str, bool, str | None]:
+    """(folder or hub id, local?, GGUF file name in that folder or None)."""
+    from .gguf_file import GgufError, gguf_file_of
+
+    try:
+        gguf = gguf_file_of(model)
+    except GgufError as e:
+        raise ModelLoadError(str(e)) from None
+    if gguf is not None:
+        if not gguf.is_file():
+            raise ModelLoadError(f"{model}: no such GGUF file")
+        return str(gguf.parent), True, gguf.name
     path = Path(model).expanduser()
     if path.is_dir():
-        return str(path), True
+        return str(path), True, None
     if not allow_hub:
-        raise ModelLoadError(f"{model!r} is not a local directory; pass --allow-hub to download it from the "
-                             "Hugging Face hub (needs network access)")
-    return model, False
+        raise ModelLoadError(f"{model!r} is not a local directory or GGUF file; pass --allow-hub to download it "
+                             "from the Hugging Face hub (needs network access)")
+    return model, False, None
 
 
-def _hub_kwargs(local: bool, revision: str | None, cache_dir: Path | None = None) -> dict:
+def gguf_info(model: str):
+    """The GGUF file's own description (gguf_file.GgufInfo) when ``model`` names a GGUF checkpoint, else None."""
+    from .gguf_file import GgufError, check_supported, read_info
+
+    src, _local, gguf = _source(model, allow_hub=True)
+    if gguf is None:
+        return None
+    try:
+        info = read_info(Path(src) / gguf)
+        check_supported(info)
+    except GgufError as e:
+        raise ModelLoadError(str(e)) from None
+    return info
+
+
+def _hub_kwargs(local: bool, revision: str | None, cache_dir: Path | None = None, gguf: str | None = None) -> dict:
     if local:
-        return {"local_files_only": True}
+        return {"local_files_only": True, **({"gguf_file": gguf} if gguf else {})}
     offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes")
     return {"revision": revision, "cache_dir": str(cache_dir) if cache_dir else None, "local_files_only": offline}
 
 
 def load_config(model: str, *, allow_hub: bool = False, revision: str | None = None,
                 cache_dir: Path | None = None) -> T.PretrainedConfig:
-    src, local = _source(model, allow_hub)
+    src, local, gguf = _source(model, allow_hub)
+    if gguf is not None:
+        gguf_info(model)  # a file transformers' GGUF loader cannot read is one line, before it tries
     try:
-        return T.AutoConfig.from_pretrained(src, **_hub_kwargs(local, revision, cache_dir))
+        return T.AutoConfig.from_pretrained(src, **_hub_kwargs(local, revision, cache_dir, gguf))
     except (OSError, ValueError) as e:
         raise ModelLoadError(f"{model}: cannot read its config: {e}") from None
 
@@ -100,7 +128,7 @@ def _snapshot_commit(src: str, hub: dict) -> str | None:
 
 def cached_revision(model: str, revision: str | None = None, cache_dir: Path | None = None) -> str | None:
     """The commit of a hub model already in the local cache (no network), else None."""
-    if Path(model).expanduser().is_dir():
+    if Path(model).expanduser().is_dir() or Path(model).suffix.lower() == ".gguf":
         return None
     return _snapshot_commit(model, {"revision": revision, "cache_dir": str(cache_dir) if cache_dir else None,
                                     "local_files_only": True})
@@ -123,9 +151,9 @@ def load(model: str, *, allow_hub: bool = False, revision: str | None = None, de
     """Load model + tokenizer. ``model_id`` names a local checkpoint in run files (default: folder name)."""
     if dtype not in DTYPES:
         raise ModelLoadError(f"dtype {dtype!r} is not one of {', '.join(DTYPES)}")
-    src, local = _source(model, allow_hub)
+    src, local, gguf = _source(model, allow_hub)
     config = load_config(model, allow_hub=allow_hub, revision=revision, cache_dir=cache_dir)
-    hub = _hub_kwargs(local, revision, cache_dir)
+    hub = _hub_kwargs(local, revision, cache_dir, gguf)
     family = family_of(config)
     dev = resolve_device(device)
     try:
@@ -133,8 +161,16 @@ def load(model: str, *, allow_hub: bool = False, revision: str | None = None, de
         net = AUTO_CLASS[family].from_pretrained(src, dtype=DTYPES[dtype], **hub)
     except (OSError, ValueError) as e:
         raise ModelLoadError(f"{model}: cannot load: {e}") from None
+    if gguf is not None:  # dequantized to floating point on loading: a plain model from here on
+        net.hf_quantizer = None
+        if hasattr(net.config, "quantization_config"):
+            del net.config.quantization_config
+        _config_folder(net)
     net = net.to(dev).eval()
-    if local:
+    if gguf is not None:
+        rev = gguf_info(model).revision
+        name = model_id or Path(gguf).stem
+    elif local:
         rev = local_revision(Path(src))
         name = model_id or Path(src).resolve().name
     else:
@@ -144,6 +180,16 @@ def load(model: str, *, allow_hub: bool = False, revision: str | None = None, de
     # exactly as its CLI does, and the LAMA probe bounds its own inputs by the model's positions
     arch = (config.architectures or [type(net).__name__])[0]
     return LoadedModel(net, tok, name, rev, family, arch, count_parameters(net), dtype, dev)
+
+
+def _config_folder(net: nn.Module) -> None:
+    """Point the model's ``_name_or_path`` at a folder holding its config.json: libraries that re-read the config
+    from where the model came (llm-compressor's oneshot) cannot read it from a GGUF file."""
+    import tempfile
+
+    folder = Path(tempfile.mkdtemp(prefix="leaderboard-gguf-config-"))
+    net.config.save_pretrained(folder)
+    net.config._name_or_path = str(folder)
 
 
 def save(model: nn.Module, tokenizer: T.PreTrainedTokenizerBase, path: Path) -> None:

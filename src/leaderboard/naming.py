@@ -25,6 +25,11 @@ def method_key(steps: list[Step]) -> str:
 
 
 def step_label(step: Step) -> str:
+    from .compress import registry
+
+    own = registry.method_of(step).label
+    if own is not None:
+        return own(step)
     if step.method == "prune":
         extra = ""
         if getattr(step, "n", None) is not None:

@@ -296,6 +296,7 @@ def check(spec: RunSpec, memo: dict | None = None) -> Checked:
     caller keeps) shares loaded corpora, vocabulary, configs and skeletons between specs."""
     if not spec.evals:
         raise SpecError("--eval: name at least one evaluation, e.g. lama:trex")
+    _check_fetched(spec.model)
     if spec.candidates not in CANDIDATE_SETS:
         raise SpecError(f"candidates: {spec.candidates!r} is not one of {', '.join(CANDIDATE_SETS)}")
     if spec.subset not in SUBSETS:
@@ -407,10 +408,59 @@ def precompressed(spec: RunSpec) -> int:
     return spec.lineage.steps_in_checkpoint if spec.lineage else 0
 
 
+def _check_fetched(model: str) -> None:
+    from . import model_fetch
+
+    if model.startswith(model_fetch.FETCHED_PREFIX):
+        try:
+            model_fetch.resolve(model)
+        except model_fetch.FetchError as e:
+            raise SpecError(str(e)) from None
+
+
+def gguf_of(spec: RunSpec):
+    """The GGUF file's description (gguf_file.GgufInfo) when the spec's model is a GGUF checkpoint, else None."""
+    from .models import gguf_info
+
+    try:
+        return gguf_info(spec.source)
+    except ModelLoadError as e:
+        raise SpecError(f"--model: {e}") from None
+
+
+def gguf_model_id(spec: RunSpec, info) -> str:
+    """A GGUF checkpoint's model id: --model-id, else the fetchable model's id (by sha256), else the file name."""
+    from . import model_fetch
+
+    known = model_fetch.by_sha256(info.sha256)
+    return spec.model_id or (known[1].model_id if known else info.path.name)
+
+
+def _gguf_lineage(spec: RunSpec, info) -> None:
+    """A GGUF checkpoint arrives quantized: its file type is the step it already had, its tensor-type mix the
+    lineage's record; the base model comes from --base-model, else from the fetchable model's manifest."""
+    from . import model_fetch
+    from .schema import make_step
+
+    known = model_fetch.by_sha256(info.sha256)
+    try:
+        step = make_step(method="quantize", scheme="gguf", type=info.file_type, scope="all")
+    except ValidationError:
+        raise SpecError(f"--model {spec.model}: GGUF file type {info.file_type!r} is not one the run file can "
+                        "state") from None
+    spec.lineage = Lineage(base=spec.base_model or (known[1].base_model if known else None), relation="quantized",
+                           steps_in_checkpoint=1, tensor_types=info.tensor_types)
+    spec.compression = [step, *spec.compression]
+
+
 def with_lineage(spec: RunSpec, config, tree) -> None:
     """A checkpoint that arrives compressed: prepend the steps read from its config (once) and record its
     lineage; ``--base-model`` names its base (also for distilled models, which have no steps)."""
     if spec.lineage is not None:
+        return
+    info = gguf_of(spec)
+    if info is not None:
+        _gguf_lineage(spec, info)
         return
     from .compress.checkpoint import CheckpointError, steps_from_config
     from .compress.scopes import resolve
@@ -596,6 +646,9 @@ def build_run(spec: RunSpec, lm: LoadedModel, task: str, comp: CompressionResult
 def model_identity(spec: RunSpec, memo: dict | None = None) -> tuple[str, str] | None:
     """(model id, revision) of a local checkpoint before loading it; None for a hub model, whose
     revision is known once it is fetched (then take ``lm.model_id, lm.revision``)."""
+    info = gguf_of(spec)
+    if info is not None:
+        return gguf_model_id(spec, info), info.revision
     folder = Path(spec.source)
     if not folder.is_dir():
         return None
@@ -650,8 +703,10 @@ def pending_tasks(spec: RunSpec, checked: Checked, planned: dict[str, Path] | No
 
 def load_model(spec: RunSpec) -> LoadedModel:
     _toy, toy_id = _is_toy(spec.source)
+    info = gguf_of(spec)
+    model_id = gguf_model_id(spec, info) if info is not None else spec.model_id or toy_id
     return load(spec.source, allow_hub=spec.allow_hub, revision=spec.revision, device=spec.device, dtype=spec.dtype,
-                model_id=spec.model_id or toy_id, cache_dir=spec.cache_dir)
+                model_id=model_id, cache_dir=spec.cache_dir)
 
 
 def run_loaded(spec: RunSpec, checked: Checked, lm: LoadedModel, tasks: list[str], *,
@@ -682,20 +737,26 @@ def run_loaded(spec: RunSpec, checked: Checked, lm: LoadedModel, tasks: list[str
 
 
 def _as_stored(spec: RunSpec, lm: LoadedModel, comp: CompressionResult) -> CompressionResult:
-    """A pre-compressed checkpoint: its stored size is that of its weight files; it runs as transformers loaded it
-    (compressed-tensors decompresses each layer in its forward pass: simulated; bitsandbytes: native)."""
+    """A pre-compressed checkpoint: its stored size is that of its weight files (a GGUF file: its tensors), also after
+    pruning on top (the same format holds the pruned weights in as many bytes); a quantization step on top
+    measures its own. It runs as transformers loaded it (compressed-tensors decompresses each layer in its forward
+    pass, GGUF is dequantized on loading: simulated; bitsandbytes: native)."""
     from dataclasses import replace
 
     from .compress.checkpoint import checkpoint_bytes
     from .compress.measure import count_parameters
     from .models import skeleton
 
-    folder = Path(spec.source)
-    stored = checkpoint_bytes(folder) if folder.is_dir() else None
+    k = precompressed(spec)
     n = count_parameters(skeleton(lm.model.config))
     lm.parameters = n  # of the uncompressed architecture, not of the packed tensors
-    quant = [s for s in spec.compression[: precompressed(spec)] if s.method == "quantize"]
+    quant = [s for s in spec.compression[:k] if s.method == "quantize"]
     kernels = comp.kernels or (("native" if quant[0].scheme.startswith("bnb-") else "simulated") if quant else None)
+    if any(s.method == "quantize" for s in spec.compression[k:]):
+        return replace(comp, kernels=kernels)
+    info = gguf_of(spec)
+    folder = Path(spec.source)
+    stored = info.tensor_bytes if info is not None else checkpoint_bytes(folder) if folder.is_dir() else None
     return replace(comp, stored_bytes=stored or None,
                    stored_bits_per_weight=round(8 * stored / n, 4) if stored else None, kernels=kernels)
 

@@ -20,8 +20,8 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapte
 from . import registry
 from .compress import registry as method_registry
 
-SCHEMA_VERSION = "1.1"  # the version new files are written in
-SCHEMA_VERSIONS = ("1.0", "1.1")  # every version this validator reads (minor versions only add)
+SCHEMA_VERSION = "1.2"  # the version new files are written in
+SCHEMA_VERSIONS = ("1.0", "1.1", "1.2")  # every version this validator reads (minor versions only add)
 RUNNER_MAJOR = 0  # part of every run_id: bump when the runner changes what a spec measures
 RUN_ID_HEX = 16
 
@@ -63,6 +63,9 @@ class Lineage(Strict):
         "config); the runner applied only the steps after them.")
     read_from: Literal["config", "user"] = Field(
         default="config", description="Where the checkpoint's steps were read: its own config, or the user's flags.")
+    tensor_types: dict[Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_]{1,20}$")], Count] | None = Field(
+        default=None, max_length=50, description="GGUF checkpoints: weights (elements) stored in each GGML tensor type, "
+        "the file's real quantization mix (a 'Q4_K_M' file holds Q4_K, Q5_0, Q6_K, Q8_0 and F32 tensors) (schema 1.2).")
 
 
 class ModelInfo(Strict):
@@ -237,7 +240,7 @@ Source = Annotated[Union[Reproduced, Reported, Synthetic], Field(discriminator="
 
 
 class RunFile(Strict):
-    schema_version: Literal["1.0", "1.1"]
+    schema_version: Literal["1.0", "1.1", "1.2"]
     run_id: Annotated[str, StringConstraints(pattern=rf"^[0-9a-f]{{{RUN_ID_HEX}}}$")]
     model: ModelInfo
     compression: list[Step] = Field(default_factory=list, max_length=20, description="Empty = baseline.")
@@ -271,7 +274,7 @@ class RunFile(Strict):
 
     @model_validator(mode="after")
     def _fields_of_its_version(self) -> RunFile:
-        """A file written as 1.0 may not use what 1.1 added (a reader of 1.0 would not see it)."""
+        """A file may not use what a later minor version added (a reader of its version would not see it)."""
         if self.schema_version == "1.0":
             if any(r.nonfinite is not None for r in self.results):
                 raise ValueError("results[].nonfinite is new in schema 1.1; write schema_version '1.1'")
@@ -283,6 +286,9 @@ class RunFile(Strict):
             if m is not None and (m.stored_bytes, m.stored_bits_per_weight, m.kernels) != (None, None, None):
                 raise ValueError("measured.stored_bytes, stored_bits_per_weight and kernels are new in schema 1.1; "
                                  "write schema_version '1.1'")
+        lineage = self.model.lineage
+        if _version(self.schema_version) < (1, 2) and lineage is not None and lineage.tensor_types is not None:
+            raise ValueError("model.lineage.tensor_types is new in schema 1.2; write schema_version '1.2'")
         return self
 
 

@@ -200,7 +200,9 @@ def _model_source(model: str, base: Path) -> str:
     if model in bundled.models():
         return bundled.resolve_model(model)
     local = base / model
-    return str(local.resolve()) if local.is_dir() else model  # otherwise a hub id
+    if local.is_dir() or (local.suffix.lower() == ".gguf" and local.is_file()):
+        return str(local.resolve())
+    return model  # a hub id, or fetched:NAME
 
 
 def parse(path: Path, overrides: dict | None = None, base: Path | None = None) -> Sweep:

@@ -32,6 +32,7 @@ from .runner import (
     load_model,
     model_identity,
     planned_paths,
+    precompressed,
     run_loaded,
 )
 from .sweep import Unit
@@ -323,9 +324,9 @@ def _run_model(units, indices, todo, plans, pending, checked, failures, summary,
                 working = keeper.fresh()
                 written = run_loaded(unit.spec, checked[i], working, todo[i], planned=plans[i], progress=progress,
                                      force=force, log=lines.append, on_error=errors.__setitem__)
-                keeper.used(unit.spec.compression)
+                keeper.used(unit.spec.compression[precompressed(unit.spec):])
             except Exception as e:  # compression failed (or OOM): every evaluation of the unit fails
-                keeper.used(unit.spec.compression, failed=True)
+                keeper.used(unit.spec.compression[precompressed(unit.spec):], failed=True)
                 errors = {task: e for task in todo[i]}
                 written = []
             summary.written += map(str, written)

@@ -37,6 +37,9 @@ def check_supported(step, *, family: str | None, device: torch.device | str | No
     if family is not None and family not in m.families:
         raise UnsupportedScheme(f"{m.key} runs on {' and '.join(sorted(m.families))} models ({m.library}); "
                                 f"this model is an {family}")
+    reason = m.check(step) if m.check is not None else None
+    if reason:
+        raise UnsupportedScheme(f"{m.key}: {reason}")
     dev = device.type if isinstance(device, torch.device) else device
     if dev is not None and dev not in m.devices:
         extra = " (llm-compressor 0.14 raises 'Cannot access accelerator device' without one)" if m.name == "awq" else ""

@@ -154,6 +154,8 @@ class Method:
     devices: frozenset[str] = frozenset({"cpu", "cuda"})
     calibration: bool = False
     run: RunFn | None = None
+    check: Callable[[Any], str | None] | None = None  # why this step's parameters cannot run here (None: they can)
+    label: Callable[[Any], str] | None = None  # a step's human label (default: built from the generic fields)
     library: str = "compression-leaderboard"
     reference: str = ""
     url: str = ""

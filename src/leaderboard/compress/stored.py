@@ -14,13 +14,16 @@ from itertools import chain
 
 from torch import nn
 
+STORED_ATTR = "leaderboard_stored_weight_bytes"  # set by methods that simulate their own format (gguf)
+
 
 def _quantized_modules(model: nn.Module) -> list[tuple[str, nn.Module]]:
     try:
         from compressed_tensors.quantization import QuantizationScheme
     except ImportError:
-        return []
-    return [(n, m) for n, m in model.named_modules() if isinstance(getattr(m, "quantization_scheme", None), QuantizationScheme)]
+        QuantizationScheme = ()  # noqa: N806
+    return [(n, m) for n, m in model.named_modules()
+            if isinstance(getattr(m, "quantization_scheme", None), QuantizationScheme) or hasattr(m, STORED_ATTR)]
 
 
 def _own_tensors(m: nn.Module):
@@ -29,6 +32,9 @@ def _own_tensors(m: nn.Module):
 
 def compressed_module_bytes(module: nn.Module) -> int:
     """Bytes one quantized layer takes in the compressed checkpoint (packed weight, scales, zero points, shape)."""
+    if hasattr(module, STORED_ATTR):  # its weight as its method stores it, every other tensor at its dtype
+        rest = sum(t.numel() * t.element_size() for t in _own_tensors(module) if t is not module.weight)
+        return getattr(module, STORED_ATTR) + rest
     from compressed_tensors.compressors.base import compress_module
 
     c = copy.deepcopy(module)
