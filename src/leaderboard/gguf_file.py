@@ -33,6 +33,7 @@ class GgufInfo:
     file_type: str  # llama.cpp's name of general.file_type without MOSTLY_ (Q4_1, Q4_K_M, ...)
     tensor_types: dict[str, int]  # GGML tensor type -> weights (elements) stored in it
     tensor_bytes: int  # bytes of all tensor data as stored
+    tensors: dict[str, int]  # tensor name -> bytes as stored
     elements: int  # weights in the file
     name: str | None  # general.name
     bos_token_id: int | None
@@ -119,9 +120,11 @@ def _read_info(path: Path, size: int, mtime_ns: int) -> GgufInfo:
         arch = _field(reader, "general.architecture")
         ftype = _field(reader, "general.file_type")
         types: dict[str, int] = {}
+        tensors: dict[str, int] = {}
         nbytes = elements = 0
         for t in reader.tensors:
             n = int(t.n_elements)
+            tensors[str(t.name)] = int(t.n_bytes)
             types[t.tensor_type.name] = types.get(t.tensor_type.name, 0) + n
             nbytes += int(t.n_bytes)
             elements += n
@@ -136,7 +139,7 @@ def _read_info(path: Path, size: int, mtime_ns: int) -> GgufInfo:
     if not elements:
         raise GgufError(f"{path}: holds no tensors")
     return GgufInfo(path=path, architecture=arch, file_type=file_type_name(ftype, types),
-                    tensor_types=dict(sorted(types.items(), key=lambda kv: (-kv[1], kv[0]))), tensor_bytes=nbytes,
+                    tensor_types=dict(sorted(types.items(), key=lambda kv: (-kv[1], kv[0]))), tensor_bytes=nbytes, tensors=tensors,
                     elements=elements, name=name if isinstance(name, str) else None,
                     bos_token_id=bos if isinstance(bos, int) else None, sha256=file_sha256(path))
 
@@ -154,6 +157,24 @@ def file_type_name(ftype, types: dict[str, int]) -> str:
     quantized = {k: v for k, v in types.items() if k not in ("F32", "F16", "BF16", "F64")}
     pool = quantized or types
     return max(pool, key=lambda k: (pool[k], k))
+
+
+def held_bytes(info: GgufInfo, model) -> dict[int, int]:
+    """``id(parameter) -> bytes`` of each of the model's parameters as the GGUF file stores it (names mapped by
+    the gguf package's own table); parameters it cannot map are left out (counted at their own size)."""
+    import gguf
+
+    arch = {v: k for k, v in gguf.MODEL_ARCH_NAMES.items()}.get(info.architecture)
+    n_blocks = getattr(model.config, "num_hidden_layers", None)
+    if arch is None or not isinstance(n_blocks, int):
+        return {}
+    names = gguf.get_tensor_name_map(arch, n_blocks)
+    out = {}
+    for name, p in model.named_parameters():
+        mapped = names.get_name(name, try_suffixes=(".weight", ".bias"))
+        if mapped in info.tensors:
+            out[id(p)] = info.tensors[mapped]
+    return out
 
 
 def check_supported(info: GgufInfo) -> None:

@@ -162,6 +162,9 @@ def load(model: str, *, allow_hub: bool = False, revision: str | None = None, de
     except (OSError, ValueError) as e:
         raise ModelLoadError(f"{model}: cannot load: {e}") from None
     if gguf is not None:  # dequantized to floating point on loading: a plain model from here on
+        from .gguf_tokenizer import fix_tokenizer
+
+        fix_tokenizer(tok, Path(src) / gguf)
         net.hf_quantizer = None
         if hasattr(net.config, "quantization_config"):
             del net.config.quantization_config

@@ -53,6 +53,11 @@ def pipeline_label(steps: list[Step]) -> str:
     return " → ".join(step_label(s) for s in steps) or "uncompressed baseline"
 
 
+def as_distributed_label(held: list[Step]) -> str:
+    """A checkpoint that arrived compressed, run as it is: 'as distributed (GGUF Q4_1 quantization of all)'."""
+    return f"as distributed ({pipeline_label(held)})"
+
+
 def pipeline_scope(steps: list[Step]) -> str | None:
     scopes = {s.scope for s in steps}
     return None if not scopes else scopes.pop() if len(scopes) == 1 else "mixed"

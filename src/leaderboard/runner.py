@@ -720,10 +720,11 @@ def run_loaded(spec: RunSpec, checked: Checked, lm: LoadedModel, tasks: list[str
     started = datetime.now(timezone.utc)
     toy, _ = _is_toy(spec.source)
     k = precompressed(spec)
+    held = _held_tensors(spec, lm) if k else None  # before compressing: the tensors as the checkpoint has them
     comp = compress(lm.model, spec.compression[k:], device=lm.device, seed=spec.seed,
                     calibration=calibration_data(spec), tokenizer=lm.tokenizer, family=lm.family)
     if k:
-        comp = _as_stored(spec, lm, comp)
+        comp = _as_stored(spec, lm, comp, held)
     written = []
     for task in tasks:
         try:
@@ -736,7 +737,19 @@ def run_loaded(spec: RunSpec, checked: Checked, lm: LoadedModel, tasks: list[str
     return written
 
 
-def _as_stored(spec: RunSpec, lm: LoadedModel, comp: CompressionResult) -> CompressionResult:
+def _held_tensors(spec: RunSpec, lm: LoadedModel) -> dict[str, tuple[object, int]] | None:
+    """A GGUF checkpoint's parameters before any step: name -> (the tensor object, its bytes in the file)."""
+    info = gguf_of(spec)
+    if info is None:
+        return None
+    from .gguf_file import held_bytes
+
+    by_id = held_bytes(info, lm.model)
+    return {name: (p, by_id[id(p)]) for name, p in lm.model.named_parameters() if id(p) in by_id}
+
+
+def _as_stored(spec: RunSpec, lm: LoadedModel, comp: CompressionResult,
+               held: dict[str, tuple[object, int]] | None = None) -> CompressionResult:
     """A pre-compressed checkpoint: its stored size is that of its weight files (a GGUF file: its tensors), also after
     pruning on top (the same format holds the pruned weights in as many bytes); a quantization step on top
     measures its own. It runs as transformers loaded it (compressed-tensors decompresses each layer in its forward
@@ -752,9 +765,17 @@ def _as_stored(spec: RunSpec, lm: LoadedModel, comp: CompressionResult) -> Compr
     lm.parameters = n  # of the uncompressed architecture, not of the packed tensors
     quant = [s for s in spec.compression[:k] if s.method == "quantize"]
     kernels = comp.kernels or (("native" if quant[0].scheme.startswith("bnb-") else "simulated") if quant else None)
-    if any(s.method == "quantize" for s in spec.compression[k:]):
-        return replace(comp, kernels=kernels)
     info = gguf_of(spec)
+    if any(s.method == "quantize" for s in spec.compression[k:]):
+        if info is None:
+            return replace(comp, kernels=kernels)
+        from .compress.stored import stored_bytes
+
+        # the tensors no step touched or replaced (embeddings, norms) stay as the GGUF file stores them
+        now = dict(lm.model.named_parameters())
+        same = {id(t): size for name, (t, size) in (held or {}).items() if now.get(name) is t}
+        stored = stored_bytes(lm.model, held=same)[0]
+        return replace(comp, kernels=kernels, stored_bytes=stored, stored_bits_per_weight=round(8 * stored / n, 4))
     folder = Path(spec.source)
     stored = info.tensor_bytes if info is not None else checkpoint_bytes(folder) if folder.is_dir() else None
     return replace(comp, stored_bytes=stored or None,

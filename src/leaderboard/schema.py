@@ -269,8 +269,19 @@ class RunFile(Strict):
         return self
 
     @property
+    def checkpoint_steps(self) -> list:
+        """The steps the checkpoint arrived with (a GGUF file's quantization, a GPTQ checkpoint's): not applied."""
+        return self.compression[: self.model.lineage.steps_in_checkpoint if self.model.lineage else 0]
+
+    @property
+    def applied_steps(self) -> list:
+        """The steps this run applied to the checkpoint: what its 'kept' is measured for."""
+        return self.compression[len(self.checkpoint_steps):]
+
+    @property
     def is_baseline(self) -> bool:
-        return not self.compression
+        """No step applied: the model as distributed (uncompressed, or a checkpoint that arrived compressed)."""
+        return not self.applied_steps
 
     @model_validator(mode="after")
     def _fields_of_its_version(self) -> RunFile:

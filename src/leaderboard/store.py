@@ -32,7 +32,7 @@ from .validate import (
     set_problems,
 )
 
-STORE_VERSION = "6"  # 3: results.task_nonfinite; 4: lineage and stored-size columns; 5: results.task_config; 6: fact ranks are BIGINT, baselines match evaluation settings
+STORE_VERSION = "7"  # 7: steps a checkpoint arrived with are not part of the run's pipeline; 3: results.task_nonfinite; 4: lineage and stored-size columns; 5: results.task_config; 6: fact ranks are BIGINT, baselines match evaluation settings
 
 DDL = """
 CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR);
@@ -41,7 +41,7 @@ CREATE TABLE IF NOT EXISTS runs (
     run_id VARCHAR PRIMARY KEY, path VARCHAR NOT NULL, schema_version VARCHAR,
     model_id VARCHAR NOT NULL, model_revision VARCHAR, family VARCHAR NOT NULL, architecture VARCHAR,
     parameters BIGINT, toy BOOLEAN, base_model_id VARCHAR, base_model_revision VARCHAR, derived_by VARCHAR,
-    steps_in_checkpoint INTEGER,
+    steps_in_checkpoint INTEGER, checkpoint_label VARCHAR, tensor_types VARCHAR,
     source_kind VARCHAR NOT NULL, citation VARCHAR, citation_table VARCHAR, citation_url VARCHAR, citation_page VARCHAR,
     eval_task VARCHAR NOT NULL, eval_data_sha256 VARCHAR, eval_settings VARCHAR,
     n_steps INTEGER NOT NULL, method VARCHAR NOT NULL, method_label VARCHAR NOT NULL, compression_key VARCHAR NOT NULL,
@@ -57,7 +57,7 @@ CREATE TABLE IF NOT EXISTS runs (
 CREATE TABLE IF NOT EXISTS compression_steps (
     run_id VARCHAR NOT NULL, step_index INTEGER NOT NULL, method VARCHAR NOT NULL, step_key VARCHAR NOT NULL,
     criterion VARCHAR, scheme VARCHAR, scope VARCHAR NOT NULL, granularity VARCHAR, sparsity DOUBLE,
-    n INTEGER, m INTEGER, norm INTEGER, dim VARCHAR, notation VARCHAR, calibration VARCHAR
+    n INTEGER, m INTEGER, norm INTEGER, dim VARCHAR, notation VARCHAR, calibration VARCHAR, in_checkpoint BOOLEAN
 );
 CREATE TABLE IF NOT EXISTS results (
     run_id VARCHAR NOT NULL, task VARCHAR NOT NULL, metric VARCHAR NOT NULL,
@@ -112,9 +112,11 @@ SELECT r.run_id, r.source_kind, r.model_id, r.model_revision, r.family, r.toy, r
 FROM runs r
 JOIN results res USING (run_id)
 LEFT JOIN baselines b
-  ON b.source_kind = r.source_kind AND b.model_id = coalesce(r.base_model_id, r.model_id)
- AND (CASE WHEN r.base_model_id IS NULL THEN b.model_revision IS NOT DISTINCT FROM r.model_revision
-           ELSE r.base_model_revision IS NULL OR b.model_revision = r.base_model_revision END)
+  ON b.source_kind = r.source_kind
+ AND (CASE WHEN r.n_steps > 0 OR r.base_model_id IS NULL  -- compressed here: against the model as distributed
+           THEN b.model_id = r.model_id AND b.model_revision IS NOT DISTINCT FROM r.model_revision
+           ELSE b.model_id = r.base_model_id  -- a derived checkpoint as distributed: against its base
+                AND (r.base_model_revision IS NULL OR b.model_revision = r.base_model_revision) END)
  AND b.eval_task = r.eval_task AND b.eval_data_sha256 IS NOT DISTINCT FROM r.eval_data_sha256
  AND b.eval_settings = r.eval_settings
  AND b.task = res.task AND b.metric = res.metric;
@@ -201,7 +203,8 @@ def _fraction(value: float, scale: str) -> float:
 
 def _rows(run: RunFile, path: str) -> dict[str, list[dict]]:
     m, src, ev, meas, prov = run.model, run.source, run.evaluation, run.measured, run.provenance
-    steps = run.compression
+    steps = run.applied_steps  # the pipeline this run measures; the checkpoint's own steps are its lineage
+    held = run.checkpoint_steps
     runs_row = {
         "run_id": run.run_id, "path": path, "schema_version": run.schema_version,
         "model_id": m.id, "model_revision": m.revision, "family": m.family, "architecture": m.architecture,
@@ -210,10 +213,13 @@ def _rows(run: RunFile, path: str) -> dict[str, list[dict]]:
         "base_model_revision": m.lineage.base_revision if m.lineage else None,
         "derived_by": m.lineage.relation if m.lineage else None,
         "steps_in_checkpoint": m.lineage.steps_in_checkpoint if m.lineage else None,
+        "checkpoint_label": naming.pipeline_label(held) if held else None,
+        "tensor_types": json.dumps(m.lineage.tensor_types) if m.lineage and m.lineage.tensor_types else None,
         "source_kind": src.kind, "citation": getattr(src, "citation", None), "citation_table": getattr(src, "table", None),
         "citation_url": getattr(src, "url", None), "citation_page": getattr(src, "page", None),
         "eval_task": ev.task, "eval_data_sha256": ev.data_sha256, "eval_settings": json.dumps(ev.settings, sort_keys=True),
-        "n_steps": len(steps), "method": naming.method_key(steps), "method_label": naming.pipeline_label(steps),
+        "n_steps": len(steps), "method": naming.method_key(steps),
+        "method_label": naming.pipeline_label(steps) if steps or not held else naming.as_distributed_label(held),
         "compression_key": canonical_json([s.model_dump(exclude_none=True) for s in steps]),
         "scope": naming.pipeline_scope(steps), "sparsity": naming.pipeline_sparsity(steps),
         "scheme": naming.pipeline_scheme(steps), "notes": run.notes,
@@ -231,8 +237,9 @@ def _rows(run: RunFile, path: str) -> dict[str, list[dict]]:
          "granularity": getattr(s, "granularity", None), "sparsity": getattr(s, "sparsity", None),
          "n": getattr(s, "n", None), "m": getattr(s, "m", None), "norm": getattr(s, "norm", None),
          "dim": getattr(s, "dim", None), "notation": naming.step_notation(s),
-         "calibration": json.dumps(s.calibration.model_dump(), sort_keys=True) if getattr(s, "calibration", None) else None}
-        for i, s in enumerate(steps)
+         "calibration": json.dumps(s.calibration.model_dump(), sort_keys=True) if getattr(s, "calibration", None) else None,
+         "in_checkpoint": i < len(held)}
+        for i, s in enumerate(run.compression)
     ]
     result_rows, relation_rows = [], []
     for tr in run.results:

@@ -42,12 +42,18 @@ def compressed_module_bytes(module: nn.Module) -> int:
     return sum(t.numel() * t.element_size() for t in _own_tensors(c))
 
 
-def stored_bytes(model: nn.Module) -> tuple[int, dict[str, int]] | None:
+def stored_bytes(model: nn.Module, held: dict[int, int] | None = None) -> tuple[int, dict[str, int]] | None:
     """(bytes of all parameters as saved compressed, bytes per quantized layer); None when no layer carries
-    a compressed-tensors quantization scheme (nothing to pack: the in-memory size is the stored size)."""
+    a compressed-tensors quantization scheme (nothing to pack: the in-memory size is the stored size).
+
+    ``held``: for a checkpoint that arrived compressed (GGUF), ``id(tensor) -> bytes`` of the tensors as the
+    checkpoint stores them; tensors no step touched keep that size (counted then even with no quantized layer)."""
+    from .measure import tensor_bytes
+
     quantized = _quantized_modules(model)
-    if not quantized:
+    if not quantized and held is None:
         return None
+    held = held or {}
     per_layer: dict[str, int] = {}
     seen: set[int] = set()
     for name, m in quantized:
@@ -57,5 +63,5 @@ def stored_bytes(model: nn.Module) -> tuple[int, dict[str, int]] | None:
     for t in model.parameters():
         if id(t) not in seen:
             seen.add(id(t))
-            total += t.numel() * t.element_size()
+            total += held[id(t)] if id(t) in held else tensor_bytes(t)
     return total, per_layer
