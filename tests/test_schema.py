@@ -54,7 +54,8 @@ def _prune(criterion: str):
 EVERY_MODEL: list[BaseModel] = [
     ModelInfo(id="org/name", revision="sha256:abc", family="decoder", architecture="LlamaForCausalLM", parameters=7, toy=True),
     *[_prune(c) for c in registry.PRUNE_CRITERIA],
-    *[make_step(method="quantize", scheme=s, scope="ffn", **({"bits": 4} if s in ("rtn", "gptq", "awq") else {}))
+    *[make_step(method="quantize", scheme=s, scope="ffn", **({"bits": 4} if s in ("rtn", "gptq", "awq") else
+                                                            {"type": "Q4_0"} if s == "gguf" else {}))
       for s in registry.QUANT_SCHEMES],
     Evaluation(task="lm-eval:boolq", data_sha256="a" * 64, settings={"num_fewshot": 0, "limit": None, "x": 1.5, "y": "s"}),
     Measured(sparsity={"all": 0.5, "*.layer.11.*": 0.1}, weight_bytes=10, bits_per_weight=4.5, peak_memory_bytes=3,

@@ -52,8 +52,8 @@ def gguf_file_of(source: str | Path) -> Path | None:
     """The GGUF file a ``--model`` value names: the file itself, or the one ``.gguf`` file of a folder that
     has no ``config.json`` (a transformers folder wins). None when it names no GGUF checkpoint."""
     path = Path(source).expanduser()
-    if path.suffix.lower() == SUFFIX and (path.is_file() or path.exists()):
-        return path
+    if path.suffix.lower() == SUFFIX and not path.is_dir():
+        return path  # there or not (the caller says "no such GGUF file")
     if path.is_dir() and not (path / "config.json").exists():
         found = sorted(p for p in path.iterdir() if p.suffix.lower() == SUFFIX)
         if len(found) > 1:

