@@ -15,9 +15,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+
 from conftest import LAMA_DIR, ROOT
 from gguf_tiny import write_tiny_llama
-
 from leaderboard import model_fetch
 from leaderboard.cli import main
 from leaderboard.evaluate.lama_data import load_corpus
