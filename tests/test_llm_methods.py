@@ -319,6 +319,23 @@ def test_a_step_that_cannot_run_on_this_model_is_one_line_from_the_cli(folders, 
     assert not list(tmp_path.rglob("*.json"))
 
 
+def test_a_measured_sparsity_off_the_requested_one_is_one_line_from_the_cli_and_no_file(folders, tmp_path, capsys) -> None:
+    """Wanda prunes int(inputs * s) weights per row: on 64-input layers 0.51 zeroes 32 of 64, so the model
+    measures about 0.502, not 0.51. More than half a percentage point apart: an error, not a run file
+    (before, the run file was written and the validator only warned)."""
+    from test_harness import _tasks
+
+    rc = main(["run", "--model", str(folders["llama"]), "--eval", "lm-eval:boolq_local", "--lm-eval-include",
+               str(_tasks(tmp_path / "tasks")), "--limit", "4", "--no-progress",
+               "--compress", "prune:criterion=wanda,sparsity=0.51", "--calibration-samples", str(SAMPLES),
+               "--calibration-seq-len", str(SEQ_LEN), "--out", str(tmp_path / "runs")])
+    err = capsys.readouterr().err
+    assert rc == 1 and "Traceback" not in err
+    assert "error: step 0 (wanda) requested sparsity 0.5100 of scope 'all' but 0.50" in err
+    assert "more than 0.5 percentage point apart; refusing to record it" in err
+    assert not list(tmp_path.rglob("*.json"))
+
+
 def test_a_distilled_model_is_compared_with_its_base(tmp_path) -> None:
     """Lineage without compression steps: a DistilBERT-shaped student of the demo BERT (random weights, the
     teacher's tokenizer) names its base with --base-model; the run records relation 'distilled' and no steps,

@@ -141,11 +141,25 @@ def test_semantic_rule(tmp_path, baseline, name, mutate, expected) -> None:
     assert only_problem(tmp_path, baseline) == expected
 
 
-def test_measured_sparsity_far_from_requested_is_a_warning(tmp_path, compressed) -> None:
-    compressed["compression"] = compressed["compression"][:1]
-    compressed["measured"]["sparsity"]["all"] = 0.3
-    got = only_problem(tmp_path, compressed)
-    assert got == "FILE: /measured/sparsity/all: warning: measured 0.3000 but step 0 requested 0.5000"
+@pytest.mark.parametrize("steps", [1, 2])  # prune alone, and prune then quantize (measured before quantizing)
+def test_measured_sparsity_more_than_half_a_point_from_requested_is_an_error(tmp_path, compressed, steps) -> None:
+    compressed["compression"] = compressed["compression"][:steps]
+    compressed["measured"]["sparsity"]["all"] = 0.494
+    assert only_problem(tmp_path, compressed) == (
+        "FILE: /measured/sparsity/all: step 0 (l1) requested sparsity 0.5000 of scope 'all' but 0.4940 was measured: "
+        "more than 0.5 percentage point apart")
+    compressed["measured"]["sparsity"]["all"] = 0.496  # within half a point: per-layer rounding
+    place(tmp_path / "ok", with_run_id(compressed))
+    assert validate_paths([tmp_path / "ok"]).errors == []
+
+
+def test_measured_sparsity_of_two_pruning_steps_is_not_compared(tmp_path, compressed) -> None:
+    """Two pruning steps of one scope: its zeros come from both, so no requested share is the measured one."""
+    first = compressed["compression"][0]
+    compressed["compression"] = [first, {**first, "criterion": "random", "granularity": "local", "sparsity": 0.2}]
+    compressed["measured"]["sparsity"]["all"] = 0.6
+    place(tmp_path, with_run_id(compressed))
+    assert validate_paths([tmp_path]).errors == []
 
 
 def test_run_id_must_match_content(tmp_path, baseline) -> None:

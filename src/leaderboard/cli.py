@@ -184,7 +184,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 2
     except (CompressionError, UnsupportedScheme, CalibrationError) as e:
         # found only once the model is loaded (a calibration text too short for this tokenizer, a step that
-        # changed nothing or made the model bigger): one line, nothing written
+        # changed nothing or made the model bigger, a sparsity other than the requested one): one line, nothing written
         print(f"error: {e}", file=sys.stderr)
         return 1
     return 0

@@ -22,6 +22,7 @@ from typing import Literal, NamedTuple
 from pydantic import ValidationError
 
 from . import registry
+from .compress.spec import sparsity_mismatch
 from .parallel import pmap
 from .schema import (
     FACTS_MAX_FILE_BYTES,
@@ -339,12 +340,9 @@ def semantic_problems(path: str, run: RunFile, rel_path: str | None) -> list[Pro
             out.append(Problem(path, f"/results/{i}/task", f"task {tr.task!r} appears twice"))
         seen_tasks.add(tr.task)
         out += _task_problems(path, i, tr, suite, budget)
-    if run.measured is not None:
-        for i, step in enumerate(run.compression):
-            got = run.measured.sparsity.get(step.scope) if step.method == "prune" else None
-            if got is not None and len(run.compression) == 1 and abs(got - step.sparsity) > 0.01:
-                out.append(Problem(path, f"/measured/sparsity/{_escape(step.scope)}",
-                                   f"measured {got:.4f} but step {i} requested {step.sparsity:.4f}", "warning"))
+    mismatch = sparsity_mismatch(run.compression, run.measured.sparsity) if run.measured is not None else None
+    if mismatch:
+        out.append(Problem(path, f"/measured/sparsity/{_escape(mismatch[0])}", mismatch[1]))
     return out
 
 
