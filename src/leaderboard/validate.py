@@ -227,7 +227,10 @@ def _schema_problems(path: str, data: object, err: ValidationError) -> list[Prob
 
 def _metric_problems(path: str, ptr: str, name: str, mv: MetricValue) -> list[Problem]:
     out = []
-    info = registry.metric_info(name)
+    try:
+        info = registry.metric_info(name)
+    except registry.UnknownMetric as e:
+        return [Problem(path, ptr, str(e))]
     if mv.scale == "percent" and name not in registry.PERCENTABLE:
         out.append(Problem(path, f"{ptr}/scale", f"metric {name!r} cannot be on the percent scale"))
         return out
