@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from conftest import example, with_run_id
+from conftest import example, place, with_run_id
 from leaderboard import tiny
 from leaderboard.evaluate.harness import HarnessError, include_sha256, run_harness
 from leaderboard.validate import check_bytes
@@ -161,3 +161,81 @@ def test_a_model_with_nan_loglikelihoods_is_never_right(tmp_path) -> None:
                        include_defaults=False).results
     assert r.nonfinite == r.n == 20
     assert r.metrics["acc"].value == 0.0 and r.metrics["acc_norm"].value == 0.0
+
+
+# --- which way is better: lm-eval's higher_is_better against the registry ---------------------------------
+
+
+def test_lambada_perplexity_is_lower_is_better_from_lm_eval_to_the_store(tmp_path) -> None:
+    """lm-eval's own LAMBADA task file (lambada_openai.yaml, included unchanged but for the data, which is local):
+    lm-eval says perplexity is lower-is-better, the registry agrees, and the store keeps it so. Before, the
+    store took every metric the registry did not know, perplexity among them, for higher-is-better."""
+    import lm_eval
+
+    from leaderboard.store import connect, ingest
+
+    lambada = Path(lm_eval.__file__).parent / "tasks" / "lambada" / "lambada_openai.yaml"
+    root = _tasks(tmp_path / "tasks")
+    (root / "lambada_local.yaml").write_text(
+        f"include: {lambada}\ntask: lambada_local\ndataset_path: json\ndataset_name: null\n"
+        f"dataset_kwargs:\n  data_files:\n    test: {root / 'cloze.jsonl'}\n")
+    tok = tiny.word_tokenizer(WORDS + [str(i) for i in range(40)], "gpt2")
+    (r,) = run_harness(tiny.tiny_model("gpt2", vocab_size=len(tok)), tok, "decoder", CPU, ["lambada_local"],
+                       include_path=root, include_defaults=False, limit=8).results
+    assert set(r.metrics) == {"perplexity", "acc"} and r.metrics["perplexity"].value >= 1.0
+    run = example("reproduced-baseline")
+    run["schema_version"] = "1.1"
+    run["model"].update(family="decoder", architecture="GPT2LMHeadModel")
+    run["evaluation"] = {"task": "lm-eval:lambada_local", "data_sha256": include_sha256(root), "settings": {"limit": 8}}
+    run["results"] = [r.model_dump(mode="json", exclude_none=True)]
+    place(tmp_path / "runs", with_run_id(run))
+    ingest(tmp_path / "runs", tmp_path / "lb.duckdb")
+    con = connect(tmp_path / "lb.duckdb", read_only=True)
+    try:
+        got = dict(con.execute("SELECT metric, higher_is_better FROM results").fetchall())
+    finally:
+        con.close()
+    assert got == {"perplexity": False, "acc": True}
+
+
+def _lm_eval_result(metrics: dict, higher_is_better: dict) -> dict:
+    return {"results": {"t": {f"{k},none": v for k, v in metrics.items()}}, "higher_is_better": {"t": higher_is_better},
+            "n-samples": {"t": {"effective": 8}}}
+
+
+def test_a_direction_lm_eval_and_the_registry_disagree_on_or_the_registry_lacks_is_refused() -> None:
+    from leaderboard.evaluate.harness import results_to_task_results
+
+    (r,) = results_to_task_results(_lm_eval_result({"perplexity": 3.5, "acc": 0.5}, {"perplexity": False, "acc": True}))
+    assert set(r.metrics) == {"perplexity", "acc"}
+    with pytest.raises(HarnessError, match="lm-eval:t: lm-eval says higher is better for metric 'perplexity', the "
+                                           r"registry says lower is better \(src/leaderboard/registry.py, METRICS\)"):
+        results_to_task_results(_lm_eval_result({"perplexity": 3.5}, {"perplexity": True}))
+    with pytest.raises(HarnessError, match=r"lm-eval:t: metric 'rouge9' \(lm-eval: lower is better\) is not in the "
+                                           "registry"):
+        results_to_task_results(_lm_eval_result({"rouge9": 0.2}, {"rouge9": False}))
+
+
+def test_an_lm_eval_metric_the_registry_lacks_is_one_line_from_the_cli_and_no_file(tmp_path, monkeypatch, capsys) -> None:
+    from leaderboard import models, registry
+    from leaderboard.cli import main
+
+    tok = tiny.word_tokenizer(WORDS + [str(i) for i in range(40)], "gpt2")
+    models.save(tiny.tiny_model("gpt2", vocab_size=len(tok)), tok, tmp_path / "model")
+    monkeypatch.delitem(registry.METRICS, "acc")
+    rc = main(["run", "--model", str(tmp_path / "model"), "--eval", "lm-eval:boolq_local", "--lm-eval-include",
+               str(_tasks(tmp_path / "tasks")), "--limit", "4", "--no-progress", "--out", str(tmp_path / "runs")])
+    err = capsys.readouterr().err
+    assert rc == 1 and "Traceback" not in err
+    assert "error: lm-eval:boolq_local: metric 'acc' (lm-eval: higher is better) is not in the registry" in err
+    assert not list((tmp_path / "runs").rglob("*.json"))
+
+
+def test_the_registry_agrees_with_lm_eval_on_every_metric_both_name() -> None:
+    from lm_eval.api.registry import is_higher_better
+
+    from leaderboard import registry
+
+    both = [name for name in registry.METRICS if is_higher_better(name) is not None]
+    assert {"perplexity", "acc", "acc_norm", "word_perplexity", "bits_per_byte"} <= set(both)
+    assert {name: registry.METRICS[name].higher_is_better for name in both} == {name: is_higher_better(name) for name in both}

@@ -77,6 +77,52 @@ def test_n_m_pattern_is_exact(folders, arch, criterion) -> None:
     assert r.kernels is None and r.stored_bytes is None  # pruning only: the in-memory size is the stored size
 
 
+def _at_most_n_of_every_m(model, n: int, m: int) -> None:
+    for name, mod in resolve(model, "all").items():
+        w = as_out_in(mod)
+        nonzero = (w != 0).reshape(w.shape[0], -1, m).sum(-1)
+        assert (nonzero <= n).all(), f"{name}: up to {int(nonzero.max())} non-zeros in a block of {m}"
+
+
+@pytest.mark.parametrize("criterion", ["sparsegpt", "wanda", "n:m"])
+@pytest.mark.parametrize(("n", "m"), [(1, 4), (2, 4), (4, 8), (3, 4)])
+def test_n_m_keeps_n_of_every_m_whatever_the_library(folders, criterion, n, m) -> None:
+    """Our n:m keeps at most n non-zeros in every m inputs (sparsity 1 - n/m); llm-compressor's
+    mask_structure 'N:M' prunes N of every M. 2:4 and 4:8 read the same either way; 1:4 and 3:4 do not."""
+    model, r = _run(folders["llama"], f"prune:criterion={criterion},n={n},m={m}")
+    _at_most_n_of_every_m(model, n, m)
+    assert r.sparsity["all"] == pytest.approx(1 - n / m, abs=1e-9)
+
+
+def test_mask_structure_is_llm_compressors_prune_n_of_m() -> None:
+    from leaderboard.compress.llmc import mask_structure, pattern_of
+
+    assert [mask_structure(n, m) for n, m in [(1, 4), (2, 4), (3, 4), (4, 8), (None, None)]] == \
+        ["3:4", "2:4", "1:4", "4:8", "0:0"]
+    assert [pattern_of(s) for s in ("3:4", "1:4", "0:0")] == [(1, 4), (3, 4), None]
+    with pytest.raises(ValueError, match="not 'N:M'"):
+        pattern_of("4:4")
+
+
+def test_an_n_m_checkpoint_reads_back_as_the_pattern_it_keeps(folders, tmp_path) -> None:
+    """SparseGPT 1:4 (keep 1 of 4) saved by llm-compressor: recipe.yaml says mask_structure '3:4' (prune 3 of 4);
+    the step read back is n=1, m=4, sparsity 0.75, which is what the weights measure."""
+    from leaderboard.compress.checkpoint import steps_from_config
+    from leaderboard.compress.measure import scope_sparsity
+    from leaderboard.runner import step_text
+
+    model, _r = _run(folders["llama"], "prune:criterion=sparsegpt,n=1,m=4")
+    model.save_pretrained(tmp_path / "pruned", save_compressed=True)
+    _load(folders["llama"])[1].save_pretrained(tmp_path / "pruned")
+    assert "mask_structure: '3:4'" in (tmp_path / "pruned" / "recipe.yaml").read_text()
+    steps, relation = steps_from_config(model.config, tmp_path / "pruned", set())
+    assert [step_text(s) for s in steps] == ["prune:criterion=sparsegpt,scope=all,granularity=local,sparsity=0.75,n=1,m=4"]
+    assert relation == "pruned"
+    loaded = models.load(str(tmp_path / "pruned")).model
+    assert scope_sparsity(resolve(loaded, "all")) == pytest.approx(steps[0].sparsity, abs=1e-9)
+    _at_most_n_of_every_m(loaded, 1, 4)
+
+
 @pytest.mark.parametrize("arch", DECODERS)
 @pytest.mark.parametrize("criterion", ["sparsegpt", "wanda"])
 def test_unstructured_sparsity_is_as_requested(folders, arch, criterion) -> None:
@@ -270,6 +316,23 @@ def test_a_step_that_cannot_run_on_this_model_is_one_line_from_the_cli(folders, 
                "--calibration-seq-len", "512", "--out", str(tmp_path / "runs")])
     err = capsys.readouterr().err
     assert rc == 1 and "error: calibration set builtin:default gives" in err and "Traceback" not in err
+    assert not list(tmp_path.rglob("*.json"))
+
+
+def test_a_measured_sparsity_off_the_requested_one_is_one_line_from_the_cli_and_no_file(folders, tmp_path, capsys) -> None:
+    """Wanda prunes int(inputs * s) weights per row: on 64-input layers 0.51 zeroes 32 of 64, so the model
+    measures about 0.502, not 0.51. More than half a percentage point apart: an error, not a run file
+    (before, the run file was written and the validator only warned)."""
+    from test_harness import _tasks
+
+    rc = main(["run", "--model", str(folders["llama"]), "--eval", "lm-eval:boolq_local", "--lm-eval-include",
+               str(_tasks(tmp_path / "tasks")), "--limit", "4", "--no-progress",
+               "--compress", "prune:criterion=wanda,sparsity=0.51", "--calibration-samples", str(SAMPLES),
+               "--calibration-seq-len", str(SEQ_LEN), "--out", str(tmp_path / "runs")])
+    err = capsys.readouterr().err
+    assert rc == 1 and "Traceback" not in err
+    assert "error: step 0 (wanda) requested sparsity 0.5100 of scope 'all' but 0.50" in err
+    assert "more than 0.5 percentage point apart; refusing to record it" in err
     assert not list(tmp_path.rglob("*.json"))
 
 

@@ -71,13 +71,17 @@ def run(draw, model: dict, baseline: bool) -> dict:
     steps = [] if baseline else draw(st.lists(step(), min_size=1, max_size=20))
     if any(s["method"] == "quantize" for s in steps):  # prune before quantize, as the runner does
         steps = sorted(steps, key=lambda s: s["method"] == "quantize")
+    sparsity = draw(FRACTION)
+    prunes = [s for s in steps if s["method"] == "prune"]
+    if len(prunes) == 1 and prunes[0]["scope"] == "all":  # one pruning step: measured within half a point of it
+        sparsity = min(1.0, max(0.0, prunes[0]["sparsity"] + draw(st.floats(-0.004, 0.004))))
     data = {
         "schema_version": draw(st.sampled_from(["1.0", "1.1"])), "run_id": "0" * 16, "model": model,
         "compression": steps,
         "evaluation": {"task": task, "data_sha256": "ab" * 32,
                        "settings": draw(st.dictionaries(IDENT, st.one_of(FREE, st.integers(-10**9, 10**9),
                                                                           st.booleans(), st.none()), max_size=4))},
-        "measured": {"sparsity": {"all": draw(FRACTION)}, "weight_bytes": draw(st.integers(0, 10**15)),
+        "measured": {"sparsity": {"all": sparsity}, "weight_bytes": draw(st.integers(0, 10**15)),
                      "bits_per_weight": draw(st.floats(0.01, 64.0))},
         "results": [result],
         "provenance": {"runner_version": "0.1.0", "libraries": {"torch": draw(FREE)}, "python": "3.11",

@@ -99,6 +99,31 @@ def test_duplicate_run_id_at_two_paths_is_refused(tmp_path, baseline) -> None:
     assert "folder too deep" in err.value.problems[0].message
 
 
+def test_lambada_perplexity_is_lower_is_better_and_a_metric_of_unknown_direction_stops_the_ingest(tmp_path, baseline) -> None:
+    """lm-eval's LAMBADA writes perplexity (its higher_is_better: false) beside acc. Before, every metric the
+    registry did not know was stored as higher-is-better, perplexity included; a name with no known direction
+    is now refused, naming the file and field, and nothing is loaded."""
+    runs, db = tmp_path / "runs", tmp_path / "db.duckdb"
+    d = copy.deepcopy(baseline)
+    d["model"].update(id="example/opt-125m", family="decoder", architecture="OPTForCausalLM", parameters=125239296)
+    d["evaluation"] = {"task": "lm-eval:lambada_openai", "data_sha256": "3" * 64, "settings": {"num_fewshot": 0}}
+    d["results"] = [{"task": "lm-eval:lambada_openai", "n": 5153, "metrics": {
+        "perplexity": {"value": 26.02, "scale": "fraction", "n": 5153, "stderr": 0.91},
+        "acc": {"value": 0.3792, "scale": "fraction", "n": 5153, "stderr": 0.0068}}}]
+    path = place(runs, with_run_id(d))
+    ingest(runs, db)
+    got = dict(q(db, "SELECT metric, higher_is_better FROM results").iter_rows())
+    assert got == {"perplexity": False, "acc": True}
+    before = counts(db)
+    path.write_text(path.read_text().replace('"perplexity"', '"pplx"'))
+    with pytest.raises(IngestError) as err:
+        ingest(runs, db)
+    (problem,) = err.value.problems
+    assert problem.line().startswith(f"{path}: /results/0/metrics/pplx: unknown metric 'pplx': the registry ")
+    assert "does not say whether higher or lower is better" in problem.line()
+    assert counts(db) == before
+
+
 def _variant(base: dict, steps: list, p1: float, weight_bytes: int, scale: str = "fraction") -> dict:
     d = copy.deepcopy(base)
     d["compression"] = steps

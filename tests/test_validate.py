@@ -116,6 +116,13 @@ SEMANTIC_RULES = [
      "FILE: /results/0/metrics/precision@1/ci: interval [0.3, 0.4] does not contain the value 0.25"),
     ("relation metric out of range", _set("results/0/relations/1/metrics/precision@1/value", -0.5),
      "FILE: /results/0/relations/1/metrics/precision@1/value: -0.5 is outside the range of precision@1 on the fraction scale [0, 1]"),
+    ("metric of unknown direction", _set("results/0/metrics/rouge9", {"value": 0.5}),
+     "FILE: /results/0/metrics/rouge9: unknown metric 'rouge9': the registry (src/leaderboard/registry.py, METRICS) "
+     "does not say whether higher or lower is better; add it there with its range and direction"),
+    ("relation metric of unknown direction", _set("results/0/relations/1/metrics/precision@5", {"value": 0.5}),
+     "FILE: /results/0/relations/1/metrics/precision@5: unknown metric 'precision@5': the registry "
+     "(src/leaderboard/registry.py, METRICS) does not say whether higher or lower is better; add it there with its "
+     "range and direction"),
     ("relation counts", _set("results/0/n", 1000), "FILE: /results/0/relations: relations hold 1700 scored examples but n is 1000"),
     ("relation twice", _set("results/0/relations/1/relation", "P19"), "FILE: /results/0/relations/1/relation: relation 'P19' appears twice"),
     ("task of another suite", _set("results/0/task", "lm-eval:boolq"),
@@ -141,11 +148,38 @@ def test_semantic_rule(tmp_path, baseline, name, mutate, expected) -> None:
     assert only_problem(tmp_path, baseline) == expected
 
 
-def test_measured_sparsity_far_from_requested_is_a_warning(tmp_path, compressed) -> None:
-    compressed["compression"] = compressed["compression"][:1]
-    compressed["measured"]["sparsity"]["all"] = 0.3
-    got = only_problem(tmp_path, compressed)
-    assert got == "FILE: /measured/sparsity/all: warning: measured 0.3000 but step 0 requested 0.5000"
+def test_every_metric_has_a_direction_and_breakdowns_take_their_base_metrics() -> None:
+    """No metric defaults to higher-is-better: a name the registry does not know raises; BEAR's breakdowns and
+    lm-eval's filtered values (``<metric>@<filter>``) take the range and direction of the metric they break down."""
+    assert registry.metric_info("perplexity").higher_is_better is False and registry.metric_info("perplexity").lower == 1.0
+    for name in ("accuracy-template-0", "accuracy-domain-geographic", "exact_match@strict-match", "perplexity@none"):
+        base = registry.metric_info(name.split("-")[0] if name.startswith("accuracy-") else name.split("@")[0])
+        got = registry.metric_info(name)
+        assert (got.lower, got.upper, got.higher_is_better) == (base.lower, base.upper, base.higher_is_better), name
+    for name in ("rouge9", "precision@5", "accuracy-template-", "accuracy-x", "@none"):
+        with pytest.raises(registry.UnknownMetric, match=f"unknown metric '{name}'"):
+            registry.metric_info(name)
+
+
+@pytest.mark.parametrize("steps", [1, 2])  # prune alone, and prune then quantize (measured before quantizing)
+def test_measured_sparsity_more_than_half_a_point_from_requested_is_an_error(tmp_path, compressed, steps) -> None:
+    compressed["compression"] = compressed["compression"][:steps]
+    compressed["measured"]["sparsity"]["all"] = 0.494
+    assert only_problem(tmp_path, compressed) == (
+        "FILE: /measured/sparsity/all: step 0 (l1) requested sparsity 0.5000 of scope 'all' but 0.4940 was measured: "
+        "more than 0.5 percentage point apart")
+    compressed["measured"]["sparsity"]["all"] = 0.496  # within half a point: per-layer rounding
+    place(tmp_path / "ok", with_run_id(compressed))
+    assert validate_paths([tmp_path / "ok"]).errors == []
+
+
+def test_measured_sparsity_of_two_pruning_steps_is_not_compared(tmp_path, compressed) -> None:
+    """Two pruning steps of one scope: its zeros come from both, so no requested share is the measured one."""
+    first = compressed["compression"][0]
+    compressed["compression"] = [first, {**first, "criterion": "random", "granularity": "local", "sparsity": 0.2}]
+    compressed["measured"]["sparsity"]["all"] = 0.6
+    place(tmp_path, with_run_id(compressed))
+    assert validate_paths([tmp_path]).errors == []
 
 
 def test_run_id_must_match_content(tmp_path, baseline) -> None:

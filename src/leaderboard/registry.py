@@ -46,10 +46,12 @@ class MetricInfo:
     label: str
     lower: float | None  # bounds of a value on the "fraction" scale; None = unbounded
     upper: float | None
-    higher_is_better: bool = True
+    higher_is_better: bool  # no default: a metric whose direction is not known is refused, never guessed
     description: str = ""
 
 
+# lm-eval's metrics carry the direction lm-eval registers for them (lm_eval/api/metrics.py, higher_is_better);
+# the runner checks each lm-eval result against it and refuses a metric missing here or a disagreement.
 METRICS: dict[str, MetricInfo] = {
     m.name: m
     for m in (
@@ -64,8 +66,19 @@ METRICS: dict[str, MetricInfo] = {
         MetricInfo("accuracy", "BEAR accuracy", 0.0, 1.0, True,
                    "BEAR: share of instances whose true statement scores highest, mean over the three templates"),
         MetricInfo("acc_norm", "Accuracy (length-normalised)", 0.0, 1.0, True, "lm-eval acc_norm"),
+        MetricInfo("acc_mutual_info", "Accuracy (mutual information)", 0.0, 1.0, True,
+                   "lm-eval accuracy choosing by mutual information with the context"),
+        MetricInfo("acc_bytes", "Accuracy (byte-normalised)", 0.0, 1.0, True, "lm-eval accuracy with byte-length-normalised scores"),
+        MetricInfo("acc_all", "Accuracy (all answers)", 0.0, 1.0, True, "lm-eval: share of questions with every answer right"),
         MetricInfo("exact_match", "Exact match", 0.0, 1.0, True, "lm-eval exact match"),
         MetricInfo("f1", "F1", 0.0, 1.0, True, "lm-eval F1"),
+        MetricInfo("mcc", "Matthews correlation", -1.0, 1.0, True, "lm-eval Matthews correlation coefficient"),
+        MetricInfo("brier_score", "Brier score", 0.0, 2.0, False, "lm-eval multi-class Brier score"),
+        MetricInfo("bleu", "BLEU", 0.0, 100.0, True, "lm-eval BLEU (sacrebleu, 0 to 100)"),
+        MetricInfo("chrf", "chrF", 0.0, 100.0, True, "lm-eval chrF (sacrebleu, 0 to 100)"),
+        MetricInfo("ter", "TER", 0.0, None, False, "lm-eval translation edit rate (sacrebleu)"),
+        MetricInfo("perplexity", "Perplexity", 1.0, None, False,
+                   "lm-eval perplexity of the target (LAMBADA: of the last word), exp of the mean negative log-likelihood"),
         MetricInfo("word_perplexity", "Word perplexity", 1.0, None, False, "lm-eval word perplexity"),
         MetricInfo("byte_perplexity", "Byte perplexity", 1.0, None, False, "lm-eval byte perplexity"),
         MetricInfo("bits_per_byte", "Bits per byte", 0.0, None, False, "lm-eval bits per byte"),
@@ -74,11 +87,39 @@ METRICS: dict[str, MetricInfo] = {
 METRIC_NAME_PATTERN = r"^[a-z0-9][a-z0-9_@.\-]{0,63}$"
 # Metrics whose values may be written on the percent scale (bounded by 1 on the fraction scale).
 PERCENTABLE = frozenset(n for n, m in METRICS.items() if m.lower == 0.0 and m.upper == 1.0)
+# Breakdowns of a registered metric, with its range and direction: BEAR's per template and per domain.
+BREAKDOWNS: dict[str, str] = {"accuracy-template-": "accuracy", "accuracy-domain-": "accuracy"}
+
+
+class UnknownMetric(ValueError):
+    """A metric name the registry does not know, so neither its range nor its direction (higher or lower is better)."""
+
+
+def _derived(name: str) -> MetricInfo | None:
+    """A breakdown (``accuracy-template-0``) or an lm-eval filtered value (``exact_match@strict-match``) of a
+    registered metric: its range and direction."""
+    for prefix, base in BREAKDOWNS.items():
+        if name.startswith(prefix) and len(name) > len(prefix):
+            return _qualified(name, base, name[len(base) + 1:])
+    metric, at, qualifier = name.partition("@")
+    return _qualified(name, metric, qualifier) if at and qualifier else None
+
+
+def _qualified(name: str, base: str, qualifier: str) -> MetricInfo | None:
+    info = METRICS.get(base)
+    if info is None:
+        return None
+    return MetricInfo(name, f"{info.label} ({qualifier})", info.lower, info.upper, info.higher_is_better, info.description)
 
 
 def metric_info(name: str) -> MetricInfo:
-    """Registry entry for a metric; unknown metrics are unbounded and higher-is-better."""
-    return METRICS.get(name) or MetricInfo(name, name, None, None, True, "")
+    """Registry entry for a metric (or a breakdown or filtered value of one); UnknownMetric for any other
+    name: a metric whose direction is unknown is refused, never guessed."""
+    info = METRICS.get(name) or _derived(name)
+    if info is None:
+        raise UnknownMetric(f"unknown metric {name!r}: the registry (src/leaderboard/registry.py, METRICS) does not say "
+                            "whether higher or lower is better; add it there with its range and direction")
+    return info
 
 
 def __getattr__(name: str):

@@ -23,11 +23,12 @@ from pydantic.dataclasses import dataclass as pydantic_dataclass
 
 from . import __version__, bundled, registry
 from .compress import registry as methods
-from .compress.base import UnsupportedScheme
+from .compress.base import CompressionError, UnsupportedScheme
 from .compress.calibration import DEFAULT as DEFAULT_CALIBRATION
 from .compress.calibration import DEFAULT_SAMPLES, DEFAULT_SEQ_LEN, CalibrationData, CalibrationError, describe
 from .compress.pipeline import CompressionResult, check_scopes, check_supported, compress
 from .compress.scopes import ScopeError
+from .compress.spec import sparsity_mismatch
 from .evaluate.lama import CANDIDATE_SETS, SUBSETS, ProbeSettings, probe
 from .evaluate.lama_data import PAIRS, Corpus, LamaDataError, load_corpus, load_vocab, packaged_root
 from .fsutil import UnsafePath, check_target, ensure_dir, write_atomic
@@ -725,6 +726,9 @@ def run_loaded(spec: RunSpec, checked: Checked, lm: LoadedModel, tasks: list[str
                     calibration=calibration_data(spec), tokenizer=lm.tokenizer, family=lm.family)
     if k:
         comp = _as_stored(spec, lm, comp, held)
+    mismatch = sparsity_mismatch(spec.compression[k:], comp.sparsity)
+    if mismatch:
+        raise CompressionError(f"{mismatch[1]}; refusing to record it")
     written = []
     for task in tasks:
         try:

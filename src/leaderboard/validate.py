@@ -22,6 +22,7 @@ from typing import Literal, NamedTuple
 from pydantic import ValidationError
 
 from . import registry
+from .compress.spec import sparsity_mismatch
 from .parallel import pmap
 from .schema import (
     FACTS_MAX_FILE_BYTES,
@@ -226,7 +227,10 @@ def _schema_problems(path: str, data: object, err: ValidationError) -> list[Prob
 
 def _metric_problems(path: str, ptr: str, name: str, mv: MetricValue) -> list[Problem]:
     out = []
-    info = registry.metric_info(name)
+    try:
+        info = registry.metric_info(name)
+    except registry.UnknownMetric as e:
+        return [Problem(path, ptr, str(e))]
     if mv.scale == "percent" and name not in registry.PERCENTABLE:
         out.append(Problem(path, f"{ptr}/scale", f"metric {name!r} cannot be on the percent scale"))
         return out
@@ -339,12 +343,9 @@ def semantic_problems(path: str, run: RunFile, rel_path: str | None) -> list[Pro
             out.append(Problem(path, f"/results/{i}/task", f"task {tr.task!r} appears twice"))
         seen_tasks.add(tr.task)
         out += _task_problems(path, i, tr, suite, budget)
-    if run.measured is not None:
-        for i, step in enumerate(run.compression):
-            got = run.measured.sparsity.get(step.scope) if step.method == "prune" else None
-            if got is not None and len(run.compression) == 1 and abs(got - step.sparsity) > 0.01:
-                out.append(Problem(path, f"/measured/sparsity/{_escape(step.scope)}",
-                                   f"measured {got:.4f} but step {i} requested {step.sparsity:.4f}", "warning"))
+    mismatch = sparsity_mismatch(run.applied_steps, run.measured.sparsity) if run.measured is not None else None
+    if mismatch:
+        out.append(Problem(path, f"/measured/sparsity/{_escape(mismatch[0])}", mismatch[1]))
     return out
 
 

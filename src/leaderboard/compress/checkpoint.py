@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .llmc import pattern_of
 from .spec import StepModel
 
 
@@ -80,10 +81,12 @@ def steps_from_config(config, folder: Path | None, body: set[str]) -> tuple[list
             m = mods[name]
             crit = "sparsegpt" if name.startswith("Sparse") else "wanda"
             fields = {"method": "prune", "criterion": crit, "scope": "all", "granularity": "local"}
-            mask = str(m.get("mask_structure", "0:0"))
-            if mask not in ("0:0", "None"):
-                n, m_ = (int(x) for x in mask.split(":"))
-                fields.update(n=n, m=m_)
+            try:  # llm-compressor's 'N:M' prunes N of every M; the step keeps n = M - N of them
+                pattern = pattern_of(str(m.get("mask_structure", "0:0")))
+            except ValueError as e:
+                raise CheckpointError(f"recipe.yaml: {name}: {e}") from None
+            if pattern is not None:
+                fields.update(n=pattern[0], m=pattern[1])
             else:
                 fields["sparsity"] = float(m["sparsity"])
             steps.append(make_step(**fields))

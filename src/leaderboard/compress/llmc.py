@@ -32,8 +32,23 @@ def _quiet() -> None:
         pass
 
 
-def _mask_structure(step) -> str:
-    return f"{step.n}:{step.m}" if step.n is not None else "0:0"
+def mask_structure(n: int | None, m: int | None) -> str:
+    """llm-compressor's ``mask_structure`` for our pattern: at most n non-zeros in every m weights (keep n).
+
+    llm-compressor's 'N:M' *prunes* N of every M (SparseGPT and Wanda zero the N lowest-scoring weights of
+    each block of M inputs), so keeping n of m is '{m - n}:{m}'; '0:0' is unstructured."""
+    return f"{m - n}:{m}" if n is not None and m is not None else "0:0"
+
+
+def pattern_of(mask: str) -> tuple[int, int] | None:
+    """(n, m) in our notation (keep n of m) for llm-compressor's ``mask_structure`` 'N:M' (prune N of M);
+    None for an unstructured mask ('0:0'). ValueError for anything else."""
+    if mask in ("0:0", "None", "unstructured"):
+        return None
+    pruned, sep, m = mask.partition(":")
+    if not (sep and pruned.isdigit() and m.isdigit() and 0 < int(pruned) < int(m)):
+        raise ValueError(f"mask_structure {mask!r} is not 'N:M' with 0 < N < M (prune N of every M weights)")
+    return int(m) - int(pruned), int(m)
 
 
 def sparsity_modifier(kind: str, step):
@@ -42,7 +57,7 @@ def sparsity_modifier(kind: str, step):
         from llmcompressor.modifiers.pruning import SparseGPTModifier, WandaPruningModifier
 
         cls = {"SparseGPTModifier": SparseGPTModifier, "WandaPruningModifier": WandaPruningModifier}[kind]
-        return [cls(sparsity=step.sparsity, mask_structure=_mask_structure(step), targets=targets)]
+        return [cls(sparsity=step.sparsity, mask_structure=mask_structure(step.n, step.m), targets=targets)]
     return make
 
 

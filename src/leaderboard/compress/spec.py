@@ -100,6 +100,26 @@ class NMParams(PruneParams):
         return self
 
 
+SPARSITY_TOLERANCE = 0.005  # measured and requested sparsity of the pruned scope: at most half a percentage point apart
+
+
+def sparsity_mismatch(steps: list, measured: dict[str, float]) -> tuple[str, str] | None:
+    """(scope, message) when the measured sparsity of the pruned scope contradicts the requested one, else None.
+
+    Compared only where the measurement is of exactly what one step pruned: a pipeline with one pruning
+    step, whose scope was measured (the runner measures before any quantization step; prune-after-quantize
+    is refused). With two pruning steps a scope's zeros come from both, so nothing is compared."""
+    prunes = [(i, s) for i, s in enumerate(steps) if s.method == "prune"]
+    if len(prunes) != 1:
+        return None
+    i, step = prunes[0]
+    got = measured.get(step.scope)
+    if got is None or abs(got - step.sparsity) <= SPARSITY_TOLERANCE:
+        return None
+    return step.scope, (f"step {i} ({step.criterion}) requested sparsity {step.sparsity:.4f} of scope {step.scope!r} "
+                        f"but {got:.4f} was measured: more than {SPARSITY_TOLERANCE * 100:g} percentage point apart")
+
+
 class QuantizeParams(StepModel):
     """Fields every quantization step has (``scheme`` names the method)."""
 

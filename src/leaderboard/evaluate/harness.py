@@ -63,7 +63,29 @@ def _config(cfg: dict) -> dict:
     return {k: _scalar(cfg.get(k)) for k in keys if k in cfg}
 
 
-def _metrics(values: dict, n: int | None) -> dict[str, MetricValue]:
+def _direction(task: str, name: str, lm_eval_says: object) -> registry.MetricInfo:
+    """The registry's entry for an lm-eval metric, checked against the direction lm-eval gives it (its
+    ``higher_is_better``): a metric the registry does not know, or one on which the two disagree, is refused."""
+    said = _said(lm_eval_says)
+    try:
+        info = registry.metric_info(name)
+    except registry.UnknownMetric:
+        raise HarnessError(f"lm-eval:{task}: metric {name!r} (lm-eval: {said}) is not in the registry "
+                           "(src/leaderboard/registry.py, METRICS); add it there with its range and direction") from None
+    if isinstance(lm_eval_says, bool) and lm_eval_says != info.higher_is_better:
+        raise HarnessError(f"lm-eval:{task}: lm-eval says {said} for metric {name!r}, the registry says "
+                           f"{_said(info.higher_is_better)} (src/leaderboard/registry.py, METRICS)")
+    return info
+
+
+def _said(higher_is_better: object) -> str:
+    if not isinstance(higher_is_better, bool):
+        return "no direction"
+    return "higher is better" if higher_is_better else "lower is better"
+
+
+def _metrics(values: dict, n: int | None, task: str, directions: dict | None) -> dict[str, MetricValue]:
+    """lm-eval's values of one task as MetricValues; ``directions``: lm-eval's higher_is_better of the task."""
     out: dict[str, MetricValue] = {}
     for key, value in values.items():
         if "," not in key or "_stderr," in key or not isinstance(value, (int, float)) or isinstance(value, bool):
@@ -75,9 +97,9 @@ def _metrics(values: dict, n: int | None) -> dict[str, MetricValue]:
         v = float(value)
         if not math.isfinite(v):
             continue
+        info = _direction(task, name, (directions or {}).get(metric))
         ci = None
         if stderr is not None:  # normal approximation, clipped to the metric's range
-            info = registry.metric_info(metric)
             low, high = v - 1.96 * stderr, v + 1.96 * stderr
             low = max(low, info.lower) if info.lower is not None else low
             high = min(high, info.upper) if info.upper is not None else high
@@ -149,7 +171,7 @@ def results_to_task_results(res: dict) -> list[TaskResult]:
         nonfinite = None
         if task in res.get("samples", {}):
             values, nonfinite = _fail_safe(values, res["samples"][task])
-        metrics = _metrics(values, n)
+        metrics = _metrics(values, n, task, (res.get("higher_is_better") or {}).get(task))
         if not metrics:
             continue
         version = res.get("versions", {}).get(task)
