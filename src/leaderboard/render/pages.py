@@ -432,7 +432,7 @@ def _best(h: pl.DataFrame, per_task: int = 5) -> list[Safe]:
                                                          f'{r["ret_low"]:.3f}–{r["ret_high"]:.3f}</span>'
                                                          if r["ret_low"] is not None else "")),
                          verdict])
-        parts.append(Safe(f"<h3>{esc(metrics.task_name(task))} <small>({esc(task)}, {t.height:,} compressed runs)</small></h3>"))
+        parts.append(Safe(f"<h3>{esc(metrics.task_name(task))} <small>({esc(task)}, {t.height:,} compressed run{'s' if t.height != 1 else ''})</small></h3>"))
         parts.append(table(["#", "Model · compression", "Sparsity (all Linear)", "Bits", f"{metrics.metric_short(task)} (95%)",
                             "Kept (95%)", "vs baseline"], rows, cls="lb-table lb-best lb-cards", numeric={0, 2, 3, 4, 5}))
     return parts
