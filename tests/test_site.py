@@ -22,9 +22,42 @@ HOSTILE = "<img src=x onerror=alert(1)> {{ config }} **bold** [x](javascript:ale
 ARTIFACTS = ROOT / "build" / "test-artifacts"
 
 
+GGUF_BASELINE = "288a5df5bfb6142b"  # SmolLM2-135M-Instruct.Q4_1.gguf as distributed, LAMA T-REx (committed, real)
+BEAR_REPORTED = "271d0b4a27aa5ea4"  # the BEAR leaderboard's HuggingFaceTB/SmolLM2-135M (committed, reported)
+DEMO_80 = "9bc2dd34d613390d"  # the toy BERT pruned 80 %
+
+
+def _gguf_compressed(runs: Path) -> list[str]:
+    """Compressed runs of the real GGUF checkpoint, made from its committed baseline for the site tests (the
+    scores are scaled, not measured: the study's own runs land in runs/ as they finish; a committed run of the same
+    spec has the same run_id and path, and is replaced here). Returns their run ids."""
+    base = json.loads(next((ROOT / "runs").rglob(f"{GGUF_BASELINE}.json")).read_text())
+    made = []
+    for step, factor, measured in (
+            ({"method": "prune", "criterion": "l1", "scope": "all", "granularity": "global", "sparsity": 0.3}, 0.8, 0.3),
+            ({"method": "prune", "criterion": "l1", "scope": "all", "granularity": "global", "sparsity": 0.5}, 0.4, 0.5),
+            ({"method": "quantize", "scheme": "gguf", "scope": "all", "type": "Q8_0"}, 0.99, None)):
+        run = copy.deepcopy(base)
+        run["compression"] = [*base["compression"], step]
+        if measured is not None:
+            run["measured"]["sparsity"] = {"all": measured}
+        if step["method"] == "quantize":
+            run["measured"]["stored_bits_per_weight"] = 13.4522
+        res = run["results"][0]
+        res.pop("facts", None)
+        for metrics in [res["metrics"], *(rel["metrics"] for rel in res.get("relations") or [])]:
+            for mv in metrics.values():
+                mv["value"] = round(mv["value"] * factor, 6)
+                if mv.get("ci"):
+                    mv["ci"]["low"], mv["ci"]["high"] = round(mv["ci"]["low"] * factor, 6), round(mv["ci"]["high"] * factor, 6)
+        made.append(place(runs, with_run_id(run)).stem)
+    return made
+
+
 def _runs(tmp: Path) -> Path:
     runs = tmp / "runs"
     shutil.copytree(ROOT / "runs", runs, ignore=shutil.ignore_patterns("README.md"))
+    _gguf_compressed(runs)
     rep = example("reported")
     rep["notes"] = HOSTILE
     rep["source"]["citation"] = "<script>alert('cite')</script> Petroni et al."
@@ -37,6 +70,7 @@ def _runs(tmp: Path) -> Path:
 
 
 SITE_DB: list[Path] = []
+SITE_RUNS: list[Path] = []
 
 
 @pytest.fixture(scope="module")
@@ -45,19 +79,23 @@ def site(tmp_path_factory) -> Path:
     runs = _runs(tmp)
     build_site(runs, tmp / "public", ROOT, tmp / "work", log=lambda *_: None)
     SITE_DB[:] = [tmp / "work" / "leaderboard.duckdb"]
+    SITE_RUNS[:] = [runs]
     return tmp / "public"
 
 
 def test_pages_exist_with_the_right_numbers(site) -> None:
     for page in ("index.html", "leaderboard.html", "compare.html", "methodology.html", "run-file.html", "downloads.html",
                  "families/index.html", "families/encoder.html", "families/decoder.html", "methods/index.html",
-                 "models/index.html", "models/compression-leaderboard--demo-bert-trex.html", "models/bert-base-cased.html"):
+                 "models/index.html", "models/compression-leaderboard--demo-bert-trex.html", "models/bert-base-cased.html",
+                 "demo.html", "models/smollm2-135m-instruct.q4_1.gguf.html"):
         assert (site / page).is_file(), page
     board = (site / "leaderboard.html").read_text()
-    # the committed 80 % run: P@1 0.784 (macro), knowledge kept 0.788 of the 0.994 baseline
-    run80 = json.loads(next((ROOT / "runs").rglob("9bc2dd34d613390d.json")).read_text())
+    demo = (site / "demo.html").read_text()
+    # the committed toy 80 % run: P@1 0.784 (macro), knowledge kept 0.788 of the 0.994 baseline: on the demo page only
+    run80 = json.loads(next((ROOT / "runs").rglob(f"{DEMO_80}.json")).read_text())
     p1 = run80["results"][0]["metrics"]["precision@1"]["value"]
-    assert f">{p1:.3f}</a>" in board and "global magnitude (L1) pruning 80% of all" in board
+    assert f">{p1:.3f}</a>" in demo and "global magnitude (L1) pruning 80% of all" in demo
+    assert f"runs/{DEMO_80}.html" not in board and "demo-bert-trex" not in board and "lb-badge lb-toy" not in board
     assert "lb-src-reported" in board and ">reported</span>" in board  # reported rows are marked
     # a reported pruning run has no measured sparsity: the cell says so and shows the requested share below
     sparsegpt = next(r for r in re.findall(r"<tr .*?</tr>", board, re.S)
@@ -67,9 +105,10 @@ def test_pages_exist_with_the_right_numbers(site) -> None:
     assert "leaderboard run --model compression-leaderboard/demo-bert-trex --eval lama:trex" in run_page
     assert "Facts forgotten" in run_page
     assert (site / "charts" / "home-sparsity.svg").read_text().startswith("<svg")
-    # the home chart is the task with the most pruning runs (LAMA T-REx: both demo models' sweeps), not the task
+    # the demo's chart is the task with the most pruning runs (LAMA T-REx: both demo models' sweeps), not the task
     # with the most rows (BEAR: 36 reported baselines, 8 demo runs on 15 instance-templates)
-    assert "Knowledge kept as weights are pruned (LAMA T-REx)" in (site / "index.html").read_text()
+    assert "Knowledge kept as weights are pruned (LAMA T-REx; toy models)" in demo
+    assert (site / "charts" / "demo-sparsity.svg").read_text().startswith("<svg")
     assert (site / "assets" / "vega" / "vega-bundle.js").stat().st_size > 500_000
     for name in ("runs", "results", "relation_results"):
         assert (site / "downloads" / f"{name}.parquet").is_file() and (site / "downloads" / f"{name}.csv").is_file()
@@ -173,9 +212,11 @@ def server(site):
     httpd.shutdown()
 
 
+GGUF_MODEL = "models/smollm2-135m-instruct.q4_1.gguf.html"
 PAGES = ["index.html", "leaderboard.html", "models/compression-leaderboard--demo-bert-trex.html",
-         "runs/9bc2dd34d613390d.html", "families/encoder.html", "compare.html", "methods/prune-l1-global.html",
-         "published/index.html", "published/opt.html"]
+         "runs/9bc2dd34d613390d.html", "families/encoder.html", "families/decoder.html", "compare.html",
+         "methods/prune-l1-global.html", "published/index.html", "published/opt.html", "demo.html", GGUF_MODEL,
+         f"runs/{GGUF_BASELINE}.html"]
 
 
 @pytest.mark.parametrize("page", PAGES)
@@ -200,7 +241,8 @@ def test_pages_in_chromium(browser, server, page) -> None:
 
 
 @pytest.mark.parametrize("page", ["index.html", "leaderboard.html", "runs/9bc2dd34d613390d.html", "families/encoder.html",
-                                  "compare.html", "models/compression-leaderboard--demo-bert-trex.html", "published/opt.html"])
+                                  "compare.html", "models/compression-leaderboard--demo-bert-trex.html", "published/opt.html",
+                                  "demo.html", GGUF_MODEL, f"runs/{GGUF_BASELINE}.html"])
 def test_mobile_width_has_no_horizontal_overflow(browser, server, page) -> None:
     ctx = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True)
     tab = ctx.new_page()
@@ -209,6 +251,17 @@ def test_mobile_width_has_no_horizontal_overflow(browser, server, page) -> None:
     width = tab.evaluate("document.documentElement.scrollWidth")
     tab.screenshot(path=str(ARTIFACTS / f"mobile_{page.replace('/', '_')}.png"))
     assert width <= 390
+    ctx.close()
+
+
+def test_filtered_rows_stay_hidden_as_cards(browser, server) -> None:
+    """At phone width rows are cards (display: grid): a row the default filter hides must not show as a card."""
+    ctx, tab = _tab(browser, 390)
+    tab.goto(f"{server}/leaderboard.html", wait_until="networkidle")
+    cards = tab.locator("table.lb-board tbody tr")
+    shown = [cards.nth(i).get_attribute("data-source") for i in range(cards.count()) if cards.nth(i).is_visible()]
+    assert shown and set(shown) == {"reproduced"}
+    assert len(shown) == tab.locator("table.lb-board tbody tr:not([hidden])").count()
     ctx.close()
 
 
@@ -235,11 +288,11 @@ def test_score_columns_are_on_screen_at_1280(browser, server) -> None:
     for col in ("t0", "k0", "sparsity", "bits"):
         box = tab.locator(f"table.lb-board th[data-col='{col}']").bounding_box()
         assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 1280, col
-    # the interval, under the value (reported rows without a standard error have none): a toy run on LAMA T-REx
-    tab.locator(".lb-col[value='lama:trex']").check()
-    row = tab.locator("table.lb-board tbody tr").filter(has_text="demo-bert-trex").filter(has_text="pruning 80% of all")
+    # the interval, under the value (reported rows without a standard error have none): the real GGUF model pruned
+    assert tab.locator(".lb-col[value='lama:trex']").is_checked()  # the real models' probe: shown by default
+    row = tab.locator("table.lb-board tbody tr").filter(has_text="SmolLM2-135M-Instruct.Q4_1.gguf").filter(
+        has_text="pruning 50% of all")
     assert row.first.locator("td .lb-ci").first.is_visible()
-    tab.locator(".lb-col[value='lama:trex']").uncheck()
     tab.screenshot(path=str(ARTIFACTS / "leaderboard_1280.png"))
     # the column chooser: Size is hidden by default; ticking it shows it, unticking the task hides its two columns
     assert not tab.locator("table.lb-board th[data-col='size']").is_visible()
@@ -257,13 +310,18 @@ def test_score_columns_are_on_screen_at_1280(browser, server) -> None:
 
 
 def test_default_order_is_the_headline_metric_descending_and_headers_sort_by_keyboard(browser, server) -> None:
+    """The leaderboard opens on the real models' reproduced knowledge probes (LAMA T-REx first, sorted by P@1); the
+    reported rows are one filter away, the toy ones on the demo page."""
     ctx, tab = _tab(browser)
     tab.goto(f"{server}/leaderboard.html", wait_until="networkidle")
+    assert tab.locator("table.lb-board th[data-col='t0']").get_attribute("data-task") == "lama:trex"
+    shown = tab.locator("table.lb-board tbody tr:not([hidden])")
+    assert {shown.nth(i).get_attribute("data-source") for i in range(shown.count())} == {"reproduced"}
+    assert shown.filter(has_text="SmolLM2-135M-Instruct.Q4_1.gguf").count() >= 4  # as distributed and 3 compressions
     p1 = [v for v in _column(tab, "t0") if v is not None]
-    assert p1 == sorted(p1, reverse=True) and len(p1) >= 12
-    n_base = tab.locator("table.lb-board tbody tr.lb-baseline").count()
-    assert n_base >= 2  # the toy baseline and the reported one (and any other model's)
-    assert "baseline" in tab.locator("table.lb-board tbody tr").first.inner_text()
+    assert p1 == sorted(p1, reverse=True) and len(p1) >= 5  # the GGUF as distributed, 3 compressions, org/broken-model
+    n_base = tab.locator("table.lb-board tbody tr.lb-baseline:not([hidden])").count()
+    assert n_base >= 2  # the GGUF as distributed and org/broken-model
     # keyboard: Tab to the 'Kept' header's button, Enter sorts high-to-low (baselines have no kept: last), Enter again low-to-high
     button = tab.locator("table.lb-board th[data-col='k0'] button")
     button.focus()
@@ -271,11 +329,11 @@ def test_default_order_is_the_headline_metric_descending_and_headers_sort_by_key
     assert tab.locator("table.lb-board th[data-col='k0']").get_attribute("aria-sort") == "descending"
     kept = _column(tab, "k0")
     numbers = [v for v in kept if v is not None]
-    assert numbers == sorted(numbers, reverse=True) and kept[-n_base:] == [None] * n_base
+    assert len(numbers) >= 3 and numbers == sorted(numbers, reverse=True) and kept[-n_base:] == [None] * n_base
     tab.keyboard.press("Enter")
     kept = _column(tab, "k0")
     assert [v for v in kept if v is not None] == sorted(numbers) and kept[-1] is None
-    assert tab.locator("table.lb-board tbody tr").first.locator("td").first.inner_text() == "1"
+    assert tab.locator("table.lb-board tbody tr:not([hidden])").first.locator("td").first.inner_text() == "1"
     # filters and sort are in the URL: reopening it gives the same view
     n_reported = tab.locator("table.lb-board tbody tr.lb-src-reported").count()
     assert 1 < n_reported < tab.locator("table.lb-board tbody tr").count()
@@ -287,12 +345,26 @@ def test_default_order_is_the_headline_metric_descending_and_headers_sort_by_key
     again.goto(url, wait_until="networkidle")
     assert again.locator("table.lb-board tbody tr:not([hidden])").count() == n_reported
     assert again.locator("table.lb-board th[data-col='k0']").get_attribute("aria-sort") == "ascending"
+    # 'all' is not the default, so it is written out; reopened, every row shows
+    tab.select_option(".lb-filter-source", "")
+    assert "source=all" in tab.url
+    again.goto(tab.url, wait_until="networkidle")
+    assert again.locator("table.lb-board tbody tr:not([hidden])").count() == again.locator("table.lb-board tbody tr").count()
+    # the intro's link to the reported rows opens them with their own columns (lm-eval accuracy) shown and sorted
+    again.goto(f"{server}/leaderboard.html", wait_until="networkidle")
+    again.locator("a.lb-show-reported").click()
+    again.wait_for_load_state("networkidle")
+    assert again.locator("table.lb-board tbody tr:not([hidden])").count() == n_reported
+    th = again.locator("table.lb-board th[aria-sort='descending']")
+    assert th.get_attribute("data-task").startswith("lm-eval:") and th.is_visible()
+    col = th.get_attribute("data-col")
+    assert _column(again, col)[0] is not None
     ctx.close()
 
 
 def test_compare_view_round_trips_through_the_url(browser, server) -> None:
     ctx, tab = _tab(browser)
-    tab.goto(f"{server}/leaderboard.html", wait_until="networkidle")
+    tab.goto(f"{server}/demo.html", wait_until="networkidle")  # the toy models' board (picks work there too)
     rows = tab.locator("table.lb-board tbody tr").filter(has_text="demo-bert-trex")
     picked = [rows.filter(has_text=t).first for t in ("uncompressed baseline", "pruning 80% of all", "random pruning 50%")]
     for r in picked:
@@ -330,12 +402,12 @@ def test_compare_view_round_trips_through_the_url(browser, server) -> None:
 
 def test_dark_mode_follows_the_system_and_the_toggle(browser, server) -> None:
     ctx, tab = _tab(browser, color_scheme="dark")
-    tab.goto(f"{server}/families/encoder.html", wait_until="networkidle")
+    tab.goto(f"{server}/families/decoder.html", wait_until="networkidle")
     assert tab.evaluate("document.body.getAttribute('data-md-color-scheme')") == "slate"
     tab.wait_for_selector("figure.lb-interactive")
     fill = tab.evaluate("getComputedStyle(document.querySelector('.lb-vega svg .role-axis-label text')).fill")
     assert fill in ("rgb(230, 230, 230)", "#e6e6e6")  # axis labels readable on the dark background
-    tab.screenshot(path=str(ARTIFACTS / "dark_family_encoder.png"))
+    tab.screenshot(path=str(ARTIFACTS / "dark_family_decoder.png"))
     tab.locator("label[title='Switch to light mode']").first.click()
     assert tab.evaluate("document.body.getAttribute('data-md-color-scheme')") == "default"
     ctx.close()
@@ -343,7 +415,7 @@ def test_dark_mode_follows_the_system_and_the_toggle(browser, server) -> None:
 
 def test_legends_list_the_series_drawn_and_points_open_runs(browser, server) -> None:
     ctx, tab = _tab(browser)
-    tab.goto(f"{server}/families/encoder.html", wait_until="networkidle")
+    tab.goto(f"{server}/demo.html", wait_until="networkidle")  # the toy models' sweeps: the most series
     figures = tab.locator("figure.lb-chart")
     tab.wait_for_function(f"document.querySelectorAll('figure.lb-interactive').length === {figures.count()}")
     for i in range(figures.count()):
@@ -368,7 +440,7 @@ def test_legends_list_the_series_drawn_and_points_open_runs(browser, server) -> 
     assert any(float(o) < 0.5 for o in opacities) and any(float(o) == 1 for o in opacities)
     # a point (one model behind it) opens its run page
     with tab.expect_navigation():
-        click(figures.nth(2).locator(".mark-symbol path").first)
+        click(figures.nth(1).locator(".mark-symbol path").first)
     assert "/runs/" in tab.url
     ctx.close()
 
@@ -397,7 +469,94 @@ def test_run_page_basics(site) -> None:
     assert 'href="https://github.com/' in (site / "contributing.html").read_text()  # the links of mkdocs.yml's extra
     notfound = (site / "404.html").read_text()
     assert 'href="/assets' not in notfound and 'src="/assets' not in notfound
-    assert "Status:" in (site / "leaderboard.html").read_text() and "toy" in (site / "leaderboard.html").read_text()
+    # toy models are on the demo page, marked there (and on their own pages): no toy banner on the main pages
+    assert 'class="lb-banner"' not in (site / "leaderboard.html").read_text()
+    assert "lb-demo-banner" in (site / "demo.html").read_text() and "lb-demo-banner" in page  # page: a toy run
+
+
+# --- real models lead; toy models on the demo page; lineage; reported beside reproduced -------------------
+
+
+def _before_build_info(page: str) -> str:
+    """The home page without its 'This build' part (which lists the latest run files, toy ones included)."""
+    return page.split("<h2>This build</h2>")[0]
+
+
+def test_home_leads_with_the_real_models_knowledge_probes(site) -> None:
+    home = (site / "index.html").read_text()
+    lead = _before_build_info(home)
+    assert "Knowledge kept as weights are pruned (LAMA T-REx; real models, reproduced here)" in lead
+    assert "The charts and tables below come from <strong>real models</strong>" in lead
+    figure = lead.split('id="chart-home-sparsity"')[1].split("</figure>")[0]
+    spec = json.loads(re.search(r'<script type="application/json" class="lb-spec">(.*?)</script>', figure).group(1))
+    points = [row for rows in spec["datasets"].values() for row in rows]
+    assert points and {p["panel"] for p in points} == {"decoder · LAMA T-REx"}
+    gguf_runs = {p.stem for p in (SITE_RUNS[0] / "decoder" / "smollm2-135m-instruct.q4_1.gguf").glob("*.json")}
+    assert {p["run_id"] for p in points} <= gguf_runs  # the real model's runs, none of the toy models'
+    best = lead.split("Which compressions keep the most knowledge")[1]
+    assert re.search(r"SmolLM2-135M-Instruct\.Q4_1\.gguf</a> · <a [^>]+>global magnitude \(L1\) pruning 30% of all</a>", best)
+    assert "demo-bert-trex" not in lead and "demo-llama" not in lead and "lb-badge lb-toy" not in lead
+    assert "on GGUF Q4_1</span>" in best  # the compressed rows say what they were compressed from
+    # the real models' table: the GGUF as distributed, its lineage, and a pointer to the demo page
+    real = lead.split("<h2>Real models probed here</h2>")[1]
+    assert ">0.171</a>" in real and "Already quantized as distributed" in real
+    assert 'href="demo.html">demo page</a>' in lead
+
+
+def test_toy_models_are_on_the_demo_page_and_nowhere_in_the_main_tables(site) -> None:
+    demo = (site / "demo.html").read_text()
+    for model in ("compression-leaderboard/demo-bert-trex", "compression-leaderboard/demo-llama-trex-bear"):
+        assert f'href="models/{model.replace("/", "--")}.html">{model}</a> <span class="lb-badge lb-toy">toy</span>' in demo
+    assert "Toy models.</strong> Everything on this page comes from tiny demonstration models" in demo
+    assert re.search(r'<a href="demo\.html" class="md-tabs__link">\s*Demo \(toy models\)', (site / "index.html").read_text())
+    for page in ("leaderboard.html", "families/encoder.html", "families/decoder.html", "methods/prune-l1-global.html"):
+        text = (site / page).read_text()
+        body = text.split('class="lb-table lb-board')[1] if 'class="lb-table lb-board' in text else ""
+        assert "demo-bert-trex" not in body and "lb-badge lb-toy" not in body, page
+        assert "demo.html" in text, page  # where they went
+    # a method run only on toy models says so instead of showing an empty table
+    random = (site / "methods/prune-random-global.html").read_text()
+    assert "No real model has been compressed with it here yet" in random and "demo.html" in random
+    toy_model = (site / "models/compression-leaderboard--demo-bert-trex.html").read_text()
+    assert "<strong>Toy model</strong>" in toy_model
+    models = (site / "models/index.html").read_text()
+    assert models.index("SmolLM2-135M-Instruct.Q4_1.gguf") < models.index('id="toy-models"') < models.index("demo-bert-trex")
+
+
+def test_a_checkpoint_that_arrived_quantized_says_what_kept_means(site) -> None:
+    sentence = ("Already quantized as distributed (GGUF Q4_1: 79% of weights Q4_1, 21% Q8_0, &lt;1% F32); "
+                "&#x27;kept&#x27; is relative to that checkpoint, not to its unquantized base model "
+                "HuggingFaceTB/SmolLM2-135M-Instruct.")
+    model = (site / GGUF_MODEL).read_text()
+    assert sentence in model and "<dt>base model</dt><dd>HuggingFaceTB/SmolLM2-135M-Instruct</dd>" in model
+    base_page = (site / "runs" / f"{GGUF_BASELINE}.html").read_text()
+    compressed = [p.read_text() for p in (site / "runs").glob("*.html")
+                  if "SmolLM2-135M-Instruct.Q4_1.gguf · global magnitude (L1) pruning 50% of all · LAMA T-REx" in p.read_text()]
+    assert len(compressed) == 1
+    for page in (base_page, compressed[0]):
+        assert sentence in page
+        assert "<dt>weights per tensor type</dt><dd>79% of weights Q4_1, 21% Q8_0, &lt;1% F32</dd>" in page
+    assert "<dt>bits per weight</dt><dd>5.74 as stored (96,576,768 bytes" in base_page  # not the 32 of float32 memory
+    assert f'href="{GGUF_BASELINE}.html">its baseline (the checkpoint as distributed)</a>' in compressed[0]
+    assert "<td>the checkpoint, as distributed</td>" in compressed[0] and "<td>this run</td>" in compressed[0]
+    # the as-distributed row of the tables shows the stored bits per weight, and every page that lists the
+    # model's rows carries the sentence
+    row = next(r for r in re.findall(r"<tr .*?</tr>", (site / "leaderboard.html").read_text(), re.S)
+               if "as distributed (GGUF Q4_1 quantization of all)" in r)
+    assert 'data-sort="5.7437">5.7</td>' in row
+    for page in ("leaderboard.html", "families/decoder.html", "methods/prune-l1-global.html"):
+        assert sentence in (site / page).read_text(), page
+
+
+def test_published_results_of_a_related_checkpoint_sit_beside_ours(site) -> None:
+    model = (site / GGUF_MODEL).read_text()
+    beside = model.split('<h2 id="related">Published beside ours</h2>')[1].split("</table>")[0]
+    assert f'href="../runs/{BEAR_REPORTED}.html">0.199</a>' in beside
+    assert 'href="huggingfacetb--smollm2-135m.html">HuggingFaceTB/SmolLM2-135M</a>' in beside
+    assert "a different checkpoint: base vs Instruct, bf16 vs Q4_1" in beside
+    assert "not run yet" in beside  # our BEAR run of the GGUF is not in this tree: said, not left blank
+    reported = (site / "models" / "huggingfacetb--smollm2-135m.html").read_text()
+    assert f'Measured here on a related checkpoint: <a href="{GGUF_MODEL.split("/")[1]}">' in reported
 
 
 # --- a synthetic tree: the banner, and the 2,000-run layout at 1280 and 390 px ---------------------------
@@ -505,3 +664,31 @@ def test_home_lists_the_run_files_added_since_the_previous_build(tmp_path) -> No
     assert f'href="runs/{published[0].stem}.html"' not in home.split("What changed")[1]
     assert "Not committed yet (1)" in home
     assert '<span class="lb-badge lb-toy">toy</span></li>' in home.split("What changed")[1]  # the demo runs are toy
+    # a build with no real model falls back to what there is: the toy models lead, said on the page and the banner
+    assert "No real model has been probed here yet" in home and "toy models (demo)" in home
+    assert "Knowledge kept as weights are pruned (LAMA T-REx; toy models (demo))" in home
+    assert "<strong>toy</strong> models" in (tmp_path / "public" / "leaderboard.html").read_text()
+
+
+def test_lineage_sentence_and_related_checkpoints_come_from_declared_data() -> None:
+    """The tensor-type shares come from the run file's counts; related checkpoints from the one declared mapping
+    (render/lineage.py), never from similar names."""
+    from leaderboard.render import lineage
+
+    counts = {"Q4_1": 106168320, "Q8_0": 28311552, "F32": 35136}  # SmolLM2-135M-Instruct.Q4_1.gguf
+    assert lineage.tensor_mix(json.dumps(counts)) == "79% of weights Q4_1, 21% Q8_0, <1% F32"
+    assert lineage.tensor_mix(None) is None and lineage.tensor_mix("{}") is None
+    row = {"checkpoint_label": "GGUF Q4_K quantization of all", "tensor_types": None, "base_model_id": None,
+           "derived_by": "quantized"}
+    assert lineage.lineage_note(row) == ("Already quantized as distributed (GGUF Q4_K); 'kept' is relative to that "
+                                         "checkpoint, not to the unquantized original.")
+    assert lineage.lineage_note({"checkpoint_label": None, "base_model_id": None, "derived_by": None}) is None
+    base = "HuggingFaceTB/SmolLM2-135M-Instruct"
+    assert lineage.related_models(base) == [(base, "its base model before the checkpoint's compression"),
+                                            ("HuggingFaceTB/SmolLM2-135M", "base vs Instruct")]
+    assert lineage.related_caveat(base, "HuggingFaceTB/SmolLM2-135M", "GGUF Q4_1 quantization of all") == \
+        "a different checkpoint: base vs Instruct, bf16 vs Q4_1"
+    # a similar name is not a relation: SmolLM2-360M-Instruct's checkpoints get no SmolLM2-135M (or -360M) beside them
+    assert lineage.related_models("HuggingFaceTB/SmolLM2-360M-Instruct") == [
+        ("HuggingFaceTB/SmolLM2-360M-Instruct", "its base model before the checkpoint's compression")]
+    assert lineage.derived_from("HuggingFaceTB/SmolLM2-135M") == [base]

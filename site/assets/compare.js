@@ -134,11 +134,14 @@
     if (rows.length >= 2) facts(s, rows, tasks);
   }
 
-  function example() {
-    const base = data.rows.find((r) => r.baseline && r.source !== "synthetic") || data.rows.find((r) => r.baseline);
-    if (!base) return null;
-    const same = data.rows.filter((r) => r.model === base.model && !r.baseline && r.source === base.source).slice(0, 3);
-    return same.length ? [base.key, ...same.map((r) => r.key)] : null;
+  function example() {  // a baseline with compressions: a real model's reproduced one first, then any
+    const rank = (r) => (r.source === "reproduced" && !r.toy ? 0 : r.source !== "synthetic" && !r.toy ? 1 : r.source !== "synthetic" ? 2 : 3);
+    const bases = data.rows.filter((r) => r.baseline).sort((a, b) => rank(a) - rank(b));
+    for (const base of bases) {
+      const same = data.rows.filter((r) => r.model === base.model && !r.baseline && r.source === base.source).slice(0, 3);
+      if (same.length) return [base.key, ...same.map((r) => r.key)];
+    }
+    return null;
   }
 
   function bits(b64) {

@@ -1,5 +1,5 @@
 // Tables: sort (click or Enter/Space on a header button; numbers sort high-to-low first, missing values always
-// last), filter, choose columns, pick rows to compare. On a board with data-url-state the view (filters, sort,
+// last), filter (a source filter may have a default, its select's data-default), choose columns, pick rows to compare. On a board with data-url-state the view (filters, sort,
 // columns, picked rows) lives in the address, so a copied URL reopens it. No dependencies, no network.
 (function () {
   "use strict";
@@ -56,6 +56,7 @@
       meth = get(".lb-filter-method"), sortSel = get(".lb-sort-by"), count = get(".lb-count"),
       cmp = get(".lb-compare"), npicked = get(".lb-npicked");
     const urlState = table.hasAttribute("data-url-state");
+    const srcDefault = src ? src.getAttribute("data-default") || "" : "";
     const picked = new Set();
     function visibleTasks() {
       return Array.from(block.querySelectorAll(".lb-col")).filter((c) => c.checked).map((c) => c.value);
@@ -95,7 +96,9 @@
       const set = (k, v) => (v ? p.set(k, v) : p.delete(k));
       set("q", text && text.value.trim());
       set("family", fam && fam.value);
-      set("source", src && src.value);
+      if (src) {  // the default (e.g. 'reproduced') is no parameter; 'all' is written out when it is not the default
+        if (src.value === srcDefault) p.delete("source"); else p.set("source", src.value || "all");
+      }
       set("method", meth && meth.value);
       const th = headers(table).find((h) => h.hasAttribute("aria-sort"));
       const def = table.getAttribute("data-default-sort");
@@ -114,7 +117,7 @@
       const p = params();
       const setSel = (el, v) => { if (el && v !== null && Array.from(el.options).some((o) => o.value === v)) el.value = v; };
       if (text && p.get("q")) text.value = p.get("q");
-      setSel(fam, p.get("family")); setSel(src, p.get("source")); setSel(meth, p.get("method"));
+      setSel(fam, p.get("family")); setSel(src, p.get("source") === "all" ? "" : p.get("source")); setSel(meth, p.get("method"));
       if (p.get("cols") !== null) {
         const want = new Set(p.get("cols").split(","));
         block.querySelectorAll(".lb-col").forEach((c) => { c.checked = want.has(c.value); });

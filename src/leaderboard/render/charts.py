@@ -19,6 +19,8 @@ PALETTE = ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b
            "#1f3d7a", "#a0cbe8", "#ffbe7d", "#8cd17d", "#b6992d", "#499894", "#86bcb6", "#d37295", "#fabfd2",
            "#d4a6c8", "#7a4f2a", "#2ca02c", "#17becf"]
 BASELINE_COLOUR = "#6b6b6b"
+AS_DISTRIBUTED = "baseline as distributed (arrived compressed)"  # a GGUF file run as it is: grey like a baseline
+BASELINES = ("uncompressed baseline", AS_DISTRIBUTED)
 WIDTH = 260  # one panel; small multiples wrap
 HEIGHT = 200
 
@@ -30,9 +32,9 @@ class Colours:
     domain: tuple[str, ...]
 
     def colour(self, name: str) -> str:
-        if name == "uncompressed baseline":
+        if name in BASELINES:
             return BASELINE_COLOUR
-        others = [d for d in self.domain if d != "uncompressed baseline"]
+        others = [d for d in self.domain if d not in BASELINES]
         i = others.index(name) if name in others else len(others)
         if i < len(PALETTE):
             return PALETTE[i]

@@ -14,7 +14,7 @@ import polars as pl
 from .. import registry
 from ..compress import registry as methods_registry
 from ..schema import model_slug
-from . import charts, metrics, tables
+from . import charts, lineage, metrics, tables
 from .html import Safe, badge, block, code, dl, esc, link, script_json, table
 
 HEADLINE = ("CASE WHEN r.eval_task LIKE 'lama:%' THEN 'precision@1' WHEN r.eval_task LIKE 'bear:%' THEN 'accuracy' "
@@ -87,7 +87,8 @@ def headline(site: Site) -> pl.DataFrame:
                t.ci_low / CASE WHEN t.scale = 'percent' THEN 100.0 ELSE 1.0 END AS ci_low,
                t.ci_high / CASE WHEN t.scale = 'percent' THEN 100.0 ELSE 1.0 END AS ci_high,
                res.n, res.task_nonfinite AS nonfinite, ms.sparsity AS whole_sparsity,
-               r.method || CASE WHEN coalesce(r.scope, 'all') <> 'all' THEN ' @ ' || r.scope ELSE '' END AS series
+               r.method || CASE WHEN coalesce(r.scope, 'all') <> 'all' THEN ' @ ' || r.scope ELSE '' END AS series,
+               r.checkpoint_label, r.tensor_types, r.base_model_id, r.derived_by
         FROM runs r JOIN retention t USING (run_id)
         JOIN results res ON res.run_id = r.run_id AND res.task = t.task AND res.metric = t.metric
         LEFT JOIN measured_sparsity ms ON ms.run_id = r.run_id AND ms.scope = 'all'
@@ -106,7 +107,73 @@ def headline(site: Site) -> pl.DataFrame:
         SELECT r.run_id, res.ci_low / CASE WHEN res.scale = 'percent' THEN 100.0 ELSE 1.0 END AS ci_low,
                res.ci_high / CASE WHEN res.scale = 'percent' THEN 100.0 ELSE 1.0 END AS ci_high
         FROM runs r JOIN results res USING (run_id) WHERE r.n_steps = 0 AND res.metric = {HEADLINE} AND res.task = r.eval_task""")
-    return metrics.add_retention(h, paired, base_ci)
+    h = metrics.add_retention(h, paired, base_ci)
+    keys = ["model_id", "checkpoint_label", "tensor_types", "base_model_id", "derived_by"]
+    notes = h.select(keys).unique().sort(keys, nulls_last=True)
+    notes = notes.with_columns(lineage_note=pl.Series([lineage.lineage_note(r) for r in notes.iter_rows(named=True)],
+                                                      dtype=pl.String))
+    h = h.join(notes, on=keys, how="left", nulls_equal=True, maintain_order="left")
+    # a checkpoint that arrived compressed, run as it is, is a baseline but not an uncompressed one (legends say so)
+    return h.with_columns(method_name=pl.when((pl.col("n_steps") == 0) & pl.col("checkpoint_label").is_not_null())
+                          .then(pl.lit(charts.AS_DISTRIBUTED)).otherwise(pl.col("method_name")))
+
+
+# --- what the site leads with ---------------------------------------------------------------------
+
+PROBES = ("lama:", "bear:")  # the knowledge probes; lm-eval tasks measure other things
+
+
+def _is_toy() -> pl.Expr:
+    return pl.col("toy").fill_null(False)
+
+
+def _is_probe() -> pl.Expr:
+    return pl.col("task").str.starts_with(PROBES[0]) | pl.col("task").str.starts_with(PROBES[1])
+
+
+def real_probes(h: pl.DataFrame) -> pl.DataFrame:
+    """Reproduced runs of real (not toy) models on the knowledge probes (LAMA, BEAR): what the site leads with."""
+    return h.filter((pl.col("source_kind") == "reproduced") & ~_is_toy() & _is_probe())
+
+
+def lead_tasks(h: pl.DataFrame) -> list[str]:
+    """The real models' knowledge-probe tasks: the columns tables show first."""
+    return sorted(set(real_probes(h)["task"].to_list()), key=lambda t: (tables.task_rank(t), t))
+
+
+def split_toy(h: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(rows of the main pages, rows of the demo page). Toy models live on the demo page; a build with no other
+    model shows them on the main pages too (marked toy, and the status banner says so)."""
+    toy = h.filter(_is_toy())
+    main = h.filter(~_is_toy())
+    return (main if not main.is_empty() else h), toy
+
+
+def default_source(rows: pl.DataFrame) -> str | None:
+    """Tables open on the runs reproduced here when there are others too (reported ones are one filter away)."""
+    kinds = set(rows["source_kind"].to_list())
+    return "reproduced" if "reproduced" in kinds and len(kinds) > 1 else None
+
+
+def lead(h: pl.DataFrame) -> tuple[str, str, pl.DataFrame]:
+    """What the home page's chart and tables come from: the first of these with compressed runs that have a
+    'kept' (else the first with any run): reproduced runs of real models on the knowledge probes; on other tasks;
+    real models' results reported in papers; and, only when no real model has a run at all, the toy models,
+    then synthetic runs. Returns (key, label, rows); key 'real-probes' is the set the site means to lead with."""
+    toy, kind = _is_toy(), pl.col("source_kind")
+    sets = [("real-probes", "real models, reproduced here", real_probes(h)),
+            ("real-other", "real models, reproduced here", h.filter((kind == "reproduced") & ~toy & ~_is_probe())),
+            ("reported", "real models, as reported in papers", h.filter((kind == "reported") & ~toy))]
+    if h.filter(~toy & (kind != "synthetic")).is_empty():
+        sets += [("toy", "toy models (demo)", h.filter(toy & (kind != "synthetic"))),
+                 ("synthetic", "synthetic runs (not measurements)", h.filter(kind == "synthetic"))]
+    for key, label, rows in sets:
+        if not rows.filter((pl.col("n_steps") > 0) & pl.col("retention").is_not_null()).is_empty():
+            return key, label, rows
+    for key, label, rows in sets:
+        if not rows.is_empty():
+            return key, label, rows
+    return "all", "all runs", h
 
 
 def _mean_interval(lo: pl.Expr, hi: pl.Expr, mid: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
@@ -153,7 +220,9 @@ def sparsity_curve(h: pl.DataFrame, prefix: str, with_family: bool = True) -> pl
                      & pl.col("retention").is_not_null() & pl.col("whole_sparsity").is_not_null())
     if prune.is_empty():
         return prune
-    base = h.filter((pl.col("n_steps") == 0) & pl.col("retention").is_not_null())
+    # the baselines the pruned runs are measured against, at 0 and kept 1 (a checkpoint that arrived compressed has no
+    # 'kept' of its own as distributed, or one relative to its base: here it is the reference, so 1)
+    base = h.filter(pl.col("n_steps") == 0).with_columns(retention=pl.lit(1.0))
     cols = ["run_id", "series", "method", "method_name", "scope", "family", "model_id", "task", "sparsity", "whole_sparsity",
             "retention", "ret_low", "ret_high"]
     zero = (prune.select("series", "method", "method_name", "scope", "model_id", "task").unique()
@@ -166,12 +235,15 @@ def sparsity_curve(h: pl.DataFrame, prefix: str, with_family: bool = True) -> pl
 
 
 def bits_points(h: pl.DataFrame, prefix: str, with_family: bool = True) -> pl.DataFrame:
+    h = h.with_columns(retention=pl.when(pl.col("n_steps") == 0).then(1.0).otherwise(pl.col("retention")))  # the reference
     q = _chance_normalised(h).filter(pl.col("retention").is_not_null() & pl.col("bits_per_weight").is_not_null()
                  & ((pl.col("n_steps") == 0) | pl.col("method").str.contains("quantize")))
     q = q.with_columns(scope=pl.col("scope").fill_null("–"),
                        ret_low=pl.when(pl.col("n_steps") == 0).then(1.0).otherwise(pl.col("ret_low")),
                        ret_high=pl.when(pl.col("n_steps") == 0).then(1.0).otherwise(pl.col("ret_high")))
-    return _aggregate(_panel(q, with_family), ["panel", "series", "method_name", "scope"], prefix)
+    q = _panel(q, with_family)
+    q = q.filter(pl.col("panel").is_in(q.filter(pl.col("n_steps") > 0)["panel"].unique().to_list()))  # no lone baselines
+    return _aggregate(q, ["panel", "series", "method_name", "scope"], prefix)
 
 
 # --- page parts -----------------------------------------------------------------------------------
@@ -200,23 +272,18 @@ def build_pages(site: Site) -> None:
     site.colours = charts.Colours(tuple(sorted(set(h["method_name"].to_list()) | {"uncompressed baseline"})))
     counts = site.q("SELECT count(*) AS runs, count(DISTINCT model_id) AS models, count(DISTINCT family) AS families, "
                     "count(*) FILTER (WHERE source_kind = 'reported') AS reported FROM runs").row(0, named=True)
-    site.snippets["_banner"] = status_banner(h)
+    main, toy = split_toy(h)
+    site.snippets["_banner"] = status_banner(h, main)
     _home(site, h, counts)
-    site.page("leaderboard.md", "Leaderboard",
-              "One row per model and compression; per task, the headline metric (LAMA P@1, lm-eval accuracy) with its "
-              "95% interval and the knowledge **kept**: the metric divided by the same model's uncompressed baseline on "
-              "the same task, with a paired interval (≈: unpaired approximation), *tied* when the interval holds 1 and "
-              "*norm*: chance-normalised for multiple-choice accuracy ([methodology](methodology.md#knowledge-kept)). "
-              "Sorted by the first task's metric; click a header (or Enter on it) to sort, tick rows to compare them. "
-              "Sparsity is measured over all Linear layers, with the pruned scope's requested share beside it.\n",
-              block(tables.board(h, 0, url_state=True)))
+    _leaderboard(site, main, toy)
+    _demo(site, toy)
     for fam in registry.FAMILIES:
-        _family(site, h, fam)
+        _family(site, main, toy, fam)
     for method in sorted(h["method"].unique().to_list()):
-        _method(site, h, method)
+        _method(site, main, toy, method)
     for model_id in sorted(h["model_id"].unique().to_list()):
         _model(site, h, model_id)
-    _indexes(site, h)
+    _indexes(site, h, main, toy)
     _runs(site, h)
     _compare(site, h)
     _downloads(site)
@@ -225,15 +292,70 @@ def build_pages(site: Site) -> None:
     build_published(site)
 
 
-def status_banner(h: pl.DataFrame) -> str:
-    """A banner on every page when the site is built (partly) from toy, synthetic or reported-only data."""
+def _lineage_notes(rows: pl.DataFrame, prefix: str) -> list[Safe]:
+    """A line per checkpoint that arrived compressed among ``rows``: its 'kept' is relative to that checkpoint."""
+    if "lineage_note" not in rows.columns:
+        return []
+    notes = rows.filter(pl.col("lineage_note").is_not_null()).select("model_id", "lineage_note").unique().sort("model_id")
+    if notes.is_empty():
+        return []
+    items = "".join(f'<li><a href="{prefix}models/{esc(model_slug(r["model_id"]))}.html">{esc(r["model_id"])}</a>: '
+                    f'{esc(r["lineage_note"])}</li>' for r in notes.iter_rows(named=True))
+    return [Safe(f'<ul class="lb-lineage-notes">{items}</ul>')]
+
+
+def _toy_pointer(toy: pl.DataFrame, prefix: str, what: str) -> list[Safe]:
+    if toy.is_empty():
+        return []
+    models = toy["model_id"].n_unique()
+    return [Safe(f'<p class="lb-demo-link">{toy.height:,} result{"s" if toy.height != 1 else ""} of {models} toy model'
+                 f'{"s" if models != 1 else ""} {esc(what)} {"are" if toy.height != 1 else "is"} on the '
+                 f'<a href="{prefix}demo.html">demo page</a>, not here.</p>')]
+
+
+def _leaderboard(site: Site, main: pl.DataFrame, toy: pl.DataFrame) -> None:
+    lead_t = lead_tasks(main)
+    src = default_source(main)
+    intro = ("One row per model and compression; per task, the headline metric (LAMA P@1, BEAR and lm-eval accuracy) "
+             "with its 95% interval and the knowledge **kept**: the metric divided by the same model's baseline on the "
+             "same task (the model as distributed: for a checkpoint that arrived compressed, that checkpoint), with a "
+             "paired interval (≈: unpaired approximation), *tied* when the interval holds 1 and *norm*: "
+             "chance-normalised for multiple-choice accuracy ([methodology](methodology.md#knowledge-kept)). "
+             "Sorted by the first task's metric; click a header (or Enter on it) to sort, tick rows to compare them. "
+             "Sparsity is measured over all Linear layers, with the pruned scope's requested share beside it.\n\n")
+    parts: list[Safe] = []
+    if lead_t:
+        parts.append(Safe("<p><strong>Real models first:</strong> the first columns are the knowledge probes that real "
+                          "(not toy) models were run on here" + (", and the table opens on the runs reproduced here"
+                                                                 if src else "") + ".</p>"))
+    reported = main.filter(pl.col("source_kind") == "reported")
+    if src and not reported.is_empty():
+        tasks = tables.task_order(main, lead_t)
+        r_tasks = tables.task_order(reported)[:tables.MAX_VISIBLE_TASKS]
+        query = (f"?source=reported&amp;cols={','.join(r_tasks)}&amp;sort=t{tasks.index(r_tasks[0])}:descending"
+                 if r_tasks else "?source=reported")
+        n_rep = tables.build_rows(reported)
+        parts.append(Safe(f'<p>Also in this table: {len(n_rep):,} rows <strong>reported</strong> in papers '
+                          f'(mostly lm-eval accuracy, copied as printed, never mixed with ours): '
+                          f'<a class="lb-show-reported" href="leaderboard.html{query}">show them</a> '
+                          '(or pick a <em>Source</em> below).</p>'))
+    parts += _lineage_notes(main, "")
+    parts += _toy_pointer(toy, "", "(tiny demonstration models)")
+    parts.append(tables.board(main, 0, url_state=True, lead=lead_t, default_source=src))
+    site.page("leaderboard.md", "Leaderboard", intro, block(*parts))
+
+
+def status_banner(h: pl.DataFrame, main: pl.DataFrame | None = None) -> str:
+    """A banner on every page when the site is built (partly) from synthetic or reported-only data, or when its
+    main pages show toy models (a build with no real model; otherwise toy models are on the demo page only)."""
     notes = []
     kinds = set(h["source_kind"].to_list())
     if "synthetic" in kinds:
         n = h.filter(pl.col("source_kind") == "synthetic").height
         notes.append(f"{'All' if kinds == {'synthetic'} else f'{n:,}'} results on this site are <strong>synthetic</strong> "
                      "(made by <code>leaderboard synthetic</code> for tests and benchmarks): they are not measurements.")
-    if h["toy"].fill_null(False).any():
+    shown = h if main is None else main
+    if shown["toy"].fill_null(False).any():
         notes.append("Some models are <strong>toy</strong> models (tiny demonstration models trained on LAMA facts): "
                      "their numbers show the method, not the behaviour of real models.")
     if kinds == {"reported"}:
@@ -243,29 +365,46 @@ def status_banner(h: pl.DataFrame) -> str:
     return ('<div class="lb-banner" role="note" markdown="0"><strong>Status:</strong> ' + " ".join(notes) + "</div>\n\n")
 
 
-def _indexes(site: Site, h: pl.DataFrame) -> None:
-    """Families come from the registry, methods and models from the data: nothing is listed by hand."""
-    fam_rows = [[link(f"{f}.html", f), h.filter(pl.col("family") == f)["model_id"].n_unique(),
-                 h.filter(pl.col("family") == f).height] for f in registry.FAMILIES]
-    site.page("families/index.md", "Model families", block(table(["Family", "Models", "Runs"], fam_rows, numeric={1, 2})))
-    meth_rows = []
-    for method in sorted(h["method"].unique().to_list()):
-        m = h.filter(pl.col("method") == method)
-        meth_rows.append([link(f"{method_slug(method)}.html", metrics.method_name(method)),
-                          m["model_id"].n_unique(), m.height])
+def _indexes(site: Site, h: pl.DataFrame, main: pl.DataFrame, toy: pl.DataFrame) -> None:
+    """Families come from the registry, methods and models from the data: nothing is listed by hand. Toy models are
+    counted apart (their results are on the demo page)."""
+    main = main.filter(~_is_toy())  # empty in a build with only toy models: then the toy table is the only one
+    demo = [Safe('<p>Toy models are counted apart: their results are on the <a href="../demo.html">demo page</a>.</p>')
+            ] if not toy.is_empty() else []
+
+    def counts(col: str, value: str) -> list[object]:
+        m, t = main.filter(pl.col(col) == value), toy.filter(pl.col(col) == value)
+        return [m["model_id"].n_unique(), m.height] + ([t.height] if not toy.is_empty() else [])
+
+    extra = ["Toy-model results"] if not toy.is_empty() else []
+    numeric = {1, 2, 3}
+    fam_rows = [[link(f"{f}.html", f), *counts("family", f)] for f in registry.FAMILIES]
+    site.page("families/index.md", "Model families",
+              block(table(["Family", "Models", "Results", *extra], fam_rows, numeric=numeric), *demo))
+    meth_rows = [[link(f"{method_slug(method)}.html", metrics.method_name(method)), *counts("method", method)]
+                 for method in sorted(h["method"].unique().to_list())]
     site.page("methods/index.md", "Compression methods",
-              block(table(["Method", "Models", "Runs"], meth_rows, numeric={1, 2}),
+              block(table(["Method", "Models", "Results", *extra], meth_rows, numeric=numeric), *demo,
                     Safe("<h2>Every method the runner knows</h2>"), methods_table()))
     site.snippets["methods"] = str(methods_table())
-    model_rows = []
-    for model_id in sorted(h["model_id"].unique().to_list()):
-        m = h.filter(pl.col("model_id") == model_id)
-        first = m.row(0, named=True)
-        model_rows.append([link(f"{model_slug(model_id)}.html", model_id), first["family"],
-                           f"{first['parameters']:,}" if first["parameters"] else None, m.height,
-                           source_badge(first["source_kind"], first["toy"])])
-    site.page("models/index.md", "Models", block(table(["Model", "Family", "Parameters", "Runs", "Source"], model_rows,
-                                                       cls="lb-table lb-sortable", numeric={2, 3})))
+
+    def model_rows(rows: pl.DataFrame) -> list[list[object]]:
+        out = []
+        for model_id in sorted(rows["model_id"].unique().to_list()):
+            m = rows.filter(pl.col("model_id") == model_id)
+            first = m.row(0, named=True)
+            out.append([link(f"{model_slug(model_id)}.html", model_id), first["family"],
+                        f"{first['parameters']:,}" if first["parameters"] else None, m.height,
+                        source_badge(first["source_kind"], first["toy"])])
+        return out
+
+    head = ["Model", "Family", "Parameters", "Results", "Source"]
+    parts: list[object] = [table(head, model_rows(main), cls="lb-table lb-sortable", numeric={2, 3})] if not main.is_empty() else []
+    if not toy.is_empty():
+        parts += [Safe('<h2 id="toy-models">Toy models (demo)</h2><p>Tiny demonstration models trained on LAMA facts: they '
+                       'show the method, not the behaviour of real models (<a href="../demo.html">demo page</a>).</p>'),
+                  table(head, model_rows(toy), cls="lb-table lb-sortable", numeric={2, 3})]
+    site.page("models/index.md", "Models", block(*parts))
 
 
 def _best(h: pl.DataFrame, per_task: int = 5) -> list[Safe]:
@@ -284,7 +423,7 @@ def _best(h: pl.DataFrame, per_task: int = 5) -> list[Safe]:
                 r["verdict"] or "", "no interval")
             rows.append([i, Safe(f'<a href="models/{esc(model_slug(r["model_id"]))}.html">{esc(r["model_id"])}</a> · '
                                  f'<a href="runs/{esc(r["run_id"])}.html">{esc(r["method_label"])}</a> '
-                                 f'{tables.badges(r["source_kind"], bool(r["toy"]))}'),
+                                 f'{tables.badges(r["source_kind"], bool(r["toy"]), False, r["checkpoint_label"], r["lineage_note"])}'),
                          Safe(f'{"–" if r["whole_sparsity"] is None else format(r["whole_sparsity"], ".0%")}'),
                          _num(r["bits_per_weight"], 1),
                          Safe(f'{r["value"]:.3f}' + (f' <span class="lb-ci">{r["ci_low"]:.3f}–{r["ci_high"]:.3f}</span>'
@@ -293,39 +432,139 @@ def _best(h: pl.DataFrame, per_task: int = 5) -> list[Safe]:
                                                          f'{r["ret_low"]:.3f}–{r["ret_high"]:.3f}</span>'
                                                          if r["ret_low"] is not None else "")),
                          verdict])
-        parts.append(Safe(f"<h3>{esc(metrics.task_name(task))} <small>({esc(task)}, {t.height:,} compressed runs)</small></h3>"))
+        parts.append(Safe(f"<h3>{esc(metrics.task_name(task))} <small>({esc(task)}, {t.height:,} compressed run{'s' if t.height != 1 else ''})</small></h3>"))
         parts.append(table(["#", "Model · compression", "Sparsity (all Linear)", "Bits", f"{metrics.metric_short(task)} (95%)",
                             "Kept (95%)", "vs baseline"], rows, cls="lb-table lb-best lb-cards", numeric={0, 2, 3, 4, 5}))
     return parts
 
 
-def _home(site: Site, h: pl.DataFrame, counts: dict) -> None:
-    real = h.filter(pl.col("source_kind") != "synthetic")
-    shown = real if not real.is_empty() else h
-    parts = [dl([("runs", counts["runs"]), ("models", counts["models"]), ("families", counts["families"]),
-                 ("reported results", counts["reported"])])]
-    # the headline chart: the task with the most points to draw (the most-run task overall may be one that
-    # only baselines, quantized or reported runs have); ties go to the task order
+def _headline_charts(site: Site, rows: pl.DataFrame, name: str, label: str) -> list[Safe]:
+    """Knowledge kept against sparsity (pruning) and against bits per weight (quantization), each for the task with
+    the most points to draw (the most-run task overall may be one that only baselines or reported runs have; ties
+    go to the task order: LAMA T-REx first)."""
+    parts: list[Safe] = []
+    order = tables.task_order(rows, lead_tasks(rows))
     primary, curve = None, pl.DataFrame()
-    for task in tables.task_order(shown):
-        c = sparsity_curve(shown.filter(pl.col("task") == task), "")
+    for task in order:
+        c = sparsity_curve(rows.filter(pl.col("task") == task), "")
         if c.height > curve.height:
             primary, curve = task, c
     if primary is not None:
-        title = f"Knowledge kept as weights are pruned ({metrics.task_name(primary)})"
+        title = f"Knowledge kept as weights are pruned ({metrics.task_name(primary)}; {label})"
         parts.append(site.chart(charts.retention_vs_sparsity(curve, site.colours, title, _curve_description(curve)),
-                                "home-sparsity", title, 0, "One panel per family; mean over models, whiskers: 95% "
-                                "interval of the mean; dotted line: the uncompressed baseline"))
-    best = _best(shown)
-    if best:
-        parts.append(Safe("<h2>Which compressions keep the most knowledge</h2><p>Per task, ranked by the lower end of the "
-                          "95% interval of <em>kept</em> (so noise does not win); <em>tied</em> means "
-                          "indistinguishable from the uncompressed model.</p>"))
-        parts += best
+                                f"{name}-sparsity", title, 0, "One panel per family; mean over models, whiskers: 95% "
+                                "interval of the mean; dotted line: the baseline"))
+    primary, pts = None, pl.DataFrame()
+    for task in order:
+        b = bits_points(rows.filter(pl.col("task") == task), "")
+        if b.height > max(pts.height, 1) and b["method_name"].n_unique() > 1:
+            primary, pts = task, b
+    if primary is not None:
+        title = f"Knowledge kept against bits per weight ({metrics.task_name(primary)}; {label})"
+        parts.append(site.chart(charts.retention_vs_bits(pts, site.colours, title, f"{pts.height} points"),
+                                f"{name}-bits", title, 0, "One panel per family; bits as stored, over all weights "
+                                "(embeddings included); whiskers: 95% interval of the mean"))
+    return parts
+
+
+def _best_section(rows: pl.DataFrame, label: str) -> list[Safe]:
+    best = _best(rows)
+    if not best:
+        return []
+    return [Safe(f"<h2>Which compressions keep the most knowledge</h2><p>{esc(label[:1].upper() + label[1:])}. Per task, "
+                 "ranked by the lower end of the 95% interval of <em>kept</em> (so noise does not win); <em>tied</em> "
+                 "means indistinguishable from the model as distributed.</p>"), *best]
+
+
+def _real_models(real: pl.DataFrame) -> list[Safe]:
+    """One row per real model probed here: its knowledge-probe scores as distributed, and how many compressions."""
+    if real.is_empty():
+        return []
+    tasks = lead_tasks(real)
+    rows = []
+    for model_id in sorted(real["model_id"].unique().to_list()):
+        m = real.filter(pl.col("model_id") == model_id)
+        note = next((n for n in m["lineage_note"].to_list() if n), None) if "lineage_note" in m.columns else None
+        cell = (f'<a href="models/{esc(model_slug(model_id))}.html">{esc(model_id)}</a>'
+                f' <span class="lb-fam">· {esc(m["family"][0])}</span>'
+                + (f'<span class="lb-note">{esc(note)}</span>' if note else ""))
+        row: list[object] = [Safe(cell)]
+        base = m.filter(pl.col("n_steps") == 0)
+        for t in tasks:
+            b = base.filter(pl.col("task") == t)
+            if b.is_empty():
+                row.append(Safe('<span class="lb-none">not run yet</span>'))
+                continue
+            r = b.sort("run_id").row(0, named=True)
+            ci = (f' <span class="lb-ci">{r["ci_low"]:.3f}–{r["ci_high"]:.3f}</span>' if r["ci_low"] is not None else "")
+            row.append(Safe(f'<a href="runs/{esc(r["run_id"])}.html">{r["value"]:.3f}</a>{ci}'))
+        row.append(m.filter(pl.col("n_steps") > 0)["run_id"].n_unique())
+        rows.append(row)
+    head = ["Model", *[f"{metrics.metric_short(t)} {metrics.task_name(t)}, as distributed" for t in tasks],
+            "Compressed runs"]
+    return [Safe("<h2>Real models probed here</h2><p>Reproduced by this runner on real checkpoints; each row's "
+                 "numbers are the model as distributed, the baseline its compressions are measured against.</p>"),
+            table(head, rows, cls="lb-table lb-cards lb-title-first lb-real", numeric=set(range(1, len(tasks) + 2)))]
+
+
+def _home(site: Site, h: pl.DataFrame, counts: dict) -> None:
+    main, toy = split_toy(h)
+    key, label, rows = lead(h)
+    real = real_probes(h)
+    parts: list[Safe] = [dl([("real models probed here", real["model_id"].n_unique()), ("runs", counts["runs"]),
+                             ("models", counts["models"]), ("reported results", counts["reported"]),
+                             ("toy models (on the demo page)", toy["model_id"].n_unique())])]
+    n_real = real["run_id"].n_unique()
+    if key == "real-probes" and not real.filter(pl.col("n_steps") > 0).is_empty():
+        parts.append(Safe('<p class="lb-lead">The charts and tables below come from <strong>real models</strong> (not '
+                          "toy), compressed and probed for facts (LAMA, BEAR) by this runner; <em>kept</em> is relative to "
+                          "each model as distributed.</p>"))
+    elif n_real:  # the real models first, then what there is to compare
+        parts.append(Safe(f'<p class="lb-lead">No real model has been compressed and probed here yet: so far, {n_real:,} '
+                          f'run{"s" if n_real != 1 else ""} of real models as distributed (next).'
+                          + (f" Until compressed runs land, the charts and tables after them show <strong>{esc(label)}"
+                             "</strong>." if key != "real-probes" else "") + "</p>"))
+        parts += _real_models(real)
+    else:
+        parts.append(Safe(f'<p class="lb-lead">No real model has been probed here yet: the charts and tables below show '
+                          f"<strong>{esc(label)}</strong>.</p>"))
+    parts += _headline_charts(site, rows, "home", label)
+    parts += _best_section(rows, label)
+    if key == "real-probes" and not real.filter(pl.col("n_steps") > 0).is_empty():
+        parts += _real_models(real)
+    if key != "toy":
+        parts += _toy_pointer(toy, "", "(tiny demonstration models)")
     parts.append(Safe('<p><a href="leaderboard.html">The whole leaderboard →</a> · '
                       '<a href="compare.html">compare runs side by side →</a></p>'))
     parts += _build_info(site, h)
     site.snippets["home"] = block(*parts)
+
+
+def _demo(site: Site, toy: pl.DataFrame) -> None:
+    """The toy models' charts and tables, apart from the real ones: they show how the runner and the site work."""
+    parts: list[object] = [Safe(
+        '<div class="lb-banner lb-demo-banner" role="note"><strong>Toy models.</strong> Everything on this page comes from '
+        "tiny demonstration models (<code>toy: true</code> in their run files) trained on real LAMA facts: the numbers "
+        "show how compression, the probes and the site work, not how real models behave. They are kept out of the home "
+        "page, the leaderboard and the family and method pages.</div>")]
+    if toy.is_empty():
+        parts.append(Safe("<p>No toy models in this build.</p>"))
+        site.page("demo.md", "Demo (toy models)", block(*parts))
+        return
+    models = []
+    for model_id in sorted(toy["model_id"].unique().to_list()):
+        m = toy.filter(pl.col("model_id") == model_id)
+        first = m.row(0, named=True)
+        models.append(f'<li><a href="models/{esc(model_slug(model_id))}.html">{esc(model_id)}</a> '
+                      f'<span class="lb-badge lb-toy">toy</span> {esc(first["family"])}, '
+                      + (f'{first["parameters"]:,} parameters, ' if first["parameters"] else "")
+                      + f'{m["run_id"].n_unique():,} runs on {", ".join(esc(metrics.task_name(t)) for t in sorted(set(m["task"].to_list()), key=lambda t: (tables.task_rank(t), t)))}</li>')
+    parts.append(Safe(f'<ul class="lb-demo-models">{"".join(models)}</ul>'))
+    parts += _headline_charts(site, toy, "demo", "toy models")
+    parts += _best_section(toy, "toy models")
+    parts.append(Safe("<h2>Every toy-model run</h2>"))
+    parts.append(tables.board(toy, 0, url_state=True))
+    site.page("demo.md", "Demo (toy models)", block(*parts))
 
 
 def _build_info(site: Site, h: pl.DataFrame) -> list[Safe]:
@@ -383,13 +622,15 @@ def _curve_description(curve: pl.DataFrame) -> str:
     return "; ".join(parts)
 
 
-def _family(site: Site, h: pl.DataFrame, fam: str) -> None:
-    f = h.filter(pl.col("family") == fam)
+def _family(site: Site, main: pl.DataFrame, toy: pl.DataFrame, fam: str) -> None:
+    f = main.filter(pl.col("family") == fam)
+    f_toy = toy.filter(pl.col("family") == fam) if f.filter(_is_toy()).is_empty() else toy.clear()
     path = f"families/{fam}.md"
     if f.is_empty():
-        site.page(path, f"Family: {fam}", f"No runs of {fam} models yet. [Submit one](../contributing.md).\n")
+        site.page(path, f"Family: {fam}", f"No runs of real {fam} models yet. [Submit one](../contributing.md).\n",
+                  block(*_toy_pointer(f_toy, "../", f"({fam})")))
         return
-    parts = []
+    parts: list[object] = []
     curve = sparsity_curve(f, "../", with_family=False)
     if not curve.is_empty():
         title = f"{fam}: knowledge kept vs sparsity"
@@ -420,22 +661,32 @@ def _family(site: Site, h: pl.DataFrame, fam: str) -> None:
         parts.append(site.chart(charts.pareto(pts, site.colours, title, "frontier"), f"family-{fam}-pareto", title, 1,
                                 "one panel per task; dashed line and labels: the frontier (no smaller run scores higher)"))
     parts.append(Safe("<h2>Runs</h2>"))
-    parts.append(tables.board(f, 1, url_state=True))
+    parts += _lineage_notes(f, "../")
+    parts += _toy_pointer(f_toy, "../", f"({fam})")
+    parts.append(tables.board(f, 1, url_state=True, lead=lead_tasks(f), default_source=default_source(f)))
     site.page(path, f"Family: {fam}", block(*parts))
 
 
-def _method(site: Site, h: pl.DataFrame, method: str) -> None:
-    m = h.filter(pl.col("method") == method)
+def _method(site: Site, main: pl.DataFrame, toy: pl.DataFrame, method: str) -> None:
+    m = main.filter(pl.col("method") == method)
+    m_toy = toy.filter(pl.col("method") == method) if m.filter(_is_toy()).is_empty() else toy.clear()
     label = metrics.method_name(method)
-    parts = []
+    about = _about(method)
+    if m.is_empty():
+        site.page(f"methods/{method_slug(method)}.md", f"Method: {label}",
+                  block(*about, Safe("<p>No real model has been compressed with it here yet.</p>"),
+                        *_toy_pointer(m_toy, "../", "compressed with it")))
+        return
+    parts: list[object] = []
     curve = sparsity_curve(m, "../")
     if not curve.is_empty():
         title = f"{label}: knowledge kept vs sparsity"
         parts.append(site.chart(charts.retention_vs_sparsity(curve, site.colours, title, _curve_description(curve)),
                                 f"method-{method_slug(method)}", title, 1, "one panel per family × task (families are "
                                 "never averaged together); whiskers: 95% interval of the mean over models"))
-    parts.append(tables.board(m, 1, url_state=True))
-    about = _about(method)
+    parts += _lineage_notes(m, "../")
+    parts += _toy_pointer(m_toy, "../", "compressed with it")
+    parts.append(tables.board(m, 1, url_state=True, lead=lead_tasks(m), default_source=default_source(m)))
     site.page(f"methods/{method_slug(method)}.md", f"Method: {label}", block(*about, *parts))
 
 
@@ -479,10 +730,23 @@ def _model(site: Site, h: pl.DataFrame, model_id: str) -> None:
     m = h.filter(pl.col("model_id") == model_id)
     first = m.row(0, named=True)
     revisions = sorted({str(r) for r in m["model_revision"].to_list() if r is not None})
-    parts = [dl([("family", first["family"]), ("parameters", f"{first['parameters']:,}" if first["parameters"] else None),
-                 ("revisions", ", ".join(revisions) if revisions else "not recorded"),
-                 ("runs", m.height)]),
-             tables.board(m, 1, show_model=False, url_state=True)]
+    known = set(h["model_id"].to_list())
+    base = first["base_model_id"]
+    parts: list[object] = []
+    if first["toy"]:
+        parts.append(Safe('<p class="lb-banner lb-demo-banner" role="note"><strong>Toy model</strong> (a tiny demonstration '
+                          'model trained on LAMA facts): its numbers show the method, not the behaviour of real models. '
+                          'It is on the <a href="../demo.html">demo page</a>, not on the leaderboard.</p>'))
+    note = next((n for n in m["lineage_note"].to_list() if n), None)
+    if note:
+        parts.append(Safe(f'<p class="lb-lineage-note" role="note">{esc(note)}</p>'))
+    parts.append(dl([("family", first["family"]), ("parameters", f"{first['parameters']:,}" if first["parameters"] else None),
+                     ("base model", (link(f"{model_slug(base)}.html", base) if base in known else base) if base else None),
+                     ("derived by", first["derived_by"]),
+                     ("revisions", ", ".join(revisions) if revisions else "not recorded"),
+                     ("runs", m.height)]))
+    parts += _related(site, h, m, first)
+    parts.append(tables.board(m, 1, show_model=False, url_state=True, lead=lead_tasks(m), default_source=default_source(m)))
     rel = site.q("""
         SELECT rr.relation, rr.value_fraction AS value, rr.n, r.method_label AS compression, r.n_steps, r.sparsity, r.scheme,
                r.method, r.scope, r.run_id,
@@ -518,6 +782,44 @@ def _model(site: Site, h: pl.DataFrame, model_id: str) -> None:
                            [[link(f"../runs/{r['run_id']}.html", r["method_label"]), r["task"], r["forgotten"], r["learned"],
                              r["kept"], r["compared"]] for r in forgot.iter_rows(named=True)], numeric={2, 3, 4, 5}))
     site.page(f"models/{model_slug(model_id)}.md", f"Model: {model_id}", block(*parts))
+
+
+def _related(site: Site, h: pl.DataFrame, m: pl.DataFrame, first: dict) -> list[Safe]:
+    """Published results of related checkpoints (render/lineage.py: the base model, the declared siblings) beside this
+    model's own numbers, task by task, with how the checkpoints differ; and on a related model's own page, which
+    derived checkpoints are measured here."""
+    model_id, base = first["model_id"], first["base_model_id"]
+    parts: list[Safe] = []
+    related = lineage.related_models(base)
+    if related:
+        ids = [mid for mid, _ in related]
+        # their baselines only (a published score of the checkpoint as released), any source
+        others = h.filter(pl.col("model_id").is_in(ids) & (pl.col("n_steps") == 0)).sort(["model_id", "task", "run_id"])
+        ours = m.filter(pl.col("n_steps") == 0)
+        rows = []
+        for r in others.iter_rows(named=True):
+            mine = ours.filter((pl.col("task") == r["task"]) & (pl.col("source_kind") == "reproduced")).sort("run_id")
+            own = (Safe(f'<a href="../runs/{esc(mine["run_id"][0])}.html">{mine["value"][0]:.3f}</a>')
+                   if not mine.is_empty() else Safe('<span class="lb-none">not run yet</span>'))
+            ci = (f' <span class="lb-ci">{r["ci_low"]:.3f}–{r["ci_high"]:.3f}</span>' if r["ci_low"] is not None else "")
+            rows.append([Safe(f'{esc(metrics.task_name(r["task"]))} <span class="lb-sub">{esc(metrics.metric_short(r["task"]))}</span>'), own,
+                         Safe(f'<a href="../runs/{esc(r["run_id"])}.html">{r["value"]:.3f}</a>{ci} '
+                              f'{tables.badges(r["source_kind"], bool(r["toy"]))}'),
+                         link(f"{model_slug(r['model_id'])}.html", r["model_id"]),
+                         lineage.related_caveat(base, r["model_id"], first["checkpoint_label"])])
+        if rows:
+            parts += [Safe('<h2 id="related">Published beside ours</h2><p>Results for a related checkpoint, side by side '
+                           "with this model's own (as distributed): not the same weights, so not its baseline and never "
+                           "averaged with it.</p>"),
+                      table(["Task", "Ours, as distributed", "Published", "Checkpoint", "How it differs"], rows,
+                            cls="lb-table lb-cards lb-title-first lb-related", numeric={1, 2})]
+    derived = sorted(set(h.filter(pl.col("base_model_id").is_in([model_id, *lineage.derived_from(model_id)])
+                                  & (pl.col("model_id") != model_id))["model_id"].to_list()))
+    if derived:
+        items = ", ".join(str(link(f"{model_slug(d)}.html", d)) for d in derived)
+        parts.append(Safe(f'<p class="lb-lineage-note">Measured here on a related checkpoint: {items} '
+                          "(see its page for how the two differ).</p>"))
+    return parts
 
 
 RUN_SHELL = "runs/_shell.md"
@@ -576,10 +878,18 @@ def run_body(r: dict, res: list[dict], steps: list[dict], sparsity: list[dict], 
     links = [f'{link("../models/" + model_slug(r["model_id"]) + ".html", r["model_id"])}',
              f'<a href="{esc(rid)}.json" download>run file (JSON)</a>']
     if baseline and baseline != rid:
-        links.insert(1, f'<a href="{esc(baseline)}.html">its uncompressed baseline</a>')
+        links.insert(1, f'<a href="{esc(baseline)}.html">its baseline (the checkpoint as distributed)</a>'
+                     if r.get("checkpoint_label") and r["n_steps"] else f'<a href="{esc(baseline)}.html">its uncompressed baseline</a>')
     parts = [Safe(f'<h1 id="run-title">{esc(run_title(r))}</h1>'),
              Safe(f"<p>{source_badge(r['source_kind'], r['toy'])} {esc(r['eval_task'])} · run <code>{esc(rid)}</code> · "
                   + " · ".join(links) + "</p>")]
+    note = lineage.lineage_note(r)
+    if note:
+        parts.append(Safe(f'<p class="lb-lineage-note" role="note">{esc(note)}</p>'))
+    if r["toy"]:
+        parts.append(Safe('<p class="lb-banner lb-demo-banner" role="note"><strong>Toy model</strong> (a tiny demonstration '
+                          'model trained on LAMA facts): this run shows the method, not the behaviour of a real model '
+                          '(<a href="../demo.html">demo page</a>).</p>'))
     warnings = []
     if r["git_sha"] and str(r["git_sha"]).endswith("-dirty"):
         warnings.append("The runner's checkout had uncommitted changes (git sha ends in -dirty): the code that made "
@@ -620,23 +930,41 @@ def run_body(r: dict, res: list[dict], steps: list[dict], sparsity: list[dict], 
     if not steps:
         parts.append(Safe("<p>None: the uncompressed baseline.</p>"))
     else:
-        parts.append(table(["#", "Method", "Criterion / scheme", "Scope", "Granularity", "Sparsity", "All fields", "Calibration"],
+        held = any(x.get("in_checkpoint") for x in steps)
+        if held and r["n_steps"] == 0:
+            parts.append(Safe("<p>None applied by this run: the checkpoint as distributed, which arrived with the "
+                              "step below.</p>"))
+        parts.append(table(["#", "Method", "Criterion / scheme", "Scope", "Granularity", "Sparsity", "All fields", "Calibration",
+                            *(["Done by"] if held else [])],
                            [[x["step_index"], x["method"], x["criterion"] or x["scheme"], x["scope"], x["granularity"],
-                             _pct(x["sparsity"]), _fields(x.get("notation")), _calibration(x.get("calibration"))]
+                             _pct(x["sparsity"]), _fields(x.get("notation")), _calibration(x.get("calibration")),
+                             *([("the checkpoint, as distributed" if x.get("in_checkpoint") else "this run")] if held else [])]
                             for x in steps]))
     if r.get("derived_by"):
         base = r.get("base_model_id")
         parts.append(Safe("<h2>Lineage</h2>"))
+        if r["n_steps"]:
+            kept = "relative to this checkpoint as distributed (its run with no step applied), not to the base model"
+        elif baseline and baseline != rid:
+            kept = "relative to the base model's own baseline"
+        else:
+            kept = ("none: this is the checkpoint as distributed, and no run of its base model here matches it"
+                    if base else None)
         parts.append(dl([("derived from", base or "not stated"),
                          ("how", r["derived_by"]),
                          ("steps the checkpoint already had", r.get("steps_in_checkpoint")),
-                         ("knowledge kept", "relative to the base model's own uncompressed baseline" if base else None)]))
+                         ("as distributed", r.get("checkpoint_label")),
+                         ("weights per tensor type", lineage.tensor_mix(r.get("tensor_types"))),
+                         ("knowledge kept", kept)]))
     parts.append(Safe("<h2>Measured</h2>"))
-    parts.append(dl([("weights in memory", f"{r['weight_bytes']:,} bytes" if r["weight_bytes"] else None),
-                     ("bits per weight", f"{r['bits_per_weight']:.2f} (over all weights, embeddings included)"
-                      if r["bits_per_weight"] else None),
-                     ("stored (compressed checkpoint)", f"{r['stored_bytes']:,} bytes, {r['stored_bits_per_weight']} bits per "
-                      "weight" if r.get("stored_bytes") else None),
+    stored = r.get("stored_bits_per_weight")
+    size = f"{r['stored_bytes']:,} bytes; " if r.get("stored_bytes") else ""
+    parts.append(dl([("bits per weight", f"{stored:.2f} as stored ({size}over all weights, embeddings included)" if stored else
+                      f"{r['bits_per_weight']:.2f} (over all weights, embeddings included)" if r["bits_per_weight"] else None),
+                     ("weights in memory", (f"{r['weight_bytes']:,} bytes" if r["weight_bytes"] else "")
+                      + (f" ({r['bits_per_weight']:.2f} bits per weight while evaluated"
+                         + (", dequantized" if r.get("kernels") == "simulated" else "") + ")"
+                         if stored and r["bits_per_weight"] else "") or None),
                      ("evaluated on", KERNELS.get(r.get("kernels"))),
                      ("peak memory", f"{r['peak_memory_bytes']:,} bytes" if r["peak_memory_bytes"] else None),
                      ("compression time", f"{r['compress_seconds']} s" if r["compress_seconds"] is not None else None),

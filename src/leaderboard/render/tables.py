@@ -33,6 +33,8 @@ class Row:
     bits: float | None
     size_mb: float | None
     n_steps: int
+    checkpoint: str | None = None  # the steps the checkpoint arrived with (GGUF Q4_1): 'kept' is relative to it
+    lineage: str | None = None  # what that means, as a sentence (the badge's title)
     tasks: dict[str, dict] = field(default_factory=dict)
 
 
@@ -49,15 +51,28 @@ def build_rows(h: pl.DataFrame) -> list[Row]:
             row = rows[key] = Row(
                 key, r["source_kind"], bool(r["toy"]), r["model_id"], r["family"], r["method_label"], r["method"],
                 r["scope"], r["sparsity"], r["whole_sparsity"], r["bits_per_weight"],
-                r["weight_bytes"] / 1e6 if r["weight_bytes"] is not None else None, r["n_steps"])
+                r["weight_bytes"] / 1e6 if r["weight_bytes"] is not None else None, r["n_steps"],
+                r.get("checkpoint_label"), r.get("lineage_note"))
         row.tasks[r["task"]] = r
     return list(rows.values())
 
 
-def task_order(h: pl.DataFrame) -> list[str]:
-    """Tasks by how many rows have them (the headline task first), LAMA before lm-eval on ties."""
+def task_rank(task: str) -> int:
+    """The knowledge probes first: LAMA T-REx (the headline), the other LAMA corpora, BEAR, then lm-eval."""
+    return 0 if task == "lama:trex" else 1 if task.startswith("lama:") else 2 if task.startswith("bear:") else 3
+
+
+def task_order(h: pl.DataFrame, lead: list[str] | tuple[str, ...] | set[str] | None = None) -> list[str]:
+    """Tasks by how many rows have them (the headline task first), LAMA T-REx, LAMA, BEAR, lm-eval on ties.
+    ``lead``: tasks that go first whatever their counts (those of the real models' knowledge probes), in
+    task_rank order."""
     counts = h.group_by("task").agg(pl.len().alias("n")).to_dicts()
-    return [c["task"] for c in sorted(counts, key=lambda c: (-c["n"], not c["task"].startswith("lama:"), c["task"]))]
+    first = set(lead or ())
+
+    def key(c: dict) -> tuple:
+        t = c["task"]
+        return (0, task_rank(t), -c["n"], t) if t in first else (1, -c["n"], task_rank(t), t)
+    return [c["task"] for c in sorted(counts, key=key)]
 
 
 def sort_rows(rows: list[Row], task: str | None) -> list[Row]:
@@ -68,15 +83,28 @@ def sort_rows(rows: list[Row], task: str | None) -> list[Row]:
     return sorted(rows, key=key)
 
 
-def badges(source: str, toy: bool, baseline: bool = False) -> Safe:
+def badges(source: str, toy: bool, baseline: bool = False, checkpoint: str | None = None,
+           lineage: str | None = None) -> Safe:
     parts = []
     if baseline:
         parts.append(badge("baseline", "baseline"))
+    if checkpoint and not baseline:  # the as-distributed row names its checkpoint in its label already
+        title = f' title="{esc(lineage)}"' if lineage else ""
+        parts.append(Safe(f'<span class="lb-badge lb-lineage"{title}>on {esc(checkpoint_short(checkpoint))}</span>'))
     if source != "reproduced":
         parts.append(badge(source, source))
     if toy:
         parts.append(badge("toy", "toy"))
     return Safe(" ".join(parts))
+
+
+def checkpoint_short(label: str) -> str:
+    """'GGUF Q4_1 quantization of all' -> 'GGUF Q4_1': what a checkpoint arrived with, for a badge."""
+    out = []
+    for part in label.split(" → "):
+        part = part.removesuffix(" of all")
+        out.append(part.removesuffix(" quantization"))
+    return " → ".join(out)
 
 
 def _n(x: float | None, digits: int = 3) -> str:
@@ -115,7 +143,7 @@ def first_cell(row: Row, prefix: str, show_model: bool, select: bool, primary: s
                   f'<span class="lb-fam"> · {esc(row.family)}</span><br>' if show_model else "")
     return Safe(f'<td class="lb-first">{pick}{model_part}'
                 f'<a class="lb-comp" href="{prefix}runs/{esc(run["run_id"])}.html">{esc(row.label)}</a> '
-                f'{badges(row.source, row.toy, row.n_steps == 0)}{_broken(row)}</td>')
+                f'{badges(row.source, row.toy, row.n_steps == 0, row.checkpoint, row.lineage)}{_broken(row)}</td>')
 
 
 def css_string(text: str) -> str:
@@ -129,17 +157,23 @@ def _num_attr(v: float | None) -> str:
 
 
 def board(h: pl.DataFrame, depth: int, *, show_model: bool = True, filters: bool = True, select: bool = True,
-          url_state: bool = False, tasks: list[str] | None = None, limit: int | None = None, caption: str | None = None) -> Safe:
+          url_state: bool = False, tasks: list[str] | None = None, limit: int | None = None, caption: str | None = None,
+          lead: list[str] | None = None, default_source: str | None = None) -> Safe:
     """The table. Per-cell repetition is kept out of the HTML (a 2,000-run board is one row per model and
     compression, times every task): which columns are hidden is a class on the table, and the labels of the
-    phone layout (cards) come from a small generated stylesheet, by column position."""
+    phone layout (cards) come from a small generated stylesheet, by column position.
+
+    ``lead``: tasks shown first (the real models' knowledge probes); ``default_source``: the source filter's
+    value when the URL names none (the rows of the other sources are in the page, one filter away)."""
     prefix = "../" * depth
-    tasks = tasks or task_order(h)
+    tasks = tasks or task_order(h, lead)
     primary = tasks[0] if tasks else None
     rows = sort_rows(build_rows(h), primary)
     if limit is not None:
         rows = rows[:limit]
-    visible = set(tasks[:MAX_VISIBLE_TASKS])
+    # the real models' knowledge probes when there are any (other tasks, e.g. the papers' lm-eval ones, are a tick away)
+    shown_first = [t for t in tasks if t in set(lead or ())] or tasks
+    visible = set(shown_first[:MAX_VISIBLE_TASKS])
     bid = "lb-board-" + hashlib.sha256("\x00".join(tasks).encode()).hexdigest()[:8]
     head = ['<th scope="col" class="lb-rank" data-col="rank">#</th>',
             '<th scope="col" data-col="run" data-type="text"><button type="button">Model · compression</button></th>' if show_model
@@ -204,12 +238,14 @@ def board(h: pl.DataFrame, depth: int, *, show_model: bool = True, filters: bool
                  f'{cap}<thead><tr>' + "".join(head) + "</tr></thead><tbody>" + "\n".join(body) + "</tbody></table></div>")
     if not filters:
         return table
-    return Safe(controls(h, tasks, visible, select, prefix) + table)
+    return Safe(controls(h, tasks, visible, select, prefix, default_source) + table)
 
 
-def controls(h: pl.DataFrame, tasks: list[str], visible: set[str], select: bool, prefix: str) -> str:
-    def opts(vals) -> str:
-        return "".join(f'<option value="{esc(v)}">{esc(lbl)}</option>' for v, lbl in vals)
+def controls(h: pl.DataFrame, tasks: list[str], visible: set[str], select: bool, prefix: str,
+             default_source: str | None = None) -> str:
+    def opts(vals, selected: str | None = None) -> str:
+        return "".join(f'<option value="{esc(v)}"{" selected" if v == selected else ""}>{esc(lbl)}</option>'
+                       for v, lbl in vals)
 
     from .metrics import method_name
 
@@ -231,7 +267,8 @@ def controls(h: pl.DataFrame, tasks: list[str], visible: set[str], select: bool,
            if len(families) > 1 else "")
         + f'<label>Method <select class="lb-filter-method"><option value="">all</option>'
           f'{opts((m, method_name(m)) for m in methods)}</select></label>'
-        + (f'<label>Source <select class="lb-filter-source"><option value="">all</option>{opts((s, s) for s in sources)}</select></label>'
+        + (f'<label>Source <select class="lb-filter-source" data-default="{esc(default_source or "")}">'
+           f'<option value="">all</option>{opts(((s, s) for s in sources), default_source)}</select></label>'
            if len(sources) > 1 else "")
         + f'<label>Sort <select class="lb-sort-by"><option value="">table order</option>{sort_opts}'
           '<option value="sparsity">Sparsity</option><option value="bits">Bits per weight</option>'
