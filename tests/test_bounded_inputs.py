@@ -139,7 +139,7 @@ def test_run_spec_type_errors_are_one_line(tmp_path, body, message, capsys) -> N
 
 
 def test_wanda_on_an_encoder_is_refused_before_loading(tmp_path, capsys) -> None:
-    # wanda has a default calibration set now (builtin:default); what it cannot do is an encoder
+    # wanda has a default calibration set (builtin:austen); what it cannot do is an encoder
     rc, out = run_cli(["run", "--model", DEMO_MODEL, "--eval", "lama:trex", "--compress", "prune:criterion=wanda,sparsity=0.5",
                        "--out", str(tmp_path / "runs"), "--lama-dir", str(LAMA_DIR)], capsys)
     assert rc == 2 and "prune:wanda runs on decoder models (llm-compressor); this model is an encoder" in out

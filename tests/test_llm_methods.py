@@ -203,12 +203,12 @@ def test_run_end_to_end_records_calibration_stored_size_and_simulation(folders, 
     assert len(files) == 2 and validate_paths([tmp_path / "runs"]).errors == []
     runs = [RunFile.model_validate_json(f.read_text()) for f in files]
     cals = {r.compression[0].calibration.name: r for r in runs}
-    assert set(cals) == {"builtin:default", "my-text.txt"}  # a different calibration set is a different run
-    r = cals["builtin:default"]
+    assert set(cals) == {"builtin:austen", "my-text.txt"}  # the default set; a different set is a different run
+    r = cals["builtin:austen"]
     assert r.schema_version == "1.1" and r.compression[0].calibration.samples == 4
     assert r.compression[0].calibration.seq_len == 16 and len(r.compression[0].calibration.sha256) == 64
     assert r.measured.kernels == "simulated" and r.measured.stored_bytes < r.measured.weight_bytes
-    assert "--calibration builtin:default --calibration-samples 4 --calibration-seq-len 16" in r.provenance.command
+    assert "--calibration builtin:austen --calibration-samples 4 --calibration-seq-len 16" in r.provenance.command
     assert "llmcompressor" in r.provenance.libraries
     data = json.loads(files[0].read_text())
     assert data["compression"][0]["scheme"] == "gptq" and data["compression"][0]["bits"] == 4
@@ -315,7 +315,7 @@ def test_a_step_that_cannot_run_on_this_model_is_one_line_from_the_cli(folders, 
                "--compress", "quantize:scheme=smoothquant", "--calibration-samples", "10000",
                "--calibration-seq-len", "512", "--out", str(tmp_path / "runs")])
     err = capsys.readouterr().err
-    assert rc == 1 and "error: calibration set builtin:default gives" in err and "Traceback" not in err
+    assert rc == 1 and "error: calibration set builtin:austen gives" in err and "Traceback" not in err
     assert not list(tmp_path.rglob("*.json"))
 
 

@@ -530,6 +530,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-site", action="store_true", help="stop after the summary")
     p.set_defaults(func=cmd_demo)
 
+    from .compress import calibration
+
     p = sub.add_parser("run", help="compress a model, probe it, write one run file per evaluation")
     p.add_argument("--model", help="local checkpoint folder, builtin:demo-model (the bundled demo), or a hub id with --allow-hub")
     p.add_argument("--model-id", help="the model's name in run files (default: folder name, or the hub id)")
@@ -541,11 +543,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the uncompressed model this checkpoint was derived from (quantized, pruned, distilled): "
                         "retention is computed against its baseline. A checkpoint's own quantization_config is read "
                         "and recorded as the steps it already has")
-    p.add_argument("--calibration", default="builtin:default", metavar="SET",
+    p.add_argument("--calibration", default=calibration.DEFAULT, metavar="SET",
                    help="calibration text for data-driven methods (SparseGPT, Wanda, GPTQ, AWQ, SmoothQuant): "
-                        "builtin:default or a UTF-8 text file (default: %(default)s)")
-    p.add_argument("--calibration-samples", type=int, default=16, metavar="N", help="calibration sequences (default: 16)")
-    p.add_argument("--calibration-seq-len", type=int, default=128, metavar="L", help="tokens per sequence (default: 128)")
+                        "builtin:austen (public-domain novels, probe facts removed), builtin:default (a short "
+                        "text, for smoke tests) or a UTF-8 text file (default: %(default)s)")
+    p.add_argument("--calibration-samples", type=int, default=calibration.DEFAULT_SAMPLES, metavar="N",
+                   help="calibration sequences (default: %(default)s)")
+    p.add_argument("--calibration-seq-len", type=int, default=calibration.DEFAULT_SEQ_LEN, metavar="L",
+                   help="tokens per sequence (default: %(default)s)")
     p.add_argument("--eval", action="append", default=[], metavar="TASK",
                    help="lama:trex, lama:google-re, lama:squad, lama:conceptnet, bear (= bear:bear, as published; "
                         "alias bear:lite), bear:big, or lm-eval:<task> (e.g. lm-eval:boolq)")

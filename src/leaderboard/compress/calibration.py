@@ -4,6 +4,12 @@ A set is ``builtin:<name>`` (text shipped in ``leaderboard/data/calibration/``) 
 of the user's. The text is tokenized once (no special tokens) and cut into consecutive, non-overlapping
 windows of ``seq_len`` tokens; the first ``samples`` windows are the calibration batch. What the step
 records (name, sha256 of the text, samples, seq_len) enters the run_id.
+
+Built in (``leaderboard/data/calibration/SOURCES.md`` says where each text comes from):
+- ``builtin:austen`` (the default): two public-domain novels, about 1.3 MB and 300k BPE tokens, with every
+  sentence holding a LAMA or BEAR fact removed; enough for the papers' 128 sequences of 2,048 tokens.
+- ``builtin:default``: a short text written for this project (about 14 sequences of 128 BPE tokens), kept
+  unchanged because runs made with it record its sha256.
 """
 
 from __future__ import annotations
@@ -17,9 +23,9 @@ from typing import Any
 from .spec import Calibration
 
 BUILTIN_PREFIX = "builtin:"
-DEFAULT = "builtin:default"
-DEFAULT_SAMPLES = 16
-DEFAULT_SEQ_LEN = 128
+DEFAULT = "builtin:austen"
+DEFAULT_SAMPLES = 128  # the GPTQ / SparseGPT / Wanda papers' setting: 128 sequences of 2,048 tokens
+DEFAULT_SEQ_LEN = 2048
 MAX_TEXT_BYTES = 256 * 1024 * 1024
 
 
@@ -43,7 +49,8 @@ def read_text(source: str) -> tuple[str, str]:
         return source, _decode(raw, source)
     path = Path(source)
     if not path.is_file():
-        raise CalibrationError(f"--calibration {source}: not a file (use a UTF-8 text file or builtin:default)")
+        raise CalibrationError(f"--calibration {source}: not a file (use a UTF-8 text file or one of "
+                               + ", ".join(BUILTIN_PREFIX + n for n in builtin_names()) + ")")
     if path.stat().st_size > MAX_TEXT_BYTES:
         raise CalibrationError(f"--calibration {source}: larger than {MAX_TEXT_BYTES:,} bytes")
     name = "".join(c if c.isalnum() or c in "_.+-" else "-" for c in path.name).lstrip("._+-")[:100] or "calibration"
