@@ -710,7 +710,8 @@ def _about(method: str) -> list:
                 ("runs on", ", ".join(sorted(m.devices))), ("model families", ", ".join(sorted(m.families))),
                 ("calibration data", "yes" if m.calibration else "no"),
                 ("evaluated as", "simulated quantization (quantize-dequantize)" if m.simulated else None),
-                ("example", code("--compress " + m.example) if m.example else None)])]
+                ("example", code("--compress " + m.example) if m.example else None)]),
+            *(Safe(f"<p>{esc(note)}</p>") for note in m.notes)]
 
 
 def methods_table() -> Safe:
