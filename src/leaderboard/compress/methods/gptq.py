@@ -37,8 +37,9 @@ METHODS = (Method(
         "RTN's on them) and does worse than RTN on LAMA's statements (1.23 x; down-projections 2.2-2.8 x; layers 3 "
         "and 15 measured). More tokens or more dampening fix most of it: 32 x 512 tokens of builtin:austen keep 0.75 "
         "(64 x 512: 0.73); dampening_frac 0.1 instead of 0.01 keeps 0.72 on 14 x 128 (on 32 x 512 it does not help: "
-        "0.68); activation ordering does not matter (0.48 without). The study calibrates on builtin:austen at "
-        "128 x 2,048 tokens, the default and the papers' size.",
+        "0.68); activation ordering does not matter (0.48 without). The default is builtin:austen at 128 x 2,048 "
+        "tokens, the papers' size; the CPU study (sweeps/real-small.yaml) uses 128 x 512 of it (2,048 would take "
+        "about two hours of GPTQ per model on a 2-core CPU), never 14 x 128.",
         "With 16k-32k tokens GPTQ per row still keeps a little less than RTN on that model (0.73-0.75 against 0.82; "
         "over the same facts not significant, McNemar p = 0.06-0.11), and per group of 64 the same as RTN (0.88 "
         "both, on 32 x 512; 0.76 on 14 x 128). The calibration text (novels) is unlike the probes' short statements "
