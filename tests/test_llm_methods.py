@@ -20,7 +20,7 @@ from leaderboard.compress.pipeline import compress
 from leaderboard.compress.scopes import as_out_in, resolve
 from leaderboard.compress.stored import compressed_module_bytes
 from leaderboard.runner import RunSpec, SpecError, check, parse_step
-from leaderboard.schema import RunFile
+from leaderboard.schema import SCHEMA_VERSION, RunFile
 from leaderboard.validate import validate_paths
 
 CPU = torch.device("cpu")
@@ -205,7 +205,7 @@ def test_run_end_to_end_records_calibration_stored_size_and_simulation(folders, 
     cals = {r.compression[0].calibration.name: r for r in runs}
     assert set(cals) == {"builtin:austen", "my-text.txt"}  # the default set; a different set is a different run
     r = cals["builtin:austen"]
-    assert r.schema_version == "1.1" and r.compression[0].calibration.samples == 4
+    assert r.schema_version == SCHEMA_VERSION and r.compression[0].calibration.samples == 4
     assert r.compression[0].calibration.seq_len == 16 and len(r.compression[0].calibration.sha256) == 64
     assert r.measured.kernels == "simulated" and r.measured.stored_bytes < r.measured.weight_bytes
     assert "--calibration builtin:austen --calibration-samples 4 --calibration-seq-len 16" in r.provenance.command

@@ -80,7 +80,7 @@ out: {tmp_path / 'runs'}
         ({"evals": ["lama:wiki"]}, "use lama:{trex,google-re,conceptnet,squad}, bear, bear:big or lm-eval:<task>"),
         ({"evals": ["lm-eval:boolq"]}, "lm-eval scores decoders and encoder-decoders; this model is an encoder"),
         ({"evals": ["lama:conceptnet"]}, "no conceptnet data"),
-        ({"model": "org/not-here"}, "is not a local directory; pass --allow-hub"),
+        ({"model": "org/not-here"}, "is not a local directory or GGUF file; pass --allow-hub"),
         ({"candidates": "everything"}, "candidates: 'everything' is not one of"),
     ],
 )

@@ -29,6 +29,7 @@ from .schema import (
     canonical_path,
     compute_run_id,
     dump_run,
+    earliest_version,
 )
 
 REQUIRED = ("model", "family", "task", "metric", "value", "scale", "citation", "table", "url")
@@ -103,6 +104,9 @@ def _metric_value(value: float, scale: str, metric: str, stderr: float | None = 
     return MetricValue(value=value, scale=scale, stderr=stderr)
 
 
+REPORTED_SINCE = "1.1"
+
+
 def _run(model: ModelRow, steps, task: str, metric: str, mv: MetricValue, source: Reported, notes: str,
          num_fewshot: int | None, config: dict | None) -> RunFile:
     run = RunFile(
@@ -112,7 +116,9 @@ def _run(model: ModelRow, steps, task: str, metric: str, mv: MetricValue, source
         compression=steps, evaluation=Evaluation(task=task),
         results=[TaskResult(task=task, metrics={metric: mv}, num_fewshot=num_fewshot, config=config or None)],
         source=source, notes=notes)
-    return run.model_copy(update={"run_id": compute_run_id(run)})
+    # the same row gives the same bytes whatever schema version is current: the earliest that states it, from 1.1
+    # (the version import-reported has written since it exists)
+    return run.model_copy(update={"run_id": compute_run_id(run), "schema_version": earliest_version(run, REPORTED_SINCE)})
 
 
 def read_csv(csv_path: Path, models: dict[str, ModelRow]) -> tuple[list[RunFile], list[str], list[str]]:

@@ -303,6 +303,19 @@ class RunFile(Strict):
         return self
 
 
+def earliest_version(run: RunFile, floor: str = "1.0") -> str:
+    """The first schema version from ``floor`` on that can state ``run`` (every field it uses existed then): a writer
+    that must give the same bytes for the same content across releases (import-reported) writes that one."""
+    data = run.model_dump(mode="json", exclude_none=True)
+    for v in (v for v in SCHEMA_VERSIONS if _version(v) >= _version(floor)):
+        try:
+            RunFile.model_validate_json(json.dumps({**data, "schema_version": v}))
+        except ValueError:
+            continue
+        return v
+    return run.schema_version
+
+
 def _version(v: str) -> tuple[int, ...]:
     return tuple(int(x) for x in v.split("."))
 
