@@ -75,13 +75,18 @@ def _check_regular(path: Path) -> int:
     return st.st_size
 
 
-@cache
-def _sha256(path: str, size: int, mtime_ns: int) -> str:
+def sha256_of(path: Path | str) -> str:
+    """sha256 of a file, read in blocks (a checkpoint is too large to read whole)."""
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 22), b""):
             h.update(block)
     return h.hexdigest()
+
+
+@cache
+def _sha256(path: str, size: int, mtime_ns: int) -> str:
+    return sha256_of(path)
 
 
 def file_sha256(path: Path) -> str:
@@ -159,9 +164,9 @@ def file_type_name(ftype, types: dict[str, int]) -> str:
     return max(pool, key=lambda k: (pool[k], k))
 
 
-def held_bytes(info: GgufInfo, model) -> dict[int, int]:
-    """``id(parameter) -> bytes`` of each of the model's parameters as the GGUF file stores it (names mapped by
-    the gguf package's own table); parameters it cannot map are left out (counted at their own size)."""
+def held_bytes(info: GgufInfo, model) -> dict[str, int]:
+    """parameter name -> bytes of each of the model's parameters as the GGUF file stores it (names mapped by the
+    gguf package's own table); parameters it cannot map are left out (counted at their own size)."""
     import gguf
 
     arch = {v: k for k, v in gguf.MODEL_ARCH_NAMES.items()}.get(info.architecture)
@@ -170,10 +175,10 @@ def held_bytes(info: GgufInfo, model) -> dict[int, int]:
         return {}
     names = gguf.get_tensor_name_map(arch, n_blocks)
     out = {}
-    for name, p in model.named_parameters():
+    for name, _p in model.named_parameters():
         mapped = names.get_name(name, try_suffixes=(".weight", ".bias"))
         if mapped in info.tensors:
-            out[id(p)] = info.tensors[mapped]
+            out[name] = info.tensors[mapped]
     return out
 
 

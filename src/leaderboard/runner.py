@@ -748,8 +748,8 @@ def _held_tensors(spec: RunSpec, lm: LoadedModel) -> dict[str, tuple[object, int
         return None
     from .gguf_file import held_bytes
 
-    by_id = held_bytes(info, lm.model)
-    return {name: (p, by_id[id(p)]) for name, p in lm.model.named_parameters() if id(p) in by_id}
+    sizes = held_bytes(info, lm.model)
+    return {name: (p, sizes[name]) for name, p in lm.model.named_parameters() if name in sizes}
 
 
 def _as_stored(spec: RunSpec, lm: LoadedModel, comp: CompressionResult,
