@@ -93,6 +93,50 @@ def test_parity_with_lm_pub_quiz(data, arch, family):
     assert set(out.result.metrics) >= {"accuracy-domain-geographic", "accuracy-domain-biographical"}
 
 
+@needs_bear
+def test_bear_bos_is_lm_pub_quiz_after_that_token(data):
+    """--bear-bos X: the outcome equals lm-pub-quiz's own evaluation with a tokenizer whose BOS is X (what
+    SmolLM2-Instruct needs: its BOS is the chat token <|im_start|>); the tokenizer is left as it was."""
+    import copy
+
+    from lm_pub_quiz import Evaluator
+
+    model, tok = _model("gpt2", data)
+    assert tok.bos_token == "<|endoftext|>"
+    settings = bear.BearSettings(bootstrap=0, bos="<unk>")
+    ours = bear.evaluate(model, tok, "decoder", "cpu", data, settings)
+    assert tok.bos_token == "<|endoftext|>"  # restored
+    assert ours.result.config["bos_token"] == "<unk>"
+    assert settings.as_settings("decoder")["bos"] == "<unk>"
+    assert "bos" not in bear.BearSettings().as_settings("decoder")  # unset: run_ids made before stay
+    ref_tok = copy.deepcopy(tok)
+    ref_tok.bos_token = "<unk>"
+    ev = Evaluator.from_model(model=model, tokenizer=ref_tok, model_type="CLM", device="cpu")
+    theirs = ev.evaluate_dataset(data.dataset, template_index=None, batch_size=64, reduction="sum",
+                                 create_instance_table=True)
+    assert ours.result.metrics["accuracy"].value == pytest.approx(float(theirs.get_metrics("accuracy")), abs=1e-12)
+    # and the token matters: the statements' scores after <unk> differ from those after <|endoftext|>
+    default = bear.run_lm_pub_quiz(model, tok, "decoder", "cpu", data, batch_size=64)
+    after_unk = theirs.joined_instance_table().pll_scores.tolist()
+    assert after_unk != default.joined_instance_table().pll_scores.tolist()
+    with pytest.raises(bear.BearError, match="not a token"):
+        bear.evaluate(model, tok, "decoder", "cpu", data, bear.BearSettings(bos="<|im_start|>"))
+    enc, enc_tok = _model("bert", data)
+    with pytest.raises(bear.BearError, match="decoders"):
+        bear.run_lm_pub_quiz(enc, enc_tok, "encoder", "cpu", data, bos="[CLS]")
+
+
+def test_chat_bos_notice():
+    from leaderboard.tiny import word_tokenizer as wt
+
+    tok = wt(["a"], "gpt2")
+    assert bear.chat_bos_notice(tok, "decoder") is None  # no chat template
+    tok.bos_token = "<|im_start|>"
+    tok.chat_template = "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}{% endfor %}"
+    assert "--bear-bos" in bear.chat_bos_notice(tok, "decoder")
+    assert bear.chat_bos_notice(tok, "encoder") is None
+
+
 def test_gold_rank_is_fail_safe():
     assert bear.gold_rank([0.0, -1.0, -2.0], 0) == (1, False)
     assert bear.gold_rank([-1.0, 0.0, -2.0], 0) == (2, False)
@@ -158,6 +202,31 @@ def test_run_cli_writes_a_valid_bear_run(tmp_path, capsys):
     assert run.results[0].n == 5 * 3 and run.measured.throughput_unit == "statements/s"
     assert run.provenance.libraries.get("lm_pub_quiz")
     assert "--eval bear:bear" in run.provenance.command
+
+
+def test_run_cli_bear_bos_recorded_and_checked_before_compressing(tmp_path, capsys):
+    decoder = Path(__file__).resolve().parents[1] / "src" / "leaderboard" / "data" / "demo-decoder"
+    common = ["run", "--model", str(decoder), "--eval", "bear", "--relations", "P30", "--device", "cpu",
+              "--no-progress"]
+    assert main([*common, "--out", str(tmp_path / "a"), "--bear-bos", "<unk>"]) == 0, capsys.readouterr().err
+    assert main([*common, "--out", str(tmp_path / "b")]) == 0, capsys.readouterr().err
+    (a,), (b,) = list((tmp_path / "a").rglob("*.json")), list((tmp_path / "b").rglob("*.json"))
+    ra, rb = check_file(a).run, check_file(b).run
+    assert ra.evaluation.settings["bos"] == "<unk>" and "bos" not in rb.evaluation.settings
+    assert ra.run_id != rb.run_id
+    assert "--bear-bos '<unk>'" in ra.provenance.command and "--bear-bos" not in rb.provenance.command
+    assert ra.results[0].config["bos_token"] == "<unk>" and rb.results[0].config["bos_token"] == "<|endoftext|>"
+    capsys.readouterr()
+    rc = main([*common, "--out", str(tmp_path / "c"), "--bear-bos", "<nope>", "--compress",
+               "prune:criterion=l1,sparsity=0.3"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "not a token" in err and "Traceback" not in err and "compress" not in err.lower()
+    assert not (tmp_path / "c").exists() or not list((tmp_path / "c").rglob("*.json"))
+    demo = decoder.parent / "demo-model"
+    rc = main(["run", "--model", str(demo), "--eval", "bear", "--relations", "P30", "--device", "cpu",
+               "--no-progress", "--out", str(tmp_path / "d"), "--bear-bos", "[CLS]"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "decoders" in err
 
 
 def test_run_cli_refuses_t5_for_bear(tmp_path, capsys):

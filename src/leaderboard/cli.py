@@ -174,7 +174,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                 compression=[parse_step(s) for s in args.compress], evals=args.eval, lama_dir=args.lama_dir, bear_dir=args.bear_dir,
                 candidates=args.candidates, subset=args.subset, lama_pairs=args.lama_pairs,
                 relations=args.relations.split(",") if args.relations else None, limit=args.limit,
-                batch_size=args.batch_size, device=args.device, dtype=args.dtype, seed=args.seed,
+                bear_bos=args.bear_bos, batch_size=args.batch_size, device=args.device, dtype=args.dtype, seed=args.seed,
                 lm_eval_include=args.lm_eval_include, num_fewshot=args.num_fewshot,
                 keep_facts=not args.no_facts, out=args.out, calibration=args.calibration,
                 calibration_samples=args.calibration_samples, calibration_seq_len=args.calibration_seq_len,
@@ -560,6 +560,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lama-dir", type=Path, help="LAMA data folder, or builtin:lama-sample (default: $LEADERBOARD_LAMA_DIR, the fetched set, or the packaged sample)")
     p.add_argument("--bear-dir", type=Path, help="BEAR root holding BEAR/ and relation_info.json (default: "
                    "$LEADERBOARD_BEAR_DIR, the fetched copy, or the packaged sample)")
+    p.add_argument("--bear-bos", metavar="TOKEN",
+                   help="BEAR on a decoder: score each statement after this token instead of the tokenizer's BOS "
+                        "(lm-pub-quiz's default); e.g. '<|endoftext|>', the document separator SmolLM2 was pretrained "
+                        "with, for SmolLM2-Instruct, whose BOS is the chat token <|im_start|>")
     p.add_argument("--candidates", default="lama-common-vocab", help="lama-common-vocab (as in the paper) or model-vocab")
     p.add_argument("--subset", default="all", help="all, or object-final (the facts decoders can be scored on)")
     p.add_argument("--lama-pairs", default="all", choices=("all", "unique"),

@@ -11,6 +11,7 @@ import os
 import platform
 import shlex
 import subprocess
+import sys
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from importlib import metadata
@@ -89,6 +90,8 @@ class RunSpec:
     lama_pairs: Str = "all"  # "unique": LAMA's protocol, each (subject, object) pair of a template corpus once
     relations: list[Annotated[str, Strict(), StringConstraints(pattern=r"^[A-Za-z0-9_.\-]{1,100}$")]] | None = None
     limit: Annotated[int, Strict(), Field(ge=1, le=10**9)] | None = None
+    # BEAR on a decoder: the token each statement is scored after (default: the tokenizer's BOS, as lm-pub-quiz)
+    bear_bos: Annotated[str, Strict(), StringConstraints(min_length=1, max_length=100)] | None = None
     batch_size: Annotated[int, Strict(), Field(ge=1, le=10**6)] = 64
     lm_eval_include: Path | None = None  # a folder of local lm-eval task YAMLs
     num_fewshot: Annotated[int, Strict(), Field(ge=0, le=1000)] | None = None
@@ -366,6 +369,9 @@ def check(spec: RunSpec, memo: dict | None = None) -> Checked:
     if bear and family == "encoder-decoder":
         raise SpecError(f"--eval {next(iter(bear))}: lm-pub-quiz scores masked LMs (encoders) and causal LMs "
                         "(decoders), not encoder-decoders; probe this model with lama:* instead")
+    if bear and spec.bear_bos is not None and family != "decoder":
+        raise SpecError(f"--bear-bos applies to decoders; this model is an {family} (lm-pub-quiz scores masked LMs "
+                        "without a BOS)")
     harness_sha = None
     if harness:
         if family not in ("decoder", "encoder-decoder"):
@@ -571,7 +577,8 @@ def reproduce_command(spec: RunSpec, model_id: str, task: str, revision: str | N
                   ("--relations", ",".join(spec.relations) if spec.relations else None, None)]
     elif task.startswith("bear:"):
         flags += [("--bear-dir", bear_name(bear_root(spec)), None),
-                  ("--relations", ",".join(spec.relations) if spec.relations else None, None)]
+                  ("--relations", ",".join(spec.relations) if spec.relations else None, None),
+                  ("--bear-bos", spec.bear_bos, None)]
     else:
         flags += [("--num-fewshot", spec.num_fewshot, None),
                   ("--lm-eval-include", str(Path(spec.lm_eval_include).resolve()) if spec.lm_eval_include else None,
@@ -606,7 +613,7 @@ def evaluation_for(spec: RunSpec, task: str, family: str, data_sha: str | None) 
     if task.startswith("bear:"):
         from .evaluate.bear import BearSettings
 
-        settings = BearSettings(relations=spec.relations, limit=spec.limit).as_settings(family)
+        settings = BearSettings(relations=spec.relations, limit=spec.limit, bos=spec.bear_bos).as_settings(family)
         return Evaluation(task=task, data_sha256=data_sha, settings=settings)
     if task.startswith("lm-eval:"):
         from .evaluate.harness import default_seeds
@@ -720,6 +727,13 @@ def run_loaded(spec: RunSpec, checked: Checked, lm: LoadedModel, tasks: list[str
     torch.manual_seed(spec.seed)
     started = datetime.now(timezone.utc)
     toy, _ = _is_toy(spec.source)
+    if checked.bear and spec.bear_bos is not None:  # before compressing: a token the tokenizer lacks
+        from .evaluate.bear import BearError, resolve_bos
+
+        try:
+            resolve_bos(lm.tokenizer, spec.bear_bos)
+        except BearError as e:
+            raise SpecError(str(e)) from None
     k = precompressed(spec)
     held = _held_tensors(spec, lm) if k else None  # before compressing: the tensors as the checkpoint has them
     comp = compress(lm.model, spec.compression[k:], device=lm.device, seed=spec.seed,
@@ -797,11 +811,13 @@ def _evaluate(spec: RunSpec, checked: Checked, lm: LoadedModel, task: str, comp:
         return build_run(spec, lm, task, comp, [out.result], out.seconds, out.throughput, started, toy,
                          _data_sha(corpus, checked.vocab_sha))
     if task in checked.bear:
-        from .evaluate.bear import BearSettings, evaluate
+        from .evaluate.bear import BearSettings, chat_bos_notice, evaluate
 
         data = checked.bear[task]
         bs = BearSettings(relations=spec.relations, limit=spec.limit, batch_size=spec.batch_size, seed=spec.seed,
-                          keep_facts=spec.keep_facts)
+                          keep_facts=spec.keep_facts, bos=spec.bear_bos)
+        if spec.bear_bos is None and (notice := chat_bos_notice(lm.tokenizer, lm.family)):
+            print(notice, file=sys.stderr)
         bout = evaluate(lm.model, lm.tokenizer, lm.family, lm.device, data, bs, progress=progress)
         return build_run(spec, lm, task, comp, [bout.result], bout.seconds, bout.throughput, started, toy,
                          data.sha256, unit="statements/s")

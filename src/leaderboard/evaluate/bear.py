@@ -123,11 +123,16 @@ class BearSettings:
     bootstrap: int = BOOTSTRAP
     seed: int = 0
     keep_facts: bool = True
+    bos: str | None = None  # decoders: the token each statement is scored after (default: the tokenizer's BOS)
 
     def as_settings(self, family: str) -> dict:
-        """What changes what is measured (it enters the run_id). Batch size does not."""
-        return {"model_type": MODEL_TYPES.get(family), "templates": "all", "reduction": "sum",
-                "relations": ",".join(self.relations) if self.relations else None, "limit": self.limit}
+        """What changes what is measured (it enters the run_id). Batch size does not. ``bos`` only when
+        set, so runs made before it existed keep their run_id."""
+        settings = {"model_type": MODEL_TYPES.get(family), "templates": "all", "reduction": "sum",
+                    "relations": ",".join(self.relations) if self.relations else None, "limit": self.limit}
+        if self.bos is not None:
+            settings["bos"] = self.bos
+        return settings
 
 
 @dataclass
@@ -178,14 +183,55 @@ def evaluator_for(model: nn.Module, tokenizer, family: str, device):
     return Evaluator.from_model(model=model, tokenizer=tokenizer, model_type=MODEL_TYPES[family], device=device)
 
 
+def chat_bos_notice(tokenizer, family: str) -> str | None:
+    """A one-line notice when a decoder's BOS is the token its chat template opens every turn with
+    (SmolLM2-Instruct's ``<|im_start|>``): lm-pub-quiz scores each statement after the BOS, so such a model
+    reads every statement as the start of a chat turn's role name."""
+    bos = getattr(tokenizer, "bos_token", None)
+    template = getattr(tokenizer, "chat_template", None)
+    if family != "decoder" or not bos or not isinstance(template, str) or template.count(bos) < 1:
+        return None
+    return (f"note: this tokenizer's BOS {bos!r} opens chat turns in its chat template; lm-pub-quiz scores every "
+            f"BEAR statement after it. To score after the pretraining document separator instead, pass "
+            f"--bear-bos TOKEN (e.g. '<|endoftext|>' for SmolLM2); see the methodology page.")
+
+
+def resolve_bos(tokenizer, bos: str) -> int:
+    """The id of ``bos`` as one token of the tokenizer's vocabulary, else a BearError naming it."""
+    vocab = tokenizer.get_vocab()
+    if bos not in vocab:
+        raise BearError(f"--bear-bos {bos!r} is not a token of this tokenizer's vocabulary (its BOS is "
+                        f"{getattr(tokenizer, 'bos_token', None)!r})")
+    return int(vocab[bos])
+
+
+@contextlib.contextmanager
+def _bos_token(tokenizer, bos: str | None) -> Iterator[None]:
+    """lm-pub-quiz puts ``tokenizer.bos_token`` before each statement of a decoder; score after ``bos``
+    instead for the duration (the tokenizer is left as it was)."""
+    if bos is None:
+        yield
+        return
+    resolve_bos(tokenizer, bos)
+    original = tokenizer.bos_token
+    tokenizer.bos_token = bos
+    try:
+        yield
+    finally:
+        tokenizer.bos_token = original
+
+
 def run_lm_pub_quiz(model: nn.Module, tokenizer, family: str, device, data: BearData, batch_size: int = 32,
-                    progress: bool = False):
-    """lm-pub-quiz's own evaluation (all templates, sum of token log-likelihoods): its DatasetResults."""
+                    progress: bool = False, bos: str | None = None):
+    """lm-pub-quiz's own evaluation (all templates, sum of token log-likelihoods): its DatasetResults.
+    ``bos`` (decoders): score each statement after this token instead of the tokenizer's BOS."""
+    if bos is not None and family != "decoder":
+        raise BearError("--bear-bos applies to decoders (lm-pub-quiz scores masked LMs without a BOS)")
     evaluator = evaluator_for(model, tokenizer, family, device)
     was_training = model.training
     model.eval()
     try:
-        with _quiet_progress(progress):
+        with _quiet_progress(progress), _bos_token(tokenizer, bos):
             results = evaluator.evaluate_dataset(data.dataset, template_index=None, batch_size=batch_size,
                                                  reduction="sum", create_instance_table=True)
     finally:
@@ -225,11 +271,14 @@ def evaluate(model: nn.Module, tokenizer, family: str, device, data: BearData, s
     """Run lm-pub-quiz on ``data`` and build the run file's TaskResult: accuracy (mean over templates) with
     a bootstrap CI, per template, per domain, per relation, and per-instance outcomes."""
     t0 = time.perf_counter()
-    results = run_lm_pub_quiz(model, tokenizer, family, device, data, settings.batch_size, progress)
-    return summarise(results, data, family, settings, time.perf_counter() - t0)
+    results = run_lm_pub_quiz(model, tokenizer, family, device, data, settings.batch_size, progress, settings.bos)
+    # decoders: the token every statement was scored after, whether set or the tokenizer's own
+    bos = (settings.bos if settings.bos is not None else tokenizer.bos_token) if family == "decoder" else None
+    return summarise(results, data, family, settings, time.perf_counter() - t0, bos_token=bos)
 
 
-def summarise(results, data: BearData, family: str, settings: BearSettings, seconds: float = 0.0) -> BearOutput:
+def summarise(results, data: BearData, family: str, settings: BearSettings, seconds: float = 0.0,
+              bos_token: str | None = None) -> BearOutput:
     """lm-pub-quiz's DatasetResults (its per-statement scores) -> the run file's TaskResult."""
     outcomes: dict[str, int] = {}
     rows: list[tuple[str, str, int, bool]] = []  # relation, instance key, template, correct
@@ -281,6 +330,8 @@ def summarise(results, data: BearData, family: str, settings: BearSettings, seco
               "templates": n_templates, "statements": statements, "nonfinite_instances": nonfinite,
               "instances": n_instances, "domains": ",".join(all_domains)[:500] or None,
               "outcome_ids": "<relation>:<subject id>:t<template>"}
+    if bos_token is not None:
+        config["bos_token"] = bos_token
     # n counts scored examples: one per instance and template (what the per-instance outcomes hold)
     extra = {"nonfinite": nonfinite} if "nonfinite" in TaskResult.model_fields else {}  # schema 1.1 (issue 11)
     result = TaskResult(task=data.task, n=len(rows), excluded=0, metrics=metrics, relations=relations,
