@@ -325,3 +325,16 @@ def test_demo_decoder_training_is_deterministic_here(tmp_path):
     assert a["facts"] == 1000 and a["bear_statements"] == len(bear_statements(bear.packaged_root())) == 60
     committed = Path(__file__).resolve().parents[1] / "src" / "leaderboard" / "data" / "demo-decoder"
     assert (committed / "facts.jsonl").read_text() == (tmp_path / "a" / "facts.jsonl").read_text()
+
+
+def test_interval_contains_an_unrounded_value():
+    """A BEAR run once failed validation after its 40-minute evaluation: every instance knew one template of
+    three, the bootstrap interval was [1/3, 1/3], both ends rounded to 0.333333 below the value 1/3."""
+    from leaderboard.evaluate.metrics import enclosing
+
+    rng = np.random.default_rng(0)
+    mv = bear._accuracy(np.full(7, 1 / 3), rng, 200, 7, 21)
+    assert mv.value == 1 / 3 and mv.ci.low <= mv.value <= mv.ci.high
+    for value in (1 / 3, 2 / 3, 1 / 7, 0.1234565, 0.0, 1.0):
+        low, high = enclosing(value, value, value)
+        assert low <= value <= high and high - low <= 2e-6

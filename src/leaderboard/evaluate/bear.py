@@ -30,7 +30,7 @@ import numpy as np
 from torch import nn
 
 from ..schema import ConfidenceInterval, MetricValue, RelationResult, TaskResult, encode_facts
-from .metrics import BOOTSTRAP
+from .metrics import BOOTSTRAP, enclosing
 
 # task name in run files -> the dataset folder under the BEAR root
 TASKS = {"bear:bear": "BEAR", "bear:big": "BEAR-big"}
@@ -245,8 +245,8 @@ def run_lm_pub_quiz(model: nn.Module, tokenizer, family: str, device, data: Bear
 
 def _ci(samples: np.ndarray, value: float) -> ConfidenceInterval:
     lo, hi = np.percentile(samples, [2.5, 97.5])
-    return ConfidenceInterval(low=round(float(min(lo, value)), 6), high=round(float(max(hi, value)), 6),
-                              level=0.95, method="bootstrap")
+    low, high = enclosing(lo, hi, value)
+    return ConfidenceInterval(low=low, high=high, level=0.95, method="bootstrap")
 
 
 def _accuracy(per_instance: np.ndarray, rng: np.random.Generator, bootstrap: int, correct: int,

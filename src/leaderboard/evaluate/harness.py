@@ -21,6 +21,7 @@ from torch import nn
 
 from .. import registry
 from ..schema import ConfidenceInterval, MetricValue, TaskResult
+from .metrics import enclosing
 
 BACKENDS = {"decoder": "causal", "encoder-decoder": "seq2seq"}
 
@@ -103,7 +104,8 @@ def _metrics(values: dict, n: int | None, task: str, directions: dict | None) ->
             low, high = v - 1.96 * stderr, v + 1.96 * stderr
             low = max(low, info.lower) if info.lower is not None else low
             high = min(high, info.upper) if info.upper is not None else high
-            ci = ConfidenceInterval(low=round(min(low, v), 6), high=round(max(high, v), 6), method="normal")
+            low, high = enclosing(low, high, v)
+            ci = ConfidenceInterval(low=low, high=high, method="normal")
         out[name] = MetricValue(value=v, n=n, stderr=stderr, ci=ci)
     return out
 

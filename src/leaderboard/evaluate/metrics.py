@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,10 +24,21 @@ def per_fact(ranks: np.ndarray) -> RankStats:
     return RankStats((ranks == 1).astype(np.float64), (ranks <= 10).astype(np.float64), 1.0 / ranks)
 
 
+def enclosing(low: float, high: float, value: float, digits: int = 6) -> tuple[float, float]:
+    """(low, high) widened to hold ``value`` and rounded outward to ``digits`` decimals, so the stored interval
+    contains the stored value by construction (rounding both ends to nearest can put ``high`` below an
+    unrounded 1/3: a BEAR run once failed validation after its evaluation that way)."""
+    scale = 10**digits
+    lo = math.floor(min(float(low), float(value)) * scale) / scale
+    hi = math.ceil(max(float(high), float(value)) * scale) / scale
+    return (lo if lo <= value else float(np.nextafter(value, -np.inf)),
+            hi if hi >= value else float(np.nextafter(value, np.inf)))
+
+
 def _ci(samples: np.ndarray, value: float) -> ConfidenceInterval:
     lo, hi = np.percentile(samples, [2.5, 97.5])
-    return ConfidenceInterval(low=round(float(min(lo, value)), 6), high=round(float(max(hi, value)), 6),
-                              level=0.95, method="bootstrap")
+    low, high = enclosing(lo, hi, value)
+    return ConfidenceInterval(low=low, high=high, level=0.95, method="bootstrap")
 
 
 def _metric(value: float, n: int, samples: np.ndarray | None) -> MetricValue:
