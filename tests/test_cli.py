@@ -104,3 +104,20 @@ def test_synthetic_refuses_the_project_runs_folder(tmp_path) -> None:
 def test_console_script_is_installed() -> None:
     res = subprocess.run([sys.executable, "-m", "leaderboard.cli", "--version"], capture_output=True, text=True)
     assert res.returncode == 0 and res.stdout.startswith("leaderboard 0.")
+
+
+def test_probe_error_is_one_line_not_a_traceback(tmp_path, capsys) -> None:
+    """A masked LM whose tokenizer has no mask token cannot be probed: found once the model is loaded, said in
+    one line (it printed a traceback)."""
+    from leaderboard.tiny import tiny_model, word_tokenizer
+
+    folder = tmp_path / "no-mask-bert"
+    tok = word_tokenizer(["Paris", "France", "is", "the", "capital", "of"], "gpt2")  # a tokenizer without [MASK]
+    tiny_model("bert", vocab_size=len(tok)).save_pretrained(folder)
+    tok.save_pretrained(folder)
+    rc = main(["run", "--model", str(folder), "--eval", "lama:trex", "--lama-dir", "builtin:lama-sample",
+               "--relations", "P19", "--device", "cpu", "--no-progress", "--out", str(tmp_path / "runs")])
+    err = capsys.readouterr().err
+    assert rc == 1 and "Traceback" not in err and "mask token" in err
+    errors = [line for line in err.splitlines() if line.startswith("error:")]
+    assert errors == [err.strip().splitlines()[-1]] and not list((tmp_path / "runs").rglob("*.json"))

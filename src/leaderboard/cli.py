@@ -157,7 +157,9 @@ def cmd_synthetic(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     from .compress.base import CompressionError, UnsupportedScheme
     from .compress.calibration import CalibrationError
+    from .evaluate.bear import BearError
     from .evaluate.harness import HarnessError
+    from .evaluate.lama import ProbeError
     from .runner import SpecError, execute, make_spec, parse_step, spec_from_yaml
 
     try:
@@ -183,7 +185,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     except SpecError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    except (CompressionError, UnsupportedScheme, CalibrationError, HarnessError) as e:
+    except (CompressionError, UnsupportedScheme, CalibrationError, HarnessError, ProbeError, BearError) as e:
         # found only once the model is loaded (a calibration text too short for this tokenizer, a step that
         # changed nothing or made the model bigger, a sparsity other than the requested one, an lm-eval metric
         # whose direction the registry does not know): one line, nothing written
