@@ -12,6 +12,7 @@ import platform
 import shlex
 import subprocess
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from importlib import metadata
@@ -19,7 +20,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import torch
-from pydantic import ConfigDict, Field, Strict, StringConstraints, TypeAdapter, ValidationError
+from pydantic import ConfigDict, Field, Strict, StringConstraints, TypeAdapter, ValidationError, field_validator
 from pydantic.dataclasses import dataclass as pydantic_dataclass
 
 from . import __version__, bundled, registry
@@ -105,6 +106,21 @@ class RunSpec:
     calibration_seq_len: int = DEFAULT_SEQ_LEN
     base_model: str | None = None  # the uncompressed model a derived checkpoint comes from (lineage)
     lineage: Lineage | None = None  # filled by check(): what a pre-compressed checkpoint already had
+
+    @field_validator("compression", mode="before")
+    @classmethod
+    def _steps(cls, value):
+        """Steps as objects, as notation text ('prune:criterion=l1,sparsity=0.3') or as mappings: all become
+        steps here, so a text step fails when the spec is made, naming the step."""
+        if not isinstance(value, list | tuple):
+            raise ValueError("a list of steps")
+        steps = [parse_step(v) if isinstance(v, str) else step_from_dict(v, "compression") if isinstance(v, dict)
+                 else v for v in value]
+        for i, step in enumerate(steps):
+            if not isinstance(step, tuple(m.params for m in methods.all_methods())):
+                raise ValueError(f"step {i + 1}: {type(step).__name__} is not a step (give notation text such as "
+                                 "'prune:criterion=l1,sparsity=0.3', a mapping, or a step object)")
+        return steps
 
     @property
     def source(self) -> str:
@@ -720,10 +736,27 @@ def load_model(spec: RunSpec) -> LoadedModel:
 def run_loaded(spec: RunSpec, checked: Checked, lm: LoadedModel, tasks: list[str], *,
                planned: dict[str, Path] | None = None, progress: bool = True, force: bool = False, log=print,
                on_error=None) -> list[Path]:
-    """Compress the loaded model (in place) by ``spec.compression`` and write a run file per task.
+    """Compress the loaded model (in place) by ``spec.compression`` and write a run file per task, each as
+    soon as its evaluation ends.
 
     ``on_error(task, exc)``: when given, an evaluation that raises is reported there and the others
     still run (sweeps); otherwise the error propagates."""
+    written = []
+    for task, run, comp in iter_runs(spec, checked, lm, tasks, progress=progress, on_error=on_error):
+        try:
+            written += _write_runs(spec, [run], planned, comp, force, log)
+        except Exception as e:
+            if on_error is None:
+                raise
+            on_error(task, e)
+    return written
+
+
+def iter_runs(spec: RunSpec, checked: Checked, lm: LoadedModel, tasks: list[str], *, progress: bool = True,
+              on_error=None) -> Iterator[tuple[str, RunFile, CompressionResult]]:
+    """Compress the loaded model (in place) by ``spec.compression``, then evaluate each task: yields
+    (task, run file, compression result) per task, each run file valid (what the validator accepts), not
+    written. The one code path of ``leaderboard run``, sweeps and the Python API."""
     torch.manual_seed(spec.seed)
     started = datetime.now(timezone.utc)
     toy, _ = _is_toy(spec.source)
@@ -743,16 +776,16 @@ def run_loaded(spec: RunSpec, checked: Checked, lm: LoadedModel, tasks: list[str
     mismatch = sparsity_mismatch(spec.compression[k:], comp.sparsity)
     if mismatch:
         raise CompressionError(f"{mismatch[1]}; refusing to record it")
-    written = []
     for task in tasks:
         try:
             run = _evaluate(spec, checked, lm, task, comp, started, toy, progress)
-            written += _write_runs(spec, [run], planned, comp, force, log)
+            valid_text(run)
         except Exception as e:
             if on_error is None:
                 raise
             on_error(task, e)
-    return written
+            continue
+        yield task, run, comp
 
 
 def _held_tensors(spec: RunSpec, lm: LoadedModel) -> dict[str, tuple[object, int]] | None:
@@ -836,6 +869,17 @@ def _headline(run: RunFile) -> tuple[str, object]:
     return name, metrics[name]
 
 
+def valid_text(run: RunFile) -> str:
+    """The run file's text, checked by the validator as ``leaderboard validate`` checks it: the runner never
+    writes or returns a file the validator would refuse."""
+    text = dump_run(run)
+    path = canonical_path(run)
+    problems = [p for p in check_bytes(text.encode(), str(path), str(path)).problems if p.severity == "error"]
+    if problems:
+        raise RuntimeError("the runner produced an invalid run file: " + "; ".join(p.line() for p in problems))
+    return text
+
+
 def _write_runs(spec: RunSpec, runs: list[RunFile], planned: dict | None, comp: CompressionResult, force: bool,
                 log) -> list[Path]:
     written = []
@@ -844,11 +888,7 @@ def _write_runs(spec: RunSpec, runs: list[RunFile], planned: dict | None, comp: 
         path = Path(spec.out) / canonical_path(run)
         if planned and planned.get(task) != path:
             raise RuntimeError(f"run file path {path} differs from the planned {planned.get(task)}")
-        text = dump_run(run)
-        problems = [p for p in check_bytes(text.encode(), str(path), str(canonical_path(run))).problems
-                    if p.severity == "error"]
-        if problems:  # never write a file the validator would refuse
-            raise RuntimeError("the runner produced an invalid run file: " + "; ".join(p.line() for p in problems))
+        text = valid_text(run)
         try:  # never through a link planted inside runs/
             ensure_dir(Path(spec.out), canonical_path(run).parent)
             exists = check_target(path)

@@ -25,14 +25,19 @@ def per_fact(ranks: np.ndarray) -> RankStats:
 
 
 def enclosing(low: float, high: float, value: float, digits: int = 6) -> tuple[float, float]:
-    """(low, high) widened to hold ``value`` and rounded outward to ``digits`` decimals, so the stored interval
-    contains the stored value by construction (rounding both ends to nearest can put ``high`` below an
-    unrounded 1/3: a BEAR run once failed validation after its evaluation that way)."""
+    """(low, high) widened to hold ``value`` and rounded to ``digits`` decimals so that the stored interval
+    contains the stored value by construction: to nearest (as before) where that holds it, else outward
+    (rounding to nearest put both ends of a BEAR interval [1/3, 1/3] at 0.333333, below the value 1/3, and
+    the run failed validation after its evaluation)."""
+    lo, hi = min(float(low), float(value)), max(float(high), float(value))
+    near_lo, near_hi = round(lo, digits), round(hi, digits)
     scale = 10**digits
-    lo = math.floor(min(float(low), float(value)) * scale) / scale
-    hi = math.ceil(max(float(high), float(value)) * scale) / scale
-    return (lo if lo <= value else float(np.nextafter(value, -np.inf)),
-            hi if hi >= value else float(np.nextafter(value, np.inf)))
+    if near_lo > value:
+        near_lo = math.floor(lo * scale) / scale
+    if near_hi < value:
+        near_hi = math.ceil(hi * scale) / scale
+    return (near_lo if near_lo <= value else float(np.nextafter(value, -np.inf)),
+            near_hi if near_hi >= value else float(np.nextafter(value, np.inf)))
 
 
 def _ci(samples: np.ndarray, value: float) -> ConfidenceInterval:
