@@ -396,6 +396,11 @@ def test_leaderboard_and_published_pages_show_the_corrections_not_the_originals(
     assert _text(kepler).count("P@1 (micro)") == 4 and kepler.count("lb-corrected") == 4
     compare = (public / "data" / "compare.json").read_text()
     assert not any(old in compare for old in MAGNITUDE)
+    # the home page counts the runs shown (the 10 superseded ones are not) and the corrections
+    home = _text((public / "index.html").read_text())
+    n_files = sum(1 for _ in (public.parent / "runs").rglob("*.json"))
+    assert f" runs {n_files - 11} " in home
+    assert "corrected results (errata; the runs they supersede are left out) 11 " in home
 
 
 def test_a_hostile_reason_is_escaped_everywhere(site):

@@ -271,7 +271,8 @@ def build_pages(site: Site) -> None:
     h = headline(site)
     site.colours = charts.Colours(tuple(sorted(set(h["method_name"].to_list()) | {"uncompressed baseline"})))
     counts = site.q("SELECT count(*) AS runs, count(DISTINCT model_id) AS models, count(DISTINCT family) AS families, "
-                    "count(*) FILTER (WHERE source_kind = 'reported') AS reported FROM runs").row(0, named=True)
+                    "count(*) FILTER (WHERE source_kind = 'reported') AS reported, "
+                    "count(*) FILTER (WHERE supersedes IS NOT NULL) AS corrected FROM current_runs").row(0, named=True)
     main, toy = split_toy(h)
     site.snippets["_banner"] = status_banner(h, main)
     _home(site, h, counts)
@@ -513,6 +514,8 @@ def _home(site: Site, h: pl.DataFrame, counts: dict) -> None:
     real = real_probes(h)
     parts: list[Safe] = [dl([("real models probed here", real["model_id"].n_unique()), ("runs", counts["runs"]),
                              ("models", counts["models"]), ("reported results", counts["reported"]),
+                             *([("corrected results (errata; the runs they supersede are left out)", counts["corrected"])]
+                               if counts["corrected"] else []),
                              ("toy models (on the demo page)", toy["model_id"].n_unique())])]
     n_real = real["run_id"].n_unique()
     if key == "real-probes" and not real.filter(pl.col("n_steps") > 0).is_empty():
