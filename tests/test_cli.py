@@ -30,7 +30,8 @@ def test_validate_json_and_github_formats(tmp_path, capsys) -> None:
     assert main(["validate", "--format", "json", str(bad)]) == 1
     report = json.loads(capsys.readouterr().out)
     assert report == {"files": 1, "errors": 1, "warnings": 0, "problems": [
-        {"path": str(bad), "pointer": "/", "severity": "error", "message": "NaN is not valid JSON (numbers must be finite)"}]}
+        {"path": str(bad), "pointer": "/", "severity": "error", "message": "NaN is not valid JSON (numbers must be finite)"}],
+        "corrections": []}
     assert main(["validate", "--format", "github", str(bad)]) == 1
     assert capsys.readouterr().out == f"::error file={bad},title=/::NaN is not valid JSON (numbers must be finite)\n"
 

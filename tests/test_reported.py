@@ -11,7 +11,7 @@ import pytest
 
 from conftest import ROOT, SHARED
 from leaderboard.cli import main
-from leaderboard.reported import ReportedError, import_reported, models_table
+from leaderboard.reported import ReportedError, errata_table, import_reported, models_table, read_csv
 from leaderboard.validate import validate_paths
 
 CSV = SHARED / "data" / "reported" / "results.csv"
@@ -39,11 +39,14 @@ def test_every_row_imports_and_matches_the_committed_runs(tmp_path):
     done = import_reported(CSV, runs, bear_json=BEAR_JSON)
     n_csv = len(_rows()[1])
     n_bear = sum(1 for e in json.loads(BEAR_JSON.read_text()) if e.get("model_url"))
-    assert n_csv == 403 and n_bear == 36
-    assert len(done.written) == n_csv + n_bear and not done.existing
-    assert not validate_paths([runs]).problems
+    n_errata = len(errata_table())
+    assert n_csv == 403 and n_bear == 36 and n_errata == 13
+    # every row, and the correction of each row the errata table corrects (beside it: the run it supersedes)
+    assert len(done.written) == n_csv + n_bear + n_errata and not done.existing
+    report = validate_paths([runs])
+    assert not report.problems and len({p.path for p in report.notes}) == n_errata
     # the committed reported files are exactly what the importer writes (byte for byte), but for the
-    # first one, committed earlier with older notes and kept as it was (append-only)
+    # first one, committed earlier without the paper's words and kept as it was (append-only; an erratum adds them)
     first = "encoder/bert-base-cased/9b68816ba3ac9a49.json"
     for path in done.written:
         rel = path.relative_to(runs).as_posix()
@@ -72,8 +75,72 @@ def test_importing_twice_adds_nothing(tmp_path):
     shutil.copytree(ROOT / "runs", runs)
     before = {p: p.read_bytes() for p in runs.rglob("*.json")}
     done = import_reported(CSV, runs, bear_json=BEAR_JSON)
-    assert not done.written and len(done.existing) == 439
+    assert not done.written and len(done.existing) == 439 + 13  # the 13 corrections of the errata table included
     assert {p: p.read_bytes() for p in runs.rglob("*.json")} == before
+
+
+def _corrected_rows() -> tuple[list[str], list[dict]]:
+    """The CSV with the errata table's new values written into the rows it corrects (as a fixed CSV would be)."""
+    fields, rows = _rows()
+    runs, _lines, _problems = read_csv(CSV, models_table())  # one run per row, in order (no errata applied)
+    by_target = {e.supersedes: e for e in errata_table()}
+    changed = 0
+    for row, run in zip(rows, runs, strict=True):
+        e = by_target.get(run.run_id)
+        if e is not None and e.holds(row, "was"):
+            row.update(e.new_values())
+            changed += 1
+    assert changed == 12  # 5 magnitude rows, 7 KEPLER rows (the CSV already holds the 13th's new value)
+    return fields, rows
+
+
+@needs_data
+def test_a_csv_that_already_states_the_corrections_gives_the_same_files(tmp_path):
+    """A corrected row must not come back as a new plain run beside its erratum (local magnitude pruning under
+    another run_id), nor a metric renamed under the original's run_id: whether the CSV holds the published values or
+    the corrected ones, the same files."""
+    (tmp_path / "fixed").mkdir()
+    fixed = _write(tmp_path / "fixed" / "results.csv", *_corrected_rows())
+    runs = tmp_path / "runs"
+    shutil.copytree(ROOT / "runs", runs)
+    before = {p: p.read_bytes() for p in runs.rglob("*.json")}
+    done = import_reported(fixed, runs, bear_json=BEAR_JSON)
+    assert not done.written
+    assert {p: p.read_bytes() for p in runs.rglob("*.json")} == before
+    # into empty folders: byte for byte what the published CSV gives
+    a, b = import_reported(fixed, tmp_path / "a"), import_reported(CSV, tmp_path / "b")
+    assert len(a.written) == 403 + 13
+    assert {p.relative_to(tmp_path / "a"): p.read_bytes() for p in a.written} == \
+        {p.relative_to(tmp_path / "b"): p.read_bytes() for p in b.written}
+
+
+@needs_data
+@pytest.mark.parametrize("entry,message", [
+    ({"supersedes": "29cf2e9072018872", "reason": "x", "columns": {"citation": {"was": "a", "now": "b"}}},
+     "errata table bad.json: errata/0/columns/citation/[key]: Input should be 'compression'"),
+    ({"supersedes": "29cf2e9072018872", "reason": "", "columns": {}}, "errata table bad.json: errata/0/reason: String"),
+    ({"supersedes": "29cf2e90", "reason": "x"}, "errata table bad.json: errata/0/supersedes: String should match"),
+    ({"supersedes": "29cf2e9072018872", "reason": "x", "colour": 1}, "errata/0/colour: Extra inputs are not permitted"),
+])
+def test_a_bad_errata_table_is_one_line_and_nothing_is_imported(tmp_path, entry, message):
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"errata": [entry]}))
+    runs = tmp_path / "runs"
+    with pytest.raises(ReportedError) as e:
+        import_reported(CSV, runs, errata_json=bad)
+    assert str(e.value).splitlines() == [str(e.value).splitlines()[0], "nothing was imported"]
+    assert f"errata table {bad}: " + message.removeprefix("errata table bad.json: ") in str(e.value)
+    assert not runs.exists()
+
+
+@needs_data
+def test_an_erratum_whose_new_values_break_a_row_names_the_line(tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"errata": [{"supersedes": "29cf2e9072018872", "reason": "x", "columns": {
+        "metric": {"was": "acc", "now": "no-such-metric"}}}]}))
+    with pytest.raises(ReportedError) as e:
+        import_reported(CSV, tmp_path / "runs", errata_json=bad)
+    assert "results.csv: line 378, column value: unknown metric 'no-such-metric'" in str(e.value)
 
 
 @needs_data

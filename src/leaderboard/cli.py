@@ -21,7 +21,7 @@ def _gh_escape(text: str, prop: bool = False) -> str:
 
 def _annotation(p) -> str:
     """A problem as a GitHub Actions annotation on its file, titled with the field."""
-    return (f"::{p.severity} file={_gh_escape(p.path, prop=True)},title={_gh_escape(p.pointer or '/', prop=True)}::"
+    return (f"::{'notice' if p.severity == 'note' else p.severity} file={_gh_escape(p.path, prop=True)},title={_gh_escape(p.pointer or '/', prop=True)}::"
             f"{_gh_escape(p.message)}")
 
 
@@ -35,14 +35,17 @@ def cmd_validate(args: argparse.Namespace) -> int:
     n_files, n_err, n_warn = len(report.checked), len(report.errors), len(report.warnings)
     if args.format == "json":
         print(json.dumps({"files": n_files, "errors": n_err, "warnings": n_warn,
-                          "problems": [p.as_dict() for p in report.problems]}, indent=2))
+                          "problems": [p.as_dict() for p in report.problems],
+                          "corrections": [p.as_dict() for p in report.notes]}, indent=2))
     else:
-        for p in report.problems:
+        for p in [*report.problems, *report.notes]:
             if args.format == "github":
                 print(_annotation(p))
             else:
                 print(p.line())
-        print(f"{n_files} file(s) checked: {n_err} error(s), {n_warn} warning(s)", file=sys.stderr)
+        errata = len({p.path for p in report.notes})
+        print(f"{n_files} file(s) checked: {n_err} error(s), {n_warn} warning(s)"
+              + (f"; {errata} correction(s) of published runs (errata)" if errata else ""), file=sys.stderr)
     return 1 if n_err else 0
 
 
@@ -491,7 +494,7 @@ def cmd_import_reported(args: argparse.Namespace) -> int:
         print("error: name a reported-results CSV and/or --bear published_results.json", file=sys.stderr)
         return 2
     try:
-        done = import_reported(args.csv, args.runs, bear_json=args.bear, models_csv=args.models)
+        done = import_reported(args.csv, args.runs, bear_json=args.bear, models_csv=args.models, errata_json=args.errata)
     except ReportedError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
@@ -671,6 +674,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("csv", type=Path, nargs="?", help="e.g. ../shared/data/reported/results.csv")
     p.add_argument("--bear", type=Path, metavar="JSON", help="the BEAR leaderboard's published_results.json")
     p.add_argument("--models", type=Path, help="models table CSV (default: the packaged data/reported/models.csv)")
+    p.add_argument("--errata", type=Path, metavar="JSON", help="corrections of published rows (default: the packaged "
+                   "data/reported/errata.json): each gives a run file that supersedes the row's run")
     p.add_argument("--runs", type=Path, default=DEFAULT_RUNS)
     p.set_defaults(func=cmd_import_reported)
 

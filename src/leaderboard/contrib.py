@@ -22,7 +22,16 @@ from .schema import (
     canonical_path,
 )
 from .store import IngestError, ingest
-from .validate import LoadError, Problem, base_digests, check_file, read_bounded, validate_paths
+from .validate import (
+    Checked,
+    LoadError,
+    Problem,
+    base_digests,
+    check_file,
+    errata_checks,
+    read_bounded,
+    validate_paths,
+)
 
 RANK_SQL = """
 SELECT run_id, model_id, family, method_label, eval_task AS task, value,
@@ -39,6 +48,7 @@ class PrReport:
     problems: list[Problem]
     added: list[str] = field(default_factory=list)
     summary: str = ""
+    corrections: list[Problem] = field(default_factory=list)  # what each erratum changes (validate's notes)
 
     @property
     def errors(self) -> list[Problem]:
@@ -85,6 +95,13 @@ def _top(path: Path) -> tuple[Path, str] | None:
         return None
 
 
+def _relative(path: str, runs: Path) -> str | None:
+    try:
+        return Path(path).relative_to(runs).as_posix()
+    except ValueError:
+        return None
+
+
 def _outside(paths: set[str], prefix: str) -> set[str]:
     return {p for p in paths if prefix != "." and not p.startswith(prefix.rstrip("/") + "/")}
 
@@ -117,7 +134,8 @@ def changes_outside_runs(runs: Path, base: str) -> list[str] | None:
 
 
 def _summary(added: list[str], before: dict[str, dict], after: dict[str, dict], problems: list[Problem],
-             outside: list[str] | None = None, new_baselines: list[str] | None = None) -> str:
+             outside: list[str] | None = None, new_baselines: list[str] | None = None,
+             corrections: list[Problem] | None = None) -> str:
     lines = ["## compression-leaderboard: pull request check", ""]
     errors = [p for p in problems if p.severity == "error"]
     lines.append(f"{len(added)} new run file(s); {len(errors)} error(s), {len(problems) - len(errors)} warning(s).")
@@ -133,6 +151,13 @@ def _summary(added: list[str], before: dict[str, dict], after: dict[str, dict], 
                   "Retention of published runs is computed against a baseline: check that these are the "
                   "uncompressed runs they should be compared with.", ""]
         lines += [f"- {_md(m)}" for m in new_baselines]
+    if corrections:
+        lines += ["", f"### Corrections of published runs (errata: {len({c.path for c in corrections})})", "",
+                  "Each new file supersedes a published run, which stays as it was; leaderboards, charts and retention "
+                  "use the correction. What changes:", ""]
+        lines += [f"- {_md(c.path)}: {_md(c.pointer)}: {_md(c.message)}" for c in corrections[:MAX_LISTED]]
+        if len(corrections) > MAX_LISTED:
+            lines.append(f"- … and {len(corrections) - MAX_LISTED} more")
     if errors:
         lines += ["", "| file | field | problem |", "|---|---|---|"]
         lines += [f"| {_md(p.path)} | {_md(p.pointer or '/')} | {_md(p.message)} |" for p in errors[:MAX_LISTED]]
@@ -205,15 +230,16 @@ def pr_check(runs: Path, base: str, *, out: Path | None, root: Path, work: Path,
             except ValueError:
                 continue
     added = [k.run_id for rel, k in keys.items() if rel not in published]
+    corrections = [n for n in report.notes if _relative(n.path, runs) not in published]  # this pull request's errata
     published_models = {k.model_id for rel, k in keys.items() if rel in published}
     new_baselines = sorted({f"{k.model_id} on {k.task}" for rel, k in keys.items()
                             if rel not in published and k.is_baseline and k.model_id in published_models})
     problems += [Problem(str(runs), "", f"new baseline for the published model {m}: published retention may change",
                          "warning") for m in new_baselines]
     work.mkdir(parents=True, exist_ok=True)
-    pr = PrReport(problems, added)
+    pr = PrReport(problems, added, corrections=corrections)
     if pr.errors:
-        pr.summary = _summary(added, {}, {}, problems, outside, new_baselines)
+        pr.summary = _summary(added, {}, {}, problems, outside, new_baselines, corrections)
         return pr
     with tempfile.TemporaryDirectory(dir=work) as tmp:
         base_runs = Path(tmp) / "base-runs"
@@ -228,9 +254,9 @@ def pr_check(runs: Path, base: str, *, out: Path | None, root: Path, work: Path,
             after = _ranks(runs, Path(tmp))
         except IngestError as e:  # e.g. a file changed after it was validated
             pr.problems += e.problems
-            pr.summary = _summary(added, {}, {}, pr.problems, outside, new_baselines)
+            pr.summary = _summary(added, {}, {}, pr.problems, outside, new_baselines, corrections)
             return pr
-    pr.summary = _summary(added, before, after, problems, outside, new_baselines)
+    pr.summary = _summary(added, before, after, problems, outside, new_baselines, corrections)
     if out is not None:
         try:
             build_site(runs, out, root, work / "preview-build", log=lambda *_: None)
@@ -265,6 +291,11 @@ def submit(files: list[Path], runs: Path) -> list[Placed]:
             continue
         rel = canonical_path(c.run)
         target = runs / rel
+        if c.run.supersedes is not None:  # an erratum: the run it corrects must be published there (same model)
+            wrong = [p for p in errata_checks([Checked(str(target), c.sha256, c.run)])[0] if p.severity == "error"]
+            if wrong:
+                out.append(Placed(f, target, "refused", wrong))
+                continue
         raw = read_bounded(f)  # what check_file accepted (a regular file within the size limit)
         try:
             ensure_dir(runs, rel.parent)

@@ -20,8 +20,8 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapte
 from . import registry
 from .compress import registry as method_registry
 
-SCHEMA_VERSION = "1.2"  # the version new files are written in
-SCHEMA_VERSIONS = ("1.0", "1.1", "1.2")  # every version this validator reads (minor versions only add)
+SCHEMA_VERSION = "1.3"  # the version new files are written in
+SCHEMA_VERSIONS = ("1.0", "1.1", "1.2", "1.3")  # every version this validator reads (minor versions only add)
 RUNNER_MAJOR = 0  # part of every run_id: bump when the runner changes what a spec measures
 RUN_ID_HEX = 16
 
@@ -39,6 +39,7 @@ Count = Annotated[int, Field(ge=0, le=MAX_INT)]
 Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
 Seconds = Annotated[float, Field(ge=0.0, le=10**9)]
 Scalar = Union[bool, int, float, Annotated[str, StringConstraints(max_length=500)], None]
+RunId = Annotated[str, StringConstraints(pattern=rf"^[0-9a-f]{{{RUN_ID_HEX}}}$")]
 
 Family = Literal["encoder", "encoder-decoder", "decoder"]
 assert set(Family.__args__) == set(registry.FAMILIES)
@@ -236,12 +237,20 @@ class Synthetic(Strict):
 Source = Annotated[Union[Reproduced, Reported, Synthetic], Field(discriminator="kind")]
 
 
+class Supersedes(Strict):
+    """An erratum: this file corrects a published run file (which stays, append-only, and is shown as superseded)."""
+
+    run_id: RunId = Field(description="The run_id of the published run this file corrects (same model).")
+    reason: Annotated[str, StringConstraints(min_length=1, max_length=1000, pattern=r"^[^\x00-\x1f\x7f]*\S[^\x00-\x1f\x7f]*$")] = Field(
+        description="What was wrong in the superseded file, for readers (shown beside the corrected row).")
+
+
 # --- the run file --------------------------------------------------------------------------
 
 
 class RunFile(Strict):
-    schema_version: Literal["1.0", "1.1", "1.2"]
-    run_id: Annotated[str, StringConstraints(pattern=rf"^[0-9a-f]{{{RUN_ID_HEX}}}$")]
+    schema_version: Literal["1.0", "1.1", "1.2", "1.3"]
+    run_id: RunId
     model: ModelInfo
     compression: list[Step] = Field(default_factory=list, max_length=20, description="Empty = baseline.")
     evaluation: Evaluation
@@ -250,6 +259,9 @@ class RunFile(Strict):
     provenance: Provenance | None = None
     source: Source
     notes: Text | None = None
+    supersedes: Supersedes | None = Field(
+        default=None, description="Errata: the published run this file corrects, and why (schema 1.3). The superseded "
+        "file stays as it was; leaderboards, charts and retention use this one instead.")
 
     @model_validator(mode="after")
     def _lineage_steps(self) -> RunFile:
@@ -300,6 +312,8 @@ class RunFile(Strict):
         lineage = self.model.lineage
         if _version(self.schema_version) < (1, 2) and lineage is not None and lineage.tensor_types is not None:
             raise ValueError("model.lineage.tensor_types is new in schema 1.2; write schema_version '1.2'")
+        if _version(self.schema_version) < (1, 3) and self.supersedes is not None:
+            raise ValueError("supersedes is new in schema 1.3; write schema_version '1.3'")
         return self
 
 
@@ -337,8 +351,11 @@ def seed_matters(compression: list) -> bool:
 
 
 def spec_dict(model_id: str, revision: str | None, compression: list, evaluation: Evaluation,
-              source: Reproduced | Reported | Synthetic | None = None, seed: int | None = None) -> dict:
-    """What identifies a run: the thing measured and how, not the outcome."""
+              source: Reproduced | Reported | Synthetic | None = None, seed: int | None = None,
+              supersedes: str | None = None) -> dict:
+    """What identifies a run: the thing measured and how, not the outcome. An erratum's spec also names the run it
+    corrects (schema 1.3), so a correction of the outcome alone (a metric's name, a missing field) gets a run_id, and
+    a file, of its own; files without ``supersedes`` hash as before."""
     spec: dict = {
         "model": {"id": model_id, "revision": revision},
         "compression": [s.model_dump(exclude_none=True) for s in compression],
@@ -350,6 +367,8 @@ def spec_dict(model_id: str, revision: str | None, compression: list, evaluation
         spec["runner_major"] = RUNNER_MAJOR
     else:
         spec["source"] = source.model_dump(include={"kind", "citation", "table", "generator"})
+    if supersedes is not None:
+        spec["supersedes"] = supersedes
     return spec
 
 
@@ -359,7 +378,8 @@ def run_id_of(spec: dict) -> str:
 
 def spec_of(run: RunFile) -> dict:
     seed = run.provenance.seed if run.provenance is not None else None
-    return spec_dict(run.model.id, run.model.revision, run.compression, run.evaluation, run.source, seed)
+    return spec_dict(run.model.id, run.model.revision, run.compression, run.evaluation, run.source, seed,
+                     run.supersedes.run_id if run.supersedes is not None else None)
 
 
 def compute_run_id(run: RunFile) -> str:

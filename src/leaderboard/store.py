@@ -1,7 +1,12 @@
 """DuckDB store: ingest run files (incremental, all-or-nothing) and the analysis views.
 
 Tables: files (what was ingested, by hash), models, runs, compression_steps, results,
-relation_results, measured_sparsity, fact_ranks. Views: baselines, retention, pareto, facts_forgotten.
+relation_results, measured_sparsity, fact_ranks. Views: superseded, current_runs, baselines, retention, pareto,
+facts_forgotten.
+
+Errata: a run that another run supersedes (``runs.supersedes``) stays in every table, so it can be queried and
+its page shown, but the views (``current_runs`` and all that read it: baselines, retention, pareto, facts_forgotten)
+leave it out, so no leaderboard, ranking, chart or retention uses it.
 Query it from polars with ``connect(db).sql("select ...").pl()``.
 """
 
@@ -25,14 +30,16 @@ from .validate import (
     Checked,
     LoadError,
     Problem,
+    Supersession,
     check_bytes,
     iter_json_files,
     model_problems,
     read_bounded,
     set_problems,
+    supersession_problems,
 )
 
-STORE_VERSION = "7"  # 7: steps a checkpoint arrived with are not part of the run's pipeline; 3: results.task_nonfinite; 4: lineage and stored-size columns; 5: results.task_config; 6: fact ranks are BIGINT, baselines match evaluation settings
+STORE_VERSION = "8"  # 8: errata (runs.supersedes, correction_reason; superseded runs left out of every view); 7: steps a checkpoint arrived with are not part of the run's pipeline; 3: results.task_nonfinite; 4: lineage and stored-size columns; 5: results.task_config; 6: fact ranks are BIGINT, baselines match evaluation settings
 
 DDL = """
 CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR);
@@ -52,7 +59,8 @@ CREATE TABLE IF NOT EXISTS runs (
     stored_bytes BIGINT, stored_bits_per_weight DOUBLE, kernels VARCHAR,
     runner_version VARCHAR, git_sha VARCHAR, libraries VARCHAR, python VARCHAR, platform VARCHAR,
     device VARCHAR, dtype VARCHAR, seed BIGINT, batch_size INTEGER,
-    started_at TIMESTAMPTZ, finished_at TIMESTAMPTZ, command VARCHAR, notes VARCHAR
+    started_at TIMESTAMPTZ, finished_at TIMESTAMPTZ, command VARCHAR, notes VARCHAR,
+    supersedes VARCHAR, correction_reason VARCHAR
 );
 CREATE TABLE IF NOT EXISTS compression_steps (
     run_id VARCHAR NOT NULL, step_index INTEGER NOT NULL, method VARCHAR NOT NULL, step_key VARCHAR NOT NULL,
@@ -88,6 +96,13 @@ RUN_TABLES = ("runs", "compression_steps", "results", "relation_results", "measu
 # MIN_BASELINE: a denormal baseline would turn any run into the best one.
 MIN_BASELINE = 1e-6  # written out in VIEWS
 VIEWS = """
+CREATE OR REPLACE VIEW superseded AS
+SELECT supersedes AS run_id, run_id AS superseded_by, correction_reason AS reason
+FROM runs WHERE supersedes IS NOT NULL;
+
+CREATE OR REPLACE VIEW current_runs AS
+SELECT * FROM runs WHERE run_id NOT IN (SELECT run_id FROM superseded);
+
 CREATE OR REPLACE VIEW baselines AS
 SELECT * EXCLUDE (rank) FROM (
     SELECT r.source_kind, r.model_id, r.model_revision, r.eval_task, r.eval_data_sha256, r.eval_settings,
@@ -96,7 +111,7 @@ SELECT * EXCLUDE (rank) FROM (
                PARTITION BY r.source_kind, r.model_id, r.model_revision, r.eval_task, r.eval_data_sha256,
                             r.eval_settings, res.task, res.metric
                ORDER BY r.run_id) AS rank
-    FROM runs r JOIN results res USING (run_id)
+    FROM current_runs r JOIN results res USING (run_id)
     WHERE r.n_steps = 0
 ) WHERE rank = 1;
 
@@ -109,7 +124,7 @@ SELECT r.run_id, r.source_kind, r.model_id, r.model_revision, r.family, r.toy, r
        b.value AS baseline_value, b.run_id AS baseline_run_id,
        CASE WHEN b.value >= 1e-6 THEN res.value_fraction / b.value END AS retention,
        res.value_fraction - b.value AS delta
-FROM runs r
+FROM current_runs r
 JOIN results res USING (run_id)
 LEFT JOIN baselines b
   ON b.source_kind = r.source_kind
@@ -127,7 +142,7 @@ SELECT r.run_id, b.run_id AS baseline_run_id, f.task,
        count(*) FILTER (WHERE fb.rank > 1 AND f.rank = 1) AS learned,
        count(*) FILTER (WHERE fb.rank = 1 AND f.rank = 1) AS kept,
        count(*) AS compared
-FROM runs r
+FROM current_runs r
 JOIN baselines b
   ON b.source_kind = r.source_kind AND b.model_id = r.model_id
  AND b.model_revision IS NOT DISTINCT FROM r.model_revision
@@ -146,7 +161,7 @@ WITH points AS (
            coalesce(r.stored_bytes, r.weight_bytes) AS size_bytes, res.task, res.metric,
            res.value_fraction AS value,
            CASE WHEN res.higher_is_better THEN res.value_fraction ELSE -res.value_fraction END AS score
-    FROM runs r JOIN results res USING (run_id)
+    FROM current_runs r JOIN results res USING (run_id)
     WHERE r.weight_bytes IS NOT NULL
 ), ranked AS (
     SELECT *, max(score) OVER (
@@ -185,7 +200,7 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR)")
     row = con.execute("SELECT value FROM meta WHERE key = 'store_version'").fetchone()
     if row is not None and row[0] != STORE_VERSION:  # older layout: rebuild from the run files
-        for name in ("baselines", "retention", "pareto", "facts_forgotten"):
+        for name in ("pareto", "facts_forgotten", "retention", "baselines", "current_runs", "superseded"):
             con.execute(f"DROP VIEW IF EXISTS {name}")
         for name in (*RUN_TABLES, "models", "files"):
             con.execute(f"DROP TABLE IF EXISTS {name}")
@@ -223,6 +238,8 @@ def _rows(run: RunFile, path: str) -> dict[str, list[dict]]:
         "compression_key": canonical_json([s.model_dump(exclude_none=True) for s in steps]),
         "scope": naming.pipeline_scope(steps), "sparsity": naming.pipeline_sparsity(steps),
         "scheme": naming.pipeline_scheme(steps), "notes": run.notes,
+        "supersedes": run.supersedes.run_id if run.supersedes else None,
+        "correction_reason": run.supersedes.reason if run.supersedes else None,
     }
     for k in ("weight_bytes", "bits_per_weight", "peak_memory_bytes", "disk_bytes", "compress_seconds",
               "eval_seconds", "throughput", "throughput_unit", "stored_bytes", "stored_bits_per_weight", "kernels"):
@@ -394,9 +411,12 @@ def ingest(runs_dir: Path, db_path: Path, max_bytes: int = DEFAULT_MAX_BYTES) ->
                 if c.key is not None and c.key.run_id in kept_ids:
                     problems.append(Problem(c.path, "/run_id", f"duplicate run_id {c.key.run_id}: also in "
                                             f"{runs_dir / kept_ids[c.key.run_id]}"))
-            if not problems:  # model ids across the whole store, not only the files that changed
+            if not problems:  # model ids and errata across the whole store, not only the files that changed
                 entries = con.execute("SELECT path, model_id, family, architecture, parameters FROM runs ORDER BY path").fetchall()
                 problems += model_problems((str(runs_dir / p), mid, (fam, arch, par)) for p, mid, fam, arch, par in entries)
+                problems += supersession_problems(
+                    Supersession(str(runs_dir / p), rid, mid, sup) for p, rid, mid, sup in
+                    con.execute("SELECT path, run_id, model_id, supersedes FROM runs ORDER BY path").fetchall())
             if problems:
                 raise IngestError(_dedupe(problems))
             con.execute("DELETE FROM models")

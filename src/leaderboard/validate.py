@@ -13,7 +13,7 @@ import os
 import stat
 import subprocess
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path, PurePosixPath
@@ -44,7 +44,7 @@ RUN_DEPTH = 3  # <family>/<model-slug>/<run_id>.json below the runs folder
 EARLIEST = datetime(2015, 1, 1, tzinfo=timezone.utc)
 FUTURE_SLACK = timedelta(days=1)
 
-Severity = Literal["error", "warning"]
+Severity = Literal["error", "warning", "note"]  # notes say what an erratum changes; they are not problems
 
 
 @dataclass(frozen=True)
@@ -55,7 +55,7 @@ class Problem:
     severity: Severity = "error"
 
     def line(self) -> str:
-        prefix = "warning: " if self.severity == "warning" else ""
+        prefix = f"{self.severity}: " if self.severity != "error" else ""
         return f"{self.path}: {self.pointer or '/'}: {prefix}{self.message}"
 
     def as_dict(self) -> dict:
@@ -72,11 +72,13 @@ class RunKey(NamedTuple):
     model_id: str
     task: str
     identity: tuple = ()  # (family, architecture, parameters): the same for every file of one model id
+    supersedes: str | None = None  # an erratum: the run_id of the run it corrects
 
 
 def run_key(r: RunFile) -> RunKey:
     return RunKey(r.run_id, r.source.kind, baseline_key(r), r.is_baseline, r.model.id, r.evaluation.task,
-                  (r.model.family, r.model.architecture, r.model.parameters))
+                  (r.model.family, r.model.architecture, r.model.parameters),
+                  r.supersedes.run_id if r.supersedes is not None else None)
 
 
 @dataclass
@@ -108,6 +110,7 @@ class Checked:
 class Report:
     checked: list[Checked]
     problems: list[Problem]
+    notes: list[Problem] = field(default_factory=list)  # what each erratum changes, one line per field
 
     @property
     def errors(self) -> list[Problem]:
@@ -506,6 +509,175 @@ def set_problems(checked: list[Checked], known: Iterable[RunFile] = ()) -> list[
     return out
 
 
+# --- errata (schema 1.3): a run file that supersedes a published one ------------------------
+
+
+class Supersession(NamedTuple):
+    """What the errata checks need of a file: where it is, its run and model, and the run it corrects."""
+
+    path: str
+    run_id: str
+    model_id: str
+    supersedes: str | None
+
+
+MAX_CHANGE_LINES = 20  # per erratum; the rest is counted
+
+
+def supersession_problems(entries: Iterable[Supersession],
+                          resolve: Callable[[Supersession], Supersession | None] | None = None) -> list[Problem]:
+    """Every erratum corrects a run that is there (``resolve`` may find one outside ``entries``: the file beside it),
+    of the same model; no run is corrected twice; and corrections never form a cycle."""
+    entries = list(entries)
+    by_id: dict[str, Supersession] = {}
+    for e in entries:
+        by_id.setdefault(e.run_id, e)
+    out: list[Problem] = []
+    queue = [e for e in entries if e.supersedes is not None]
+    done: set[str] = set()
+    by_target: dict[str, list[Supersession]] = {}
+    while queue:
+        e = queue.pop(0)
+        if e.path in done:
+            continue
+        done.add(e.path)
+        target = by_id.get(e.supersedes)
+        if target is None and resolve is not None:
+            target = resolve(e)
+            if target is not None:
+                by_id[target.run_id] = target
+                if target.supersedes is not None:
+                    queue.append(target)
+        by_target.setdefault(e.supersedes, []).append(e)
+        if target is None:
+            out.append(Problem(e.path, "/supersedes/run_id", f"the superseded run {e.supersedes} is not in the runs "
+                               f"folder (a correction sits beside the file it corrects: {e.supersedes}.json in the same "
+                               "model folder)"))
+        elif target.model_id != e.model_id:
+            out.append(Problem(e.path, "/supersedes/run_id", f"run {e.supersedes} is of model {target.model_id!r} "
+                               f"({target.path}), this file of {e.model_id!r}: a correction is a run of the same model"))
+    for rid, errata in sorted(by_target.items()):
+        first, *others = sorted(errata, key=lambda x: x.path)
+        for e in others:
+            out.append(Problem(e.path, "/supersedes/run_id", f"run {rid} is already superseded by {first.path}; a run "
+                               f"has one correction (to correct that correction, supersede {first.run_id})"))
+    edges = {e.run_id: e.supersedes for e in by_id.values() if e.supersedes is not None}
+    in_cycle: set[str] = set()
+    for start in sorted(edges):
+        chain, node = [start], edges[start]
+        while node in edges and node not in chain and node not in in_cycle and len(chain) <= len(edges):
+            chain.append(node)
+            node = edges[node]
+        if node == start:
+            in_cycle.update(chain)
+            out.append(Problem(by_id[start].path, "/supersedes/run_id",
+                               f"corrections form a cycle: {' -> '.join([*chain, start])}; a correction cannot be "
+                               "superseded by a run it corrects"))
+    return out
+
+
+_ABSENT = object()
+
+
+class _Name(str):
+    """A key renamed (its value unchanged), as changed_fields reports it."""
+_NOT_COMPARED = ("run_id", "schema_version", "supersedes")
+
+
+def changed_fields(old: object, new: object, ptr: str = "") -> list[tuple[str, object, object]]:
+    """(JSON pointer, old value, new value) per field that differs (a field only on one side: the other is
+    _ABSENT), depth first in key order; run_id, schema_version and supersedes are not compared."""
+    out: list[tuple[str, object, object]] = []
+    if isinstance(old, dict) and isinstance(new, dict):
+        gone = [k for k in sorted(old.keys() - new.keys()) if ptr or k not in _NOT_COMPARED]
+        added = [k for k in sorted(new.keys() - old.keys()) if ptr or k not in _NOT_COMPARED]
+        for k in list(gone):  # a key renamed, its value unchanged (a metric filed under another name): one change
+            twin = next((a for a in added if new[a] == old[k]), None)
+            if twin is not None:
+                gone.remove(k)
+                added.remove(twin)
+                out.append((f"{ptr}/{_escape(k)}", _Name(k), _Name(twin)))
+        for k in sorted(old.keys() | new.keys()):
+            if not ptr and k in _NOT_COMPARED:
+                continue
+            p = f"{ptr}/{_escape(k)}"
+            if k in old and k in new:
+                out += changed_fields(old[k], new[k], p)
+            elif k in gone or k in added:
+                out.append((p, old.get(k, _ABSENT), new.get(k, _ABSENT)))
+    elif isinstance(old, list) and isinstance(new, list) and len(old) == len(new):
+        for i, (a, b) in enumerate(zip(old, new, strict=True)):
+            out += changed_fields(a, b, f"{ptr}/{i}")
+    elif old != new or type(old) is not type(new):
+        out.append((ptr or "/", old, new))
+    return out
+
+
+def _shown(value: object, limit: int = 160) -> str:
+    if value is _ABSENT:
+        return "(absent)"
+    if isinstance(value, _Name):
+        return json.dumps(str(value), ensure_ascii=True)
+    text = json.dumps(value, ensure_ascii=True, sort_keys=True)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def change_lines(old: dict, new: dict, limit: int = MAX_CHANGE_LINES) -> list[tuple[str, str]]:
+    """(pointer, 'old -> new') per changed field, at most ``limit`` and a count of the rest."""
+    changes = changed_fields(old, new)
+    lines = [(p, f"renamed {_shown(a)} -> {_shown(b)}, value unchanged" if isinstance(a, _Name) else
+              f"{_shown(a)} -> {_shown(b)}") for p, a, b in changes[:limit]]
+    if len(changes) > limit:
+        lines.append(("/", f"... and {len(changes) - limit} more changed field(s)"))
+    return lines
+
+
+def _sibling(e: Supersession, max_bytes: int) -> Supersession | None:
+    """The superseded file where a correction of the same model finds it: beside the erratum."""
+    path = Path(e.path).parent / f"{e.supersedes}.json"
+    if not path.is_file() or path.is_symlink():
+        return None
+    c = check_file(path, max_bytes)
+    if c.key is None:
+        return None
+    return Supersession(str(path), c.key.run_id, c.key.model_id, c.key.supersedes)
+
+
+def errata_checks(checked: list[Checked], max_bytes: int = DEFAULT_MAX_BYTES,
+                  look_beside: bool = True) -> tuple[list[Problem], list[Problem]]:
+    """(problems, notes) of the errata among ``checked``: each corrects a run that is there (among ``checked`` or,
+    with ``look_beside``, the file beside it), of the same model, once, without cycles; a note per changed field."""
+    entries = [Supersession(c.path, c.key.run_id, c.key.model_id, c.key.supersedes) for c in checked if c.key is not None]
+    if not any(e.supersedes for e in entries):
+        return [], []
+    found: dict[str, Supersession] = {}
+
+    def resolve(e: Supersession) -> Supersession | None:
+        t = _sibling(e, max_bytes) if look_beside else None
+        if t is not None:
+            found[t.run_id] = t
+        return t
+
+    problems = supersession_problems(entries, resolve)
+    bad = {p.path for p in problems}
+    by_id = {e.run_id: e for e in entries} | found
+    notes: list[Problem] = []
+    for e in entries:
+        target = by_id.get(e.supersedes) if e.supersedes else None
+        if target is None or e.path in bad:
+            continue
+        try:
+            old, new = (parse_json(read_bounded(Path(x.path), max_bytes)) for x in (target, e))
+        except LoadError:
+            continue
+        lines = change_lines(old, new)
+        notes += [Problem(e.path, ptr, f"corrects run {e.supersedes}: {text}", "note") for ptr, text in lines]
+        if not lines:
+            problems.append(Problem(e.path, "/supersedes", f"corrects nothing: no field differs from run {e.supersedes}",
+                                    "warning"))
+    return problems, notes
+
+
 # --- append-only rule ----------------------------------------------------------------------
 
 
@@ -623,11 +795,13 @@ def validate_paths(
         if reject_synthetic and c.key is not None and c.key.source_kind == "synthetic":
             problems.append(Problem(c.path, "/source/kind", "synthetic runs are for tests and benchmarks, never for publication"))
     problems += set_problems(checked)
+    errata, notes = errata_checks(checked, max_bytes, look_beside=check_paths)
+    problems += errata
     if base is not None:
         folders = [p for p in paths if p.is_dir()]
         if len(folders) != 1:
             problems.append(Problem(",".join(map(str, paths)), "", "--base needs exactly one runs folder among the paths"))
         else:
             problems += append_only_problems(folders[0], base)
-    return Report(checked, problems)
+    return Report(checked, problems, notes)
 

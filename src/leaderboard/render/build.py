@@ -182,7 +182,8 @@ def _copy_store(db: Path, target: Path) -> None:
         views = con.execute("SELECT view_name, sql FROM duckdb_views() WHERE database_name = 'src' AND NOT internal "
                             "ORDER BY view_name").fetchall()
         con.execute("DETACH src")
-        for _name, sql in sorted(views, key=lambda v: v[0] != "baselines"):  # the others read 'baselines'
+        first = ("superseded", "current_runs", "baselines")  # what the other views read, in the order they read it
+        for _name, sql in sorted(views, key=lambda v: first.index(v[0]) if v[0] in first else len(first)):
             con.execute(sql)
         con.execute("CHECKPOINT")
     finally:

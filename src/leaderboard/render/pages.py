@@ -88,7 +88,7 @@ def headline(site: Site) -> pl.DataFrame:
                t.ci_high / CASE WHEN t.scale = 'percent' THEN 100.0 ELSE 1.0 END AS ci_high,
                res.n, res.task_nonfinite AS nonfinite, ms.sparsity AS whole_sparsity,
                r.method || CASE WHEN coalesce(r.scope, 'all') <> 'all' THEN ' @ ' || r.scope ELSE '' END AS series,
-               r.checkpoint_label, r.tensor_types, r.base_model_id, r.derived_by
+               r.checkpoint_label, r.tensor_types, r.base_model_id, r.derived_by, r.supersedes, r.correction_reason
         FROM runs r JOIN retention t USING (run_id)
         JOIN results res ON res.run_id = r.run_id AND res.task = t.task AND res.metric = t.metric
         LEFT JOIN measured_sparsity ms ON ms.run_id = r.run_id AND ms.scope = 'all'
@@ -106,7 +106,7 @@ def headline(site: Site) -> pl.DataFrame:
     base_ci = site.q(f"""
         SELECT r.run_id, res.ci_low / CASE WHEN res.scale = 'percent' THEN 100.0 ELSE 1.0 END AS ci_low,
                res.ci_high / CASE WHEN res.scale = 'percent' THEN 100.0 ELSE 1.0 END AS ci_high
-        FROM runs r JOIN results res USING (run_id) WHERE r.n_steps = 0 AND res.metric = {HEADLINE} AND res.task = r.eval_task""")
+        FROM current_runs r JOIN results res USING (run_id) WHERE r.n_steps = 0 AND res.metric = {HEADLINE} AND res.task = r.eval_task""")
     h = metrics.add_retention(h, paired, base_ci)
     keys = ["model_id", "checkpoint_label", "tensor_types", "base_model_id", "derived_by"]
     notes = h.select(keys).unique().sort(keys, nulls_last=True)
@@ -271,7 +271,8 @@ def build_pages(site: Site) -> None:
     h = headline(site)
     site.colours = charts.Colours(tuple(sorted(set(h["method_name"].to_list()) | {"uncompressed baseline"})))
     counts = site.q("SELECT count(*) AS runs, count(DISTINCT model_id) AS models, count(DISTINCT family) AS families, "
-                    "count(*) FILTER (WHERE source_kind = 'reported') AS reported FROM runs").row(0, named=True)
+                    "count(*) FILTER (WHERE source_kind = 'reported') AS reported, "
+                    "count(*) FILTER (WHERE supersedes IS NOT NULL) AS corrected FROM current_runs").row(0, named=True)
     main, toy = split_toy(h)
     site.snippets["_banner"] = status_banner(h, main)
     _home(site, h, counts)
@@ -513,6 +514,8 @@ def _home(site: Site, h: pl.DataFrame, counts: dict) -> None:
     real = real_probes(h)
     parts: list[Safe] = [dl([("real models probed here", real["model_id"].n_unique()), ("runs", counts["runs"]),
                              ("models", counts["models"]), ("reported results", counts["reported"]),
+                             *([("corrected results (errata; the runs they supersede are left out)", counts["corrected"])]
+                               if counts["corrected"] else []),
                              ("toy models (on the demo page)", toy["model_id"].n_unique())])]
     n_real = real["run_id"].n_unique()
     if key == "real-probes" and not real.filter(pl.col("n_steps") > 0).is_empty():
@@ -752,9 +755,9 @@ def _model(site: Site, h: pl.DataFrame, model_id: str) -> None:
         SELECT rr.relation, rr.value_fraction AS value, rr.n, r.method_label AS compression, r.n_steps, r.sparsity, r.scheme,
                r.method, r.scope, r.run_id,
                rr.value_fraction / nullif(b.value_fraction, 0) AS retention
-        FROM relation_results rr JOIN runs r USING (run_id)
+        FROM relation_results rr JOIN current_runs r USING (run_id)
         LEFT JOIN (SELECT rr2.relation, rr2.task, rr2.value_fraction, r2.model_revision, r2.eval_data_sha256, r2.source_kind
-                   FROM relation_results rr2 JOIN runs r2 USING (run_id)
+                   FROM relation_results rr2 JOIN current_runs r2 USING (run_id)
                    WHERE r2.model_id = ? AND r2.n_steps = 0 AND rr2.metric = 'precision@1') b
           ON b.relation = rr.relation AND b.task = rr.task AND b.model_revision IS NOT DISTINCT FROM r.model_revision
          AND b.eval_data_sha256 IS NOT DISTINCT FROM r.eval_data_sha256 AND b.source_kind = r.source_kind
@@ -872,9 +875,27 @@ def bibtex(key: str, fields: list[tuple[str, str | None]], kind: str = "misc") -
     return code(f"@{kind}{{{clean(key)},\n{body}\n}}")
 
 
+def _errata_notes(r: dict, superseded_by: dict | None) -> list[Safe]:
+    """On a correction's page: what it corrects and why; on a superseded run's page: which run corrects it."""
+    out = []
+    if r.get("supersedes"):
+        old = r["supersedes"]
+        out.append(Safe(f'<p class="lb-correction" role="note"><strong>Corrected.</strong> This run file corrects '
+                        f'<a href="{esc(old)}.html">run <code>{esc(old)}</code></a>, published before and kept as it was '
+                        f'(run files are append-only): {esc(r.get("correction_reason"))}</p>'))
+    if superseded_by:
+        new = superseded_by["superseded_by"]
+        out.append(Safe(f'<p class="lb-correction lb-superseded" role="note"><strong>Superseded.</strong> This run was '
+                        f'corrected by <a href="{esc(new)}.html">run <code>{esc(new)}</code></a>: '
+                        f'{esc(superseded_by["reason"])} It stays published for the record, but no leaderboard, chart or '
+                        'knowledge-kept figure uses it.</p>'))
+    return out
+
+
 def run_body(r: dict, res: list[dict], steps: list[dict], sparsity: list[dict], rels: list[dict], forgot: list[dict],
-             baseline: str | None = None) -> str:
-    """The HTML of one run page (title and body; the site chrome comes from the shell page)."""
+             baseline: str | None = None, superseded_by: dict | None = None) -> str:
+    """The HTML of one run page (title and body; the site chrome comes from the shell page). ``superseded_by``: the
+    row of the ``superseded`` view when an erratum corrects this run."""
     rid = r["run_id"]
     links = [f'{link("../models/" + model_slug(r["model_id"]) + ".html", r["model_id"])}',
              f'<a href="{esc(rid)}.json" download>run file (JSON)</a>']
@@ -882,8 +903,11 @@ def run_body(r: dict, res: list[dict], steps: list[dict], sparsity: list[dict], 
         links.insert(1, f'<a href="{esc(baseline)}.html">its baseline (the checkpoint as distributed)</a>'
                      if r.get("checkpoint_label") and r["n_steps"] else f'<a href="{esc(baseline)}.html">its uncompressed baseline</a>')
     parts = [Safe(f'<h1 id="run-title">{esc(run_title(r))}</h1>'),
-             Safe(f"<p>{source_badge(r['source_kind'], r['toy'])} {esc(r['eval_task'])} · run <code>{esc(rid)}</code> · "
-                  + " · ".join(links) + "</p>")]
+             Safe(f"<p>{source_badge(r['source_kind'], r['toy'])}"
+                  + (f" {tables.corrected_badge(r.get('correction_reason'))}" if r.get("supersedes") else "")
+                  + (f" {badge('superseded', 'superseded')}" if superseded_by else "")
+                  + f" {esc(r['eval_task'])} · run <code>{esc(rid)}</code> · " + " · ".join(links) + "</p>"),
+             *_errata_notes(r, superseded_by)]
     note = lineage.lineage_note(r)
     if note:
         parts.append(Safe(f'<p class="lb-lineage-note" role="note">{esc(note)}</p>'))
@@ -997,11 +1021,13 @@ def _runs(site: Site, h: pl.DataFrame) -> None:
     rels = _grouped(site.q("SELECT * FROM relation_results WHERE metric = 'precision@1' ORDER BY run_id, task, relation"))
     forgot = _grouped(site.q("SELECT * FROM facts_forgotten ORDER BY run_id, task"))
     baselines = dict(zip(h["run_id"].to_list(), h["baseline_run_id"].to_list(), strict=True))
+    superseded = {r["run_id"]: r for r in site.q("SELECT * FROM superseded ORDER BY run_id").iter_rows(named=True)}
     site.run_pages = {}
     for r in site.q("SELECT * FROM runs ORDER BY run_id").iter_rows(named=True):
         rid = r["run_id"]
         site.run_pages[rid] = (run_title(r), run_body(r, res.get(rid, []), steps.get(rid, []), sparsity.get(rid, []),
-                                                      rels.get(rid, []), forgot.get(rid, []), baselines.get(rid)))
+                                                      rels.get(rid, []), forgot.get(rid, []), baselines.get(rid),
+                                                      superseded.get(rid)))
     site.pages[RUN_SHELL] = ("---\nhide:\n  - navigation\n  - toc\nsearch:\n  exclude: true\n---\n\n"
                              f"# {RUN_TITLE_MARKER}\n\n{RUN_BODY_MARKER}\n")
 

@@ -18,9 +18,11 @@ import re
 import altair as alt
 import polars as pl
 
+from .. import registry
 from ..schema import model_slug
 from .html import Safe, badge, block, esc, link, table
 from .metrics import task_name
+from .tables import corrected_badge
 
 CAVEATS = {
     "GPTQ": "The GPTQ tables say “accuracy” and do not say whether it is lm-eval's acc or acc_norm; the rows are "
@@ -36,6 +38,8 @@ CAVEATS = {
 }
 SERIES_WITH_CURVES = ("OPT", "BLOOM")
 LABELS = {"": "FP16 (baseline)"}
+HEADLINE_METRICS = ("acc", "precision@1", "accuracy")  # LAMA P@1, BEAR and lm-eval accuracy
+SHOWN_METRICS = (*HEADLINE_METRICS, "precision@1-micro")  # and P@1 pooled over facts, as KEPLER reports it
 
 
 def _paper_key(citation: str) -> str:
@@ -67,7 +71,7 @@ def rows(site) -> pl.DataFrame:
     """Every reported headline value with its citation, the paper's words, and a reproduced twin if any."""
     return site.q("""
         SELECT r.run_id, r.model_id, r.family, r.parameters, r.method_label, r.compression_key, r.eval_task AS task,
-               r.citation, r.citation_table, r.citation_url, r.n_steps, r.scheme, r.method,
+               r.citation, r.citation_table, r.citation_url, r.n_steps, r.scheme, r.method, r.correction_reason,
                res.metric, res.value, res.scale, res.value_fraction, res.stderr, res.task_config, res.num_fewshot,
                rep.run_id AS repro_run_id, rep.value_fraction AS repro_value, rep.ci_low AS repro_low,
                rep.ci_high AS repro_high, rep.toy AS repro_toy
@@ -77,15 +81,21 @@ def rows(site) -> pl.DataFrame:
                    x.ci_low, x.ci_high,
                    row_number() OVER (PARTITION BY r2.model_id, r2.compression_key, r2.eval_task, x.metric
                                       ORDER BY r2.finished_at DESC NULLS LAST, r2.run_id) AS k
-            FROM runs r2 JOIN results x ON x.run_id = r2.run_id AND x.task = r2.eval_task
+            FROM current_runs r2 JOIN results x ON x.run_id = r2.run_id AND x.task = r2.eval_task
             WHERE r2.source_kind = 'reproduced'
         ) rep ON rep.model_id = r.model_id AND rep.compression_key = r.compression_key
              AND rep.eval_task = r.eval_task AND rep.metric = res.metric AND rep.k = 1
         WHERE r.source_kind = 'reported'
-          AND res.metric IN ('acc', 'precision@1', 'accuracy')
+          AND r.run_id NOT IN (SELECT run_id FROM superseded)  -- a corrected row is shown as its correction
+          AND list_contains(?, res.metric)
         ORDER BY r.citation, r.citation_table, r.parameters, r.model_id, r.n_steps, r.compression_key, r.eval_task, res.metric,
                  r.run_id
-    """)
+    """, [list(SHOWN_METRICS)])
+
+
+def _metric_note(metric: str) -> str:
+    """The metric's name beside a printed value that is not a headline metric (KEPLER's micro-averaged P@1)."""
+    return "" if metric in HEADLINE_METRICS else f' <span class="lb-ci">{esc(registry.metric_info(metric).label)}</span>'
 
 
 def _repro_cell(r: dict, prefix: str) -> object:
@@ -109,9 +119,11 @@ def _paper_page(site, key: str, df: pl.DataFrame) -> None:
         part = df.filter(pl.col("citation_table") == tbl)
         body = []
         for r in part.iter_rows(named=True):
-            cells = [link(f"../models/{model_slug(r['model_id'])}.html", r["model_id"]),
+            value = link(f"../runs/{r['run_id']}.html", _printed(r["value"], r["scale"]))
+            model = link(f"../models/{model_slug(r['model_id'])}.html", r["model_id"])
+            cells = [Safe(f"{model} {corrected_badge(r['correction_reason'])}" if r["correction_reason"] else model),
                      _as_published(r["task_config"]) or r["method_label"], r["method_label"], r["task"],
-                     link(f"../runs/{r['run_id']}.html", _printed(r["value"], r["scale"]))]
+                     Safe(f"{value}{_metric_note(r['metric'])}")]
             if any_repro:
                 cells.append(_repro_cell(r, "../"))
             body.append(cells)

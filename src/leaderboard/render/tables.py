@@ -35,6 +35,7 @@ class Row:
     n_steps: int
     checkpoint: str | None = None  # the steps the checkpoint arrived with (GGUF Q4_1): 'kept' is relative to it
     lineage: str | None = None  # what that means, as a sentence (the badge's title)
+    corrected: str | None = None  # errata: why a run of this row corrects a published one (the badge's title)
     tasks: dict[str, dict] = field(default_factory=dict)
 
 
@@ -54,6 +55,8 @@ def build_rows(h: pl.DataFrame) -> list[Row]:
                 r["weight_bytes"] / 1e6 if r["weight_bytes"] is not None else None, r["n_steps"],
                 r.get("checkpoint_label"), r.get("lineage_note"))
         row.tasks[r["task"]] = r
+        if r.get("correction_reason") and r["correction_reason"] not in (row.corrected or "").split(" / "):
+            row.corrected = f"{row.corrected} / {r['correction_reason']}" if row.corrected else r["correction_reason"]
     return list(rows.values())
 
 
@@ -84,7 +87,7 @@ def sort_rows(rows: list[Row], task: str | None) -> list[Row]:
 
 
 def badges(source: str, toy: bool, baseline: bool = False, checkpoint: str | None = None,
-           lineage: str | None = None) -> Safe:
+           lineage: str | None = None, corrected: str | None = None) -> Safe:
     parts = []
     if baseline:
         parts.append(badge("baseline", "baseline"))
@@ -95,7 +98,14 @@ def badges(source: str, toy: bool, baseline: bool = False, checkpoint: str | Non
         parts.append(badge(source, source))
     if toy:
         parts.append(badge("toy", "toy"))
+    if corrected:
+        parts.append(corrected_badge(corrected))
     return Safe(" ".join(parts))
+
+
+def corrected_badge(reason: str | None) -> Safe:
+    """Errata: the badge of a run that corrects a published one; the reason in its title (the run page says more)."""
+    return Safe(f'<span class="lb-badge lb-corrected" title="corrected: {esc(reason)}">corrected</span>') if reason else Safe("")
 
 
 def checkpoint_short(label: str) -> str:
@@ -143,7 +153,7 @@ def first_cell(row: Row, prefix: str, show_model: bool, select: bool, primary: s
                   f'<span class="lb-fam"> · {esc(row.family)}</span><br>' if show_model else "")
     return Safe(f'<td class="lb-first">{pick}{model_part}'
                 f'<a class="lb-comp" href="{prefix}runs/{esc(run["run_id"])}.html">{esc(row.label)}</a> '
-                f'{badges(row.source, row.toy, row.n_steps == 0, row.checkpoint, row.lineage)}{_broken(row)}</td>')
+                f'{badges(row.source, row.toy, row.n_steps == 0, row.checkpoint, row.lineage, row.corrected)}{_broken(row)}</td>')
 
 
 def css_string(text: str) -> str:
