@@ -55,8 +55,9 @@ class Strict(BaseModel):
 class Lineage(Strict):
     """Where a derived checkpoint comes from (a quantized, pruned or distilled model) and what it already had."""
 
-    base: ModelId | None = Field(default=None, description="The uncompressed model it was derived from (hub id or name); "
-                                 "retention is computed against this model's baseline.")
+    base: ModelId | None = Field(default=None, description="The uncompressed model it was derived from (hub id or name). "
+                                 "The checkpoint run as it is (no step of its own) is compared with this model's "
+                                 "baseline; a run applying steps on top is compared with the checkpoint run as it is.")
     base_revision: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:\-]{1,100}$")] | None = None
     relation: Literal["quantized", "pruned", "distilled", "fine-tuned"]
     steps_in_checkpoint: Annotated[int, Field(ge=0, le=20)] = Field(
