@@ -17,11 +17,21 @@
   function renumber(table) {
     if (!table.classList.contains("lb-board")) return;
     let n = 0;
+    const limit = table._lbLimit || Infinity;  // phones: the first rows as cards, the rest one tap away
     Array.from(table.tBodies[0].rows).forEach((tr) => {
       const c = tr.cells[0];
-      if (c && !tr.hidden) c.textContent = String(++n);
+      if (!tr.hidden) ++n;
+      if (c && !tr.hidden) c.textContent = String(n);
+      tr.classList.toggle("lb-over", !tr.hidden && n > limit);
     });
+    const more = table._lbMore;
+    if (more) {
+      const rest = Math.max(0, n - limit);
+      more.hidden = rest === 0;
+      more.textContent = "Show " + Math.min(rest, PHONE_ROWS) + " more (" + rest + " not shown)";
+    }
   }
+  const PHONE_ROWS = 25;
   function sortBy(table, th, dir) {
     const col = headers(table).indexOf(th);
     if (col < 0) return;
@@ -56,6 +66,12 @@
       meth = get(".lb-filter-method"), sortSel = get(".lb-sort-by"), count = get(".lb-count"),
       cmp = get(".lb-compare"), npicked = get(".lb-npicked");
     const urlState = table.hasAttribute("data-url-state");
+    table._lbLimit = PHONE_ROWS;  // the stylesheet hides rows past it on phones only (class lb-over)
+    const more = document.createElement("button");
+    more.type = "button"; more.className = "md-button lb-more"; more.hidden = true;
+    more.addEventListener("click", () => { table._lbLimit += PHONE_ROWS; renumber(table); });
+    table.closest(".lb-table-wrap").after(more);
+    table._lbMore = more;
     const srcDefault = src ? src.getAttribute("data-default") || "" : "";
     const picked = new Set();
     function visibleTasks() {
