@@ -94,13 +94,13 @@ def test_pages_exist_with_the_right_numbers(site) -> None:
     # the committed toy 80 % run: P@1 0.784 (macro), knowledge kept 0.788 of the 0.994 baseline: on the demo page only
     run80 = json.loads(next((ROOT / "runs").rglob(f"{DEMO_80}.json")).read_text())
     p1 = run80["results"][0]["metrics"]["precision@1"]["value"]
-    assert f">{p1:.3f}</a>" in demo and "global magnitude (L1) pruning 80% of all" in demo
+    assert f">{p1:.3f}</a>" in demo and "Global magnitude (L1) pruning 80% of all" in demo
     assert f"runs/{DEMO_80}.html" not in board and "demo-bert-trex" not in board and "lb-badge lb-toy" not in board
     assert "lb-src-reported" in board and ">reported</span>" in board  # reported rows are marked
-    # a reported pruning run has no measured sparsity: the cell says so and shows the requested share below
+    # a reported pruning run has no measured sparsity: the cell shows the requested share, marked nominal
     sparsegpt = next(r for r in re.findall(r"<tr .*?</tr>", board, re.S)
                      if "facebook/opt-175b" in r and "SparseGPT pruning 50% of all" in r)
-    assert '<td>–<span class="lb-ci">50% all</span></td>' in sparsegpt
+    assert '<td data-sort="0.5">50% <span class="lb-nominal"' in sparsegpt
     run_page = (site / "runs" / "9bc2dd34d613390d.html").read_text()
     assert "leaderboard run --model compression-leaderboard/demo-bert-trex --eval lama:trex" in run_page
     assert "Facts forgotten" in run_page
@@ -458,13 +458,16 @@ def test_vega_is_loaded_only_where_a_chart_is(browser, server) -> None:
 
 def test_run_page_basics(site) -> None:
     page = (site / "runs" / "9bc2dd34d613390d.html").read_text()
-    assert "compression-leaderboard/demo-bert-trex · global magnitude (L1) pruning 80% of all · LAMA T-REx" in page
+    assert "compression-leaderboard/demo-bert-trex · Global magnitude (L1) pruning 80% of all · LAMA T-REx" in page
     assert 'href="9bc2dd34d613390d.json"' in page and json.loads((site / "runs" / "9bc2dd34d613390d.json").read_text())
     base = json.loads(next((ROOT / "runs").rglob("4f77a6412579a8db.json")).read_text())
     assert base["compression"] == [] and 'href="4f77a6412579a8db.html"' in page  # the uncompressed baseline
     assert "P19 · place of birth" in page or "P103 · native language" in page  # relation names from the LAMA data
     reported = [p.read_text() for p in (site / "runs").glob("*.html") if ">reported</span>" in p.read_text()]
-    assert reported and all("@misc{reported-" in r for r in reported)  # a BibTeX block for each reported source
+    # a BibTeX block for each reported source, with the source's fields (author, title, year), not the whole citation
+    # as a title; the hostile citation that matches no citation shape is a note of an @misc entry
+    assert reported and all(re.search(r"@(inproceedings|article|misc)\{", r) for r in reported)
+    assert any("@inproceedings{frantar2023sparsegpt," in r and "author = {Frantar and Alistarh}" in r for r in reported)
     assert "@inproceedings{namburi-etal-2023-cost" in (site / "index.html").read_text()
     assert 'href="https://github.com/' in (site / "contributing.html").read_text()  # the links of mkdocs.yml's extra
     notfound = (site / "404.html").read_text()
@@ -494,7 +497,7 @@ def test_home_leads_with_the_real_models_knowledge_probes(site) -> None:
     gguf_runs = {p.stem for p in (SITE_RUNS[0] / "decoder" / "smollm2-135m-instruct.q4_1.gguf").glob("*.json")}
     assert {p["run_id"] for p in points} <= gguf_runs  # the real model's runs, none of the toy models'
     best = lead.split("Which compressions keep the most knowledge")[1]
-    assert re.search(r"SmolLM2-135M-Instruct\.Q4_1\.gguf</a> · <a [^>]+>global magnitude \(L1\) pruning 30% of all</a>", best)
+    assert re.search(r"SmolLM2-135M-Instruct\.Q4_1\.gguf</a> · <a [^>]+>Global magnitude \(L1\) pruning 30% of all</a>", best)
     assert "demo-bert-trex" not in lead and "demo-llama" not in lead and "lb-badge lb-toy" not in lead
     assert "on GGUF Q4_1</span>" in best  # the compressed rows say what they were compressed from
     # the real models' table: the GGUF as distributed, its lineage, and a pointer to the demo page
@@ -531,7 +534,7 @@ def test_a_checkpoint_that_arrived_quantized_says_what_kept_means(site) -> None:
     assert sentence in model and "<dt>base model</dt><dd>HuggingFaceTB/SmolLM2-135M-Instruct</dd>" in model
     base_page = (site / "runs" / f"{GGUF_BASELINE}.html").read_text()
     compressed = [p.read_text() for p in (site / "runs").glob("*.html")
-                  if "SmolLM2-135M-Instruct.Q4_1.gguf · global magnitude (L1) pruning 50% of all · LAMA T-REx" in p.read_text()]
+                  if "SmolLM2-135M-Instruct.Q4_1.gguf · Global magnitude (L1) pruning 50% of all · LAMA T-REx" in p.read_text()]
     assert len(compressed) == 1
     for page in (base_page, compressed[0]):
         assert sentence in page
@@ -542,7 +545,7 @@ def test_a_checkpoint_that_arrived_quantized_says_what_kept_means(site) -> None:
     # the as-distributed row of the tables shows the stored bits per weight, and every page that lists the
     # model's rows carries the sentence
     row = next(r for r in re.findall(r"<tr .*?</tr>", (site / "leaderboard.html").read_text(), re.S)
-               if "as distributed (GGUF Q4_1 quantization of all)" in r)
+               if "As distributed (GGUF Q4_1 quantization of all)" in r)
     assert 'data-sort="5.7437">5.7</td>' in row
     for page in ("leaderboard.html", "families/decoder.html", "methods/prune-l1-global.html"):
         assert sentence in (site / page).read_text(), page
@@ -586,7 +589,7 @@ def test_synthetic_build_says_so_on_every_page(synthetic_site) -> None:
     pages = [p for p in synthetic_site.rglob("*.html") if p.name != "404.html"]
     assert len(pages) > 400
     missing = [str(p.relative_to(synthetic_site)) for p in pages
-               if 'class="lb-banner"' not in p.read_text() or "synthetic</strong>" not in p.read_text()]
+               if 'class="lb-banner' not in p.read_text() or "synthetic</strong>" not in p.read_text()]
     assert missing == []
     assert "lb-synthetic" in (synthetic_site / "leaderboard.html").read_text()  # the badge in the first column
 

@@ -78,9 +78,11 @@ def test_chance_normalised_retention_and_verdicts() -> None:
 
 
 def test_method_and_relation_names() -> None:
-    assert metrics.method_name("prune:l1:global") == "global magnitude (L1) pruning"
+    assert metrics.method_name("prune:l1:global") == "Global magnitude (L1) pruning"
     assert metrics.method_name("prune:l1:global+quantize:dynamic-int8") == \
-        "global magnitude (L1) pruning → dynamic-int8 quantization"
+        "Global magnitude (L1) pruning → Dynamic int8 quantization"
+    assert metrics.method_name("quantize:rtn") == "RTN quantization" and metrics.method_name("prune:sparsegpt:local") == \
+        "Local SparseGPT pruning"
     assert metrics.relation_label("P19") == "P19 · place of birth"
     assert metrics.relation_label("place_of_birth") == "place of birth"
     names = {json.loads(line)["relation"] for line in (ROOT / "src/leaderboard/data/lama/relations.jsonl").read_text().splitlines()
@@ -90,5 +92,5 @@ def test_method_and_relation_names() -> None:
 
 def test_task_names() -> None:
     assert [metrics.task_name(t) for t in ("lama:trex", "bear:bear", "bear:big", "lm-eval:arc_easy", "lm-eval:lambada_openai",
-                                          "lm-eval:mmlu")] == \
-        ["LAMA T-REx", "BEAR", "BEAR-big", "ARC-Easy", "LAMBADA (OpenAI)", "mmlu"]
+                                          "lm-eval:mmlu", "lm-eval:some_new_task", "lama:new")] == \
+        ["LAMA T-REx", "BEAR", "BEAR-big", "ARC-Easy", "LAMBADA (OpenAI)", "MMLU", "some_new_task", "LAMA new"]

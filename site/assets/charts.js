@@ -26,6 +26,16 @@ function themed(spec, width) {
   } else if (typeof s.width === "number" && width < 640) {
     s.width = Math.max(200, width - 140);
   }
+  const title = typeof s.title === "string" ? s.title : s.title && typeof s.title.text === "string" ? s.title.text : null;
+  if (title && title.length * 8.5 > width - 40) {  // a long title wraps onto lines that fit (it was cut off on a phone)
+    const max = Math.max(20, Math.floor((width - 40) / 8.5)), lines = [];
+    let cur = "";
+    for (const w of title.split(" ")) {
+      if (cur && (cur + " " + w).length > max) { lines.push(cur); cur = w; } else cur = cur ? cur + " " + w : w;
+    }
+    if (cur) lines.push(cur);
+    s.title = Object.assign({}, typeof s.title === "object" ? s.title : {}, { text: lines, limit: 0 });
+  }
   if (width < 640) {
     s.config.legend = Object.assign(s.config.legend, { orient: "bottom", columns: 1, labelLimit: width - 60 });
     s.config.axis.labelFontSize = 11; s.config.axis.titleFontSize = 11;

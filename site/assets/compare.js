@@ -22,8 +22,15 @@
     for (const c of children) if (c !== null && c !== undefined) e.append(c instanceof Node ? c : document.createTextNode(String(c)));
     return e;
   }
-  const f3 = (x) => (x === null || x === undefined ? "–" : Number(x).toFixed(3));
-  const pct = (x) => (x === null || x === undefined ? "–" : Math.round(100 * x) + "%");
+  // the site's one rounding (render/fmt.py): half away from zero on the value's stated decimals (27.65 % -> 0.277)
+  function fmt(x, digits) {
+    if (x === null || x === undefined || !isFinite(Number(x))) return "–";
+    const v = Number(x), m = Math.pow(10, digits);
+    const r = Math.round(Number((Math.abs(v) * m).toPrecision(12))) / m;
+    return (v < 0 && r > 0 ? "-" : "") + r.toFixed(digits);
+  }
+  const f3 = (x) => fmt(x, 3);
+  const pct = (x) => (x === null || x === undefined ? "–" : fmt(100 * x, 0) + "%");
   function state() {
     const p = new URLSearchParams(window.location.search);
     const rows = (p.get("rows") || "").split(",").filter((k) => byKey[k]).slice(0, MAX);
@@ -78,9 +85,9 @@
     const line = (name, cells) => body.append(el("tr", {}, el("th", { scope: "row" }, name), ...cells));
     line("family", rows.map((r) => el("td", {}, r.family)));
     line("method", rows.map((r) => el("td", {}, r.method)));
-    line("sparsity (all Linear · scope)", rows.map((r) => el("td", { class: "lb-num" }, pct(r.whole) + (r.sparsity !== null && r.scope && r.scope !== "all" ? " · " + pct(r.sparsity) + " " + r.scope : ""))));
-    line("bits per weight", rows.map((r) => el("td", { class: "lb-num" }, r.bits === null ? "–" : Number(r.bits).toFixed(1))));
-    line("size (MB)", rows.map((r) => el("td", { class: "lb-num" }, r.size === null ? "–" : Number(r.size).toFixed(1))));
+    line("sparsity (all Linear · scope)", rows.map((r) => el("td", { class: "lb-num" }, (r.whole === null && r.whole_nominal !== null && r.whole_nominal !== undefined ? pct(r.whole_nominal) + " nominal" : pct(r.whole)) + (r.sparsity !== null && r.scope && r.scope !== "all" ? " · " + pct(r.sparsity) + " " + r.scope : ""))));
+    line("bits per weight", rows.map((r) => el("td", { class: "lb-num" }, (r.bits === null && r.bits_nominal !== null && r.bits_nominal !== undefined ? fmt(r.bits_nominal, 0) + " nominal" : fmt(r.bits, 1)))));
+    line("size (MB)", rows.map((r) => el("td", { class: "lb-num" }, fmt(r.size, 1))));
     for (const t of tasks) {
       const name = data.task_names[t] || t;
       line(data.metrics[t] + " " + name + " (95%)", rows.map((r) => { const x = r.tasks[t]; return x ? valueCell(x.value, x.lo, x.hi) : el("td", { class: "lb-none" }, "–"); }));
@@ -90,7 +97,7 @@
         if (r.baseline) return el("td", { class: "lb-num lb-base" }, "baseline");
         const td = valueCell(x.kept, x.klo, x.khi, !x.paired);
         if (x.verdict === "tied") td.append(el("span", { class: "lb-tie" }, "tied"));
-        if (x.norm !== null && x.norm !== undefined) td.append(el("span", { class: "lb-ci" }, "norm " + Number(x.norm).toFixed(2)));
+        if (x.norm !== null && x.norm !== undefined) td.append(el("span", { class: "lb-ci" }, "norm " + fmt(x.norm, 2)));
         return td;
       }));
     }
@@ -119,7 +126,7 @@
           const td = el("td", { class: "lb-num" }, f3(x));
           if (i > 0 && x !== null && v(first, rel) !== null) {
             const d = x - v(first, rel);
-            td.append(el("span", { class: "lb-ci " + (d < 0 ? "lb-diff-neg" : d > 0 ? "lb-diff-pos" : "") }, (d >= 0 ? "+" : "") + d.toFixed(3)));
+            td.append(el("span", { class: "lb-ci " + (d < 0 ? "lb-diff-neg" : d > 0 ? "lb-diff-pos" : "") }, (d >= 0 ? "+" : "") + fmt(d, 3)));
           }
           return td;
         });
@@ -193,12 +200,20 @@
   fetch(root.getAttribute("data-src")).then((r) => r.json()).then((d) => {
     data = d;
     byKey = Object.fromEntries(d.rows.map((r) => [r.key, r]));
-    options.replaceChildren(...d.rows.map((r) => el("option", { value: label(r) + " [" + r.key + "]" })));
+    // the picker lists readable names (model · compression, the source where it is not ours); a name two rows share
+    // gets a number, never the row's internal key
+    const byName = {};
+    d.rows.forEach((r) => {
+      let name = label(r) + (r.source !== "reproduced" ? " (" + r.source + ")" : "") + (r.toy ? " (toy)" : "");
+      for (let n = 2; byName[name]; n++) name = name.replace(/ #\d+$/, "") + " #" + n;
+      byName[name] = r.key;
+    });
+    options.replaceChildren(...Object.keys(byName).map((name) => el("option", { value: name })));
     add.addEventListener("change", () => {
-      const m = /\[([0-9a-f]+)\]$/.exec(add.value);
-      if (!m || !byKey[m[1]]) return;
+      const key = byName[add.value.trim()];
+      if (!key || !byKey[key]) return;
       const st = state();
-      if (!st.rows.includes(m[1]) && st.rows.length < MAX) st.rows.push(m[1]);
+      if (!st.rows.includes(key) && st.rows.length < MAX) st.rows.push(key);
       add.value = "";
       save(st); render();
     });

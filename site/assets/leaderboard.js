@@ -17,11 +17,21 @@
   function renumber(table) {
     if (!table.classList.contains("lb-board")) return;
     let n = 0;
+    const limit = table._lbLimit || Infinity;  // phones: the first rows as cards, the rest one tap away
     Array.from(table.tBodies[0].rows).forEach((tr) => {
       const c = tr.cells[0];
-      if (c && !tr.hidden) c.textContent = String(++n);
+      if (!tr.hidden) ++n;
+      if (c && !tr.hidden) c.textContent = String(n);
+      tr.classList.toggle("lb-over", !tr.hidden && n > limit);
     });
+    const more = table._lbMore;
+    if (more) {
+      const rest = Math.max(0, n - limit);
+      more.hidden = rest === 0;
+      more.textContent = "Show " + Math.min(rest, PHONE_ROWS) + " more (" + rest + " not shown)";
+    }
   }
+  const PHONE_ROWS = 25;
   function sortBy(table, th, dir) {
     const col = headers(table).indexOf(th);
     if (col < 0) return;
@@ -56,15 +66,35 @@
       meth = get(".lb-filter-method"), sortSel = get(".lb-sort-by"), count = get(".lb-count"),
       cmp = get(".lb-compare"), npicked = get(".lb-npicked");
     const urlState = table.hasAttribute("data-url-state");
+    table._lbLimit = PHONE_ROWS;  // the stylesheet hides rows past it on phones only (class lb-over)
+    const more = document.createElement("button");
+    more.type = "button"; more.className = "md-button lb-more"; more.hidden = true;
+    more.addEventListener("click", () => { table._lbLimit += PHONE_ROWS; renumber(table); });
+    table.closest(".lb-table-wrap").after(more);
+    table._lbMore = more;
     const srcDefault = src ? src.getAttribute("data-default") || "" : "";
     const picked = new Set();
     function visibleTasks() {
       return Array.from(block.querySelectorAll(".lb-col")).filter((c) => c.checked).map((c) => c.value);
     }
+    function colIndex(key) { return headers(table).findIndex((h) => h.getAttribute("data-col") === key); }
+    function emptyForShownRows(key) {  // no row the filters show has a value in this column
+      const i = colIndex(key);
+      if (i < 0) return false;
+      return !Array.from(table.tBodies[0].rows).some((tr) => {
+        if (tr.hidden) return false;
+        const t = tr.cells[i] ? tr.cells[i].textContent.trim() : "";
+        return t !== "" && t !== "–";
+      });
+    }
     function applyColumns() {  // hidden columns are classes on the table (the page's stylesheet hides them)
       block.querySelectorAll(".lb-col").forEach((c) => {
-        (c.getAttribute("data-cols") || "").split(" ").filter(Boolean).forEach((k) => table.classList.toggle("lb-hide-" + k, !c.checked));
+        const keys = (c.getAttribute("data-cols") || "").split(" ").filter(Boolean);
+        const empty = emptyForShownRows(keys[0]);  // a task's value column (its kept column follows it)
+        c.closest("label").classList.toggle("lb-col-empty", empty);
+        keys.forEach((k) => table.classList.toggle("lb-hide-" + k, !c.checked || empty));
       });
+      ["sparsity", "bits"].forEach((k) => table.classList.toggle("lb-hide-" + k, emptyForShownRows(k)));
     }
     function filter() {
       const t = text ? text.value.trim().toLowerCase() : "";
@@ -79,6 +109,7 @@
       });
       if (count) count.textContent = shown + " of " + table.tBodies[0].rows.length + " rows";
       renumber(table);
+      applyColumns();
     }
     function updatePicked() {
       if (npicked) npicked.textContent = String(picked.size);
@@ -94,7 +125,7 @@
       if (!urlState) return;
       const p = params();
       const set = (k, v) => (v ? p.set(k, v) : p.delete(k));
-      set("q", text && text.value.trim());
+      set("filter", text && text.value.trim());  // not "q": MkDocs Material opens its search overlay on ?q=
       set("family", fam && fam.value);
       if (src) {  // the default (e.g. 'reproduced') is no parameter; 'all' is written out when it is not the default
         if (src.value === srcDefault) p.delete("source"); else p.set("source", src.value || "all");
@@ -116,7 +147,8 @@
     if (urlState) {
       const p = params();
       const setSel = (el, v) => { if (el && v !== null && Array.from(el.options).some((o) => o.value === v)) el.value = v; };
-      if (text && p.get("q")) text.value = p.get("q");
+      const words = p.get("filter") || p.get("q");  // ?q= links from before keep working (the page moves them to ?filter=)
+      if (text && words) text.value = words;
       setSel(fam, p.get("family")); setSel(src, p.get("source") === "all" ? "" : p.get("source")); setSel(meth, p.get("method"));
       if (p.get("cols") !== null) {
         const want = new Set(p.get("cols").split(","));
@@ -128,6 +160,7 @@
         const [col, dir] = s.split(":");
         const th = headers(table).find((h) => h.getAttribute("data-col") === col);
         if (th) sortBy(table, th, dir === "ascending" ? "ascending" : "descending");
+        if (th && sortSel && Array.from(sortSel.options).some((o) => o.value === col)) sortSel.value = col;
       }
     }
     table.querySelectorAll(".lb-pick").forEach((box) => {

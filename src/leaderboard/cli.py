@@ -426,7 +426,7 @@ def cmd_build(args: argparse.Namespace) -> int:
     if not (root / "mkdocs.yml").exists():
         print(f"error: {root}/mkdocs.yml not found (run from the repository root or pass --root)", file=sys.stderr)
         return 2
-    return _build_site(args.runs, args.out, root, args.work, since=args.since)
+    return _build_site(args.runs, args.out, root, args.work, since=args.since, site_url=args.site_url)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -652,6 +652,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--root", type=Path, default=Path("."), help="the folder holding mkdocs.yml and site/")
     p.add_argument("--since", metavar="COMMIT", help="the commit of the previous published build: the home page lists "
                    "the run files added since (default: before the latest commit that changed the runs folder)")
+    p.add_argument("--site-url", metavar="URL", help="where the site is published (default: mkdocs.yml's site_url): "
+                   "the sitemap and the pages' canonical links use it")
     p.set_defaults(func=cmd_build)
 
     p = sub.add_parser("pr-check", help="what CI runs on a pull request: validate against the base, preview, summary")

@@ -37,7 +37,48 @@ TASK_SUITES: dict[str, str] = {
     "lm-eval": "EleutherAI lm-evaluation-harness task",
     "bear": "BEAR knowledge probe (Wiland et al. 2024) through lm-pub-quiz",
 }
+KNOWLEDGE_PROBES: tuple[str, ...] = ("lama", "bear")  # the suites that probe stored facts (lm-eval tasks measure other things)
 LAMA_CORPORA: tuple[str, ...] = ("trex", "google-re", "conceptnet", "squad")
+
+
+@dataclass(frozen=True)
+class TaskInfo:
+    name: str  # "<suite>:<name>"
+    label: str  # what readers see
+    choices: int | None = None  # answer options per question in the task's definition (multiple choice): chance = 1/choices
+
+    @property
+    def chance(self) -> float | None:
+        return None if self.choices is None else 1.0 / self.choices
+
+
+# Tasks the site names; a multiple-choice task carries its number of options as its lm-eval definition gives them
+# (lm_eval/tasks/<task>/*.yaml, doc_to_choice; ARC and OpenBookQA: four options per question), so accuracy can be
+# read against chance (a model guessing keeps nothing). tests/test_site_reader.py checks these against lm-eval's YAML.
+TASKS: dict[str, TaskInfo] = {
+    t.name: t
+    for t in (
+        TaskInfo("lama:trex", "LAMA T-REx"), TaskInfo("lama:google-re", "LAMA Google-RE"),
+        TaskInfo("lama:squad", "LAMA SQuAD"), TaskInfo("lama:conceptnet", "LAMA ConceptNet"),
+        TaskInfo("bear:bear", "BEAR"), TaskInfo("bear:big", "BEAR-big"),
+        TaskInfo("lm-eval:boolq", "BoolQ", 2), TaskInfo("lm-eval:piqa", "PIQA", 2),
+        TaskInfo("lm-eval:winogrande", "Winogrande", 2), TaskInfo("lm-eval:copa", "COPA", 2),
+        TaskInfo("lm-eval:rte", "RTE", 2), TaskInfo("lm-eval:wic", "WiC", 2), TaskInfo("lm-eval:cb", "CB", 3),
+        TaskInfo("lm-eval:anli_r1", "ANLI R1", 3), TaskInfo("lm-eval:arc_easy", "ARC-Easy", 4),
+        TaskInfo("lm-eval:arc_challenge", "ARC-Challenge", 4), TaskInfo("lm-eval:hellaswag", "HellaSwag", 4),
+        TaskInfo("lm-eval:openbookqa", "OpenBookQA", 4), TaskInfo("lm-eval:mmlu", "MMLU", 4),
+        TaskInfo("lm-eval:sciq", "SciQ", 4), TaskInfo("lm-eval:storycloze_2018", "StoryCloze 2018", 2),
+        TaskInfo("lm-eval:storycloze_2016", "StoryCloze 2016", 2),
+        TaskInfo("lm-eval:lambada_openai", "LAMBADA (OpenAI)"), TaskInfo("lm-eval:lambada_standard", "LAMBADA"),
+    )
+}
+# A baseline less than this far above chance (accuracy, fraction scale) knows nothing measurable: a compressed run's
+# ratio to it is noise, so no "kept" is shown or ranked for it.
+MIN_ABOVE_CHANCE = 0.02
+
+
+def task_info(task: str) -> TaskInfo | None:
+    return TASKS.get(task)
 
 
 @dataclass(frozen=True)

@@ -158,10 +158,36 @@ def write_run_pages(out: Path, run_pages: dict[str, tuple[str, str]]) -> None:
     if RUN_BODY_MARKER not in tail:
         raise BuildError(f"{shell_path}: the run page shell has no body marker")
     head = head.replace(f'href="#{RUN_TITLE_MARKER}"', 'href="#run-title"')  # the skip-to-content link
+    shell_name = shell_path.name
     for rid, (title, body) in run_pages.items():
-        page = head.replace(RUN_TITLE_MARKER, html.escape(title)) + tail.replace(RUN_BODY_MARKER, body)
+        page = head.replace(RUN_TITLE_MARKER, html.escape(title)).replace(shell_name, f"{rid}.html") \
+            + tail.replace(RUN_BODY_MARKER, body)
         (out / "runs" / f"{rid}.html").write_text(page, encoding="utf-8")
     shell_path.unlink()
+    _sitemap_runs(out, shell_name, sorted(run_pages))
+
+
+def _sitemap_runs(out: Path, shell_name: str, run_ids: list[str]) -> None:
+    """MkDocs' sitemap lists the run pages' shell: list every run page instead (same lastmod), and write the gzip
+    copy again (with a fixed timestamp: the same runs give the same bytes)."""
+    import gzip
+
+    sitemap = out / "sitemap.xml"
+    if not sitemap.exists():
+        return
+    text = sitemap.read_text(encoding="utf-8")
+    m = re.search(r"\s*<url>\s*<loc>([^<]*)" + re.escape(f"runs/{shell_name}") + r"</loc>\s*<lastmod>([^<]*)</lastmod>\s*</url>",
+                  text)
+    if m is None:
+        return
+    base, lastmod = html.unescape(m.group(1)), m.group(2)
+    urls = "".join(f"\n    <url>\n         <loc>{html.escape(base)}runs/{rid}.html</loc>\n         <lastmod>{lastmod}</lastmod>\n"
+                   "    </url>" for rid in run_ids)
+    text = text[:m.start()] + urls + text[m.end():]
+    sitemap.write_text(text, encoding="utf-8")
+    with open(out / "sitemap.xml.gz", "wb") as f, gzip.GzipFile(filename="", mode="wb", fileobj=f,
+                                                                mtime=int(FIXED_EPOCH)) as gz:
+        gz.write(text.encode("utf-8"))
 
 
 def _copy_store(db: Path, target: Path) -> None:
@@ -190,7 +216,8 @@ def _copy_store(db: Path, target: Path) -> None:
         con.close()
 
 
-def mkdocs_build(root: Path, out: Path, generated: Path) -> None:
+def mkdocs_build(root: Path, out: Path, generated: Path, site_url: str | None = None) -> str:
+    """Run MkDocs; returns the site URL it used (mkdocs.yml's, or ``site_url``)."""
     from mkdocs.commands.build import build
     from mkdocs.config import load_config
     from mkdocs.exceptions import Abort, ConfigurationError
@@ -202,8 +229,10 @@ def mkdocs_build(root: Path, out: Path, generated: Path) -> None:
     cwd = os.getcwd()
     try:
         os.chdir(root)
-        config = load_config(str(root / "mkdocs.yml"), site_dir=str(out.resolve()), strict=True)
+        extra = {"site_url": site_url} if site_url else {}
+        config = load_config(str(root / "mkdocs.yml"), site_dir=str(out.resolve()), strict=True, **extra)
         build(config)
+        return str(config.get("site_url") or "")
     except (Abort, ConfigurationError) as e:
         raise BuildError(f"mkdocs build --strict failed: {e}") from None
     finally:
@@ -215,11 +244,14 @@ def mkdocs_build(root: Path, out: Path, generated: Path) -> None:
                 os.environ[k] = v
 
 
-def _fix_404(out: Path) -> None:
-    """MkDocs writes the 404 page with root-absolute asset paths ("/assets/...") when no site_url is set; they
-    break under a project path (GitHub Pages: /<repo>/). The page is served at any depth, so no relative path
-    works either: a tiny script sets <base> to the site's root (the first path segment on *.github.io, else /)
-    before the stylesheets load."""
+def _fix_404(out: Path, site_url: str = "") -> None:
+    """MkDocs writes the 404 page with absolute asset paths ("/assets/..." without a site_url, "/<path>/assets/..."
+    under the site_url's path); they break wherever the site is served from elsewhere (a preview, `leaderboard
+    serve`). The page is served at any depth, so no relative path works either: a tiny script sets <base> to the
+    site's root (the first path segment on *.github.io, else /) before the stylesheets load."""
+    from urllib.parse import urlsplit
+
+    prefix = urlsplit(site_url).path.rstrip("/") if site_url else ""
     page = out / "404.html"
     if not page.exists():
         return
@@ -228,6 +260,8 @@ def _fix_404(out: Path) -> None:
               'b.setAttribute("href",/[.]github[.]io$/.test(location.hostname)&&p.length>2?"/"+p[1]+"/":"/");'
               'document.head.appendChild(b);})();</script>')
     text = text.replace("<head>", "<head>" + script, 1)
+    if prefix:
+        text = re.sub(r'(href|src)="' + re.escape(prefix) + '/', r'\1="/', text)
     text = re.sub(r'(href|src)="/(?!/)', r'\1="', text)
     page.write_text(text, encoding="utf-8")
 
@@ -265,7 +299,8 @@ def _swap(new: Path, out: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
-def build_site(runs: Path, out: Path, root: Path, work: Path, log=print, since: str | None = None) -> BuildReport:
+def build_site(runs: Path, out: Path, root: Path, work: Path, log=print, since: str | None = None,
+               site_url: str | None = None) -> BuildReport:
     """Everything from run files to the static site in ``out``. The site is built in a temporary folder
     beside ``out`` and swapped in at the end: a build that fails or is killed leaves ``out`` as it was.
     ``since``: the commit of the previous published build, for the home page's "what changed"."""
@@ -291,10 +326,10 @@ def build_site(runs: Path, out: Path, root: Path, work: Path, log=print, since: 
     _check_output(out)
     staging = _staging(out)
     try:
-        mkdocs_build(root, staging, generated)
+        url = mkdocs_build(root, staging, generated, site_url)
         write_run_pages(staging, run_pages)
         copy_run_files(runs, db, staging)
-        _fix_404(staging)
+        _fix_404(staging, url)
         (staging / SITE_MARKER).write_text("built by `leaderboard build`; the folder is replaced on the next build\n")
         _check_output(out)
         _swap(staging, out)

@@ -4,6 +4,7 @@ interactive view (vega-embed, served with the site). One colour per compression 
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,14 +14,15 @@ import polars as pl
 
 alt.data_transformers.disable_max_rows()
 
-# Distinct colours (Tableau 10, then the darker/lighter Tableau 20 partners, then a few more); the baseline is
+# Colour-blind-safe colours: Okabe & Ito (2008) without black, then Paul Tol's "muted" set; no red-green pair is the
+# only difference between two methods, because every method also has its own point shape (SHAPES). The baseline is
 # always grey and no other method gets grey. Methods past the list get interpolated hues, never a reused colour.
-PALETTE = ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7", "#9c755f",
-           "#1f3d7a", "#a0cbe8", "#ffbe7d", "#8cd17d", "#b6992d", "#499894", "#86bcb6", "#d37295", "#fabfd2",
-           "#d4a6c8", "#7a4f2a", "#2ca02c", "#17becf"]
+PALETTE = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442",
+           "#332288", "#88CCEE", "#44AA99", "#117733", "#999933", "#DDCC77", "#CC6677", "#882255", "#AA4499"]
+SHAPES = ["circle", "square", "triangle-up", "diamond", "cross", "triangle-down", "triangle-right", "triangle-left"]
 BASELINE_COLOUR = "#6b6b6b"
-AS_DISTRIBUTED = "baseline as distributed (arrived compressed)"  # a GGUF file run as it is: grey like a baseline
-BASELINES = ("uncompressed baseline", AS_DISTRIBUTED)
+AS_DISTRIBUTED = "Baseline as distributed (arrived compressed)"  # a GGUF file run as it is: grey like a baseline
+BASELINES = ("Uncompressed baseline", AS_DISTRIBUTED)
 WIDTH = 260  # one panel; small multiples wrap
 HEIGHT = 200
 
@@ -43,9 +45,41 @@ class Colours:
         r, g, b = colorsys.hls_to_rgb(((i - len(PALETTE)) * 0.618034) % 1.0, 0.42, 0.55)
         return f"#{int(r * 255):02x}{int(g * 255):02x}{int(b * 255):02x}"
 
+    def shape(self, name: str) -> str:
+        if name in BASELINES:
+            return "circle"
+        others = [d for d in self.domain if d not in BASELINES]
+        return SHAPES[(others.index(name) if name in others else len(others)) % len(SHAPES)]
+
     def scale(self, drawn: list[str]) -> alt.Scale:
         drawn = [d for d in self.domain if d in set(drawn)]
         return alt.Scale(domain=drawn, range=[self.colour(d) for d in drawn])
+
+    def shape_scale(self, drawn: list[str]) -> alt.Scale:
+        drawn = [d for d in self.domain if d in set(drawn)]
+        return alt.Scale(domain=drawn, range=[self.shape(d) for d in drawn])
+
+
+def kept_domain(df: pl.DataFrame) -> list[float]:
+    """The 'knowledge kept' axis: from 0 to a little above the highest point (at least 1.1, the baseline in view);
+    whiskers are clipped to it (their full extent is in the tooltip), so one wide interval cannot stretch the axis
+    to -1..4."""
+    top = max([1.0, *[v for v in df["retention"].to_list() if v is not None]])
+    return [0.0, math.ceil(top * 10 + 1) / 10]
+
+
+def clip_whiskers(df: pl.DataFrame, domain: list[float]) -> pl.DataFrame:
+    return df.with_columns(low_c=pl.col("low").clip(domain[0], domain[1]), high_c=pl.col("high").clip(domain[0], domain[1]))
+
+
+def log_domain(values: list[float]) -> list[float]:
+    """A log axis from the data: a little below the smallest and above the largest value (no 'nice' rounding to
+    powers of two, which stretched 15-32 bits to 20-60... or 8-64)."""
+    vals = [v for v in values if v is not None and v > 0]
+    if not vals:
+        return [1.0, 2.0]
+    lo, hi = min(vals), max(vals)
+    return [lo / 1.15, hi * 1.15]
 
 
 @dataclass
@@ -102,6 +136,8 @@ def save(chart: alt.TopLevelMixin, name: str, title: str, out_dir: Path, cache: 
 KEPT = "knowledge kept (× baseline)"  # multiple-choice tasks: chance-normalised, said in the panel title
 CONFIG = {"font": "system-ui, -apple-system, Segoe UI, Roboto, sans-serif", "background": "white",
           "axis": {"labelFontSize": 11, "titleFontSize": 12, "labelLimit": 260},
+          # numbers never print over each other ("3032"); names (heatmap rows and columns) are all kept
+          "axisQuantitative": {"labelOverlap": "greedy", "labelSeparation": 6},
           "legend": {"labelFontSize": 11, "titleFontSize": 12, "labelLimit": 360, "symbolLimit": 60},
           "header": {"labelFontSize": 12, "titleFontSize": 12, "labelLimit": 300},
           "title": {"fontSize": 14, "anchor": "start"}}
@@ -114,7 +150,7 @@ def _frame(df: pl.DataFrame):
 def _finish(chart, title: str, columns: int, description: str):
     chart = chart.properties(title=title, columns=columns) if columns else chart.properties(title=title)
     chart = chart.configure(**{k: v for k, v in CONFIG.items() if not isinstance(v, dict)})
-    chart = chart.configure_axis(**CONFIG["axis"]).configure_legend(orient="bottom", direction="vertical", columns=2, **CONFIG["legend"])
+    chart = chart.configure_axis(**CONFIG["axis"]).configure_axisQuantitative(**CONFIG["axisQuantitative"]).configure_legend(orient="bottom", direction="vertical", columns=2, **CONFIG["legend"])
     chart = chart.configure_header(**CONFIG["header"]).configure_title(**CONFIG["title"])
     return chart.properties(description=description)
 
@@ -135,16 +171,20 @@ def retention_vs_sparsity(df: pl.DataFrame, colours: Colours, title: str, descri
                alt.Tooltip("whole:Q", format=".1%", title="sparsity of all Linear layers"),
                alt.Tooltip("retention:Q", format=".3f", title="kept"), alt.Tooltip("low:Q", format=".3f", title="95% low"),
                alt.Tooltip("high:Q", format=".3f", title="95% high"), alt.Tooltip("models:Q", title="models")]
-    line = base.mark_line(point=alt.OverlayMarkDef(size=40, filled=True)).encode(
-        y=alt.Y("retention:Q", title=KEPT, scale=alt.Scale(zero=True, nice=True)),
-        strokeDash=alt.StrokeDash("scope:N", title="pruned scope", sort=["all", "ffn", "attention"],
-                                  legend=alt.Legend(symbolType="stroke", symbolStrokeColor="#888", symbolStrokeWidth=2,
-                                                    symbolSize=400, symbolFillColor="transparent")),
+    dom = kept_domain(df)
+    y = alt.Y("retention:Q", title=KEPT, scale=alt.Scale(domain=dom, nice=False, clamp=True))
+    line = base.mark_line().encode(
+        y=y, strokeDash=alt.StrokeDash("scope:N", title="pruned scope", sort=["all", "ffn", "attention"],
+                                       legend=alt.Legend(symbolType="stroke", symbolStrokeColor="#888", symbolStrokeWidth=2,
+                                                         symbolSize=400, symbolFillColor="transparent")),
         detail="series:N", href="href:N", tooltip=tooltip)
-    whisk = base.mark_rule(strokeWidth=1.5).encode(y="low:Q", y2="high:Q", detail="series:N")
+    points = base.mark_point(size=55, filled=True, opacity=1).encode(
+        y=y, shape=alt.Shape("method_name:N", scale=colours.shape_scale(methods), title="method"),
+        detail="series:N", href="href:N", tooltip=tooltip)
+    whisk = base.mark_rule(strokeWidth=1.5).encode(y="low_c:Q", y2="high_c:Q", detail="series:N")
     one = alt.Chart().transform_aggregate(n="count()").mark_rule(strokeDash=[2, 2], color=BASELINE_COLOUR).encode(
         y=alt.datum(1))
-    layered = alt.layer(one, whisk, line, data=_frame(df)).properties(width=WIDTH, height=HEIGHT)
+    layered = alt.layer(one, whisk, line, points, data=_frame(clip_whiskers(df, dom))).properties(width=WIDTH, height=HEIGHT)
     panels = df["panel"].n_unique()
     chart = layered.facet(facet=alt.Facet("panel:N", title=None, sort=sorted(set(df["panel"].to_list()), key=_panel_key)),
                           columns=min(3, panels))
@@ -159,18 +199,27 @@ def _panel_key(p: str) -> tuple:
 
 def retention_vs_bits(df: pl.DataFrame, colours: Colours, title: str, description: str) -> alt.FacetChart:
     methods = sorted(set(df["method_name"].to_list()))
+    dom = kept_domain(df)
+    nominal = "nominal" in df.columns and bool(df["nominal"].fill_null(False).any())
+    if "nominal" not in df.columns:
+        df = df.with_columns(nominal=pl.lit(False))
     base = alt.Chart().encode(
-        x=alt.X("bits:Q", title="bits per weight (measured over all weights)", scale=alt.Scale(type="log", base=2)),
+        x=alt.X("bits:Q", title="bits per weight" + (" (hollow: nominal)" if nominal else ""),
+                scale=alt.Scale(type="log", base=2, domain=log_domain(df["bits"].to_list()), nice=False),
+                axis=alt.Axis(tickCount=5, format="~g")),
         color=alt.Color("method_name:N", scale=colours.scale(methods), title="method"),
         )
-    pts = base.mark_point(filled=True, size=70).encode(
-        y=alt.Y("retention:Q", title=KEPT, scale=alt.Scale(zero=True, nice=True)),
-        shape=alt.Shape("scope:N", title="scope"), href="href:N",
+    pts = base.mark_point(size=70, strokeWidth=2).encode(
+        y=alt.Y("retention:Q", title=KEPT, scale=alt.Scale(domain=dom, nice=False, clamp=True)),
+        shape=alt.Shape("method_name:N", scale=colours.shape_scale(methods), title="method"), href="href:N",
+        fillOpacity=alt.condition("datum.nominal", alt.value(0), alt.value(1)),
+        fill=alt.Fill("method_name:N", scale=colours.scale(methods), title="method"),
         tooltip=[alt.Tooltip("method_name:N", title="method"), alt.Tooltip("scope:N"), alt.Tooltip("bits:Q", format=".2f"),
+                 alt.Tooltip("nominal:N", title="nominal bits"),
                  alt.Tooltip("retention:Q", format=".3f", title="kept"), alt.Tooltip("low:Q", format=".3f", title="95% low"),
                  alt.Tooltip("high:Q", format=".3f", title="95% high"), alt.Tooltip("models:Q")])
-    whisk = base.mark_rule(strokeWidth=1.5).encode(y="low:Q", y2="high:Q", detail="series:N")
-    layered = alt.layer(whisk, pts, data=_frame(df)).properties(width=WIDTH, height=HEIGHT)
+    whisk = base.mark_rule(strokeWidth=1.5).encode(y="low_c:Q", y2="high_c:Q", detail="series:N")
+    layered = alt.layer(whisk, pts, data=_frame(clip_whiskers(df, dom))).properties(width=WIDTH, height=HEIGHT)
     panels = df["panel"].n_unique()
     chart = layered.facet(facet=alt.Facet("panel:N", title=None, sort=sorted(set(df["panel"].to_list()), key=_panel_key)),
                           columns=min(3, panels))
@@ -181,18 +230,23 @@ def pareto(points: pl.DataFrame, colours: Colours, title: str, description: str)
     """Size against the task's metric, one panel per task; the frontier (nothing smaller scores higher) is a line
     with its points labelled."""
     methods = sorted(set(points["method_name"].to_list()))
-    base = alt.Chart().encode(x=alt.X("size_mb:Q", title="weights in memory (MB, log scale)", scale=alt.Scale(type="log")),
+    base = alt.Chart().encode(x=alt.X("size_mb:Q", title="weights in memory (MB, log scale)",
+                                      scale=alt.Scale(type="log", domain=log_domain(points["size_mb"].to_list()), nice=False),
+                                      axis=alt.Axis(tickCount=5, format="~s")),
                               y=alt.Y("value:Q", title=_metric_title(points["task"].to_list()), scale=alt.Scale(zero=True)))
-    pts = base.mark_point(filled=True, size=45).encode(
+    pts = base.mark_point(filled=True, size=50).encode(
         color=alt.Color("method_name:N", scale=colours.scale(methods), title="method"),
-        opacity=alt.value(0.85), href="href:N",
+        shape=alt.Shape("method_name:N", scale=colours.shape_scale(methods), title="method"),
+        opacity=alt.value(0.9), href="href:N",
         tooltip=["model:N", "compression:N", alt.Tooltip("size_mb:Q", format=".1f", title="MB"),
                  alt.Tooltip("value:Q", format=".3f"), "task:N"])
-    front = base.transform_filter("datum.frontier").mark_line(color="#333", strokeWidth=1.2, strokeDash=[4, 3]).encode(
-        detail="model:N")
+    # the frontier of each panel: one dashed line through its points in order of size, in a grey that shows on the light
+    # and the dark background, drawn above the points
+    front = base.transform_filter("datum.frontier").mark_line(color="#8c8c8c", strokeWidth=2, strokeDash=[6, 4]).encode(
+        order="size_mb:Q")
     labels = base.transform_filter("datum.frontier").mark_text(align="left", dx=6, dy=-6, fontSize=10).encode(
         text="short:N")
-    layered = alt.layer(front, pts, labels, data=_frame(points)).properties(width=WIDTH, height=HEIGHT)
+    layered = alt.layer(pts, front, labels, data=_frame(points)).properties(width=WIDTH, height=HEIGHT)
     chart = layered.facet(facet=alt.Facet("panel:N", title=None), columns=min(3, points["panel"].n_unique()))
     return _finish(chart, title, 0, description).resolve_scale(y="independent")
 

@@ -24,22 +24,25 @@ from importlib import resources
 import numpy as np
 import polars as pl
 
+from .. import registry
+
 Z = 1.959963984540054
 RESAMPLES = 2000
 
-# Chance accuracy of multiple-choice tasks (1 / number of options); a task not listed gets no
-# chance-normalised retention.
-CHANCE = {
-    "lm-eval:boolq": 0.5, "lm-eval:piqa": 0.5, "lm-eval:winogrande": 0.5, "lm-eval:copa": 0.5,
-    "lm-eval:rte": 0.5, "lm-eval:wic": 0.5, "lm-eval:cb": 1 / 3, "lm-eval:anli_r1": 1 / 3,
-    "lm-eval:arc_easy": 0.25, "lm-eval:arc_challenge": 0.25, "lm-eval:hellaswag": 0.25,
-    "lm-eval:openbookqa": 0.25, "lm-eval:mmlu": 0.25, "lm-eval:sciq": 0.25,
-}
-MIN_ABOVE_CHANCE = 0.02  # a baseline within 2 points of chance has nothing to keep: no normalised retention
+MIN_ABOVE_CHANCE = registry.MIN_ABOVE_CHANCE
 
 
 def chance(task: str) -> float | None:
-    return CHANCE.get(task)
+    """Chance accuracy of a multiple-choice task (1 / its number of options, from the registry), else None."""
+    info = registry.task_info(task)
+    return None if info is None else info.chance
+
+
+def near_chance(task: str, baseline: float | None) -> bool:
+    """The baseline is within MIN_ABOVE_CHANCE of chance (or below it): it has no knowledge to keep, and a compressed
+    run's ratio to it is a ratio of two guesses."""
+    c = chance(task)
+    return c is not None and baseline is not None and baseline - c < MIN_ABOVE_CHANCE
 
 
 def paired_interval(kept: int, forgotten: int, learned: int, compared: int, seed: str) -> tuple[float, float] | None:
@@ -99,7 +102,10 @@ def add_retention(h: pl.DataFrame, paired: pl.DataFrame, baseline_ci: pl.DataFra
                 if iv is not None:
                     lo, hi = iv
         c = chance(r["task"])
-        if c is not None and base is not None and base - c >= MIN_ABOVE_CHANCE and r["value"] is not None:
+        if r["n_steps"] > 0 and near_chance(r["task"], base):
+            lo = hi = None  # nothing to keep: no ratio, no interval, no verdict
+            is_paired = False
+        elif c is not None and base is not None and not near_chance(r["task"], base) and r["value"] is not None:
             nr = (r["value"] - c) / (base - c)
             if r["n_steps"] > 0:
                 iv = delta_interval(r["value"], r["ci_low"], r["ci_high"], base, b.get("ci_low"), b.get("ci_high"), c)
@@ -107,6 +113,8 @@ def add_retention(h: pl.DataFrame, paired: pl.DataFrame, baseline_ci: pl.DataFra
                     nlo, nhi = iv
         if r["n_steps"] == 0:
             verdict = "baseline"
+        elif near_chance(r["task"], base):
+            verdict = "near chance"
         elif lo is None:
             verdict = None
         elif lo <= 1.0 <= hi:
@@ -115,7 +123,12 @@ def add_retention(h: pl.DataFrame, paired: pl.DataFrame, baseline_ci: pl.DataFra
             verdict = "lower" if hi < 1.0 else "higher"
         for k, v in zip(cols, (lo, hi, is_paired, nr, nlo, nhi, verdict), strict=True):
             cols[k].append(v)
+    near = pl.Series("near", [r["n_steps"] > 0 and near_chance(r["task"], r["baseline_value"])
+                              for r in h.select("n_steps", "task", "baseline_value").iter_rows(named=True)], dtype=pl.Boolean)
     return h.with_columns(
+        retention=pl.when(near).then(None).otherwise(pl.col("retention")),
+        near_chance=near,
+    ).with_columns(
         pl.Series("ret_low", cols["ret_low"], dtype=pl.Float64), pl.Series("ret_high", cols["ret_high"], dtype=pl.Float64),
         pl.Series("ret_paired", cols["ret_paired"], dtype=pl.Boolean), pl.Series("nret", cols["nret"], dtype=pl.Float64),
         pl.Series("nret_low", cols["nret_low"], dtype=pl.Float64), pl.Series("nret_high", cols["nret_high"], dtype=pl.Float64),
@@ -128,31 +141,53 @@ _CRITERIA = {"l1": "magnitude (L1)", "n:m": "N:M", "random": "random", "ln-struc
              "random-structured": "random structured", "wanda": "Wanda"}
 
 
+BASELINE_NAME = "Uncompressed baseline"
+
+
+def cap(text: str | None) -> str | None:
+    """A label as a reader sees it: its first letter upper-case ('global magnitude (L1) pruning 80% of all' ->
+    'Global ...'); the rest as it is (scheme names such as 'bnb-nf4' keep their case)."""
+    return text[:1].upper() + text[1:] if text else text
+
+
 def method_name(key: str) -> str:
-    """'prune:l1:global' -> 'global magnitude (L1) pruning'; 'quantize:bnb-nf4' -> 'bnb-nf4 quantization'."""
+    """'prune:l1:global' -> 'Global magnitude (L1) pruning'; 'quantize:bnb-nf4' -> 'Bnb-nf4 quantization'."""
+    return cap(_method_name(key))
+
+
+def _method_name(key: str) -> str:
     if key == "baseline":
-        return "uncompressed baseline"
+        return BASELINE_NAME
     parts = []
     for step in key.split("+"):
         bits = step.split(":")
         if bits[0] == "prune" and len(bits) >= 3:
-            parts.append(f"{bits[-1]} {_CRITERIA.get(':'.join(bits[1:-1]), ':'.join(bits[1:-1]))} pruning")
+            crit = ":".join(bits[1:-1])
+            parts.append(f"{bits[-1]} {_CRITERIA.get(crit) or _method_title('prune', crit)} pruning")
         elif bits[0] == "quantize" and len(bits) >= 2:
-            parts.append(f"{':'.join(bits[1:])} quantization")
+            parts.append(f"{_method_title('quantize', ':'.join(bits[1:]))} quantization")
         else:
             parts.append(step)
     return " → ".join(parts)
 
 
+def _method_title(kind: str, name: str) -> str:
+    """A method's short name from the method registry ('rtn' -> 'RTN', 'sparsegpt' -> 'SparseGPT'), else as written."""
+    from ..compress import registry as methods
+
+    try:
+        return methods.get(kind, name).title.split(" (")[0]
+    except (KeyError, ValueError, LookupError):
+        return name
+
+
 def task_name(task: str) -> str:
+    """The task's label from the registry; an unknown task of a known suite reads '<suite label> <name>'."""
+    info = registry.task_info(task)
+    if info is not None:
+        return info.label
     suite, _, name = task.partition(":")
-    if suite == "bear":  # bear:bear is the published BEAR; bear:big is BEAR-big
-        return {"bear": "BEAR", "big": "BEAR-big"}.get(name, f"BEAR {name}")
-    return {"lama": "LAMA", "lm-eval": "", "bear": "BEAR"}.get(suite, suite) + (" " if suite in ("lama", "bear") else "") + {
-        "trex": "T-REx", "google-re": "Google-RE", "squad": "SQuAD", "conceptnet": "ConceptNet", "boolq": "BoolQ",
-        "piqa": "PIQA", "winogrande": "Winogrande", "hellaswag": "HellaSwag", "arc_easy": "ARC-Easy",
-        "arc_challenge": "ARC-Challenge", "lambada_openai": "LAMBADA (OpenAI)", "storycloze_2018": "StoryCloze 2018",
-        "openbookqa": "OpenBookQA"}.get(name, name)
+    return {"lama": "LAMA ", "bear": "BEAR ", "lm-eval": ""}.get(suite, suite + " ") + name
 
 
 def metric_short(task: str) -> str:

@@ -50,7 +50,9 @@ def on_page_markdown(markdown: str, page, config, files) -> str:
         return snippet.read_text(encoding="utf-8") if snippet.exists() else ""
 
     text = PLACEHOLDER.sub(fill, markdown)
-    banner = root / "_banner.html"  # toy / synthetic / reported-only data: said on every page
+    banner = root / "_banner.html"  # toy / synthetic / reported-only data: said on every page without its own status
+    if "data-page-status" in text:  # a data page (or the run pages' shell) says what it holds itself
+        return text
     if banner.exists() and banner.stat().st_size:
         head, sep, rest = text.partition("\n# ")
         if sep and head.startswith("---"):  # after the front matter, before the title

@@ -15,10 +15,17 @@ from .. import registry
 from ..compress import registry as methods_registry
 from ..schema import model_slug
 from . import charts, lineage, metrics, tables
+from .fmt import fmt, pct
 from .html import Safe, badge, block, code, dl, esc, link, script_json, table
 
 HEADLINE = ("CASE WHEN r.eval_task LIKE 'lama:%' THEN 'precision@1' WHEN r.eval_task LIKE 'bear:%' THEN 'accuracy' "
             "ELSE 'acc' END")
+
+
+# A result reported with a standard error and no interval (the BEAR leaderboard's sem, lm-eval's acc_stderr) gets the
+# normal 95% interval value ± 1.96 SE, in the metric's own scale; pages say where an interval came from.
+SE_LOW = f"({{r}}.value - {metrics.Z!r} * {{r}}.stderr)"
+SE_HIGH = f"({{r}}.value + {metrics.Z!r} * {{r}}.stderr)"
 
 
 def method_slug(method: str) -> str:
@@ -55,9 +62,14 @@ class Site:
     def q(self, sql: str, params: list | None = None) -> pl.DataFrame:
         return self.con.sql(sql, params=params).pl() if params else self.con.sql(sql).pl()
 
-    def page(self, path: str, title: str, *parts: str) -> None:
-        """Data pages use the full width: no side navigation, no table of contents."""
-        self.pages[path] = "---\nhide:\n  - navigation\n  - toc\n---\n\n" + f"# {esc(title)}\n" + "".join(parts)
+    def page(self, path: str, title: str, *parts: str, rows: pl.DataFrame | None = None) -> None:
+        """Data pages use the full width: no side navigation, no table of contents. ``rows``: the results the page
+        shows; its status banner says what they are (reproduced, reported, toy, synthetic) instead of the site's."""
+        banner = page_status(rows) if rows is not None else ""
+        # the title in the front matter too: MkDocs takes a page's title from a first-line heading only, and the banner
+        # comes first (without it, the browser tab read the file name)
+        self.pages[path] = (f"---\ntitle: {json.dumps(title)}\nhide:\n  - navigation\n  - toc\n---\n\n" + banner
+                            + f"# {esc(title)}\n" + "".join(parts))
 
     cache: Path | None = None
 
@@ -84,28 +96,40 @@ def headline(site: Site) -> pl.DataFrame:
         SELECT r.run_id, r.source_kind, r.model_id, r.model_revision, r.family, r.toy, r.parameters, r.method,
                r.method_label, r.compression_key, r.scope, r.sparsity, r.scheme, r.n_steps, t.bits_per_weight,
                t.weight_bytes, r.eval_task AS task, t.value, t.metric, t.retention, t.baseline_value, t.baseline_run_id,
-               t.ci_low / CASE WHEN t.scale = 'percent' THEN 100.0 ELSE 1.0 END AS ci_low,
-               t.ci_high / CASE WHEN t.scale = 'percent' THEN 100.0 ELSE 1.0 END AS ci_high,
+               coalesce(t.ci_low, {SE_LOW.format(r="res")}) / CASE WHEN t.scale = 'percent' THEN 100.0 ELSE 1.0 END AS ci_low,
+               coalesce(t.ci_high, {SE_HIGH.format(r="res")}) / CASE WHEN t.scale = 'percent' THEN 100.0 ELSE 1.0 END AS ci_high,
+               t.ci_low IS NULL AND res.stderr IS NOT NULL AS ci_from_se,
                res.n, res.task_nonfinite AS nonfinite, ms.sparsity AS whole_sparsity,
                r.method || CASE WHEN coalesce(r.scope, 'all') <> 'all' THEN ' @ ' || r.scope ELSE '' END AS series,
-               r.checkpoint_label, r.tensor_types, r.base_model_id, r.derived_by, r.supersedes, r.correction_reason
+               r.checkpoint_label, r.tensor_types, r.base_model_id, r.derived_by, r.supersedes, r.correction_reason,
+               nb.bits_nominal
         FROM runs r JOIN retention t USING (run_id)
         JOIN results res ON res.run_id = r.run_id AND res.task = t.task AND res.metric = t.metric
         LEFT JOIN measured_sparsity ms ON ms.run_id = r.run_id AND ms.scope = 'all'
+        LEFT JOIN (SELECT run_id, arg_max(TRY_CAST(regexp_extract(notation, '[:,]bits=([0-9.]+)', 1) AS DOUBLE), step_index)
+                          FILTER (WHERE method = 'quantize' AND regexp_matches(notation, '[:,]bits=[0-9.]+')) AS bits_nominal
+                   FROM compression_steps GROUP BY run_id) nb ON nb.run_id = r.run_id
         WHERE t.metric = {HEADLINE} AND t.task = r.eval_task
         ORDER BY r.model_id, r.n_steps, r.method, r.scope, r.sparsity, r.scheme, r.eval_task, r.run_id
     """)
-    # no measured sparsity: a baseline or a quantization removes nothing; a pruned run without a measurement stays unknown
-    h = h.with_columns(whole_sparsity=pl.when(pl.col("whole_sparsity").is_null() & ~pl.col("method").str.contains("prune"))
+    # no measured sparsity: an uncompressed baseline removes nothing (0); a quantized run is unknown ("–", not 0 %); a
+    # run pruned over every Linear layer has the requested share as its nominal sparsity (marked nominal where shown).
+    # No measured bits: a scheme that states its bits (GPTQ, RTN: bits=4) has them as nominal bits (marked nominal).
+    prune_all = pl.col("method").str.contains("prune") & (pl.col("scope").fill_null("all") == "all") & (pl.col("n_steps") == 1)
+    h = h.with_columns(sparsity_nominal=pl.when(pl.col("whole_sparsity").is_null() & prune_all).then(pl.col("sparsity")),
+                       bits_nominal=pl.when(pl.col("bits_per_weight").is_null()).then(pl.col("bits_nominal")))
+    h = h.with_columns(whole_sparsity=pl.when(pl.col("whole_sparsity").is_null() & (pl.col("n_steps") == 0)
+                                              & pl.col("checkpoint_label").is_null())
                        .then(pl.lit(0.0)).otherwise(pl.col("whole_sparsity")),
-                       method_name=pl.col("method").map_elements(metrics.method_name, return_dtype=pl.String))
+                       method_name=pl.col("method").map_elements(metrics.method_name, return_dtype=pl.String),
+                       method_label=pl.col("method_label").map_elements(metrics.cap, return_dtype=pl.String))
     paired = site.q("""
         SELECT f.run_id, f.task, f.kept, f.forgotten, f.learned, f.compared,
                (f.kept + f.learned)::DOUBLE / nullif(f.kept + f.forgotten, 0) AS micro_ret
         FROM facts_forgotten f""")
     base_ci = site.q(f"""
-        SELECT r.run_id, res.ci_low / CASE WHEN res.scale = 'percent' THEN 100.0 ELSE 1.0 END AS ci_low,
-               res.ci_high / CASE WHEN res.scale = 'percent' THEN 100.0 ELSE 1.0 END AS ci_high
+        SELECT r.run_id, coalesce(res.ci_low, {SE_LOW.format(r="res")}) / CASE WHEN res.scale = 'percent' THEN 100.0 ELSE 1.0 END AS ci_low,
+               coalesce(res.ci_high, {SE_HIGH.format(r="res")}) / CASE WHEN res.scale = 'percent' THEN 100.0 ELSE 1.0 END AS ci_high
         FROM current_runs r JOIN results res USING (run_id) WHERE r.n_steps = 0 AND res.metric = {HEADLINE} AND res.task = r.eval_task""")
     h = metrics.add_retention(h, paired, base_ci)
     keys = ["model_id", "checkpoint_label", "tensor_types", "base_model_id", "derived_by"]
@@ -199,7 +223,8 @@ def _aggregate(df: pl.DataFrame, keys: list[str], prefix: str) -> pl.DataFrame:
 
 def _chance_normalised(df: pl.DataFrame) -> pl.DataFrame:
     """Charts plot kept on multiple-choice tasks chance-normalised (a model guessing keeps 0, not 0.5)."""
-    mc = pl.col("nret").is_not_null() | (pl.col("n_steps") == 0) & pl.col("task").is_in(list(metrics.CHANCE))
+    with_chance = [t for t in df["task"].unique().to_list() if metrics.chance(t) is not None]
+    mc = pl.col("nret").is_not_null() | (pl.col("n_steps") == 0) & pl.col("task").is_in(with_chance)
     return df.with_columns(
         retention=pl.when(mc).then(pl.coalesce(pl.col("nret"), pl.col("retention"))).otherwise(pl.col("retention")),
         ret_low=pl.when(mc & (pl.col("n_steps") > 0)).then(pl.col("nret_low")).otherwise(pl.col("ret_low")),
@@ -235,7 +260,9 @@ def sparsity_curve(h: pl.DataFrame, prefix: str, with_family: bool = True) -> pl
 
 
 def bits_points(h: pl.DataFrame, prefix: str, with_family: bool = True) -> pl.DataFrame:
-    h = h.with_columns(retention=pl.when(pl.col("n_steps") == 0).then(1.0).otherwise(pl.col("retention")))  # the reference
+    h = h.with_columns(retention=pl.when(pl.col("n_steps") == 0).then(1.0).otherwise(pl.col("retention")),  # the reference
+                       nominal=pl.col("bits_per_weight").is_null() & pl.col("bits_nominal").is_not_null(),
+                       bits_per_weight=pl.coalesce("bits_per_weight", "bits_nominal"))  # nominal: hollow points
     q = _chance_normalised(h).filter(pl.col("retention").is_not_null() & pl.col("bits_per_weight").is_not_null()
                  & ((pl.col("n_steps") == 0) | pl.col("method").str.contains("quantize")))
     q = q.with_columns(scope=pl.col("scope").fill_null("–"),
@@ -243,18 +270,20 @@ def bits_points(h: pl.DataFrame, prefix: str, with_family: bool = True) -> pl.Da
                        ret_high=pl.when(pl.col("n_steps") == 0).then(1.0).otherwise(pl.col("ret_high")))
     q = _panel(q, with_family)
     q = q.filter(pl.col("panel").is_in(q.filter(pl.col("n_steps") > 0)["panel"].unique().to_list()))  # no lone baselines
-    return _aggregate(q, ["panel", "series", "method_name", "scope"], prefix)
+    # nominal bits are the scheme's setting: one point per setting (GPTQ 3-bit and 4-bit apart), never their mean
+    q = q.with_columns(setting=pl.when(pl.col("nominal")).then(pl.col("bits_per_weight")))
+    return _aggregate(q, ["panel", "series", "method_name", "scope", "nominal", "setting"], prefix)
 
 
 # --- page parts -----------------------------------------------------------------------------------
 
 
 def _pct(x: float | None) -> object:
-    return None if x is None else Safe(f"{100 * x:.1f}%")
+    return None if x is None else Safe(pct(x, 1))
 
 
 def _num(x: float | None, digits: int = 3) -> object:
-    return None if x is None else Safe(f"{x:.{digits}f}")
+    return None if x is None else Safe(fmt(x, digits))
 
 
 def source_badge(kind: str, toy: bool = False) -> Safe:
@@ -269,7 +298,7 @@ def source_badge(kind: str, toy: bool = False) -> Safe:
 
 def build_pages(site: Site) -> None:
     h = headline(site)
-    site.colours = charts.Colours(tuple(sorted(set(h["method_name"].to_list()) | {"uncompressed baseline"})))
+    site.colours = charts.Colours(tuple(sorted(set(h["method_name"].to_list()) | {metrics.BASELINE_NAME})))
     counts = site.q("SELECT count(*) AS runs, count(DISTINCT model_id) AS models, count(DISTINCT family) AS families, "
                     "count(*) FILTER (WHERE source_kind = 'reported') AS reported, "
                     "count(*) FILTER (WHERE supersedes IS NOT NULL) AS corrected FROM current_runs").row(0, named=True)
@@ -343,7 +372,7 @@ def _leaderboard(site: Site, main: pl.DataFrame, toy: pl.DataFrame) -> None:
     parts += _lineage_notes(main, "")
     parts += _toy_pointer(toy, "", "(tiny demonstration models)")
     parts.append(tables.board(main, 0, url_state=True, lead=lead_t, default_source=src))
-    site.page("leaderboard.md", "Leaderboard", intro, block(*parts))
+    site.page("leaderboard.md", "Leaderboard", intro, block(*parts), rows=main)
 
 
 def status_banner(h: pl.DataFrame, main: pl.DataFrame | None = None) -> str:
@@ -363,7 +392,47 @@ def status_banner(h: pl.DataFrame, main: pl.DataFrame | None = None) -> str:
         notes.append("Every result is <strong>reported</strong> (copied from papers), none reproduced by this runner.")
     if not notes:
         return ""
-    return ('<div class="lb-banner" role="note" markdown="0"><strong>Status:</strong> ' + " ".join(notes) + "</div>\n\n")
+    return ('<div class="lb-banner" role="note" data-search-exclude markdown="0"><strong>Status:</strong> ' + " ".join(notes)
+            + "</div>\n\n")
+
+
+PAGE_STATUS = "data-page-status"  # the MkDocs hook leaves the site-wide banner off a page that has its own
+
+
+def _status_div(text: str) -> str:
+    return (f'<div class="lb-banner lb-page-status" role="note" {PAGE_STATUS} data-search-exclude markdown="0">'
+            f"<strong>Status:</strong> {text}</div>\n\n")
+
+
+def page_status(rows: pl.DataFrame) -> str:
+    """What this page holds: how many of its results are reproduced here on real models, reported in papers, of toy
+    models, synthetic (each marked in the tables)."""
+    if rows.is_empty():
+        return ""  # nothing of its own to describe: the site-wide banner (if any) stands
+    toy = rows["toy"].fill_null(False)
+    kind = rows["source_kind"]
+    n = {"reproduced": int(((kind == "reproduced") & ~toy).sum()), "reported": int((kind == "reported").sum()),
+         "toy": int(((kind != "synthetic") & toy).sum()), "synthetic": int((kind == "synthetic").sum())}
+    what = {"reproduced": "reproduced by this runner on real models",
+            "reported": "<strong>reported</strong> (copied from papers, never mixed with ours)",
+            "toy": "of <strong>toy</strong> models (tiny demonstration models: they show the method, not real models)",
+            "synthetic": "<strong>synthetic</strong> (made by <code>leaderboard synthetic</code>): not measurements"}
+    parts = [f"{v:,} {what[k]}" for k, v in n.items() if v]
+    total = rows.height
+    return _status_div(f"this page holds {total:,} result{'s' if total != 1 else ''}: " + "; ".join(parts) + ".")
+
+
+def run_status(r: dict) -> str:
+    """A run page's banner: what this one result is."""
+    if r["source_kind"] == "synthetic":
+        text = "a <strong>synthetic</strong> run (made by <code>leaderboard synthetic</code> for tests): not a measurement."
+    elif r["source_kind"] == "reported":
+        text = "a result <strong>reported</strong> in a paper, copied as printed (not reproduced by this runner)."
+    else:
+        text = "a result <strong>reproduced</strong> by this runner" + (" on a toy model" if r["toy"] else "") + "."
+    if r["toy"] and r["source_kind"] != "reproduced":
+        text += " Its model is a <strong>toy</strong> model."
+    return _status_div("this page holds " + text)
 
 
 def _indexes(site: Site, h: pl.DataFrame, main: pl.DataFrame, toy: pl.DataFrame) -> None:
@@ -408,34 +477,77 @@ def _indexes(site: Site, h: pl.DataFrame, main: pl.DataFrame, toy: pl.DataFrame)
     site.page("models/index.md", "Models", block(*parts))
 
 
+VERDICTS = {"tied": "tied with its baseline", "lower": "below its baseline", "higher": "above its baseline"}
+
+
+def _best_rows(t: pl.DataFrame, norm: bool, ranked: bool) -> list[list[object]]:
+    rows = []
+    k, lo, hi = ("nret", "nret_low", "nret_high") if norm else ("retention", "ret_low", "ret_high")
+    for i, r in enumerate(t.iter_rows(named=True), 1):
+        if norm:  # the verdict of the chance-normalised interval: does it hold 1?
+            verdict = ("no interval" if r[lo] is None else VERDICTS["tied"] if r[lo] <= 1.0 <= r[hi]
+                       else VERDICTS["lower"] if r[hi] < 1.0 else VERDICTS["higher"])
+        else:
+            verdict = VERDICTS.get(r["verdict"] or "", "no interval")
+        approx = "" if (r["ret_paired"] and not norm) else "≈"
+        rows.append([i if ranked else Safe('<span class="lb-none" title="not ranked: no interval">–</span>'),
+                     Safe(f'<a href="models/{esc(model_slug(r["model_id"]))}.html">{esc(r["model_id"])}</a> · '
+                          f'<a href="runs/{esc(r["run_id"])}.html">{esc(r["method_label"])}</a> '
+                          f'{tables.badges(r["source_kind"], bool(r["toy"]), False, r["checkpoint_label"], r["lineage_note"])}'),
+                     Safe(tables.sparsity_text(r)), Safe(tables.bits_text(r)),
+                     Safe(fmt(r["value"]) + (f' <span class="lb-ci">{fmt(r["ci_low"])}–{fmt(r["ci_high"])}</span>'
+                                             if r["ci_low"] is not None else "")),
+                     Safe(fmt(r[k]) + (f' <span class="lb-ci">{approx}{fmt(r[lo])}–{fmt(r[hi])}</span>'
+                                       if r[lo] is not None else "")),
+                     verdict])
+    return rows
+
+
 def _best(h: pl.DataFrame, per_task: int = 5) -> list[Safe]:
-    """Per task (corpora never ranked together): the compressions whose retention interval has the highest lower
-    bound, so a noisy run cannot win; each says whether it is distinguishable from its baseline."""
+    """Per task (corpora never ranked together): the compressions whose interval of *kept* has the highest lower
+    bound, so a noisy run cannot win. On a multiple-choice task *kept* is chance-normalised (a model guessing keeps
+    0), and a run whose baseline is within a margin of chance has nothing to keep: it is counted, never ranked. Runs
+    without an interval (results reported without a standard error) are listed apart, not ranked."""
     parts: list[Safe] = []
-    comp = h.filter((pl.col("n_steps") > 0) & pl.col("retention").is_not_null())
+    comp = h.filter(pl.col("n_steps") > 0)
     for task in tables.task_order(comp) if not comp.is_empty() else []:
-        t = comp.filter(pl.col("task") == task).with_columns(
-            lb=pl.coalesce(pl.col("ret_low"), pl.col("retention"))).sort(
-            ["lb", "retention", "bits_per_weight", "run_id"], descending=[True, True, False, False], nulls_last=True)
-        top = t.head(per_task)
-        rows = []
-        for i, r in enumerate(top.iter_rows(named=True), 1):
-            verdict = {"tied": "tied with its baseline", "lower": "below its baseline", "higher": "above its baseline"}.get(
-                r["verdict"] or "", "no interval")
-            rows.append([i, Safe(f'<a href="models/{esc(model_slug(r["model_id"]))}.html">{esc(r["model_id"])}</a> · '
-                                 f'<a href="runs/{esc(r["run_id"])}.html">{esc(r["method_label"])}</a> '
-                                 f'{tables.badges(r["source_kind"], bool(r["toy"]), False, r["checkpoint_label"], r["lineage_note"])}'),
-                         Safe(f'{"–" if r["whole_sparsity"] is None else format(r["whole_sparsity"], ".0%")}'),
-                         _num(r["bits_per_weight"], 1),
-                         Safe(f'{r["value"]:.3f}' + (f' <span class="lb-ci">{r["ci_low"]:.3f}–{r["ci_high"]:.3f}</span>'
-                                                     if r["ci_low"] is not None else "")),
-                         Safe(f'{r["retention"]:.3f}' + (f' <span class="lb-ci">{"" if r["ret_paired"] else "≈"}'
-                                                         f'{r["ret_low"]:.3f}–{r["ret_high"]:.3f}</span>'
-                                                         if r["ret_low"] is not None else "")),
-                         verdict])
-        parts.append(Safe(f"<h3>{esc(metrics.task_name(task))} <small>({esc(task)}, {t.height:,} compressed run{'s' if t.height != 1 else ''})</small></h3>"))
-        parts.append(table(["#", "Model · compression", "Sparsity (all Linear)", "Bits", f"{metrics.metric_short(task)} (95%)",
-                            "Kept (95%)", "vs baseline"], rows, cls="lb-table lb-best lb-cards", numeric={0, 2, 3, 4, 5}))
+        c = metrics.chance(task)
+        norm = c is not None
+        k, lo = ("nret", "nret_low") if norm else ("retention", "ret_low")
+        t = comp.filter(pl.col("task") == task)
+        near = t.filter(pl.col("near_chance").fill_null(False))
+        t = t.filter(pl.col(k).is_not_null())
+        if t.is_empty() and near.is_empty():
+            continue
+        order = dict(descending=[True, False, False], nulls_last=True)
+        ranked = t.filter(pl.col(lo).is_not_null()).sort([lo, "bits_per_weight", "run_id"], **order)
+        loose = t.filter(pl.col(lo).is_null()).sort([k, "bits_per_weight", "run_id"], **order)
+        metric = metrics.metric_short(task)
+        kept_head = "Kept above chance" if norm else "Kept"
+        n = f"{t.height:,} compressed run{'s' if t.height != 1 else ''} with a kept"
+        parts.append(Safe(f"<h3>{esc(metrics.task_name(task))} <small>({n})</small></h3>"))
+        if norm:
+            parts.append(Safe(f'<p class="lb-note">Multiple choice, chance {fmt(c)}: <em>kept</em> is chance-normalised, '
+                              f"(acc − {fmt(c)}) ÷ (baseline − {fmt(c)}).</p>"))
+        for rows_df, ranked_rows in ((ranked.head(per_task), True), (loose.head(per_task), False)):
+            if rows_df.is_empty():
+                continue
+            has_ci = rows_df["ci_low"].is_not_null().any()
+            has_kci = rows_df[lo].is_not_null().any()
+            if not ranked_rows:
+                parts.append(Safe(f'<p class="lb-unranked"><strong>Not ranked</strong>: {loose.height:,} run'
+                                  f'{"s" if loose.height != 1 else ""} without an interval (reported without a standard '
+                                  f'error), by <em>kept</em>{" (the first " + str(per_task) + ")" if loose.height > per_task else ""}:</p>'))
+            parts.append(table(["#", "Model · compression", "Sparsity (all Linear)", "Bits",
+                                f"{metric} (95%)" if has_ci else metric, f"{kept_head} (95%)" if has_kci else kept_head,
+                                "vs baseline"], _best_rows(rows_df, norm, ranked_rows),
+                               cls="lb-table lb-best lb-cards" + ("" if ranked_rows else " lb-unranked-table"),
+                               numeric={0, 2, 3, 4, 5}))
+        if not near.is_empty():
+            parts.append(Safe(f'<p class="lb-note lb-near-chance">{near.height:,} run{"s" if near.height != 1 else ""} not '
+                              f"ranked: {'their' if near.height != 1 else 'its'} baseline is within "
+                              f"{fmt(metrics.MIN_ABOVE_CHANCE, 2)} of chance ({fmt(c)}), so there is no knowledge to keep "
+                              "and the ratio to it is noise.</p>"))
     return parts
 
 
@@ -473,7 +585,8 @@ def _best_section(rows: pl.DataFrame, label: str) -> list[Safe]:
     if not best:
         return []
     return [Safe(f"<h2>Which compressions keep the most knowledge</h2><p>{esc(label[:1].upper() + label[1:])}. Per task, "
-                 "ranked by the lower end of the 95% interval of <em>kept</em> (so noise does not win); <em>tied</em> "
+                 "ranked by the lower end of the 95% interval of <em>kept</em> (so noise does not win; chance-normalised "
+                 "on multiple-choice tasks); runs without an interval are listed apart, not ranked; <em>tied</em> "
                  "means indistinguishable from the model as distributed.</p>"), *best]
 
 
@@ -497,8 +610,8 @@ def _real_models(real: pl.DataFrame) -> list[Safe]:
                 row.append(Safe('<span class="lb-none">not run yet</span>'))
                 continue
             r = b.sort("run_id").row(0, named=True)
-            ci = (f' <span class="lb-ci">{r["ci_low"]:.3f}–{r["ci_high"]:.3f}</span>' if r["ci_low"] is not None else "")
-            row.append(Safe(f'<a href="runs/{esc(r["run_id"])}.html">{r["value"]:.3f}</a>{ci}'))
+            ci = (f' <span class="lb-ci">{fmt(r["ci_low"])}–{fmt(r["ci_high"])}</span>' if r["ci_low"] is not None else "")
+            row.append(Safe(f'<a href="runs/{esc(r["run_id"])}.html">{fmt(r["value"])}</a>{ci}'))
         row.append(m.filter(pl.col("n_steps") > 0)["run_id"].n_unique())
         rows.append(row)
     head = ["Model", *[f"{metrics.metric_short(t)} {metrics.task_name(t)}, as distributed" for t in tasks],
@@ -552,7 +665,7 @@ def _demo(site: Site, toy: pl.DataFrame) -> None:
         "page, the leaderboard and the family and method pages.</div>")]
     if toy.is_empty():
         parts.append(Safe("<p>No toy models in this build.</p>"))
-        site.page("demo.md", "Demo (toy models)", block(*parts))
+        site.page("demo.md", "Demo (toy models)", block(*parts), rows=toy)
         return
     models = []
     for model_id in sorted(toy["model_id"].unique().to_list()):
@@ -567,7 +680,7 @@ def _demo(site: Site, toy: pl.DataFrame) -> None:
     parts += _best_section(toy, "toy models")
     parts.append(Safe("<h2>Every toy-model run</h2>"))
     parts.append(tables.board(toy, 0, url_state=True))
-    site.page("demo.md", "Demo (toy models)", block(*parts))
+    site.page("demo.md", "Demo (toy models)", block(*parts), rows=toy)
 
 
 def _build_info(site: Site, h: pl.DataFrame) -> list[Safe]:
@@ -582,7 +695,7 @@ def _build_info(site: Site, h: pl.DataFrame) -> list[Safe]:
 
     def items(rows: pl.DataFrame, limit: int = 12) -> str:
         li = "".join(
-            f'<li><a href="runs/{esc(r["run_id"])}.html">{esc(r["model_id"])} · {esc(r["method_label"])} · '
+            f'<li><a href="runs/{esc(r["run_id"])}.html">{esc(r["model_id"])} · {esc(metrics.cap(r["method_label"]))} · '
             f'{esc(metrics.task_name(r["eval_task"]))}</a> {tables.badges(r["source_kind"], bool(r["toy"]))}</li>'
             for r in rows.head(limit).iter_rows(named=True))
         more = f"<li>and {rows.height - limit:,} more</li>" if rows.height > limit else ""
@@ -631,7 +744,7 @@ def _family(site: Site, main: pl.DataFrame, toy: pl.DataFrame, fam: str) -> None
     path = f"families/{fam}.md"
     if f.is_empty():
         site.page(path, f"Family: {fam}", f"No runs of real {fam} models yet. [Submit one](../contributing.md).\n",
-                  block(*_toy_pointer(f_toy, "../", f"({fam})")))
+                  block(*_toy_pointer(f_toy, "../", f"({fam})")), rows=f)
         return
     parts: list[object] = []
     curve = sparsity_curve(f, "../", with_family=False)
@@ -667,7 +780,7 @@ def _family(site: Site, main: pl.DataFrame, toy: pl.DataFrame, fam: str) -> None
     parts += _lineage_notes(f, "../")
     parts += _toy_pointer(f_toy, "../", f"({fam})")
     parts.append(tables.board(f, 1, url_state=True, lead=lead_tasks(f), default_source=default_source(f)))
-    site.page(path, f"Family: {fam}", block(*parts))
+    site.page(path, f"Family: {fam}", block(*parts), rows=f)
 
 
 def _method(site: Site, main: pl.DataFrame, toy: pl.DataFrame, method: str) -> None:
@@ -678,7 +791,7 @@ def _method(site: Site, main: pl.DataFrame, toy: pl.DataFrame, method: str) -> N
     if m.is_empty():
         site.page(f"methods/{method_slug(method)}.md", f"Method: {label}",
                   block(*about, Safe("<p>No real model has been compressed with it here yet.</p>"),
-                        *_toy_pointer(m_toy, "../", "compressed with it")))
+                        *_toy_pointer(m_toy, "../", "compressed with it")), rows=m)
         return
     parts: list[object] = []
     curve = sparsity_curve(m, "../")
@@ -690,7 +803,7 @@ def _method(site: Site, main: pl.DataFrame, toy: pl.DataFrame, method: str) -> N
     parts += _lineage_notes(m, "../")
     parts += _toy_pointer(m_toy, "../", "compressed with it")
     parts.append(tables.board(m, 1, url_state=True, lead=lead_tasks(m), default_source=default_source(m)))
-    site.page(f"methods/{method_slug(method)}.md", f"Method: {label}", block(*about, *parts))
+    site.page(f"methods/{method_slug(method)}.md", f"Method: {label}", block(*about, *parts), rows=m)
 
 
 def _registered(method: str):
@@ -767,6 +880,7 @@ def _model(site: Site, h: pl.DataFrame, model_id: str) -> None:
                  [model_id, model_id])
     if not rel.is_empty():
         rel = rel.with_columns(relation=pl.col("relation").map_elements(metrics.relation_label, return_dtype=pl.String),
+                               compression=pl.col("compression").map_elements(metrics.cap, return_dtype=pl.String),
                                href=pl.lit("../runs/") + pl.col("run_id") + pl.lit(".html"))
         parts.append(Safe("<h2>Which facts go first</h2><p>P@1 per relation relative to the baseline, under global "
                           "magnitude pruning and quantization of every Linear layer (the other compressions are in the "
@@ -782,10 +896,11 @@ def _model(site: Site, h: pl.DataFrame, model_id: str) -> None:
     if not forgot.is_empty():
         parts.append(Safe("<h2>Facts forgotten</h2><p>Facts the baseline ranked first that the compressed model no longer does "
                           "(and the reverse).</p>"))
-        parts.append(table(["Compression", "Task", "Forgotten", "Newly right", "Kept", "Compared"],
-                           [[link(f"../runs/{r['run_id']}.html", r["method_label"]), r["task"], r["forgotten"], r["learned"],
-                             r["kept"], r["compared"]] for r in forgot.iter_rows(named=True)], numeric={2, 3, 4, 5}))
-    site.page(f"models/{model_slug(model_id)}.md", f"Model: {model_id}", block(*parts))
+        rows = [[link(f"../runs/{r['run_id']}.html", metrics.cap(r["method_label"])), metrics.task_name(r["task"]),
+                 r["forgotten"], r["learned"], r["kept"], r["compared"]] for r in forgot.iter_rows(named=True)]
+        parts.append(table(["Compression", "Task", "Forgotten", "Newly right", "Kept", "Compared"], rows,
+                           cls="lb-table lb-cards lb-title-first", numeric={2, 3, 4, 5}))  # cards on a phone
+    site.page(f"models/{model_slug(model_id)}.md", f"Model: {model_id}", block(*parts), rows=m)
 
 
 def _related(site: Site, h: pl.DataFrame, m: pl.DataFrame, first: dict) -> list[Safe]:
@@ -803,11 +918,11 @@ def _related(site: Site, h: pl.DataFrame, m: pl.DataFrame, first: dict) -> list[
         rows = []
         for r in others.iter_rows(named=True):
             mine = ours.filter((pl.col("task") == r["task"]) & (pl.col("source_kind") == "reproduced")).sort("run_id")
-            own = (Safe(f'<a href="../runs/{esc(mine["run_id"][0])}.html">{mine["value"][0]:.3f}</a>')
+            own = (Safe(f'<a href="../runs/{esc(mine["run_id"][0])}.html">{fmt(mine["value"][0])}</a>')
                    if not mine.is_empty() else Safe('<span class="lb-none">not run yet</span>'))
-            ci = (f' <span class="lb-ci">{r["ci_low"]:.3f}–{r["ci_high"]:.3f}</span>' if r["ci_low"] is not None else "")
+            ci = (f' <span class="lb-ci">{fmt(r["ci_low"])}–{fmt(r["ci_high"])}</span>' if r["ci_low"] is not None else "")
             rows.append([Safe(f'{esc(metrics.task_name(r["task"]))} <span class="lb-sub">{esc(metrics.metric_short(r["task"]))}</span>'), own,
-                         Safe(f'<a href="../runs/{esc(r["run_id"])}.html">{r["value"]:.3f}</a>{ci} '
+                         Safe(f'<a href="../runs/{esc(r["run_id"])}.html">{fmt(r["value"])}</a>{ci} '
                               f'{tables.badges(r["source_kind"], bool(r["toy"]))}'),
                          link(f"{model_slug(r['model_id'])}.html", r["model_id"]),
                          lineage.related_caveat(base, r["model_id"], first["checkpoint_label"])])
@@ -839,7 +954,19 @@ def _grouped(df: pl.DataFrame) -> dict[str, list[dict]]:
 
 
 def _interval(x: dict) -> object:
-    return Safe(f"[{x['ci_low']:.4f}, {x['ci_high']:.4f}]") if x["ci_low"] is not None else None
+    if x.get("ci_low") is not None:
+        return Safe(f"[{fmt(x['ci_low'], 4)}, {fmt(x['ci_high'], 4)}]")
+    if x.get("stderr") is not None and x.get("value") is not None:  # the normal interval of a reported standard error
+        lo, hi = x["value"] - metrics.Z * x["stderr"], x["value"] + metrics.Z * x["stderr"]
+        return Safe(f'[{fmt(lo, 4)}, {fmt(hi, 4)}] <span class="lb-sub">± 1.96 SE</span>')
+    return None
+
+
+def _metric_label(name: str) -> str:
+    try:
+        return registry.metric_info(name).label
+    except registry.UnknownMetric:
+        return name
 
 
 KERNELS = {"native": "low-bit kernels",
@@ -863,7 +990,38 @@ def _calibration(text: str | None) -> object:
 
 
 def run_title(r: dict) -> str:
-    return f"{r['model_id']} · {r['method_label']} · {metrics.task_name(r['eval_task'])}"
+    return f"{r['model_id']} · {metrics.cap(r['method_label'])} · {metrics.task_name(r['eval_task'])}"
+
+
+_CITATION = (  # "Frantar, Alistarh (2023). SparseGPT: ... One-Shot. ICML 2023 (PMLR 202)" / "Petroni et al. 2019, Title?, EMNLP"
+    re.compile(r"^(?P<authors>[^()]+?) \((?P<year>\d{4})\)\. (?P<title>.+?[.?!]) (?P<venue>[^.]+(?:\.[^.]+)*)$"),
+    re.compile(r"^(?P<authors>[^,]+?),? (?P<year>\d{4}), (?P<title>.+?), (?P<venue>[^,]+)$"),
+)
+_JOURNALS = ("TACL", "Transactions", "Journal", "JMLR")
+
+
+def citation_fields(citation: str) -> tuple[str, str | None, list[tuple[str, str | None]]]:
+    """BibTeX type, key and fields from a source's citation as run files state it ('Authors (Year). Title. Venue'):
+    author, title, year and booktitle or journal. A citation of another shape is kept whole as a note of an @misc entry
+    (never as its title)."""
+    for pattern in _CITATION:
+        m = pattern.match(citation.strip())
+        if m:
+            break
+    else:
+        return "misc", None, [("note", citation)]
+    authors = [a.strip() for a in m["authors"].split(",") if a.strip()]
+    names = " and ".join("others" if a == "et al." else a.removesuffix(" et al.") + (" and others" if a.endswith(" et al.") else "")
+                         for a in authors)
+    title = m["title"].rstrip(".")
+    venue = m["venue"].strip()
+    first = re.sub(r"[^a-z]", "", authors[0].split()[0].lower()) if authors else "source"
+    word = next((re.sub(r"[^a-z0-9]", "", w.lower()) for w in re.split(r"[\s:]+", title)
+                 if len(re.sub(r"[^a-z0-9]", "", w.lower())) > 3), "")
+    key = f"{first}{m['year']}{word}"
+    if any(j in venue for j in _JOURNALS):
+        return "article", key, [("author", names), ("title", title), ("journal", venue), ("year", m["year"])]
+    return "inproceedings", key, [("author", names), ("title", title), ("booktitle", venue), ("year", m["year"])]
 
 
 def bibtex(key: str, fields: list[tuple[str, str | None]], kind: str = "misc") -> Safe:
@@ -902,11 +1060,11 @@ def run_body(r: dict, res: list[dict], steps: list[dict], sparsity: list[dict], 
     if baseline and baseline != rid:
         links.insert(1, f'<a href="{esc(baseline)}.html">its baseline (the checkpoint as distributed)</a>'
                      if r.get("checkpoint_label") and r["n_steps"] else f'<a href="{esc(baseline)}.html">its uncompressed baseline</a>')
-    parts = [Safe(f'<h1 id="run-title">{esc(run_title(r))}</h1>'),
+    parts = [Safe(run_status(r)), Safe(f'<h1 id="run-title">{esc(run_title(r))}</h1>'),
              Safe(f"<p>{source_badge(r['source_kind'], r['toy'])}"
                   + (f" {tables.corrected_badge(r.get('correction_reason'))}" if r.get("supersedes") else "")
                   + (f" {badge('superseded', 'superseded')}" if superseded_by else "")
-                  + f" {esc(r['eval_task'])} · run <code>{esc(rid)}</code> · " + " · ".join(links) + "</p>"),
+                  + f" {esc(metrics.task_name(r['eval_task']))} · run <code>{esc(rid)}</code> · " + " · ".join(links) + "</p>"),
              *_errata_notes(r, superseded_by)]
     note = lineage.lineage_note(r)
     if note:
@@ -921,15 +1079,6 @@ def run_body(r: dict, res: list[dict], steps: list[dict], sparsity: list[dict], 
                         "this run is not exactly the commit named below.")
     for w in warnings:
         parts.append(Safe(f'<p class="lb-warning">{esc(w)}</p>'))
-    if r["source_kind"] == "reported":
-        parts += [Safe("<h2>Source</h2>"), dl([("citation", r["citation"]), ("table", r["citation_table"]),
-                                               ("page", r["citation_page"])])]
-        if r["citation_url"]:
-            parts.append(Safe(f'<p>{link(r["citation_url"], r["citation_url"])}</p>'))
-        parts.append(Safe("<h3>Cite</h3>"))
-        parts.append(bibtex(f"reported-{rid}", [("title", r["citation"]), ("note", f"{r['citation_table']}"
-                                                + (f", page {r['citation_page']}" if r["citation_page"] else "")),
-                                                ("url", r["citation_url"])]))
     if r["source_kind"] == "synthetic":
         parts.append(Safe('<p class="lb-warning">Synthetic run, made for tests and benchmarks: not a measurement.</p>'))
     broken = {x["task"]: (x["task_nonfinite"], x["task_n"]) for x in res if x.get("task_nonfinite")}
@@ -938,19 +1087,30 @@ def run_body(r: dict, res: list[dict], steps: list[dict], sparsity: list[dict], 
                           f"scores (NaN or infinite) on {bad:,} of {n:,} examples. They count as wrong, never as "
                           "right; the model is broken, not merely compressed.</p>"))
     parts.append(Safe("<h2>Results</h2>"))
-    parts.append(table(["Task", "Metric", "Value", "Scale", "95% interval", "n", "Excluded"],
-                       [[x["task"], x["metric"], _num(x["value"], 4), x["scale"], _interval(x), x["n"], x["task_excluded"]]
-                        for x in res], numeric={2, 5, 6}))
+    parts.append(table(["Task", "Metric", "Value", "Scale", "Std. error", "95% interval", "n", "Excluded"],
+                       [[Safe(f'{esc(metrics.task_name(x["task"]))} <code class="lb-sub">{esc(x["task"])}</code>'),
+                         Safe(f'{esc(_metric_label(x["metric"]))} <code class="lb-sub">{esc(x["metric"])}</code>'),
+                         _num(x["value"], 4), x["scale"], _num(x.get("stderr"), 4), _interval(x), x["n"], x["task_excluded"]]
+                        for x in res], cls="lb-table lb-cards lb-title-first", numeric={2, 4, 6, 7}))
     if forgot:
         parts.append(Safe("<h3>Facts forgotten</h3>"))
         parts.append(table(["Task", "Facts forgotten", "Newly right", "Kept", "Compared with the baseline"],
-                           [[x["task"], x["forgotten"], x["learned"], x["kept"], x["compared"]] for x in forgot],
+                           [[metrics.task_name(x["task"]), x["forgotten"], x["learned"], x["kept"], x["compared"]] for x in forgot],
                            numeric={1, 2, 3, 4}))
     if rels:
         parts.append(Safe("<h2>Per relation (P@1)</h2>"))
         parts.append(table(["Relation", "P@1", "95% interval", "n", "Excluded"],
                            [[metrics.relation_label(x["relation"]), _num(x["value"], 4), _interval(x), x["n"], x["excluded"]]
                             for x in rels], numeric={1, 3, 4}))
+    if r["source_kind"] == "reported":
+        parts += [Safe("<h2>Source</h2>"), dl([("citation", r["citation"]), ("table", r["citation_table"]),
+                                               ("page", r["citation_page"])])]
+        if r["citation_url"]:
+            parts.append(Safe(f'<p>{link(r["citation_url"], r["citation_url"])}</p>'))
+        parts.append(Safe("<h3>Cite</h3>"))
+        where = f"{r['citation_table']}" + (f", page {r['citation_page']}" if r["citation_page"] else "")
+        kind, key, fields = citation_fields(r["citation"])
+        parts.append(bibtex(key or f"reported-{rid}", [*fields, ("note", where), ("url", r["citation_url"])], kind))
     parts.append(Safe("<h2>Compression</h2>"))
     if not steps:
         parts.append(Safe("<p>None: the uncompressed baseline.</p>"))
@@ -1028,7 +1188,8 @@ def _runs(site: Site, h: pl.DataFrame) -> None:
         site.run_pages[rid] = (run_title(r), run_body(r, res.get(rid, []), steps.get(rid, []), sparsity.get(rid, []),
                                                       rels.get(rid, []), forgot.get(rid, []), baselines.get(rid),
                                                       superseded.get(rid)))
-    site.pages[RUN_SHELL] = ("---\nhide:\n  - navigation\n  - toc\nsearch:\n  exclude: true\n---\n\n"
+    site.pages[RUN_SHELL] = (f"---\ntitle: {RUN_TITLE_MARKER}\nhide:\n  - navigation\n  - toc\nsearch:\n  exclude: true\n---\n\n"
+                             f"<!-- {PAGE_STATUS} -->\n"
                              f"# {RUN_TITLE_MARKER}\n\n{RUN_BODY_MARKER}\n")
 
 
@@ -1056,6 +1217,7 @@ def _compare(site: Site, h: pl.DataFrame) -> None:
         data_rows.append({"key": row.key, "model": row.model_id, "family": row.family, "label": row.label,
                           "method": metrics.method_name(row.method), "source": row.source, "toy": row.toy,
                           "scope": row.scope, "sparsity": row.sparsity, "whole": row.whole, "bits": row.bits,
+                          "bits_nominal": row.bits_nominal, "whole_nominal": row.sparsity_nominal,
                           "size": None if row.size_mb is None else round(row.size_mb, 3), "baseline": row.n_steps == 0,
                           "tasks": t_out})
     site.data["data/compare.json"] = {"rows": data_rows, "tasks": tasks,
@@ -1076,7 +1238,7 @@ def _compare(site: Site, h: pl.DataFrame) -> None:
         '<div class="lb-compare-out" aria-live="polite"><p class="lb-compare-empty">No rows picked yet. Examples: '
         '<a class="lb-compare-example" href="compare.html">the baseline and its strongest compressions</a>.</p></div></div>'
         '<script src="assets/compare.js" defer></script>')
-    site.page("compare.md", "Compare", block(intro, shell))
+    site.page("compare.md", "Compare", block(intro, shell), rows=h)
 
 
 def _fact_bitsets(site: Site) -> None:

@@ -9,9 +9,11 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
+from ..registry import KNOWLEDGE_PROBES
 from ..schema import model_slug
+from .fmt import fmt, pct
 from .html import Safe, badge, esc
-from .metrics import chance, metric_short, task_name
+from .metrics import MIN_ABOVE_CHANCE, chance, metric_short, task_name
 
 MAX_VISIBLE_TASKS = 3  # more fit at 1280 px only without their intervals; the column chooser shows the others
 BITS_NOTE = ("measured over every weight of the model, embeddings included: 4-bit schemes quantize the Linear "
@@ -37,6 +39,8 @@ class Row:
     lineage: str | None = None  # what that means, as a sentence (the badge's title)
     corrected: str | None = None  # errata: why a run of this row corrects a published one (the badge's title)
     tasks: dict[str, dict] = field(default_factory=dict)
+    bits_nominal: float | None = None  # the scheme's stated bits where nothing was measured (reported GPTQ: 4)
+    sparsity_nominal: float | None = None  # the requested share over all Linear layers where nothing was measured
 
 
 def row_key(source: str, model_id: str, revision: str | None, compression_key: str) -> str:
@@ -53,7 +57,8 @@ def build_rows(h: pl.DataFrame) -> list[Row]:
                 key, r["source_kind"], bool(r["toy"]), r["model_id"], r["family"], r["method_label"], r["method"],
                 r["scope"], r["sparsity"], r["whole_sparsity"], r["bits_per_weight"],
                 r["weight_bytes"] / 1e6 if r["weight_bytes"] is not None else None, r["n_steps"],
-                r.get("checkpoint_label"), r.get("lineage_note"))
+                r.get("checkpoint_label"), r.get("lineage_note"), bits_nominal=r.get("bits_nominal"),
+                sparsity_nominal=r.get("sparsity_nominal"))
         row.tasks[r["task"]] = r
         if r.get("correction_reason") and r["correction_reason"] not in (row.corrected or "").split(" / "):
             row.corrected = f"{row.corrected} / {r['correction_reason']}" if row.corrected else r["correction_reason"]
@@ -118,14 +123,35 @@ def checkpoint_short(label: str) -> str:
 
 
 def _n(x: float | None, digits: int = 3) -> str:
-    return "–" if x is None else f"{x:.{digits}f}"
+    return fmt(x, digits)
 
 
 def _ci(lo: float | None, hi: float | None, approx: bool = False, digits: int = 3) -> Safe:
     if lo is None or hi is None:
         return Safe("")
     mark = "≈" if approx else ""
-    return Safe(f'<span class="lb-ci">{mark}{lo:.{digits}f}–{hi:.{digits}f}</span>')
+    return Safe(f'<span class="lb-ci">{mark}{fmt(lo, digits)}–{fmt(hi, digits)}</span>')
+
+
+NOMINAL = '<span class="lb-nominal" title="nominal: what the scheme states, not measured on the weights">nominal</span>'
+
+
+def bits_text(r: dict) -> str:
+    """Bits per weight as measured, else the scheme's nominal bits marked as such, else a dash."""
+    if r.get("bits_per_weight") is not None:
+        return fmt(r["bits_per_weight"], 1)
+    if r.get("bits_nominal") is not None:
+        return f'{fmt(r["bits_nominal"], 0)} {NOMINAL}'
+    return "–"
+
+
+def sparsity_text(r: dict) -> str:
+    """Sparsity of all Linear layers as measured, else the requested share marked nominal, else a dash."""
+    if r.get("whole_sparsity") is not None:
+        return pct(r["whole_sparsity"])
+    if r.get("sparsity_nominal") is not None:
+        return f'{pct(r["sparsity_nominal"])} {NOMINAL}'
+    return "–"
 
 
 def _sortattr(v: float | None) -> str:
@@ -133,7 +159,7 @@ def _sortattr(v: float | None) -> str:
 
 
 def _pct(x: float | None) -> str:
-    return "–" if x is None else f"{100 * x:.0f}%"
+    return pct(x)
 
 
 def _broken(row: Row) -> str:
@@ -162,6 +188,11 @@ def css_string(text: str) -> str:
     return '"' + "".join(c if c.isalnum() and c.isascii() or c == " " else f"\\{ord(c):06x}" for c in text) + '"'
 
 
+def _na(*values: float | None) -> str:
+    """A cell with nothing to show (a dash): phone cards leave it out."""
+    return ' class="lb-na"' if all(v is None for v in values) else ""
+
+
 def _num_attr(v: float | None) -> str:
     return "" if v is None else f' data-sort="{float(f"{v:.6g}")!r}"'
 
@@ -181,8 +212,10 @@ def board(h: pl.DataFrame, depth: int, *, show_model: bool = True, filters: bool
     rows = sort_rows(build_rows(h), primary)
     if limit is not None:
         rows = rows[:limit]
-    # the real models' knowledge probes when there are any (other tasks, e.g. the papers' lm-eval ones, are a tick away)
-    shown_first = [t for t in tasks if t in set(lead or ())] or tasks
+    # the knowledge probes (LAMA, BEAR) first, the real models' ones before the others; other tasks (the papers' lm-eval
+    # ones) are a tick away unless there is no probe at all. The page's script drops columns empty for the rows shown.
+    probes = [t for t in tasks if t.partition(":")[0] in KNOWLEDGE_PROBES]
+    shown_first = [t for t in tasks if t in set(lead or ())] + [t for t in probes if t not in set(lead or ())] or tasks
     visible = set(shown_first[:MAX_VISIBLE_TASKS])
     bid = "lb-board-" + hashlib.sha256("\x00".join(tasks).encode()).hexdigest()[:8]
     head = ['<th scope="col" class="lb-rank" data-col="rank">#</th>',
@@ -203,27 +236,32 @@ def board(h: pl.DataFrame, depth: int, *, show_model: bool = True, filters: bool
                     f'<button type="button">{esc(metric)}<span class="lb-sub">{esc(task_name(t))}</span></button></th>')
         norm = " · chance-normalised" if chance(t) is not None else ""
         head.append(f'<th scope="col" data-col="k{i}" data-task="{esc(t)}" data-type="num" '
-                    f'title="retention: {esc(metric)} ÷ the baseline\'s {esc(metric)} on {esc(t)}; 95% interval below{norm}">'
+                    f'title="retention: {esc(metric)} ÷ the baseline\'s {esc(metric)} on {esc(task_name(t))}; 95% interval below where there is one{norm}">'
                     f'<button type="button">Kept<span class="lb-sub">{esc(task_name(t))}</span></button></th>')
-        labels[6 + 2 * i] = f"{metric} {task_name(t)} (95%)"
-        labels[7 + 2 * i] = f"Kept {task_name(t)} (95%)"
+        # "(95%)" only over columns that hold an interval (many reported results have none)
+        with_ci = any(r["ci_low"] is not None for row in rows for r in [row.tasks.get(t)] if r)
+        with_kci = any(r["ret_low"] is not None for row in rows for r in [row.tasks.get(t)] if r)
+        labels[6 + 2 * i] = f"{metric} {task_name(t)}" + (" (95%)" if with_ci else "")
+        labels[7 + 2 * i] = f"Kept {task_name(t)}" + (" (95%)" if with_kci else "")
         if t not in visible:
             hidden += [f"t{i}", f"k{i}"]
-    cols = {"size": 5, **{f"t{i}": 6 + 2 * i for i in range(len(tasks))}, **{f"k{i}": 7 + 2 * i for i in range(len(tasks))}}
+    cols = {"sparsity": 3, "bits": 4, "size": 5, **{f"t{i}": 6 + 2 * i for i in range(len(tasks))}, **{f"k{i}": 7 + 2 * i for i in range(len(tasks))}}
     style = "".join(f"#{bid}.lb-hide-{k} > * > tr > :nth-child({n}){{display:none}}" for k, n in cols.items())
     style += "@media screen and (max-width:44.9375em){" + "".join(
         f"#{bid} > tbody > tr > td:nth-child({n})::before{{content:{css_string(lbl)}}}" for n, lbl in labels.items()) + "}"
     body = []
     for n, row in enumerate(rows, 1):
         cls = f"lb-src-{row.source}" + (" lb-baseline" if row.n_steps == 0 else "")
+        whole = row.whole if row.whole is not None else row.sparsity_nominal
+        bits = row.bits if row.bits is not None else row.bits_nominal
         cells = [f"<td>{n}</td>", str(first_cell(row, prefix, show_model, select, primary)),
-                 f"<td{_num_attr(row.whole)}>{_pct(row.whole)}"
-                 # below: the requested share of the pruned scope, also where nothing was measured (reported runs)
+                 f"<td{_num_attr(whole)}{_na(whole, row.sparsity)}>{sparsity_text({'whole_sparsity': row.whole, 'sparsity_nominal': row.sparsity_nominal})}"
+                 # below: the requested share of the pruned scope, where it is not the whole model's
                  + (f'<span class="lb-ci">{_pct(row.sparsity)} {esc(row.scope or "all")}</span>'
-                    if row.sparsity is not None and (row.scope not in (None, "all") or row.whole is None) else "")
+                    if row.sparsity is not None and row.scope not in (None, "all") else "")
                  + "</td>",
-                 f"<td{_num_attr(row.bits)}>{_n(row.bits, 1)}</td>",
-                 f"<td{_num_attr(row.size_mb)}>{_n(row.size_mb, 1)}</td>"]
+                 f"<td{_num_attr(bits)}{_na(bits)}>{bits_text({'bits_per_weight': row.bits, 'bits_nominal': row.bits_nominal})}</td>",
+                 f"<td{_num_attr(row.size_mb)}{_na(row.size_mb)}>{_n(row.size_mb, 1)}</td>"]
         for t in tasks:
             r = row.tasks.get(t)
             if r is None:
@@ -235,16 +273,26 @@ def board(h: pl.DataFrame, depth: int, *, show_model: bool = True, filters: bool
             if row.n_steps == 0:
                 cells.append('<td><span class="lb-base">baseline</span></td>')
                 continue
+            if r.get("near_chance"):
+                cells.append(f'<td><span class="lb-none" title="the baseline ({fmt(r["baseline_value"])}) is within '
+                             f'{fmt(MIN_ABOVE_CHANCE, 2)} of chance ({fmt(chance(t))}): nothing to keep, no ratio">'
+                             'near chance</span></td>')
+                continue
             tag = {"tied": ' <span class="lb-tie">tied</span>', "higher": ' <span class="lb-up">▲</span>'}.get(r.get("verdict") or "", "")
-            extra = f'<span class="lb-ci">norm {r["nret"]:.2f}</span>' if r.get("nret") is not None else ""
+            extra = f'<span class="lb-ci">norm {fmt(r["nret"], 2)}</span>' if r.get("nret") is not None else ""
             cells.append(f'<td{_num_attr(r["retention"])}>{_n(r["retention"])}{tag}'
                          f'{_ci(r["ret_low"], r["ret_high"], not r["ret_paired"])}{extra}</td>')
         body.append(f'<tr class="{esc(cls)}" data-key="{esc(row.key)}" data-family="{esc(row.family)}" '
                     f'data-source="{esc(row.source)}" data-method="{esc(row.method)}">' + "".join(cells) + "</tr>")
     cap = f"<caption>{esc(caption)}</caption>" if caption else ""
     attrs = ' data-url-state="1"' if url_state else ""
+    # MkDocs Material reads ?q= as a search query and opens its overlay: the board's text filter is ?filter=; a link
+    # with ?q= from before is rewritten before the theme's script runs (it is at the end of the page, this is not)
+    moved = ('<script>(function(){var u=new URL(location.href),p=u.searchParams;if(p.has("q")){'
+             'if(!p.has("filter"))p.set("filter",p.get("q"));p.delete("q");history.replaceState(null,"",u.pathname+'
+             '(p.toString()?"?"+p.toString():"")+u.hash);}})();</script>' if url_state else "")
     table_cls = "lb-table lb-board lb-sortable" + "".join(f" lb-hide-{k}" for k in hidden)
-    table = Safe(f'<style>{style}</style><div class="lb-table-wrap lb-board-wrap"><table id="{bid}" class="{table_cls}"{attrs}>'
+    table = Safe(f'{moved}<style>{style}</style><div class="lb-table-wrap lb-board-wrap"><table id="{bid}" class="{table_cls}"{attrs}>'
                  f'{cap}<thead><tr>' + "".join(head) + "</tr></thead><tbody>" + "\n".join(body) + "</tbody></table></div>")
     if not filters:
         return table
