@@ -207,3 +207,29 @@ def test_facts_forgotten_against_hand_counted_ranks(tmp_path, baseline) -> None:
     ingest(runs, db)
     row = q(db, f"SELECT forgotten, learned, kept, compared FROM facts_forgotten WHERE run_id = '{with_run_id(comp)['run_id']}'")
     assert row.row(0) == (1, 1, 1, 1700)
+
+
+def test_headline_metric_comes_from_the_registry_at_ingest(tmp_path, baseline) -> None:
+    """One headline per run, filled at ingest from registry.headline_metric (it was an SQL CASE ... ELSE 'acc'
+    copied into the pages, pr-check and the demo): LAMA P@1, BEAR accuracy, lm-eval acc; a reproduced run
+    without its headline metric is on no leaderboard, and validate warns so."""
+    from leaderboard import registry
+    from leaderboard.validate import validate_paths
+
+    runs, db = tmp_path / "runs", tmp_path / "db.duckdb"
+    place(runs, baseline)
+    lm = copy.deepcopy(baseline)
+    lm["model"].update(id="example/opt-125m", family="decoder", architecture="OPTForCausalLM", parameters=125239296)
+    lm["evaluation"] = {"task": "lm-eval:lambada_openai", "data_sha256": "3" * 64, "settings": {"num_fewshot": 0}}
+    lm["results"] = [{"task": "lm-eval:lambada_openai", "n": 5153, "metrics": {
+        "perplexity": {"value": 26.02, "scale": "fraction", "n": 5153, "stderr": 0.91}}}]
+    lm_path = place(runs, with_run_id(lm))
+    ingest(runs, db)
+    got = dict(q(db, "SELECT eval_task, headline_metric FROM runs").iter_rows())
+    assert got == {baseline["evaluation"]["task"]: "precision@1", "lm-eval:lambada_openai": None}
+    (warning,) = validate_paths([runs]).warnings
+    assert warning.path == str(lm_path) and "no 'acc' for 'lm-eval:lambada_openai'" in warning.message
+    assert registry.headline_metric("bear:bear") == "accuracy"
+    assert registry.headline_metric("lm-eval:arc_easy") == "acc"
+    with pytest.raises(registry.UnknownTask, match="no headline metric"):
+        registry.headline_metric("capitals:world")

@@ -344,6 +344,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     the site. Runs the sweep makes that runs/ lacks are added to it."""
     import shutil
 
+    from .registry import KNOWLEDGE_PROBES
     from .reproduce import compare_trees, summary_line
     from .store import IngestError, connect, ingest
     from .sweep import SweepError, parse, with_out
@@ -388,11 +389,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
     con = connect(args.db, read_only=True)
     try:
         table = con.sql("""
-            SELECT model_id, task, method_label AS compression, round(value, 3) AS value,
-                   round(retention, 3) AS retention, round(bits_per_weight, 1) AS bits
-            FROM retention WHERE metric IN ('precision@1', 'accuracy') AND source_kind = 'reproduced'
-            ORDER BY model_id, task, n_steps > 0, sparsity NULLS LAST, compression
-        """).pl()
+            SELECT t.model_id, t.task, t.method_label AS compression, round(t.value, 3) AS value,
+                   round(t.retention, 3) AS retention, round(t.bits_per_weight, 1) AS bits
+            FROM retention t JOIN runs r USING (run_id)
+            WHERE t.metric = r.headline_metric AND t.source_kind = 'reproduced'
+              AND split_part(t.eval_task, ':', 1) IN (SELECT unnest(?::VARCHAR[]))
+            ORDER BY t.model_id, t.task, t.n_steps > 0, t.sparsity NULLS LAST, compression
+        """, params=[list(KNOWLEDGE_PROBES)]).pl()
     finally:
         con.close()
     with pl.Config(tbl_rows=200, tbl_width_chars=160, fmt_str_lengths=80, tbl_hide_dataframe_shape=True):

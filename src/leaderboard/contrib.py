@@ -37,8 +37,7 @@ RANK_SQL = """
 SELECT run_id, model_id, family, method_label, eval_task AS task, value,
        rank() OVER (PARTITION BY family, eval_task ORDER BY value DESC, run_id) AS rank
 FROM (SELECT r.*, t.value FROM runs r JOIN retention t USING (run_id)
-      WHERE t.task = r.eval_task AND t.metric = CASE WHEN r.eval_task LIKE 'lama:%' THEN 'precision@1'
-                                                     WHEN r.eval_task LIKE 'bear:%' THEN 'accuracy' ELSE 'acc' END
+      WHERE t.task = r.eval_task AND t.metric = r.headline_metric
         AND r.source_kind <> 'synthetic')
 """
 

@@ -37,6 +37,13 @@ TASK_SUITES: dict[str, str] = {
     "lm-eval": "EleutherAI lm-evaluation-harness task",
     "bear": "BEAR knowledge probe (Wiland et al. 2024) through lm-pub-quiz",
 }
+# Each suite's headline metric: the number its leaderboard rows show and rank (mteb's main_score). A task may name
+# its own (TaskInfo.headline); a task of a suite not listed here has none, and the store says so (never a default).
+SUITE_HEADLINES: dict[str, str] = {
+    "lama": "precision@1",  # mean over relations, as LAMA reports it
+    "bear": "accuracy",  # mean over templates, as the BEAR leaderboard reports it
+    "lm-eval": "acc",  # lm-eval's accuracy (its multiple-choice tasks' first metric)
+}
 KNOWLEDGE_PROBES: tuple[str, ...] = ("lama", "bear")  # the suites that probe stored facts (lm-eval tasks measure other things)
 LAMA_CORPORA: tuple[str, ...] = ("trex", "google-re", "conceptnet", "squad")
 
@@ -46,6 +53,7 @@ class TaskInfo:
     name: str  # "<suite>:<name>"
     label: str  # what readers see
     choices: int | None = None  # answer options per question in the task's definition (multiple choice): chance = 1/choices
+    headline: str | None = None  # the metric leaderboards show and rank, where it is not the suite's (SUITE_HEADLINES)
 
     @property
     def chance(self) -> float | None:
@@ -79,6 +87,23 @@ MIN_ABOVE_CHANCE = 0.02
 
 def task_info(task: str) -> TaskInfo | None:
     return TASKS.get(task)
+
+
+class UnknownTask(ValueError):
+    pass
+
+
+def headline_metric(task: str) -> str:
+    """The metric a run of ``task`` is shown and ranked by: the task's own, else its suite's. A task of a suite
+    with no headline is an error (a run must never fall silently into another suite's metric)."""
+    info = TASKS.get(task)
+    if info is not None and info.headline is not None:
+        return info.headline
+    suite = task.partition(":")[0]
+    if suite not in SUITE_HEADLINES:
+        raise UnknownTask(f"task {task!r}: suite {suite!r} has no headline metric (known suites: "
+                          f"{', '.join(SUITE_HEADLINES)})")
+    return SUITE_HEADLINES[suite]
 
 
 @dataclass(frozen=True)

@@ -865,7 +865,8 @@ def _evaluate(spec: RunSpec, checked: Checked, lm: LoadedModel, task: str, comp:
 
 def _headline(run: RunFile) -> tuple[str, object]:
     metrics = run.results[0].metrics
-    name = next((m for m in ("precision@1", "accuracy", "acc") if m in metrics), next(iter(metrics)))
+    name = registry.headline_metric(run.evaluation.task)
+    name = name if name in metrics else next(iter(metrics))
     return name, metrics[name]
 
 

@@ -39,7 +39,7 @@ from .validate import (
     supersession_problems,
 )
 
-STORE_VERSION = "8"  # 8: errata (runs.supersedes, correction_reason; superseded runs left out of every view); 7: steps a checkpoint arrived with are not part of the run's pipeline; 3: results.task_nonfinite; 4: lineage and stored-size columns; 5: results.task_config; 6: fact ranks are BIGINT, baselines match evaluation settings
+STORE_VERSION = "9"  # 9: runs.headline_metric (from the registry at ingest); 8: errata (runs.supersedes, correction_reason; superseded runs left out of every view); 7: steps a checkpoint arrived with are not part of the run's pipeline; 3: results.task_nonfinite; 4: lineage and stored-size columns; 5: results.task_config; 6: fact ranks are BIGINT, baselines match evaluation settings
 
 DDL = """
 CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR);
@@ -50,7 +50,7 @@ CREATE TABLE IF NOT EXISTS runs (
     parameters BIGINT, toy BOOLEAN, base_model_id VARCHAR, base_model_revision VARCHAR, derived_by VARCHAR,
     steps_in_checkpoint INTEGER, checkpoint_label VARCHAR, tensor_types VARCHAR,
     source_kind VARCHAR NOT NULL, citation VARCHAR, citation_table VARCHAR, citation_url VARCHAR, citation_page VARCHAR,
-    eval_task VARCHAR NOT NULL, eval_data_sha256 VARCHAR, eval_settings VARCHAR,
+    eval_task VARCHAR NOT NULL, eval_data_sha256 VARCHAR, eval_settings VARCHAR, headline_metric VARCHAR,
     n_steps INTEGER NOT NULL, method VARCHAR NOT NULL, method_label VARCHAR NOT NULL, compression_key VARCHAR NOT NULL,
     scope VARCHAR,
     sparsity DOUBLE, scheme VARCHAR,
@@ -148,7 +148,7 @@ JOIN baselines b
  AND b.model_revision IS NOT DISTINCT FROM r.model_revision
  AND b.eval_task = r.eval_task AND b.eval_data_sha256 IS NOT DISTINCT FROM r.eval_data_sha256
  AND b.eval_settings = r.eval_settings
- AND b.metric IN ('precision@1', 'accuracy')  -- LAMA's P@1, BEAR's accuracy (rank 1 = known)
+ AND b.metric = r.headline_metric  -- LAMA's P@1, BEAR's accuracy (rank 1 = known)
 JOIN fact_ranks f ON f.run_id = r.run_id AND f.task = b.task
 JOIN fact_ranks fb ON fb.run_id = b.run_id AND fb.task = f.task AND fb.fact_id = f.fact_id
 WHERE r.n_steps > 0
@@ -216,6 +216,17 @@ def _fraction(value: float, scale: str) -> float:
     return value / 100.0 if scale == "percent" else value
 
 
+def _headline(run: RunFile) -> str | None:
+    """The run's headline metric (registry.headline_metric of its task), where its results hold it; else None (the
+    validator warns: such a run is on no leaderboard)."""
+    try:
+        metric = registry.headline_metric(run.evaluation.task)
+    except registry.UnknownTask:
+        return None
+    held = any(r.task == run.evaluation.task and metric in r.metrics for r in run.results)
+    return metric if held else None
+
+
 def _rows(run: RunFile, path: str) -> dict[str, list[dict]]:
     m, src, ev, meas, prov = run.model, run.source, run.evaluation, run.measured, run.provenance
     steps = run.applied_steps  # the pipeline this run measures; the checkpoint's own steps are its lineage
@@ -233,6 +244,7 @@ def _rows(run: RunFile, path: str) -> dict[str, list[dict]]:
         "source_kind": src.kind, "citation": getattr(src, "citation", None), "citation_table": getattr(src, "table", None),
         "citation_url": getattr(src, "url", None), "citation_page": getattr(src, "page", None),
         "eval_task": ev.task, "eval_data_sha256": ev.data_sha256, "eval_settings": json.dumps(ev.settings, sort_keys=True),
+        "headline_metric": _headline(run),
         "n_steps": len(steps), "method": naming.method_key(steps),
         "method_label": naming.pipeline_label(steps) if steps or not held else naming.as_distributed_label(held),
         "compression_key": canonical_json([s.model_dump(exclude_none=True) for s in steps]),

@@ -346,6 +346,12 @@ def semantic_problems(path: str, run: RunFile, rel_path: str | None) -> list[Pro
             out.append(Problem(path, f"/results/{i}/task", f"task {tr.task!r} appears twice"))
         seen_tasks.add(tr.task)
         out += _task_problems(path, i, tr, suite, budget)
+    if suite in registry.SUITE_HEADLINES and run.source.kind != "reported":  # a paper reports what it reports
+        headline = registry.headline_metric(run.evaluation.task)
+        own = [tr for tr in run.results if tr.task == run.evaluation.task]
+        if own and not any(headline in tr.metrics for tr in own):
+            out.append(Problem(path, "/results", f"no {headline!r} for {run.evaluation.task!r} (the metric its "
+                               "leaderboards show): this run will be on no leaderboard", "warning"))
     mismatch = sparsity_mismatch(run.applied_steps, run.measured.sparsity) if run.measured is not None else None
     if mismatch:
         out.append(Problem(path, f"/measured/sparsity/{_escape(mismatch[0])}", mismatch[1]))

@@ -18,8 +18,7 @@ from . import charts, lineage, metrics, tables
 from .fmt import fmt, pct
 from .html import Safe, badge, block, code, dl, esc, link, script_json, table
 
-HEADLINE = ("CASE WHEN r.eval_task LIKE 'lama:%' THEN 'precision@1' WHEN r.eval_task LIKE 'bear:%' THEN 'accuracy' "
-            "ELSE 'acc' END")
+HEADLINE = "r.headline_metric"  # filled at ingest from the registry (registry.headline_metric)
 
 
 # A result reported with a standard error and no interval (the BEAR leaderboard's sem, lm-eval's acc_stderr) gets the
@@ -759,7 +758,8 @@ def _family(site: Site, main: pl.DataFrame, toy: pl.DataFrame, fam: str) -> None
         parts.append(site.chart(charts.retention_vs_bits(bits, site.colours, title, f"{bits.height} points"),
                                 f"family-{fam}-bits", title, 1, "one panel per task; bits measured over all weights "
                                 "(embeddings included)"))
-    fr = site.q(f"""SELECT p.run_id FROM pareto p WHERE p.family = ? AND p.metric = {HEADLINE.replace('r.eval_task', 'p.task')}""",
+    fr = site.q("""SELECT p.run_id FROM pareto p JOIN runs r USING (run_id)
+                   WHERE p.family = ? AND p.metric = r.headline_metric""",
                 [fam])
     front = set(fr["run_id"].to_list())
     pts = f.filter(pl.col("weight_bytes").is_not_null()).select(
