@@ -15,7 +15,7 @@ from .. import registry
 from ..compress import registry as methods_registry
 from ..schema import model_slug
 from . import charts, lineage, metrics, tables
-from .html import Safe, badge, block, code, dl, esc, link, script_json, table
+from .html import Safe, badge, block, code, dl, esc, link, md_text, script_json, table
 
 HEADLINE = ("CASE WHEN r.eval_task LIKE 'lama:%' THEN 'precision@1' WHEN r.eval_task LIKE 'bear:%' THEN 'accuracy' "
             "ELSE 'acc' END")
@@ -57,7 +57,7 @@ class Site:
 
     def page(self, path: str, title: str, *parts: str) -> None:
         """Data pages use the full width: no side navigation, no table of contents."""
-        self.pages[path] = "---\nhide:\n  - navigation\n  - toc\n---\n\n" + f"# {esc(title)}\n" + "".join(parts)
+        self.pages[path] = "---\nhide:\n  - navigation\n  - toc\n---\n\n" + f"# {md_text(title)}\n" + "".join(parts)
 
     cache: Path | None = None
 
