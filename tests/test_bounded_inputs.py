@@ -196,7 +196,12 @@ def test_fetch_never_deletes_a_users_folder(tmp_path) -> None:
 
 def test_fetch_stops_at_the_size_cap(tmp_path) -> None:
     t0 = time.perf_counter()
-    with pytest.raises(FetchError, match="larger than 10,485,760 bytes"):
+    big = tmp_path / "big.zip"
+    with open(big, "wb") as f:
+        f.truncate(11 * 1024 * 1024)  # a sparse regular file of 11 MiB
+    with pytest.raises(FetchError, match="is 11,534,336 bytes; the limit is 10,485,760"):
+        fetch_lama(big.as_uri(), tmp_path / "dest", progress=False, log=lambda *_: None, max_bytes=10 * 1024 * 1024)
+    with pytest.raises(FetchError, match="file:///dev/zero: is not a regular file"):  # a device: never read at all
         fetch_lama("file:///dev/zero", tmp_path / "dest", progress=False, log=lambda *_: None, max_bytes=10 * 1024 * 1024)
     assert time.perf_counter() - t0 < 5 and not (tmp_path / "dest").exists()
 
@@ -323,7 +328,8 @@ def test_query_is_read_only_and_handles_odd_types_and_files(tmp_path, capsys) ->
 
 
 HEADER = "model,model_revision,family,compression,method_as_published,task,metric,value,scale,n_shot,citation,table,url,checked_via\n"
-GOOD = 'bert-base-cased,,encoder,,dense,lama:trex,precision@1,31.1,percent,0,"Petroni et al. 2019",Table 2,https://aclanthology.org/D19-1250,\n'
+GOOD = ('bert-base-cased,,encoder,,dense,lama:trex,precision@1,31.1,percent,0,"Petroni et al. 2019, Language Models as '
+        'Knowledge Bases?, EMNLP",Table 2 (T-REx total),https://aclanthology.org/D19-1250,\n')
 
 
 def test_import_reported_validates_every_row_before_writing(tmp_path) -> None:
@@ -363,3 +369,24 @@ def test_spec_from_yaml_refuses_alias_bombs(tmp_path) -> None:
         spec_from_yaml(spec)
     with pytest.raises(SweepError, match="expands to more than"):
         parse(spec)
+
+
+def test_import_reported_reads_its_csv_through_the_bounded_reader(tmp_path) -> None:
+    """A CSV that is a FIFO (no writer: open() would wait forever) or a link to /dev/zero (read() would never end)
+    is refused at once with one line; a link to a regular CSV is read (the user named it)."""
+    from conftest import run_limited
+
+    fifo = tmp_path / "fifo.csv"
+    os.mkfifo(fifo)
+    zero = tmp_path / "zero.csv"
+    zero.symlink_to("/dev/zero")
+    for path in (fifo, zero):
+        res = run_limited("from leaderboard.cli import main; raise SystemExit(main(['import-reported', "
+                          f"{str(path)!r}, '--runs', {str(tmp_path / 'runs')!r}]))", timeout=60, memory_bytes=1 << 30)
+        assert res.returncode == 1 and f"{path}: is not a regular file" in res.stderr, res.stderr
+        assert "Traceback" not in res.stderr and not (tmp_path / "runs").exists()
+    real = tmp_path / "real.csv"
+    real.write_text(HEADER + GOOD)
+    link = tmp_path / "link.csv"
+    link.symlink_to(real)
+    assert len(import_reported(link, tmp_path / "runs").written) == 1
