@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import place, with_run_id
+from conftest import example, place, with_run_id
 from leaderboard import registry
 from leaderboard.schema import MODEL_ID_RULE, encode_facts
 from leaderboard.validate import check_bytes, validate_paths
@@ -143,8 +143,11 @@ SEMANTIC_RULES = [
     ("fact count", _set("results/0/facts", encode_facts([("a", 1)]).model_dump()),
      "FILE: /results/0/facts/count: 1 fact outcomes for 1700 scored examples"),
     ("fact data", _set("results/0/facts", {"count": 1, "data": "AAAA"}), "FILE: /results/0/facts/data: not valid gzip: incorrect header check"),
-    ("toy reported", lambda d: (d.update(source={"kind": "reported", "citation": "x", "table": "1", "url": "https://x.org"}),
-                                d["model"].update(toy=True)), "FILE: /model/toy: a reported result cannot be about a toy model"),
+    ("toy reported", lambda d: (d.update(source=example("reported")["source"]), d["model"].update(toy=True)),
+     "FILE: /model/toy: a reported result cannot be about a toy model"),
+    ("undeclared source", lambda d: d.update(source={"kind": "reported", "citation": "x", "table": "1", "url": "https://x.org"}),
+     "FILE: /source: warning: not a declared source (url, citation and table as in data/reported/sources.yaml): the "
+     "site shows it under Other sources, not on a paper's page"),
 ]
 
 

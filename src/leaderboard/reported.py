@@ -184,8 +184,9 @@ def sources() -> dict[str, Source]:
         except ValidationError as e:
             raise ValueError(f"{where}: entry {i}: {e}") from None
         texts = [src.name, src.citation, *src.tables]
-        if src.key in out or any(clean_text(t) != t for t in texts):
-            raise ValueError(f"{where}: entry {i} ({src.key}): the key appears twice or a text is not in its one spelling")
+        if src.key in out or src.key == "other-sources" or any(clean_text(t) != t for t in texts):
+            raise ValueError(f"{where}: entry {i} ({src.key}): the key appears twice or is the other sources' page, or a "
+                             "text is not in its one spelling")
         out[src.key] = src
     return out
 

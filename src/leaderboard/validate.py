@@ -330,6 +330,13 @@ def semantic_problems(path: str, run: RunFile, rel_path: str | None) -> list[Pro
             if getattr(run, name) is None:
                 out.append(Problem(path, f"/{name}", f"required for {run.source.kind} runs"))
     out += identity_problems(path, run.model)
+    if run.source.kind == "reported":
+        from .reported import source_key
+
+        if source_key(run.source.url, run.source.citation, run.source.table) is None:
+            out.append(Problem(path, "/source", "not a declared source (url, citation and table as in "
+                               "data/reported/sources.yaml): the site shows it under Other sources, not on a "
+                               "paper's page", "warning"))
     if run.source.kind == "reported" and run.model.toy:
         out.append(Problem(path, "/model/toy", "a reported result cannot be about a toy model"))
     p = run.provenance
