@@ -209,10 +209,10 @@ class Import:
 
 
 def _steps(text: str, where: str):
-    from .runner import SpecError, parse_step
-
     steps = []
     for part in filter(None, (p.strip() for p in text.split(";"))):
+        from .runner import SpecError, parse_step  # only for a row with steps: the runner imports torch
+
         try:
             steps.append(parse_step(part))
         except SpecError as e:
