@@ -63,6 +63,9 @@ def run_limited(code: str, *, timeout: float = 60, memory_bytes: int = 2 * 1024*
     def limit() -> None:
         resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
 
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
+    import leaderboard
+
+    src = Path(leaderboard.__file__).resolve().parents[1]  # the code this test session imports
+    env = {**os.environ, "PYTHONPATH": str(src), "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=timeout,
                           preexec_fn=limit, env=env, cwd=cwd)
