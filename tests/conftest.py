@@ -50,3 +50,22 @@ def compressed() -> dict:
 @pytest.fixture
 def reported() -> dict:
     return example("reported")
+
+
+def run_limited(code: str, *, timeout: float = 60, memory_bytes: int = 2 * 1024**3, cwd: Path | None = None):
+    """Run Python ``code`` in a fresh interpreter with an address-space limit and a timeout (a hang or a blow-up
+    is a test failure, never a stuck suite): returns the CompletedProcess, or raises subprocess.TimeoutExpired."""
+    import os
+    import resource
+    import subprocess
+    import sys
+
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
+
+    import leaderboard
+
+    src = Path(leaderboard.__file__).resolve().parents[1]  # the code this test session imports
+    env = {**os.environ, "PYTHONPATH": str(src), "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=timeout,
+                          preexec_fn=limit, env=env, cwd=cwd)

@@ -158,6 +158,36 @@ def test_an_added_baseline_with_other_settings_does_not_rebase_published_runs(re
     assert path.name in {p.name for p in (runs / "encoder" / SLUG).iterdir()}
 
 
+def test_a_new_baseline_of_a_lineage_base_is_reported_as_a_rebase(repo, tmp_path, capsys) -> None:
+    """Issue 20: a published GGUF run as distributed is compared with its lineage base's baseline; a pull request that
+    adds only that baseline changes the published retention (none -> a number): pr-check says so, as it does for a
+    new baseline of a run's own model."""
+    derived_path = ROOT / "runs" / "decoder" / "smollm2-135m-instruct.q4_1.gguf" / "288a5df5bfb6142b.json"
+    derived = json.loads(derived_path.read_text())
+    base_id = derived["model"]["lineage"]["base"]
+    data = copy.deepcopy(derived)
+    data["model"] = {"id": base_id, "family": "decoder", "architecture": "LlamaForCausalLM",
+                     "parameters": derived["model"]["parameters"]}
+    data["compression"] = []
+    data["measured"].pop("stored_bytes")
+    data["measured"].pop("stored_bits_per_weight")
+    data["measured"]["sparsity"] = {"all": 0.0}
+    data["results"][0].pop("facts")
+    data["results"][0]["metrics"]["precision@1"].update(value=0.2, ci={**derived["results"][0]["metrics"]["precision@1"]["ci"],
+                                                                     "low": 0.195, "high": 0.205})
+    path = write_run(repo / "runs", data)
+    before = _retention(_ingested(repo / "runs", tmp_path / "after.duckdb"))
+    assert before[derived["run_id"]] == pytest.approx(0.171017 / 0.2)  # the published run is re-based
+    rc, out = run_cli(["pr-check", "--runs", "runs", "--base", "main", "--work", str(tmp_path / "w")], repo, capsys)
+    assert rc == 0, out
+    assert f"new baseline for {base_id} on lama:trex, the lineage base of the published SmolLM2-135M-Instruct.Q4_1.gguf" in out
+    assert "### New baselines for published models" in out and "### Published runs that change" in out
+    changed = out.split("### Published runs that change")[1]
+    row = next(line for line in changed.splitlines() if "as distributed (GGUF Q4&#95;1" in line)
+    assert row.startswith("| SmolLM2-135M-Instruct.Q4&#95;1.gguf |") and "| 0.171 | 0.171 | – | 0.855 |" in row
+    assert path.is_file()
+
+
 def _ingested(runs: Path, db: Path) -> Path:
     ingest(runs, db)
     return db
@@ -197,8 +227,7 @@ def test_a_metric_over_zero_examples_is_refused(tmp_path) -> None:
 # --- 3. spoofed model pages ---------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("model_id", ["Compression-Leaderboard/Demo-Bert-Trex", "compression-leaderboard--demo-bert-trex",
-                                      "compression-leaderboard/demo-bert-trex.", "compression-leaderboard/demo-bert-trex/"])
+@pytest.mark.parametrize("model_id", ["Compression-Leaderboard/Demo-Bert-Trex"])
 def test_model_ids_that_share_a_page_are_refused(repo, model_id, capsys) -> None:
     data = published()
     data["model"]["id"] = model_id
@@ -207,6 +236,38 @@ def test_model_ids_that_share_a_page_are_refused(repo, model_id, capsys) -> None
     assert rc == 1
     assert f"{path.relative_to(repo)}: /model/id: model {model_id!r} and model " in out
     assert f"would share the page and folder name {SLUG!r}" in out
+
+
+@pytest.mark.parametrize("model_id", ["compression-leaderboard--demo-bert-trex", "compression-leaderboard/demo-bert-trex.",
+                                      "compression-leaderboard/demo-bert-trex/", "compression-leaderboard//demo-bert-trex",
+                                      "HuggingFaceTB//SmolLM-1.7B", "compression-leaderboard/demo-bert-tr\u0435x"])
+def test_model_ids_in_another_spelling_are_refused_by_pr_check(repo, tmp_path, model_id, capsys) -> None:
+    """Issue 20: 'HuggingFaceTB//SmolLM-1.7B' had a folder of its own and escaped both collision checks; an id has
+    one spelling (the schema's ModelId), so every other spelling is refused before any check across files."""
+    from leaderboard.schema import MODEL_ID_RULE, model_slug
+
+    data = published()
+    data["model"]["id"] = model_id
+    path = repo / "runs" / "encoder" / model_slug(model_id) / f"{data['run_id']}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data))
+    git(repo, "add", ".")
+    git(repo, "commit", "-qm", "pr")
+    rc, out = run_cli(["pr-check", "--runs", "runs", "--base", "main", "--work", str(tmp_path / "w")], repo, capsys)
+    assert rc == 1 and f"{path.relative_to(repo)}: /model/id: {MODEL_ID_RULE}" in out, out
+
+
+def test_a_real_run_of_the_bundled_demo_model_is_refused(repo, capsys) -> None:
+    """Issue 20: toy-ness is part of a model's identity: a `toy: false` run of the demo model is not a real result."""
+    data = published()
+    data["model"]["toy"] = False
+    data["evaluation"]["settings"]["limit"] = 7  # a run of its own (its own run_id)
+    path = write_run(repo / "runs", data)
+    rc, out = run_cli(["validate", "runs"], repo, capsys)
+    rel = path.relative_to(repo)
+    assert rc == 1
+    assert f"{rel}: /model/toy: 'compression-leaderboard/demo-bert-trex' is the bundled demo model" in out
+    assert f"{rel}: /model/toy: False, but " in out and "one model has one toy" in out
 
 
 def test_truncated_long_ids_collide_and_are_refused(tmp_path) -> None:

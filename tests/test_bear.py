@@ -338,3 +338,25 @@ def test_interval_contains_an_unrounded_value():
     for value in (1 / 3, 2 / 3, 1 / 7, 0.1234565, 0.0, 1.0):
         low, high = enclosing(value, value, value)
         assert low <= value <= high and high - low <= 2e-6
+@needs_bear
+def test_fetch_bear_never_replaces_a_folder_it_did_not_install(tmp_path, monkeypatch, capsys):
+    """Issue 20: fetch_bear deleted dest/BEAR whoever made it; now only what its JSON manifest lists is replaced."""
+    from leaderboard.evaluate import bear_fetch
+
+    man = bear_fetch_manifest()
+    have = {rel: h for rel, h in man["files"].items()
+            if (BEAR_DIR / ("UPSTREAM-README.md" if rel == "README.md" else rel)).is_file()}
+    monkeypatch.setattr(bear_fetch, "manifest", lambda: {**man, "files": have})
+    dest = tmp_path / "dest"
+    (dest / "BEAR").mkdir(parents=True)
+    (dest / "BEAR" / "notes.txt").write_text("the user's own")
+    rc = main(["data", "fetch", "bear", "--url", _archive(tmp_path).as_uri(), "--dest", str(dest)])
+    err = capsys.readouterr().err
+    assert rc == 1 and "already holds BEAR (not from an earlier fetch); nothing was changed" in err
+    assert [p.name for p in dest.iterdir()] == ["BEAR"] and (dest / "BEAR" / "notes.txt").read_text() == "the user's own"
+    (dest / "BEAR" / "notes.txt").unlink()
+    (dest / "BEAR").rmdir()
+    (tmp_path / "x").mkdir()
+    assert main(["data", "fetch", "bear", "--url", _archive(tmp_path / "x").as_uri(), "--dest", str(dest)]) == 0
+    assert main(["data", "fetch", "bear", "--url", _archive(tmp_path).as_uri(), "--dest", str(dest)]) == 0  # its own: replaced
+    assert "BEAR" in json.loads((dest / "SOURCE.json").read_text())["entries"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -383,3 +384,118 @@ def test_unique_pairs_follow_lamas_own_dedup_on_the_shared_trex() -> None:
         assert kept == [f.id for f in unique.facts if f.relation == rel]
     with pytest.raises(LamaDataError, match="pairs"):
         load_corpus(LAMA_DIR, "trex", pairs="some")
+
+
+# --- issue 20: `data fetch lama` never trusts a name, never reads an entry whole, never waits on a FIFO ----------
+
+
+def _fetch_zip(tmp_path: Path, name: str, entries: list[tuple[str, bytes]]) -> Path:
+    import zipfile
+
+    path = tmp_path / name
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        for entry, data in entries:
+            z.writestr(entry or "\x7f", data)
+    if any(entry == "" for entry, _ in entries):  # zipfile cannot write an empty name: the 1-byte name becomes extra
+        import struct
+
+        raw = bytearray(path.read_bytes())
+        local = raw.find(b"\x7f") - 30
+        central = raw.find(b"PK\x01\x02", local)
+        while raw[central + 46:central + 47] != b"\x7f":
+            central = raw.find(b"PK\x01\x02", central + 4)
+        struct.pack_into("<HH", raw, local + 26, 0, 1)
+        struct.pack_into("<HH", raw, central + 28, 0, 1)
+        path.write_bytes(bytes(raw))
+    return path
+
+
+def _fetch(archive: Path, dest: Path):
+    from leaderboard.evaluate.lama_fetch import fetch_lama
+
+    return fetch_lama(archive.as_uri(), dest, progress=False, log=lambda *_: None)
+
+
+def test_an_entry_name_cannot_forge_the_manifest_and_delete_a_users_file(tmp_path) -> None:
+    from leaderboard.evaluate.lama_fetch import FetchError
+
+    dest = tmp_path / "dest"
+    dest.mkdir()
+    (dest / "victim").write_text("the user's own file")
+    forged = _fetch_zip(tmp_path, "a.zip", [("data/x\nentry victim", b"1"), ("data/relations.jsonl", b"{}\n")])
+    with pytest.raises(FetchError, match="control or invisible character"):
+        _fetch(forged, dest)
+    second = _fetch_zip(tmp_path, "b.zip", [("data/victim", b"replaced"), ("data/relations.jsonl", b"{}\n")])
+    with pytest.raises(FetchError, match=r"already holds victim \(not from an earlier fetch\)"):
+        _fetch(second, dest)
+    assert (dest / "victim").read_text() == "the user's own file"
+    # the line manifest an older version wrote (here with the forged line in it) is never trusted
+    (dest / "SOURCE.txt").write_text("file:///a.zip\nsha256 00\nLAMA\nentry x\nentry victim\n")
+    with pytest.raises(FetchError, match="SOURCE.txt is the manifest of an older version, which is not trusted"):
+        _fetch(second, dest)
+    assert (dest / "victim").read_text() == "the user's own file"
+    assert sorted(p.name for p in dest.iterdir()) == ["SOURCE.txt", "victim"]  # no staging folder left
+
+
+def test_the_json_manifest_lets_a_second_fetch_replace_only_its_own_entries(tmp_path) -> None:
+    dest = tmp_path / "dest"
+    first = _fetch_zip(tmp_path, "a.zip", [("data/relations.jsonl", b"{}\n"), ("data/TREx/P19.jsonl", b"1\n")])
+    _fetch(first, dest)
+    manifest = json.loads((dest / "SOURCE.json").read_text())
+    assert manifest["entries"] == ["TREx", "relations.jsonl"] and manifest["url"] == first.as_uri()
+    second = _fetch_zip(tmp_path, "b.zip", [("data/relations.jsonl", b"[]\n"), ("data/TREx/P20.jsonl", b"2\n")])
+    _fetch(second, dest)
+    assert (dest / "relations.jsonl").read_bytes() == b"[]\n" and [p.name for p in (dest / "TREx").iterdir()] == ["P20.jsonl"]
+    assert sorted(p.name for p in dest.iterdir()) == ["SOURCE.json", "TREx", "relations.jsonl"]
+
+
+@pytest.mark.parametrize("name,data", [
+    ("", b"x"), (".", b"x"), ("data/./a", b"x"), ("data//a", b"x"), ("data/a\tb", b"x"), ("data/a\u202eb", b"x"),
+    ("data/SOURCE.txt/", b"a file named like a folder"), ("SOURCE.txt/", b"x"), ("data/SOURCE.json", b"{}"),
+])
+def test_archive_entries_with_unsafe_names_are_refused_and_nothing_is_changed(tmp_path, name, data) -> None:
+    import warnings
+
+    from leaderboard.evaluate.lama_fetch import FetchError
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        archive = _fetch_zip(tmp_path, "x.zip", [("data/relations.jsonl", b"{}\n"), (name, data)])
+    dest = tmp_path / "dest"
+    with pytest.raises(FetchError, match=r"unsafe path in archive|a name this fetch keeps for itself"):
+        _fetch(archive, dest)
+    assert not dest.exists()
+
+
+def test_a_huge_entry_is_refused_without_being_read(tmp_path, monkeypatch) -> None:
+    import struct
+
+    from leaderboard.evaluate import lama_fetch
+    from leaderboard.evaluate.lama_fetch import FetchError
+
+    archive = _fetch_zip(tmp_path, "big.zip", [("data/relations.jsonl", b"{}\n")])
+    raw = bytearray(archive.read_bytes())
+    struct.pack_into("<I", raw, 22, 2_500_000_000)  # the local header's and the central directory's size: 2.5 GB
+    struct.pack_into("<I", raw, raw.find(b"PK\x01\x02") + 24, 2_500_000_000)
+    archive.write_bytes(bytes(raw))
+    with pytest.raises(FetchError, match="unpacks to 2,500,000,000 bytes; refusing more than 1,073,741,824 per file"):
+        _fetch(archive, tmp_path / "dest")
+    # the cap holds while unpacking too (and hashing streams): here a 3 MiB entry under a 1 MiB cap
+    monkeypatch.setattr(lama_fetch, "MAX_ENTRY", 1 << 20)
+    big = _fetch_zip(tmp_path, "big2.zip", [("data/relations.jsonl", b"\0" * (3 << 20))])
+    with pytest.raises(FetchError, match="refusing more than 1,048,576 per file"):
+        _fetch(big, tmp_path / "dest")
+    assert not (tmp_path / "dest").exists()
+
+
+def test_a_file_url_that_is_a_fifo_or_a_device_is_refused_at_once(tmp_path) -> None:
+    from conftest import run_limited
+
+    fifo = tmp_path / "data.zip"
+    os.mkfifo(fifo)
+    for source, dataset in ((fifo.as_uri(), "lama"), ("file:///dev/zero", "lama"), (fifo.as_uri(), "bear")):
+        res = run_limited("from leaderboard.cli import main; raise SystemExit(main(['data', 'fetch', "
+                          f"{dataset!r}, '--url', {source!r}, '--dest', {str(tmp_path / 'd')!r}]))",
+                          timeout=60, memory_bytes=1 << 30)
+        assert res.returncode == 1 and "is not a regular file" in res.stderr, res.stderr
+        assert "Traceback" not in res.stderr and not (tmp_path / "d").exists()

@@ -73,3 +73,61 @@ def test_reproduced_twin_is_shown_beside_the_printed_value(site):
     assert f"{twin['value'] * 100:.2f}" in _text(page)
     index = _text((site / "published" / "index.html").read_text())
     assert "exactly as printed" in index and "OPT" in index
+
+
+# --- issue 20: pages by declared source, never by citation text; no run-file text as Markdown ---------------------
+
+
+@pytest.fixture(scope="module")
+def hostile_site(tmp_path_factory) -> Path:
+    """The GPTQ rows, plus reported runs that name GPTQ without being GPTQ's: another citation at GPTQ's address
+    and tables, GPTQ's citation with a table it does not have, and a citation ending in a Markdown attribute list."""
+    tmp = tmp_path_factory.mktemp("hostile")
+    runs = tmp / "runs"
+    gptq = [f for f in (ROOT / "runs" / "decoder" / "facebook--opt-125m").glob("*.json") if '"gptq"' in f.read_text()]
+    for f in gptq:
+        target = runs / f.relative_to(ROOT / "runs")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(f, target)
+    base = json.loads(gptq[0].read_text())
+    for i, (citation, table) in enumerate([
+            ("A GPTQ reply. Evil Corp 2025", base["source"]["table"]),
+            (base["source"]["citation"], "Table 99 (not in the paper)"),
+            ("Some paper {: style=font-size:20em }", "Table 1 {: .evil }")]):
+        run = json.loads(json.dumps(base))
+        run["source"].update(citation=citation, table=table)
+        run["results"][0]["metrics"]["acc"]["value"] = 90.0 + i
+        place(runs, with_run_id(run))
+    build_site(runs, tmp / "public", ROOT, tmp / "work", log=lambda *_: None)
+    return tmp / "public"
+
+
+def test_a_run_that_only_names_a_paper_lands_on_other_sources(hostile_site):
+    gptq = hostile_site / "published" / "gptq.html"
+    other = hostile_site / "published" / "other-sources.html"
+    text = _text(gptq.read_text())
+    assert "Evil Corp" not in text and "Table 99" not in text and "90 %" not in text and "91 %" not in text
+    assert text.count("Frantar, Ashkboos, Hoefler, Alistarh (2023)") >= 1  # the declared citation heads the page
+    assert '<h1 id="published-gptq-frantar-et-al-2023">Published: GPTQ (Frantar et al. 2023)<' in gptq.read_text()
+    others = _text(other.read_text())
+    assert "A GPTQ reply. Evil Corp 2025" in others and "Table 99 (not in the paper)" in others
+    assert "90 %" in others and "91 %" in others and "not declared" in others
+    index = _text((hostile_site / "published" / "index.html").read_text())
+    assert "Other sources (not declared)" in index
+
+
+def test_run_file_text_never_becomes_markdown_syntax(hostile_site):
+    pages = [p.read_text() for p in hostile_site.rglob("*.html")]
+    assert not any('style="font-size:20em"' in p or 'class="evil"' in p for p in pages)
+    other = (hostile_site / "published" / "other-sources.html").read_text()
+    assert "Some paper {: style=font-size:20em }" in other and "Table 1 {: .evil }" in other  # shown as text
+
+
+def test_markdown_titles_escape_attribute_lists_and_emphasis(tmp_path):
+    from leaderboard.render.pages import Site
+
+    site = Site.__new__(Site)
+    site.pages = {}
+    site.page("x.md", "Method: 50% of *attn* {: style=font-size:20em }")
+    title = site.pages["x.md"].splitlines()[-1]
+    assert title == "# Method: 50% of &#42;attn&#42; &#123;: style=font-size:20em &#125;"

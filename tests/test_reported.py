@@ -181,3 +181,74 @@ def test_models_come_from_the_data_table():
     assert table["bigscience/bloom"].parameters == 176_247_271_424
     assert table["facebook/opt-350m"].series == "OPT"
     assert table["bert-base-cased"].parameters == 108_340_804  # the count the first reported file holds
+
+
+# --- issue 20: all or nothing, strict numbers, one spelling, declared sources ------------------------------------
+
+
+def _two_models(tmp_path: Path) -> Path:
+    fields, rows = _rows()
+    first = next(r for r in rows if r["model"] == "facebook/opt-125m")
+    second = next(r for r in rows if r["model"] == "facebook/opt-350m")
+    return _write(tmp_path / "two.csv", fields, [first, second])
+
+
+@needs_data
+def test_an_error_on_the_second_models_folder_leaves_nothing_written(tmp_path, capsys):
+    runs = tmp_path / "runs"
+    (runs / "decoder").mkdir(parents=True)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (runs / "decoder" / "facebook--opt-350m").symlink_to(elsewhere)  # the second model's folder is a link
+    rc = main(["import-reported", str(_two_models(tmp_path)), "--runs", str(runs)])
+    err = capsys.readouterr().err
+    assert rc == 1 and "symbolic link" in err and "Traceback" not in err
+    assert not (runs / "decoder" / "facebook--opt-125m").exists()  # the first model's file was not written either
+    assert not list(elsewhere.iterdir()) and sorted(p.name for p in (runs / "decoder").iterdir()) == ["facebook--opt-350m"]
+    (runs / "decoder" / "facebook--opt-350m").unlink()
+    done = import_reported(_two_models(tmp_path), runs)  # the same import, once the link is gone: both files
+    assert len(done.written) == 2 and not [p for p in runs.rglob(".*")]  # no staging folder left behind
+
+
+@needs_data
+@pytest.mark.parametrize("column,value,message", [
+    ("value", "3_1.1", "column value: '3_1.1' is not a number"),
+    ("value", "３1.1", "column value: '３1.1' is not a number"),  # a full-width digit is not read as a digit
+    ("value", "nan", "column value: 'nan' is not a number"),
+    ("value", "0x1f", "column value: '0x1f' is not a number"),
+    ("n_shot", "²", "column n_shot: '²' is not a number"),  # str.isdigit() says yes; int() then fails
+    ("n_shot", "1_0", "column n_shot: '1_0' is not a whole number"),
+    ("citation", "Frantar\u200b, Ashkboos", "column citation: holds the invisible or control character U+200B"),
+    ("table", "Table 13\u202e", "column table: holds the invisible or control character U+202E"),
+    ("citation", "A GPTQ reply. Evil Corp 2025", "column citation: the source"),
+])
+def test_numbers_are_strict_and_text_has_one_spelling(tmp_path, column, value, message):
+    fields, rows = _rows()
+    rows[41][column] = value
+    bad = _write(tmp_path / "bad.csv", fields, rows)
+    with pytest.raises(ReportedError) as e:
+        import_reported(bad, tmp_path / "runs")
+    assert f"bad.csv: line 43, {message}" in str(e.value)
+    assert not (tmp_path / "runs").exists()
+
+
+@needs_data
+def test_rows_that_differ_only_by_look_alike_characters_are_one_row(tmp_path):
+    fields, rows = _rows()
+    twin = dict(rows[1], table=rows[1]["table"].replace("13", "１３"), citation=rows[1]["citation"].replace("  ", " "))
+    bad = _write(tmp_path / "twin.csv", fields, [rows[1], twin])
+    with pytest.raises(ReportedError, match=r"line 3: the same spec as .*line 2"):
+        import_reported(bad, tmp_path / "runs")
+
+
+def test_bear_accuracy_must_be_a_number_not_a_boolean(tmp_path):
+    entries = [{"model_name": "GPT2-XL", "model_url": "https://huggingface.co/gpt2-xl", "model_type": "CLM",
+                "accuracy": {"mean": True, "sem": 0.01}}]
+    path = tmp_path / "published_results.json"
+    path.write_text(json.dumps(entries))
+    with pytest.raises(ReportedError, match=r"entry 0 \('GPT2-XL'\), field accuracy: True is not a number"):
+        import_reported(None, tmp_path / "runs", bear_json=path)
+    path.write_text(json.dumps([["not", "an", "object"], {"model_url": 5}]))
+    with pytest.raises(ReportedError) as e:
+        import_reported(None, tmp_path / "runs", bear_json=path)
+    assert "entry 0: not a JSON object" in str(e.value) and "field model_url: 5 is not plain text" in str(e.value)

@@ -145,7 +145,7 @@ def test_data_fetch_from_a_local_url(tmp_path) -> None:
     corpus = load_corpus(dest, "trex", relations=["P19"])
     assert len(corpus.facts) == 944
     assert len(load_corpus(dest, "squad").facts) == 305
-    assert digest in (dest / "SOURCE.txt").read_text()
+    assert json.loads((dest / "SOURCE.json").read_text())["sha256"] == digest
 
 
 def test_data_fetch_refuses_a_wrong_hash_and_unsafe_archives(tmp_path) -> None:

@@ -12,9 +12,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import place, with_run_id
+from conftest import example, place, with_run_id
 from leaderboard import registry
-from leaderboard.schema import encode_facts
+from leaderboard.schema import MODEL_ID_RULE, encode_facts
 from leaderboard.validate import check_bytes, validate_paths
 
 
@@ -87,7 +87,13 @@ SCHEMA_RULES = [
     ("bad scope glob", _set("compression/0/scope", "../../x y"),
      "FILE: /compression/0/scope: String should match pattern '^[A-Za-z0-9_.*?\\[\\]\\-]{1,200}$'"),
     ("model id with markup", _set("model/id", "<img src=x onerror=alert(1)>"),
-     "FILE: /model/id: String should match pattern '^[A-Za-z0-9][A-Za-z0-9._\\-/]{0,199}$'"),
+     "FILE: /model/id: not a model id: 'org/name' or 'name', ASCII letters, digits, '_', and '.' or '-' between "
+     "them (no '//', '--', '..', no leading or trailing '.' or '-')"),
+    ("model id with a double slash", _set("model/id", "HuggingFaceTB//SmolLM-1.7B"), f"FILE: /model/id: {MODEL_ID_RULE}"),
+    ("model id with a look-alike letter", _set("model/id", "HuggingFaceTB/SmolLM-1.7В"), f"FILE: /model/id: {MODEL_ID_RULE}"),
+    ("model id as its folder name", _set("model/id", "HuggingFaceTB--SmolLM-1.7B"), f"FILE: /model/id: {MODEL_ID_RULE}"),
+    ("lineage base with a double slash", _set("model/lineage", {"base": "org//base", "relation": "quantized"}),
+     f"FILE: /model/lineage/base: {MODEL_ID_RULE}"),
     ("huge count", _set("model/parameters", 10**30), "FILE: /model/parameters: Input should be less than or equal to 1000000000000000"),
     ("string too long", _set("notes", "x" * 3000), "FILE: /notes: String should have at most 2000 characters"),
     ("no results", _set("results", []), "FILE: /results: List should have at least 1 item after validation, not 0"),
@@ -138,8 +144,11 @@ SEMANTIC_RULES = [
     ("fact count", _set("results/0/facts", encode_facts([("a", 1)]).model_dump()),
      "FILE: /results/0/facts/count: 1 fact outcomes for 1700 scored examples"),
     ("fact data", _set("results/0/facts", {"count": 1, "data": "AAAA"}), "FILE: /results/0/facts/data: not valid gzip: incorrect header check"),
-    ("toy reported", lambda d: (d.update(source={"kind": "reported", "citation": "x", "table": "1", "url": "https://x.org"}),
-                                d["model"].update(toy=True)), "FILE: /model/toy: a reported result cannot be about a toy model"),
+    ("toy reported", lambda d: (d.update(source=example("reported")["source"]), d["model"].update(toy=True)),
+     "FILE: /model/toy: a reported result cannot be about a toy model"),
+    ("undeclared source", lambda d: d.update(source={"kind": "reported", "citation": "x", "table": "1", "url": "https://x.org"}),
+     "FILE: /source: warning: not a declared source (url, citation and table as in data/reported/sources.yaml): the "
+     "site shows it under Other sources, not on a paper's page"),
 ]
 
 

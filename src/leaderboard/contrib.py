@@ -7,7 +7,6 @@ the ones installed from the base branch.
 
 from __future__ import annotations
 
-import re
 import shutil
 import tempfile
 from dataclasses import dataclass, field
@@ -18,6 +17,7 @@ import duckdb
 from .fsutil import UnsafePath, check_target, ensure_dir, write_atomic
 from .gitutil import git_out
 from .render.build import BuildError, build_site
+from .render.html import md_text
 from .schema import (
     canonical_path,
 )
@@ -26,6 +26,7 @@ from .validate import (
     Checked,
     LoadError,
     Problem,
+    RunKey,
     base_digests,
     check_file,
     errata_checks,
@@ -34,9 +35,9 @@ from .validate import (
 )
 
 RANK_SQL = """
-SELECT run_id, model_id, family, method_label, eval_task AS task, value,
+SELECT run_id, model_id, family, method_label, eval_task AS task, value, retention,
        rank() OVER (PARTITION BY family, eval_task ORDER BY value DESC, run_id) AS rank
-FROM (SELECT r.*, t.value FROM runs r JOIN retention t USING (run_id)
+FROM (SELECT r.*, t.value, t.retention FROM runs r JOIN retention t USING (run_id)
       WHERE t.task = r.eval_task AND t.metric = r.headline_metric
         AND r.source_kind <> 'synthetic')
 """
@@ -167,14 +168,19 @@ def _summary(added: list[str], before: dict[str, dict], after: dict[str, dict], 
         lines += ["", "### New runs", "", "| model | compression | task | value | rank in family |", "|---|---|---|---|---|"]
         lines += [f"| {_md(r['model_id'])} | {_md(r['method_label'])} | {_md(r['task'])} | {_num(r['value'])} | {r['rank']} |"
                   for r in new]
-    moved = [(after[rid], before[rid]) for rid in before if rid in after
-             and (after[rid]["rank"] != before[rid]["rank"] or not _same(after[rid]["value"], before[rid]["value"]))]
+    new_ids = set(added)
+    none = {"value": None, "retention": None, "rank": "–"}  # a published run that was not ranked before
+    moved = [(after[rid], before.get(rid, none)) for rid in after if rid not in new_ids
+             and (rid not in before or after[rid]["rank"] != before[rid]["rank"]
+                  or not _same(after[rid]["value"], before[rid]["value"])
+                  or not _same(after[rid]["retention"], before[rid]["retention"]))]
     if moved:
         lines += ["", "### Published runs that change", "",
-                  "| model | compression | task | value before | value after | rank before | rank after |",
-                  "|---|---|---|---|---|---|---|"]
+                  "| model | compression | task | value before | value after | retention before | retention after "
+                  "| rank before | rank after |",
+                  "|---|---|---|---|---|---|---|---|---|"]
         lines += [f"| {_md(r['model_id'])} | {_md(r['method_label'])} | {_md(r['task'])} | {_num(old['value'])} | "
-                  f"{_num(r['value'])} | {old['rank']} | {r['rank']} |"
+                  f"{_num(r['value'])} | {_num(old['retention'])} | {_num(r['retention'])} | {old['rank']} | {r['rank']} |"
                   for r, old in sorted(moved, key=lambda x: (x[0]["task"], x[0]["rank"]))]
     return "\n".join(lines) + "\n"
 
@@ -190,16 +196,30 @@ def _same(a: float | None, b: float | None) -> bool:
     return (a is None and b is None) or (a is not None and b is not None and abs(a - b) < 1e-9)
 
 
-_MD_SPECIAL = re.compile(r"[\\`*_\[\]<>|~&$]")
-_MD_SPACE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
-
-
 def _md(text: object) -> str:
-    """Text for a Markdown table cell or list item: one line, every character that Markdown, HTML or
-    autolinking reads as syntax as a numeric entity, so a file name like ``[x](https://evil)`` or
-    ``![](…)`` renders as the text it is."""
-    one_line = _MD_SPACE.sub(" ", str(text))
-    return _MD_SPECIAL.sub(lambda m: f"&#{ord(m.group())};", one_line)
+    """Text for a Markdown table cell or list item of the summary (render.html.md_text: one escape everywhere)."""
+    return md_text(text)
+
+
+def rebased(keys: dict[str, RunKey], published: dict[str, str]) -> set[str]:
+    """New baselines that published runs depend on: a published run's retention is computed against the baseline
+    of its own model or, for a derived checkpoint (a GGUF file, a quantized release), of its lineage base; a new
+    baseline of either re-bases it. Each as 'the published model M on T' or 'M on T, the lineage base of ...'."""
+    own = {k.model_id for rel, k in keys.items() if rel in published}
+    derived: dict[str, set[str]] = {}
+    for rel, k in keys.items():
+        if rel in published and k.lineage_base is not None:
+            derived.setdefault(k.lineage_base, set()).add(k.model_id)
+    out = set()
+    for rel, k in keys.items():
+        if rel in published or not k.is_baseline:
+            continue
+        if k.model_id in own:
+            out.add(f"the published model {k.model_id} on {k.task}")
+        if k.model_id in derived:
+            out.add(f"{k.model_id} on {k.task}, the lineage base of the published "
+                    f"{', '.join(sorted(derived[k.model_id]))}")
+    return out
 
 
 def pr_check(runs: Path, base: str, *, out: Path | None, root: Path, work: Path,
@@ -230,11 +250,9 @@ def pr_check(runs: Path, base: str, *, out: Path | None, root: Path, work: Path,
                 continue
     added = [k.run_id for rel, k in keys.items() if rel not in published]
     corrections = [n for n in report.notes if _relative(n.path, runs) not in published]  # this pull request's errata
-    published_models = {k.model_id for rel, k in keys.items() if rel in published}
-    new_baselines = sorted({f"{k.model_id} on {k.task}" for rel, k in keys.items()
-                            if rel not in published and k.is_baseline and k.model_id in published_models})
-    problems += [Problem(str(runs), "", f"new baseline for the published model {m}: published retention may change",
-                         "warning") for m in new_baselines]
+    new_baselines = sorted(rebased(keys, published))
+    problems += [Problem(str(runs), "", f"new baseline for {m}: published retention may change", "warning")
+                 for m in new_baselines]
     work.mkdir(parents=True, exist_ok=True)
     pr = PrReport(problems, added, corrections=corrections)
     if pr.errors:

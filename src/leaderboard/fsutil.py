@@ -6,6 +6,8 @@ common umask 022), never 0600, and never through a symbolic link planted inside 
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
 import stat
 import tempfile
@@ -83,3 +85,145 @@ def write_under(root: Path, rel: PurePosixPath | str, data: bytes, *, replace: b
         raise FileExistsError(f"{target} exists")
     write_atomic(target, data)
     return target
+
+
+# --- reading untrusted files --------------------------------------------------------------------------
+
+
+class InputError(ValueError):
+    """An input file that is not what its reader accepts (a link, a FIFO or device, too large, not UTF-8)."""
+
+
+def open_regular(path: Path | str, *, follow_links: bool = False):
+    """An open binary file object of ``path`` and its size, if it is a regular file.
+
+    Opened without blocking (a FIFO with no writer never hangs the reader) and checked on the open
+    descriptor (no swap between check and read): a FIFO, device, socket or folder is refused, and so is
+    a symbolic link unless ``follow_links`` (the user named the file; it must still end at a regular file,
+    so a link to /dev/zero is refused)."""
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+    if not follow_links:
+        flags |= getattr(os, "O_NOFOLLOW", 0)
+        try:
+            if stat.S_ISLNK(os.lstat(path).st_mode):
+                raise InputError("is a symbolic link; a regular file is required")
+        except FileNotFoundError:
+            raise InputError("no such file") from None
+        except OSError as e:
+            raise InputError(f"cannot read: {e.strerror or e}") from None
+    try:
+        fd = os.open(path, flags)
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            raise InputError("is a symbolic link; a regular file is required") from None
+        raise InputError(f"cannot read: {e.strerror or e}") from None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise InputError("is not a regular file (a FIFO, device, socket or folder is never read)")
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb"), st.st_size
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def read_regular(path: Path | str, max_bytes: int, *, follow_links: bool = False) -> bytes:
+    """The bytes of a regular file of at most ``max_bytes`` (checked before and while reading, so a file
+    that grows is caught too). Raises InputError with a message that does not repeat the path."""
+    f, size = open_regular(path, follow_links=follow_links)
+    with f:
+        if size > max_bytes:
+            raise InputError(f"file is {size:,} bytes; the limit is {max_bytes:,} bytes")
+        try:
+            raw = f.read(size + 1)  # one byte more than its size: a file that grows is caught
+        except OSError as e:
+            raise InputError(f"cannot read: {e.strerror or e}") from None
+    if len(raw) > size:
+        raise InputError("file grew while it was read")
+    return raw
+
+
+def read_text(path: Path | str, max_bytes: int, *, follow_links: bool = False) -> str:
+    """``read_regular`` decoded as strict UTF-8 (a byte-order mark is dropped)."""
+    raw = read_regular(path, max_bytes, follow_links=follow_links)
+    try:
+        return raw.decode("utf-8").removeprefix("\ufeff")
+    except UnicodeDecodeError as e:
+        raise InputError(f"not UTF-8 (byte {e.start})") from None
+
+
+# --- writing several files: all or nothing ------------------------------------------------------------
+
+
+def _check_route(root: Path, rel: PurePosixPath) -> bool:
+    """Whether ``root/rel`` exists (as a regular file), checking every folder on the way without making any."""
+    cur = Path(root)
+    for part in rel.parent.parts:
+        if part in ("", ".", "..") or "/" in part:
+            raise UnsafePath(f"{cur / part}: not a plain folder name")
+        cur = cur / part
+        try:
+            st = os.lstat(cur)
+        except FileNotFoundError:
+            return False
+        if stat.S_ISLNK(st.st_mode):
+            raise UnsafePath(f"{cur} is a symbolic link; files are written inside {root} only")
+        if not stat.S_ISDIR(st.st_mode):
+            raise UnsafePath(f"{cur} exists and is not a folder")
+    return check_target(cur / rel.name)
+
+
+def write_all_under(root: Path, files: dict[PurePosixPath | str, bytes]) -> tuple[list[Path], list[Path]]:
+    """Write many new files under ``root`` all or nothing: every place is checked first (no links, nothing
+    that is not a folder on the way), every file is staged in full, and only then linked into place
+    (never replacing a file); on any failure what was placed is removed again. Files already there are
+    left as they are (returned second); returns (written, existing)."""
+    root = Path(root)
+    todo: list[tuple[PurePosixPath, bytes]] = []
+    existing: list[Path] = []
+    for rel, data in files.items():
+        rel = PurePosixPath(rel)
+        if _check_route(root, rel):
+            existing.append(root / rel)
+        else:
+            todo.append((rel, data))
+    if not todo:
+        return [], existing
+    root.mkdir(parents=True, exist_ok=True)
+    stage = Path(tempfile.mkdtemp(prefix=".staging-", dir=root))
+    placed: list[Path] = []
+    made: list[Path] = []
+    try:
+        staged = []
+        for i, (rel, data) in enumerate(todo):
+            tmp = stage / f"{i}.tmp"
+            with open(tmp, "xb") as f:
+                os.fchmod(f.fileno(), _file_mode())
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            staged.append((tmp, rel))
+        for tmp, rel in staged:
+            cur = root
+            for part in rel.parent.parts:
+                cur = cur / part
+                if not os.path.lexists(cur):
+                    made.append(cur)
+            ensure_dir(root, rel.parent)
+            target = root / rel
+            os.link(tmp, target)  # fails if something appeared there meanwhile: never replaces
+            placed.append(target)
+    except BaseException:
+        for p in placed:
+            p.unlink(missing_ok=True)
+        for d in reversed(made):
+            with contextlib.suppress(OSError):
+                d.rmdir()
+        raise
+    finally:
+        for p in stage.iterdir():
+            p.unlink(missing_ok=True)
+        stage.rmdir()
+    return placed, existing

@@ -17,16 +17,20 @@ whether the CSV still holds the old values or already the new ones. Re-importing
 from __future__ import annotations
 
 import csv
-import json
+import io
 import math
+import re
+import unicodedata
 from dataclasses import dataclass, field
+from functools import cache
 from importlib import resources
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from . import registry
+from .fsutil import InputError, read_text
 from .schema import (
     SCHEMA_VERSION,
     Evaluation,
@@ -44,9 +48,12 @@ from .schema import (
 )
 
 REQUIRED = ("model", "family", "task", "metric", "value", "scale", "citation", "table", "url")
-BEAR_LEADERBOARD_URL = "https://lm-pub-quiz.github.io/"
-BEAR_CITATION = ("Wiland, Ploner, Akbik (2024). BEAR: A Unified Framework for Evaluating Relational Knowledge in "
-                 "Causal and Masked Language Models. Findings of NAACL 2024 (LM Pub Quiz leaderboard)")
+NUMERIC = ("value", "n_shot")  # parsed strictly from the text as typed, never from its normalised form
+OPTIONAL = ("model_revision", "compression", "method_as_published", "n_shot", "checked_via")
+BEAR_SOURCE = "bear"  # the sources.yaml key of the public BEAR leaderboard
+MAX_CSV_BYTES = 16 * 1024 * 1024  # a reported-results CSV (the 403-row one is ~330 KB)
+MAX_JSON_BYTES = 4 * 1024 * 1024  # the BEAR leaderboard's results.json (~20 KB)
+MAX_FIELD = 10_000  # characters in one CSV cell
 
 
 class ReportedError(ValueError):
@@ -65,18 +72,140 @@ class ModelRow:
     series: str
 
 
+_WHOLE = re.compile(r"[0-9]{1,15}", re.ASCII)
+_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]{1,3})?", re.ASCII)
+# Unicode categories no reported text may hold: controls, format characters (zero-width space and joiners,
+# bidirectional overrides, soft hyphen), private use, surrogates, unassigned, line and paragraph separators
+_SPACES = re.compile(" {2,}")
+_INVISIBLE = frozenset({"Cc", "Cf", "Co", "Cs", "Cn", "Zl", "Zp"})
+
+
+def clean_text(text: str) -> str:
+    """One spelling of a piece of reported text: NFKC (compatibility look-alikes such as full-width letters,
+    ligatures and no-break spaces become the plain characters), runs of spaces as one space, no space at
+    either end. A control or invisible character is refused (ValueError): two rows that differ only by one
+    would otherwise be two results that read the same."""
+    norm = unicodedata.normalize("NFKC", text)
+    for ch in norm:
+        if unicodedata.category(ch) in _INVISIBLE:
+            raise ValueError(f"holds the invisible or control character U+{ord(ch):04X} "
+                             f"({unicodedata.name(ch, 'unnamed')}); type the text without it")
+    return _SPACES.sub(" ", norm).strip(" ")
+
+
+def whole_number(text: str) -> int:
+    """A whole number written with ASCII digits only ('1_000', '²', '1e3' and booleans are not numbers here)."""
+    if not _WHOLE.fullmatch(text):
+        raise ValueError(f"{text!r} is not a whole number (digits 0-9 only)")
+    return int(text)
+
+
+def decimal_number(text: str) -> float:
+    """A decimal number as printed ('31.1', '-2', '1.5e-3'); '3_1.1', 'nan', 'inf', '１' and '0x1f' are refused."""
+    if not _NUMBER.fullmatch(text):
+        raise ValueError(f"{text!r} is not a number")
+    return float(text)
+
+
+def json_number(value: object) -> float:
+    """A JSON number (int or float, never a boolean or a string) as a float."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"{value!r} is not a number")
+    return float(value)
+
+
+def _csv_rows(text: str, where: str) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
+    """Header and rows (with their line numbers) of CSV text; raises ValueError naming the line."""
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    try:
+        header = next(reader, [])
+        rows = []
+        for values in reader:
+            if len(values) > len(header):
+                raise ValueError(f"{where}: line {reader.line_num}: {len(values)} fields for {len(header)} columns")
+            rows.append((reader.line_num, dict(zip(header, values))))
+    except csv.Error as e:
+        raise ValueError(f"{where}: line {reader.line_num}: not valid CSV ({e})") from None
+    dup = sorted({c for c in header if header.count(c) > 1})
+    if dup:
+        raise ValueError(f"{where}: line 1: column(s) {', '.join(dup)} appear twice")
+    return header, rows
+
+
+def _read_input(path: Path, max_bytes: int) -> str:
+    try:
+        return read_text(path, max_bytes, follow_links=True)  # the user names the file; it must be a regular one
+    except InputError as e:
+        raise ReportedError([f"{path}: {e}"]) from None
+
+
 def models_table(path: Path | None = None) -> dict[str, ModelRow]:
     """The models reported rows may name (model, family, architecture, parameters, series)."""
-    text = (Path(path).read_text(encoding="utf-8") if path else
+    text = (_read_input(Path(path), MAX_CSV_BYTES) if path else
             (resources.files("leaderboard") / "data" / "reported" / "models.csv").read_text(encoding="utf-8"))
+    try:
+        _header, rows = _csv_rows(text, "models table")
+    except ValueError as e:
+        raise ReportedError([str(e)]) from None
     out = {}
-    for i, row in enumerate(csv.DictReader(text.splitlines()), start=2):
+    for i, row in rows:
         try:
-            out[row["model"]] = ModelRow(row["model"], row["family"], row["architecture"], int(row["parameters"]),
-                                         row["series"])
-        except (KeyError, ValueError, TypeError) as e:
+            model = clean_text(row["model"])
+            if model in out:
+                raise ValueError(f"model {model!r} appears twice")
+            out[model] = ModelRow(model, clean_text(row["family"]), clean_text(row["architecture"]),
+                                  whole_number(row["parameters"]), clean_text(row["series"]))
+        except KeyError as e:
+            raise ReportedError([f"models table line {i}: missing column {e}"]) from None
+        except (ValueError, TypeError, AttributeError) as e:
             raise ReportedError([f"models table line {i}: {e}"]) from None
     return out
+
+
+class Source(BaseModel):
+    """A paper or leaderboard reported results may cite (data/reported/sources.yaml)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+    key: Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9\-]{0,39}$")]
+    name: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    url: Annotated[str, StringConstraints(pattern=r"^https://[!-~]{1,500}$")]
+    citation: Annotated[str, StringConstraints(min_length=1, max_length=2000)]
+    tables: list[Annotated[str, StringConstraints(min_length=1, max_length=300)]] = Field(min_length=1)
+    caveat: Annotated[str, StringConstraints(max_length=2000)] = "none stated"
+    series_curves: bool = False
+
+
+@cache
+def sources() -> dict[str, Source]:
+    """Every declared source by key (the packaged data/reported/sources.yaml, reviewed like code)."""
+    from .yamlsafe import load
+
+    where = "data/reported/sources.yaml"
+    text = (resources.files("leaderboard") / "data" / "reported" / "sources.yaml").read_text(encoding="utf-8")
+    data = load(text, where)
+    if not isinstance(data, list):
+        raise ValueError(f"{where}: a list of sources")
+    out: dict[str, Source] = {}
+    for i, entry in enumerate(data):
+        try:
+            src = Source.model_validate(entry)
+        except ValidationError as e:
+            raise ValueError(f"{where}: entry {i}: {e}") from None
+        texts = [src.name, src.citation, *src.tables]
+        if src.key in out or src.key == "other-sources" or any(clean_text(t) != t for t in texts):
+            raise ValueError(f"{where}: entry {i} ({src.key}): the key appears twice or is the other sources' page, or a "
+                             "text is not in its one spelling")
+        out[src.key] = src
+    return out
+
+
+def source_key(url: str | None, citation: str | None, table: str | None) -> str | None:
+    """The declared source a reported run cites (url, citation and table all as declared), else None: such a
+    run is shown under "Other sources", never on a paper's page."""
+    for src in sources().values():
+        if url == src.url and citation == src.citation and table in src.tables:
+            return src.key
+    return None
 
 
 @dataclass
@@ -88,10 +217,10 @@ class Import:
 
 
 def _steps(text: str, where: str):
-    from .runner import SpecError, parse_step
-
     steps = []
     for part in filter(None, (p.strip() for p in text.split(";"))):
+        from .runner import SpecError, parse_step  # only for a row with steps: the runner imports torch
+
         try:
             steps.append(parse_step(part))
         except SpecError as e:
@@ -224,25 +353,30 @@ def _row_run(row: dict, csv_name: str, line: int, models: dict[str, ModelRow], e
     except ValueError as e:
         raise _RowError(f", column compression: {e}") from None
     try:
-        value = float(col("value"))
-    except ValueError:
-        raise _RowError(f", column value: {col('value')!r} is not a number") from None
+        value = decimal_number(col("value"))
+    except ValueError as e:
+        raise _RowError(f", column value: {e}") from None
     try:
         mv = _metric_value(value, col("scale"), col("metric"))
     except ValueError as e:
         raise _RowError(f", column {'scale' if 'scale' in str(e) and 'outside' not in str(e) else 'value'}: {e}") from None
     n_shot = col("n_shot")
-    if n_shot and not n_shot.isdigit():
-        raise _RowError(f", column n_shot: {n_shot!r} is not a whole number")
+    try:
+        shots = whole_number(n_shot) if n_shot else None
+    except ValueError as e:
+        raise _RowError(f", column n_shot: {e}") from None
     if not col("url").startswith("https://"):
         raise _RowError(f", column url: {col('url')!r} is not an https:// address")
+    if source_key(col("url"), col("citation"), col("table")) is None:
+        raise _RowError(f", column citation: the source (url {col('url')!r}, this citation, table {col('table')!r}) "
+                        "is not declared in data/reported/sources.yaml; declare the paper and its tables there first")
     method = col("method_as_published")
     try:
         return _run(model, steps, task, col("metric"), mv,
                     Reported(kind="reported", citation=col("citation"), table=col("table"), url=col("url"),
                              checked_via=col("checked_via") or None),
                     f"Entered from {csv_name} row {line - 1}; the value is as printed in the source.",
-                    int(n_shot) if n_shot and task.startswith("lm-eval:") else None,
+                    shots if task.startswith("lm-eval:") else None,
                     {"method_as_published": method[:500]} if method else None,
                     Supersedes(run_id=erratum.supersedes, reason=erratum.reason) if erratum is not None else None)
     except ValueError as e:  # pydantic: a field the schema refuses
@@ -251,31 +385,52 @@ def _row_run(row: dict, csv_name: str, line: int, models: dict[str, ModelRow], e
 
 def read_csv(csv_path: Path, models: dict[str, ModelRow],
              errata: list[Erratum] | None = None) -> tuple[list[RunFile], list[str], list[str]]:
-    """Check every row; returns (runs, where each came from, problems). A row that an erratum of the errata table
-    corrects gives two runs: the one published (the row with the erratum's old column values: its run_id is the one
-    superseded) and its correction (the new values, superseding it). So the row gives the same two files whether the
-    CSV still holds the old values or already the new ones, and a corrected CSV never adds the corrected row a
-    second time as a plain run."""
+    """Check every row; returns (runs, where each came from, problems). The file is read through the bounded
+    reader (a regular file, at most MAX_CSV_BYTES, UTF-8); every cell is text in its one spelling (clean_text).
+
+    A row that an erratum of the errata table corrects gives two runs: the one published (the row with the
+    erratum's old column values: its run_id is the one superseded) and its correction (the new values, superseding
+    it). So the row gives the same two files whether the CSV still holds the old values or already the new ones, and
+    a corrected CSV never adds the corrected row a second time as a plain run."""
     runs, lines, problems = [], [], []
     by_target = {e.supersedes: e for e in errata or ()}
-    with open(csv_path, newline="", encoding="utf-8") as fh:
-        reader = csv.DictReader(fh)
-        missing_cols = [c for c in REQUIRED if c not in (reader.fieldnames or [])]
-        if missing_cols:
-            return [], [], [f"{csv_path}: line 1: missing column(s) {', '.join(missing_cols)}"]
-        name = Path(csv_path).name
-        for row in reader:
-            line = reader.line_num
-            where = f"{csv_path}: line {line}"
+    text = _read_input(csv_path, MAX_CSV_BYTES)
+    try:
+        header, rows = _csv_rows(text, str(csv_path))
+    except ValueError as e:
+        return [], [], [str(e)]
+    missing_cols = [c for c in REQUIRED if c not in header]
+    if missing_cols:
+        return [], [], [f"{csv_path}: line 1: missing column(s) {', '.join(missing_cols)}"]
+    unknown = [c for c in header if c not in REQUIRED and c not in OPTIONAL]
+    if unknown:
+        return [], [], [f"{csv_path}: line 1: unknown column(s) {', '.join(map(repr, unknown[:5]))}; "
+                        f"the columns are {', '.join(REQUIRED + OPTIONAL)}"]
+    file_name = Path(csv_path).name
+    for line, raw in rows:
+        where = f"{csv_path}: line {line}"
+        row: dict[str, str] = {}
+        for column, value in raw.items():
             try:
-                run = _row_run(row, name, line, models)
-                fix = by_target.get(run.run_id) or _erratum_of_corrected_row(row, errata or (), name, line, models)
+                if len(value) > MAX_FIELD:
+                    raise ValueError(f"{len(value):,} characters; at most {MAX_FIELD:,}")
+                row[column] = clean_text(value)
+                if column in NUMERIC and row[column] != value.strip(" "):  # '３1.1', '²': a look-alike is not a digit
+                    raise ValueError(f"{value!r} is not a number (ASCII digits only)")
+            except ValueError as e:
+                problems.append(f"{where}, column {column}: {e}")
+                break
+        else:
+            fix = None
+            try:
+                run = _row_run(row, file_name, line, models)
+                fix = by_target.get(run.run_id) or _erratum_of_corrected_row(row, errata or (), file_name, line, models)
                 if fix is not None:
-                    run = _row_run({**row, **fix.old_values()}, name, line, models)
+                    run = _row_run({**row, **fix.old_values()}, file_name, line, models)
                     if run.run_id != fix.supersedes:
                         raise _RowError(f": the errata table's old values for run {fix.supersedes} give run "
                                         f"{run.run_id}; its columns must say what the published run was made from")
-                    fixed = _row_run({**row, **fix.new_values()}, name, line, models, fix)
+                    fixed = _row_run({**row, **fix.new_values()}, file_name, line, models, fix)
             except _RowError as e:
                 problems.append(f"{where}{e}")
                 continue
@@ -299,34 +454,51 @@ def _erratum_of_corrected_row(row: dict, errata, name: str, line: int, models: d
 
 def read_bear_leaderboard(path: Path, models: dict[str, ModelRow]) -> tuple[list[RunFile], list[str], list[str]]:
     """The public BEAR leaderboard (published_results.json): accuracy mean and sem per model, as reported."""
+    from .validate import LoadError, parse_json
+
     runs, lines, problems = [], [], []
+    source = sources()[BEAR_SOURCE]
     try:
-        entries = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as e:
-        return [], [], [f"{path}: cannot read: {e}"]
+        entries = parse_json(_read_input(path, MAX_JSON_BYTES).encode("utf-8"))
+    except LoadError as e:
+        return [], [], [f"{path}: {e}"]
+    if not isinstance(entries, list):
+        return [], [], [f"{path}: a JSON list of leaderboard entries"]
     for i, e in enumerate(entries):
-        where = f"{path}: entry {i} ({e.get('model_name')!r})"
-        url = e.get("model_url")
+        if not isinstance(e, dict):
+            problems.append(f"{path}: entry {i}: not a JSON object")
+            continue
+        name, url, kind = e.get("model_name"), e.get("model_url"), e.get("model_type")
+        where = f"{path}: entry {i} ({name!r})"
         if not url:  # the random baseline: not a model
+            continue
+        try:
+            for field_name, text in (("model_url", url), ("model_type", kind)):
+                if text is not None and (not isinstance(text, str) or clean_text(text) != text):
+                    raise ValueError(f"field {field_name}: {text!r} is not plain text in its one spelling")
+        except ValueError as err:
+            problems.append(f"{where}, {err}")
             continue
         model = models.get(url.removeprefix("https://huggingface.co/"))
         if model is None:
             problems.append(f"{where}, field model_url: unknown model {url!r}; add it to the models table")
             continue
-        acc = e.get("accuracy") or {}
+        acc = e.get("accuracy")
         try:
-            mv = _metric_value(float(acc["mean"]), "fraction", "accuracy",
-                               float(acc["sem"]) if acc.get("sem") is not None else None)
-        except (KeyError, TypeError, ValueError) as err:
+            if not isinstance(acc, dict) or "mean" not in acc:
+                raise ValueError("needs a mean")
+            sem = acc.get("sem")
+            mv = _metric_value(json_number(acc["mean"]), "fraction", "accuracy",
+                               json_number(sem) if sem is not None else None)
+        except ValueError as err:
             problems.append(f"{where}, field accuracy: {err}")
             continue
         run = _run(model, [], "bear:bear", "accuracy", mv,
-                   Reported(kind="reported", citation=BEAR_CITATION, table="BEAR leaderboard (results.json)",
-                            url=BEAR_LEADERBOARD_URL,
+                   Reported(kind="reported", citation=source.citation, table=source.tables[0], url=source.url,
                             checked_via="lm-pub-quiz/lm-pub-quiz.github.io @ 23b5b787 results.json, "
                                         "copied to shared/data/bear/published_results.json; stderr = the leaderboard's sem"),
                    f"Entered from {Path(path).name} entry {i}; accuracy is BEAR's mean over its three templates.",
-                   None, {"model_type": e.get("model_type")} if e.get("model_type") else None)
+                   None, {"model_type": kind} if kind else None)
         runs.append(run)
         lines.append(where)
     return runs, lines, problems
@@ -336,7 +508,7 @@ def import_reported(csv_path: Path | None, runs_dir: Path, bear_json: Path | Non
                     models_csv: Path | None = None, errata_json: Path | None = None) -> Import:
     """Check everything, then write the run files that are not there yet (all or nothing). Rows that the errata table
     corrects give their correction too (a run file that supersedes the row's run)."""
-    from .fsutil import check_target, write_under
+    from .fsutil import write_all_under
 
     models = models_table(models_csv)
     errata = errata_table(errata_json)
@@ -356,12 +528,8 @@ def import_reported(csv_path: Path | None, runs_dir: Path, bear_json: Path | Non
         seen[run.run_id] = where
     if problems:
         raise ReportedError(problems)
-    for run in out.runs:
-        rel = canonical_path(run)
-        target = Path(runs_dir) / rel
-        if check_target(target):  # a link or folder there is refused (UnsafePath), never followed
-            out.existing.append(target)
-            continue
-        write_under(Path(runs_dir), rel, dump_run(run).encode("utf-8"))  # atomic, mode 0644, no links followed
-        out.written.append(target)
+    files: dict[PurePosixPath, bytes] = {canonical_path(run): dump_run(run).encode("utf-8") for run in out.runs}
+    # all or nothing: every place checked (a link or folder where a file goes is refused, never followed), every
+    # file staged, then linked into place; a failure on any of them leaves runs/ as it was
+    out.written, out.existing = write_all_under(Path(runs_dir), files)
     return out

@@ -29,7 +29,14 @@ MAX_INT = 10**15  # bounds every count and byte size: big enough for any model, 
 
 Text = Annotated[str, StringConstraints(max_length=2000)]
 ShortText = Annotated[str, StringConstraints(max_length=300)]
-ModelId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._\-/]{0,199}$")]
+# A model id: a hub id ("org/name") or a local name, ASCII (no look-alike letters), at most one "/", each part
+# starting with a letter or digit, and no "//", "--", "..", ".-" or "-." and no trailing "." or "-" (the hub's own
+# rules; "--" is how a "/" appears in a folder name, so "a--b" and "a/b" would share one): one spelling per model.
+MODEL_ID_PART = r"[A-Za-z0-9][A-Za-z0-9_]*(?:[.\-][A-Za-z0-9_]+)*"
+MODEL_ID_PATTERN = rf"^{MODEL_ID_PART}(?:/{MODEL_ID_PART})?$"
+MODEL_ID_RULE = ("not a model id: 'org/name' or 'name', ASCII letters, digits, '_', and '.' or '-' between them "
+                 "(no '//', '--', '..', no leading or trailing '.' or '-')")
+ModelId = Annotated[str, StringConstraints(max_length=200, pattern=MODEL_ID_PATTERN)]
 Identifier = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.+\-]{0,99}$")]
 Sha256 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
 Scope = Annotated[str, StringConstraints(pattern=registry.SCOPE_GLOB_PATTERN)]

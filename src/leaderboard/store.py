@@ -27,6 +27,7 @@ from .parallel import gc_paused, pmap
 from .schema import FACTS_MAX_FILE_BYTES, FactOutcomes, RunFile, canonical_json, facts_frame
 from .validate import (
     DEFAULT_MAX_BYTES,
+    IDENTITY_FIELDS,
     Checked,
     LoadError,
     Problem,
@@ -424,8 +425,9 @@ def ingest(runs_dir: Path, db_path: Path, max_bytes: int = DEFAULT_MAX_BYTES) ->
                     problems.append(Problem(c.path, "/run_id", f"duplicate run_id {c.key.run_id}: also in "
                                             f"{runs_dir / kept_ids[c.key.run_id]}"))
             if not problems:  # model ids and errata across the whole store, not only the files that changed
-                entries = con.execute("SELECT path, model_id, family, architecture, parameters FROM runs ORDER BY path").fetchall()
-                problems += model_problems((str(runs_dir / p), mid, (fam, arch, par)) for p, mid, fam, arch, par in entries)
+                cols = ", ".join(IDENTITY_FIELDS)  # the same fields, in the same order, as model_identity()
+                entries = con.execute(f"SELECT path, model_id, {cols} FROM runs ORDER BY path").fetchall()  # noqa: S608 (constant names)
+                problems += model_problems((str(runs_dir / p), mid, tuple(ident)) for p, mid, *ident in entries)
                 problems += supersession_problems(
                     Supersession(str(runs_dir / p), rid, mid, sup) for p, rid, mid, sup in
                     con.execute("SELECT path, run_id, model_id, supersedes FROM runs ORDER BY path").fetchall())

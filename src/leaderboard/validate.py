@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import stat
 import subprocess
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -23,12 +22,16 @@ from pydantic import ValidationError
 
 from . import registry
 from .compress.spec import sparsity_mismatch
+from .fsutil import InputError, read_regular
 from .parallel import pmap
 from .schema import (
     FACTS_MAX_FILE_BYTES,
+    MODEL_ID_PATTERN,
+    MODEL_ID_RULE,
     SCHEMA_VERSION,
     SCHEMA_VERSIONS,
     MetricValue,
+    ModelInfo,
     RunFile,
     TaskResult,
     canonical_path,
@@ -38,6 +41,7 @@ from .schema import (
 )
 
 DEFAULT_MAX_BYTES = 5 * 1024 * 1024
+IDENTITY_FIELDS = ("family", "architecture", "parameters", "toy")  # one model id, one of each
 IGNORED_NAMES = frozenset({"README.md", ".gitkeep"})
 RUN_DEPTH = 3  # <family>/<model-slug>/<run_id>.json below the runs folder
 # Timestamps outside this window cannot be real runs (and years outside 1..9999 in UTC break every reader).
@@ -71,14 +75,31 @@ class RunKey(NamedTuple):
     is_baseline: bool
     model_id: str
     task: str
-    identity: tuple = ()  # (family, architecture, parameters): the same for every file of one model id
+    identity: tuple = ()  # model_identity(): the same for every file of one model id
     supersedes: str | None = None  # an erratum: the run_id of the run it corrects
+    lineage_base: str | None = None  # the model whose baseline a derived checkpoint's retention is computed against
+
+
+def model_identity(model: ModelInfo) -> tuple:
+    """What every file of one model id must agree on (IDENTITY_FIELDS): validate, pr-check and the store compare
+    this, and model_problems names the field that differs."""
+    return tuple(getattr(model, name) for name in IDENTITY_FIELDS)
+
+
+def identity_problems(path: str, model: ModelInfo) -> list[Problem]:
+    """Rules on one file's model beyond its id's spelling (the schema's ModelId): a bundled demo model is a toy
+    under any source, so its id cannot stand for a real model's result."""
+    from .bundled import model_ids
+
+    if model.id in model_ids() and not model.toy:
+        return [Problem(path, "/model/toy", f"{model.id!r} is the bundled demo model: its runs say toy: true")]
+    return []
 
 
 def run_key(r: RunFile) -> RunKey:
     return RunKey(r.run_id, r.source.kind, baseline_key(r), r.is_baseline, r.model.id, r.evaluation.task,
-                  (r.model.family, r.model.architecture, r.model.parameters),
-                  r.supersedes.run_id if r.supersedes is not None else None)
+                  model_identity(r.model), r.supersedes.run_id if r.supersedes is not None else None,
+                  r.model.lineage.base if r.model.lineage is not None else None)
 
 
 @dataclass
@@ -129,25 +150,14 @@ class LoadError(Exception):
 
 
 def read_bounded(path: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:
-    """Bytes of a regular file no larger than ``max_bytes``; the size is checked before reading."""
+    """Bytes of a regular file no larger than ``max_bytes`` (the project's one bounded reader, fsutil)."""
     try:
-        st = os.lstat(path)
-    except OSError as e:
-        raise LoadError(f"cannot read: {e.strerror}") from None
-    if stat.S_ISLNK(st.st_mode):
-        raise LoadError("is a symbolic link; run files must be regular files")
-    if not stat.S_ISREG(st.st_mode):
-        raise LoadError("is not a regular file")
-    if st.st_size > max_bytes:
-        raise LoadError(f"file is {st.st_size:,} bytes; the limit is {max_bytes:,} bytes")
-    try:
-        with open(path, "rb") as f:
-            raw = f.read(st.st_size + 1)
-    except OSError as e:
-        raise LoadError(f"cannot read: {e.strerror}") from None
-    if len(raw) > st.st_size:
-        raise LoadError("file grew while it was read")
-    return raw
+        return read_regular(path, max_bytes)
+    except InputError as e:
+        msg = str(e)
+        if msg.startswith("is a symbolic link"):
+            msg = "is a symbolic link; run files must be regular files"
+        raise LoadError(msg) from None
 
 
 def _reject_constant(name: str) -> None:
@@ -219,6 +229,8 @@ def _schema_problems(path: str, data: object, err: ValidationError) -> list[Prob
             msg = "unknown field (the schema forbids fields it does not define)"
         elif e["type"] == "missing":
             msg = "required field is missing"
+        elif e["type"] == "string_pattern_mismatch" and (e.get("ctx") or {}).get("pattern") == MODEL_ID_PATTERN:
+            msg = MODEL_ID_RULE
         ptr = _pointer(data, tuple(e["loc"]))
         if msg not in by_pointer.setdefault(ptr, []):
             by_pointer[ptr].append(msg)
@@ -320,6 +332,14 @@ def semantic_problems(path: str, run: RunFile, rel_path: str | None) -> list[Pro
         for name in ("provenance", "measured"):
             if getattr(run, name) is None:
                 out.append(Problem(path, f"/{name}", f"required for {run.source.kind} runs"))
+    out += identity_problems(path, run.model)
+    if run.source.kind == "reported":
+        from .reported import source_key
+
+        if source_key(run.source.url, run.source.citation, run.source.table) is None:
+            out.append(Problem(path, "/source", "not a declared source (url, citation and table as in "
+                               "data/reported/sources.yaml): the site shows it under Other sources, not on a "
+                               "paper's page", "warning"))
     if run.source.kind == "reported" and run.model.toy:
         out.append(Problem(path, "/model/toy", "a reported result cannot be about a toy model"))
     p = run.provenance
@@ -459,11 +479,10 @@ def baseline_key(run: RunFile) -> tuple:
             json.dumps(ev.settings, sort_keys=True))
 
 
-IDENTITY_FIELDS = ("family", "architecture", "parameters")
 
 
 def model_problems(entries: Iterable[tuple[str, str, tuple]]) -> list[Problem]:
-    """``(path, model id, (family, architecture, parameters))`` of many files: every model id has one
+    """``(path, model id, model_identity())`` of many files: every model id has one
     identity, and distinct ids never share a folder/page name (model_slug), so no file can stand in
     for another model's page."""
     out: list[Problem] = []

@@ -8,15 +8,23 @@ listed file is present with its hash.
 
 from __future__ import annotations
 
-import hashlib
 import json
-import shutil
 import tempfile
 import zipfile
 from importlib import resources
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
-from .lama_fetch import FetchError, download, safe_extract
+from .lama_fetch import (
+    FetchError,
+    _check_entries,
+    _top_level,
+    check_dest,
+    download,
+    install,
+    safe_extract,
+    sha256_file,
+    staging,
+)
 
 DEFAULT_DEST = Path.home() / ".cache" / "compression-leaderboard" / "bear"
 
@@ -28,10 +36,12 @@ def manifest() -> dict:
 def fetch_bear(url: str | None = None, dest: Path = DEFAULT_DEST, sha256: str | None = None, progress: bool = True,
                log=print) -> Path:
     """Download the archive (``url``: default the pinned commit on GitHub; file:// works), verify each file
-    against the manifest, then move BEAR/, BEAR-big/ and the metadata files into ``dest``."""
+    against the manifest, then move BEAR/, BEAR-big/ and the metadata files into ``dest`` (all or nothing;
+    only what an earlier fetch put there is ever replaced: lama_fetch.install)."""
     man = manifest()
     url = url or man["url"]
     dest = Path(dest)
+    names = sorted({rel.split("/")[0] for rel in man["files"]})
     with tempfile.TemporaryDirectory() as tmp:
         archive = Path(tmp) / "bear.zip"
         digest = download(url, archive, progress)
@@ -39,32 +49,29 @@ def fetch_bear(url: str | None = None, dest: Path = DEFAULT_DEST, sha256: str | 
         if sha256 and digest != sha256.lower():
             raise FetchError(f"sha256 mismatch: expected {sha256}, got {digest}; nothing was unpacked")
         try:
-            safe_extract(archive, Path(tmp) / "x")
+            with zipfile.ZipFile(archive) as z:
+                infos = z.infolist()
         except zipfile.BadZipFile:
             raise FetchError(f"{url} is not a zip archive") from None
-        root = Path(tmp) / "x"
-        tops = [p for p in root.iterdir()]
-        if len(tops) == 1 and tops[0].is_dir():  # GitHub archives: BEAR-<commit>/...
-            root = tops[0]
-        problems = []
-        for rel, want in man["files"].items():
-            f = root / rel
-            if not f.is_file():
-                problems.append(f"{rel}: missing")
-            elif hashlib.sha256(f.read_bytes()).hexdigest() != want:
-                problems.append(f"{rel}: sha256 differs from commit {man['commit'][:12]}")
-        if problems:
-            more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
-            raise FetchError("the archive is not BEAR @ " + man["commit"][:12] + ": " + "; ".join(problems[:5]) + more
-                             + "; nothing was installed")
-        dest.mkdir(parents=True, exist_ok=True)
-        for name in sorted({rel.split("/")[0] for rel in man["files"]}):
-            target = dest / name
-            if target.exists():
-                shutil.rmtree(target) if target.is_dir() else target.unlink()
-            shutil.move(str(root / name), target)
-    (dest / "SOURCE.txt").write_text(
-        f"{url}\nlm-pub-quiz/BEAR @ {man['commit']} (every file checked against its sha256)\n"
-        "BEAR (Wiland, Ploner, Akbik 2024), CC BY-SA 4.0\n", encoding="utf-8")
+        _check_entries(infos)
+        top, _names = _top_level([i.filename for i in infos])  # GitHub archives: BEAR-<commit>/...
+        check_dest(dest, names)  # before anything is unpacked or changed
+        with staging(dest) as stage:
+            safe_extract(archive, stage / "x")
+            root = stage / "x" / top if top else stage / "x"
+            problems = []
+            for rel, want in man["files"].items():
+                f = root.joinpath(*PurePosixPath(rel).parts)
+                if not f.is_file():
+                    problems.append(f"{rel}: missing")
+                elif sha256_file(f) != want:
+                    problems.append(f"{rel}: sha256 differs from commit {man['commit'][:12]}")
+            if problems:
+                more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
+                raise FetchError("the archive is not BEAR @ " + man["commit"][:12] + ": " + "; ".join(problems[:5])
+                                 + more + "; nothing was installed")
+            install(root, dest, names, stage, {"dataset": f"lm-pub-quiz/BEAR @ {man['commit']} (every file checked "
+                                               "against its sha256)", "license": "BEAR (Wiland, Ploner, Akbik 2024), "
+                                               "CC BY-SA 4.0", "url": url, "sha256": digest})
     log(f"BEAR data in {dest} ({len(man['files'])} files checked)")
     return dest

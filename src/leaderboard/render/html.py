@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 from collections.abc import Iterable
 
 
@@ -19,6 +20,18 @@ def esc(value: object) -> Safe:
     if isinstance(value, float):
         return Safe(html.escape(f"{value:.3f}"))
     return Safe(html.escape(str(value), quote=True))
+
+
+_MD_SPECIAL = re.compile(r"[\\`*_\[\]<>|~&$#!{}]")
+_MD_SPACE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+
+
+def md_text(text: object) -> Safe:
+    """Data text for Markdown outside a raw-HTML block (a heading, a page title, a table cell, a list item): one
+    line, every character that Markdown, its extensions (attribute lists ``{: ...}``, tables, emphasis, links),
+    HTML or autolinking reads as syntax written as a numeric entity, so it renders as the text it is."""
+    one_line = _MD_SPACE.sub(" ", str(text))
+    return Safe(_MD_SPECIAL.sub(lambda m: f"&#{ord(m.group())};", one_line))
 
 
 def link(href: str, text: object, cls: str | None = None) -> Safe:

@@ -16,7 +16,7 @@ from ..compress import registry as methods_registry
 from ..schema import model_slug
 from . import charts, lineage, metrics, tables
 from .fmt import fmt, pct
-from .html import Safe, badge, block, code, dl, esc, link, script_json, table
+from .html import Safe, badge, block, code, dl, esc, link, md_text, script_json, table
 
 HEADLINE = "r.headline_metric"  # filled at ingest from the registry (registry.headline_metric)
 
@@ -68,7 +68,7 @@ class Site:
         # the title in the front matter too: MkDocs takes a page's title from a first-line heading only, and the banner
         # comes first (without it, the browser tab read the file name)
         self.pages[path] = (f"---\ntitle: {json.dumps(title)}\nhide:\n  - navigation\n  - toc\n---\n\n" + banner
-                            + f"# {esc(title)}\n" + "".join(parts))
+                            + f"# {md_text(title)}\n" + "".join(parts))
 
     cache: Path | None = None
 

@@ -1,11 +1,16 @@
 """The "Published results" pages: results from papers, as printed, cited to their table.
 
 - ``published/index.md``: what reported results are, the caveats, one link per paper and per model series;
-- ``published/<paper>.md``: every row of one paper (model, compression in the run-file notation and in the
+- ``published/<key>.md``: every row of one declared source (data/reported/sources.yaml, reviewed like code: a
+  run belongs to it when its url, citation and table are the declared ones; the page shows the declared
+  name, citation and caveat, never a run file's text as a heading) (model, compression in the run-file notation and in the
   paper's words, task, the value as printed, the table), and the reproduced value beside it where a
   reproduced run of the same spec exists (same model, compression and task);
 - ``published/<series>.md`` for series with quantized rows (OPT, BLOOM): accuracy kept relative to the
   paper's own FP16 row, per task, RTN vs GPTQ at 4 and 3 bits across model sizes, and the printed tables.
+
+- ``published/other-sources.md``: reported runs whose source is not declared, as their files say, marked so
+  (never on a paper's page, whatever their citation says).
 
 Every value links to its run page, which holds the citation, the table and the paper's words.
 """
@@ -24,29 +29,11 @@ from .html import Safe, badge, block, esc, link, table
 from .metrics import task_name
 from .tables import corrected_badge
 
-CAVEATS = {
-    "GPTQ": "The GPTQ tables say “accuracy” and do not say whether it is lm-eval's acc or acc_norm; the rows are "
-            "entered as acc. Quantization there is weight-only, one asymmetric min-max grid per output row, "
-            "calibrated on 128 × 2048-token C4 segments (GPTQ); RTN uses the same grid without calibration.",
-    "SparseGPT": "SparseGPT's Table 2 says “accuracy” without acc/acc_norm; its dense row equals GPTQ's and is kept "
-                 "once (under GPTQ). facebook/opt-175b weights are distributed on request, not on the hub.",
-    "KEPLER": "KEPLER reports micro-averaged P@1; LAMA's own headline is the mean over relations. Its BERT row equals "
-              "Petroni et al.'s Table 2, so the protocols agree there; its RoBERTa rows are KEPLER's own runs.",
-    "BEAR": "BEAR accuracy is the mean over the three templates of the share of instances whose true statement "
-            "scores highest (lm-pub-quiz); the leaderboard's sem is the standard error over templates.",
-    "Petroni": "LAMA's headline: P@1 on T-REx, the mean over relations.",
-}
 SERIES_WITH_CURVES = ("OPT", "BLOOM")
 LABELS = {"": "FP16 (baseline)"}
-HEADLINE_METRICS = ("acc", "precision@1", "accuracy")  # LAMA P@1, BEAR and lm-eval accuracy
+HEADLINE_METRICS = tuple(registry.SUITE_HEADLINES.values())  # LAMA P@1, BEAR and lm-eval accuracy
 SHOWN_METRICS = (*HEADLINE_METRICS, "precision@1-micro")  # and P@1 pooled over facts, as KEPLER reports it
-
-
-def _paper_key(citation: str) -> str:
-    for key in CAVEATS:
-        if key.lower() in citation.lower():
-            return key
-    return citation.split("(")[0].split(",")[0].strip()[:40] or "paper"
+OTHER = "other-sources"  # the page of reported runs whose source is not declared
 
 
 def _slug(text: str) -> str:
@@ -108,11 +95,16 @@ def _repro_cell(r: dict, prefix: str) -> object:
     return link(f"{prefix}runs/{r['repro_run_id']}.html", text)
 
 
-def _paper_page(site, key: str, df: pl.DataFrame) -> None:
-    first = df.row(0, named=True)
-    head = Safe(f'<p>{badge("reported", "reported")} {esc(first["citation"])} · '
-                f'<a href="{esc(first["citation_url"])}">{esc(first["citation_url"])}</a></p>'
-                f'<p class="lb-caveat"><strong>Caveats.</strong> {esc(CAVEATS.get(key, "none stated"))}</p>')
+def _paper_page(site, src, df: pl.DataFrame) -> None:
+    """The page of one declared source (``src``: reported.Source), or of the undeclared ones (``src`` None)."""
+    if src is not None:
+        head = Safe(f'<p>{badge("reported", "reported")} {esc(src.citation)} · '
+                    f'<a href="{esc(src.url)}">{esc(src.url)}</a></p>'
+                    f'<p class="lb-caveat"><strong>Caveats.</strong> {esc(src.caveat)}</p>')
+    else:
+        head = Safe(f'<p>{badge("reported", "reported")} Reported results whose source is not declared in this '
+                    "project's list of sources (data/reported/sources.yaml): shown as their run files state them, "
+                    "not checked against a paper's page. Each row names the citation, table and address it gives.</p>")
     parts: list[object] = [head]
     any_repro = df["repro_run_id"].is_not_null().any()
     for tbl in df["citation_table"].unique(maintain_order=True).to_list():
@@ -124,15 +116,23 @@ def _paper_page(site, key: str, df: pl.DataFrame) -> None:
             cells = [Safe(f"{model} {corrected_badge(r['correction_reason'])}" if r["correction_reason"] else model),
                      _as_published(r["task_config"]) or r["method_label"], r["method_label"], r["task"],
                      Safe(f"{value}{_metric_note(r['metric'])}")]
+            if src is None:
+                cells += [r["citation"], r["citation_url"]]
             if any_repro:
                 cells.append(_repro_cell(r, "../"))
             body.append(cells)
         headers = ["Model", "As published", "Run-file notation", "Task", "As printed"]
+        if src is None:
+            headers += ["Citation (as the run file says)", "URL (as the run file says)"]
         if any_repro:
             headers.append("Reproduced (95% CI)")
         parts.append(Safe(f"<h2>{esc(tbl)}</h2>"))
-        parts.append(table(headers, body, cls="lb-table lb-sortable", numeric={4, 5}))
-    site.page(f"published/{_slug(key)}.md", f"Published: {key}", block(*parts))
+        parts.append(table(headers, body, cls="lb-table lb-sortable", numeric={4, len(headers) - 1} if any_repro
+                           else {4}))
+    if src is not None:
+        site.page(f"published/{src.key}.md", f"Published: {src.name}", block(*parts))
+    else:
+        site.page(f"published/{OTHER}.md", "Published: other sources", block(*parts))
 
 
 def _series_of(site) -> dict[str, str]:
@@ -173,12 +173,12 @@ def _series_chart(ret: pl.DataFrame, title: str) -> alt.Chart:
     return chart.properties(title=title).resolve_scale(y="independent").resolve_axis(x="independent")
 
 
-def _series_page(site, series: str, df: pl.DataFrame) -> None:
+def _series_page(site, series: str, df: pl.DataFrame, caveat: str) -> None:
     parts: list[object] = [Safe(
         f'<p>{badge("reported", "reported")} Zero-shot accuracy of {esc(series)} models as printed in the GPTQ paper '
         "(Frantar et al. 2023, Appendix Tables 13–22): FP16, RTN and GPTQ at 4 and 3 bits. Lines show each "
         "quantized value divided by the same table's FP16 value (1.0 = nothing lost). "
-        f'<p class="lb-caveat"><strong>Caveats.</strong> {esc(CAVEATS["GPTQ"])}</p>')]
+        f'<p class="lb-caveat"><strong>Caveats.</strong> {esc(caveat)}</p>')]
     ret = retention_table(df)
     if not ret.is_empty():
         parts.append(site.chart(_series_chart(ret, f"{series}: accuracy kept under RTN and GPTQ"),
@@ -214,29 +214,37 @@ def build_published(site) -> None:
     if df.is_empty():
         site.page("published/index.md", "Published results", "No reported result in this store yet.\n")
         return
-    df = df.with_columns(paper=pl.col("citation").map_elements(_paper_key, return_dtype=pl.Utf8))
+    from ..reported import source_key, sources
+
+    declared = sources()
+    keys = [source_key(u, c, t) or OTHER for u, c, t in
+            zip(df["citation_url"].to_list(), df["citation"].to_list(), df["citation_table"].to_list(), strict=True)]
+    df = df.with_columns(paper=pl.Series(keys, dtype=pl.Utf8))
     series_of = _series_of(site)
     df = df.with_columns(series=pl.col("model_id").replace_strict(series_of, default="other"))
     papers = []
-    for key in df["paper"].unique(maintain_order=True).to_list():
+    for key in [k for k in declared if k in set(keys)] + ([OTHER] if OTHER in keys else []):
         p = df.filter(pl.col("paper") == key)
-        _paper_page(site, key, p)
-        papers.append([link(f"{_slug(key)}.html", key), p.row(0, named=True)["citation"], p["model_id"].n_unique(),
+        src = declared.get(key)
+        _paper_page(site, src, p)
+        papers.append([link(f"{key}.html", src.name if src else "Other sources (not declared)"),
+                       src.citation if src else "as each run file says", p["model_id"].n_unique(),
                        p.height, int(p["repro_run_id"].is_not_null().sum())])
     series_rows = []
-    for series in SERIES_WITH_CURVES:
-        s = df.filter((pl.col("series") == series) & (pl.col("paper") == "GPTQ"))
-        if s.is_empty():
-            continue
-        _series_page(site, series, s)
-        series_rows.append([link(f"{_slug(series)}.html", series), s["model_id"].n_unique(), s.height])
+    for src in (d for d in declared.values() if d.series_curves):
+        for series in SERIES_WITH_CURVES:
+            rows_of = df.filter((pl.col("series") == series) & (pl.col("paper") == src.key))
+            if rows_of.is_empty():
+                continue
+            _series_page(site, series, rows_of, src.caveat)
+            series_rows.append([link(f"{_slug(series)}.html", series), rows_of["model_id"].n_unique(), rows_of.height])
     intro = Safe(
         "<p>Results published in papers, entered <strong>exactly as printed</strong> (value, unit and the paper's own "
         "words for the method) and cited to the table they come from. They are marked "
         f"{badge('reported', 'reported')} everywhere and never averaged with results this project reproduces; "
         "where a reproduced run of the same model, compression and task exists, it is shown beside the "
         "printed value. Every value links to its run file.</p>")
-    parts: list[object] = [intro, Safe("<h2>By paper</h2>"),
+    parts: list[object] = [intro, Safe("<h2>By source</h2>"),
                            table(["Paper", "Citation", "Models", "Results", "Reproduced beside"], papers,
                                  numeric={2, 3, 4})]
     if series_rows:
