@@ -382,7 +382,7 @@ def run_specs(draw):
         candidates=draw(st.sampled_from(["lama-common-vocab", "model-vocab"]) | free_text),
         subset=draw(st.sampled_from(["all", "object-final"]) | free_text),
         lama_pairs=draw(st.sampled_from(["all", "unique"])),
-        num_fewshot=draw(st.none() | st.integers(0, 1000)),
+        num_fewshot=draw(st.none() | st.integers(0, 1000)), bear_bos=draw(st.none() | free_text),
         lama_dir=draw(st.none() | free_text.map(lambda t: "/" + t.replace("\x00", ""))),
         bear_dir=draw(st.none() | free_text.map(lambda t: "/" + t)),
         calibration="/" + draw(free_text), calibration_samples=draw(st.integers(1, 10**6)),
@@ -420,6 +420,7 @@ def test_a_recorded_command_parses_back_to_the_same_spec(spec) -> None:
         assert lama_root(back).resolve() == lama_root(spec).resolve()
     elif task.startswith("bear:"):
         assert back.relations == spec.relations and bear_root(back).resolve() == bear_root(spec).resolve()
+        assert back.bear_bos == spec.bear_bos
     else:
         assert back.num_fewshot == spec.num_fewshot
     for i, s in enumerate(spec.compression):  # check() gives the parsed spec's steps their calibration set again
