@@ -157,37 +157,60 @@ def cmd_synthetic(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_spec_from_args(args: argparse.Namespace):
+    """The RunSpec that ``leaderboard run``'s flags state (what a recorded command parses back to)."""
+    from .runner import SpecError, make_spec, parse_step, spec_from_yaml
+
+    if args.spec:
+        if args.model or args.eval or args.compress:
+            raise SpecError("--spec FILE carries model, compression and evaluations: drop --model/--compress/--eval")
+        return spec_from_yaml(args.spec)
+    if not args.model or not args.eval:
+        raise SpecError("--model and --eval are required (or --spec FILE.yaml)")
+    return make_spec(
+        "leaderboard run", model=args.model, model_id=args.model_id, allow_hub=args.allow_hub, revision=args.revision,
+        cache_dir=args.cache_dir,
+        compression=[parse_step(s) for s in args.compress], evals=args.eval, lama_dir=args.lama_dir, bear_dir=args.bear_dir,
+        candidates=args.candidates, subset=args.subset, lama_pairs=args.lama_pairs,
+        relations=args.relations.split(",") if args.relations else None, limit=args.limit,
+        bear_bos=args.bear_bos, batch_size=args.batch_size, device=args.device, dtype=args.dtype, seed=args.seed,
+        lm_eval_include=args.lm_eval_include, num_fewshot=args.num_fewshot,
+        keep_facts=not args.no_facts, out=args.out if args.out is not None else DEFAULT_RUNS, calibration=args.calibration,
+        calibration_samples=args.calibration_samples, calibration_seq_len=args.calibration_seq_len,
+        base_model=args.base_model)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from .compress.base import CompressionError, UnsupportedScheme
     from .compress.calibration import CalibrationError
     from .evaluate.bear import BearError
     from .evaluate.harness import HarnessError
     from .evaluate.lama import ProbeError
-    from .runner import SpecError, execute, make_spec, parse_step, spec_from_yaml
+    from .runner import SpecError, UnfinishedRun, execute, finish_unfinished
 
     try:
-        if args.spec:
-            if args.model or args.eval or args.compress:
-                raise SpecError("--spec FILE carries model, compression and evaluations: drop --model/--compress/--eval")
-            spec = spec_from_yaml(args.spec)
-        else:
-            if not args.model or not args.eval:
-                raise SpecError("--model and --eval are required (or --spec FILE.yaml)")
-            spec = make_spec(
-                "leaderboard run", model=args.model, model_id=args.model_id, allow_hub=args.allow_hub, revision=args.revision,
-                cache_dir=args.cache_dir,
-                compression=[parse_step(s) for s in args.compress], evals=args.eval, lama_dir=args.lama_dir, bear_dir=args.bear_dir,
-                candidates=args.candidates, subset=args.subset, lama_pairs=args.lama_pairs,
-                relations=args.relations.split(",") if args.relations else None, limit=args.limit,
-                bear_bos=args.bear_bos, batch_size=args.batch_size, device=args.device, dtype=args.dtype, seed=args.seed,
-                lm_eval_include=args.lm_eval_include, num_fewshot=args.num_fewshot,
-                keep_facts=not args.no_facts, out=args.out, calibration=args.calibration,
-                calibration_samples=args.calibration_samples, calibration_seq_len=args.calibration_seq_len,
-                base_model=args.base_model)
+        if args.finish:
+            if args.model or args.eval or args.compress or args.spec:
+                raise SpecError("--finish FILE writes a kept evaluation; it takes only --model-id, --out and --force")
+            path = finish_unfinished(args.finish, out=args.out, model_id=args.model_id,
+                                     force=args.force)
+            print(f"finished: {path}")
+            return 0
+        spec = run_spec_from_args(args)
+        if args.check_only:
+            from .runner import check, planned_paths
+
+            planned = planned_paths(spec, check(spec)) or {}
+            print(f"ok: {spec.model} checked ({', '.join(spec.evals)}); nothing loaded or written"
+                  + "".join(f"\n  {task} -> {path}" for task, path in planned.items()))
+            return 0
         execute(spec, progress=not args.no_progress and sys.stderr.isatty(), force=args.force)
     except SpecError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except UnfinishedRun as e:  # evaluated, but its run file is not valid: kept on disk, with how to finish it
+        print(f"error: {e}", file=sys.stderr)
+        return 1
     except (CompressionError, UnsupportedScheme, CalibrationError, HarnessError, ProbeError, BearError) as e:
         # found only once the model is loaded (a calibration text too short for this tokenizer, a step that
         # changed nothing or made the model bigger, a sparsity other than the requested one, an lm-eval metric
@@ -583,9 +606,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dtype", default="float32", choices=("float32", "float16", "bfloat16"))
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-facts", action="store_true", help="leave per-fact outcomes out of the run file")
-    p.add_argument("--out", type=Path, default=DEFAULT_RUNS, help="runs folder (default: runs/)")
+    p.add_argument("--out", type=Path, default=None, help="runs folder (default: runs/)")
     p.add_argument("--force", action="store_true", help="replace a run file with the same run_id")
     p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--check-only", action="store_true",
+                   help="check the spec and its inputs (model config, steps, data, calibration) and stop: nothing is "
+                        "loaded or written")
+    p.add_argument("--finish", type=Path, metavar="FILE",
+                   help="write the run file of an evaluation kept after its run file failed validation (the error "
+                        "names FILE; fix the field there, or give --model-id)")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("sweep", help="run a grid of models x compressions x evaluations (resumable, sharded, SLURM)")

@@ -1,7 +1,12 @@
-"""Write files under a root folder without following links out of it, atomically, world-readable.
+"""Write files under a root folder without following links out of it, atomically, world-readable; read untrusted
+files through one bounded reader.
 
 Run files are public: they are written with the usual permissions of a new file (0644 under the
 common umask 022), never 0600, and never through a symbolic link planted inside ``runs/``.
+
+Untrusted files (a checkpoint's config.json and recipe.yaml, run and sweep specs, calibration text, ...) are read by
+``read_bounded``: a regular file only (a FIFO, device or folder is refused before a byte is read, so nothing hangs or
+streams without end), at most its kind's size (``KINDS``, one registry), strict UTF-8, read once.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ import errno
 import os
 import stat
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 
@@ -227,3 +233,75 @@ def write_all_under(root: Path, files: dict[PurePosixPath | str, bytes]) -> tupl
             p.unlink(missing_ok=True)
         stage.rmdir()
     return placed, existing
+
+
+# --- untrusted files by kind (one cap per kind) ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Kind:
+    """What a kind of untrusted file may be: its size cap, and whether a symbolic link to a regular file is
+    followed (a Hugging Face cache snapshot is a folder of links into its blob store)."""
+
+    max_bytes: int
+    links: bool = True
+
+
+# One registry of the untrusted files the project reads and what each may be.
+KINDS: dict[str, Kind] = {
+    "config.json": Kind(4 * 1024 * 1024),  # a checkpoint's config (quantization_config included)
+    "recipe.yaml": Kind(1024 * 1024),  # llm-compressor's recipe in a checkpoint folder
+    "demo_model.json": Kind(64 * 1024),  # the toy demo model's marker
+    "yaml": Kind(1024 * 1024),  # run specs, sweep specs
+    "calibration": Kind(256 * 1024 * 1024),  # calibration text
+    "unfinished-run": Kind(64 * 1024 * 1024),  # an evaluation kept after its run file failed validation
+}
+
+
+def read_bounded(path: Path | str, kind: str, max_bytes: int | None = None) -> bytes:
+    """The bytes of ``path`` as its kind (KINDS) may be, read once through ``read_regular``: a regular file only (never
+    a FIFO, device or folder; a symbolic link only where the kind allows it), at most the kind's cap (checked on the
+    open file and again while reading). Errors are one line naming the file."""
+    spec = KINDS[kind]
+    cap = spec.max_bytes if max_bytes is None else max_bytes
+    try:
+        return read_regular(path, cap, follow_links=spec.links)
+    except InputError as e:
+        raise InputError(f"{path}: {e}") from None
+
+
+def decode_utf8(raw: bytes, where: object) -> str:
+    """Strict UTF-8 (no replacement characters, no byte-order mark guessing); one line naming the byte."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise InputError(f"{where}: not UTF-8 text (byte {e.start})") from None
+
+
+def read_text_bounded(path: Path | str, kind: str, max_bytes: int | None = None) -> str:
+    return decode_utf8(read_bounded(path, kind, max_bytes), path)
+
+
+def read_json_bounded(path: Path | str, kind: str, max_bytes: int | None = None) -> object:
+    """JSON from a bounded read; NaN/Infinity, duplicate keys and nesting past the parser's depth are errors."""
+    import json
+
+    text = read_text_bounded(path, kind, max_bytes)
+
+    def no_constant(name: str):
+        raise InputError(f"{path}: {name} is not a JSON number")
+
+    def pairs(items: list) -> dict:
+        out: dict = {}
+        for k, v in items:
+            if k in out:
+                raise InputError(f"{path}: key {k!r} appears twice in one object")
+            out[k] = v
+        return out
+
+    try:
+        return json.loads(text, parse_constant=no_constant, object_pairs_hook=pairs)
+    except json.JSONDecodeError as e:
+        raise InputError(f"{path}: invalid JSON: {e.msg} (line {e.lineno}, column {e.colno})") from None
+    except RecursionError:
+        raise InputError(f"{path}: nested too deeply") from None

@@ -6,9 +6,11 @@ import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated
 
 import torch
 import transformers as T
+from pydantic import BaseModel, ConfigDict, Field, Strict, StringConstraints
 from torch import nn
 
 from .compress.measure import count_parameters
@@ -104,15 +106,136 @@ def _hub_kwargs(local: bool, revision: str | None, cache_dir: Path | None = None
     return {"revision": revision, "cache_dir": str(cache_dir) if cache_dir else None, "local_files_only": offline}
 
 
+# Sizes a config.json states, bounded before anything is built from it (a skeleton of 10,000,000 layers takes
+# minutes even on the meta device). Generous: ten times the largest public models.
+_Layers = Annotated[int, Strict(), Field(ge=0, le=2_000)]
+_Width = Annotated[int, Strict(), Field(ge=0, le=1 << 18)]
+_Ffn = Annotated[int, Strict(), Field(ge=0, le=1 << 20)]
+_Heads = Annotated[int, Strict(), Field(ge=0, le=4_096)]
+_Vocab = Annotated[int, Strict(), Field(ge=0, le=1 << 23)]
+_Positions = Annotated[int, Strict(), Field(ge=0, le=1 << 24)]
+_Experts = Annotated[int, Strict(), Field(ge=0, le=4_096)]
+
+
+class ConfigSizes(BaseModel):
+    """The size fields of a checkpoint's config.json (every architecture's names for them); other fields are
+    transformers' business."""
+
+    model_config = ConfigDict(extra="ignore", strict=True, allow_inf_nan=False)
+    model_type: Annotated[str, StringConstraints(max_length=100)] | None = None
+    architectures: Annotated[list[Annotated[str, StringConstraints(max_length=200)]], Field(max_length=100)] | None = None
+    is_encoder_decoder: bool | None = None
+    num_hidden_layers: _Layers | None = None
+    num_layers: _Layers | None = None
+    n_layer: _Layers | None = None
+    n_layers: _Layers | None = None
+    num_decoder_layers: _Layers | None = None
+    encoder_layers: _Layers | None = None
+    decoder_layers: _Layers | None = None
+    hidden_size: _Width | None = None
+    n_embd: _Width | None = None
+    d_model: _Width | None = None
+    dim: _Width | None = None
+    embedding_size: _Width | None = None
+    word_embed_proj_dim: _Width | None = None
+    d_kv: _Width | None = None
+    head_dim: _Width | None = None
+    intermediate_size: _Ffn | None = None
+    n_inner: _Ffn | None = None
+    d_ff: _Ffn | None = None
+    hidden_dim: _Ffn | None = None
+    ffn_dim: _Ffn | None = None
+    num_attention_heads: _Heads | None = None
+    num_key_value_heads: _Heads | None = None
+    n_head: _Heads | None = None
+    n_heads: _Heads | None = None
+    num_heads: _Heads | None = None
+    vocab_size: _Vocab | None = None
+    max_position_embeddings: _Positions | None = None
+    n_positions: _Positions | None = None
+    num_experts: _Experts | None = None
+    num_local_experts: _Experts | None = None
+    quantization_config: dict | None = None
+
+
+MAX_PARAMETERS = 10**13  # ten trillion: a config that states more is refused before a skeleton is built
+
+
+def _estimate(c: ConfigSizes) -> int:
+    def first(*xs):
+        return next((x for x in xs if x), 0)
+
+    layers = first(c.num_hidden_layers, c.num_layers, c.n_layer, c.n_layers) + first(c.num_decoder_layers) \
+        + first(c.encoder_layers) + first(c.decoder_layers)
+    width = first(c.hidden_size, c.n_embd, c.d_model, c.dim)
+    ffn = first(c.intermediate_size, c.n_inner, c.d_ff, c.hidden_dim, c.ffn_dim, 4 * width)
+    experts = max(1, first(c.num_experts, c.num_local_experts))
+    return layers * (4 * width * width + 3 * width * ffn * experts) + first(c.vocab_size) * width
+
+
+def check_sizes(raw: dict, where: str) -> ConfigSizes:
+    """The size fields of a config (as a dict) typed and bounded; one line naming ``where`` and the field."""
+    from pydantic import ValidationError
+
+    from .compress.checkpoint import errors_line
+
+    try:
+        sizes = ConfigSizes.model_validate(raw)
+    except ValidationError as e:
+        raise ModelLoadError(f"{where}: {errors_line(e)}") from None
+    n = _estimate(sizes)
+    if n > MAX_PARAMETERS:
+        raise ModelLoadError(f"{where}: states a model of about {n:.2g} parameters (more than {MAX_PARAMETERS:.0e}); "
+                             "refusing to build it")
+    return sizes
+
+
+def check_config_file(folder: Path) -> dict:
+    """A local checkpoint's config.json through the one bounded reader, its sizes and its quantization_config typed
+    and bounded: a wrong or absurd value is one line naming the file and field, before transformers builds anything."""
+    from pydantic import ValidationError
+
+    from .compress.checkpoint import CheckpointError, errors_line, quant_config
+    from .fsutil import InputError, read_json_bounded
+
+    path = folder / "config.json"
+    if not path.exists():
+        raise ModelLoadError(f"{folder}: no config.json (not a transformers checkpoint folder)")
+    try:
+        raw = read_json_bounded(path, "config.json")
+    except InputError as e:
+        raise ModelLoadError(str(e)) from None
+    if not isinstance(raw, dict):
+        raise ModelLoadError(f"{path}: a JSON object (mapping) of settings")
+    sizes = check_sizes(raw, str(path))
+    for key in ("text_config", "encoder", "decoder"):  # composite configs state their parts' sizes inside
+        part = raw.get(key)
+        if isinstance(part, dict):
+            try:
+                inner = ConfigSizes.model_validate(part)
+            except ValidationError as e:
+                raise ModelLoadError(f"{path}: {errors_line(e, key)}") from None
+            if _estimate(inner) > MAX_PARAMETERS:
+                raise ModelLoadError(f"{path}: {key} states more than {MAX_PARAMETERS:.0e} parameters; refusing")
+    if sizes.quantization_config is not None:
+        try:
+            quant_config(sizes.quantization_config, str(path))
+        except CheckpointError as e:
+            raise ModelLoadError(str(e)) from None
+    return raw
+
+
 def load_config(model: str, *, allow_hub: bool = False, revision: str | None = None,
                 cache_dir: Path | None = None) -> T.PretrainedConfig:
     src, local, gguf = _source(model, allow_hub)
     if gguf is not None:
         gguf_info(model)  # a file transformers' GGUF loader cannot read is one line, before it tries
+    elif local:
+        check_config_file(Path(src))
     try:
         return T.AutoConfig.from_pretrained(src, **_hub_kwargs(local, revision, cache_dir, gguf))
-    except (OSError, ValueError) as e:
-        raise ModelLoadError(f"{model}: cannot read its config: {e}") from None
+    except Exception as e:  # noqa: BLE001 - transformers on an untrusted config raises anything; one line, named
+        raise ModelLoadError(f"{model}: cannot read its config: {_one_line(e)}") from None
 
 
 def _snapshot_commit(src: str, hub: dict) -> str | None:
@@ -136,8 +259,19 @@ def cached_revision(model: str, revision: str | None = None, cache_dir: Path | N
 
 def skeleton(config: T.PretrainedConfig) -> nn.Module:
     """The model's module tree on the meta device (no memory, no weights): for checking specs early."""
-    with torch.device("meta"):
-        return AUTO_CLASS[family_of(config)].from_config(config)
+    check_sizes({k: v for k, v in config.to_dict().items() if k in ConfigSizes.model_fields and k != "quantization_config"},
+                f"{config._name_or_path or 'the model'}: config")
+    try:
+        with torch.device("meta"):
+            return AUTO_CLASS[family_of(config)].from_config(config)
+    except Exception as e:  # noqa: BLE001 - a config transformers accepted but cannot build (sizes that do not fit)
+        raise ModelLoadError(f"{config._name_or_path or 'the model'}: config.json: transformers cannot build the model "
+                             f"from it: {_one_line(e)}") from None
+
+
+def _one_line(e: BaseException) -> str:
+    text = " ".join(str(e).split()) or type(e).__name__
+    return text if len(text) <= 300 else text[:300] + "…"
 
 
 def resolve_device(device: str | None) -> torch.device:
@@ -159,8 +293,8 @@ def load(model: str, *, allow_hub: bool = False, revision: str | None = None, de
     try:
         tok = T.AutoTokenizer.from_pretrained(src, **hub)
         net = AUTO_CLASS[family].from_pretrained(src, dtype=DTYPES[dtype], **hub)
-    except (OSError, ValueError) as e:
-        raise ModelLoadError(f"{model}: cannot load: {e}") from None
+    except (OSError, ValueError, TypeError, KeyError, AttributeError, RuntimeError) as e:
+        raise ModelLoadError(f"{model}: cannot load: {_one_line(e)}") from None
     if gguf is not None:  # dequantized to floating point on loading: a plain model from here on
         from .gguf_tokenizer import fix_tokenizer
 

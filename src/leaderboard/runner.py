@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import re
 import shlex
 import subprocess
 import sys
@@ -20,14 +21,30 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import torch
-from pydantic import ConfigDict, Field, Strict, StringConstraints, TypeAdapter, ValidationError, field_validator
+from pydantic import (
+    AfterValidator,
+    ConfigDict,
+    Field,
+    Strict,
+    StringConstraints,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+)
 from pydantic.dataclasses import dataclass as pydantic_dataclass
 
 from . import __version__, bundled, registry
 from .compress import registry as methods
 from .compress.base import CompressionError, UnsupportedScheme
 from .compress.calibration import DEFAULT as DEFAULT_CALIBRATION
-from .compress.calibration import DEFAULT_SAMPLES, DEFAULT_SEQ_LEN, CalibrationData, CalibrationError, describe
+from .compress.calibration import (
+    DEFAULT_SAMPLES,
+    DEFAULT_SEQ_LEN,
+    MAX_CALIBRATION,
+    CalibrationData,
+    CalibrationError,
+    describe,
+)
 from .compress.pipeline import CompressionResult, check_scopes, check_supported, compress
 from .compress.scopes import ScopeError
 from .compress.spec import sparsity_mismatch
@@ -39,14 +56,12 @@ from .naming import pipeline_label, step_notation
 from .schema import (
     SCHEMA_VERSION,
     Evaluation,
+    Identifier,
     Lineage,
-    Measured,
     ModelId,
-    ModelInfo,
-    Provenance,
-    Reproduced,
     RunFile,
     Step,
+    Text,
     canonical_path,
     compute_run_id,
     dump_run,
@@ -65,9 +80,25 @@ class SpecError(ValueError):
     """A run spec that cannot run; the message names the field."""
 
 
+def _os_path(value):
+    """A value the file system can be asked about (``is_dir`` on it must answer, not raise): no NUL character, no
+    name longer than 255 bytes, at most 4,095 bytes in all."""
+    text = str(value)
+    if "\x00" in text:
+        raise ValueError("a path cannot hold a NUL character")
+    raw = text.encode("utf-8", "surrogatepass")
+    if len(raw) > 4095:
+        raise ValueError(f"a path of {len(raw):,} bytes; at most 4,095")
+    if any(len(part) > 255 for part in raw.split(b"/")):
+        raise ValueError("a file or folder name longer than 255 bytes")
+    return value
+
+
 Int = Annotated[int, Strict()]
 Bool = Annotated[bool, Strict()]
 Str = Annotated[str, Strict(), StringConstraints(max_length=1000)]
+PathText = Annotated[str, Strict(), StringConstraints(max_length=1000), AfterValidator(_os_path)]  # a path or a name
+OsPath = Annotated[Path, AfterValidator(_os_path)]
 DEVICE_PATTERN = r"^(auto|cpu|mps|cuda(:[0-9]{1,3})?)$"
 DTYPES = ("float32", "float16", "bfloat16")
 
@@ -77,15 +108,15 @@ class RunSpec:
     """One run spec; every field is type-checked when it is made (from flags, a spec file or a sweep), so a
     wrong setting fails before any model is loaded. Paths may be given as text."""
 
-    model: Str
+    model: PathText
     evals: list[Str]
     compression: list = field(default_factory=list)
     model_id: ModelId | None = None
     allow_hub: Bool = False
     revision: Str | None = None
-    cache_dir: Path | None = None
-    lama_dir: Path | None = None
-    bear_dir: Path | None = None  # a BEAR root (BEAR/, relation_info.json); default: fetched, else the sample
+    cache_dir: OsPath | None = None
+    lama_dir: OsPath | None = None
+    bear_dir: OsPath | None = None  # a BEAR root (BEAR/, relation_info.json); default: fetched, else the sample
     candidates: Str = "lama-common-vocab"
     subset: Str = "all"
     lama_pairs: Str = "all"  # "unique": LAMA's protocol, each (subject, object) pair of a template corpus once
@@ -94,17 +125,17 @@ class RunSpec:
     # BEAR on a decoder: the token each statement is scored after (default: the tokenizer's BOS, as lm-pub-quiz)
     bear_bos: Annotated[str, Strict(), StringConstraints(min_length=1, max_length=100)] | None = None
     batch_size: Annotated[int, Strict(), Field(ge=1, le=10**6)] = 64
-    lm_eval_include: Path | None = None  # a folder of local lm-eval task YAMLs
+    lm_eval_include: OsPath | None = None  # a folder of local lm-eval task YAMLs
     num_fewshot: Annotated[int, Strict(), Field(ge=0, le=1000)] | None = None
     device: Annotated[str, Strict(), StringConstraints(pattern=DEVICE_PATTERN)] = "auto"
     dtype: Literal["float32", "float16", "bfloat16"] = "float32"
     seed: Annotated[int, Strict(), Field(ge=0, le=2**63 - 1)] = 0
     keep_facts: Bool = True
-    out: Path = Path("runs")
-    calibration: str = DEFAULT_CALIBRATION  # builtin:<name> or a text file (data-driven methods only)
-    calibration_samples: int = DEFAULT_SAMPLES
-    calibration_seq_len: int = DEFAULT_SEQ_LEN
-    base_model: str | None = None  # the uncompressed model a derived checkpoint comes from (lineage)
+    out: OsPath = Path("runs")
+    calibration: PathText = DEFAULT_CALIBRATION  # builtin:<name> or a text file (data-driven methods only)
+    calibration_samples: Annotated[int, Strict(), Field(ge=1, le=MAX_CALIBRATION)] = DEFAULT_SAMPLES
+    calibration_seq_len: Annotated[int, Strict(), Field(ge=1, le=MAX_CALIBRATION)] = DEFAULT_SEQ_LEN
+    base_model: ModelId | None = None  # the uncompressed model a derived checkpoint comes from (lineage)
     lineage: Lineage | None = None  # filled by check(): what a pre-compressed checkpoint already had
 
     @field_validator("compression", mode="before")
@@ -157,28 +188,38 @@ def validation_message(e: ValidationError) -> str:
 # --- parsing ------------------------------------------------------------------------------------
 
 
+_INT = re.compile(r"^-?[0-9]+$")
+_FLOAT = re.compile(r"^-?([0-9]+\.[0-9]*|\.[0-9]+|[0-9]+)([eE][-+]?[0-9]+)?$")
+
+
 def _scalar(text: str):
+    """A step value as written: true/false, an integer, a decimal number, else the text. Strict: no ``_`` in numbers,
+    no ``inf``/``nan`` (as Python's int() and float() would read them)."""
     if text in ("true", "false"):
         return text == "true"
-    for cast in (int, float):
-        try:
-            return cast(text)
-        except ValueError:
-            pass
+    if _INT.match(text) and len(text) <= 30:
+        return int(text)
+    if _FLOAT.match(text) and len(text) <= 50:
+        return float(text)
     return text
 
 
 def parse_step(text: str) -> Step:
     """'prune:criterion=l1,sparsity=0.5,scope=attention' or 'quantize:scheme=bnb-nf4' -> a step.
 
-    Defaults: scope=all; granularity=global for l1/random, local otherwise."""
+    Defaults: scope=all; granularity=global for l1/random, local otherwise. A key given twice is an error (never
+    the last one silently)."""
     method, _, rest = text.partition(":")
     fields: dict = {"method": method.strip()}
     for part in filter(None, (p.strip() for p in rest.split(","))):
         key, eq, value = part.partition("=")
         if not eq:
             raise SpecError(f"--compress {text!r}: {part!r} is not key=value")
-        fields[key.strip()] = _scalar(value.strip())
+        key = key.strip()
+        if key in fields:
+            what = "the method is named before ':'" if key == "method" else "each key once"
+            raise SpecError(f"--compress {text!r}: {key!r} is given twice ({what})")
+        fields[key] = _scalar(value.strip())
     return step_from_dict(fields, where=f"--compress {text!r}")
 
 
@@ -406,7 +447,67 @@ def check(spec: RunSpec, memo: dict | None = None) -> Checked:
             if missing:
                 raise SpecError(f"--eval {missing[0]}: no such task in {spec.lm_eval_include}")
             harness_sha = _memo(memo, ("lm-eval-sha", include), lambda: include_sha256(Path(include)))
+    preflight(spec, config, [*corpora, *bear, *harness], family)
     return Checked(corpora, family, harness, harness_sha, vocab, vocab_sha, bear)
+
+
+MAX_STEPS = RunFile.model_fields["compression"].metadata[0].max_length if RunFile.model_fields["compression"].metadata \
+    else 20
+_MODEL_ID = TypeAdapter(ModelId)
+_IDENTIFIER = TypeAdapter(Identifier)
+_COMMAND = TypeAdapter(Text)
+HUB_REVISION_PLACEHOLDER = "0" * 40  # a hub commit, as long as the one recorded after the download
+
+
+def planned_model_id(spec: RunSpec) -> tuple[str, str]:
+    """(the model id the run file will record, where it comes from), known before loading (as models.load names it)."""
+    if spec.model_id:
+        return spec.model_id, "--model-id"
+    info = gguf_of(spec)
+    if info is not None:
+        return gguf_model_id(spec, info), "the GGUF file name"
+    folder = Path(spec.source)
+    if folder.is_dir():
+        _toy, toy_id = _is_toy(spec.source)
+        return (toy_id, "demo_model.json") if toy_id else (folder.resolve().name, "the folder name")
+    return spec.model, "the hub id"
+
+
+def preflight(spec: RunSpec, config, tasks: list[str], family: str) -> None:
+    """Everything of the run file that is known before the model is loaded, validated as the run file's own types:
+    the model id (a folder name with a space is no id), the architecture, the number of steps, each evaluation's
+    settings, and the recorded command (its length). A run never fails on these after its evaluation."""
+    model_id, origin = planned_model_id(spec)
+    try:
+        _MODEL_ID.validate_python(model_id)
+    except ValidationError:
+        raise SpecError(f"--model {spec.model}: {origin} gives the model id {model_id[:120]!r}, which a run file cannot "
+                        "record (letters, digits, . _ - /, starting with a letter or digit, at most 200 characters); "
+                        "name the model with --model-id ORG/NAME") from None
+    arch = (getattr(config, "architectures", None) or [None])[0]
+    if arch is not None:
+        try:
+            _IDENTIFIER.validate_python(arch)
+        except ValidationError:
+            raise SpecError(f"--model {spec.model}: config.json: architectures[0] {str(arch)[:80]!r} is not a class "
+                            "name a run file can record") from None
+    if len(spec.compression) > MAX_STEPS:
+        held = precompressed(spec)
+        extra = f" ({held} of them the checkpoint's own)" if held else ""
+        raise SpecError(f"--compress: {len(spec.compression)} steps{extra}; a run file records at most {MAX_STEPS}")
+    revision = HUB_REVISION_PLACEHOLDER if spec.allow_hub else None
+    for task in tasks:
+        try:
+            evaluation_for(spec, task, family, None)
+        except ValidationError as e:
+            raise SpecError(f"--eval {task}: {validation_message(e)}") from None
+        command = reproduce_command(spec, model_id, task, revision)
+        try:
+            _COMMAND.validate_python(command)
+        except ValidationError:
+            raise SpecError(f"the command recorded in the run file would be {len(command):,} characters; a run file "
+                            f"holds at most {_COMMAND.json_schema().get('maxLength', 2000):,}: shorten the paths or "
+                            f"names in it (model, --calibration, --lama-dir, --bear-dir, --lm-eval-include)") from None
 
 
 def with_calibration(spec: RunSpec, memo: dict | None = None) -> None:
@@ -564,24 +665,33 @@ def _device_name(device: torch.device) -> str:
     return device.type
 
 
+def _flag(flag: str, value: object) -> list[str]:
+    """``--flag value``, or ``--flag=value`` where the value would read as an option (it starts with '-'): argparse
+    takes ``--model -model`` for two options, ``--model=-model`` for one with its value."""
+    text = str(value)
+    return [f"{flag}={text}"] if text.startswith("-") else [flag, text]
+
+
 def reproduce_command(spec: RunSpec, model_id: str, task: str, revision: str | None = None) -> str:
     """The ``leaderboard run`` command that makes this run again: every setting that enters the run and
     where its data came from, so that neither defaults nor the environment (``LEADERBOARD_LAMA_DIR``, a
-    fetched LAMA copy) can change what it computes. Bundled models and data go by their ``builtin:`` names."""
+    fetched LAMA copy) can change what it computes. Bundled models and data go by their ``builtin:`` names.
+    Every value is quoted (shlex) and attached with '=' where it starts with '-', so the command parses back to the
+    same spec (tests/test_run_inputs.py checks that over generated specs)."""
     model = bundled.model_name(spec.source)
-    parts = ["leaderboard", "run", "--model", model]
+    parts = ["leaderboard", "run", *_flag("--model", model)]
     if spec.allow_hub:
-        parts += ["--allow-hub"] + (["--revision", revision] if revision else [])
+        parts += ["--allow-hub"] + (_flag("--revision", revision) if revision else [])
     if spec.model_id and spec.model_id != model:
-        parts += ["--model-id", spec.model_id]
-    parts += ["--eval", task]
+        parts += _flag("--model-id", spec.model_id)
+    parts += _flag("--eval", task)
     for s in spec.compression[precompressed(spec):]:
-        parts += ["--compress", step_text(s)]
+        parts += _flag("--compress", step_text(s))
     if spec.base_model:
-        parts += ["--base-model", spec.base_model]
+        parts += _flag("--base-model", spec.base_model)
     if any(getattr(s, "calibration", None) is not None for s in spec.compression):
         cal = str(spec.calibration)
-        parts += ["--calibration", cal if cal.startswith("builtin:") else str(Path(cal).resolve()),
+        parts += [*_flag("--calibration", cal if cal.startswith("builtin:") else str(Path(cal).resolve())),
                   "--calibration-samples", str(spec.calibration_samples),
                   "--calibration-seq-len", str(spec.calibration_seq_len)]
     flags: list[tuple[str, object, object]] = [("--dtype", spec.dtype, "float32"), ("--seed", spec.seed, 0),
@@ -601,7 +711,7 @@ def reproduce_command(spec: RunSpec, model_id: str, task: str, revision: str | N
                    None)]
     for flag, value, default in flags:
         if value != default:
-            parts += [flag, str(value)]
+            parts += _flag(flag, value)
     return shlex.join(parts)
 
 
@@ -618,11 +728,24 @@ def atomic_write(path: Path, text: str) -> None:
 
 
 def _is_toy(model: str) -> tuple[bool, str | None]:
+    """Whether a folder is the toy demo model (its demo_model.json marker), and the model id the marker names."""
+    from .fsutil import InputError, read_json_bounded
+
     marker = Path(model) / "demo_model.json"
-    if marker.is_file():
-        info = json.loads(marker.read_text())
-        return True, info.get("model_id")
-    return False, None
+    if not os.path.lexists(marker):
+        return False, None
+    try:
+        info = read_json_bounded(marker, "demo_model.json")
+    except InputError as e:
+        raise SpecError(f"--model: {e}") from None
+    model_id = info.get("model_id") if isinstance(info, dict) else None
+    if model_id is not None:
+        try:
+            _MODEL_ID.validate_python(model_id)
+        except ValidationError:
+            raise SpecError(f"--model: {marker}: model_id: a model name such as org/name (got {str(model_id)[:80]!r})") \
+                from None
+    return True, model_id
 
 
 def evaluation_for(spec: RunSpec, task: str, family: str, data_sha: str | None) -> Evaluation:
@@ -643,28 +766,139 @@ def evaluation_for(spec: RunSpec, task: str, family: str, data_sha: str | None) 
     return Evaluation(task=task, data_sha256=data_sha, settings=settings)
 
 
+class UnfinishedRun(RuntimeError):
+    """An evaluation finished but its run file is not valid: the outcomes are kept in a file; the message says where
+    and how to finish (``leaderboard run --finish FILE``)."""
+
+
+UNFINISHED_FORMAT = "leaderboard-unfinished-run/1"
+
+
+def unfinished_dir() -> Path:
+    env = os.environ.get("LEADERBOARD_UNFINISHED_DIR")
+    return Path(env) if env else Path.home() / ".cache" / "compression-leaderboard" / "unfinished"
+
+
+def keep_unfinished(data: dict, problem: str, out: Path) -> UnfinishedRun:
+    """Write the run document that failed validation where ``--finish`` reads it; the error to raise."""
+    task = str(data.get("evaluation", {}).get("task", "run"))
+    slug = "".join(c if c.isascii() and c.isalnum() else "-" for c in task)[:60]
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%f")
+    doc = {"format": UNFINISHED_FORMAT, "problem": problem, "out": str(Path(out).resolve()), "run": data}
+    folder = unfinished_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{stamp}-{slug}.json"
+    write_atomic(path, (json.dumps(doc, indent=2, ensure_ascii=False) + "\n").encode("utf-8"))
+    hint = " or give --model-id ORG/NAME" if "model.id" in problem or "model/id" in problem else ""
+    return UnfinishedRun(f"{task}: the run file is not valid ({problem[:300]}); the evaluation is kept in {path}: fix "
+                         f"the field there{hint} and finish with: leaderboard run --finish {shlex.quote(str(path))}")
+
+
 def build_run(spec: RunSpec, lm: LoadedModel, task: str, comp: CompressionResult, results: list, eval_seconds: float,
               throughput: float, started: datetime, toy: bool, data_sha: str | None, unit: str = "facts/s") -> RunFile:
-    run = RunFile(
-        schema_version=SCHEMA_VERSION, run_id="0" * 16,
-        model=ModelInfo(id=lm.model_id, revision=lm.revision, family=lm.family, architecture=lm.architecture,
-                        parameters=lm.parameters, toy=toy, lineage=spec.lineage),
-        compression=spec.compression,
-        evaluation=evaluation_for(spec, task, lm.family, data_sha),
-        measured=Measured(sparsity=comp.sparsity, weight_bytes=comp.weight_bytes, bits_per_weight=comp.bits_per_weight,
-                          peak_memory_bytes=comp.peak_memory_bytes, compress_seconds=comp.compress_seconds,
-                          eval_seconds=round(eval_seconds, 3), throughput=round(throughput, 2), throughput_unit=unit,
-                          stored_bytes=comp.stored_bytes, stored_bits_per_weight=comp.stored_bits_per_weight,
-                          kernels=comp.kernels),
-        results=results,
-        provenance=Provenance(
-            runner_version=__version__, git_sha=_git_sha(), libraries=_libraries(), python=platform.python_version(),
-            platform=platform.platform(terse=True), device=_device_name(lm.device), dtype=lm.dtype, seed=spec.seed,
-            batch_size=spec.batch_size, started_at=started, finished_at=datetime.now(timezone.utc),
-            command=reproduce_command(spec, lm.model_id, task, lm.revision)),
-        source=Reproduced(kind="reproduced"),
-    )
+    """The run file of one evaluation. Built as a plain document and validated as the JSON it is written as: a value
+    the run file cannot hold never loses the evaluation (UnfinishedRun keeps it)."""
+    data = {
+        "schema_version": SCHEMA_VERSION, "run_id": "0" * 16,
+        "model": {"id": lm.model_id, "revision": lm.revision, "family": lm.family, "architecture": lm.architecture,
+                  "parameters": lm.parameters, "toy": toy,
+                  "lineage": spec.lineage.model_dump(mode="json", exclude_none=True) if spec.lineage else None},
+        "compression": [s.model_dump(mode="json", exclude_none=True) for s in spec.compression],
+        "evaluation": evaluation_for(spec, task, lm.family, data_sha).model_dump(mode="json", exclude_none=True),
+        "measured": {"sparsity": comp.sparsity, "weight_bytes": comp.weight_bytes, "bits_per_weight": comp.bits_per_weight,
+                     "peak_memory_bytes": comp.peak_memory_bytes, "compress_seconds": comp.compress_seconds,
+                     "eval_seconds": round(eval_seconds, 3), "throughput": round(throughput, 2), "throughput_unit": unit,
+                     "stored_bytes": comp.stored_bytes, "stored_bits_per_weight": comp.stored_bits_per_weight,
+                     "kernels": comp.kernels},
+        "results": [r.model_dump(mode="json", exclude_none=True) for r in results],
+        "provenance": {
+            "runner_version": __version__, "git_sha": _git_sha(), "libraries": _libraries(),
+            "python": platform.python_version(), "platform": platform.platform(terse=True),
+            "device": _device_name(lm.device), "dtype": lm.dtype, "seed": spec.seed, "batch_size": spec.batch_size,
+            "started_at": started.isoformat(), "finished_at": datetime.now(timezone.utc).isoformat(),
+            "command": reproduce_command(spec, lm.model_id, task, lm.revision)},
+        "source": {"kind": "reproduced"},
+    }
+    return run_from_document(data, lambda problem: keep_unfinished(data, problem, Path(spec.out)))
+
+
+def run_from_document(data: dict, on_invalid) -> RunFile:
+    """RunFile from a plain document (its run_id computed); ``on_invalid(problem)`` gives the error to raise."""
+    from .compress.checkpoint import errors_line
+
+    try:
+        run = RunFile.model_validate_json(json.dumps({**data, "run_id": "0" * 16}, allow_nan=False))
+    except ValidationError as e:
+        raise on_invalid(errors_line(e)) from None
+    except ValueError as e:  # a NaN or infinity: JSON has none
+        raise on_invalid(str(e)) from None
     return run.model_copy(update={"run_id": compute_run_id(run)})
+
+
+def finish_unfinished(path: Path, *, out: Path | None = None, model_id: str | None = None, force: bool = False) -> Path:
+    """Write the run file of an evaluation kept by keep_unfinished, after the user fixed the field (or gave
+    ``--model-id``). Validated exactly as the runner validates; one line naming the field if it still is not valid."""
+    from .fsutil import InputError, read_json_bounded
+
+    try:
+        doc = read_json_bounded(path, "unfinished-run")
+    except InputError as e:
+        raise SpecError(str(e)) from None
+    if not isinstance(doc, dict) or doc.get("format") != UNFINISHED_FORMAT or not isinstance(doc.get("run"), dict):
+        raise SpecError(f"{path}: not a kept evaluation (format {UNFINISHED_FORMAT})")
+    data = doc["run"]
+    if model_id is not None:
+        try:
+            _MODEL_ID.validate_python(model_id)
+        except ValidationError:
+            raise SpecError(f"--model-id {model_id!r}: a model name such as org/name") from None
+        if not isinstance(data.get("model"), dict):
+            raise SpecError(f"{path}: run.model: a mapping")
+        data["model"]["id"] = model_id
+        command = (data.get("provenance") or {}).get("command")
+        if isinstance(command, str):
+            data["provenance"]["command"] = _with_model_id(command, model_id)
+    out = Path(out) if out is not None else Path(str(doc.get("out") or "runs"))
+
+    def invalid(problem: str) -> SpecError:
+        return SpecError(f"{path}: still not a valid run file: {problem[:300]}; fix it there and run --finish again")
+
+    run = run_from_document(data, invalid)
+    text = dump_run(run)
+    problems = [p for p in check_bytes(text.encode(), str(path), str(canonical_path(run))).problems
+                if p.severity == "error"]
+    if problems:
+        raise invalid(problems[0].line())
+    target = out / canonical_path(run)
+    try:
+        ensure_dir(out, canonical_path(run).parent)
+        exists = check_target(target)
+    except UnsafePath as e:
+        raise SpecError(f"--out: {e}") from None
+    if exists and not force:
+        raise SpecError(f"{target} exists (same spec); use --force to replace it")
+    write_atomic(target, text.encode("utf-8"))
+    return target
+
+
+def _with_model_id(command: str, model_id: str) -> str:
+    """The recorded command with ``--model-id`` set to ``model_id`` (replacing one it had)."""
+    try:
+        argv = shlex.split(command)
+    except ValueError:
+        return command
+    out, skip = [], False
+    for a in argv:
+        if skip:
+            skip = False
+            continue
+        if a == "--model-id":
+            skip = True
+            continue
+        if a.startswith("--model-id="):
+            continue
+        out.append(a)
+    return shlex.join(out[:2] + _flag("--model-id", model_id) + out[2:])
 
 
 def model_identity(spec: RunSpec, memo: dict | None = None) -> tuple[str, str] | None:
@@ -779,7 +1013,7 @@ def iter_runs(spec: RunSpec, checked: Checked, lm: LoadedModel, tasks: list[str]
     for task in tasks:
         try:
             run = _evaluate(spec, checked, lm, task, comp, started, toy, progress)
-            valid_text(run)
+            valid_text(run, Path(spec.out))
         except Exception as e:
             if on_error is None:
                 raise
@@ -870,14 +1104,18 @@ def _headline(run: RunFile) -> tuple[str, object]:
     return name, metrics[name]
 
 
-def valid_text(run: RunFile) -> str:
+def valid_text(run: RunFile, out: Path | None = None) -> str:
     """The run file's text, checked by the validator as ``leaderboard validate`` checks it: the runner never
-    writes or returns a file the validator would refuse."""
+    writes or returns a file the validator would refuse. With ``out`` (the runs folder it was meant for), an invalid
+    file keeps its evaluation on disk (UnfinishedRun names the file and how to finish it)."""
     text = dump_run(run)
     path = canonical_path(run)
     problems = [p for p in check_bytes(text.encode(), str(path), str(path)).problems if p.severity == "error"]
     if problems:
-        raise RuntimeError("the runner produced an invalid run file: " + "; ".join(p.line() for p in problems))
+        problem = "; ".join(p.line() for p in problems[:3])
+        if out is not None:
+            raise keep_unfinished(json.loads(text), problem, out)
+        raise RuntimeError("the runner produced an invalid run file: " + problem)
     return text
 
 
@@ -887,9 +1125,11 @@ def _write_runs(spec: RunSpec, runs: list[RunFile], planned: dict | None, comp: 
     for run in runs:
         task = run.evaluation.task
         path = Path(spec.out) / canonical_path(run)
+        text = dump_run(run)
         if planned and planned.get(task) != path:
-            raise RuntimeError(f"run file path {path} differs from the planned {planned.get(task)}")
-        text = valid_text(run)
+            raise keep_unfinished(json.loads(text), f"run file path {path} differs from the planned {planned.get(task)}",
+                                  Path(spec.out))
+        text = valid_text(run, Path(spec.out))
         try:  # never through a link planted inside runs/
             ensure_dir(Path(spec.out), canonical_path(run).parent)
             exists = check_target(path)

@@ -53,8 +53,19 @@ def expanded_size(root: yaml.Node, cap: int) -> int:
     return memo[id(root)]
 
 
-def load(text: str, where: str, max_nodes: int = MAX_NODES) -> object:
-    loader = yaml.SafeLoader(text)
+class DataLoader(yaml.SafeLoader):
+    """Safe YAML where the ``python/...`` tags other libraries write (llm-compressor's enums) are read as nothing,
+    never built."""
+
+
+DataLoader.add_multi_constructor("tag:yaml.org,2002:python/", lambda loader, suffix, node: None)
+
+
+def load(text: str, where: str, max_nodes: int = MAX_NODES, loader_cls: type = yaml.SafeLoader) -> object:
+    try:  # the reader refuses control characters as it is made: inside the try, as every other YAML error
+        loader = loader_cls(text)
+    except yaml.YAMLError as e:
+        raise YamlError(f"{where}: invalid YAML: {' '.join(str(e).split())}") from None
     try:
         node = loader.get_single_node()
         if node is None:
@@ -71,14 +82,13 @@ def load(text: str, where: str, max_nodes: int = MAX_NODES) -> object:
         loader.dispose()
 
 
-def load_file(path: Path, max_bytes: int = MAX_BYTES, max_nodes: int = MAX_NODES) -> object:
+def load_file(path: Path, max_bytes: int = MAX_BYTES, max_nodes: int = MAX_NODES, kind: str = "yaml",
+              loader_cls: type = yaml.SafeLoader) -> object:
+    """A YAML file through the one bounded reader (regular file, size cap, strict UTF-8), then ``load``."""
+    from .fsutil import InputError, read_text_bounded
+
     try:
-        size = path.stat().st_size
-        if size > max_bytes:
-            raise YamlError(f"{path}: {size:,} bytes; the limit is {max_bytes:,}")
-        text = path.read_text(encoding="utf-8")
-    except OSError as e:
-        raise YamlError(f"{path}: cannot read: {e.strerror or e}") from None
-    except UnicodeDecodeError as e:
-        raise YamlError(f"{path}: not UTF-8 (byte {e.start})") from None
-    return load(text, str(path), max_nodes)
+        text = read_text_bounded(path, kind, max_bytes)
+    except InputError as e:
+        raise YamlError(str(e)) from None
+    return load(text, str(path), max_nodes, loader_cls)

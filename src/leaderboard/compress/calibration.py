@@ -27,6 +27,7 @@ DEFAULT = "builtin:austen"
 DEFAULT_SAMPLES = 128  # the GPTQ / SparseGPT / Wanda papers' setting: 128 sequences of 2,048 tokens
 DEFAULT_SEQ_LEN = 2048
 MAX_TEXT_BYTES = 256 * 1024 * 1024
+MAX_CALIBRATION = 1_000_000  # samples, and tokens per sample, a step can record (spec.Calibration)
 
 
 class CalibrationError(ValueError):
@@ -47,14 +48,18 @@ def read_text(source: str) -> tuple[str, str]:
                                    + ", ".join(BUILTIN_PREFIX + n for n in builtin_names()))
         raw = (resources.files("leaderboard") / "data" / "calibration" / f"{name}.txt").read_bytes()
         return source, _decode(raw, source)
+    from ..fsutil import InputError, read_bounded
+
     path = Path(source)
-    if not path.is_file():
+    if not path.exists():
         raise CalibrationError(f"--calibration {source}: not a file (use a UTF-8 text file or one of "
                                + ", ".join(BUILTIN_PREFIX + n for n in builtin_names()) + ")")
-    if path.stat().st_size > MAX_TEXT_BYTES:
-        raise CalibrationError(f"--calibration {source}: larger than {MAX_TEXT_BYTES:,} bytes")
-    name = "".join(c if c.isalnum() or c in "_.+-" else "-" for c in path.name).lstrip("._+-")[:100] or "calibration"
-    return name, _decode(path.read_bytes(), source)
+    try:  # the one bounded reader: a regular file (never a FIFO or device), at most MAX_TEXT_BYTES, read once
+        raw = read_bounded(path, "calibration", MAX_TEXT_BYTES)
+    except InputError as e:
+        raise CalibrationError(f"--calibration {e}") from None
+    name = "".join(c if c.isascii() and (c.isalnum() or c in "_.+-") else "-" for c in path.name).lstrip("._+-")[:100]
+    return name or "calibration", _decode(raw, source)
 
 
 def _decode(raw: bytes, source: str) -> str:
@@ -69,6 +74,11 @@ def describe(source: str, samples: int, seq_len: int) -> Calibration:
     if samples < 1 or seq_len < 1:
         raise CalibrationError("--calibration-samples and --calibration-seq-len must be positive")
     name, text = read_text(source)
+    need, size = samples * seq_len, len(text.encode("utf-8"))
+    if need > size + 64:  # no tokenizer makes more tokens than the text has bytes (but for a leading marker or so)
+        raise CalibrationError(f"--calibration {source}: {samples:,} samples of {seq_len:,} tokens need {need:,} tokens; "
+                               f"the text has {size:,} bytes, so fewer tokens: ask for fewer with "
+                               "--calibration-samples / --calibration-seq-len, or give a longer text")
     return Calibration(name=name, sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(), samples=samples,
                        seq_len=seq_len)
 
@@ -98,8 +108,8 @@ class CalibrationData:
         if self._ids is None:
             if self.tokenizer is None:
                 raise CalibrationError("calibration data needs the model's tokenizer")
-            ids = self.tokenizer(self.text, add_special_tokens=False, verbose=False)["input_ids"]
             n, L = self.info.samples, self.info.seq_len
+            ids = self._tokens(n * L)
             have = len(ids) // L
             if have < n:
                 raise CalibrationError(
@@ -108,6 +118,20 @@ class CalibrationData:
                     "--calibration-seq-len, or pass a longer text with --calibration FILE")
             self._ids = torch.tensor(ids[: n * L], dtype=torch.long).view(n, L)
         return self._ids
+
+    def _tokens(self, need: int) -> list[int]:
+        """The text's first tokens, at least ``need`` of them where the text has them, the same as tokenizing the
+        whole text would give: a growing prefix is tokenized (memory follows what the samples need, not the size of
+        the text), and only tokens well before the cut are kept (a cut can change the last words' tokens only)."""
+        margin = 256
+        chars = min(len(self.text), 8 * (need + margin) + 4096)
+        while True:
+            ids = self.tokenizer(self.text[:chars], add_special_tokens=False, verbose=False)["input_ids"]
+            if chars >= len(self.text):
+                return ids
+            if len(ids) >= need + margin:
+                return ids[:need]
+            chars = min(len(self.text), 4 * chars)
 
     def dataset(self):
         """A ``datasets.Dataset`` of input_ids and attention_mask (what llm-compressor's oneshot takes)."""
