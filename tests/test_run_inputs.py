@@ -31,6 +31,7 @@ from leaderboard.runner import (
     reproduce_command,
     step_text,
 )
+from leaderboard.schema import MODEL_ID_PATTERN
 
 DECODER = ROOT / "src" / "leaderboard" / "data" / "demo-decoder"
 LAMA = ["--eval", "lama:trex", "--lama-dir", "builtin:lama-sample", "--limit", "2", "--no-progress"]
@@ -190,7 +191,7 @@ def test_a_bad_demo_marker_or_invalid_json_is_one_line(tmp_path, capsys) -> None
     (ckpt / "demo_model.json").unlink()
     (ckpt / "config.json").write_text('{"num_hidden_layers": NaN}')
     rc, out = run_cli(["run", "--model", str(ckpt), *LAMA, "--check-only"], capsys)
-    assert rc == 2 and "config.json: NaN is not a JSON number" in one_error_line(out)
+    assert rc == 2 and "config.json: NaN is not valid JSON" in one_error_line(out)
 
 
 # --- check before compute ---------------------------------------------------------------------------------------
@@ -362,7 +363,7 @@ def test_a_model_named_like_an_option_is_recorded_so_it_parses_back(tmp_path) ->
 STEPS = [m.example for m in __import__("leaderboard.compress.registry", fromlist=["x"]).all_methods() if m.example]
 SCOPES = ["all", "attention", "mlp"]
 free_text = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), min_size=1, max_size=40)
-model_ids = st.from_regex(r"\A[A-Za-z0-9][A-Za-z0-9._\-/]{0,30}\Z")
+model_ids = st.from_regex(r"\A" + MODEL_ID_PATTERN.strip("^$") + r"\Z").filter(lambda s: len(s) <= 60)  # canonical ids
 relation = st.from_regex(r"\A[A-Za-z0-9_.\-]{1,12}\Z")
 
 

@@ -30,11 +30,13 @@ def _file_mode() -> int:
     return 0o666 & ~mask
 
 
-def ensure_dir(root: Path, rel: PurePosixPath | str) -> Path:
+def ensure_dir(root: Path, rel: PurePosixPath | str, *, create: bool = True) -> Path | None:
     """``root/rel`` as a folder, made component by component; a link or a file on the way is refused.
-    ``root`` itself may be a link (the user chose it)."""
+    ``root`` itself may be a link (the user chose it). With ``create=False`` nothing is made: None where a
+    folder on the way is missing (the same checks on what is there)."""
     root = Path(root)
-    root.mkdir(parents=True, exist_ok=True)
+    if create:
+        root.mkdir(parents=True, exist_ok=True)
     cur = root
     for part in PurePosixPath(rel).parts:
         if part in ("", ".", "..") or "/" in part:
@@ -43,6 +45,8 @@ def ensure_dir(root: Path, rel: PurePosixPath | str) -> Path:
         try:
             st = os.lstat(cur)
         except FileNotFoundError:
+            if not create:
+                return None
             os.mkdir(cur)
             continue
         if stat.S_ISLNK(st.st_mode):
@@ -165,20 +169,8 @@ def read_text(path: Path | str, max_bytes: int, *, follow_links: bool = False) -
 
 def _check_route(root: Path, rel: PurePosixPath) -> bool:
     """Whether ``root/rel`` exists (as a regular file), checking every folder on the way without making any."""
-    cur = Path(root)
-    for part in rel.parent.parts:
-        if part in ("", ".", "..") or "/" in part:
-            raise UnsafePath(f"{cur / part}: not a plain folder name")
-        cur = cur / part
-        try:
-            st = os.lstat(cur)
-        except FileNotFoundError:
-            return False
-        if stat.S_ISLNK(st.st_mode):
-            raise UnsafePath(f"{cur} is a symbolic link; files are written inside {root} only")
-        if not stat.S_ISDIR(st.st_mode):
-            raise UnsafePath(f"{cur} exists and is not a folder")
-    return check_target(cur / rel.name)
+    folder = ensure_dir(root, rel.parent, create=False)
+    return folder is not None and check_target(folder / rel.name)
 
 
 def write_all_under(root: Path, files: dict[PurePosixPath | str, bytes]) -> tuple[list[Path], list[Path]]:
@@ -283,25 +275,13 @@ def read_text_bounded(path: Path | str, kind: str, max_bytes: int | None = None)
 
 
 def read_json_bounded(path: Path | str, kind: str, max_bytes: int | None = None) -> object:
-    """JSON from a bounded read; NaN/Infinity, duplicate keys and nesting past the parser's depth are errors."""
-    import json
+    """JSON from a bounded read, parsed by the project's one strict JSON reader (validate.parse_json: UTF-8 without
+    BOM, no NaN/Infinity, no duplicate keys, bounded nesting); errors are one line naming the file."""
+    from .validate import LoadError, parse_json
 
-    text = read_text_bounded(path, kind, max_bytes)
-
-    def no_constant(name: str):
-        raise InputError(f"{path}: {name} is not a JSON number")
-
-    def pairs(items: list) -> dict:
-        out: dict = {}
-        for k, v in items:
-            if k in out:
-                raise InputError(f"{path}: key {k!r} appears twice in one object")
-            out[k] = v
-        return out
-
+    raw = read_bounded(path, kind, max_bytes)
     try:
-        return json.loads(text, parse_constant=no_constant, object_pairs_hook=pairs)
-    except json.JSONDecodeError as e:
-        raise InputError(f"{path}: invalid JSON: {e.msg} (line {e.lineno}, column {e.colno})") from None
-    except RecursionError:
-        raise InputError(f"{path}: nested too deeply") from None
+        return parse_json(raw)
+    except LoadError as e:
+        raise InputError(f"{path}: {e}") from None
+
