@@ -456,6 +456,36 @@ def test_vega_is_loaded_only_where_a_chart_is(browser, server) -> None:
     ctx.close()
 
 
+def test_run_pages_are_compact_pages_at_their_old_urls(site) -> None:
+    """Issue 22 (scale): a run page is its body in a small page of its own (the site's stylesheets, a one-line header
+    with the site's sections), not MkDocs Material's whole chrome (19 KB of navigation, search and scripts a page:
+    250 MB at 10,000 runs). Its URL stays runs/<run_id>.html and the sitemap lists it."""
+    page = (site / "runs" / "9bc2dd34d613390d.html").read_text()
+    body = page[page.index('<h1 id="run-title">'):page.index("</article>")]
+    assert len(page) - len(body) < 4000, len(page) - len(body)
+    assert "md-tabs" not in page and "md-search" not in page and "bundle." not in page and "__config" not in page
+    assert re.search(r'<link rel="stylesheet" href="\.\./assets/stylesheets/main\.[0-9a-f]+\.min\.css">', page)
+    assert '<link rel="stylesheet" href="../assets/leaderboard.css">' in page
+    assert '<a href="../leaderboard.html">Leaderboard</a>' in page and 'href="../index.html"' in page
+    assert '<link rel="canonical" href="https://compression-leaderboard.github.io/compression-leaderboard/runs/9bc2dd34d613390d.html">' in page
+    assert "<title>compression-leaderboard/demo-bert-trex · Global magnitude (L1) pruning 80% of all · LAMA T-REx - " in page
+    assert not (site / "runs" / "_shell.html").exists()
+    assert "runs/9bc2dd34d613390d.html</loc>" in (site / "sitemap.xml").read_text()
+
+
+def test_compact_run_page_follows_the_dark_mode(browser, server) -> None:
+    """Without Material's scripts the run page still follows the system's dark mode, and the palette picked on the site."""
+    ctx = browser.new_context(viewport={"width": 1280, "height": 900}, color_scheme="dark")
+    tab = ctx.new_page()
+    tab.goto(f"{server}/runs/9bc2dd34d613390d.html", wait_until="networkidle")
+    assert tab.evaluate("document.body.getAttribute('data-md-color-scheme')") == "slate"
+    tab.evaluate("""__md_set("__palette", {index: 0, color: {media: "(prefers-color-scheme: light)", scheme: "default",
+                    primary: "indigo", accent: "indigo"}})""")
+    tab.reload(wait_until="networkidle")
+    assert tab.evaluate("document.body.getAttribute('data-md-color-scheme')") == "default"
+    ctx.close()
+
+
 def test_run_page_basics(site) -> None:
     page = (site / "runs" / "9bc2dd34d613390d.html").read_text()
     assert "compression-leaderboard/demo-bert-trex · Global magnitude (L1) pruning 80% of all · LAMA T-REx" in page

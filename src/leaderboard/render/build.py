@@ -17,7 +17,7 @@ import duckdb
 from ..gitutil import git_out
 from ..store import IngestError, ingest
 from ..validate import validate_paths
-from .pages import RUN_BODY_MARKER, RUN_SHELL, RUN_TITLE_MARKER, Site, build_pages
+from .pages import RUN_SHELL, RUN_TITLE_MARKER, Site, build_pages
 
 ROOT_MARKERS = ("mkdocs.yml",)
 VEGA_BUNDLE = "assets/vega/vega-bundle.js"
@@ -147,21 +147,53 @@ def copy_run_files(runs: Path, db: Path, out: Path) -> None:
         shutil.copyfile(runs / rel, out / "runs" / f"{rid}.json")
 
 
+def _tabs(shell: str) -> list[tuple[str, str]]:
+    """The site's sections (href, label) as MkDocs rendered them in the shell's tabs (mkdocs.yml's nav: one list)."""
+    return [(html.unescape(h), re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", "", t))).strip())
+            for h, t in re.findall(r'<a href="([^"]*)" class="md-tabs__link">(.*?)</a>', shell, re.S)]
+
+
+def run_page_template(shell: str) -> tuple[str, str]:
+    """A compact page around a run's body (issue 22, scale): the site's head (its stylesheets, the palette the reader
+    chose), a one-line header with the site's sections and a one-line footer; none of MkDocs Material's navigation,
+    search or scripts (about 19 KB a page). Returns (before the body, after it); the head holds the marker
+    ``RUN_TITLE_MARKER`` (title) and the shell's file name (canonical link)."""
+    head = shell[:shell.index("</head>")]
+    head = "\n".join(line.strip() for line in head.splitlines() if line.strip())
+    head = re.sub(r'\s*<meta name="generator"[^>]*>', "", head)
+    m = re.search(r'<body [^>]*>', shell)
+    body_tag = m.group(0) if m else "<body>"
+    # the palette the reader chose on the site (Material keeps it in localStorage), else the system's dark mode
+    palette = ('<script>var c=(__md_get("__palette")||{}).color;if(c){for(var k in c)if(k!=="media")'
+               'document.body.setAttribute("data-md-color-"+k,c[k])}else if(matchMedia("(prefers-color-scheme: dark)")'
+               '.matches)document.body.setAttribute("data-md-color-scheme","slate")</script>')
+    home = next((h for h, _ in _tabs(shell)), "../index.html")
+    nav = " ".join(f'<a href="{html.escape(h)}">{html.escape(t)}</a>' for h, t in _tabs(shell)[1:])
+    site_name = re.search(r'<a href="[^"]*" title="([^"]*)" class="md-header__button md-logo"', shell)
+    name = site_name.group(1) if site_name else "Home"
+    before = (f"{head}\n</head>\n{body_tag}\n{palette}\n"
+              f'<a href="#run-title" class="md-skip">Skip to content</a>\n'
+              f'<header class="lb-mini-header"><a class="lb-mini-home" href="{html.escape(home)}">{name}</a>'
+              f'<nav aria-label="Site">{nav}</nav></header>\n'
+              '<main class="md-main"><div class="md-main__inner md-grid"><div class="md-content" data-md-component="content">'
+              '<article class="md-content__inner md-typeset">\n')
+    after = (f'\n</article></div></div></main>\n<footer class="lb-mini-footer md-typeset"><a href="{html.escape(home)}">'
+             f"{name}</a> · one page per run, compact: the site's navigation and search are on every other page"
+             "</footer>\n</body>\n</html>\n")
+    return before, after
+
+
 def write_run_pages(out: Path, run_pages: dict[str, tuple[str, str]]) -> None:
-    """Fill the shell MkDocs rendered (chrome at the depth of runs/) with each run's title and body."""
+    """Each run's page at runs/<run_id>.html (the URL it always had), compact (run_page_template), from the shell
+    MkDocs rendered at the depth of runs/ (for the site's head: stylesheets with their hashed names, canonical URL)."""
     shell_path = out / RUN_SHELL.replace(".md", ".html")
     shell = shell_path.read_text(encoding="utf-8")
-    head, sep, tail = shell.partition(f'<h1 id="{RUN_TITLE_MARKER}">')
-    if not sep:
+    if f"<title>{RUN_TITLE_MARKER}" not in shell or "</head>" not in shell:
         raise BuildError(f"{shell_path}: the run page shell has no title marker")
-    tail = tail.partition("</h1>")[2]
-    if RUN_BODY_MARKER not in tail:
-        raise BuildError(f"{shell_path}: the run page shell has no body marker")
-    head = head.replace(f'href="#{RUN_TITLE_MARKER}"', 'href="#run-title"')  # the skip-to-content link
     shell_name = shell_path.name
+    before, after = run_page_template(shell)
     for rid, (title, body) in run_pages.items():
-        page = head.replace(RUN_TITLE_MARKER, html.escape(title)).replace(shell_name, f"{rid}.html") \
-            + tail.replace(RUN_BODY_MARKER, body)
+        page = before.replace(RUN_TITLE_MARKER, html.escape(title)).replace(shell_name, f"{rid}.html") + body + after
         (out / "runs" / f"{rid}.html").write_text(page, encoding="utf-8")
     shell_path.unlink()
     _sitemap_runs(out, shell_name, sorted(run_pages))
