@@ -20,9 +20,11 @@ from .metrics import MIN_ABOVE_CHANCE, chance, metric_short, task_name
 # 10,000 runs): the page holds the first FIRST_ROWS rows of its default view (readable without JavaScript); every row's
 # HTML is in data/board/<name>/rows-<k>.json (SHARD_ROWS a file, in the default order) and what sorting and filtering
 # need in small column files, fetched when the reader sorts, filters or asks for more rows (assets/leaderboard.js).
-INLINE_MAX = 1000
+# At 10,000 runs: a family's 850 rows were 2.7 MB of its page and a sorted view of the leaderboard fetched 31 shards
+# of 50 rows (5.4 MB) for its first 100 rows: small shards, since a sorted view's rows are scattered over them.
+INLINE_MAX = 200
 FIRST_ROWS = 100
-SHARD_ROWS = 50
+SHARD_ROWS = 10
 MAX_VISIBLE_TASKS = 3  # more fit at 1280 px only without their intervals; the column chooser shows the others
 BITS_NOTE = ("measured over every weight of the model, embeddings included: 4-bit schemes quantize the Linear "
              "layers only, so the embeddings (often kept in 32 bits) weigh in")
