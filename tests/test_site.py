@@ -642,6 +642,19 @@ def test_a_big_board_keeps_its_rows_out_of_the_page(synthetic_site) -> None:
     assert set(family["dict"]["family"]) == {"encoder"}
 
 
+def test_the_search_index_does_not_grow_with_the_boards_rows(synthetic_site) -> None:
+    """Issue 22 (scale): the boards' rows were indexed by the site search (3.3 MB of index at 10,000 runs, fetched by
+    every page's first load). Their tables are left out; each model's page (title: the model) stays in the index,
+    and leads to its runs."""
+    index = json.loads((synthetic_site / "search" / "search_index.json").read_text())["docs"]
+    board = " ".join(d["text"] for d in index if d["location"].startswith("leaderboard.html"))
+    _, rows = _board_data(synthetic_site)
+    label = re.search(r'class="lb-comp"[^>]*>([^<]+)<', rows[0]).group(1)
+    assert "Leaderboard" in {d["title"] for d in index} and label not in board and "lb-comp" not in board
+    model = re.search(r'class="lb-model" href="models/([^"]+)"[^>]*>([^<]+)<', rows[0])
+    assert any(d["location"] == f"models/{model.group(1)}" and model.group(2) in d["title"] for d in index)
+
+
 def test_a_big_board_sorts_filters_and_pages_over_every_row(browser, synthetic_server, synthetic_site) -> None:
     index, rows = _board_data(synthetic_site)
     t0 = json.loads((synthetic_site / "data" / "board" / "leaderboard" / "c-t0.json").read_text())

@@ -324,7 +324,7 @@ def board(h: pl.DataFrame, depth: int, *, show_model: bool = True, filters: bool
         note = (f'<p class="lb-rows-note">This page holds the first {min(FIRST_ROWS, total):,} of {len(rows):,} rows; the '
                 f'others load when you sort, filter or ask for more (every row: <a href="{prefix}downloads.html">downloads'
                 '</a>).</p>')
-    table = Safe(f'{moved}<style>{style}</style><div class="lb-table-wrap lb-board-wrap"><table id="{bid}" class="{table_cls}"{attrs}>'
+    table = Safe(f'{moved}<style>{style}</style><div class="lb-table-wrap lb-board-wrap" data-search-exclude><table id="{bid}" class="{table_cls}"{attrs}>'
                  f'{cap}<thead><tr>' + "".join(head) + "</tr></thead><tbody>" + "\n".join(body) + "</tbody></table></div>" + note)
     if not filters:
         return table
