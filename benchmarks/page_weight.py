@@ -2,13 +2,15 @@
 
     python benchmarks/page_weight.py public leaderboard.html index.html
 
-Prints, per page: HTML bytes, total bytes of every response the page loads, request count and the
-load time (navigation start -> load event) over 5 cold loads (fresh browser context each time).
+Prints, per page: HTML bytes, total bytes of every response the page loads (as served here, and gzip-compressed as
+GitHub Pages serves text), request count and the load time (navigation start -> load event) over 5 cold loads (fresh
+browser context each time).
 """
 
 from __future__ import annotations
 
 import functools
+import gzip
 import http.server
 import statistics
 import sys
@@ -35,14 +37,20 @@ def main(site: Path, pages: list[str], repeats: int = 5) -> None:
                 ctx = browser.new_context(viewport={"width": 1280, "height": 900})
                 tab = ctx.new_page()
                 sizes: list[int] = []
-                tab.on("requestfinished", lambda r, sizes=sizes: sizes.append(r.sizes()["responseBodySize"]))
+                zipped: list[int] = []
+
+                def done(r, sizes=sizes, zipped=zipped) -> None:
+                    sizes.append(r.sizes()["responseBodySize"])
+                    resp = r.response()
+                    zipped.append(len(gzip.compress(resp.body(), 6)) if resp else 0)
+                tab.on("requestfinished", done)
                 tab.goto(f"{base}/{page}", wait_until="load")
                 tab.wait_for_load_state("networkidle")
                 times.append(tab.evaluate("performance.getEntriesByType('navigation')[0].loadEventEnd") / 1000)
-                total, count = sum(sizes), len(sizes)
+                total, count, total_gz = sum(sizes), len(sizes), sum(zipped)
                 ctx.close()
-            html_kb = (site / page).stat().st_size / 1024
-            print(f"{page}: HTML {html_kb:.0f} KB, total {total / 1024 / 1024:.2f} MB in {count} requests, "
+            html_kb = (site / page.split("?")[0]).stat().st_size / 1024
+            print(f"{page}: HTML {html_kb:.0f} KB, total {total / 1024 / 1024:.2f} MB ({total_gz / 1024:.0f} KB gzip) in {count} requests, "
                   f"load {min(times):.2f}-{max(times):.2f} s (median {statistics.median(times):.2f} s, {repeats} cold loads)")
         browser.close()
     httpd.shutdown()

@@ -16,6 +16,7 @@ import duckdb
 import pytest
 
 from conftest import ROOT, example, place, with_run_id
+from leaderboard.render import tables
 from leaderboard.render.build import BuildError, build_site
 
 HOSTILE = "<img src=x onerror=alert(1)> {{ config }} **bold** [x](javascript:alert(1)) </script>"
@@ -456,10 +457,44 @@ def test_vega_is_loaded_only_where_a_chart_is(browser, server) -> None:
     ctx.close()
 
 
+def test_run_pages_are_compact_pages_at_their_old_urls(site) -> None:
+    """Issue 22 (scale): a run page is its body in a small page of its own (the site's stylesheets, a one-line header
+    with the site's sections), not MkDocs Material's whole chrome (19 KB of navigation, search and scripts a page:
+    250 MB at 10,000 runs). Its URL stays runs/<run_id>.html and the sitemap lists it."""
+    page = (site / "runs" / "9bc2dd34d613390d.html").read_text()
+    body = page[page.index('<h1 id="run-title">'):page.index("</article>")]
+    assert len(page) - len(body) < 4000, len(page) - len(body)
+    assert "md-tabs" not in page and "md-search" not in page and "bundle." not in page and "__config" not in page
+    assert re.search(r'<link rel="stylesheet" href="\.\./assets/stylesheets/main\.[0-9a-f]+\.min\.css">', page)
+    assert '<link rel="stylesheet" href="../assets/leaderboard.css">' in page
+    assert '<a href="../leaderboard.html">Leaderboard</a>' in page and 'href="../index.html"' in page
+    assert '<link rel="canonical" href="https://compression-leaderboard.github.io/compression-leaderboard/runs/9bc2dd34d613390d.html">' in page
+    assert "<title>compression-leaderboard/demo-bert-trex · Global magnitude (L1) pruning 80% of all · LAMA T-REx - " in page
+    assert not (site / "runs" / "_shell.html").exists()
+    assert "runs/9bc2dd34d613390d.html</loc>" in (site / "sitemap.xml").read_text()
+
+
+def test_compact_run_page_follows_the_dark_mode(browser, server) -> None:
+    """Without Material's scripts the run page still follows the system's dark mode, and the palette picked on the site."""
+    ctx = browser.new_context(viewport={"width": 1280, "height": 900}, color_scheme="dark")
+    tab = ctx.new_page()
+    tab.goto(f"{server}/runs/9bc2dd34d613390d.html", wait_until="networkidle")
+    assert tab.evaluate("document.body.getAttribute('data-md-color-scheme')") == "slate"
+    tab.evaluate("""__md_set("__palette", {index: 0, color: {media: "(prefers-color-scheme: light)", scheme: "default",
+                    primary: "indigo", accent: "indigo"}})""")
+    tab.reload(wait_until="networkidle")
+    assert tab.evaluate("document.body.getAttribute('data-md-color-scheme')") == "default"
+    ctx.close()
+
+
 def test_run_page_basics(site) -> None:
     page = (site / "runs" / "9bc2dd34d613390d.html").read_text()
     assert "compression-leaderboard/demo-bert-trex · Global magnitude (L1) pruning 80% of all · LAMA T-REx" in page
     assert 'href="9bc2dd34d613390d.json"' in page and json.loads((site / "runs" / "9bc2dd34d613390d.json").read_text())
+    # the run file beside its page: the committed JSON, without its indentation (issue 22, scale)
+    committed = next((ROOT / "runs").rglob("9bc2dd34d613390d.json")).read_text()
+    served = (site / "runs" / "9bc2dd34d613390d.json").read_text()
+    assert json.loads(served) == json.loads(committed) and "\n" not in served and len(served) < 0.9 * len(committed)
     base = json.loads(next((ROOT / "runs").rglob("4f77a6412579a8db.json")).read_text())
     assert base["compression"] == [] and 'href="4f77a6412579a8db.html"' in page  # the uncompressed baseline
     assert "P19 · place of birth" in page or "P103 · native language" in page  # relation names from the LAMA data
@@ -571,8 +606,91 @@ def synthetic_site(tmp_path_factory) -> Path:
 
     tmp = tmp_path_factory.mktemp("synthetic-site")
     synthetic.write(synthetic.generate(400, seed=3), tmp / "runs")
-    build_site(tmp / "runs", tmp / "public", ROOT, tmp / "work", log=lambda *_: None)
+    # a big board at a small scale: more than INLINE_MAX rows keep their rows out of the page (issue 22, scale)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(tables, "INLINE_MAX", BIG_BOARD)
+        mp.setattr(tables, "FIRST_ROWS", FIRST_ROWS)
+        build_site(tmp / "runs", tmp / "public", ROOT, tmp / "work", log=lambda *_: None)
     return tmp / "public"
+
+
+BIG_BOARD, FIRST_ROWS = 30, 20
+
+
+def _board_data(site: Path, name: str = "leaderboard") -> tuple[dict, list[str]]:
+    folder = site / "data" / "board" / name
+    index = json.loads((folder / "index.json").read_text())
+    rows = [tr for k in range(-(-index["n"] // index["shard"])) for tr in json.loads((folder / f"rows-{k}.json").read_text())]
+    return index, rows
+
+
+def test_a_big_board_keeps_its_rows_out_of_the_page(synthetic_site) -> None:
+    """Issue 22 (scale): 2,554 rows were 4.2 MB of leaderboard.html at 10,000 runs. A board of more than INLINE_MAX rows
+    holds the first FIRST_ROWS rows of its default view (readable without JavaScript); every row is in the shards."""
+    page = (synthetic_site / "leaderboard.html").read_text()
+    table = re.search(r'<table id="lb-board-[^"]*"[^>]*>', page).group(0)
+    index, rows = _board_data(synthetic_site)
+    assert index["n"] == len(rows) > BIG_BOARD and f'data-all="{len(rows)}"' in table and 'data-rows="data/board/leaderboard/"' in table
+    inline = re.findall(r"<tr class=.*?</tr>", page.split("<tbody>")[1].split("</tbody>")[0], re.S)
+    assert len(inline) == FIRST_ROWS
+    number = re.compile(r"^(<tr[^>]*><td>)\d+<")
+    assert [number.sub(r"\1#<", tr) for tr in inline] == [number.sub(r"\1#<", tr) for tr in rows[:FIRST_ROWS]]
+    assert f"the first {FIRST_ROWS} of {len(rows)} rows" in page
+    t0 = json.loads((synthetic_site / "data" / "board" / "leaderboard" / "c-t0.json").read_text())
+    assert len(t0) == len(rows) and t0 == sorted(t0, key=lambda v: (v is None, -(v or 0)))  # the default order
+    family = json.loads((synthetic_site / "data" / "board" / "family-encoder" / "index.json").read_text())
+    assert set(family["dict"]["family"]) == {"encoder"}
+
+
+def test_the_search_index_does_not_grow_with_the_boards_rows(synthetic_site) -> None:
+    """Issue 22 (scale): the boards' rows were indexed by the site search (3.3 MB of index at 10,000 runs, fetched by
+    every page's first load). Their tables are left out; each model's page (title: the model) stays in the index,
+    and leads to its runs."""
+    index = json.loads((synthetic_site / "search" / "search_index.json").read_text())["docs"]
+    board = " ".join(d["text"] for d in index if d["location"].startswith("leaderboard.html"))
+    _, rows = _board_data(synthetic_site)
+    label = re.search(r'class="lb-comp"[^>]*>([^<]+)<', rows[0]).group(1)
+    assert "Leaderboard" in {d["title"] for d in index} and label not in board and "lb-comp" not in board
+    model = re.search(r'class="lb-model" href="models/([^"]+)"[^>]*>([^<]+)<', rows[0])
+    assert any(d["location"] == f"models/{model.group(1)}" and model.group(2) in d["title"] for d in index)
+
+
+def test_a_big_board_sorts_filters_and_pages_over_every_row(browser, synthetic_server, synthetic_site) -> None:
+    index, rows = _board_data(synthetic_site)
+    t0 = json.loads((synthetic_site / "data" / "board" / "leaderboard" / "c-t0.json").read_text())
+    ctx, tab = _tab(browser)
+    errors = []
+    tab.on("pageerror", lambda e: errors.append(str(e)))
+    fetched = []
+    tab.on("request", lambda r: fetched.append(r.url) if "/data/board/" in r.url else None)
+    shown = "Array.from(document.querySelectorAll('table.lb-board tbody tr')).filter((r) => !r.hidden)"
+    tab.goto(f"{synthetic_server}/leaderboard.html", wait_until="networkidle")
+    assert fetched == []  # the first view is in the page
+    assert tab.evaluate(f"{shown}.length") == FIRST_ROWS
+    # one "more" button at 1280 px (the phone's 25-cards button stayed visible there, "Show 0 more", under the theme's
+    # .md-button rule)
+    assert tab.locator("button.lb-more-rows").is_visible() and not tab.locator("button.lb-more").is_visible()
+    tab.click("button.lb-more-rows")
+    tab.wait_for_function(f"{shown}.length === {min(2 * FIRST_ROWS, len(rows))}")
+    # sort by the first task ascending: the smallest value of every row comes first, not of the rows in the page
+    tab.click('th[data-col="t0"] button')
+    lowest = min(v for v in t0 if v is not None)
+    tab.wait_for_function(f"{shown}[0].cells[5].getAttribute('data-sort') === '{lowest!r}'")
+    assert "sort=t0%3Aascending" in tab.url
+    # a family filter from the address, over every row
+    fam = index["dict"]["family"][index["family"][-1]]
+    n = sum(1 for c in index["family"] if index["dict"]["family"][c] == fam)
+    tab.goto(f"{synthetic_server}/leaderboard.html?family={fam}&sort=t0:ascending", wait_until="networkidle")
+    tab.wait_for_function(f"document.querySelector('.lb-count').textContent.startsWith('{n} of {len(rows)} rows')")
+    assert set(tab.evaluate(f"{shown}.map((r) => r.getAttribute('data-family'))")) == {fam}
+    assert tab.input_value(".lb-filter-family") == fam
+    # the text filter
+    model = re.search(r'class="lb-model"[^>]*>([^<]+)<', rows[-1]).group(1)
+    tab.fill(".lb-filter-text", model)
+    tab.wait_for_function(f"{shown}.length > 0 && {shown}.every((r) => r.querySelector('.lb-model').textContent === {json.dumps(model)})")
+    assert errors == []
+    ctx.close()
+
 
 
 @pytest.fixture(scope="module")

@@ -42,6 +42,7 @@
     }
     headers(table).forEach((h) => h.removeAttribute("aria-sort"));
     th.setAttribute("aria-sort", dir);
+    if (table._lbRender) { table._lbRender(true); return; }  // a board whose rows are in data/board/ (see below)
     const sign = dir === "ascending" ? 1 : -1;
     const body = table.tBodies[0];
     const rows = Array.from(body.rows).map((r, i) => ({ r, i, v: cellValue(r.cells[col], type) }));
@@ -74,6 +75,78 @@
     table._lbMore = more;
     const srcDefault = src ? src.getAttribute("data-default") || "" : "";
     const picked = new Set();
+    // A big board (tables.py, INLINE_MAX) holds the first rows of its default view; the rest, and what sorting and
+    // filtering read, are JSON files beside it, fetched when needed: the view (filters, sort) is computed over
+    // every row's codes and sort values, and only the rows shown are fetched (SHARD_ROWS rows a file).
+    const sharded = table.hasAttribute("data-rows");
+    const FIRST = +table.getAttribute("data-first") || 100;
+    let limit = FIRST, token = 0, index = null, words = null;
+    const cache = {};
+    const moreRows = document.createElement("button");
+    function fetchJSON(name) {
+      if (!cache[name]) {
+        cache[name] = fetch(table.getAttribute("data-rows") + name).then((r) => {
+          if (!r.ok) throw new Error(name + ": HTTP " + r.status);
+          return r.json();
+        });
+      }
+      return cache[name];
+    }
+    async function view() {
+      index = await fetchJSON("index.json");
+      const t = text ? text.value.trim().toLowerCase() : "";
+      if (t) words = await fetchJSON("text.json");
+      const want = (name, el) => (el && el.value ? index.dict[name].indexOf(el.value) : null);
+      const f = want("family", fam), s = want("source", src), m = want("method", meth);
+      const out = [];
+      for (let i = 0; i < index.n; i++) {
+        if ((f !== null && index.family[i] !== f) || (s !== null && index.source[i] !== s)
+          || (m !== null && index.method[i] !== m) || (t && !words[i].includes(t))) continue;
+        out.push(i);
+      }
+      const th = headers(table).find((h) => h.hasAttribute("aria-sort"));
+      const key = th ? th.getAttribute("data-col") + ":" + th.getAttribute("aria-sort") : "";
+      if (th && key !== table.getAttribute("data-default-sort")) {
+        const col = th.getAttribute("data-col"), sign = th.getAttribute("aria-sort") === "ascending" ? 1 : -1;
+        const v = col === "run" ? (words = await fetchJSON("text.json")) : await fetchJSON("c-" + col + ".json");
+        out.sort((a, b) => {
+          const x = v[a], y = v[b];
+          if (x === null && y === null) return a - b;
+          if (x === null) return 1;
+          if (y === null) return -1;
+          return (x < y ? -1 : x > y ? 1 : 0) * sign || a - b;
+        });
+      }
+      return out;
+    }
+    async function render(fresh) {
+      if (fresh) limit = FIRST;
+      const mine = ++token;
+      table.setAttribute("aria-busy", "true");
+      try {
+        const rows = await view();
+        const shown = rows.slice(0, limit), per = index.shard;
+        const files = await Promise.all(shown.map((i) => fetchJSON("rows-" + Math.floor(i / per) + ".json")));
+        if (mine !== token) return;
+        table.tBodies[0].innerHTML = shown.map((i, j) => files[j][i % per]).join("\n");  // the site's own escaped HTML
+        bindPicks(); renumber(table); applyColumns();
+        if (count) count.textContent = rows.length + " of " + index.n + " rows" + (shown.length < rows.length ? " (" + shown.length + " shown)" : "");
+        moreRows.hidden = shown.length >= rows.length;
+        moreRows.textContent = "Show " + Math.min(FIRST, rows.length - shown.length) + " more rows (" + (rows.length - shown.length) + " not shown)";
+      } catch (e) {
+        if (count) count.textContent = "the rows could not be loaded (" + e.message + ")";
+      } finally {
+        if (mine === token) table.removeAttribute("aria-busy");
+      }
+    }
+    if (sharded) {
+      table._lbRender = render;
+      moreRows.type = "button"; moreRows.className = "md-button lb-more-rows";
+      moreRows.addEventListener("click", () => { limit += FIRST; render(false); });
+      const total = +table.getAttribute("data-total"), first = table.tBodies[0].rows.length;
+      moreRows.hidden = first >= total;
+      moreRows.textContent = "Show " + Math.min(FIRST, total - first) + " more rows (" + (total - first) + " not shown)";
+    }
     function visibleTasks() {
       return Array.from(block.querySelectorAll(".lb-col")).filter((c) => c.checked).map((c) => c.value);
     }
@@ -97,6 +170,7 @@
       ["sparsity", "bits"].forEach((k) => table.classList.toggle("lb-hide-" + k, emptyForShownRows(k)));
     }
     function filter() {
+      if (sharded) { render(true); return; }
       const t = text ? text.value.trim().toLowerCase() : "";
       let shown = 0;
       Array.from(table.tBodies[0].rows).forEach((tr) => {
@@ -163,13 +237,16 @@
         if (th && sortSel && Array.from(sortSel.options).some((o) => o.value === col)) sortSel.value = col;
       }
     }
-    table.querySelectorAll(".lb-pick").forEach((box) => {
-      box.checked = picked.has(box.value);
-      box.addEventListener("change", () => {
-        if (box.checked) picked.add(box.value); else picked.delete(box.value);
-        updatePicked(); save();
+    function bindPicks() {
+      table.querySelectorAll(".lb-pick").forEach((box) => {
+        box.checked = picked.has(box.value);
+        box.addEventListener("change", () => {
+          if (box.checked) picked.add(box.value); else picked.delete(box.value);
+          updatePicked(); save();
+        });
       });
-    });
+    }
+    bindPicks();
     headers(table).forEach((th) => {
       const b = th.querySelector("button");
       if (b) b.addEventListener("click", () => { sortBy(table, th); if (sortSel) sortSel.value = ""; save(); });
@@ -180,6 +257,19 @@
     });
     [text, fam, src, meth].forEach((el) => el && el.addEventListener("input", () => { filter(); save(); }));
     block.querySelectorAll(".lb-col").forEach((c) => c.addEventListener("change", () => { applyColumns(); save(); }));
+    if (sharded) {
+      more.after(moreRows);
+      // the page holds the default view: fetch rows only when the address asks for another view
+      const p = params(), stateful = urlState && ["filter", "q", "family", "source", "method", "sort"].some((k) => p.has(k));
+      if (stateful) render(true);
+      else {
+        applyColumns(); renumber(table);
+        if (count) count.textContent = table.getAttribute("data-total") + " of " + table.getAttribute("data-all") + " rows ("
+          + table.tBodies[0].rows.length + " shown)";
+      }
+      updatePicked();
+      return;
+    }
     applyColumns(); filter(); updatePicked();
   }
 

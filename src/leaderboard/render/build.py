@@ -17,7 +17,7 @@ import duckdb
 from ..gitutil import git_out
 from ..store import IngestError, ingest
 from ..validate import validate_paths
-from .pages import RUN_BODY_MARKER, RUN_SHELL, RUN_TITLE_MARKER, Site, build_pages
+from .pages import RUN_SHELL, RUN_TITLE_MARKER, Site, build_pages
 
 ROOT_MARKERS = ("mkdocs.yml",)
 VEGA_BUNDLE = "assets/vega/vega-bundle.js"
@@ -38,6 +38,8 @@ class BuildReport:
     charts: int
     seconds: dict[str, float]
     out: Path
+    cpu: dict[str, float] | None = None  # CPU seconds per phase, this process and its workers (a busy machine's wall
+    # clock says little)
 
 
 def _vega_bundle(cache: Path) -> str:
@@ -137,31 +139,67 @@ def run_changes(runs: Path, since: str | None = None) -> dict:
 
 
 def copy_run_files(runs: Path, db: Path, out: Path) -> None:
-    """Each run's file beside its page (runs/<run_id>.json), linked from the page as the raw JSON."""
+    """Each run's file beside its page (runs/<run_id>.json), linked from the page as the raw JSON: the same JSON
+    without the indentation (issue 22, scale: 4.1 KB -> 2.2 KB a synthetic run; the file as committed, indented, is
+    in the repository at the path the page names)."""
     con = duckdb.connect(str(db), read_only=True)
     try:
         paths = con.execute("SELECT run_id, path FROM runs ORDER BY run_id").fetchall()
     finally:
         con.close()
     for rid, rel in paths:
-        shutil.copyfile(runs / rel, out / "runs" / f"{rid}.json")
+        text = (runs / rel).read_text(encoding="utf-8")  # validated and ingested above: a bounded, valid run file
+        (out / "runs" / f"{rid}.json").write_text(json.dumps(json.loads(text), ensure_ascii=False, separators=(",", ":")),
+                                                  encoding="utf-8")
+
+
+def _tabs(shell: str) -> list[tuple[str, str]]:
+    """The site's sections (href, label) as MkDocs rendered them in the shell's tabs (mkdocs.yml's nav: one list)."""
+    return [(html.unescape(h), re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", "", t))).strip())
+            for h, t in re.findall(r'<a href="([^"]*)" class="md-tabs__link">(.*?)</a>', shell, re.S)]
+
+
+def run_page_template(shell: str) -> tuple[str, str]:
+    """A compact page around a run's body (issue 22, scale): the site's head (its stylesheets, the palette the reader
+    chose), a one-line header with the site's sections and a one-line footer; none of MkDocs Material's navigation,
+    search or scripts (about 19 KB a page). Returns (before the body, after it); the head holds the marker
+    ``RUN_TITLE_MARKER`` (title) and the shell's file name (canonical link)."""
+    head = shell[:shell.index("</head>")]
+    head = "\n".join(line.strip() for line in head.splitlines() if line.strip())
+    head = re.sub(r'\s*<meta name="generator"[^>]*>', "", head)
+    m = re.search(r'<body [^>]*>', shell)
+    body_tag = m.group(0) if m else "<body>"
+    # the palette the reader chose on the site (Material keeps it in localStorage), else the system's dark mode
+    palette = ('<script>var c=(__md_get("__palette")||{}).color;if(c){for(var k in c)if(k!=="media")'
+               'document.body.setAttribute("data-md-color-"+k,c[k])}else if(matchMedia("(prefers-color-scheme: dark)")'
+               '.matches)document.body.setAttribute("data-md-color-scheme","slate")</script>')
+    home = next((h for h, _ in _tabs(shell)), "../index.html")
+    nav = " ".join(f'<a href="{html.escape(h)}">{html.escape(t)}</a>' for h, t in _tabs(shell)[1:])
+    site_name = re.search(r'<a href="[^"]*" title="([^"]*)" class="md-header__button md-logo"', shell)
+    name = site_name.group(1) if site_name else "Home"
+    before = (f"{head}\n</head>\n{body_tag}\n{palette}\n"
+              f'<a href="#run-title" class="md-skip">Skip to content</a>\n'
+              f'<header class="lb-mini-header"><a class="lb-mini-home" href="{html.escape(home)}">{name}</a>'
+              f'<nav aria-label="Site">{nav}</nav></header>\n'
+              '<main class="md-main"><div class="md-main__inner md-grid"><div class="md-content" data-md-component="content">'
+              '<article class="md-content__inner md-typeset">\n')
+    after = (f'\n</article></div></div></main>\n<footer class="lb-mini-footer md-typeset"><a href="{html.escape(home)}">'
+             f"{name}</a> · one page per run, compact: the site's navigation and search are on every other page"
+             "</footer>\n</body>\n</html>\n")
+    return before, after
 
 
 def write_run_pages(out: Path, run_pages: dict[str, tuple[str, str]]) -> None:
-    """Fill the shell MkDocs rendered (chrome at the depth of runs/) with each run's title and body."""
+    """Each run's page at runs/<run_id>.html (the URL it always had), compact (run_page_template), from the shell
+    MkDocs rendered at the depth of runs/ (for the site's head: stylesheets with their hashed names, canonical URL)."""
     shell_path = out / RUN_SHELL.replace(".md", ".html")
     shell = shell_path.read_text(encoding="utf-8")
-    head, sep, tail = shell.partition(f'<h1 id="{RUN_TITLE_MARKER}">')
-    if not sep:
+    if f"<title>{RUN_TITLE_MARKER}" not in shell or "</head>" not in shell:
         raise BuildError(f"{shell_path}: the run page shell has no title marker")
-    tail = tail.partition("</h1>")[2]
-    if RUN_BODY_MARKER not in tail:
-        raise BuildError(f"{shell_path}: the run page shell has no body marker")
-    head = head.replace(f'href="#{RUN_TITLE_MARKER}"', 'href="#run-title"')  # the skip-to-content link
     shell_name = shell_path.name
+    before, after = run_page_template(shell)
     for rid, (title, body) in run_pages.items():
-        page = head.replace(RUN_TITLE_MARKER, html.escape(title)).replace(shell_name, f"{rid}.html") \
-            + tail.replace(RUN_BODY_MARKER, body)
+        page = before.replace(RUN_TITLE_MARKER, html.escape(title)).replace(shell_name, f"{rid}.html") + body + after
         (out / "runs" / f"{rid}.html").write_text(page, encoding="utf-8")
     shell_path.unlink()
     _sitemap_runs(out, shell_name, sorted(run_pages))
@@ -304,29 +342,41 @@ def build_site(runs: Path, out: Path, root: Path, work: Path, log=print, since: 
     """Everything from run files to the static site in ``out``. The site is built in a temporary folder
     beside ``out`` and swapped in at the end: a build that fails or is killed leaves ``out`` as it was.
     ``since``: the commit of the previous published build, for the home page's "what changed"."""
-    seconds = {}
+    seconds: dict[str, float] = {}
+    cpu: dict[str, float] = {}
+
+    def cpu_now() -> float:
+        x = os.times()
+        return x.user + x.system + x.children_user + x.children_system
+
     changes = run_changes(runs, since)
-    t = time.perf_counter()
+    t, c = time.perf_counter(), cpu_now()
     report = validate_paths([runs], reject_synthetic=False)
     if report.errors:
         raise BuildError(f"{len(report.errors)} invalid run file(s); nothing was built", report.errors)
     seconds["validate"] = time.perf_counter() - t
-    t = time.perf_counter()
+    cpu["validate"] = cpu_now() - c
+    t, c = time.perf_counter(), cpu_now()
     db = work / "leaderboard.duckdb"
     try:
         ingest(runs, db)
     except IngestError as e:  # e.g. a file changed after it was validated
         raise BuildError(f"ingest refused {len(e.problems)} problem(s); nothing was built", e.problems) from None
     seconds["ingest"] = time.perf_counter() - t
-    t = time.perf_counter()
+    cpu["ingest"] = cpu_now() - c
+    t, c = time.perf_counter(), cpu_now()
     generated = work / "generated"
     pages, n_charts, run_pages = render(db, generated, work / "cache", changes)
     seconds["render"] = time.perf_counter() - t
-    t = time.perf_counter()
+    cpu["render"] = cpu_now() - c
+    t, c = time.perf_counter(), cpu_now()
     _check_output(out)
     staging = _staging(out)
     try:
         url = mkdocs_build(root, staging, generated, site_url)
+        seconds["mkdocs"] = time.perf_counter() - t
+        cpu["mkdocs"] = cpu_now() - c
+        t, c = time.perf_counter(), cpu_now()
         write_run_pages(staging, run_pages)
         copy_run_files(runs, db, staging)
         _fix_404(staging, url)
@@ -336,7 +386,8 @@ def build_site(runs: Path, out: Path, root: Path, work: Path, log=print, since: 
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    seconds["mkdocs"] = time.perf_counter() - t
+    seconds["run pages"] = time.perf_counter() - t
+    cpu["run pages"] = cpu_now() - c
     log(f"built {out}: {pages} generated pages, {n_charts} charts "
-        f"({', '.join(f'{k} {v:.1f} s' for k, v in seconds.items())})")
-    return BuildReport(pages, n_charts, seconds, out)
+        f"({', '.join(f'{k} {v:.1f} s' for k, v in seconds.items())}; CPU {', '.join(f'{k} {v:.1f} s' for k, v in cpu.items())})")
+    return BuildReport(pages, n_charts, seconds, out, cpu)

@@ -370,7 +370,7 @@ def _leaderboard(site: Site, main: pl.DataFrame, toy: pl.DataFrame) -> None:
                           '(or pick a <em>Source</em> below).</p>'))
     parts += _lineage_notes(main, "")
     parts += _toy_pointer(toy, "", "(tiny demonstration models)")
-    parts.append(tables.board(main, 0, url_state=True, lead=lead_t, default_source=src))
+    parts.append(tables.board(main, 0, url_state=True, lead=lead_t, default_source=src, data=site.data, data_name="leaderboard"))
     site.page("leaderboard.md", "Leaderboard", intro, block(*parts), rows=main)
 
 
@@ -779,7 +779,8 @@ def _family(site: Site, main: pl.DataFrame, toy: pl.DataFrame, fam: str) -> None
     parts.append(Safe("<h2>Runs</h2>"))
     parts += _lineage_notes(f, "../")
     parts += _toy_pointer(f_toy, "../", f"({fam})")
-    parts.append(tables.board(f, 1, url_state=True, lead=lead_tasks(f), default_source=default_source(f)))
+    parts.append(tables.board(f, 1, url_state=True, lead=lead_tasks(f), default_source=default_source(f), data=site.data,
+                              data_name=f"family-{fam}"))
     site.page(path, f"Family: {fam}", block(*parts), rows=f)
 
 
@@ -802,7 +803,8 @@ def _method(site: Site, main: pl.DataFrame, toy: pl.DataFrame, method: str) -> N
                                 "never averaged together); whiskers: 95% interval of the mean over models"))
     parts += _lineage_notes(m, "../")
     parts += _toy_pointer(m_toy, "../", "compressed with it")
-    parts.append(tables.board(m, 1, url_state=True, lead=lead_tasks(m), default_source=default_source(m)))
+    parts.append(tables.board(m, 1, url_state=True, lead=lead_tasks(m), default_source=default_source(m), data=site.data,
+                              data_name=f"method-{method_slug(method)}"))
     site.page(f"methods/{method_slug(method)}.md", f"Method: {label}", block(*about, *parts), rows=m)
 
 

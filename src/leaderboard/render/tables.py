@@ -5,6 +5,7 @@ is escaped (html.esc); sorting, filtering, the column chooser and the URL state 
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass, field
 
 import polars as pl
@@ -15,6 +16,15 @@ from .fmt import fmt, pct
 from .html import Safe, badge, esc
 from .metrics import MIN_ABOVE_CHANCE, chance, metric_short, task_name
 
+# A board of more rows than INLINE_MAX keeps them out of its page (issue 22, scale: 2,554 rows were 4.2 MB of HTML at
+# 10,000 runs): the page holds the first FIRST_ROWS rows of its default view (readable without JavaScript); every row's
+# HTML is in data/board/<name>/rows-<k>.json (SHARD_ROWS a file, in the default order) and what sorting and filtering
+# need in small column files, fetched when the reader sorts, filters or asks for more rows (assets/leaderboard.js).
+# At 10,000 runs: a family's 850 rows were 2.7 MB of its page and a sorted view of the leaderboard fetched 31 shards
+# of 50 rows (5.4 MB) for its first 100 rows: small shards, since a sorted view's rows are scattered over them.
+INLINE_MAX = 200
+FIRST_ROWS = 100
+SHARD_ROWS = 10
 MAX_VISIBLE_TASKS = 3  # more fit at 1280 px only without their intervals; the column chooser shows the others
 BITS_NOTE = ("measured over every weight of the model, embeddings included: 4-bit schemes quantize the Linear "
              "layers only, so the embeddings (often kept in 32 bits) weigh in")
@@ -199,13 +209,15 @@ def _num_attr(v: float | None) -> str:
 
 def board(h: pl.DataFrame, depth: int, *, show_model: bool = True, filters: bool = True, select: bool = True,
           url_state: bool = False, tasks: list[str] | None = None, limit: int | None = None, caption: str | None = None,
-          lead: list[str] | None = None, default_source: str | None = None) -> Safe:
+          lead: list[str] | None = None, default_source: str | None = None, data: dict | None = None,
+          data_name: str | None = None) -> Safe:
     """The table. Per-cell repetition is kept out of the HTML (a 2,000-run board is one row per model and
     compression, times every task): which columns are hidden is a class on the table, and the labels of the
     phone layout (cards) come from a small generated stylesheet, by column position.
 
     ``lead``: tasks shown first (the real models' knowledge probes); ``default_source``: the source filter's
-    value when the URL names none (the rows of the other sources are in the page, one filter away)."""
+    value when the URL names none (the rows of the other sources are in the page, one filter away). ``data`` and
+    ``data_name``: where a board of more than INLINE_MAX rows puts its rows (``data["data/board/<name>/..."]``)."""
     prefix = "../" * depth
     tasks = tasks or task_order(h, lead)
     primary = tasks[0] if tasks else None
@@ -250,10 +262,18 @@ def board(h: pl.DataFrame, depth: int, *, show_model: bool = True, filters: bool
     style += "@media screen and (max-width:44.9375em){" + "".join(
         f"#{bid} > tbody > tr > td:nth-child({n})::before{{content:{css_string(lbl)}}}" for n, lbl in labels.items()) + "}"
     body = []
+    sort_values: dict[str, list[float | None]] = {k: [] for k in ("sparsity", "bits", "size", *(f"{p}{i}" for i in range(len(tasks)) for p in "tk"))}
     for n, row in enumerate(rows, 1):
         cls = f"lb-src-{row.source}" + (" lb-baseline" if row.n_steps == 0 else "")
         whole = row.whole if row.whole is not None else row.sparsity_nominal
         bits = row.bits if row.bits is not None else row.bits_nominal
+        sort_values["sparsity"].append(whole)
+        sort_values["bits"].append(bits)
+        sort_values["size"].append(row.size_mb)
+        for i, t in enumerate(tasks):
+            r = row.tasks.get(t) or {}
+            sort_values[f"t{i}"].append(r.get("value"))
+            sort_values[f"k{i}"].append(r.get("retention") if row.n_steps and not r.get("near_chance") else None)
         cells = [f"<td>{n}</td>", str(first_cell(row, prefix, show_model, select, primary)),
                  f"<td{_num_attr(whole)}{_na(whole, row.sparsity)}>{sparsity_text({'whole_sparsity': row.whole, 'sparsity_nominal': row.sparsity_nominal})}"
                  # below: the requested share of the pruned scope, where it is not the whole model's
@@ -292,11 +312,45 @@ def board(h: pl.DataFrame, depth: int, *, show_model: bool = True, filters: bool
              'if(!p.has("filter"))p.set("filter",p.get("q"));p.delete("q");history.replaceState(null,"",u.pathname+'
              '(p.toString()?"?"+p.toString():"")+u.hash);}})();</script>' if url_state else "")
     table_cls = "lb-table lb-board lb-sortable" + "".join(f" lb-hide-{k}" for k in hidden)
-    table = Safe(f'{moved}<style>{style}</style><div class="lb-table-wrap lb-board-wrap"><table id="{bid}" class="{table_cls}"{attrs}>'
-                 f'{cap}<thead><tr>' + "".join(head) + "</tr></thead><tbody>" + "\n".join(body) + "</tbody></table></div>")
+    if data is not None and data_name and len(rows) > INLINE_MAX:
+        first = [i for i, row in enumerate(rows) if not default_source or row.source == default_source][:FIRST_ROWS]
+        total = sum(1 for row in rows if not default_source or row.source == default_source)
+        folder = f"data/board/{data_name}/"
+        _shard(data, folder, rows, body, sort_values, tasks)
+        attrs += (f' data-rows="{esc(prefix + folder)}" data-total="{total}" data-all="{len(rows)}" data-first="{FIRST_ROWS}"')
+        body = [re.sub(r"^(<tr[^>]*><td>)\d+<", rf"\g<1>{n}<", body[i]) for n, i in enumerate(first, 1)]
+    note = ""
+    if "data-rows" in attrs:
+        note = (f'<p class="lb-rows-note">This page holds the first {min(FIRST_ROWS, total):,} of {len(rows):,} rows; the '
+                f'others load when you sort, filter or ask for more (every row: <a href="{prefix}downloads.html">downloads'
+                '</a>).</p>')
+    table = Safe(f'{moved}<style>{style}</style><div class="lb-table-wrap lb-board-wrap" data-search-exclude><table id="{bid}" class="{table_cls}"{attrs}>'
+                 f'{cap}<thead><tr>' + "".join(head) + "</tr></thead><tbody>" + "\n".join(body) + "</tbody></table></div>" + note)
     if not filters:
         return table
     return Safe(controls(h, tasks, visible, select, prefix, default_source) + table)
+
+
+def _round(v: float | None) -> float | None:
+    return None if v is None else float(f"{v:.6g}")
+
+
+def _shard(data: dict, folder: str, rows: list[Row], body: list[str], sort_values: dict[str, list[float | None]],
+           tasks: list[str]) -> None:
+    """A big board's rows out of its page: the rows' HTML in shards, in the default order; per row the codes of its
+    family, source and method and the words the text filter looks in; one file per sortable column."""
+    from .metrics import method_name
+
+    dicts = {k: sorted({getattr(r, k) for r in rows}) for k in ("family", "source", "method")}
+    data[folder + "index.json"] = {
+        "n": len(rows), "shard": SHARD_ROWS, "dict": dicts, "tasks": tasks,
+        **{k: [dicts[k].index(getattr(r, k)) for r in rows] for k in dicts}}
+    data[folder + "text.json"] = [" ".join(x for x in (r.model_id, r.family, r.label, method_name(r.method), r.source,
+                                                      r.checkpoint or "", "toy" if r.toy else "") if x).lower() for r in rows]
+    for k, values in sort_values.items():
+        data[folder + f"c-{k}.json"] = [_round(v) for v in values]
+    for start in range(0, len(body), SHARD_ROWS):
+        data[folder + f"rows-{start // SHARD_ROWS}.json"] = body[start:start + SHARD_ROWS]
 
 
 def controls(h: pl.DataFrame, tasks: list[str], visible: set[str], select: bool, prefix: str,

@@ -1,0 +1,67 @@
+"""Where a built site's bytes are: by kind of file, the leaderboard page, the search index (raw and gzip, as
+GitHub Pages serves them), bytes per run.
+
+    python benchmarks/site_size.py public [--runs N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+from pathlib import Path
+
+
+def kind(rel: str) -> str:
+    if rel.startswith("runs/"):
+        return "run pages (html)" if rel.endswith(".html") else "run files (json)"
+    if rel.startswith("data/facts/"):
+        return "fact bitsets (data/facts)"
+    if rel.startswith("data/board/"):
+        return "leaderboard data (data/board)"
+    if rel.startswith("search/"):
+        return "search index"
+    if rel.startswith("charts/"):
+        return "charts"
+    if rel.startswith("downloads/"):
+        return "downloads"
+    if rel.startswith("assets/"):
+        return "assets"
+    return "other pages (html)" if rel.endswith(".html") else "other"
+
+
+def gz(path: Path) -> int:
+    return len(gzip.compress(path.read_bytes(), compresslevel=6)) if path.exists() else 0
+
+
+def breakdown(site: Path, runs: int | None = None) -> dict:
+    kinds: dict[str, list[int]] = {}
+    total = 0
+    for p in site.rglob("*"):
+        if p.is_file():
+            n = p.stat().st_size
+            total += n
+            k = kinds.setdefault(kind(p.relative_to(site).as_posix()), [0, 0])
+            k[0] += 1
+            k[1] += n
+    board = site / "leaderboard.html"
+    search = site / "search" / "search_index.json"
+    out = {"site_bytes": total, "site_mb": round(total / 1e6, 1),
+           "by_kind": {k: {"files": v[0], "mb": round(v[1] / 1e6, 2)} for k, v in sorted(kinds.items(), key=lambda x: -x[1][1])},
+           "leaderboard_html_bytes": board.stat().st_size if board.exists() else 0, "leaderboard_html_gzip_bytes": gz(board),
+           "search_index_bytes": search.stat().st_size if search.exists() else 0, "search_index_gzip_bytes": gz(search)}
+    if runs:
+        out["bytes_per_run"] = round(total / runs)
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("site", type=Path)
+    ap.add_argument("--runs", type=int)
+    args = ap.parse_args()
+    print(json.dumps(breakdown(args.site, args.runs), indent=2))
+
+
+if __name__ == "__main__":
+    main()
