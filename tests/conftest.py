@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import copy
 import json
+import os
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -14,6 +17,18 @@ ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "schema" / "examples"
 SHARED = ROOT.parent / "shared"
 LAMA_DIR = SHARED / "data" / "lama"
+GIT_ENV = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",
+           "GIT_COMMITTER_EMAIL": "t@t"}
+
+
+@pytest.fixture
+def repo(tmp_path) -> Path:
+    """A git repository whose main branch holds this checkout's runs/ (the published runs), for pr-check."""
+    repo = tmp_path / "repo"
+    shutil.copytree(ROOT / "runs", repo / "runs")
+    for args in (["init", "-q", "-b", "main"], ["add", "."], ["commit", "-qm", "published runs"]):
+        subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True, env=GIT_ENV)
+    return repo
 
 
 def example(name: str) -> dict:

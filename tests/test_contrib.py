@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 import yaml
 
+from conftest import GIT_ENV as ENV
 from conftest import LAMA_DIR, ROOT, with_run_id
 from leaderboard.cli import main
 from leaderboard.contrib import submit
 
 WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
-ENV = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}
 
 
 def test_workflows_pass_actionlint() -> None:
@@ -52,14 +52,6 @@ def _new_run(path: Path, sparsity: float) -> dict:
     data["results"][0]["metrics"]["precision@1"]["ci"] = {"low": 0.45, "high": 0.55, "level": 0.95, "method": "bootstrap"}
     return with_run_id(data)
 
-
-@pytest.fixture
-def repo(tmp_path) -> Path:
-    repo = tmp_path / "repo"
-    shutil.copytree(ROOT / "runs", repo / "runs")
-    for args in (["init", "-q", "-b", "main"], ["add", "."], ["commit", "-qm", "published runs"]):
-        subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True, env=ENV)
-    return repo
 
 
 def test_simulated_pull_request(repo, tmp_path, capsys) -> None:

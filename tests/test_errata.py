@@ -9,7 +9,6 @@ import json
 import os
 import re
 import shutil
-import subprocess
 from pathlib import Path
 
 import duckdb
@@ -26,7 +25,6 @@ from leaderboard.validate import validate_paths
 DEMO = ROOT / "runs" / "encoder" / "compression-leaderboard--demo-bert-trex"
 OPT175 = ROOT / "runs" / "decoder" / "facebook--opt-175b"
 ROBERTA = ROOT / "runs" / "encoder" / "roberta-base"
-ENV = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}
 
 # what the audit found (issue 20), and the files that correct it (written by `leaderboard import-reported`)
 MAGNITUDE = {"29cf2e9072018872": "45ab1efb1d2ec023", "2c6bb143a58cca6d": "cf3b31b76b676269",
@@ -246,14 +244,6 @@ def test_submit_places_an_erratum_only_beside_its_original(tmp_path):
 
 # --- pr-check -------------------------------------------------------------------------------------------------------------
 
-
-@pytest.fixture
-def repo(tmp_path) -> Path:
-    repo = tmp_path / "repo"
-    shutil.copytree(ROOT / "runs", repo / "runs")
-    for args in (["init", "-q", "-b", "main"], ["add", "."], ["commit", "-qm", "published runs"]):
-        subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True, env=ENV)
-    return repo
 
 
 def _pr_check(repo: Path, work: Path) -> int:

@@ -133,6 +133,12 @@ def changes_outside_runs(runs: Path, base: str) -> list[str] | None:
     return sorted(changed)
 
 
+def _bullets(items: list[str]) -> list[str]:
+    """A Markdown list of at most MAX_LISTED items, then how many more there are."""
+    more = [f"- … and {len(items) - MAX_LISTED} more"] if len(items) > MAX_LISTED else []
+    return [f"- {x}" for x in items[:MAX_LISTED]] + more
+
+
 def _summary(added: list[str], before: dict[str, dict], after: dict[str, dict], problems: list[Problem],
              outside: list[str] | None = None, new_baselines: list[str] | None = None,
              corrections: list[Problem] | None = None) -> str:
@@ -143,9 +149,7 @@ def _summary(added: list[str], before: dict[str, dict], after: dict[str, dict], 
         lines += ["", f"### Changes outside runs/ ({len(outside)})", "",
                   "A pull request that adds run files may change nothing else: split code, docs or "
                   "configuration into a pull request of their own.", ""]
-        lines += [f"- {_md(path)}" for path in outside[:MAX_LISTED]]
-        if len(outside) > MAX_LISTED:
-            lines.append(f"- … and {len(outside) - MAX_LISTED} more")
+        lines += _bullets([_md(path) for path in outside])
     if new_baselines:
         lines += ["", "### New baselines for published models", "",
                   "Retention of published runs is computed against a baseline: check that these are the "
@@ -155,9 +159,7 @@ def _summary(added: list[str], before: dict[str, dict], after: dict[str, dict], 
         lines += ["", f"### Corrections of published runs (errata: {len({c.path for c in corrections})})", "",
                   "Each new file supersedes a published run, which stays as it was; leaderboards, charts and retention "
                   "use the correction. What changes:", ""]
-        lines += [f"- {_md(c.path)}: {_md(c.pointer)}: {_md(c.message)}" for c in corrections[:MAX_LISTED]]
-        if len(corrections) > MAX_LISTED:
-            lines.append(f"- … and {len(corrections) - MAX_LISTED} more")
+        lines += _bullets([f"{_md(c.path)}: {_md(c.pointer)}: {_md(c.message)}" for c in corrections])
     if errors:
         lines += ["", "| file | field | problem |", "|---|---|---|"]
         lines += [f"| {_md(p.path)} | {_md(p.pointer or '/')} | {_md(p.message)} |" for p in errors[:MAX_LISTED]]
