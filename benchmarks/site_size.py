@@ -11,22 +11,17 @@ import gzip
 import json
 from pathlib import Path
 
+# the site's parts by path prefix, first match wins (runs/ splits into pages and files below)
+PARTS = (("data/facts/", "fact bitsets (data/facts)"), ("data/board/", "leaderboard data (data/board)"),
+         ("search/", "search index"), ("charts/", "charts"), ("downloads/", "downloads"), ("assets/", "assets"))
+
 
 def kind(rel: str) -> str:
     if rel.startswith("runs/"):
         return "run pages (html)" if rel.endswith(".html") else "run files (json)"
-    if rel.startswith("data/facts/"):
-        return "fact bitsets (data/facts)"
-    if rel.startswith("data/board/"):
-        return "leaderboard data (data/board)"
-    if rel.startswith("search/"):
-        return "search index"
-    if rel.startswith("charts/"):
-        return "charts"
-    if rel.startswith("downloads/"):
-        return "downloads"
-    if rel.startswith("assets/"):
-        return "assets"
+    part = next((name for prefix, name in PARTS if rel.startswith(prefix)), None)
+    if part is not None:
+        return part
     return "other pages (html)" if rel.endswith(".html") else "other"
 
 

@@ -84,3 +84,14 @@ def run_limited(code: str, *, timeout: float = 60, memory_bytes: int = 2 * 1024*
     env = {**os.environ, "PYTHONPATH": str(src), "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=timeout,
                           preexec_fn=limit, env=env, cwd=cwd)
+
+
+def run_cli(args: list[str], capsys) -> tuple[int, str]:
+    """``leaderboard ARGS`` in this process: (exit code, stdout + stderr); never a traceback."""
+    from leaderboard.cli import main
+
+    rc = main(args)
+    cap = capsys.readouterr()
+    out = cap.out + cap.err
+    assert "Traceback" not in out
+    return rc, out

@@ -16,8 +16,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from conftest import LAMA_DIR, ROOT, with_run_id
-from leaderboard.cli import main
+from conftest import LAMA_DIR, ROOT, run_cli, with_run_id
 from leaderboard.contrib import submit
 from leaderboard.evaluate.lama_fetch import FetchError, fetch_lama
 from leaderboard.reported import ReportedError, import_reported
@@ -27,13 +26,6 @@ from leaderboard.sweep import SweepError, parse
 DEMO_MODEL = str(ROOT / "src" / "leaderboard" / "data" / "demo-model")
 PUBLISHED = ROOT / "runs" / "encoder" / "compression-leaderboard--demo-bert-trex"
 
-
-def run_cli(args: list[str], capsys) -> tuple[int, str]:
-    rc = main(args)
-    cap = capsys.readouterr()
-    out = cap.out + cap.err
-    assert "Traceback" not in out
-    return rc, out
 
 
 # --- sweep specs ------------------------------------------------------------------------------------------------

@@ -17,8 +17,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import ROOT
-from leaderboard.cli import build_parser, main, run_spec_from_args
+from conftest import ROOT, run_cli
+from leaderboard.cli import build_parser, run_spec_from_args
 from leaderboard.compress.calibration import CalibrationData, describe, read_text
 from leaderboard.compress.checkpoint import CheckpointError, steps_from_config
 from leaderboard.runner import (
@@ -36,13 +36,6 @@ from leaderboard.schema import MODEL_ID_PATTERN
 DECODER = ROOT / "src" / "leaderboard" / "data" / "demo-decoder"
 LAMA = ["--eval", "lama:trex", "--lama-dir", "builtin:lama-sample", "--limit", "2", "--no-progress"]
 
-
-def run_cli(args: list[str], capsys) -> tuple[int, str]:
-    rc = main(args)
-    cap = capsys.readouterr()
-    out = cap.out + cap.err
-    assert "Traceback" not in out
-    return rc, out
 
 
 def folder(tmp_path: Path, name: str = "ckpt", config: dict | None = None, recipe: str | None = None,
