@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from conftest import ROOT
 from leaderboard.render.build import build_site
-from leaderboard.schema import RunFile, canonical_path, compute_run_id, dump_run, encode_facts, model_slug
+from leaderboard.schema import MODEL_ID_PATTERN, RunFile, canonical_path, compute_run_id, dump_run, encode_facts, model_slug
 from leaderboard.store import ingest
 from leaderboard.validate import validate_paths
 
@@ -26,7 +26,8 @@ TEXT = st.text(st.characters(exclude_categories=("Cs",)), max_size=60)
 HOSTILE = st.sampled_from(["<script>alert(1)</script>", "[x](https://evil.example)", "=HYPERLINK(\"http://e\")",
                            "| a | b |", "`code`", "\u202eevil", "line\r\nbreak", "&amp;", "{{ jinja }}", "%s %d"])
 FREE = st.one_of(TEXT, HOSTILE)
-MODEL_ID = st.from_regex(r"[A-Za-z0-9][A-Za-z0-9._\-/]{0,199}", fullmatch=True)
+# every id the contract accepts (the schema's own pattern), up to its 200-character limit
+MODEL_ID = st.from_regex(MODEL_ID_PATTERN, fullmatch=True).filter(lambda mid: len(mid) <= 200)
 IDENT = st.from_regex(r"[A-Za-z][A-Za-z0-9_]{0,30}", fullmatch=True)
 FRACTION = st.floats(0.0, 1.0, allow_nan=False, allow_subnormal=True)
 EARLIEST = datetime(2015, 1, 1, tzinfo=timezone.utc)

@@ -12,6 +12,8 @@ import pytest
 from conftest import ROOT, example, place, with_run_id
 from leaderboard.render.build import build_site
 
+GGUF_LAMA = "288a5df5bfb6142b"  # SmolLM2-135M-Instruct.Q4_1.gguf as distributed, LAMA T-REx (committed, real)
+
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory) -> Path:
@@ -21,16 +23,29 @@ def site(tmp_path_factory) -> Path:
     runs = tmp / "runs"
     for f in (ROOT / "runs").rglob("*.json"):
         text = f.read_text()
-        if '"source"' in text and ('"facebook/opt-' in text or '"bert-base-cased"' in text):
+        if '"source"' in text and ('"facebook/opt-' in text or '"bert-base-cased"' in text
+                                   or '"HuggingFaceTB/SmolLM2-135M"' in text):
             target = runs / f.relative_to(ROOT / "runs")
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(f, target)
+    # the real GGUF checkpoint's LAMA baseline, without its BEAR run: the related base model's published BEAR score
+    gguf = next((ROOT / "runs").rglob(f"{GGUF_LAMA}.json"))
+    (runs / gguf.relative_to(ROOT / "runs")).parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(gguf, runs / gguf.relative_to(ROOT / "runs"))
     twin = example("reproduced-baseline")
     twin["model"]["id"] = "bert-base-cased"
     twin["model"]["revision"] = None
     place(runs, with_run_id(twin))
     build_site(runs, tmp / "public", ROOT, tmp / "work", log=lambda *_: None)
     return tmp / "public"
+
+
+def test_a_related_published_score_without_our_run_says_not_run_yet(site):
+    """The GGUF checkpoint's model page with its LAMA baseline only: the base model's published BEAR score sits beside
+    an explicit "not run yet", not a blank cell (test_site: with our BEAR run, its value, linked)."""
+    page = (site / "models" / "smollm2-135m-instruct.q4_1.gguf.html").read_text()
+    beside = page.split('<h2 id="related">Published beside ours</h2>')[1].split("</table>")[0]
+    assert '<span class="lb-none">not run yet</span>' in beside and ">0.199</a>" in beside
 
 
 def _text(html: str) -> str:

@@ -24,6 +24,7 @@ ARTIFACTS = ROOT / "build" / "test-artifacts"
 
 
 GGUF_BASELINE = "288a5df5bfb6142b"  # SmolLM2-135M-Instruct.Q4_1.gguf as distributed, LAMA T-REx (committed, real)
+GGUF_BEAR = "8b15d3866f81cfaa"  # SmolLM2-135M-Instruct.Q4_1.gguf as distributed, BEAR, 10 per relation (committed, real)
 BEAR_REPORTED = "271d0b4a27aa5ea4"  # the BEAR leaderboard's HuggingFaceTB/SmolLM2-135M (committed, reported)
 DEMO_80 = "9bc2dd34d613390d"  # the toy BERT pruned 80 %
 
@@ -593,7 +594,11 @@ def test_published_results_of_a_related_checkpoint_sit_beside_ours(site) -> None
     assert f'href="../runs/{BEAR_REPORTED}.html">0.199</a>' in beside
     assert 'href="huggingfacetb--smollm2-135m.html">HuggingFaceTB/SmolLM2-135M</a>' in beside
     assert "a different checkpoint: base vs Instruct, bf16 vs Q4_1" in beside
-    assert "not run yet" in beside  # our BEAR run of the GGUF is not in this tree: said, not left blank
+    # our own BEAR run of the checkpoint as distributed sits in the "Ours" cell, linked (test_published_pages:
+    # a tree without it says "not run yet")
+    ours = json.loads(next((ROOT / "runs").rglob(f"{GGUF_BEAR}.json")).read_text())
+    value = ours["results"][0]["metrics"]["accuracy"]["value"]
+    assert f'<a href="../runs/{GGUF_BEAR}.html">{value:.3f}</a>' in beside and "not run yet" not in beside
     reported = (site / "models" / "huggingfacetb--smollm2-135m.html").read_text()
     assert f'Measured here on a related checkpoint: <a href="{GGUF_MODEL.split("/")[1]}">' in reported
 
