@@ -276,7 +276,7 @@ def test_submit_never_writes_through_a_symlink_and_writes_0644(tmp_path) -> None
     assert again.status == "refused" and "exists and is not a regular file" in again.problems[0].message
 
 
-def test_a_failed_build_leaves_the_previous_site(tmp_path, capsys) -> None:
+def test_a_failed_build_leaves_the_previous_site(tmp_path, capsys, monkeypatch) -> None:
     root = tmp_path / "root"
     shutil.copytree(ROOT / "site", root / "site")
     shutil.copy(ROOT / "mkdocs.yml", root / "mkdocs.yml")
@@ -286,8 +286,11 @@ def test_a_failed_build_leaves_the_previous_site(tmp_path, capsys) -> None:
     out, work = tmp_path / "public", tmp_path / "work"
     runs = tmp_path / "runs"
     shutil.copytree(ROOT / "runs", runs)
-    rc, _ = run_cli(["build", "--runs", str(runs), "--out", str(out), "--work", str(work), "--root", str(root)], capsys)
-    assert rc == 0
+    # relative --out/--work/--runs from a folder that is not --root (mkdocs runs in root: a relative staging folder
+    # was looked for there, and the build ended in a FileNotFoundError traceback)
+    monkeypatch.chdir(tmp_path)
+    rc, _ = run_cli(["build", "--runs", "runs", "--out", "public", "--work", "work", "--root", str(root)], capsys)
+    assert rc == 0 and (out / "index.html").is_file() and not (root / "public").exists()
     before = sorted(p.relative_to(out) for p in out.rglob("*"))
     stale = tmp_path / ".public.building-killed"  # what a build killed during mkdocs leaves behind
     stale.mkdir()

@@ -342,6 +342,8 @@ def build_site(runs: Path, out: Path, root: Path, work: Path, log=print, since: 
     """Everything from run files to the static site in ``out``. The site is built in a temporary folder
     beside ``out`` and swapped in at the end: a build that fails or is killed leaves ``out`` as it was.
     ``since``: the commit of the previous published build, for the home page's "what changed"."""
+    # absolute from here on: mkdocs runs in ``root``, so a relative ``out`` or ``work`` would resolve there
+    runs, out, root, work = (Path(p).resolve() for p in (runs, out, root, work))
     seconds: dict[str, float] = {}
     cpu: dict[str, float] = {}
 
