@@ -3,8 +3,10 @@ registered method (issue 21: only flat scalar parameters round-trip, and nothing
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
+import textwrap
 
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
@@ -12,8 +14,7 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from leaderboard.compress import registry
-from leaderboard.naming import step_notation
-from leaderboard.notation import _STEP, SpecError, parse_step
+from leaderboard.notation import SpecError, parse_step, step_adapter, step_notation
 
 METHODS = registry.all_methods()
 
@@ -42,8 +43,10 @@ def _values(prop: dict, defs: dict) -> st.SearchStrategy:
         hi = prop.get("maximum", prop.get("exclusiveMaximum", 10.0))
         return st.floats(lo, hi, allow_nan=False, allow_infinity=False,
                          exclude_min="exclusiveMinimum" in prop, exclude_max="exclusiveMaximum" in prop)
-    if kind == "string":
-        return st.from_regex(r"\A[a-z][a-z0-9_.*\-]{0,12}\Z")
+    if kind == "string":  # any text the field's own pattern allows ('1', 'true' and '1e5' are scopes too)
+        pattern = prop.get("pattern", r"^[a-z][a-z0-9_.*\-]{0,12}$")
+        return st.one_of(st.sampled_from(["1", "0.5", "true", "1e5", "-3"]).filter(lambda t: re.fullmatch(pattern, t)),
+                         st.from_regex(pattern))
     return st.nothing()
 
 
@@ -59,7 +62,7 @@ def steps(draw, method):
             continue
         fields[name] = draw(_values(prop, defs))
     try:
-        return _STEP.validate_python(fields)
+        return step_adapter().validate_python(fields)
     except ValidationError:
         assume(False)
 
@@ -89,3 +92,47 @@ def test_notation_is_torch_free():
     code = ("import sys, leaderboard.notation as n, leaderboard.reported; n.parse_step('quantize:scheme=dynamic-int8'); "
             "assert 'torch' not in sys.modules, 'torch imported'")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_text_that_looks_like_a_number_stays_text_where_the_field_takes_text():
+    """Defect found by the pattern-driven strategy above: a scope named '1' or 'true' (the scope pattern allows
+    both) validated in a run file, but its recorded --compress text read back as a number or a boolean and failed."""
+    for scope in ("1", "true", "1e5", "0.5"):
+        step = step_adapter().validate_python({"method": "prune", "criterion": "l1", "scope": scope,
+                                               "granularity": "global", "sparsity": 0.5})
+        assert parse_step(step_notation(step)) == step
+    # numbers and booleans are still read as such where the field takes them
+    assert parse_step("quantize:scheme=rtn,bits=4,asymmetric=false").asymmetric is False
+
+
+BAD_METHOD = textwrap.dedent('''
+    from typing import Literal
+
+    from leaderboard.compress.spec import Method, PruneParams
+
+
+    class BadStep(PruneParams):
+        criterion: Literal["zz-bad"]
+        local_only = False
+        FIELD
+
+
+    METHODS = (Method(kind="prune", name="zz-bad", params=BadStep, title="Bad", summary="x"),)
+''')
+PROBE = ("import sys; import leaderboard.compress.methods as pkg; pkg.__path__.append(sys.argv[1]); "
+         "from leaderboard.compress import registry; registry.all_methods()")
+
+
+@pytest.mark.parametrize(("field", "message"), [
+    ("extra: dict[str, int] = {}", "BadStep.extra: a dict value cannot be written as key=value"),
+    ("layers: list[int] | None = None", "BadStep.layers: a list value cannot be written"),
+    ("tag: str | int = 'a'", "BadStep.tag: takes text and numbers or booleans"),
+    ("mode: Literal['a,b'] = 'a,b'", "BadStep.mode: literal 'a,b' would not read back as itself"),
+])
+def test_registration_refuses_parameters_the_notation_cannot_round_trip(tmp_path, field, message):
+    """A dict parameter used to validate from YAML and record a command that could not be parsed (issue 21)."""
+    (tmp_path / "zz_bad.py").write_text(BAD_METHOD.replace("FIELD", field))
+    proc = subprocess.run([sys.executable, "-c", PROBE, str(tmp_path)], capture_output=True, text=True, timeout=120)
+    assert proc.returncode != 0
+    last = proc.stderr.strip().splitlines()[-1]
+    assert "prune:zz-bad cannot be registered" in last and message in last, last

@@ -987,7 +987,7 @@ def _as_stored(spec: RunSpec, lm: LoadedModel, comp: CompressionResult,
     n = count_parameters(skeleton(lm.model.config))
     lm.parameters = n  # of the uncompressed architecture, not of the packed tensors
     quant = [s for s in spec.compression[:k] if s.method == "quantize"]
-    kernels = comp.kernels or (("native" if quant[0].scheme.startswith("bnb-") else "simulated") if quant else None)
+    kernels = comp.kernels or (("simulated" if methods.method_of(quant[0]).simulated else "native") if quant else None)
     info = gguf_of(spec)
     if any(s.method == "quantize" for s in spec.compression[k:]):
         if info is None:
