@@ -90,3 +90,80 @@ def test_methods_lists_each_field_with_its_bounds(capsys) -> None:
     assert "smoothing_strength: number (> 0.0, ≤ 1.0) (default 0.8)" in out  # exclusive bound (was "inimum 0.0")
     assert "sparsity: number (≥ 0.0, ≤ 1.0) (required)" in out
     assert "n: integer (≥ 1, ≤ 64)" in out
+
+
+SEED_METHOD = textwrap.dedent('''
+    """Two made-up methods that zero one row chosen by the step context's seed."""
+    from typing import Literal
+
+    from leaderboard.compress.spec import Method, PruneParams
+
+
+    class SeedyStep(PruneParams):
+        criterion: Literal["zz-seedy"]
+        local_only = False
+
+
+    class SeededStep(PruneParams):
+        criterion: Literal["zz-seeded"]
+        local_only = False
+
+
+    def run(ctx, modules, step):
+        for m in modules.values():
+            m.weight.data[ctx.seed % m.weight.shape[0]] = 0
+
+
+    METHODS = (Method(kind="prune", name="zz-seedy", params=SeedyStep, run=run, title="Seedy", summary="x"),
+               Method(kind="prune", name="zz-seeded", params=SeededStep, run=run, title="Seeded", summary="x",
+                      seeded=True))
+''')
+
+SEED_PROBE = textwrap.dedent('''
+    import json, sys
+    import leaderboard.compress.methods as pkg
+    pkg.__path__.append(sys.argv[1])
+    import torch
+    from leaderboard import schema, tiny
+    from leaderboard.compress.pipeline import compress
+    from leaderboard.notation import parse_step
+
+    out = {}
+    for name in ("zz-seedy", "zz-seeded"):
+        step = parse_step(f"prune:criterion={name},sparsity=0.01")
+        weights = []
+        for seed in (1, 2):
+            m = tiny.tiny_model("bert")
+            compress(m, [step], device=torch.device("cpu"), seed=seed)
+            weights.append(torch.cat([p.detach().flatten() for p in m.parameters()]))
+        out[name] = {"seed_matters": schema.seed_matters([step]),
+                     "same_weights": bool(torch.equal(weights[0], weights[1]))}
+    print(json.dumps(out))
+''')
+
+
+def test_only_a_method_declared_seeded_sees_the_seed_and_it_alone_puts_the_seed_in_the_run_id(tmp_path) -> None:
+    """Seeded-ness is the method's own fact (issue 21): there is no list of seeded criteria elsewhere that a new
+    method could be missing from. A method that reads the seed without declaring it is given seed 0, so its outcome
+    cannot depend on a seed its run_id leaves out."""
+    (tmp_path / "zz_seedy.py").write_text(SEED_METHOD)
+    proc = subprocess.run([sys.executable, "-c", SEED_PROBE, str(tmp_path)], capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert out == {"zz-seedy": {"seed_matters": False, "same_weights": True},
+                   "zz-seeded": {"seed_matters": True, "same_weights": False}}
+
+
+def test_method_facts_come_from_the_methods() -> None:
+    """Labels, seeded-ness, device notes, the heatmap's methods and synthetic schemes are declared by each method
+    (the values the site and run_ids had when they were lists outside the registry)."""
+    from leaderboard.compress import registry
+    from leaderboard.render.metrics import method_name
+
+    assert [m.name for m in registry.all_methods() if m.seeded] == ["random", "random-structured"]
+    assert registry.heatmap_keys()[0] == "prune:l1:global"
+    assert all(k.startswith("quantize:") for k in registry.heatmap_keys()[1:])
+    assert method_name("prune:n:m:local+quantize:bnb-nf4") == "Local N:M pruning → bitsandbytes NF4 quantization"
+    assert registry.parse_key("prune:n:m:local")[0].name == "n:m"  # read through the registry, not split at ':'
+    assert method_name("prune:wanda-oneshot:local") == "Local Wanda pruning"

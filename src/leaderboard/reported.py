@@ -219,7 +219,7 @@ class Import:
 def _steps(text: str, where: str):
     steps = []
     for part in filter(None, (p.strip() for p in text.split(";"))):
-        from .runner import SpecError, parse_step  # only for a row with steps: the runner imports torch
+        from .notation import SpecError, parse_step  # torch-free
 
         try:
             steps.append(parse_step(part))

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import platform
-import re
 import shlex
 import subprocess
 import sys
@@ -52,7 +51,8 @@ from .evaluate.lama import CANDIDATE_SETS, SUBSETS, ProbeSettings, probe
 from .evaluate.lama_data import PAIRS, Corpus, LamaDataError, load_corpus, load_vocab, packaged_root
 from .fsutil import UnsafePath, check_target, ensure_dir, write_atomic
 from .models import LoadedModel, ModelLoadError, family_of, load, load_config, local_revision, skeleton
-from .naming import pipeline_label, step_notation
+from .naming import pipeline_label
+from .notation import SpecError, parse_step, step_from_dict, step_text  # noqa: F401 (the runner's API)
 from .schema import (
     SCHEMA_VERSION,
     Evaluation,
@@ -60,7 +60,6 @@ from .schema import (
     Lineage,
     ModelId,
     RunFile,
-    Step,
     Text,
     canonical_path,
     compute_run_id,
@@ -73,11 +72,6 @@ from .validate import check_bytes
 
 LIBRARIES = ("torch", "transformers", "tokenizers", "numpy", "bitsandbytes", "torchao", "lm_eval", "accelerate",
              "llmcompressor", "compressed_tensors", "lm_pub_quiz")
-_STEP = TypeAdapter(Step)
-
-
-class SpecError(ValueError):
-    """A run spec that cannot run; the message names the field."""
 
 
 def _os_path(value):
@@ -186,62 +180,6 @@ def validation_message(e: ValidationError) -> str:
 
 
 # --- parsing ------------------------------------------------------------------------------------
-
-
-_INT = re.compile(r"^-?[0-9]+$")
-_FLOAT = re.compile(r"^-?([0-9]+\.[0-9]*|\.[0-9]+|[0-9]+)([eE][-+]?[0-9]+)?$")
-
-
-def _scalar(text: str):
-    """A step value as written: true/false, an integer, a decimal number, else the text. Strict: no ``_`` in numbers,
-    no ``inf``/``nan`` (as Python's int() and float() would read them)."""
-    if text in ("true", "false"):
-        return text == "true"
-    if _INT.match(text) and len(text) <= 30:
-        return int(text)
-    if _FLOAT.match(text) and len(text) <= 50:
-        return float(text)
-    return text
-
-
-def parse_step(text: str) -> Step:
-    """'prune:criterion=l1,sparsity=0.5,scope=attention' or 'quantize:scheme=bnb-nf4' -> a step.
-
-    Defaults: scope=all; granularity=global for l1/random, local otherwise. A key given twice is an error (never
-    the last one silently)."""
-    method, _, rest = text.partition(":")
-    fields: dict = {"method": method.strip()}
-    for part in filter(None, (p.strip() for p in rest.split(","))):
-        key, eq, value = part.partition("=")
-        if not eq:
-            raise SpecError(f"--compress {text!r}: {part!r} is not key=value")
-        key = key.strip()
-        if key in fields:
-            what = "the method is named before ':'" if key == "method" else "each key once"
-            raise SpecError(f"--compress {text!r}: {key!r} is given twice ({what})")
-        fields[key] = _scalar(value.strip())
-    return step_from_dict(fields, where=f"--compress {text!r}")
-
-
-def step_text(step: Step) -> str:
-    """A step as ``--compress`` text (what parse_step reads back)."""
-    return step_notation(step)  # calibration: --calibration flags
-
-
-def step_from_dict(fields: dict, where: str) -> Step:
-    fields = dict(fields)
-    if fields.get("method") == "prune" and "granularity" not in fields:
-        crit = fields.get("criterion")
-        fields["granularity"] = "global" if crit in ("l1", "random") else "local"
-    try:
-        return _STEP.validate_python(fields)
-    except ValidationError as e:
-        msgs = []
-        for err in e.errors(include_url=False):
-            tags = {fields.get("method"), fields.get("criterion"), fields.get("scheme")}
-            loc = ".".join(str(x) for x in err["loc"] if x not in tags)
-            msgs.append(f"{loc or 'step'}: {err['msg'].removeprefix('Value error, ')}")
-        raise SpecError(f"{where}: " + "; ".join(msgs)) from None
 
 
 SPEC_MAX_BYTES = 1024 * 1024
@@ -1049,7 +987,7 @@ def _as_stored(spec: RunSpec, lm: LoadedModel, comp: CompressionResult,
     n = count_parameters(skeleton(lm.model.config))
     lm.parameters = n  # of the uncompressed architecture, not of the packed tensors
     quant = [s for s in spec.compression[:k] if s.method == "quantize"]
-    kernels = comp.kernels or (("native" if quant[0].scheme.startswith("bnb-") else "simulated") if quant else None)
+    kernels = comp.kernels or (("simulated" if methods.method_of(quant[0]).simulated else "native") if quant else None)
     info = gguf_of(spec)
     if any(s.method == "quantize" for s in spec.compression[k:]):
         if info is None:

@@ -349,13 +349,11 @@ def canonical_json(obj: object) -> str:
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
-# Steps whose outcome depends on the random seed: for them a non-default seed is part of what is
-# measured, so it enters the run_id (schema 1.1). Seed 0 (the default) leaves run_ids as in 1.0.
-SEEDED_CRITERIA = frozenset({"random", "random-structured"})
-
-
 def seed_matters(compression: list) -> bool:
-    return any(getattr(s, "criterion", None) in SEEDED_CRITERIA for s in compression)
+    """Whether a step's outcome depends on the random seed (its method is declared ``seeded``): then a non-default
+    seed is part of what is measured and enters the run_id (schema 1.1). Seed 0 (the default) leaves run_ids as in
+    1.0. A method not declared seeded runs with seed 0 whatever the run's seed (compress.pipeline)."""
+    return method_registry.seed_matters(compression)
 
 
 def spec_dict(model_id: str, revision: str | None, compression: list, evaluation: Evaluation,

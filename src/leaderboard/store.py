@@ -23,6 +23,7 @@ import duckdb
 import polars as pl
 
 from . import naming, registry
+from .notation import step_notation
 from .parallel import gc_paused, pmap
 from .schema import FACTS_MAX_FILE_BYTES, FactOutcomes, RunFile, canonical_json, facts_frame
 from .validate import (
@@ -262,11 +263,11 @@ def _rows(run: RunFile, path: str) -> dict[str, list[dict]]:
         runs_row[k] = getattr(prov, k) if prov else None
     runs_row["libraries"] = json.dumps(prov.libraries, sort_keys=True) if prov else None
     step_rows = [
-        {"run_id": run.run_id, "step_index": i, "method": s.method, "step_key": naming.step_key(s),
+        {"run_id": run.run_id, "step_index": i, "method": s.method, "step_key": str(naming.step_key(s)),
          "criterion": getattr(s, "criterion", None), "scheme": getattr(s, "scheme", None), "scope": s.scope,
          "granularity": getattr(s, "granularity", None), "sparsity": getattr(s, "sparsity", None),
          "n": getattr(s, "n", None), "m": getattr(s, "m", None), "norm": getattr(s, "norm", None),
-         "dim": getattr(s, "dim", None), "notation": naming.step_notation(s),
+         "dim": getattr(s, "dim", None), "notation": step_notation(s),
          "calibration": json.dumps(s.calibration.model_dump(), sort_keys=True) if getattr(s, "calibration", None) else None,
          "in_checkpoint": i < len(held)}
         for i, s in enumerate(run.compression)

@@ -28,7 +28,8 @@ from pathlib import Path
 
 from . import bundled
 from .bundled import BUILTIN_LAMA, resolve_lama
-from .runner import RunSpec, SpecError, make_spec, parse_step, step_from_dict, step_text
+from .notation import SpecError, parse_step, step_from_dict, step_text
+from .runner import RunSpec, make_spec
 from .schema import Step
 from .yamlsafe import YamlError, load_file
 

@@ -41,7 +41,12 @@ HARNESS_TASKS = ["lm-eval:boolq", "lm-eval:piqa", "lm-eval:winogrande"]
 RELATIONS = ["P17", "P19", "P20", "P27", "P30", "P36", "P101", "P103", "P106", "P108", "P127", "P131"]
 SPARSITIES = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9]
 SCOPES = ["all", "attention", "ffn"]
-SCHEMES = ["dynamic-int8", "bnb-int8", "bnb-nf4", "bnb-fp4"]
+
+def _schemes() -> list:
+    """The quantization methods that declare made-up numbers for synthetic runs (``Method.synthetic``), in registry order."""
+    from .compress import registry as methods
+
+    return [m for m in methods.of_kind("quantize") if m.synthetic is not None]
 
 
 def _pipelines() -> list[list]:
@@ -50,8 +55,8 @@ def _pipelines() -> list[list]:
         for s in SPARSITIES:
             out.append([make_step(method="prune", criterion="l1", scope=scope, granularity="global", sparsity=s)])
             out.append([make_step(method="prune", criterion="random", scope=scope, granularity="local", sparsity=s)])
-        for scheme in SCHEMES:
-            out.append([make_step(method="quantize", scheme=scheme, scope=scope)])
+        for m in _schemes():
+            out.append([make_step(method="quantize", scheme=m.name, scope=scope)])
         for s in (0.2, 0.5):
             out.append([
                 make_step(method="prune", criterion="l1", scope=scope, granularity="global", sparsity=s),
@@ -76,8 +81,10 @@ def _damage(steps: list) -> tuple[float, float]:
             harsh = 1.6 if st.criterion == "random" else 1.0
             keep *= 1 / (1 + math.exp((st.sparsity * harsh * scale - 0.75) * 12)) / (1 / (1 + math.exp(-9)))
         else:
-            bits = {"dynamic-int8": 8, "bnb-int8": 8, "bnb-nf4": 4.5, "bnb-fp4": 4.5}[st.scheme]
-            keep *= {"dynamic-int8": 0.99, "bnb-int8": 0.985, "bnb-nf4": 0.95, "bnb-fp4": 0.92}[st.scheme]
+            from .compress import registry as methods
+
+            bits, kept = methods.method_of(st).synthetic
+            keep *= kept
     return min(keep, 1.0), bits
 
 

@@ -42,7 +42,7 @@ def check_supported(step, *, family: str | None, device: torch.device | str | No
         raise UnsupportedScheme(f"{m.key}: {reason}")
     dev = device.type if isinstance(device, torch.device) else device
     if dev is not None and dev not in m.devices:
-        extra = " (llm-compressor 0.14 raises 'Cannot access accelerator device' without one)" if m.name == "awq" else ""
+        extra = f" ({m.device_note})" if m.device_note else ""
         raise UnsupportedScheme(f"{m.key} runs on {', '.join(sorted(m.devices))}{extra}; this run's device is {dev}. "
                                 "Run it on a machine with a GPU (--device cuda)")
 
@@ -84,7 +84,9 @@ def compress(model: nn.Module, steps: list, *, device: torch.device, seed: int =
     for i, step in enumerate(steps):
         method = methods.method_of(step)
         modules = resolve(model, step.scope)
-        ctx = StepContext(model=model, device=device, seed=seed, index=i, family=family, tokenizer=tokenizer,
+        # only a method declared seeded sees the run's seed: the run_id holds the seed for those alone
+        ctx = StepContext(model=model, device=device, seed=seed if method.seeded else 0, index=i, family=family,
+                          tokenizer=tokenizer,
                           calibration=calibration if method.calibration else None)
         if method.calibration and calibration is None:
             raise UnsupportedScheme(f"{method.key} needs calibration data")

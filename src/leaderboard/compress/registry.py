@@ -15,7 +15,7 @@ from typing import Annotated, Union
 from pydantic import Field
 
 from . import methods as _methods_pkg
-from .spec import Method
+from .spec import Method, MethodKey, notation_problem
 
 
 @cache
@@ -42,6 +42,12 @@ def all_methods() -> tuple[Method, ...]:
         ann = m.params.model_fields[field].annotation
         if getattr(ann, "__args__", None) != (m.name,):
             raise RuntimeError(f"{m.params.__name__}.{field} must be Literal[{m.name!r}]")
+        if "+" in m.name:
+            raise RuntimeError(f"{m.key}: a method name cannot contain '+' (it joins the steps of a pipeline's key)")
+        problem = notation_problem(m.params)
+        if problem:
+            raise RuntimeError(f"{m.key} cannot be registered: {problem}. Its steps would validate in a run file but "
+                               "their recorded --compress command could not be read back")
     return out
 
 
@@ -63,6 +69,50 @@ def get(kind: str, name: str) -> Method:
 def method_of(step) -> Method:
     """The registry entry of a validated step."""
     return get(step.method, step.criterion if step.method == "prune" else step.scheme)
+
+
+def step_key(step) -> MethodKey:
+    """The structured key of a validated step ('prune:l1:global' when written)."""
+    return method_of(step).step_key(step)
+
+
+def _granularities(m: Method) -> tuple[str | None, ...]:
+    if m.kind != "prune":
+        return (None,)
+    return ("local",) if m.params.local_only else ("global", "local")
+
+
+@cache
+def _keys() -> dict[str, MethodKey]:
+    return {str(k): k for m in all_methods() for k in (MethodKey(m.kind, m.name, g) for g in _granularities(m))}
+
+
+def parse_key(text: str) -> tuple[MethodKey | str, ...]:
+    """A pipeline key as the store writes it ('prune:n:m:local+quantize:bnb-nf4') -> its steps' keys, each read
+    through the registry (a part no registered method writes stays text; 'baseline' -> ())."""
+    if text == "baseline":
+        return ()
+    return tuple(_keys().get(part, part) for part in text.split("+"))
+
+
+def key_name(key: MethodKey) -> str:
+    """'global magnitude (L1) pruning', 'bitsandbytes NF4 quantization' (the method's own names)."""
+    return get(key.kind, key.name).key_name(key)
+
+
+def heatmap_keys() -> list[str]:
+    """One-step method keys the model pages' per-relation heatmap shows (each method's ``heatmap``)."""
+    out = []
+    for m in all_methods():
+        shown = m.heatmap if m.heatmap is not None else m.kind == "quantize"
+        if shown:
+            out.append(str(MethodKey(m.kind, m.name, shown if m.kind == "prune" else None)))
+    return out
+
+
+def seed_matters(steps) -> bool:
+    """Whether any step's outcome depends on the run's seed (its method is declared ``seeded``)."""
+    return any(method_of(s).seeded for s in steps)
 
 
 @cache

@@ -6,11 +6,16 @@ must not load torch. How a method *runs* lives behind ``Method.run`` (imported w
 
 A method module under ``compress/methods/`` defines one pydantic model per method (a subclass of
 ``PruneParams`` or ``QuantizeParams``; its fields are the step notation, in file order) and a
-module-level ``METHODS`` tuple of ``Method`` entries. Nothing else needs editing to add one.
+module-level ``METHODS`` tuple of ``Method`` entries. Nothing else needs editing to add one: every fact about
+a method (its labels, whether its outcome depends on the seed, devices, families, how it is stored, whether the
+model pages' heatmap shows it) is declared there, and registration refuses parameters the step notation cannot
+write and read back.
 """
 
 from __future__ import annotations
 
+import types
+import typing
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Annotated, Any, ClassVar, Literal
@@ -55,6 +60,10 @@ class PruneParams(StepModel):
 
     local_only: ClassVar[bool] = True  # ranks weights within each layer; 'global' makes no sense
 
+    def label_detail(self) -> str:
+        """What the step's label adds after the method's name (' 2:4', ' L2 rows')."""
+        return ""
+
     @model_validator(mode="after")
     def _local(self):
         if self.local_only and self.granularity != "local":
@@ -75,6 +84,9 @@ class NMParams(PruneParams):
     m: Annotated[int, Field(ge=2, le=64)] | None = None
 
     nm_required: ClassVar[bool] = False
+
+    def label_detail(self) -> str:
+        return f" {self.n}:{self.m}" if self.n is not None else ""
 
     @model_validator(mode="before")
     @classmethod
@@ -154,6 +166,82 @@ class WeightGridParams(QuantizeParams):
         return self
 
 
+# --- the step notation's limits ------------------------------------------------------------------
+#
+# The step notation (``leaderboard.notation``) writes a step as ``method:key=value,...``: only flat scalars
+# round-trip. What each field's annotation admits decides whether it can be written and how its text is read.
+
+_NOTATION_SPECIAL = ("calibration",)  # given by --calibration flags, never in the notation
+_SCALARS = (str, int, float, bool, type(None))
+_NOTATION_CHARS = frozenset(",=")
+
+
+def _leaves(ann) -> list:
+    """The leaf types and literal values a field annotation admits (Annotated/Optional/Union/Literal unwrapped)."""
+    origin = typing.get_origin(ann)
+    if origin is Annotated:
+        return _leaves(typing.get_args(ann)[0])
+    if origin in (typing.Union, types.UnionType):
+        return [leaf for a in typing.get_args(ann) for leaf in _leaves(a)]
+    if origin is Literal:
+        return [("literal", v) for v in typing.get_args(ann)]
+    return [ann]
+
+
+def _kinds(ann) -> set[type]:
+    return {type(leaf[1]) if isinstance(leaf, tuple) else leaf for leaf in _leaves(ann)} - {type(None)}
+
+
+def notation_problem(params: type[BaseModel]) -> str | None:
+    """Why steps of this model cannot be written in the step notation and read back (None: they can): every
+    field a flat scalar (text, integer, number, boolean, or literals of them), never text and a number at once
+    (``=1`` would be ambiguous), literal text free of ',' and '=' and not itself a number or boolean."""
+    from ..notation import _scalar  # the notation's own reading of a value
+
+    for name, f in params.model_fields.items():
+        if name in _NOTATION_SPECIAL:
+            continue
+        for leaf in _leaves(f.annotation):
+            if isinstance(leaf, tuple):
+                v = leaf[1]
+                if not isinstance(v, _SCALARS):
+                    return f"{params.__name__}.{name}: literal {v!r} is not a scalar"
+                if isinstance(v, str) and (_NOTATION_CHARS & set(v) or v != v.strip() or _scalar(v) != v):
+                    return f"{params.__name__}.{name}: literal {v!r} would not read back as itself"
+            elif leaf not in _SCALARS:
+                what = getattr(leaf, "__name__", None) or str(leaf)
+                return (f"{params.__name__}.{name}: a {what} value cannot be written as key=value in the step "
+                        "notation (only text, integers, numbers and booleans can)")
+        kinds = _kinds(f.annotation)
+        if str in kinds and kinds - {str}:
+            return f"{params.__name__}.{name}: takes text and numbers or booleans; '{name}=1' would be ambiguous"
+    return None
+
+
+def text_only_fields(params: type[BaseModel]) -> frozenset[str]:
+    """Fields whose value is text whatever it looks like (``scope=1`` names a module '1', not the number 1)."""
+    return frozenset(name for name, f in params.model_fields.items()
+                     if name not in _NOTATION_SPECIAL and _kinds(f.annotation) == {str})
+
+
+# --- the registry entry ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MethodKey:
+    """One step's method as the store and the site group runs: kind, name and (pruning) granularity.
+
+    Written ``prune:l1:global`` or ``quantize:bnb-nf4`` (``str``); read back through the registry
+    (``registry.parse_key``), never by splitting at ':' (the method ``n:m`` contains it)."""
+
+    kind: str
+    name: str
+    granularity: str | None = None
+
+    def __str__(self) -> str:
+        return f"{self.kind}:{self.name}" + (f":{self.granularity}" if self.granularity else "")
+
+
 RunFn = Callable[..., Any]
 
 
@@ -184,10 +272,40 @@ class Method:
     unavailable: str = ""  # why the runner cannot run it (when run is None)
     example: str = ""  # a --compress example
     notes: tuple[str, ...] = field(default_factory=tuple)
+    seeded: bool = False  # its outcome depends on the run's seed (then a non-zero seed enters the run_id); a method
+    #                       not declared seeded is given seed 0 whatever --seed says (pipeline.compress)
+    label_name: str = ""  # its name inside a step's label ('magnitude (L1)'); default: its registry name
+    short_title: str = ""  # its name in a pipeline's name on the site ('N:M'); default: its title before ' ('
+    device_note: str = ""  # added when a run on a device it does not support is refused
+    heatmap: bool | str | None = None  # its one-step runs of every layer in the model pages' per-relation heatmap:
+    #                                    a pruning method names the granularity shown; None = yes for quantization
+    synthetic: tuple[float, float] | None = None  # (bits per weight, knowledge kept) of made-up runs (synthetic.py)
 
     @property
     def key(self) -> str:
         return f"{self.kind}:{self.name}"
+
+    def step_key(self, step) -> MethodKey:
+        return MethodKey(self.kind, self.name, step.granularity if self.kind == "prune" else None)
+
+    def step_label(self, step) -> str:
+        """A step's human label ('global magnitude (L1) pruning 50% of all', 'GPTQ 4-bit (per row, asymmetric)
+        quantization of all'): the method's own ``label`` when it has one, else built from the generic fields."""
+        if self.label is not None:
+            return self.label(step)
+        name = self.label_name or self.name
+        if self.kind == "prune":
+            return f"{step.granularity} {name}{step.label_detail()} pruning {step.sparsity:.0%} of {step.scope}"
+        if isinstance(step, WeightGridParams):
+            grid = f"groups of {step.group_size}" if step.granularity == "per_group" else "per row"
+            sym = "asymmetric" if step.asymmetric else "symmetric"
+            return f"{name} {step.bits}-bit ({grid}, {sym}) quantization of {step.scope}"
+        return f"{name} quantization of {step.scope}"
+
+    def key_name(self, key: MethodKey) -> str:
+        """A pipeline shape's name on the site ('global magnitude (L1) pruning', 'bitsandbytes NF4 quantization')."""
+        short = self.short_title or self.title.split(" (")[0]
+        return f"{key.granularity} {short} pruning" if self.kind == "prune" else f"{short} quantization"
 
     def runner(self) -> RunFn:
         if self.run is None:

@@ -137,10 +137,6 @@ def add_retention(h: pl.DataFrame, paired: pl.DataFrame, baseline_ci: pl.DataFra
 
 # --- names ---------------------------------------------------------------------------------------
 
-_CRITERIA = {"l1": "magnitude (L1)", "n:m": "N:M", "random": "random", "ln-structured": "Ln-structured",
-             "random-structured": "random structured", "wanda": "Wanda"}
-
-
 BASELINE_NAME = "Uncompressed baseline"
 
 
@@ -156,29 +152,12 @@ def method_name(key: str) -> str:
 
 
 def _method_name(key: str) -> str:
-    if key == "baseline":
-        return BASELINE_NAME
-    parts = []
-    for step in key.split("+"):
-        bits = step.split(":")
-        if bits[0] == "prune" and len(bits) >= 3:
-            crit = ":".join(bits[1:-1])
-            parts.append(f"{bits[-1]} {_CRITERIA.get(crit) or _method_title('prune', crit)} pruning")
-        elif bits[0] == "quantize" and len(bits) >= 2:
-            parts.append(f"{_method_title('quantize', ':'.join(bits[1:]))} quantization")
-        else:
-            parts.append(step)
-    return " → ".join(parts)
-
-
-def _method_title(kind: str, name: str) -> str:
-    """A method's short name from the method registry ('rtn' -> 'RTN', 'sparsegpt' -> 'SparseGPT'), else as written."""
+    """Each step's name as its method gives it (the key read back through the method registry)."""
     from ..compress import registry as methods
 
-    try:
-        return methods.get(kind, name).title.split(" (")[0]
-    except (KeyError, ValueError, LookupError):
-        return name
+    if key == "baseline":
+        return BASELINE_NAME
+    return " → ".join(part if isinstance(part, str) else methods.key_name(part) for part in methods.parse_key(key))
 
 
 def task_name(task: str) -> str:

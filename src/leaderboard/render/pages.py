@@ -810,12 +810,10 @@ def _method(site: Site, main: pl.DataFrame, toy: pl.DataFrame, method: str) -> N
 
 def _registered(method: str):
     """The registry entry behind a one-step method key ('prune:sparsegpt:local', 'quantize:gptq'), if any."""
-    kind, _, rest = method.partition(":")
-    if kind not in ("prune", "quantize") or "+" in method:
+    keys = methods_registry.parse_key(method)
+    if len(keys) != 1 or isinstance(keys[0], str):
         return None
-    names = methods_registry.names(kind)
-    name = rest if kind == "quantize" else rest.rpartition(":")[0]
-    return methods_registry.get(kind, name) if name in names else None
+    return methods_registry.get(keys[0].kind, keys[0].name)
 
 
 def _about(method: str) -> list:
@@ -877,9 +875,9 @@ def _model(site: Site, h: pl.DataFrame, model_id: str) -> None:
           ON b.relation = rr.relation AND b.task = rr.task AND b.model_revision IS NOT DISTINCT FROM r.model_revision
          AND b.eval_data_sha256 IS NOT DISTINCT FROM r.eval_data_sha256 AND b.source_kind = r.source_kind
         WHERE r.model_id = ? AND rr.metric = 'precision@1'
-          AND (r.n_steps = 0 OR (r.n_steps = 1 AND r.scope = 'all' AND (r.method = 'prune:l1:global' OR r.method LIKE 'quantize:%')))
+          AND (r.n_steps = 0 OR (r.n_steps = 1 AND r.scope = 'all' AND list_contains(?, r.method)))
         ORDER BY r.n_steps, r.sparsity NULLS FIRST, r.scheme, compression, rr.relation, rr.task, r.run_id""",
-                 [model_id, model_id])
+                 [model_id, model_id, methods_registry.heatmap_keys()])
     if not rel.is_empty():
         rel = rel.with_columns(relation=pl.col("relation").map_elements(metrics.relation_label, return_dtype=pl.String),
                                compression=pl.col("compression").map_elements(metrics.cap, return_dtype=pl.String),

@@ -25,7 +25,8 @@ ORDER = 22
 METHODS = (Method(
     kind="quantize", name="awq", params=AWQStep, run=run, calibration=True, families=DECODERS,
     devices=frozenset({"cuda"}), library="llm-compressor", since="1.1", simulated=True,
-    title="AWQ",
+    title="AWQ", label_name="AWQ",
+    device_note="llm-compressor 0.14 raises 'Cannot access accelerator device' without one",
     summary="Searches, per layer, scales for the input channels that protect the weights seen by large "
             "activations (on calibration data), folds them into the previous operation, then quantizes the "
             "weights on a min-max grid (usually 4 bits in groups of 128).",

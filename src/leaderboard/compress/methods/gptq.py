@@ -22,7 +22,7 @@ def run(ctx, modules, step: GPTQStep) -> None:
 ORDER = 21
 METHODS = (Method(
     kind="quantize", name="gptq", params=GPTQStep, run=run, calibration=True, families=DECODERS,
-    library="llm-compressor", since="1.1", simulated=True, title="GPTQ",
+    library="llm-compressor", since="1.1", simulated=True, title="GPTQ", label_name="GPTQ",
     summary="Quantizes each layer's weights column by column on a min-max grid and updates the columns not yet "
             "quantized to compensate each rounding error, using the Hessian of the layer's inputs on calibration "
             "data. Layer by layer: later layers see the quantized earlier ones.",

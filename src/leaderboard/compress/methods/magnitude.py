@@ -21,6 +21,7 @@ def run(ctx, modules, step: L1Step) -> None:
 ORDER = 10
 METHODS = (Method(
     kind="prune", name="l1", params=L1Step, run=run, title="Magnitude (L1)",
+    label_name="magnitude (L1)", short_title="magnitude (L1)", heatmap="global",
     summary="Zeroes the weights of smallest absolute value, over the whole scope (global) or within each layer "
             "(local). Global ranking never concatenates the weights: the threshold is found by chunked "
             "histogram refinement, then selected exactly.",

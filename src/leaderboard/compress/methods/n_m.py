@@ -20,7 +20,7 @@ def run(ctx, modules, step: NMStep) -> None:
 
 ORDER = 13
 METHODS = (Method(
-    kind="prune", name="n:m", params=NMStep, run=run, title="N:M magnitude",
+    kind="prune", name="n:m", params=NMStep, run=run, title="N:M magnitude", label_name="N:M", short_title="N:M",
     summary="In every m consecutive input weights of each output unit, keeps the n of largest magnitude "
             "(2:4 is the pattern sparse tensor cores accelerate).",
     reference="Mishra et al. 2021 (NVIDIA 2:4)", example="prune:criterion=n:m,n=2,m=4"),)

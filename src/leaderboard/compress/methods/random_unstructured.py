@@ -22,7 +22,7 @@ def run(ctx, modules, step: RandomStep) -> None:
 
 ORDER = 11
 METHODS = (Method(
-    kind="prune", name="random", params=RandomStep, run=run, title="Random",
+    kind="prune", name="random", params=RandomStep, run=run, title="Random", seeded=True, short_title="random",
     summary="Zeroes round(sparsity x size) weights of each layer chosen uniformly at random (seeded), so "
             "global and local random pruning coincide in expectation; the control every criterion must beat.",
     example="prune:criterion=random,sparsity=0.5"),)

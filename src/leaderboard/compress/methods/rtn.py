@@ -21,7 +21,7 @@ def run(ctx, modules, step: RTNStep) -> None:
 ORDER = 20
 METHODS = (Method(
     kind="quantize", name="rtn", params=RTNStep, run=run, families=DECODERS, library="llm-compressor",
-    since="1.1", simulated=True, title="RTN (round to nearest)",
+    since="1.1", simulated=True, title="RTN (round to nearest)", label_name="RTN",
     summary="Weight-only integer quantization: every weight is rounded to the nearest of 2^bits levels of a "
             "min-max grid, one grid per output row (or per group of inputs). No calibration data; the baseline "
             "GPTQ is compared with.",

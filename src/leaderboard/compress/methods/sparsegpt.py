@@ -22,7 +22,7 @@ def run(ctx, modules, step: SparseGPTStep) -> None:
 ORDER = 20
 METHODS = (Method(
     kind="prune", name="sparsegpt", params=SparseGPTStep, run=run, calibration=True, families=DECODERS,
-    library="llm-compressor", since="1.1", title="SparseGPT",
+    library="llm-compressor", since="1.1", title="SparseGPT", label_name="SparseGPT",
     summary="Prunes each layer in turn to the requested sparsity (or N:M pattern) and updates the remaining "
             "weights to reconstruct the layer's output on calibration data (second-order, one shot). Later "
             "layers see the pruned earlier ones.",

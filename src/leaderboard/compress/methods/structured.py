@@ -22,6 +22,9 @@ class LnStructuredStep(PruneParams):
             raise ValueError("criterion 'ln-structured' needs dim ('rows' or 'columns')")
         return self
 
+    def label_detail(self) -> str:
+        return f" L{self.norm} {self.dim}"
+
 
 class RandomStructuredStep(PruneParams):
     criterion: Literal["random-structured"]
@@ -32,6 +35,9 @@ class RandomStructuredStep(PruneParams):
         if self.dim is None:
             raise ValueError("criterion 'random-structured' needs dim ('rows' or 'columns')")
         return self
+
+    def label_detail(self) -> str:
+        return f" {self.dim}"
 
 
 def run(ctx, modules, step) -> None:
@@ -45,9 +51,11 @@ def run(ctx, modules, step) -> None:
 ORDER = 12
 METHODS = (
     Method(kind="prune", name="ln-structured", params=LnStructuredStep, run=run, title="Structured (L-n norm)",
+           short_title="Ln-structured",
            summary="Removes whole output rows (neurons) or input columns of each layer with the smallest L1 or L2 norm.",
            example="prune:criterion=ln-structured,sparsity=0.25,norm=2,dim=rows"),
     Method(kind="prune", name="random-structured", params=RandomStructuredStep, run=run, title="Structured (random)",
+           seeded=True, short_title="random structured",
            summary="Removes whole output rows or input columns of each layer chosen at random (seeded).",
            example="prune:criterion=random-structured,sparsity=0.25,dim=columns"),
 )

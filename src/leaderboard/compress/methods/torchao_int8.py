@@ -32,7 +32,7 @@ def run(ctx, modules, step) -> None:
 ORDER = 10
 METHODS = (
     Method(kind="quantize", name="dynamic-int8", params=DynamicInt8Step, run=run, library="torchao",
-           title="Dynamic int8", devices=frozenset({"cpu", "cuda", "xpu"}),
+           title="Dynamic int8", synthetic=(8, 0.99), devices=frozenset({"cpu", "cuda", "xpu"}),
            summary="int8 weights (per output channel) and int8 activations quantized per token at run time "
                    "(torchao; backend=torch.ao asks for PyTorch's own quantize_dynamic, CPU only).",
            example="quantize:scheme=dynamic-int8"),

@@ -22,7 +22,7 @@ def run(ctx, modules, step: WandaStep) -> None:
 ORDER = 21
 METHODS = (Method(
     kind="prune", name="wanda", params=WandaStep, run=run, calibration=True, families=DECODERS,
-    library="llm-compressor", title="Wanda",
+    library="llm-compressor", title="Wanda", label_name="Wanda",
     summary="Scores each weight by |W_ij|·‖X_j‖ (weight magnitude times the norm of its input on calibration "
             "data) and prunes the lowest scores within each output row, layer by layer, so later layers see "
             "the pruned earlier ones. No weight update.",
