@@ -229,8 +229,8 @@ def whole_table(con: duckdb.DuckDBPyConnection, t: str) -> pl.DataFrame:
     return _q(con, f"SELECT * FROM {t} ORDER BY ALL")  # noqa: S608 (constant table names)
 
 
-def published_rows(con: duckdb.DuckDBPyConnection, metrics: tuple[str, ...]) -> pl.DataFrame:
-    """Every reported value of ``metrics`` with its citation, the paper's words, and a reproduced twin if any (the
+def published_rows(con: duckdb.DuckDBPyConnection, shown_metrics: tuple[str, ...]) -> pl.DataFrame:
+    """Every reported value of ``shown_metrics`` with its citation, the paper's words, and a reproduced twin if any (the
     latest reproduced run of the same model, compression and task)."""
     return _q(con, """
         SELECT r.run_id, r.model_id, r.family, r.parameters, r.method_label, r.compression_key, r.eval_task AS task,
@@ -253,4 +253,4 @@ def published_rows(con: duckdb.DuckDBPyConnection, metrics: tuple[str, ...]) -> 
           AND list_contains(?, res.metric)
         ORDER BY r.citation, r.citation_table, r.parameters, r.model_id, r.n_steps, r.compression_key, r.eval_task, res.metric,
                  r.run_id
-    """, [list(metrics)])
+    """, [list(shown_metrics)])
