@@ -370,7 +370,8 @@ def test_file_names_cannot_inject_markdown_into_the_summary(repo, tmp_path, caps
 
 
 def test_csv_downloads_neutralise_formulas(tmp_path) -> None:
-    from leaderboard.render.pages import Site, _downloads
+    from leaderboard.render.pages import downloads
+    from leaderboard.render.site import Site
 
     data = published()
     data["notes"] = '=HYPERLINK("https://evil.example","click")'
@@ -380,7 +381,7 @@ def test_csv_downloads_neutralise_formulas(tmp_path) -> None:
     db = _ingested(runs, tmp_path / "db.duckdb")
     con = duckdb.connect(str(db), read_only=True)
     try:
-        _downloads(Site(tmp_path / "gen", con))
+        downloads.build(Site(tmp_path / "gen", con))
     finally:
         con.close()
     text = (tmp_path / "gen" / "downloads" / "runs.csv").read_text()

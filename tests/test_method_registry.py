@@ -35,7 +35,7 @@ PROBE = textwrap.dedent('''
     pkg.__path__.append(sys.argv[1])          # the new module, found like any other
     from leaderboard import schema
     from leaderboard.cli import build_parser, main
-    from leaderboard.render.pages import methods_table
+    from leaderboard.render.pages.methods import methods_table
     from leaderboard.runner import parse_step
     from leaderboard.validate import check_bytes
 

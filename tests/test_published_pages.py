@@ -139,7 +139,7 @@ def test_run_file_text_never_becomes_markdown_syntax(hostile_site):
 
 
 def test_markdown_titles_escape_attribute_lists_and_emphasis(tmp_path):
-    from leaderboard.render.pages import Site
+    from leaderboard.render.site import Site
 
     site = Site.__new__(Site)
     site.pages = {}

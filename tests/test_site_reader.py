@@ -18,7 +18,7 @@ import polars as pl
 import pytest
 
 from conftest import ROOT
-from leaderboard.render import metrics, pages
+from leaderboard.render import metrics, parts, queries
 from leaderboard.render.build import build_site
 from test_site import _chromium, _has_playwright
 
@@ -45,7 +45,7 @@ def site(built) -> Path:
 def headline(built) -> pl.DataFrame:
     con = duckdb.connect(str(built[1]), read_only=True)
     try:
-        return pages.headline(pages.Site(built[0], con))
+        return queries.headline(con)
     finally:
         con.close()
 
@@ -69,7 +69,7 @@ def test_rankings_are_not_topped_by_a_ratio_of_two_near_chance_numbers(headline)
     assert row["value"] == pytest.approx(0.2509) and row["baseline_value"] == pytest.approx(0.2406)
     assert row["retention"] is None and row["near_chance"] and row["verdict"] == "near chance"
     reported = headline.filter(pl.col("source_kind") == "reported")
-    best = "".join(pages._best(reported))
+    best = "".join(parts.best_by_task(reported))
     arc = best[best.index("ARC-Challenge"):best.index("</h3>", best.index("ARC-Challenge") + 20) + 10_000]
     arc = arc[:arc.find("<h3>", 10)] if "<h3>" in arc[10:] else arc
     assert f"runs/{GPTQ3_ARC_350M}.html" not in arc and "1.043" not in arc
@@ -431,3 +431,32 @@ def test_phone_layout(browser, server) -> None:
         .find((e) => e.textContent.trim().startsWith(h)).getBoundingClientRect().top)""")
     assert order[0] < order[1]  # the value first, then where it came from
     ctx.close()
+
+
+# --- issue 21, item 6: one queries module under the pages ---------------------------------------------------------
+
+
+def test_only_the_queries_module_reads_the_store() -> None:
+    """Pages, their shared parts and the chart data get their rows from render/queries.py: no other render module
+    holds SQL or runs a query (build.py, the orchestrator, copies the store file for download and lists run files)."""
+    render = ROOT / "src" / "leaderboard" / "render"
+    allowed = {render / "queries.py", render / "build.py"}
+    sql = re.compile(r"\bSELECT\b|\bFROM\s+(runs|results|current_runs|retention|relation_results|fact_ranks)\b"
+                     r"|\.sql\(|\.execute\(|\.q\(")
+    offenders = [f"{p.relative_to(render)}:{i}" for p in sorted(render.rglob("*.py")) if p not in allowed
+                 for i, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1) if sql.search(line)]
+    assert not offenders, offenders
+    assert (render / "pages").is_dir() and len(list((render / "pages").glob("*.py"))) > 5
+
+
+def test_the_headline_frame_is_checked_against_its_declared_schema(headline) -> None:
+    """The frame every page reads has the columns HEADLINE_SCHEMA declares, in order, with their types; a frame
+    that drifts (a column dropped, retyped, or added) is refused with one line naming the column."""
+    assert headline.schema == queries.HEADLINE_SCHEMA and headline.height > 400
+    assert queries.checked(headline) is headline
+    with pytest.raises(queries.HeadlineSchemaError, match=r"column 47: expected lineage_note \(String\), got no column"):
+        queries.checked(headline.drop("lineage_note"))
+    with pytest.raises(queries.HeadlineSchemaError, match=r"column 14: expected n_steps \(Int32\), got n_steps \(Int64\)"):
+        queries.checked(headline.with_columns(pl.col("n_steps").cast(pl.Int64)))
+    with pytest.raises(queries.HeadlineSchemaError, match=r"column 48: expected no column, got extra \(Int32\)"):
+        queries.checked(headline.with_columns(extra=pl.lit(1, dtype=pl.Int32)))

@@ -14,10 +14,16 @@ from pathlib import Path
 
 import duckdb
 
+from .. import registry
 from ..gitutil import git_out
 from ..store import IngestError, ingest
 from ..validate import validate_paths
-from .pages import RUN_SHELL, RUN_TITLE_MARKER, Site, build_pages
+from . import charts, metrics, queries
+from .pages import board, compare, demo, downloads, families, home, indexes, methods, models, runs
+from .pages.published import build_published
+from .pages.runs import RUN_SHELL, RUN_TITLE_MARKER
+from .selection import split_toy
+from .site import Site, status_banner
 
 ROOT_MARKERS = ("mkdocs.yml",)
 VEGA_BUNDLE = "assets/vega/vega-bundle.js"
@@ -51,6 +57,29 @@ def _vega_bundle(cache: Path) -> str:
         cache.mkdir(parents=True, exist_ok=True)
         cached.write_text(vlc.javascript_bundle(), encoding="utf-8")
     return cached.read_text(encoding="utf-8")
+
+
+def build_pages(site: Site) -> None:
+    """Every data page, in order, from the store: the headline frame once, then each page kind."""
+    h = queries.headline(site.con)
+    site.colours = charts.Colours(tuple(sorted(set(h["method_name"].to_list()) | {metrics.BASELINE_NAME})))
+    counts = queries.counts(site.con)
+    main, toy = split_toy(h)
+    site.snippets["_banner"] = status_banner(h, main)
+    home.build(site, h, counts)
+    board.build(site, main, toy)
+    demo.build(site, toy)
+    for fam in registry.FAMILIES:
+        families.build(site, main, toy, fam)
+    for method in sorted(h["method"].unique().to_list()):
+        methods.build(site, main, toy, method)
+    for model_id in sorted(h["model_id"].unique().to_list()):
+        models.build(site, h, model_id)
+    indexes.build(site, h, main, toy)
+    runs.build(site, h)
+    compare.build(site, h)
+    downloads.build(site)
+    build_published(site)  # papers' results, as printed (render/pages/published.py)
 
 
 def render(db: Path, generated: Path, cache: Path, changes: dict | None = None) -> tuple[int, int, dict[str, tuple[str, str]]]:

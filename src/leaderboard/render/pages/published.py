@@ -23,11 +23,12 @@ import re
 import altair as alt
 import polars as pl
 
-from .. import registry
-from ..schema import model_slug
-from .html import Safe, badge, block, esc, link, table
-from .metrics import task_name
-from .tables import corrected_badge
+from ... import registry
+from ...schema import model_slug
+from .. import queries
+from ..html import Safe, badge, block, esc, link, table
+from ..metrics import task_name
+from ..tables import corrected_badge
 
 SERIES_WITH_CURVES = ("OPT", "BLOOM")
 LABELS = {"": "FP16 (baseline)"}
@@ -56,28 +57,7 @@ def _as_published(config: str | None) -> str | None:
 
 def rows(site) -> pl.DataFrame:
     """Every reported headline value with its citation, the paper's words, and a reproduced twin if any."""
-    return site.q("""
-        SELECT r.run_id, r.model_id, r.family, r.parameters, r.method_label, r.compression_key, r.eval_task AS task,
-               r.citation, r.citation_table, r.citation_url, r.n_steps, r.scheme, r.method, r.correction_reason,
-               res.metric, res.value, res.scale, res.value_fraction, res.stderr, res.task_config, res.num_fewshot,
-               rep.run_id AS repro_run_id, rep.value_fraction AS repro_value, rep.ci_low AS repro_low,
-               rep.ci_high AS repro_high, rep.toy AS repro_toy
-        FROM runs r JOIN results res ON res.run_id = r.run_id AND res.task = r.eval_task
-        LEFT JOIN (
-            SELECT r2.run_id, r2.model_id, r2.compression_key, r2.eval_task, r2.toy, x.metric, x.value_fraction,
-                   x.ci_low, x.ci_high,
-                   row_number() OVER (PARTITION BY r2.model_id, r2.compression_key, r2.eval_task, x.metric
-                                      ORDER BY r2.finished_at DESC NULLS LAST, r2.run_id) AS k
-            FROM current_runs r2 JOIN results x ON x.run_id = r2.run_id AND x.task = r2.eval_task
-            WHERE r2.source_kind = 'reproduced'
-        ) rep ON rep.model_id = r.model_id AND rep.compression_key = r.compression_key
-             AND rep.eval_task = r.eval_task AND rep.metric = res.metric AND rep.k = 1
-        WHERE r.source_kind = 'reported'
-          AND r.run_id NOT IN (SELECT run_id FROM superseded)  -- a corrected row is shown as its correction
-          AND list_contains(?, res.metric)
-        ORDER BY r.citation, r.citation_table, r.parameters, r.model_id, r.n_steps, r.compression_key, r.eval_task, res.metric,
-                 r.run_id
-    """, [list(SHOWN_METRICS)])
+    return queries.published_rows(site.con, SHOWN_METRICS)
 
 
 def _metric_note(metric: str) -> str:
@@ -136,7 +116,7 @@ def _paper_page(site, src, df: pl.DataFrame) -> None:
 
 
 def _series_of(site) -> dict[str, str]:
-    from ..reported import models_table
+    from ...reported import models_table
 
     return {m: row.series for m, row in models_table().items()}
 
@@ -209,12 +189,12 @@ def _series_page(site, series: str, df: pl.DataFrame, caveat: str) -> None:
 
 
 def build_published(site) -> None:
-    """Add the Published results pages to ``site`` (a render.pages.Site)."""
+    """Add the Published results pages to ``site`` (a render.site.Site)."""
     df = rows(site)
     if df.is_empty():
         site.page("published/index.md", "Published results", "No reported result in this store yet.\n")
         return
-    from ..reported import source_key, sources
+    from ...reported import source_key, sources
 
     declared = sources()
     keys = [source_key(u, c, t) or OTHER for u, c, t in

@@ -1,0 +1,43 @@
+"""The downloads page: every table of the store as Parquet and CSV."""
+
+from __future__ import annotations
+
+import re
+
+import polars as pl
+
+from .. import queries
+from ..html import Safe, block, link, table
+from ..site import Site
+
+# Spreadsheets run a cell that starts with one of these as a formula (=HYPERLINK(...), +cmd|...): in CSV
+# downloads such text cells get a leading apostrophe, as OWASP recommends. Parquet and DuckDB keep the raw text.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n", "|", "%")
+
+
+def csv_safe(df: pl.DataFrame) -> pl.DataFrame:
+    pattern = "^[" + re.escape("".join(FORMULA_START)) + "]"
+    return df.with_columns(
+        pl.when(pl.col(c).str.contains(pattern)).then("'" + pl.col(c)).otherwise(pl.col(c)).alias(c)
+        for c, dtype in df.schema.items() if dtype == pl.String
+    )
+
+
+DOWNLOAD_TABLES = queries.DOWNLOAD_TABLES
+
+
+def build(site: Site) -> None:
+    out = site.out / "downloads"
+    out.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for t in DOWNLOAD_TABLES:
+        df = queries.whole_table(site.con, t)
+        df.write_parquet(out / f"{t}.parquet", compression="zstd", statistics=False)
+        csv_safe(df).write_csv(out / f"{t}.csv")
+        rows.append([t, df.height, link(f"downloads/{t}.parquet", "Parquet"), link(f"downloads/{t}.csv", "CSV")])
+    parts = [Safe("<p>Every table of the store, as built for this site. The run files themselves (the source of truth) "
+                  "are in the repository's <code>runs/</code> folder. Load the DuckDB file with "
+                  "<code>duckdb.connect('leaderboard.duckdb', read_only=True)</code>.</p>"),
+             Safe(f'<p>{link("downloads/leaderboard.duckdb", "leaderboard.duckdb")} (tables and views)</p>'),
+             table(["Table", "Rows", "Parquet", "CSV"], rows, numeric={1})]
+    site.page("downloads.md", "Downloads", block(*parts))

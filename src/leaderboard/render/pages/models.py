@@ -1,0 +1,94 @@
+"""One page per model: its runs, related checkpoints, which facts go first, facts forgotten."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from ...schema import model_slug
+from .. import charts, lineage, metrics, queries, tables
+from ..fmt import fmt
+from ..html import Safe, block, dl, esc, link, table
+from ..selection import default_source, lead_tasks
+from ..site import Site
+
+
+def build(site: Site, h: pl.DataFrame, model_id: str) -> None:
+    m = h.filter(pl.col("model_id") == model_id)
+    first = m.row(0, named=True)
+    revisions = sorted({str(r) for r in m["model_revision"].to_list() if r is not None})
+    known = set(h["model_id"].to_list())
+    base = first["base_model_id"]
+    parts: list[object] = []
+    if first["toy"]:
+        parts.append(Safe('<p class="lb-banner lb-demo-banner" role="note"><strong>Toy model</strong> (a tiny demonstration '
+                          'model trained on LAMA facts): its numbers show the method, not the behaviour of real models. '
+                          'It is on the <a href="../demo.html">demo page</a>, not on the leaderboard.</p>'))
+    note = next((n for n in m["lineage_note"].to_list() if n), None)
+    if note:
+        parts.append(Safe(f'<p class="lb-lineage-note" role="note">{esc(note)}</p>'))
+    parts.append(dl([("family", first["family"]), ("parameters", f"{first['parameters']:,}" if first["parameters"] else None),
+                     ("base model", (link(f"{model_slug(base)}.html", base) if base in known else base) if base else None),
+                     ("derived by", first["derived_by"]),
+                     ("revisions", ", ".join(revisions) if revisions else "not recorded"),
+                     ("runs", m.height)]))
+    parts += _related(site, h, m, first)
+    parts.append(tables.board(m, 1, show_model=False, url_state=True, lead=lead_tasks(m), default_source=default_source(m)))
+    rel = queries.relation_kept(site.con, model_id)
+    if not rel.is_empty():
+        rel = rel.with_columns(relation=pl.col("relation").map_elements(metrics.relation_label, return_dtype=pl.String),
+                               compression=pl.col("compression").map_elements(metrics.cap, return_dtype=pl.String),
+                               href=pl.lit("../runs/") + pl.col("run_id") + pl.lit(".html"))
+        parts.append(Safe("<h2>Which facts go first</h2><p>P@1 per relation relative to the baseline, under global "
+                          "magnitude pruning and quantization of every Linear layer (the other compressions are in the "
+                          "table above).</p>"))
+        title = f"{model_id}: knowledge kept per relation"
+        parts.append(site.chart(charts.relation_heatmap(rel, title, "heatmap"), f"model-{model_slug(model_id)}-relations",
+                                title, 1, f"{rel['relation'].n_unique()} relations × {rel['compression'].n_unique()} "
+                                "compressions; colour: P@1 ÷ the baseline's P@1"))
+    forgot = queries.facts_forgotten_of(site.con, model_id)
+    if not forgot.is_empty():
+        parts.append(Safe("<h2>Facts forgotten</h2><p>Facts the baseline ranked first that the compressed model no longer does "
+                          "(and the reverse).</p>"))
+        rows = [[link(f"../runs/{r['run_id']}.html", metrics.cap(r["method_label"])), metrics.task_name(r["task"]),
+                 r["forgotten"], r["learned"], r["kept"], r["compared"]] for r in forgot.iter_rows(named=True)]
+        parts.append(table(["Compression", "Task", "Forgotten", "Newly right", "Kept", "Compared"], rows,
+                           cls="lb-table lb-cards lb-title-first", numeric={2, 3, 4, 5}))  # cards on a phone
+    site.page(f"models/{model_slug(model_id)}.md", f"Model: {model_id}", block(*parts), rows=m)
+
+
+def _related(site: Site, h: pl.DataFrame, m: pl.DataFrame, first: dict) -> list[Safe]:
+    """Published results of related checkpoints (render/lineage.py: the base model, the declared siblings) beside this
+    model's own numbers, task by task, with how the checkpoints differ; and on a related model's own page, which
+    derived checkpoints are measured here."""
+    model_id, base = first["model_id"], first["base_model_id"]
+    parts: list[Safe] = []
+    related = lineage.related_models(base)
+    if related:
+        ids = [mid for mid, _ in related]
+        # their baselines only (a published score of the checkpoint as released), any source
+        others = h.filter(pl.col("model_id").is_in(ids) & (pl.col("n_steps") == 0)).sort(["model_id", "task", "run_id"])
+        ours = m.filter(pl.col("n_steps") == 0)
+        rows = []
+        for r in others.iter_rows(named=True):
+            mine = ours.filter((pl.col("task") == r["task"]) & (pl.col("source_kind") == "reproduced")).sort("run_id")
+            own = (Safe(f'<a href="../runs/{esc(mine["run_id"][0])}.html">{fmt(mine["value"][0])}</a>')
+                   if not mine.is_empty() else Safe('<span class="lb-none">not run yet</span>'))
+            ci = (f' <span class="lb-ci">{fmt(r["ci_low"])}–{fmt(r["ci_high"])}</span>' if r["ci_low"] is not None else "")
+            rows.append([Safe(f'{esc(metrics.task_name(r["task"]))} <span class="lb-sub">{esc(metrics.metric_short(r["task"]))}</span>'), own,
+                         Safe(f'<a href="../runs/{esc(r["run_id"])}.html">{fmt(r["value"])}</a>{ci} '
+                              f'{tables.badges(r["source_kind"], bool(r["toy"]))}'),
+                         link(f"{model_slug(r['model_id'])}.html", r["model_id"]),
+                         lineage.related_caveat(base, r["model_id"], first["checkpoint_label"])])
+        if rows:
+            parts += [Safe('<h2 id="related">Published beside ours</h2><p>Results for a related checkpoint, side by side '
+                           "with this model's own (as distributed): not the same weights, so not its baseline and never "
+                           "averaged with it.</p>"),
+                      table(["Task", "Ours, as distributed", "Published", "Checkpoint", "How it differs"], rows,
+                            cls="lb-table lb-cards lb-title-first lb-related", numeric={1, 2})]
+    derived = sorted(set(h.filter(pl.col("base_model_id").is_in([model_id, *lineage.derived_from(model_id)])
+                                  & (pl.col("model_id") != model_id))["model_id"].to_list()))
+    if derived:
+        items = ", ".join(str(link(f"{model_slug(d)}.html", d)) for d in derived)
+        parts.append(Safe(f'<p class="lb-lineage-note">Measured here on a related checkpoint: {items} '
+                          "(see its page for how the two differ).</p>"))
+    return parts

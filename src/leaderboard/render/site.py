@@ -1,0 +1,108 @@
+"""The site being generated (its pages, snippets, charts and data files) and the status banners its pages carry."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from . import charts
+from .html import Safe, esc, md_text, script_json
+
+
+@dataclass
+class Site:
+    out: Path  # the generated folder (pages, charts, snippets)
+    con: duckdb.DuckDBPyConnection
+    pages: dict[str, str] = field(default_factory=dict)  # path -> markdown
+    snippets: dict[str, str] = field(default_factory=dict)
+    run_pages: dict[str, tuple[str, str]] = field(default_factory=dict)  # run_id -> (title, body html)
+    colours: charts.Colours | None = None
+    data: dict[str, object] = field(default_factory=dict)  # path under generated/ -> JSON for the compare page
+
+    def page(self, path: str, title: str, *parts: str, rows: pl.DataFrame | None = None) -> None:
+        """Data pages use the full width: no side navigation, no table of contents. ``rows``: the results the page
+        shows; its status banner says what they are (reproduced, reported, toy, synthetic) instead of the site's."""
+        banner = page_status(rows) if rows is not None else ""
+        # the title in the front matter too: MkDocs takes a page's title from a first-line heading only, and the banner
+        # comes first (without it, the browser tab read the file name)
+        self.pages[path] = (f"---\ntitle: {json.dumps(title)}\nhide:\n  - navigation\n  - toc\n---\n\n" + banner
+                            + f"# {md_text(title)}\n" + "".join(parts))
+
+    cache: Path | None = None
+
+    def chart(self, chart, name: str, title: str, depth: int, description: str) -> Safe:
+        """The static SVG (for readers without JavaScript, and the SVG link) and the Vega-Lite spec; the Vega
+        bundle is loaded by the pages that have a chart, and only by them."""
+        saved = charts.save(chart, name, title, self.out / "charts", self.cache)
+        prefix = "../" * depth
+        return Safe(
+            f'<figure class="lb-chart" id="chart-{esc(name)}" data-label="{esc(title)}. {esc(description)}">'
+            f'<img src="{prefix}charts/{esc(saved.svg)}" alt="{esc(title)}. {esc(description)}" loading="lazy">'
+            f'<script type="application/json" class="lb-spec">{script_json(saved.spec)}</script>'
+            f'<figcaption>{esc(title)}. {esc(description)} · <a href="{prefix}charts/{esc(saved.svg)}">SVG</a></figcaption>'
+            f'</figure><script type="module" src="{prefix}assets/vega/vega-bundle.js"></script>'
+            f'<script type="module" src="{prefix}assets/charts.js"></script>')
+
+
+def status_banner(h: pl.DataFrame, main: pl.DataFrame | None = None) -> str:
+    """A banner on every page when the site is built (partly) from synthetic or reported-only data, or when its
+    main pages show toy models (a build with no real model; otherwise toy models are on the demo page only)."""
+    notes = []
+    kinds = set(h["source_kind"].to_list())
+    if "synthetic" in kinds:
+        n = h.filter(pl.col("source_kind") == "synthetic").height
+        notes.append(f"{'All' if kinds == {'synthetic'} else f'{n:,}'} results on this site are <strong>synthetic</strong> "
+                     "(made by <code>leaderboard synthetic</code> for tests and benchmarks): they are not measurements.")
+    shown = h if main is None else main
+    if shown["toy"].fill_null(False).any():
+        notes.append("Some models are <strong>toy</strong> models (tiny demonstration models trained on LAMA facts): "
+                     "their numbers show the method, not the behaviour of real models.")
+    if kinds == {"reported"}:
+        notes.append("Every result is <strong>reported</strong> (copied from papers), none reproduced by this runner.")
+    if not notes:
+        return ""
+    return ('<div class="lb-banner" role="note" data-search-exclude markdown="0"><strong>Status:</strong> ' + " ".join(notes)
+            + "</div>\n\n")
+
+
+PAGE_STATUS = "data-page-status"  # the MkDocs hook leaves the site-wide banner off a page that has its own
+
+
+def _status_div(text: str) -> str:
+    return (f'<div class="lb-banner lb-page-status" role="note" {PAGE_STATUS} data-search-exclude markdown="0">'
+            f"<strong>Status:</strong> {text}</div>\n\n")
+
+
+def page_status(rows: pl.DataFrame) -> str:
+    """What this page holds: how many of its results are reproduced here on real models, reported in papers, of toy
+    models, synthetic (each marked in the tables)."""
+    if rows.is_empty():
+        return ""  # nothing of its own to describe: the site-wide banner (if any) stands
+    toy = rows["toy"].fill_null(False)
+    kind = rows["source_kind"]
+    n = {"reproduced": int(((kind == "reproduced") & ~toy).sum()), "reported": int((kind == "reported").sum()),
+         "toy": int(((kind != "synthetic") & toy).sum()), "synthetic": int((kind == "synthetic").sum())}
+    what = {"reproduced": "reproduced by this runner on real models",
+            "reported": "<strong>reported</strong> (copied from papers, never mixed with ours)",
+            "toy": "of <strong>toy</strong> models (tiny demonstration models: they show the method, not real models)",
+            "synthetic": "<strong>synthetic</strong> (made by <code>leaderboard synthetic</code>): not measurements"}
+    parts = [f"{v:,} {what[k]}" for k, v in n.items() if v]
+    total = rows.height
+    return _status_div(f"this page holds {total:,} result{'s' if total != 1 else ''}: " + "; ".join(parts) + ".")
+
+
+def run_status(r: dict) -> str:
+    """A run page's banner: what this one result is."""
+    if r["source_kind"] == "synthetic":
+        text = "a <strong>synthetic</strong> run (made by <code>leaderboard synthetic</code> for tests): not a measurement."
+    elif r["source_kind"] == "reported":
+        text = "a result <strong>reported</strong> in a paper, copied as printed (not reproduced by this runner)."
+    else:
+        text = "a result <strong>reproduced</strong> by this runner" + (" on a toy model" if r["toy"] else "") + "."
+    if r["toy"] and r["source_kind"] != "reproduced":
+        text += " Its model is a <strong>toy</strong> model."
+    return _status_div("this page holds " + text)
