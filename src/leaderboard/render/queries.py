@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import duckdb
 import polars as pl
 
+from ..compress import registry as methods_registry
 from . import charts, lineage, metrics
 
 HEADLINE = "r.headline_metric"  # filled at ingest from the registry (registry.headline_metric)
@@ -167,9 +168,9 @@ def relation_kept(con: duckdb.DuckDBPyConnection, model_id: str) -> pl.DataFrame
           ON b.relation = rr.relation AND b.task = rr.task AND b.model_revision IS NOT DISTINCT FROM r.model_revision
          AND b.eval_data_sha256 IS NOT DISTINCT FROM r.eval_data_sha256 AND b.source_kind = r.source_kind
         WHERE r.model_id = ? AND rr.metric = 'precision@1'
-          AND (r.n_steps = 0 OR (r.n_steps = 1 AND r.scope = 'all' AND (r.method = 'prune:l1:global' OR r.method LIKE 'quantize:%')))
+          AND (r.n_steps = 0 OR (r.n_steps = 1 AND r.scope = 'all' AND list_contains(?, r.method)))
         ORDER BY r.n_steps, r.sparsity NULLS FIRST, r.scheme, compression, rr.relation, rr.task, r.run_id""",
-              [model_id, model_id])
+              [model_id, model_id, methods_registry.heatmap_keys()])
 
 
 def facts_forgotten_of(con: duckdb.DuckDBPyConnection, model_id: str) -> pl.DataFrame:

@@ -39,12 +39,10 @@ def build(site: Site, main: pl.DataFrame, toy: pl.DataFrame, method: str) -> Non
 
 def _registered(method: str):
     """The registry entry behind a one-step method key ('prune:sparsegpt:local', 'quantize:gptq'), if any."""
-    kind, _, rest = method.partition(":")
-    if kind not in ("prune", "quantize") or "+" in method:
+    keys = methods_registry.parse_key(method)
+    if len(keys) != 1 or isinstance(keys[0], str):
         return None
-    names = methods_registry.names(kind)
-    name = rest if kind == "quantize" else rest.rpartition(":")[0]
-    return methods_registry.get(kind, name) if name in names else None
+    return methods_registry.get(keys[0].kind, keys[0].name)
 
 
 def _about(method: str) -> list:
