@@ -94,3 +94,19 @@ def test_task_names() -> None:
     assert [metrics.task_name(t) for t in ("lama:trex", "bear:bear", "bear:big", "lm-eval:arc_easy", "lm-eval:lambada_openai",
                                           "lm-eval:mmlu", "lm-eval:some_new_task", "lama:new")] == \
         ["LAMA T-REx", "BEAR", "BEAR-big", "ARC-Easy", "LAMBADA (OpenAI)", "MMLU", "some_new_task", "LAMA new"]
+
+
+def test_a_chart_point_over_several_models_does_not_depend_on_row_order() -> None:
+    """The home chart's point of a group of models (their baselines at sparsity 0) carried the run_id of whichever row
+    came first, and rows came from an unordered unique(): two builds of the same runs gave different bytes."""
+    import polars as pl
+
+    from leaderboard.render.chartdata import _aggregate
+
+    rows = pl.DataFrame({"series": ["L1"] * 3, "sparsity": [0.0] * 3, "retention": [1.0, 1.0, 1.0],
+                         "ret_low": [1.0] * 3, "ret_high": [1.0] * 3, "model_id": ["a", "b", "c"],
+                         "run_id": ["3a643c26", "288a5df5", "9bc2dd34"], "family": ["decoder", "decoder", "encoder"],
+                         "method": ["prune:l1:global"] * 3})
+    points = {_aggregate(frame, ["series", "sparsity"], "").row(0, named=True)["run_id"]
+              for frame in (rows, rows.reverse(), rows[[1, 2, 0]])}
+    assert points == {"288a5df5"}

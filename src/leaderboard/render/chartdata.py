@@ -19,8 +19,10 @@ def _aggregate(df: pl.DataFrame, keys: list[str], prefix: str) -> pl.DataFrame:
     lo, hi = _mean_interval(pl.col("ret_low"), pl.col("ret_high"), pl.col("retention"))
     out = df.group_by(keys).agg(
         pl.col("retention").mean().alias("retention"), lo.alias("low"), hi.alias("high"),
-        pl.col("model_id").n_unique().alias("models"), pl.col("run_id").first().alias("run_id"),
-        pl.col("family").first().alias("family"), pl.col("method").first().alias("method"),
+        # the first by run_id, not by row order (which an unordered unique() upstream leaves to chance): same runs,
+        # same bytes
+        pl.col("model_id").n_unique().alias("models"), pl.col("run_id").min().alias("run_id"),
+        pl.col("family").sort_by("run_id").first().alias("family"), pl.col("method").sort_by("run_id").first().alias("method"),
         *([pl.col("bits_per_weight").mean().alias("bits")] if "bits_per_weight" in df.columns else []),
     ).sort(keys)
     return out.with_columns(href=pl.when(pl.col("models") == 1).then(pl.lit(prefix + "runs/") + pl.col("run_id") + pl.lit(".html"))
@@ -57,7 +59,7 @@ def sparsity_curve(h: pl.DataFrame, prefix: str, with_family: bool = True) -> pl
     base = h.filter(pl.col("n_steps") == 0).with_columns(retention=pl.lit(1.0))
     cols = ["run_id", "series", "method", "method_name", "scope", "family", "model_id", "task", "sparsity", "whole_sparsity",
             "retention", "ret_low", "ret_high"]
-    zero = (prune.select("series", "method", "method_name", "scope", "model_id", "task").unique()
+    zero = (prune.select("series", "method", "method_name", "scope", "model_id", "task").unique(maintain_order=True)
             .join(base.select("model_id", "task", "family", "run_id", "retention"), on=["model_id", "task"])
             .with_columns(sparsity=pl.lit(0.0), whole_sparsity=pl.lit(0.0), ret_low=pl.lit(1.0), ret_high=pl.lit(1.0)))
     pts = panel(pl.concat([prune.select(cols), zero.select(cols)]), with_family)
