@@ -530,8 +530,9 @@ def test_home_leads_with_the_real_models_knowledge_probes(site) -> None:
     spec = json.loads(re.search(r'<script type="application/json" class="lb-spec">(.*?)</script>', figure).group(1))
     points = [row for rows in spec["datasets"].values() for row in rows]
     assert points and {p["panel"] for p in points} == {"decoder · LAMA T-REx"}
-    gguf_runs = {p.stem for p in (SITE_RUNS[0] / "decoder" / "smollm2-135m-instruct.q4_1.gguf").glob("*.json")}
-    assert {p["run_id"] for p in points} <= gguf_runs  # the real model's runs, none of the toy models'
+    # the real models' runs (the GGUF checkpoints: SmolLM2, and Gemma 3 as its study lands), none of the toy models'
+    gguf_runs = {p.stem for p in (SITE_RUNS[0] / "decoder").glob("*.gguf/*.json")}
+    assert {p["run_id"] for p in points} <= gguf_runs
     best = lead.split("Which compressions keep the most knowledge")[1]
     # a compression of the real model heads it (which one depends on the committed study runs)
     assert re.search(r"(SmolLM2-135M-Instruct\.Q4_1|gemma-3-270m-q4_k_m)\.gguf</a> · <a [^>]+>[A-Z][^<]+ of all</a>", best)
