@@ -18,7 +18,15 @@ from hypothesis import strategies as st
 
 from conftest import ROOT
 from leaderboard.render.build import build_site
-from leaderboard.schema import MODEL_ID_PATTERN, RunFile, canonical_path, compute_run_id, dump_run, encode_facts, model_slug
+from leaderboard.schema import (
+    MODEL_ID_PATTERN,
+    RunFile,
+    canonical_path,
+    compute_run_id,
+    dump_run,
+    encode_facts,
+    model_slug,
+)
 from leaderboard.store import ingest
 from leaderboard.validate import validate_paths
 

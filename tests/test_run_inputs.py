@@ -21,11 +21,11 @@ from conftest import ROOT, run_cli
 from leaderboard.cli import build_parser, run_spec_from_args
 from leaderboard.compress.calibration import CalibrationData, describe, read_text
 from leaderboard.compress.checkpoint import CheckpointError, steps_from_config
+from leaderboard.evaluate.suites.bear import bear_root
+from leaderboard.evaluate.suites.lama import lama_root
 from leaderboard.runner import (
     SpecError,
-    bear_root,
     check,
-    lama_root,
     make_spec,
     parse_step,
     reproduce_command,

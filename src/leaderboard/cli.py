@@ -170,11 +170,10 @@ def run_spec_from_args(args: argparse.Namespace):
     return make_spec(
         "leaderboard run", model=args.model, model_id=args.model_id, allow_hub=args.allow_hub, revision=args.revision,
         cache_dir=args.cache_dir,
-        compression=[parse_step(s) for s in args.compress], evals=args.eval, lama_dir=args.lama_dir, bear_dir=args.bear_dir,
-        candidates=args.candidates, subset=args.subset, lama_pairs=args.lama_pairs,
+        compression=[parse_step(s) for s in args.compress], evals=args.eval,
         relations=args.relations.split(",") if args.relations else None, limit=args.limit,
-        bear_bos=args.bear_bos, batch_size=args.batch_size, device=args.device, dtype=args.dtype, seed=args.seed,
-        lm_eval_include=args.lm_eval_include, num_fewshot=args.num_fewshot,
+        batch_size=args.batch_size, device=args.device, dtype=args.dtype, seed=args.seed,
+        **{f.field: getattr(args, f.field) for f in _suite_flags() if getattr(args, f.field) is not None},
         keep_facts=not args.no_facts, out=args.out if args.out is not None else DEFAULT_RUNS, calibration=args.calibration,
         calibration_samples=args.calibration_samples, calibration_seq_len=args.calibration_seq_len,
         base_model=args.base_model)
@@ -546,6 +545,12 @@ def _compress_help() -> str:
             "each method's fields")
 
 
+def _suite_flags() -> list:
+    from .evaluate import registry as suites
+
+    return [f for suite in suites.all_suites() for f in suite.flags()]
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .validate import DEFAULT_MAX_BYTES
 
@@ -582,23 +587,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="calibration sequences (default: %(default)s)")
     p.add_argument("--calibration-seq-len", type=int, default=calibration.DEFAULT_SEQ_LEN, metavar="L",
                    help="tokens per sequence (default: %(default)s)")
-    p.add_argument("--eval", action="append", default=[], metavar="TASK",
-                   help="lama:trex, lama:google-re, lama:squad, lama:conceptnet, bear (= bear:bear, as published; "
-                        "alias bear:lite), bear:big, or lm-eval:<task> (e.g. lm-eval:boolq)")
-    p.add_argument("--lm-eval-include", type=Path, help="a folder of local lm-eval task YAMLs (for lm-eval:<task>)")
-    p.add_argument("--num-fewshot", type=int, help="lm-eval n-shot (default: the task's)")
+    from .evaluate import registry as suites
+
+    p.add_argument("--eval", action="append", default=[], metavar="TASK", help=suites.eval_help())
     p.add_argument("--spec", type=Path, help="a YAML run spec instead of the flags above")
-    p.add_argument("--lama-dir", type=Path, help="LAMA data folder, or builtin:lama-sample (default: $LEADERBOARD_LAMA_DIR, the fetched set, or the packaged sample)")
-    p.add_argument("--bear-dir", type=Path, help="BEAR root holding BEAR/ and relation_info.json (default: "
-                   "$LEADERBOARD_BEAR_DIR, the fetched copy, or the packaged sample)")
-    p.add_argument("--bear-bos", metavar="TOKEN",
-                   help="BEAR on a decoder: score each statement after this token instead of the tokenizer's BOS "
-                        "(lm-pub-quiz's default); e.g. '<|endoftext|>', the document separator SmolLM2 was pretrained "
-                        "with, for SmolLM2-Instruct, whose BOS is the chat token <|im_start|>")
-    p.add_argument("--candidates", default="lama-common-vocab", help="lama-common-vocab (as in the paper) or model-vocab")
-    p.add_argument("--subset", default="all", help="all, or object-final (the facts decoders can be scored on)")
-    p.add_argument("--lama-pairs", default="all", choices=("all", "unique"),
-                   help="all rows (default), or unique: LAMA's own protocol, each subject-object pair of T-REx/Google-RE once")
+    for suite in suites.all_suites():  # each suite's own options, generated from its settings model
+        g = p.add_argument_group(f"{suite.name} ({suite.title})")
+        for f in suite.flags():
+            g.add_argument(f.flag, dest=f.field, type=f.type, default=None, metavar=f.metavar, choices=f.choices,
+                           help=f.help)
     p.add_argument("--relations", help="comma-separated relation ids (default: all)")
     p.add_argument("--limit", type=int, help="at most this many facts per relation")
     p.add_argument("--batch-size", type=int, default=64)

@@ -143,7 +143,6 @@ def headline(site: Site) -> pl.DataFrame:
 
 # --- what the site leads with ---------------------------------------------------------------------
 
-PROBES = ("lama:", "bear:")  # the knowledge probes; lm-eval tasks measure other things
 
 
 def _is_toy() -> pl.Expr:
@@ -151,7 +150,11 @@ def _is_toy() -> pl.Expr:
 
 
 def _is_probe() -> pl.Expr:
-    return pl.col("task").str.starts_with(PROBES[0]) | pl.col("task").str.starts_with(PROBES[1])
+    """Tasks of the suites that probe stored facts (the registry's knowledge probes; lm-eval tasks measure other
+    things)."""
+    from ..evaluate import registry as suites
+
+    return pl.any_horizontal(pl.lit(False), *(pl.col("task").str.starts_with(f"{s}:") for s in suites.knowledge_probes()))
 
 
 def real_probes(h: pl.DataFrame) -> pl.DataFrame:
