@@ -181,7 +181,7 @@ def _settings(raw, where: str) -> dict:
     # the types and ranges `leaderboard run` enforces, checked here, before anything is expanded or run
     for key, value in raw.items():
         try:
-            make_spec(where, model="check", evals=["lama:trex"], **{key: value})
+            make_spec(where, model="check", evals=["check"], **{key: value})
         except SpecError as e:
             raise SweepError(str(e)) from None
     return dict(raw)
