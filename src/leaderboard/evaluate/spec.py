@@ -119,6 +119,7 @@ class Suite:
     lead_task: ClassVar[str | None] = None  # its task tables show first (LAMA T-REx)
     uses: ClassVar[tuple[str, ...]] = ("limit",)  # run settings beyond its own that it reads (for the command)
     example: ClassVar[str] = ""  # an --eval example
+    fetch_help: ClassVar[str | None] = None  # what `leaderboard data fetch <name>` gets; None: nothing to fetch
 
     # --- names ---------------------------------------------------------------------------------
 
@@ -199,4 +200,9 @@ class Suite:
         raise NotImplementedError
 
     def evaluate(self, spec, lm, task: str, prepared: Prepared, progress: bool) -> Outcome:
+        raise NotImplementedError
+
+    def fetch(self, url: str | None, dest: Path | None, sha256: str | None, progress: bool, max_bytes: int) -> None:
+        """``leaderboard data fetch <name>``: download, check and unpack the suite's data (evaluate.lama_fetch's
+        FetchError on failure)."""
         raise NotImplementedError

@@ -68,6 +68,7 @@ class Bear(Suite):
     order = 10
     uses = ("limit", "relations")
     example = "bear"
+    fetch_help = "BEAR at its pinned commit, every file checked by sha256"
 
     def eval_help(self) -> str:
         return "bear (= bear:bear, as published; alias bear:lite), bear:big"
@@ -130,6 +131,11 @@ class Bear(Suite):
             print(notice, file=sys.stderr)
         out = evaluate(lm.model, lm.tokenizer, lm.family, lm.device, prepared.data, bs, progress=progress)
         return Outcome([out.result], out.seconds, out.throughput)
+
+    def fetch(self, url, dest, sha256, progress, max_bytes):
+        from ..bear_fetch import DEFAULT_DEST, fetch_bear
+
+        fetch_bear(url, dest or DEFAULT_DEST, sha256, progress=progress)
 
 
 SUITE = Bear()

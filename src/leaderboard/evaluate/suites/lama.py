@@ -74,6 +74,7 @@ class Lama(Suite):
     lead_task = "lama:trex"
     uses = ("limit", "relations")
     example = "lama:trex"
+    fetch_help = "LAMA data.zip"
 
     def check_task(self, task: str) -> str | None:
         if task.partition(":")[2] in LAMA_CORPORA:
@@ -128,6 +129,12 @@ class Lama(Suite):
         out = probe(lm.model, lm.tokenizer, lm.family, lm.device, corpus, vocab, self._probe_settings(spec, task),
                     progress=progress)
         return Outcome([out.result], out.seconds, out.throughput)
+
+    def fetch(self, url, dest, sha256, progress, max_bytes):
+        from ..lama_fetch import LAMA_URL, fetch_lama
+
+        fetch_lama(url or LAMA_URL, dest or Path.home() / ".cache" / "compression-leaderboard" / "lama", sha256,
+                   progress=progress, max_bytes=max_bytes)
 
 
 SUITE = Lama()
