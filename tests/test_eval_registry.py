@@ -131,7 +131,10 @@ def test_a_new_suite_is_one_module(toy_suite, capsys) -> None:
     from leaderboard.sweep_run import run_units
     from leaderboard.validate import validate_paths
 
-    # the CLI: its flag generated from the settings model, --eval by alias
+    # the CLI: listed, its flag generated from the settings model, --eval by alias
+    rc, out = run_cli(["evals"], capsys)
+    assert rc == 0 and "capitals  (World capitals (a toy fact probe): knowledge probe; decoder; headline Capital hit " \
+        "rate (capital-hit))" in out and "--capitals-file JSONL: facts, one JSON object a line" in out
     assert "--capitals-file JSONL" in build_parser()._subparsers._group_actions[0].choices["run"].format_help()
     rc, out = run_cli(["run", "--model", "ckpt", "--model-id", "org/capital-decoder", "--eval", "capitals",
                        "--capitals-file", "capitals.jsonl", "--device", "cpu", "--out", "runs", "--no-progress"], capsys)

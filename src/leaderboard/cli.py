@@ -149,6 +149,21 @@ def cmd_methods(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_evals(args: argparse.Namespace) -> int:
+    """The evaluation suites this runner knows (from the registry), with their tasks, headline metric and flags."""
+    from . import registry
+    from .evaluate import registry as suites
+
+    for s in suites.all_suites():
+        kind = "knowledge probe; " if s.knowledge_probe else ""
+        print(f"{s.name}  ({s.title}: {kind}{', '.join(sorted(s.families))}; headline "
+              f"{registry.metric_info(s.headline).label} ({s.headline}))")
+        print(f"    --eval {s.eval_help()}")
+        for f in s.flags():
+            print(f"    {f.flag}{' ' + f.metavar if f.metavar else ''}: {f.help.replace('%%', '%')}")
+    return 0
+
+
 def cmd_synthetic(args: argparse.Namespace) -> int:
     from . import synthetic
 
@@ -718,6 +733,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=("table", "csv", "json"), default="table")
     p.add_argument("--limit", type=int, default=50, help="rows shown in table format")
     p.set_defaults(func=cmd_query)
+
+    p = sub.add_parser("evals", help="list the evaluation suites, their tasks, headline metrics and flags")
+    p.set_defaults(func=cmd_evals)
 
     p = sub.add_parser("methods", help="list the compression methods and their step fields")
     p.set_defaults(func=cmd_methods)

@@ -41,7 +41,10 @@ def _load(extra: str) -> tuple[Suite, ...]:
         modules.append(name)
     found: list[Suite] = []
     for name in modules:
-        mod = importlib.import_module(name)
+        try:
+            mod = importlib.import_module(name)
+        except ImportError as e:
+            raise RuntimeError(f"evaluation suite module {name}: cannot import it ({e})") from None
         suite = getattr(mod, "SUITE", None)
         if not isinstance(suite, Suite):
             raise TypeError(f"{name}.SUITE is {type(suite).__name__}, not an evaluate.spec.Suite")
