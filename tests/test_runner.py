@@ -14,7 +14,7 @@ from leaderboard import models, tiny
 from leaderboard.cli import main
 from leaderboard.evaluate.lama_data import load_corpus
 from leaderboard.evaluate.lama_fetch import FetchError, fetch_lama, safe_extract
-from leaderboard.runner import RunSpec, SpecError, check, parse_step, spec_from_yaml
+from leaderboard.runner import SpecError, check, make_spec, spec_from_yaml
 from leaderboard.schema import RunFile
 from leaderboard.validate import validate_paths
 
@@ -77,7 +77,8 @@ out: {tmp_path / 'runs'}
         ({"compression": ["prune:criterion=magic,sparsity=0.5"]}, "does not match any of the expected tags: 'l1', 'random'"),
         ({"compression": ["prune:criterion=l1,sparsity=0.5,scope=*.layer.9.*"]}, "scope '*.layer.9.*' matches no layer of this bert model"),
         ({"compression": ["quantize:scheme=bnb-nf4", "prune:criterion=l1,sparsity=0.5"]}, "pruning after quantization is not supported"),
-        ({"evals": ["lama:wiki"]}, "use lama:{trex,google-re,conceptnet,squad}, bear, bear:big or lm-eval:<task>"),
+        ({"evals": ["lama:wiki"]}, "--eval 'lama:wiki': lama has no task 'wiki' (known: lama:trex, lama:google-re"),
+        ({"evals": ["capitals:city"]}, "--eval 'capitals:city': no evaluation suite runs it; use lama:trex"),
         ({"evals": ["lm-eval:boolq"]}, "lm-eval scores decoders and encoder-decoders; this model is an encoder"),
         ({"evals": ["lama:conceptnet"]}, "no conceptnet data"),
         ({"model": "org/not-here"}, "is not a local directory or GGUF file; pass --allow-hub"),
@@ -89,10 +90,7 @@ def test_bad_specs_fail_before_any_weight_is_loaded(tmp_path, kwargs, message) -
     shutil.copytree(DEMO, broken)
     (broken / "model.safetensors").write_bytes(b"not weights")  # loading would fail differently
     with pytest.raises(SpecError) as err:
-        spec = RunSpec(model=str(broken), evals=["lama:trex"])
-        for k, v in kwargs.items():
-            setattr(spec, k, [parse_step(x) for x in v] if k == "compression" else v)
-        check(spec)
+        check(make_spec("t", **{"model": str(broken), "evals": ["lama:trex"], **kwargs}))
     assert message in str(err.value)
 
 

@@ -135,7 +135,7 @@ SEMANTIC_RULES = [
     ("task of another suite", _set("results/0/task", "lm-eval:boolq"),
      "FILE: /results/0/task: task 'lm-eval:boolq' is not of the evaluated suite 'lama'"),
     ("unknown suite", lambda d: (d["evaluation"].update(task="mmlu:all"), d["results"][0].update(task="mmlu:all")),
-     "FILE: /evaluation/task: unknown suite 'mmlu'; known: lama, lm-eval, bear"),
+     "FILE: /evaluation/task: unknown suite 'mmlu'; known: lama, bear, lm-eval"),
     ("reproduced without provenance", _set("provenance", _DELETE), "FILE: /provenance: required for reproduced runs"),
     ("reproduced without n", _set("results/0/n", _DELETE), "FILE: /results/0/n: required for reproduced runs"),
     ("time travel", _set("provenance/finished_at", "2026-11-23T11:00:00Z"), "FILE: /provenance/finished_at: is before started_at"),

@@ -44,7 +44,7 @@ def run(model: str, evals: str | Sequence[str], compress: Iterable[str | Step | 
     would write it; an existing file is left as it is unless ``force``. Nothing is written otherwise."""
     spec = run_spec(model, evals, compress, **settings)
     checked = check(spec)
-    tasks = [*checked.corpora, *checked.bear, *checked.harness]
+    tasks = checked.tasks
     lm = load_model(spec)
     runs = []
     for _task, run_file, _comp in iter_runs(spec, checked, lm, tasks, progress=progress):

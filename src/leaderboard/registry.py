@@ -31,20 +31,9 @@ SCOPE_GLOB_PATTERN = r"^[A-Za-z0-9_.*?\[\]\-]{1,200}$"
 
 SOURCE_KINDS: tuple[str, ...] = ("reproduced", "reported", "synthetic")
 
-# Tasks are namespaced: "<suite>:<name>".
-TASK_SUITES: dict[str, str] = {
-    "lama": "LAMA fact probing (Petroni et al. 2019)",
-    "lm-eval": "EleutherAI lm-evaluation-harness task",
-    "bear": "BEAR knowledge probe (Wiland et al. 2024) through lm-pub-quiz",
-}
-# Each suite's headline metric: the number its leaderboard rows show and rank (mteb's main_score). A task may name
-# its own (TaskInfo.headline); a task of a suite not listed here has none, and the store says so (never a default).
-SUITE_HEADLINES: dict[str, str] = {
-    "lama": "precision@1",  # mean over relations, as LAMA reports it
-    "bear": "accuracy",  # mean over templates, as the BEAR leaderboard reports it
-    "lm-eval": "acc",  # lm-eval's accuracy (its multiple-choice tasks' first metric)
-}
-KNOWLEDGE_PROBES: tuple[str, ...] = ("lama", "bear")  # the suites that probe stored facts (lm-eval tasks measure other things)
+# Tasks are namespaced: "<suite>:<name>". The suites, their tasks, headline metrics and which of them probe stored facts
+# are declared by their own modules under evaluate/suites/ (evaluate/registry.py); TASK_SUITES, SUITE_HEADLINES,
+# KNOWLEDGE_PROBES and TASKS below are read from that registry on first use.
 LAMA_CORPORA: tuple[str, ...] = ("trex", "google-re", "conceptnet", "squad")
 
 
@@ -60,33 +49,19 @@ class TaskInfo:
         return None if self.choices is None else 1.0 / self.choices
 
 
-# Tasks the site names; a multiple-choice task carries its number of options as its lm-eval definition gives them
-# (lm_eval/tasks/<task>/*.yaml, doc_to_choice; ARC and OpenBookQA: four options per question), so accuracy can be
-# read against chance (a model guessing keeps nothing). tests/test_site_reader.py checks these against lm-eval's YAML.
-TASKS: dict[str, TaskInfo] = {
-    t.name: t
-    for t in (
-        TaskInfo("lama:trex", "LAMA T-REx"), TaskInfo("lama:google-re", "LAMA Google-RE"),
-        TaskInfo("lama:squad", "LAMA SQuAD"), TaskInfo("lama:conceptnet", "LAMA ConceptNet"),
-        TaskInfo("bear:bear", "BEAR"), TaskInfo("bear:big", "BEAR-big"),
-        TaskInfo("lm-eval:boolq", "BoolQ", 2), TaskInfo("lm-eval:piqa", "PIQA", 2),
-        TaskInfo("lm-eval:winogrande", "Winogrande", 2), TaskInfo("lm-eval:copa", "COPA", 2),
-        TaskInfo("lm-eval:rte", "RTE", 2), TaskInfo("lm-eval:wic", "WiC", 2), TaskInfo("lm-eval:cb", "CB", 3),
-        TaskInfo("lm-eval:anli_r1", "ANLI R1", 3), TaskInfo("lm-eval:arc_easy", "ARC-Easy", 4),
-        TaskInfo("lm-eval:arc_challenge", "ARC-Challenge", 4), TaskInfo("lm-eval:hellaswag", "HellaSwag", 4),
-        TaskInfo("lm-eval:openbookqa", "OpenBookQA", 4), TaskInfo("lm-eval:mmlu", "MMLU", 4),
-        TaskInfo("lm-eval:sciq", "SciQ", 4), TaskInfo("lm-eval:storycloze_2018", "StoryCloze 2018", 2),
-        TaskInfo("lm-eval:storycloze_2016", "StoryCloze 2016", 2),
-        TaskInfo("lm-eval:lambada_openai", "LAMBADA (OpenAI)"), TaskInfo("lm-eval:lambada_standard", "LAMBADA"),
-    )
-}
 # A baseline less than this far above chance (accuracy, fraction scale) knows nothing measurable: a compressed run's
 # ratio to it is noise, so no "kept" is shown or ranked for it.
 MIN_ABOVE_CHANCE = 0.02
 
 
 def task_info(task: str) -> TaskInfo | None:
-    return TASKS.get(task)
+    return _tasks().get(task)
+
+
+def _tasks() -> dict[str, TaskInfo]:
+    from .evaluate import registry as suites
+
+    return {t.name: t for s in suites.all_suites() for t in s.tasks}
 
 
 class UnknownTask(ValueError):
@@ -94,16 +69,18 @@ class UnknownTask(ValueError):
 
 
 def headline_metric(task: str) -> str:
-    """The metric a run of ``task`` is shown and ranked by: the task's own, else its suite's. A task of a suite
-    with no headline is an error (a run must never fall silently into another suite's metric)."""
-    info = TASKS.get(task)
+    """The metric a run of ``task`` is shown and ranked by: the task's own, else its suite's. A task of no registered
+    suite is an error (a run must never fall silently into another suite's metric)."""
+    info = task_info(task)
     if info is not None and info.headline is not None:
         return info.headline
+    from .evaluate import registry as suites
+
     suite = task.partition(":")[0]
-    if suite not in SUITE_HEADLINES:
+    if suite not in suites.names():
         raise UnknownTask(f"task {task!r}: suite {suite!r} has no headline metric (known suites: "
-                          f"{', '.join(SUITE_HEADLINES)})")
-    return SUITE_HEADLINES[suite]
+                          f"{', '.join(suites.names())})")
+    return suites.get(suite).headline
 
 
 @dataclass(frozen=True)
@@ -171,8 +148,15 @@ def _derived(name: str) -> MetricInfo | None:
     return _qualified(name, metric, qualifier) if at and qualifier else None
 
 
+def _suite_metrics() -> dict[str, MetricInfo]:
+    """Metrics an evaluation suite introduces (evaluate/suites/*: Suite.metrics)."""
+    from .evaluate import registry as suites
+
+    return {m.name: m for s in suites.all_suites() for m in s.metrics}
+
+
 def _qualified(name: str, base: str, qualifier: str) -> MetricInfo | None:
-    info = METRICS.get(base)
+    info = METRICS.get(base) or _suite_metrics().get(base)
     if info is None:
         return None
     return MetricInfo(name, f"{info.label} ({qualifier})", info.lower, info.upper, info.higher_is_better, info.description)
@@ -181,7 +165,7 @@ def _qualified(name: str, base: str, qualifier: str) -> MetricInfo | None:
 def metric_info(name: str) -> MetricInfo:
     """Registry entry for a metric (or a breakdown or filtered value of one); UnknownMetric for any other
     name: a metric whose direction is unknown is refused, never guessed."""
-    info = METRICS.get(name) or _derived(name)
+    info = METRICS.get(name) or _suite_metrics().get(name) or _derived(name)
     if info is None:
         raise UnknownMetric(f"unknown metric {name!r}: the registry (src/leaderboard/registry.py, METRICS) does not say "
                             "whether higher or lower is better; add it there with its range and direction")
@@ -193,4 +177,12 @@ def __getattr__(name: str):
         from .compress import registry as methods
 
         return methods.names("prune" if name == "PRUNE_CRITERIA" else "quantize")
+    if name in ("TASK_SUITES", "SUITE_HEADLINES", "KNOWLEDGE_PROBES", "TASKS"):
+        from .evaluate import registry as suites
+
+        found = suites.all_suites()
+        return {"TASK_SUITES": lambda: {s.name: s.title for s in found},
+                "SUITE_HEADLINES": lambda: {s.name: s.headline for s in found},
+                "KNOWLEDGE_PROBES": lambda: tuple(s.name for s in found if s.knowledge_probe),
+                "TASKS": _tasks}[name]()
     raise AttributeError(name)

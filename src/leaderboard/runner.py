@@ -11,7 +11,6 @@ import os
 import platform
 import shlex
 import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -21,7 +20,6 @@ from typing import Annotated, Literal
 
 import torch
 from pydantic import (
-    AfterValidator,
     ConfigDict,
     Field,
     Strict,
@@ -47,8 +45,8 @@ from .compress.calibration import (
 from .compress.pipeline import CompressionResult, check_scopes, check_supported, compress
 from .compress.scopes import ScopeError
 from .compress.spec import sparsity_mismatch
-from .evaluate.lama import CANDIDATE_SETS, SUBSETS, ProbeSettings, probe
-from .evaluate.lama_data import PAIRS, Corpus, LamaDataError, load_corpus, load_vocab, packaged_root
+from .evaluate import registry as suites
+from .evaluate.spec import Prepared, SuiteError, flag_name
 from .fsutil import UnsafePath, check_target, ensure_dir, write_atomic
 from .models import LoadedModel, ModelLoadError, family_of, load, load_config, local_revision, skeleton
 from .naming import pipeline_label
@@ -68,31 +66,13 @@ from .schema import (
     run_id_of,
     spec_dict,
 )
+from .spectypes import Bool, Int, OsPath, PathText, Str, _os_path  # noqa: F401 (the types of run settings)
 from .validate import check_bytes
 
 LIBRARIES = ("torch", "transformers", "tokenizers", "numpy", "bitsandbytes", "torchao", "lm_eval", "accelerate",
              "llmcompressor", "compressed_tensors", "lm_pub_quiz")
 
 
-def _os_path(value):
-    """A value the file system can be asked about (``is_dir`` on it must answer, not raise): no NUL character, no
-    name longer than 255 bytes, at most 4,095 bytes in all."""
-    text = str(value)
-    if "\x00" in text:
-        raise ValueError("a path cannot hold a NUL character")
-    raw = text.encode("utf-8", "surrogatepass")
-    if len(raw) > 4095:
-        raise ValueError(f"a path of {len(raw):,} bytes; at most 4,095")
-    if any(len(part) > 255 for part in raw.split(b"/")):
-        raise ValueError("a file or folder name longer than 255 bytes")
-    return value
-
-
-Int = Annotated[int, Strict()]
-Bool = Annotated[bool, Strict()]
-Str = Annotated[str, Strict(), StringConstraints(max_length=1000)]
-PathText = Annotated[str, Strict(), StringConstraints(max_length=1000), AfterValidator(_os_path)]  # a path or a name
-OsPath = Annotated[Path, AfterValidator(_os_path)]
 DEVICE_PATTERN = r"^(auto|cpu|mps|cuda(:[0-9]{1,3})?)$"
 DTYPES = ("float32", "float16", "bfloat16")
 
@@ -109,18 +89,9 @@ class RunSpec:
     allow_hub: Bool = False
     revision: Str | None = None
     cache_dir: OsPath | None = None
-    lama_dir: OsPath | None = None
-    bear_dir: OsPath | None = None  # a BEAR root (BEAR/, relation_info.json); default: fetched, else the sample
-    candidates: Str = "lama-common-vocab"
-    subset: Str = "all"
-    lama_pairs: Str = "all"  # "unique": LAMA's protocol, each (subject, object) pair of a template corpus once
     relations: list[Annotated[str, Strict(), StringConstraints(pattern=r"^[A-Za-z0-9_.\-]{1,100}$")]] | None = None
     limit: Annotated[int, Strict(), Field(ge=1, le=10**9)] | None = None
-    # BEAR on a decoder: the token each statement is scored after (default: the tokenizer's BOS, as lm-pub-quiz)
-    bear_bos: Annotated[str, Strict(), StringConstraints(min_length=1, max_length=100)] | None = None
     batch_size: Annotated[int, Strict(), Field(ge=1, le=10**6)] = 64
-    lm_eval_include: OsPath | None = None  # a folder of local lm-eval task YAMLs
-    num_fewshot: Annotated[int, Strict(), Field(ge=0, le=1000)] | None = None
     device: Annotated[str, Strict(), StringConstraints(pattern=DEVICE_PATTERN)] = "auto"
     dtype: Literal["float32", "float16", "bfloat16"] = "float32"
     seed: Annotated[int, Strict(), Field(ge=0, le=2**63 - 1)] = 0
@@ -131,6 +102,25 @@ class RunSpec:
     calibration_seq_len: Annotated[int, Strict(), Field(ge=1, le=MAX_CALIBRATION)] = DEFAULT_SEQ_LEN
     base_model: ModelId | None = None  # the uncompressed model a derived checkpoint comes from (lineage)
     lineage: Lineage | None = None  # filled by check(): what a pre-compressed checkpoint already had
+    # the evaluation suites' own settings given (field name -> value; each suite's settings model in
+    # evaluate/suites/ declares and checks them): read as attributes (spec.lama_dir) with the suite's defaults
+    options: dict = field(default_factory=dict)
+
+    @field_validator("options", mode="before")
+    @classmethod
+    def _options(cls, value):
+        if not isinstance(value, dict):
+            raise ValueError("a mapping of evaluation settings")
+        try:
+            return suite_options(value)
+        except ValidationError as e:
+            raise ValueError(validation_message(e)) from None
+
+    def __getattr__(self, name: str):
+        owner = None if name.startswith("_") else suites.option_owner(name)
+        if owner is None:
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        return getattr(owner.settings_of(self), name)
 
     @field_validator("compression", mode="before")
     @classmethod
@@ -154,8 +144,35 @@ class RunSpec:
         return bundled.resolve_model(self.model)
 
 
+def suite_options(given: dict) -> dict:
+    """Evaluation settings by field name, each checked by the settings model of the suite that declares it (sorted
+    by name, only those given); ValueError for a name no suite declares, ValidationError for a bad value."""
+    by_suite: dict[str, dict] = {}
+    for key, value in given.items():
+        owner = suites.option_owner(str(key))
+        if owner is None:
+            raise ValueError(f"unknown setting {key!r}")
+        by_suite.setdefault(owner.name, {})[key] = value
+    out = {}
+    for name, values in by_suite.items():
+        model = suites.get(name).Settings.model_validate(values)
+        out.update({k: getattr(model, k) for k in values})
+    return dict(sorted(out.items()))
+
+
+SPEC_FIELDS = frozenset(f for f in RunSpec.__dataclass_fields__ if f != "options")
+
+
 def make_spec(where: str, **fields) -> RunSpec:
-    """RunSpec(**fields), with a type error as a SpecError naming ``where`` and the field."""
+    """RunSpec(**fields), with a type error as a SpecError naming ``where`` and the field. Fields of an evaluation
+    suite's settings model (lama_dir, bear_bos, num_fewshot, ...) go to ``options``, checked by that model."""
+    given = {k: fields.pop(k) for k in list(fields) if k not in SPEC_FIELDS}
+    try:
+        fields["options"] = {**suite_options(given), **fields.get("options", {})}
+    except ValidationError as e:
+        raise SpecError(f"{where}: {validation_message(e)}") from None
+    except ValueError as e:
+        raise SpecError(f"{where}: {e}") from None
     try:
         return RunSpec(**fields)
     except ValidationError as e:
@@ -194,7 +211,7 @@ def spec_from_yaml(path: Path) -> RunSpec:
         raise SpecError(str(e)) from None
     if not isinstance(data, dict):
         raise SpecError(f"{path}: a run spec is a mapping")
-    known = (set(RunSpec.__dataclass_fields__) - {"lineage"}) | {"compress", "eval"}
+    known = (SPEC_FIELDS - {"lineage"}) | set(suites.option_names()) | {"compress", "eval"}
     unknown = sorted(map(str, set(data) - known))
     if unknown:
         raise SpecError(f"{path}: unknown field(s) {', '.join(unknown)}")
@@ -220,59 +237,14 @@ def spec_from_yaml(path: Path) -> RunSpec:
 # --- checking -----------------------------------------------------------------------------------
 
 
-def lama_root(spec: RunSpec) -> Path:
-    if spec.lama_dir is not None:
-        return bundled.resolve_lama(spec.lama_dir)
-    env = os.environ.get("LEADERBOARD_LAMA_DIR")
-    if env:
-        return Path(env)
-    fetched = Path.home() / ".cache" / "compression-leaderboard" / "lama"
-    return fetched if fetched.is_dir() else packaged_root()
-
-
-def _corpus_of(task: str) -> str:
-    suite, _, name = task.partition(":")
-    if suite != "lama" or name not in registry.LAMA_CORPORA:
-        raise SpecError(f"--eval {task!r}: use lama:{{{','.join(registry.LAMA_CORPORA)}}}, bear, bear:big "
-                        "or lm-eval:<task>")
-    return name
-
-
-def bear_root(spec: RunSpec) -> Path:
-    from .evaluate.bear import packaged_root
-
-    if spec.bear_dir is not None:
-        return packaged_root() if str(spec.bear_dir) == BUILTIN_BEAR else Path(spec.bear_dir)
-    env = os.environ.get("LEADERBOARD_BEAR_DIR")
-    if env:
-        return Path(env)
-    fetched = Path.home() / ".cache" / "compression-leaderboard" / "bear"
-    return fetched if fetched.is_dir() else packaged_root()
-
-
-BUILTIN_BEAR = "builtin:bear-sample"
-
-
-def bear_name(root: Path) -> str:
-    """A BEAR root as a command writes it: ``builtin:bear-sample`` for the packaged sample."""
-    from .evaluate.bear import packaged_root
-
-    return BUILTIN_BEAR if Path(root).resolve() == packaged_root().resolve() else str(Path(root).resolve())
-
-
-def _is_bear(task: str) -> bool:
-    return task == "bear" or task.startswith("bear:")
-
-
 @dataclass
 class Checked:
-    corpora: dict[str, Corpus]
+    prepared: dict[str, Prepared]  # task -> its data, resolved and hashed (evaluate/spec.py)
     family: str
-    harness: list[str] = field(default_factory=list)  # lm-eval tasks
-    harness_sha: str | None = None  # of the local task folder
-    vocab: list[str] | None = None  # LAMA's common vocabulary, when it is the candidate set
-    vocab_sha: str | None = None
-    bear: dict = field(default_factory=dict)  # task -> evaluate.bear.BearData
+
+    @property
+    def tasks(self) -> list[str]:
+        return list(self.prepared)
 
 
 def _memo(memo: dict | None, key: tuple, make):
@@ -282,7 +254,7 @@ def _memo(memo: dict | None, key: tuple, make):
     if key not in memo:
         try:
             memo[key] = (True, make())
-        except (SpecError, LamaDataError, ModelLoadError, ScopeError, OSError, ValueError) as e:
+        except (SpecError, ModelLoadError, ScopeError, OSError, ValueError) as e:
             memo[key] = (False, e)  # e.g. a hub model unreachable offline: tried once, not once per spec
     ok, value = memo[key]
     if not ok:
@@ -296,12 +268,6 @@ def check(spec: RunSpec, memo: dict | None = None) -> Checked:
     if not spec.evals:
         raise SpecError("--eval: name at least one evaluation, e.g. lama:trex")
     _check_fetched(spec.model)
-    if spec.candidates not in CANDIDATE_SETS:
-        raise SpecError(f"candidates: {spec.candidates!r} is not one of {', '.join(CANDIDATE_SETS)}")
-    if spec.subset not in SUBSETS:
-        raise SpecError(f"subset: {spec.subset!r} is not one of {', '.join(SUBSETS)}")
-    if spec.lama_pairs not in PAIRS:
-        raise SpecError(f"lama_pairs: {spec.lama_pairs!r} is not one of {', '.join(PAIRS)}")
     if spec.batch_size < 1 or (spec.limit is not None and spec.limit < 1):
         raise SpecError("batch_size and limit must be positive")
     _check_device(spec.device)
@@ -312,38 +278,23 @@ def check(spec: RunSpec, memo: dict | None = None) -> Checked:
             seen_prune_after_quant = True
         elif seen_prune_after_quant:
             raise SpecError(f"compress[{i}]: pruning after quantization is not supported; prune first")
-    corpora = {}
-    root = lama_root(spec)
-    harness = [t for t in dict.fromkeys(spec.evals) if t.startswith("lm-eval:")]
-    bear = {}
-    for task in dict.fromkeys(spec.evals):
-        if task in harness:
-            continue
-        if _is_bear(task):
-            from .evaluate.bear import BearError, canonical_task, load_bear
-
-            name, broot = canonical_task(task), bear_root(spec)
-            rel = tuple(spec.relations) if spec.relations else None
-            try:
-                bear[name] = _memo(memo, ("bear", str(broot), name, rel, spec.limit), lambda name=name, broot=broot:
-                                   load_bear(broot, name, relations=spec.relations, limit=spec.limit))
-            except BearError as e:
-                raise SpecError(f"--eval {task}: {e}") from None
-            continue
-        name = _corpus_of(task)
+    try:
+        options = suite_options(spec.options)  # (a spec changed after it was made)
+        by_suite: dict[str, list[str]] = {}
+        for task in dict.fromkeys(suites.canonical(t) for t in spec.evals):
+            by_suite.setdefault(suites.suite_of(task).name, []).append(task)
+    except ValidationError as e:
+        raise SpecError(validation_message(e)) from None
+    except ValueError as e:
+        raise SpecError(str(e)) from None
+    if options != spec.options:
+        spec.options = options
+    prepared: dict[str, Prepared] = {}
+    for name, tasks in by_suite.items():
         try:
-            rel = tuple(spec.relations) if spec.relations else None
-            corpora[task] = _memo(memo, ("corpus", str(root), name, rel, spec.limit, spec.lama_pairs),
-                                  lambda name=name: load_corpus(root, name, relations=spec.relations,
-                                                                limit_per_relation=spec.limit, pairs=spec.lama_pairs))
-        except LamaDataError as e:
-            raise SpecError(f"--eval {task}: {e}") from None
-    vocab, vocab_sha = None, None
-    if corpora and spec.candidates == "lama-common-vocab":
-        try:
-            vocab, vocab_sha = _memo(memo, ("vocab", str(root)), lambda: load_vocab(root))
-        except LamaDataError as e:
-            raise SpecError(f"--candidates: {e}") from None
+            prepared.update(suites.get(name).prepare(spec, tasks, lambda key, make: _memo(memo, key, make)))
+        except SuiteError as e:
+            raise SpecError(str(e)) from None
     try:
         key = ("model", spec.source, spec.allow_hub, spec.revision, str(spec.cache_dir))
         config, tree = _memo(memo, key, lambda: _config_and_skeleton(spec))
@@ -361,32 +312,12 @@ def check(spec: RunSpec, memo: dict | None = None) -> Checked:
             check_supported(s, family=family, device=resolve_device(spec.device))
         except UnsupportedScheme as e:
             raise SpecError(f"--compress {step_text(s)}: {e}") from None
-    if bear and family == "encoder-decoder":
-        raise SpecError(f"--eval {next(iter(bear))}: lm-pub-quiz scores masked LMs (encoders) and causal LMs "
-                        "(decoders), not encoder-decoders; probe this model with lama:* instead")
-    if bear and spec.bear_bos is not None and family != "decoder":
-        raise SpecError(f"--bear-bos applies to decoders; this model is an {family} (lm-pub-quiz scores masked LMs "
-                        "without a BOS)")
-    harness_sha = None
-    if harness:
-        if family not in ("decoder", "encoder-decoder"):
-            raise SpecError(f"--eval {harness[0]}: lm-eval scores decoders and encoder-decoders; this model is an {family}")
-        if spec.lm_eval_include is not None:
-            if not Path(spec.lm_eval_include).is_dir():
-                raise SpecError(f"--lm-eval-include: {spec.lm_eval_include} is not a folder")
-            from lm_eval.tasks import TaskManager
-
-            from .evaluate.harness import include_sha256
-
-            include = str(spec.lm_eval_include)
-            known = _memo(memo, ("lm-eval-tasks", include),
-                          lambda: set(TaskManager(include_path=include, include_defaults=False).all_tasks))
-            missing = [t for t in harness if t.removeprefix("lm-eval:") not in known]
-            if missing:
-                raise SpecError(f"--eval {missing[0]}: no such task in {spec.lm_eval_include}")
-            harness_sha = _memo(memo, ("lm-eval-sha", include), lambda: include_sha256(Path(include)))
-    preflight(spec, config, [*corpora, *bear, *harness], family)
-    return Checked(corpora, family, harness, harness_sha, vocab, vocab_sha, bear)
+    for name, tasks in by_suite.items():
+        why = suites.get(name).check_model(spec, tasks, family)
+        if why is not None:
+            raise SpecError(why)
+    preflight(spec, config, list(prepared), family)
+    return Checked(prepared, family)
 
 
 MAX_STEPS = RunFile.model_fields["compression"].metadata[0].max_length if RunFile.model_fields["compression"].metadata \
@@ -445,7 +376,7 @@ def preflight(spec: RunSpec, config, tasks: list[str], family: str) -> None:
         except ValidationError:
             raise SpecError(f"the command recorded in the run file would be {len(command):,} characters; a run file "
                             f"holds at most {_COMMAND.json_schema().get('maxLength', 2000):,}: shorten the paths or "
-                            f"names in it (model, --calibration, --lama-dir, --bear-dir, --lm-eval-include)") from None
+                            f"names in it (model, --calibration, and the evaluation's data paths)") from None
 
 
 def with_calibration(spec: RunSpec, memo: dict | None = None) -> None:
@@ -634,29 +565,12 @@ def reproduce_command(spec: RunSpec, model_id: str, task: str, revision: str | N
                   "--calibration-seq-len", str(spec.calibration_seq_len)]
     flags: list[tuple[str, object, object]] = [("--dtype", spec.dtype, "float32"), ("--seed", spec.seed, 0),
                                                ("--limit", spec.limit, None), ("--batch-size", spec.batch_size, 64)]
-    if task.startswith("lama:"):
-        flags += [("--lama-dir", bundled.lama_name(lama_root(spec)), None),
-                  ("--candidates", spec.candidates, "lama-common-vocab"), ("--subset", spec.subset, "all"),
-                  ("--lama-pairs", spec.lama_pairs, "all"),
-                  ("--relations", ",".join(spec.relations) if spec.relations else None, None)]
-    elif task.startswith("bear:"):
-        flags += [("--bear-dir", bear_name(bear_root(spec)), None),
-                  ("--relations", ",".join(spec.relations) if spec.relations else None, None),
-                  ("--bear-bos", spec.bear_bos, None)]
-    else:
-        flags += [("--num-fewshot", spec.num_fewshot, None),
-                  ("--lm-eval-include", str(Path(spec.lm_eval_include).resolve()) if spec.lm_eval_include else None,
-                   None)]
+    suite = suites.suite_of(task)
+    flags += [(flag_name(f), suite.command_value(spec, f), suite.command_default(f)) for f in suite.command_fields()]
     for flag, value, default in flags:
         if value != default:
             parts += _flag(flag, value)
     return shlex.join(parts)
-
-
-def _data_sha(corpus: Corpus, vocab_sha: str | None) -> str:
-    import hashlib
-
-    return hashlib.sha256(f"{corpus.sha256}:{vocab_sha or 'model-vocab'}".encode()).hexdigest()
 
 
 def atomic_write(path: Path, text: str) -> None:
@@ -687,21 +601,9 @@ def _is_toy(model: str) -> tuple[bool, str | None]:
 
 
 def evaluation_for(spec: RunSpec, task: str, family: str, data_sha: str | None) -> Evaluation:
-    if task.startswith("bear:"):
-        from .evaluate.bear import BearSettings
-
-        settings = BearSettings(relations=spec.relations, limit=spec.limit, bos=spec.bear_bos).as_settings(family)
-        return Evaluation(task=task, data_sha256=data_sha, settings=settings)
-    if task.startswith("lm-eval:"):
-        from .evaluate.harness import default_seeds
-
-        return Evaluation(task=task, data_sha256=data_sha, settings={
-            "num_fewshot": spec.num_fewshot, "limit": spec.limit,
-            "tasks_from": "local" if spec.lm_eval_include else "lm-eval",
-            "seeds": ",".join(map(str, default_seeds()))})  # lm-eval's (random, numpy, torch, few-shot)
-    settings = ProbeSettings(corpus=task.partition(":")[2], candidates=spec.candidates, subset=spec.subset,
-                             relations=spec.relations, limit=spec.limit, pairs=spec.lama_pairs).as_settings(family)
-    return Evaluation(task=task, data_sha256=data_sha, settings=settings)
+    """The run file's evaluation: the task, its data's hash and the settings its suite records (they enter the
+    run_id)."""
+    return Evaluation(task=task, data_sha256=data_sha, settings=suites.suite_of(task).record(spec, task, family))
 
 
 class UnfinishedRun(RuntimeError):
@@ -860,11 +762,8 @@ def planned_paths(spec: RunSpec, checked: Checked, identity: tuple[str, str] | N
         return None
     model_id, revision = identity
     out = {}
-    shas = {task: _data_sha(corpus, checked.vocab_sha) for task, corpus in checked.corpora.items()}
-    shas.update({task: checked.harness_sha for task in checked.harness})
-    shas.update({task: data.sha256 for task, data in checked.bear.items()})
-    for task, sha in shas.items():
-        ev = evaluation_for(spec, task, checked.family, sha)
+    for task, prepared in checked.prepared.items():
+        ev = evaluation_for(spec, task, checked.family, prepared.sha256)
         rid = run_id_of(spec_dict(model_id, revision, spec.compression, ev, seed=spec.seed))
         out[task] = Path(spec.out) / path_for(checked.family, model_id, rid)
     return out
@@ -885,7 +784,7 @@ def execute(spec: RunSpec, *, progress: bool = True, force: bool = False, log=pr
 def pending_tasks(spec: RunSpec, checked: Checked, planned: dict[str, Path] | None, force: bool = False,
                   log=print) -> list[str]:
     """The evaluations of ``spec`` whose run file is not there yet (all of them with ``force``)."""
-    tasks = [*checked.corpora, *checked.bear, *checked.harness]
+    tasks = checked.tasks
     if not planned or force:
         return tasks
     todo = []
@@ -932,12 +831,13 @@ def iter_runs(spec: RunSpec, checked: Checked, lm: LoadedModel, tasks: list[str]
     torch.manual_seed(spec.seed)
     started = datetime.now(timezone.utc)
     toy, _ = _is_toy(spec.source)
-    if checked.bear and spec.bear_bos is not None:  # before compressing: a token the tokenizer lacks
-        from .evaluate.bear import BearError, resolve_bos
-
+    by_suite: dict[str, list[str]] = {}
+    for task in tasks:
+        by_suite.setdefault(suites.suite_of(task).name, []).append(task)
+    for name, its_tasks in by_suite.items():  # before compressing (a token the tokenizer lacks)
         try:
-            resolve_bos(lm.tokenizer, spec.bear_bos)
-        except BearError as e:
+            suites.get(name).before_compression(spec, lm, its_tasks)
+        except SuiteError as e:
             raise SpecError(str(e)) from None
     k = precompressed(spec)
     held = _held_tensors(spec, lm) if k else None  # before compressing: the tensors as the checkpoint has them
@@ -1007,32 +907,11 @@ def _as_stored(spec: RunSpec, lm: LoadedModel, comp: CompressionResult,
 
 def _evaluate(spec: RunSpec, checked: Checked, lm: LoadedModel, task: str, comp: CompressionResult,
               started: datetime, toy: bool, progress: bool) -> RunFile:
-    if task in checked.corpora:
-        corpus = checked.corpora[task]
-        settings = ProbeSettings(corpus=corpus.name, candidates=spec.candidates, subset=spec.subset,
-                                 relations=spec.relations, limit=spec.limit, batch_size=spec.batch_size,
-                                 seed=spec.seed, keep_facts=spec.keep_facts, pairs=spec.lama_pairs)
-        out = probe(lm.model, lm.tokenizer, lm.family, lm.device, corpus, checked.vocab, settings, progress=progress)
-        return build_run(spec, lm, task, comp, [out.result], out.seconds, out.throughput, started, toy,
-                         _data_sha(corpus, checked.vocab_sha))
-    if task in checked.bear:
-        from .evaluate.bear import BearSettings, chat_bos_notice, evaluate
-
-        data = checked.bear[task]
-        bs = BearSettings(relations=spec.relations, limit=spec.limit, batch_size=spec.batch_size, seed=spec.seed,
-                          keep_facts=spec.keep_facts, bos=spec.bear_bos)
-        if spec.bear_bos is None and (notice := chat_bos_notice(lm.tokenizer, lm.family)):
-            print(notice, file=sys.stderr)
-        bout = evaluate(lm.model, lm.tokenizer, lm.family, lm.device, data, bs, progress=progress)
-        return build_run(spec, lm, task, comp, [bout.result], bout.seconds, bout.throughput, started, toy,
-                         data.sha256, unit="statements/s")
-    from .evaluate.harness import run_harness
-
-    hout = run_harness(lm.model, lm.tokenizer, lm.family, lm.device, [task], include_path=spec.lm_eval_include,
-                       include_defaults=spec.lm_eval_include is None, num_fewshot=spec.num_fewshot,
-                       limit=spec.limit, batch_size=spec.batch_size)
-    return build_run(spec, lm, task, comp, hout.results, hout.seconds, hout.throughput, started, toy,
-                     checked.harness_sha, unit="examples/s")
+    suite = suites.suite_of(task)
+    prepared = checked.prepared[task]
+    out = suite.evaluate(spec, lm, task, prepared, progress)
+    return build_run(spec, lm, task, comp, out.results, out.seconds, out.throughput, started, toy, prepared.sha256,
+                     unit=suite.unit)
 
 
 def _headline(run: RunFile) -> tuple[str, object]:
@@ -1080,7 +959,7 @@ def _write_runs(spec: RunSpec, runs: list[RunFile], planned: dict | None, comp: 
             written.append(path)
         name, mv = _headline(run)
         ci = f" [{mv.ci.low:.3f}, {mv.ci.high:.3f}]" if mv.ci else ""
-        noun = {"lama": "facts", "bear": "instance-templates"}.get(task.partition(":")[0], "examples")
+        noun = suites.suite_of(task).noun
         log(f"{run.model.id} | {pipeline_label(run.compression)} | "
             f"{task}: {registry.metric_info(name).label} {mv.value:.3f}{ci} on {run.results[0].n} {noun} "
             f"({run.results[0].excluded} excluded), "

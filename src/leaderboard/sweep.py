@@ -23,19 +23,30 @@ import itertools
 import json
 import math
 import re
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from . import bundled
-from .bundled import BUILTIN_LAMA, resolve_lama
+from .evaluate import registry as suites
 from .notation import SpecError, parse_step, step_from_dict, step_text
-from .runner import RunSpec, make_spec
+from .runner import SPEC_FIELDS, RunSpec, make_spec
 from .schema import Step
 from .yamlsafe import YamlError, load_file
 
-BUILTIN_BEAR = "builtin:bear-sample"
-SETTINGS = tuple(f.name for f in fields(RunSpec) if f.name not in ("model", "evals", "compression", "lineage"))
-PATH_SETTINGS = ("lama_dir", "bear_dir", "out", "cache_dir", "lm_eval_include", "calibration")
+COMMON_SETTINGS = tuple(f for f in SPEC_FIELDS if f not in ("model", "evals", "compression", "lineage"))
+COMMON_PATHS = ("out", "cache_dir", "calibration")
+
+
+def settings_names() -> tuple[str, ...]:
+    """Every run setting a sweep may give: RunSpec's and each evaluation suite's own (evaluate/suites/)."""
+    return (*COMMON_SETTINGS, *suites.option_names())
+
+
+def path_settings() -> tuple[str, ...]:
+    """Settings that name a file or folder: resolved against the sweep's folder (``builtin:`` names stay)."""
+    return (*COMMON_PATHS, *suites.path_options())
+
+
 MODEL_KEYS = ("model_id", "allow_hub", "revision", "cache_dir", "dtype", "device")  # what one loaded model is
 
 
@@ -164,15 +175,14 @@ def _settings(raw, where: str) -> dict:
         return {}
     if not isinstance(raw, dict):
         raise SweepError(f"{where}: a mapping of run settings")
-    unknown = sorted(map(str, set(raw) - set(SETTINGS)))
+    known = settings_names()
+    unknown = sorted(map(str, set(raw) - set(known)))
     if unknown:
-        raise SweepError(f"{where}: unknown setting(s) {', '.join(unknown)}; known: {', '.join(SETTINGS)}")
+        raise SweepError(f"{where}: unknown setting(s) {', '.join(unknown)}; known: {', '.join(known)}")
     # the types and ranges `leaderboard run` enforces, checked here, before anything is expanded or run
     for key, value in raw.items():
-        if key == "lama_dir" and value == BUILTIN_LAMA:
-            continue
         try:
-            make_spec(where, model="check", evals=["lama:trex"], **{key: value})
+            make_spec(where, model="check", evals=["check"], **{key: value})
         except SpecError as e:
             raise SweepError(str(e)) from None
     return dict(raw)
@@ -180,18 +190,10 @@ def _settings(raw, where: str) -> dict:
 
 def _resolve_paths(settings: dict, base: Path) -> dict:
     out = {"out": "runs", **settings}  # explicit, so shard jobs started elsewhere write to the same place
-    for key in PATH_SETTINGS:
+    for key in path_settings():
         value = out.get(key)
-        if value is None:
+        if value is None or str(value).startswith(bundled.BUILTIN_PREFIX):  # the runner resolves builtin: names
             continue
-        if key == "lama_dir" and value == BUILTIN_LAMA:
-            out[key] = resolve_lama(value)
-        elif key == "calibration" and str(value).startswith("builtin:"):
-            continue
-        elif key == "bear_dir" and value == BUILTIN_BEAR:
-            from .evaluate.bear import packaged_root as bear_sample
-
-            out[key] = bear_sample()
         else:
             out[key] = (base / Path(value)).resolve() if not Path(value).is_absolute() else Path(value)
     return out
@@ -244,9 +246,10 @@ def parse(path: Path, overrides: dict | None = None, base: Path | None = None) -
             evals = [evals]
         if not isinstance(evals, list) or not evals or not all(isinstance(e, str) for e in evals):
             raise SweepError(f"{where}.evals: a non-empty list such as [lama:trex, lm-eval:boolq]")
-        from .evaluate.bear import canonical_task
-
-        evals = [canonical_task(e) for e in evals]  # 'bear' is 'bear:bear' in run files
+        try:
+            evals = [suites.canonical(e) for e in evals]  # 'bear' is 'bear:bear' in run files
+        except suites.UnknownSuite as e:
+            raise SweepError(f"{where}.evals: {e}") from None
         models = group.get("models")
         if not isinstance(models, list) or not models:
             raise SweepError(f"{where}.models: a non-empty list of checkpoints")

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from . import __version__
+from .evaluate import registry as suites
 from .schema import (
     SCHEMA_VERSION,
     ConfidenceInterval,
@@ -103,7 +104,7 @@ def make_run(model_idx: int, family: str, task: str, steps: list, rng: random.Ra
         bits_per_weight=bits,
         eval_seconds=round(rng.uniform(5, 600), 3),
         throughput=round(rng.uniform(100, 5000), 1),
-        throughput_unit="facts/s" if task.startswith("lama") else "examples/s",
+        throughput_unit=suites.suite_of(task).unit,
     )
     if task.startswith("lama"):
         rels = rng.sample(RELATIONS, 6)

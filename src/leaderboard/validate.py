@@ -355,9 +355,12 @@ def semantic_problems(path: str, run: RunFile, rel_path: str | None) -> list[Pro
         if p.started_at.tzinfo is not None and p.finished_at.tzinfo is not None and p.finished_at < p.started_at:
             out.append(Problem(path, "/provenance/finished_at", "is before started_at"))
     seen_tasks: set[str] = set()
+    from .evaluate import registry as suites
+
     suite = run.evaluation.task.split(":", 1)[0]
-    if suite not in registry.TASK_SUITES:
-        out.append(Problem(path, "/evaluation/task", f"unknown suite {suite!r}; known: {', '.join(registry.TASK_SUITES)}"))
+    known = suites.names()
+    if suite not in known:
+        out.append(Problem(path, "/evaluation/task", f"unknown suite {suite!r}; known: {', '.join(known)}"))
     budget = [FACTS_MAX_FILE_BYTES]
     for i, tr in enumerate(run.results):
         if tr.n is None and run.source.kind != "reported":
@@ -366,7 +369,7 @@ def semantic_problems(path: str, run: RunFile, rel_path: str | None) -> list[Pro
             out.append(Problem(path, f"/results/{i}/task", f"task {tr.task!r} appears twice"))
         seen_tasks.add(tr.task)
         out += _task_problems(path, i, tr, suite, budget)
-    if suite in registry.SUITE_HEADLINES and run.source.kind != "reported":  # a paper reports what it reports
+    if suite in known and run.source.kind != "reported":  # a paper reports what it reports
         headline = registry.headline_metric(run.evaluation.task)
         own = [tr for tr in run.results if tr.task == run.evaluation.task]
         if own and not any(headline in tr.metrics for tr in own):

@@ -165,12 +165,19 @@ def task_name(task: str) -> str:
     info = registry.task_info(task)
     if info is not None:
         return info.label
+    from ..evaluate import registry as suites
+
     suite, _, name = task.partition(":")
-    return {"lama": "LAMA ", "bear": "BEAR ", "lm-eval": ""}.get(suite, suite + " ") + name
+    found = suites.find(task)
+    return (found.label_prefix if found is not None else suite + " ") + name
 
 
 def metric_short(task: str) -> str:
-    return "P@1" if task.startswith("lama:") else "acc"
+    """The headline metric's short column label (P@1, acc), as the task's suite states it."""
+    from ..evaluate import registry as suites
+
+    suite = suites.suite_of(task)
+    return suite.headline_short or registry.metric_info(suite.headline).label
 
 
 @cache

@@ -6,15 +6,17 @@ import polars as pl
 
 from . import tables
 
-PROBES = ("lama:", "bear:")  # the knowledge probes; lm-eval tasks measure other things
-
 
 def is_toy() -> pl.Expr:
     return pl.col("toy").fill_null(False)
 
 
 def is_probe() -> pl.Expr:
-    return pl.col("task").str.starts_with(PROBES[0]) | pl.col("task").str.starts_with(PROBES[1])
+    """Tasks of the suites that probe stored facts (the registry's knowledge probes; lm-eval tasks measure other
+    things)."""
+    from ..evaluate import registry as suites
+
+    return pl.any_horizontal(pl.lit(False), *(pl.col("task").str.starts_with(f"{s}:") for s in suites.knowledge_probes()))
 
 
 def real_probes(h: pl.DataFrame) -> pl.DataFrame:

@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
-from ..registry import KNOWLEDGE_PROBES
 from ..schema import model_slug
 from .fmt import fmt, pct
 from .html import Safe, badge, esc
@@ -75,9 +74,16 @@ def build_rows(h: pl.DataFrame) -> list[Row]:
     return list(rows.values())
 
 
-def task_rank(task: str) -> int:
-    """The knowledge probes first: LAMA T-REx (the headline), the other LAMA corpora, BEAR, then lm-eval."""
-    return 0 if task == "lama:trex" else 1 if task.startswith("lama:") else 2 if task.startswith("bear:") else 3
+def task_rank(task: str) -> tuple[int, int]:
+    """In the registry's order of suites (the knowledge probes first: LAMA, BEAR, then lm-eval), a suite's lead task
+    (LAMA T-REx, the headline) before its others."""
+    from ..evaluate import registry as suites
+
+    found = suites.all_suites()
+    suite = suites.find(task)
+    if suite is None:
+        return len(found), 1
+    return found.index(suite), 0 if task == suite.lead_task else 1
 
 
 def task_order(h: pl.DataFrame, lead: list[str] | tuple[str, ...] | set[str] | None = None) -> list[str]:
@@ -226,7 +232,9 @@ def board(h: pl.DataFrame, depth: int, *, show_model: bool = True, filters: bool
         rows = rows[:limit]
     # the knowledge probes (LAMA, BEAR) first, the real models' ones before the others; other tasks (the papers' lm-eval
     # ones) are a tick away unless there is no probe at all. The page's script drops columns empty for the rows shown.
-    probes = [t for t in tasks if t.partition(":")[0] in KNOWLEDGE_PROBES]
+    from ..evaluate import registry as suites
+
+    probes = [t for t in tasks if t.partition(":")[0] in suites.knowledge_probes()]
     shown_first = [t for t in tasks if t in set(lead or ())] + [t for t in probes if t not in set(lead or ())] or tasks
     visible = set(shown_first[:MAX_VISIBLE_TASKS])
     bid = "lb-board-" + hashlib.sha256("\x00".join(tasks).encode()).hexdigest()[:8]
