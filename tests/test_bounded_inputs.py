@@ -9,6 +9,8 @@ import os
 import shutil
 import stat
 import struct
+import subprocess
+import sys
 import time
 import zipfile
 from pathlib import Path
@@ -47,6 +49,28 @@ def test_a_yaml_alias_bomb_is_refused_at_once(tmp_path, capsys) -> None:
     rc, out = run_cli(["sweep", str(path), "--dry-run"], capsys)
     assert rc == 2 and f"{path}: expands to more than 100,000 values" in out
     assert time.perf_counter() - t0 < 5
+
+
+def test_a_key_twice_in_any_yaml_file_is_one_line_not_the_last_value(tmp_path, capsys) -> None:
+    """PyYAML keeps a repeated key's last value: a sweep naming itself twice, a run spec with two models, a
+    checkpoint recipe with `sparsity: 0.5` then `sparsity: 0.9` were read as the last, silently (found by
+    benchmarks/attack_corpus.py). Every YAML reader refuses it, naming the file, line and key."""
+    demo = (ROOT / "sweeps" / "demo.yaml").read_text()
+    sweep = _spec(tmp_path, demo.replace("name: demo\n", "name: demo\nname: evil\n", 1))
+    rc, out = run_cli(["sweep", str(sweep), "--dry-run"], capsys)
+    assert rc == 2 and out.strip() == f"error: {sweep}: line 10: key 'name' appears twice in one mapping; write it once"
+    spec = tmp_path / "run.yaml"
+    spec.write_text(f"model: {DEMO_MODEL}\nevals: [lama:trex]\nlama_dir: builtin:lama-sample\nlimit: 2\nlimit: 50\n")
+    rc, out = run_cli(["run", "--spec", str(spec), "--check-only"], capsys)
+    assert rc == 2 and f"{spec}: line 5: key 'limit' appears twice in one mapping" in out and len(out.splitlines()) == 1
+    ckpt = tmp_path / "ckpt"
+    shutil.copytree(ROOT / "src" / "leaderboard" / "data" / "demo-decoder", ckpt)
+    (ckpt / "recipe.yaml").write_text("default_stage:\n  default_modifiers:\n    SparseGPTModifier:\n"
+                                      "      sparsity: 0.5\n      sparsity: 0.9\n")
+    rc, out = run_cli(["run", "--model", str(ckpt), "--eval", "lama:trex", "--lama-dir", "builtin:lama-sample",
+                       "--check-only"], capsys)
+    assert rc == 2 and f"{ckpt / 'recipe.yaml'}: line 5: key 'sparsity' appears twice" in out, out
+    assert len(out.strip().splitlines()) == 1
 
 
 def test_a_grid_of_a_billion_runs_is_refused_before_expanding(tmp_path, capsys) -> None:
@@ -186,6 +210,15 @@ def test_fetch_never_deletes_a_users_folder(tmp_path) -> None:
     assert (fresh / "important" / "x.txt").read_bytes() == b"x"
 
 
+def test_fetch_of_something_that_is_no_zip_names_it(tmp_path) -> None:
+    """'not a valid zip archive: File is not a zip file' did not say which download (benchmarks/attack_corpus.py)."""
+    text = tmp_path / "text.zip"
+    text.write_bytes(b"hello")
+    with pytest.raises(FetchError, match=f"^{text.as_uri()}: not a valid zip archive: File is not a zip file$"):
+        _fetch(text, tmp_path / "dest")
+    assert not (tmp_path / "dest").exists()
+
+
 def test_fetch_stops_at_the_size_cap(tmp_path) -> None:
     t0 = time.perf_counter()
     big = tmp_path / "big.zip"
@@ -320,6 +353,39 @@ def test_query_is_read_only_and_handles_odd_types_and_files(tmp_path, capsys) ->
     not_db.write_text("hello")
     rc, out = run_cli(["query", "SELECT 1", "--db", str(not_db)], capsys)
     assert rc == 2 and f"{not_db}: cannot open as a DuckDB store" in out
+
+
+def test_a_refused_first_ingest_leaves_no_store_and_a_refused_later_one_the_same_store(tmp_path, capsys) -> None:
+    """ingest created the DuckDB file (tables, no runs) before it found a bad run file and refused: a store that
+    looked like a result of nothing, and a refused ingest into an existing store rewrote its views and version before
+    the transaction began (found by benchmarks/attack_corpus.py). Now a refused first ingest leaves no file, a refused
+    later one the store byte for byte."""
+    runs = tmp_path / "runs"
+    shutil.copytree(PUBLISHED, runs / "encoder" / PUBLISHED.name)
+    bad = runs / "encoder" / PUBLISHED.name / "0123456789abcdef.json"
+    bad.write_text('{"schema_version": NaN}')
+    db = tmp_path / "new" / "store.duckdb"
+    rc, out = run_cli(["ingest", str(runs), "--db", str(db)], capsys)
+    assert rc == 1 and f"{bad}: /: NaN is not valid JSON" in out
+    assert not db.exists() and not Path(f"{db}.wal").exists()
+    bad.unlink()
+    rc, out = run_cli(["ingest", str(runs), "--db", str(db)], capsys)
+    assert rc == 0 and db.exists()
+    before = db.read_bytes()
+    bad.write_text('{"schema_version": NaN}')
+    rc, out = run_cli(["ingest", str(runs), "--db", str(db)], capsys)
+    assert rc == 1 and db.read_bytes() == before  # its views and version were rewritten outside the transaction
+
+
+def test_query_refuses_a_store_that_is_a_fifo(tmp_path) -> None:
+    """DuckDB opened a FIFO given as --db and waited on it without end (found by benchmarks/attack_corpus.py); run in
+    a child process so that the hang it was fails the test instead of stalling the suite."""
+    fifo = tmp_path / "store.duckdb"
+    os.mkfifo(fifo)
+    proc = subprocess.run([sys.executable, "-m", "leaderboard.cli", "query", "SELECT 1", "--db", str(fifo)],
+                          capture_output=True, text=True, timeout=60, env={**os.environ, "PYTHONPATH": str(ROOT / "src")})
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == f"{fifo}: not a regular file (a DuckDB store made by `leaderboard ingest` is one)"
 
 
 HEADER = "model,model_revision,family,compression,method_as_published,task,metric,value,scale,n_shot,citation,table,url,checked_via\n"

@@ -297,3 +297,24 @@ def test_real_smollm2_ranks_facts_as_its_committed_baseline_did(smollm2, tmp_pat
     assert len(mine_top) >= 150
     flips = [k for k, top in mine_top.items() if top != (theirs[k] == 1)]
     assert len(flips) <= 2, flips
+
+
+def test_a_gguf_header_whose_counts_lie_is_refused_at_once(tmp_path):
+    """The gguf package trusts the header's counts: an array said to hold 2**40 numbers in a 60-byte file kept
+    `run --check-only` busy without end (found by benchmarks/attack_corpus.py). Every count is checked against the
+    bytes that are left first; a real file still reads (the test above)."""
+    import struct
+
+    head = b"GGUF" + struct.pack("<I", 3) + struct.pack("<QQ", 0, 1) + struct.pack("<Q", 3) + b"key"
+    cases = {
+        "array-bomb.gguf": head + struct.pack("<I", 9) + struct.pack("<I", 4) + struct.pack("<Q", 2**40),
+        "string-array-bomb.gguf": head + struct.pack("<I", 9) + struct.pack("<I", 8) + struct.pack("<Q", 2**40),
+    }
+    for name, data in cases.items():
+        path = _write(tmp_path / name, data)
+        proc = subprocess.run([sys.executable, "-m", "leaderboard.cli", "run", "--model", str(path), "--eval", "lama:trex",
+                               "--lama-dir", "builtin:lama-sample", "--check-only"], capture_output=True, text=True,
+                              timeout=60, env={**os.environ, "PYTHONPATH": str(ROOT / "src")})
+        assert proc.returncode != 0, name
+        lines = proc.stderr.strip().splitlines()
+        assert len(lines) == 1 and f"{name}: not a readable GGUF file (its header states" in lines[0], (name, proc.stderr)

@@ -221,6 +221,15 @@ def test_an_error_on_the_second_models_folder_leaves_nothing_written(tmp_path, c
     ("citation", "Frantar\u200b, Ashkboos", "column citation: holds the invisible or control character U+200B"),
     ("table", "Table 13\u202e", "column table: holds the invisible or control character U+202E"),
     ("citation", "A GPTQ reply. Evil Corp 2025", "column citation: the source"),
+    # the free-text columns too (issue 20 leftover): bidirectional controls and zero-width characters
+    ("method_as_published", "dense \u202egnp.exe", "column method_as_published: holds the invisible or control character U+202E"),
+    ("method_as_published", "den\u2066se\u2069", "column method_as_published: holds the invisible or control character U+2066"),
+    ("method_as_published", "den\u200dse", "column method_as_published: holds the invisible or control character U+200D"),
+    ("checked_via", "read\u200b in the paper", "column checked_via: holds the invisible or control character U+200B"),
+    ("checked_via", "read \u200fin the paper", "column checked_via: holds the invisible or control character U+200F"),
+    # a revision was read and dropped: the run file said nothing of it
+    ("model_revision", "../../etc", "column model_revision: '../../etc' is not a revision"),
+    ("model_revision", "<script>", "column model_revision: '<script>' is not a revision"),
 ])
 def test_numbers_are_strict_and_text_has_one_spelling(tmp_path, column, value, message):
     fields, rows = _rows()
@@ -239,6 +248,50 @@ def test_rows_that_differ_only_by_look_alike_characters_are_one_row(tmp_path):
     bad = _write(tmp_path / "twin.csv", fields, [rows[1], twin])
     with pytest.raises(ReportedError, match=r"line 3: the same spec as .*line 2"):
         import_reported(bad, tmp_path / "runs")
+
+
+@needs_data
+def test_a_models_revision_is_recorded_in_its_run_file(tmp_path):
+    """The model_revision column was accepted and ignored: a row that named the revision it was measured on gave a
+    run file without one (found by benchmarks/attack_corpus.py)."""
+    fields, rows = _rows()
+    one = _write(tmp_path / "rev.csv", fields, [dict(rows[1], model_revision="v1.0")])
+    done = import_reported(one, tmp_path / "runs")
+    (path,) = done.written
+    assert json.loads(path.read_text())["model"]["revision"] == "v1.0"
+
+
+@needs_data
+def test_cross_script_look_alikes_in_free_text_are_kept_as_typed(tmp_path):
+    """Decided (issue 20 leftover), with a test so that it stays decided: a letter of another script that looks like
+    a Latin one ('GPTЅ' with a Cyrillic Ѕ) is kept in the free-text columns (method_as_published, checked_via). They
+    identify nothing: a run's identity is its spec (a row differing only there is the same spec, refused as a
+    duplicate), and every identifying column is ASCII, a registry name or a declared source's exact text. Refusing
+    mixed scripts there would refuse real text (Greek letters in method names, authors' names), and the page shows
+    the text a reader would read anyway (escaped). Invisible and direction-changing characters, which make shown text
+    differ from stored text, are refused (the test above)."""
+    fields, rows = _rows()
+    one = _write(tmp_path / "alike.csv", fields, [dict(rows[1], method_as_published="GPT\u0405 (α-pruned)")])
+    (path,) = import_reported(one, tmp_path / "runs").written
+    assert json.loads(path.read_text())["results"][0]["config"]["method_as_published"] == "GPT\u0405 (α-pruned)"
+    twin = _write(tmp_path / "twin.csv", fields, [dict(rows[1], method_as_published="GPTS"),
+                                                  dict(rows[1], method_as_published="GPT\u0405")])
+    with pytest.raises(ReportedError, match=r"line 3: the same spec as .*line 2"):
+        import_reported(twin, tmp_path / "runs2")
+
+
+def test_a_models_table_given_with_models_is_named_and_its_ids_are_checked(tmp_path, capsys):
+    """Its errors said 'models table line 2' without the file, and a model id such as '../../x' was taken as a
+    model (found by benchmarks/attack_corpus.py)."""
+    header = "model,family,architecture,parameters,series\n"
+    for body, message in [("bert-base-cased,encoder,BertForMaskedLM,1_0,x\n", "line 2: column parameters: '1_0' is not a whole number"),
+                          ("../../x,encoder,BertForMaskedLM,10,x\n", "line 2: column model: '../../x': not a model id"),
+                          ("org//m,encoder,BertForMaskedLM,10,x\n", "line 2: column model: 'org//m': not a model id")]:
+        table = tmp_path / "models.csv"
+        table.write_text(header + body)
+        with pytest.raises(ReportedError) as e:
+            models_table(table)
+        assert str(e.value).startswith(f"{table}: models table {message}"), str(e.value)
 
 
 def test_bear_accuracy_must_be_a_number_not_a_boolean(tmp_path):

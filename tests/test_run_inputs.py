@@ -148,7 +148,7 @@ def test_a_valid_recipe_still_reads(tmp_path) -> None:
     ({"hidden_size": "64"}, "config.json: hidden_size: Input should be a valid integer (got '64')"),
     ({"architectures": "LlamaForCausalLM"}, "config.json: architectures: Input should be a valid list"),
     ({"quantization_config": {"quant_method": "gptq", "bits": 4.9}}, "config.json: quantization_config.bits"),
-    ({"hidden_size": 65, "num_attention_heads": 2}, "cannot read its config: Class validation error"),
+    ({"hidden_size": 65, "num_attention_heads": 2}, "config.json: transformers refuses it: Class validation error"),
 ])
 def test_config_json_is_checked_before_anything_is_built(tmp_path, capsys, config, message) -> None:
     """Before: 10,000,000 layers ran past 90 s building a skeleton; a string or boolean size was a traceback."""
@@ -422,3 +422,56 @@ def test_a_recorded_command_parses_back_to_the_same_spec(spec) -> None:
         if getattr(s, "calibration", None) is not None:
             back.compression[i] = back.compression[i].model_copy(update={"calibration": s.calibration})
     assert reproduce_command(back, back.model_id or back.model, task) == command  # and it records the same again
+
+
+_OPENED: list[str] = []
+
+
+def _record_opens(event: str, args: tuple) -> None:
+    if event == "open" and args and str(args[0]).endswith("config.json"):
+        _OPENED.append(str(args[0]))
+
+
+def test_a_checkpoints_config_json_is_read_once_by_the_bounded_reader(tmp_path) -> None:
+    """Issue 20 leftover: after our bounded, typed check transformers opened config.json again (AutoConfig, then the
+    tokenizer and the model each), unbounded, and could see other bytes than those checked. Now the config object is
+    made from the checked dict and handed to the tokenizer and the model: the file is opened once (an audit hook sees
+    every open in this process), and the model loads as before."""
+    import sys
+
+    from leaderboard.models import load
+
+    model = folder(tmp_path)
+    if _record_opens not in getattr(sys, "_leaderboard_hooks", []):
+        sys.addaudithook(_record_opens)
+        sys._leaderboard_hooks = [*getattr(sys, "_leaderboard_hooks", []), _record_opens]
+    _OPENED.clear()
+    lm = load(str(model))
+    mine = [p for p in _OPENED if Path(p).name == "config.json" and Path(p).parent.resolve() == model.resolve()]
+    _OPENED.clear()
+    assert mine == [str(model / "config.json")], mine
+    assert lm.model.config.num_hidden_layers == json.loads((model / "config.json").read_text())["num_hidden_layers"]
+    assert lm.architecture == "LlamaForCausalLM" and lm.model.config._name_or_path == str(model)
+
+
+@pytest.mark.parametrize(("config", "message"), [
+    ({"model_type": "../../etc/passwd"}, "config.json: model_type: '../../etc/passwd' is not a model type transformers"),
+    ({"auto_map": {"AutoModelForCausalLM": "evil.Model"}}, "config.json: auto_map: names custom code to run"),
+])
+def test_config_json_errors_from_transformers_name_the_file(tmp_path, capsys, config, message) -> None:
+    """They named the folder ('--model: DIR: cannot read its config: ...'), and auto_map passed the check."""
+    model = folder(tmp_path, config=config)
+    rc, out = run_cli(["run", "--model", str(model), *LAMA, "--check-only"], capsys)
+    assert rc == 2 and f"{model}/{message}" in one_error_line(out), out
+
+
+def test_a_folder_without_weight_files_is_one_line_before_loading(tmp_path, capsys) -> None:
+    """`run` and `run --check-only` on a checkpoint folder with no weight file raised ModelLoadError as a traceback
+    (found by benchmarks/attack_corpus.py): the run file's path needs the weights' hash, taken before loading."""
+    model = folder(tmp_path)
+    (model / "model.safetensors").unlink()
+    for extra in (["--check-only"], []):
+        rc, out = run_cli(["run", "--model", str(model), *LAMA, "--out", str(tmp_path / "runs"), *extra], capsys)
+        assert rc == 2 and one_error_line(out) == (f"error: --model: {model}: no weight files "
+                                                   "(.safetensors, .bin, .pt, .pth)"), out
+    assert not (tmp_path / "runs").exists()

@@ -397,3 +397,42 @@ def test_non_finite_model_output_is_a_warning_and_cannot_exceed_n(tmp_path, base
     data["results"] = [dict(data["results"][0], nonfinite=data["results"][0]["n"] + 1)]
     path = place(tmp_path / "b", with_run_id(data))
     assert any(p.severity == "error" and p.pointer == "/results/0/nonfinite" for p in validate_paths([path]).problems)
+
+
+def test_a_value_of_no_allowed_type_is_one_line_naming_the_field(tmp_path, baseline) -> None:
+    """A result config value must be a scalar: a mapping there failed every member of the union, and each failure was
+    its own line under a made-up field (/config/k/bool, /config/k/int, ...): four lines, none naming the real field."""
+    data = with_run_id(baseline)
+    data["results"][0]["config"] = {"k": {"a": 1}}
+    path = tmp_path / "run.json"
+    path.write_text(json.dumps(data))
+    got = lines(validate_paths([path], check_paths=False))
+    assert len(got) == 1, got
+    assert got[0].startswith(f"{path}: /results/0/config/k: Input should be a valid boolean; ")
+    assert "valid integer" in got[0] and "valid string" in got[0]
+
+
+@pytest.mark.parametrize(("where", "text", "char"), [
+    (("notes",), "see \u202egnp.exe", "U+202E (RIGHT-TO-LEFT OVERRIDE)"),
+    (("notes",), "a\u2066b\u2069", "U+2066 (LEFT-TO-RIGHT ISOLATE)"),
+    (("notes",), "zero\u200bwidth", "U+200B (ZERO WIDTH SPACE)"),
+    (("notes",), "bell\x07", "U+0007 (unnamed)"),
+    (("notes",), "line\u2028sep", "U+2028 (LINE SEPARATOR)"),
+    (("provenance", "device"), "cpu\u200d", "U+200D (ZERO WIDTH JOINER)"),
+    (("provenance", "command"), "leaderboard run \u202d--model x", "U+202D (LEFT-TO-RIGHT OVERRIDE)"),
+])
+def test_invisible_and_direction_changing_characters_in_any_text_are_refused(tmp_path, baseline, where, text, char) -> None:
+    """Escaped HTML still obeys them: a right-to-left override in a note reordered what the page showed, and a
+    zero-width space made two texts that read the same differ (import-reported refused them in CSV cells; run files
+    took them in every free-text field, found by benchmarks/attack_corpus.py). Accented and non-Latin letters, tabs
+    and newlines stay allowed."""
+    data = json.loads(json.dumps(baseline))
+    node = data
+    for key in where[:-1]:
+        node = node[key]
+    node[where[-1]] = text
+    pointer = "/" + "/".join(where)
+    assert only_problem(tmp_path, data) == (f"FILE: {pointer}: holds the invisible or control character {char}; "
+                                            "write the text without it")
+    node[where[-1]] = "Müller, Ωmega, 北京\tnew\nline"
+    assert lines(validate_paths([place(tmp_path / "ok", with_run_id(data))])) == []

@@ -83,6 +83,9 @@ def cmd_query(args: argparse.Namespace) -> int:
     import duckdb
     import polars as pl
 
+    if not Path(args.db).is_file():  # a FIFO or device: DuckDB would wait on it without end
+        print(f"{args.db}: not a regular file (a DuckDB store made by `leaderboard ingest` is one)", file=sys.stderr)
+        return 2
     try:
         con = duckdb.connect(str(args.db), read_only=True, config=READ_ONLY_CONFIG)
     except duckdb.Error as e:

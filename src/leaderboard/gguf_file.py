@@ -12,8 +12,10 @@ input: a regular file only, bounded in size, parsed by the ``gguf`` package insi
 from __future__ import annotations
 
 import hashlib
+import mmap
 import os
 import stat
+import struct
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -95,6 +97,78 @@ def file_sha256(path: Path) -> str:
     return _sha256(str(Path(path).resolve()), st.st_size, st.st_mtime_ns)
 
 
+# GGUF metadata value types (ggml's gguf.h): fixed sizes in bytes; 8 = string, 9 = array
+_FIXED = {0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8}
+_STRING, _ARRAY = 8, 9
+
+
+def check_header(path: Path) -> None:
+    """Walk a GGUF file's header (metadata and tensor table) with every count and length checked against the bytes
+    that are left, before the gguf package parses it: its reader trusts the counts, so a header stating an array of
+    2**40 elements in a 100-byte file kept it busy without end. A lie is one GgufError naming the file."""
+    def bad(why: str) -> GgufError:
+        return GgufError(f"{path}: not a readable GGUF file ({why})")
+
+    if os.path.getsize(path) < 24:
+        raise bad("shorter than a GGUF header")
+    with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as m:
+        size = len(m)
+        pos = 0
+
+        def take(n: int, what: str) -> int:
+            nonlocal pos
+            if n < 0 or n > size - pos:
+                raise bad(f"its header states {what} of {n:,} bytes at offset {pos:,}, past the end of the file ({size:,} bytes)")
+            start, pos = pos, pos + n
+            return start
+
+        def num(fmt: str, what: str) -> int:
+            return struct.unpack_from(fmt, m, take(struct.calcsize(fmt), what))[0]
+
+        def string(what: str) -> None:
+            take(num("<Q", what), what)
+
+        def value(kind: int, what: str, depth: int = 0) -> None:
+            if kind in _FIXED:
+                take(_FIXED[kind], what)
+            elif kind == _STRING:
+                string(what)
+            elif kind == _ARRAY and depth < 2:
+                inner, count = num("<I", what), num("<Q", what)
+                if inner in _FIXED:
+                    take(count * _FIXED[inner], f"{what} (an array of {count:,})")
+                elif inner in (_STRING, _ARRAY):
+                    if count * 8 > size - pos:
+                        raise bad(f"its header states {what} as an array of {count:,} items, more than the {size - pos:,} bytes "
+                              "left can hold")
+                    for _ in range(count):
+                        value(inner, what, depth + 1)
+                else:
+                    raise bad(f"{what}: unknown array element type {inner}")
+            else:
+                raise bad(f"{what}: unknown value type {kind}")
+
+        if m[:4] != b"GGUF":
+            raise bad("no GGUF header")
+        take(4, "the magic")
+        version = num("<I", "the version")
+        if version not in (2, 3):
+            raise bad(f"GGUF version {version}; versions 2 and 3 are read")
+        n_tensors, n_kv = num("<Q", "the tensor count"), num("<Q", "the metadata count")
+        if n_kv * 13 > size - pos or n_tensors * 24 > size - pos:  # the smallest metadata entry and tensor record
+            raise bad(f"its header states {n_kv:,} metadata entries and {n_tensors:,} tensors, more than its "
+                      f"{size:,} bytes can hold")
+        for i in range(n_kv):
+            string(f"metadata key {i}")
+            value(num("<I", f"metadata {i}'s type"), f"metadata {i}")
+        for i in range(n_tensors):
+            string(f"tensor {i}'s name")
+            dims = num("<I", f"tensor {i}'s dimensions")
+            if dims > 8:
+                raise bad(f"tensor {i} has {dims} dimensions (at most 8)")
+            take(8 * dims + 4 + 8, f"tensor {i}'s record")
+
+
 def _field(reader, key: str):
     f = reader.fields.get(key)
     if f is None:
@@ -121,6 +195,7 @@ def _read_info(path: Path, size: int, mtime_ns: int) -> GgufInfo:
     except ImportError:
         raise GgufError("reading GGUF checkpoints needs the 'gguf' package: pip install gguf") from None
     try:
+        check_header(path)
         reader = gguf.GGUFReader(str(path), "r")
         arch = _field(reader, "general.architecture")
         ftype = _field(reader, "general.file_type")

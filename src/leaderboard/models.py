@@ -225,13 +225,36 @@ def check_config_file(folder: Path) -> dict:
     return raw
 
 
+def config_of(raw: dict, path: Path, src: str) -> T.PretrainedConfig:
+    """transformers' config object made from the dict check_config_file read and checked, as AutoConfig makes it
+    from the file (config class by model_type, ``from_dict``), so that config.json is read once, by us: the model
+    and tokenizer are given this object and never open the file again (no second read that could see other bytes,
+    unbounded). Custom code (auto_map) is refused: code from a checkpoint is never run."""
+    model_type = raw.get("model_type")
+    if "auto_map" in raw:
+        raise ModelLoadError(f"{path}: auto_map: names custom code to run (trust_remote_code); code from a checkpoint "
+                             "is never run here")
+    if model_type == "mistral" and "layer_types" in raw:  # AutoConfig's own heuristic, kept identical
+        model_type = "ministral"
+    if not isinstance(model_type, str) or model_type not in T.CONFIG_MAPPING:
+        raise ModelLoadError(f"{path}: model_type: {_one_line(repr(model_type))[:80]} is not a model type transformers "
+                             f"{T.__version__} knows")
+    try:
+        config = T.CONFIG_MAPPING[model_type].from_dict({**raw, "model_type": model_type})
+    except Exception as e:  # noqa: BLE001 - transformers' own checks on an untrusted config raise anything
+        raise ModelLoadError(f"{path}: transformers refuses it: {_one_line(e)}") from None
+    config._name_or_path = src
+    return config
+
+
 def load_config(model: str, *, allow_hub: bool = False, revision: str | None = None,
                 cache_dir: Path | None = None) -> T.PretrainedConfig:
     src, local, gguf = _source(model, allow_hub)
     if gguf is not None:
         gguf_info(model)  # a file transformers' GGUF loader cannot read is one line, before it tries
     elif local:
-        check_config_file(Path(src))
+        folder = Path(src)
+        return config_of(check_config_file(folder), folder / "config.json", src)
     try:
         return T.AutoConfig.from_pretrained(src, **_hub_kwargs(local, revision, cache_dir, gguf))
     except Exception as e:  # noqa: BLE001 - transformers on an untrusted config raises anything; one line, named
@@ -290,9 +313,11 @@ def load(model: str, *, allow_hub: bool = False, revision: str | None = None, de
     hub = _hub_kwargs(local, revision, cache_dir, gguf)
     family = family_of(config)
     dev = resolve_device(device)
+    # a local folder's config object (read and checked once, above) is passed on: neither reads config.json again
+    given = {"config": config} if local and gguf is None else {}
     try:
-        tok = T.AutoTokenizer.from_pretrained(src, **hub)
-        net = AUTO_CLASS[family].from_pretrained(src, dtype=DTYPES[dtype], **hub)
+        tok = T.AutoTokenizer.from_pretrained(src, **hub, **given)
+        net = AUTO_CLASS[family].from_pretrained(src, dtype=DTYPES[dtype], **hub, **given)
     except (OSError, ValueError, TypeError, KeyError, AttributeError, RuntimeError) as e:
         raise ModelLoadError(f"{model}: cannot load: {_one_line(e)}") from None
     if gguf is not None:  # dequantized to floating point on loading: a plain model from here on

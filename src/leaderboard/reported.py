@@ -27,14 +27,16 @@ from importlib import resources
 from pathlib import Path, PurePosixPath
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError
 
 from . import registry
 from .fsutil import InputError, read_text
 from .schema import (
+    MODEL_ID_RULE,
     SCHEMA_VERSION,
     Evaluation,
     MetricValue,
+    ModelId,
     ModelInfo,
     Reported,
     RunFile,
@@ -139,26 +141,38 @@ def _read_input(path: Path, max_bytes: int) -> str:
         raise ReportedError([f"{path}: {e}"]) from None
 
 
+def _column(name: str, parse, text: str):
+    try:
+        return parse(text)
+    except ValueError as e:
+        raise ValueError(f"column {name}: {e}") from None
+
+
 def models_table(path: Path | None = None) -> dict[str, ModelRow]:
     """The models reported rows may name (model, family, architecture, parameters, series)."""
     text = (_read_input(Path(path), MAX_CSV_BYTES) if path else
             (resources.files("leaderboard") / "data" / "reported" / "models.csv").read_text(encoding="utf-8"))
+    where = f"{path}: models table" if path else "models table"  # a file given with --models is named in errors
     try:
-        _header, rows = _csv_rows(text, "models table")
+        _header, rows = _csv_rows(text, where)
     except ValueError as e:
         raise ReportedError([str(e)]) from None
     out = {}
     for i, row in rows:
         try:
             model = clean_text(row["model"])
+            try:
+                _MODEL_ID.validate_python(model)
+            except ValidationError:
+                raise ValueError(f"column model: {model[:100]!r}: {MODEL_ID_RULE}") from None
             if model in out:
                 raise ValueError(f"model {model!r} appears twice")
             out[model] = ModelRow(model, clean_text(row["family"]), clean_text(row["architecture"]),
-                                  whole_number(row["parameters"]), clean_text(row["series"]))
+                                  _column("parameters", whole_number, row["parameters"]), clean_text(row["series"]))
         except KeyError as e:
-            raise ReportedError([f"models table line {i}: missing column {e}"]) from None
+            raise ReportedError([f"{where} line {i}: missing column {e}"]) from None
         except (ValueError, TypeError, AttributeError) as e:
-            raise ReportedError([f"models table line {i}: {e}"]) from None
+            raise ReportedError([f"{where} line {i}: {e}"]) from None
     return out
 
 
@@ -248,10 +262,11 @@ REPORTED_SINCE = "1.1"
 
 
 def _run(model: ModelRow, steps, task: str, metric: str, mv: MetricValue, source: Reported, notes: str,
-         num_fewshot: int | None, config: dict | None, supersedes: Supersedes | None = None) -> RunFile:
+         num_fewshot: int | None, config: dict | None, supersedes: Supersedes | None = None,
+         revision: str | None = None) -> RunFile:
     run = RunFile(
         schema_version=SCHEMA_VERSION, run_id="0" * 16,
-        model=ModelInfo(id=model.model, revision=None, family=model.family, architecture=model.architecture,
+        model=ModelInfo(id=model.model, revision=revision, family=model.family, architecture=model.architecture,
                         parameters=model.parameters),
         compression=steps, evaluation=Evaluation(task=task),
         results=[TaskResult(task=task, metrics={metric: mv}, num_fewshot=num_fewshot, config=config or None)],
@@ -325,6 +340,10 @@ def errata_table(path: Path | None = None) -> list[Erratum]:
     return table.errata
 
 
+_MODEL_ID = TypeAdapter(ModelId)
+_REVISION = TypeAdapter(ModelInfo.model_fields["revision"].annotation)
+
+
 class _RowError(ValueError):
     """A CSV row the importer refuses: the message, after '<file>: line <n>'."""
 
@@ -370,6 +389,13 @@ def _row_run(row: dict, csv_name: str, line: int, models: dict[str, ModelRow], e
     if source_key(col("url"), col("citation"), col("table")) is None:
         raise _RowError(f", column citation: the source (url {col('url')!r}, this citation, table {col('table')!r}) "
                         "is not declared in data/reported/sources.yaml; declare the paper and its tables there first")
+    revision = col("model_revision") or None
+    if revision is not None:  # it was read and dropped: a row naming a revision got a run file without it
+        try:
+            _REVISION.validate_python(revision)
+        except ValidationError:
+            raise _RowError(f", column model_revision: {revision[:100]!r} is not a revision (a commit, tag or branch: "
+                            "1-100 of A-Z a-z 0-9 _ . : -)") from None
     method = col("method_as_published")
     try:
         return _run(model, steps, task, col("metric"), mv,
@@ -378,7 +404,8 @@ def _row_run(row: dict, csv_name: str, line: int, models: dict[str, ModelRow], e
                     f"Entered from {csv_name} row {line - 1}; the value is as printed in the source.",
                     shots if task.startswith("lm-eval:") else None,
                     {"method_as_published": method[:500]} if method else None,
-                    Supersedes(run_id=erratum.supersedes, reason=erratum.reason) if erratum is not None else None)
+                    Supersedes(run_id=erratum.supersedes, reason=erratum.reason) if erratum is not None else None,
+                    revision)
     except ValueError as e:  # pydantic: a field the schema refuses
         raise _RowError(f": {str(e).splitlines()[0]}: {' '.join(str(e).splitlines()[1:3])}") from None
 

@@ -752,7 +752,10 @@ def model_identity(spec: RunSpec, memo: dict | None = None) -> tuple[str, str] |
         return None
     _toy, toy_id = _is_toy(spec.source)
     model_id = spec.model_id or toy_id or folder.resolve().name
-    return model_id, _memo(memo, ("revision", str(folder.resolve())), lambda: local_revision(folder))
+    try:
+        return model_id, _memo(memo, ("revision", str(folder.resolve())), lambda: local_revision(folder))
+    except ModelLoadError as e:  # a folder without weight files: one line before anything is loaded
+        raise SpecError(f"--model: {e}") from None
 
 
 def planned_paths(spec: RunSpec, checked: Checked, identity: tuple[str, str] | None = None) -> dict[str, Path] | None:

@@ -378,17 +378,28 @@ def ingest(runs_dir: Path, db_path: Path, max_bytes: int = DEFAULT_MAX_BYTES) ->
         except LoadError as e:
             problems.append(Problem(str(f), "", str(e)))
 
+    fresh = not os.path.lexists(db_path)
+    try:
+        return _ingest(runs_dir, db_path, current, problems, max_bytes)
+    except BaseException:
+        if fresh:  # a refused first ingest leaves no store behind (not an empty one that looks like a result)
+            for leftover in (Path(db_path), Path(f"{db_path}.wal")):
+                leftover.unlink(missing_ok=True)
+        raise
+
+
+def _ingest(runs_dir: Path, db_path: Path, current: dict[str, tuple[str, int]], problems: list[Problem],
+            max_bytes: int) -> IngestReport:
     con = connect(db_path)
     try:
-        ensure_schema(con)
-        known = {p: (sha, rid) for p, sha, rid in con.execute("SELECT path, sha256, run_id FROM files").fetchall()}
-        changed = {rel: v for rel, v in current.items() if known.get(rel, (None,))[0] != v[0]}
-        removed = [rel for rel in known if rel not in current]
-        stale_ids = [known[rel][1] for rel in removed] + [known[rel][1] for rel in changed if rel in known]
-        kept_ids = {rid: p for p, (_s, rid) in known.items() if p in current and p not in changed}
-
-        con.execute("BEGIN TRANSACTION")
+        con.execute("BEGIN TRANSACTION")  # the schema's (re)creation too: a refused ingest leaves the store as it was
         try:
+            ensure_schema(con)
+            known = {p: (sha, rid) for p, sha, rid in con.execute("SELECT path, sha256, run_id FROM files").fetchall()}
+            changed = {rel: v for rel, v in current.items() if known.get(rel, (None,))[0] != v[0]}
+            removed = [rel for rel in known if rel not in current]
+            stale_ids = [known[rel][1] for rel in removed] + [known[rel][1] for rel in changed if rel in known]
+            kept_ids = {rid: p for p, (_s, rid) in known.items() if p in current and p not in changed}
             if stale_ids or removed or changed:
                 stale = pl.DataFrame({"run_id": stale_ids}, schema={"run_id": pl.String})  # noqa: F841
                 gone = pl.DataFrame({"path": removed + list(changed)}, schema={"path": pl.String})  # noqa: F841

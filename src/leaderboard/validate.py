@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import subprocess
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -199,8 +200,9 @@ def _escape(token: object) -> str:
     return str(token).replace("~", "~0").replace("/", "~1")
 
 
-def _pointer(data: object, loc: tuple) -> str:
-    """Map a pydantic error location onto the data, dropping union/discriminator tags."""
+def _pointer(data: object, loc: tuple, field_error: bool = True) -> str:
+    """Map a pydantic error location onto the data, dropping union/discriminator tags. ``field_error``: the error is
+    about a key of the object (a missing or forbidden field), so a last key absent from the data is still named."""
     parts: list[str] = []
     node = data
     for i, key in enumerate(loc):
@@ -215,7 +217,7 @@ def _pointer(data: object, loc: tuple) -> str:
             parts.append(str(key))
         elif isinstance(node, dict) and key in node.values():
             continue  # discriminator tag, e.g. 'prune'
-        elif last and isinstance(node, dict):
+        elif last and field_error and isinstance(node, dict):
             parts.append(_escape(key))  # a missing or forbidden field
         # else: a union-member tag such as 'int' or 'constrained-str'
     return "/" + "/".join(parts) if parts else ""
@@ -231,7 +233,7 @@ def _schema_problems(path: str, data: object, err: ValidationError) -> list[Prob
             msg = "required field is missing"
         elif e["type"] == "string_pattern_mismatch" and (e.get("ctx") or {}).get("pattern") == MODEL_ID_PATTERN:
             msg = MODEL_ID_RULE
-        ptr = _pointer(data, tuple(e["loc"]))
+        ptr = _pointer(data, tuple(e["loc"]), e["type"] in ("missing", "extra_forbidden"))
         if msg not in by_pointer.setdefault(ptr, []):
             by_pointer[ptr].append(msg)
     return [Problem(path, ptr, "; ".join(msgs)) for ptr, msgs in by_pointer.items()]
@@ -410,7 +412,38 @@ def check_bytes(raw: bytes, path: str, rel_path: str | None) -> Checked:
         return Checked(path, sha, None, _schema_problems(path, data, e))
     except (RecursionError, MemoryError):
         return Checked(path, sha, None, [Problem(path, "", "run file is too complex to validate")])
-    return Checked(path, sha, run, semantic_problems(path, run, rel_path))
+    return Checked(path, sha, run, hidden_text_problems(path, data) + semantic_problems(path, run, rel_path))
+
+
+# Characters that make text shown differ from text stored (format characters: bidirectional overrides and isolates,
+# zero-width spaces and joiners, soft hyphen; controls other than tab, newline and carriage return; private use;
+# surrogates; line
+# and paragraph separators). HTML escaping leaves them working: a right-to-left override in a note reorders what
+# the page shows. import-reported refuses them in every CSV cell (reported.clean_text); run files the same.
+_HIDDEN_CATEGORIES = frozenset({"Cf", "Co", "Cs", "Zl", "Zp"})
+_ASCII_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def hidden_text_problems(path: str, data: object) -> list[Problem]:
+    """One problem per string of a run file (any field) that holds such a character, naming the field."""
+    import unicodedata
+
+    out = []
+    stack: list[tuple[str, object]] = [("", data)]
+    while stack:
+        ptr, node = stack.pop()
+        if isinstance(node, dict):
+            stack.extend((f"{ptr}/{_escape(k)}", v) for k, v in reversed(list(node.items())))
+        elif isinstance(node, list):
+            stack.extend((f"{ptr}/{i}", v) for i, v in reversed(list(enumerate(node))))
+        elif isinstance(node, str) and (not node.isascii() or _ASCII_CONTROL.search(node)):
+            for ch in node:
+                cat = unicodedata.category(ch)
+                if cat in _HIDDEN_CATEGORIES or (cat == "Cc" and ch not in "\t\n\r"):
+                    out.append(Problem(path, ptr, f"holds the invisible or control character U+{ord(ch):04X} "
+                                                  f"({unicodedata.name(ch, 'unnamed')}); write the text without it"))
+                    break
+    return out
 
 
 def check_file(path: Path, max_bytes: int = DEFAULT_MAX_BYTES, check_path: bool = True) -> Checked:

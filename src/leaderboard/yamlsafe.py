@@ -53,6 +53,27 @@ def expanded_size(root: yaml.Node, cap: int) -> int:
     return memo[id(root)]
 
 
+def duplicate_key(root: yaml.Node) -> yaml.Node | None:
+    """The first key that appears twice in one mapping (YAML says keys are unique; PyYAML keeps the last value, so
+    ``sparsity: 0.5`` then ``sparsity: 0.9`` silently meant 0.9). Merge keys (``<<``) are not keys."""
+    seen_nodes: set[int] = set()
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if id(node) in seen_nodes:
+            continue
+        seen_nodes.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            keys: set[tuple[str, str]] = set()
+            for key, _value in node.value:
+                if isinstance(key, yaml.ScalarNode) and key.tag != "tag:yaml.org,2002:merge":
+                    if (key.tag, key.value) in keys:
+                        return key
+                    keys.add((key.tag, key.value))
+        stack.extend(_children(node))
+    return None
+
+
 class DataLoader(yaml.SafeLoader):
     """Safe YAML where the ``python/...`` tags other libraries write (llm-compressor's enums) are read as nothing,
     never built."""
@@ -73,6 +94,10 @@ def load(text: str, where: str, max_nodes: int = MAX_NODES, loader_cls: type = y
         if expanded_size(node, max_nodes) > max_nodes:
             raise YamlError(f"{where}: expands to more than {max_nodes:,} values (aliases count each time they "
                             "are used); refusing")
+        dup = duplicate_key(node)
+        if dup is not None:
+            raise YamlError(f"{where}: line {dup.start_mark.line + 1}: key {dup.value[:80]!r} appears twice in one "
+                            "mapping; write it once")
         return loader.construct_document(node)
     except yaml.YAMLError as e:
         raise YamlError(f"{where}: invalid YAML: {' '.join(str(e).split())}") from None

@@ -317,7 +317,7 @@ def fetch_lama(url: str = LAMA_URL, dest: Path = DEFAULT_DEST, sha256: str | Non
             with zipfile.ZipFile(archive) as z:
                 infos = z.infolist()
         except zipfile.BadZipFile as e:
-            raise FetchError(f"not a valid zip archive: {e}") from None
+            raise FetchError(f"{url}: not a valid zip archive: {e}") from None
         _check_entries(infos)
         top, names = _top_level([i.filename for i in infos])
         check_dest(dest, names)  # before anything is unpacked or changed
