@@ -228,12 +228,9 @@ def reproduced_template() -> dict:
 
 
 def with_run_id(data: dict) -> dict:
-    from leaderboard.schema import RunFile, compute_run_id
+    from leaderboard.schema import with_run_id as assign
 
-    data = copy.deepcopy(data)
-    data["run_id"] = "0" * 16
-    data["run_id"] = compute_run_id(RunFile.model_validate(data))
-    return data
+    return assign(data)
 
 
 def placed(runs: Path, data: dict) -> Path:
@@ -1003,24 +1000,29 @@ def validate_cases(d: Path) -> list[Case]:
     return cases
 
 
+def tree_with(tree: Path, path: Path) -> Path:
+    """A runs folder: the committed bert-base-cased runs, and beside them the hostile entry ``path`` as it is (a link,
+    a FIFO, a folder, a socket or a file)."""
+    shutil.copytree(ROOT / "runs" / "encoder" / "bert-base-cased", tree / "encoder" / "bert-base-cased")
+    target = tree / "encoder" / "bert-base-cased" / path.name
+    if path.is_symlink():
+        os.symlink(os.readlink(path), target)
+    elif stat.S_ISFIFO(path.lstat().st_mode):
+        os.mkfifo(target)
+    elif path.is_dir():
+        target.mkdir()
+    elif stat.S_ISSOCK(path.lstat().st_mode):
+        sock(target)
+    else:
+        shutil.copy(path, target)
+    return tree
+
+
 def ingest_cases(d: Path, files: list[tuple[str, Path, list[str]]]) -> list[Case]:
     """Each hostile file inside a runs folder with a good one: ingest must refuse and leave the store as it was."""
     cases = []
-    good = ROOT / "runs" / "encoder" / "bert-base-cased"
     for name, path, hints in files:
-        tree = d / f"t-{name}"
-        shutil.copytree(good, tree / "encoder" / "bert-base-cased")
-        target = tree / "encoder" / "bert-base-cased" / path.name
-        if path.is_symlink():
-            os.symlink(os.readlink(path), target)
-        elif stat.S_ISFIFO(path.lstat().st_mode):
-            os.mkfifo(target)
-        elif path.is_dir():
-            target.mkdir()
-        elif stat.S_ISSOCK(path.lstat().st_mode):
-            sock(target)
-        else:
-            shutil.copy(path, target)
+        tree = tree_with(d / f"t-{name}", path)
         db = d / f"{name}.duckdb"
         cases.append(Case("ingest", name, ["ingest", str(tree), "--db", str(db)], hints, "refuse", [db]))
         if name in EXISTING_STORE_KINDS:  # into a store that exists: it must stay as it was
@@ -1038,19 +1040,10 @@ EXISTING_STORE_KINDS = {"huge", "dup-top", "number-NaN", "value-string", "run-id
 def build_cases(d: Path, files: list[tuple[str, Path, list[str]]]) -> list[Case]:
     """build refuses a runs folder holding a hostile file, and leaves the previous site as it was."""
     cases = []
-    good = ROOT / "runs" / "encoder" / "bert-base-cased"
     site = d / "site"
     write(site / "index.html", "previous site")
     for name, path, hints in files:
-        tree = d / f"b-{name}"
-        shutil.copytree(good, tree / "encoder" / "bert-base-cased")
-        target = tree / "encoder" / "bert-base-cased" / path.name
-        if path.is_symlink():
-            os.symlink(os.readlink(path), target)
-        elif stat.S_ISFIFO(path.lstat().st_mode):
-            os.mkfifo(target)
-        else:
-            shutil.copy(path, target)
+        tree = tree_with(d / f"b-{name}", path)
         cases.append(Case("build", name, ["build", "--runs", str(tree), "--out", str(site), "--work", str(d / "work"),
                                           "--root", str(ROOT)], hints, "refuse", [site]))
     return cases

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import json
 import os
 import shutil
@@ -11,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from leaderboard.schema import RunFile, canonical_path, compute_run_id, dump_run
+from leaderboard.schema import RunFile, canonical_path, compute_run_id, dump_run, with_run_id  # noqa: F401 (tests import it from here)
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "schema" / "examples"
@@ -33,14 +32,6 @@ def repo(tmp_path) -> Path:
 
 def example(name: str) -> dict:
     return json.loads((EXAMPLES / f"{name}.json").read_text())
-
-
-def with_run_id(data: dict) -> dict:
-    """Give a run dict the run_id its content hashes to (what the runner does)."""
-    data = copy.deepcopy(data)
-    data["run_id"] = "0" * 16
-    data["run_id"] = compute_run_id(RunFile.model_validate(data))
-    return data
 
 
 def place(runs_dir: Path, data: dict) -> Path:

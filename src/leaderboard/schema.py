@@ -392,6 +392,17 @@ def compute_run_id(run: RunFile) -> str:
     return run_id_of(spec_of(run))
 
 
+def with_run_id(data: dict) -> dict:
+    """A copy of a run dict with the run_id its content hashes to (what the runner writes); for tests, benchmarks and
+    tools that build run dicts by hand."""
+    import copy
+
+    data = copy.deepcopy(data)
+    data["run_id"] = "0" * 16
+    data["run_id"] = compute_run_id(RunFile.model_validate(data))
+    return data
+
+
 _SLUG_BAD = re.compile(r"[^a-z0-9._\-]+")
 
 
