@@ -794,7 +794,8 @@ def sweep_cases(d: Path) -> list[Case]:
         ("sparsity-nan", grid + "      - prune: {criterion: l1, sparsity: .nan}\n", "sparsity"),
         ("sparsity-bool", grid + "      - prune: {criterion: l1, sparsity: true}\n", "sparsity"),
         ("step-unknown", grid + "      - explode: {x: 1}\n", "explode"),
-        ("eval-traversal", grid.replace("[lama:trex]", "[lama:../../x]") + "      - baseline\n", "--eval"),
+        # refused when the sweep is read (the evaluation registry), naming the file and groups[0].evals
+        ("eval-traversal", grid.replace("[lama:trex]", "[lama:../../x]") + "      - baseline\n", "groups[0].evals"),
         ("limit-negative", "defaults: {limit: -1}\n" + grid + "      - baseline\n", "limit"),
         ("device-evil", "defaults: {device: 'cuda;reboot'}\n" + grid + "      - baseline\n", "device"),
         ("out-traversal", "out: ../../../../tmp/evil-out\n" + grid + "      - baseline\n", ""),
@@ -802,7 +803,7 @@ def sweep_cases(d: Path) -> list[Case]:
         ("binary", bytes(range(256)), ""),
     ]:
         add(name, y(name, text), [hint] if hint else [])
-        if name in ("model-traversal", "eval-traversal"):  # the dry run's table row names the field, not the file
+        if name == "model-traversal":  # the dry run's table row names the field, not the file
             cases[-1].hints = [hint, "invalid"]
     add("description-huge", y("description-huge", "description: '" + "d" * 100_000 + "'\n" + grid + "      - baseline\n"),
         [], expect="either")  # within the 1 MiB file cap; shown nowhere but the dry run's header
