@@ -32,8 +32,14 @@ from ..tables import corrected_badge
 
 SERIES_WITH_CURVES = ("OPT", "BLOOM")
 LABELS = {"": "FP16 (baseline)"}
-HEADLINE_METRICS = tuple(registry.SUITE_HEADLINES.values())  # LAMA P@1, BEAR and lm-eval accuracy
-SHOWN_METRICS = (*HEADLINE_METRICS, "precision@1-micro")  # and P@1 pooled over facts, as KEPLER reports it
+def headline_metrics() -> tuple[str, ...]:
+    """Every registered suite's headline metric (LAMA P@1, BEAR and lm-eval accuracy, and any suite registered later),
+    read when a page is built, not when this module is imported."""
+    return tuple(dict.fromkeys(registry.SUITE_HEADLINES.values()))
+
+
+def shown_metrics() -> tuple[str, ...]:
+    return (*headline_metrics(), "precision@1-micro")  # and P@1 pooled over facts, as KEPLER reports it
 OTHER = "other-sources"  # the page of reported runs whose source is not declared
 
 
@@ -57,12 +63,12 @@ def _as_published(config: str | None) -> str | None:
 
 def rows(site) -> pl.DataFrame:
     """Every reported headline value with its citation, the paper's words, and a reproduced twin if any."""
-    return queries.published_rows(site.con, SHOWN_METRICS)
+    return queries.published_rows(site.con, shown_metrics())
 
 
 def _metric_note(metric: str) -> str:
     """The metric's name beside a printed value that is not a headline metric (KEPLER's micro-averaged P@1)."""
-    return "" if metric in HEADLINE_METRICS else f' <span class="lb-ci">{esc(registry.metric_info(metric).label)}</span>'
+    return "" if metric in headline_metrics() else f' <span class="lb-ci">{esc(registry.metric_info(metric).label)}</span>'
 
 
 def _repro_cell(r: dict, prefix: str) -> object:
