@@ -271,6 +271,17 @@ def bear_fetch_manifest() -> dict:
     return manifest()
 
 
+def _manifest_of_the_shared_copy(monkeypatch) -> None:
+    """The fetch's manifest narrowed to the files ../shared/data/bear holds (its README as UPSTREAM-README.md), so an
+    archive made from that copy is a complete, checked download."""
+    from leaderboard.evaluate import bear_fetch
+
+    man = bear_fetch_manifest()
+    have = {rel: h for rel, h in man["files"].items()
+            if (BEAR_DIR / ("UPSTREAM-README.md" if rel == "README.md" else rel)).is_file()}
+    monkeypatch.setattr(bear_fetch, "manifest", lambda: {**man, "files": have})
+
+
 @needs_bear
 def test_fetch_bear_checks_every_file(tmp_path, capsys):
     man = bear_fetch_manifest()
@@ -289,12 +300,7 @@ def test_fetch_bear_checks_every_file(tmp_path, capsys):
 
 @needs_bear
 def test_fetch_bear_installs_a_checked_archive(tmp_path, monkeypatch, capsys):
-    from leaderboard.evaluate import bear_fetch
-
-    man = bear_fetch_manifest()
-    have = {rel: h for rel, h in man["files"].items()
-            if (BEAR_DIR / ("UPSTREAM-README.md" if rel == "README.md" else rel)).is_file()}
-    monkeypatch.setattr(bear_fetch, "manifest", lambda: {**man, "files": have})
+    _manifest_of_the_shared_copy(monkeypatch)
     dest = tmp_path / "dest"
     rc = main(["data", "fetch", "bear", "--url", _archive(tmp_path).as_uri(), "--dest", str(dest)])
     assert rc == 0, capsys.readouterr().err
@@ -338,15 +344,12 @@ def test_interval_contains_an_unrounded_value():
     for value in (1 / 3, 2 / 3, 1 / 7, 0.1234565, 0.0, 1.0):
         low, high = enclosing(value, value, value)
         assert low <= value <= high and high - low <= 2e-6
+
+
 @needs_bear
 def test_fetch_bear_never_replaces_a_folder_it_did_not_install(tmp_path, monkeypatch, capsys):
     """Issue 20: fetch_bear deleted dest/BEAR whoever made it; now only what its JSON manifest lists is replaced."""
-    from leaderboard.evaluate import bear_fetch
-
-    man = bear_fetch_manifest()
-    have = {rel: h for rel, h in man["files"].items()
-            if (BEAR_DIR / ("UPSTREAM-README.md" if rel == "README.md" else rel)).is_file()}
-    monkeypatch.setattr(bear_fetch, "manifest", lambda: {**man, "files": have})
+    _manifest_of_the_shared_copy(monkeypatch)
     dest = tmp_path / "dest"
     (dest / "BEAR").mkdir(parents=True)
     (dest / "BEAR" / "notes.txt").write_text("the user's own")
