@@ -86,3 +86,47 @@ def run_cli(args: list[str], capsys) -> tuple[int, str]:
     out = cap.out + cap.err
     assert "Traceback" not in out
     return rc, out
+
+
+def chromium_path() -> str | None:
+    for path in ("/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"):
+        if os.path.exists(path):
+            return path
+    return None
+
+
+def rendered_run_pages(site: Path, run_ids, browser=None) -> dict[str, str]:
+    """Run pages as a reader's browser shows them: each page's blocks turned into HTML by the site's own run-page
+    script (runs/page.js) in Chromium, through playwright (``browser``: one a test module already has open). Skipped
+    where either is missing (CI installs both; with LEADERBOARD_REQUIRE_BROWSER set it fails instead)."""
+    if browser is not None:
+        return _render_run_pages(browser, site, run_ids)
+    exe = chromium_path()
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        exe = None
+    if exe is None:
+        if os.environ.get("LEADERBOARD_REQUIRE_BROWSER"):
+            pytest.fail("Chromium and playwright are required here (LEADERBOARD_REQUIRE_BROWSER is set)")
+        pytest.skip("no Chromium or playwright on this machine (CI installs both)")
+    with sync_playwright() as p:
+        own = p.chromium.launch(executable_path=exe, args=["--no-sandbox", "--disable-gpu"])
+        try:
+            out = _render_run_pages(own, site, run_ids)
+        finally:
+            own.close()
+    return out
+
+
+def _render_run_pages(browser, site: Path, run_ids) -> dict[str, str]:
+    out = {}
+    tab = browser.new_page()
+    try:
+        for rid in run_ids:
+            tab.goto((Path(site) / "runs" / f"{rid}.html").resolve().as_uri(), wait_until="load")
+            assert tab.locator("pre.lb-run-data").count() == 0, f"run page {rid} was not rendered"
+            out[rid] = tab.content()
+    finally:
+        tab.close()
+    return out

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import html
 import http.server
 import json
 import os
@@ -15,7 +16,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from conftest import ROOT, example, place, with_run_id
+from conftest import ROOT, chromium_path, example, place, rendered_run_pages, with_run_id
 from leaderboard.render import tables
 from leaderboard.render.build import BuildError, build_site
 
@@ -137,7 +138,27 @@ def test_hostile_strings_render_as_text(site) -> None:
         assert "<script>alert(" not in text, page
     run_pages = [p.read_text() for p in (site / "runs").glob("*.html") if "alert(" in p.read_text()]
     assert len(run_pages) == 1 and "&lt;img src=x onerror=alert(1)&gt; {{ config }} **bold** [x](javascript:alert(1)) &lt;/script&gt;" in run_pages[0]
-    assert "&lt;script&gt;alert(&#x27;cite&#x27;)&lt;/script&gt; Petroni et al." in run_pages[0]
+    assert "&lt;script&gt;alert('cite')&lt;/script&gt; Petroni et al." in run_pages[0]
+
+
+def test_hostile_run_page_renders_its_strings_as_text(site, browser, server) -> None:
+    """A run page's blocks become the page in the browser (site/assets/run-page.js) as text nodes only: the hostile
+    strings of a run file show as they are written, no element or script of theirs exists, and a javascript: URL
+    never becomes a link."""
+    rid = next(p.stem for p in (site / "runs").glob("*.html") if "alert(" in p.read_text())
+    ctx, tab = _tab(browser)
+    dialogs = []
+    tab.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    tab.goto(f"{server}/runs/{rid}.html", wait_until="networkidle")
+    article = tab.locator("article")
+    assert "<img src=x onerror=alert(1)> {{ config }} **bold** [x](javascript:alert(1)) </script>" in article.inner_text()
+    assert "<script>alert('cite')</script> Petroni et al." in article.inner_text()
+    assert article.locator("img").count() == 0 and article.locator("script").count() == 0
+    hrefs = article.evaluate("(a) => Array.from(a.querySelectorAll('a')).map((x) => x.getAttribute('href'))")
+    assert hrefs and not any(h.lower().startswith(("javascript:", "data:")) for h in hrefs)
+    assert tab.locator("pre.lb-run-data").count() == 0 and article.locator("h2").count() >= 4  # rendered, raw data gone
+    assert dialogs == []
+    ctx.close()
 
 
 def test_hostile_model_name_is_refused_before_anything_is_built(tmp_path) -> None:
@@ -173,11 +194,7 @@ def test_same_runs_give_a_byte_identical_site(site, tmp_path) -> None:
 # --- in a real browser ---------------------------------------------------------------------------
 
 
-def _chromium() -> str | None:
-    for path in ("/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"):
-        if os.path.exists(path):
-            return path
-    return None
+_chromium = chromium_path  # test_site_reader imports it from here
 
 
 @pytest.fixture(scope="module")
@@ -461,21 +478,30 @@ def test_vega_is_loaded_only_where_a_chart_is(browser, server) -> None:
     ctx.close()
 
 
-def test_run_pages_are_compact_pages_at_their_old_urls(site) -> None:
-    """Issue 22 (scale): a run page is its body in a small page of its own (the site's stylesheets, a one-line header
-    with the site's sections), not MkDocs Material's whole chrome (19 KB of navigation, search and scripts a page:
-    250 MB at 10,000 runs). Its URL stays runs/<run_id>.html and the sitemap lists it."""
+def test_run_pages_are_small_pages_at_their_old_urls(site, browser, server) -> None:
+    """Issue 22 (scale): a run page is its title and its data (the blocks site/assets/run-page.js turns into the page;
+    the raw data for a reader without JavaScript) in a small page: the site's stylesheets, a one-line header, one
+    script shared by every run page, none of MkDocs Material's chrome (19 KB a page: 250 MB at 10,000 runs). Its URL
+    stays runs/<run_id>.html and the sitemap lists it."""
     page = (site / "runs" / "9bc2dd34d613390d.html").read_text()
-    body = page[page.index('<h1 id="run-title">'):page.index("</article>")]
-    assert len(page) - len(body) < 4000, len(page) - len(body)
+    data = page[page.index('<pre class="lb-run-data">'):page.index("</pre>")]
+    assert len(page) - len(data) < 1600, len(page) - len(data)
+    assert page.count("<script") == 1 and '<script src="page.js"></script>' in page
     assert "md-tabs" not in page and "md-search" not in page and "bundle." not in page and "__config" not in page
     assert re.search(r'<link rel="stylesheet" href="\.\./assets/stylesheets/main\.[0-9a-f]+\.min\.css">', page)
-    assert '<link rel="stylesheet" href="../assets/leaderboard.css">' in page
-    assert '<a href="../leaderboard.html">Leaderboard</a>' in page and 'href="../index.html"' in page
+    assert '<link rel="stylesheet" href="../assets/leaderboard.css">' in page and 'href="../index.html"' in page
     assert '<link rel="canonical" href="https://compression-leaderboard.github.io/compression-leaderboard/runs/9bc2dd34d613390d.html">' in page
     assert "<title>compression-leaderboard/demo-bert-trex · Global magnitude (L1) pruning 80% of all · LAMA T-REx - " in page
-    assert not (site / "runs" / "_shell.html").exists()
+    assert not (site / "runs" / "_shell.html").exists() and not list((site / "runs").glob("*.json"))
     assert "runs/9bc2dd34d613390d.html</loc>" in (site / "sitemap.xml").read_text()
+    # in the browser: the header has the site's sections, and the blocks are the page
+    ctx, tab = _tab(browser)
+    tab.goto(f"{server}/runs/9bc2dd34d613390d.html", wait_until="networkidle")
+    assert tab.locator('.lb-mini-header nav a[href="../leaderboard.html"]').inner_text() == "Leaderboard"
+    assert tab.locator("pre.lb-run-data").count() == 0
+    assert tab.locator("article h2").all_inner_texts()[:3] == ["Results", "Per relation (P@1)", "Compression"]
+    assert tab.locator("article .lb-page-status").count() == 1
+    ctx.close()
 
 
 def test_compact_run_page_follows_the_dark_mode(browser, server) -> None:
@@ -494,15 +520,14 @@ def test_compact_run_page_follows_the_dark_mode(browser, server) -> None:
 def test_run_page_basics(site) -> None:
     page = (site / "runs" / "9bc2dd34d613390d.html").read_text()
     assert "compression-leaderboard/demo-bert-trex · Global magnitude (L1) pruning 80% of all · LAMA T-REx" in page
-    assert 'href="9bc2dd34d613390d.json"' in page and json.loads((site / "runs" / "9bc2dd34d613390d.json").read_text())
-    # the run file beside its page: the committed JSON, without its indentation (issue 22, scale)
-    committed = next((ROOT / "runs").rglob("9bc2dd34d613390d.json")).read_text()
-    served = (site / "runs" / "9bc2dd34d613390d.json").read_text()
-    assert json.loads(served) == json.loads(committed) and "\n" not in served and len(served) < 0.9 * len(committed)
+    # the run file: in the repository, at the commit the site was built from (issue 22, scale: no copy in the site)
+    assert '["a","@repo/runs/encoder/compression-leaderboard--demo-bert-trex/9bc2dd34d613390d.json","run file (JSON)"]' in page
+    repo = json.loads(re.search(r"window\.LB_SITE=(\{.*?\});", (site / "runs" / "page.js").read_text()).group(1))["repo"]
+    assert re.fullmatch(r"https://github\.com/compression-leaderboard/compression-leaderboard/blob/[0-9a-f]{12}/", repo), repo
     base = json.loads(next((ROOT / "runs").rglob("4f77a6412579a8db.json")).read_text())
-    assert base["compression"] == [] and 'href="4f77a6412579a8db.html"' in page  # the uncompressed baseline
+    assert base["compression"] == [] and '["a","4f77a6412579a8db.html",' in page  # the uncompressed baseline
     assert "P19 · place of birth" in page or "P103 · native language" in page  # relation names from the LAMA data
-    reported = [p.read_text() for p in (site / "runs").glob("*.html") if ">reported</span>" in p.read_text()]
+    reported = [p.read_text() for p in (site / "runs").glob("*.html") if '["badge","reported",' in p.read_text()]
     # a BibTeX block for each reported source, with the source's fields (author, title, year), not the whole citation
     # as a title; the hostile citation that matches no citation shape is a note of an @misc entry
     assert reported and all(re.search(r"@(inproceedings|article|misc)\{", r) for r in reported)
@@ -567,22 +592,24 @@ def test_toy_models_are_on_the_demo_page_and_nowhere_in_the_main_tables(site) ->
     assert models.index("SmolLM2-135M-Instruct.Q4_1.gguf") < models.index('id="toy-models"') < models.index("demo-bert-trex")
 
 
-def test_a_checkpoint_that_arrived_quantized_says_what_kept_means(site) -> None:
+def test_a_checkpoint_that_arrived_quantized_says_what_kept_means(site, browser) -> None:
     sentence = ("Already quantized as distributed (GGUF Q4_1: 79% of weights Q4_1, 21% Q8_0, &lt;1% F32); "
                 "&#x27;kept&#x27; is relative to that checkpoint, not to its unquantized base model "
                 "HuggingFaceTB/SmolLM2-135M-Instruct.")
     model = (site / GGUF_MODEL).read_text()
     assert sentence in model and "<dt>base model</dt><dd>HuggingFaceTB/SmolLM2-135M-Instruct</dd>" in model
-    base_page = (site / "runs" / f"{GGUF_BASELINE}.html").read_text()
-    compressed = [p.read_text() for p in (site / "runs").glob("*.html")
+    compressed = [p.stem for p in (site / "runs").glob("*.html")
                   if "SmolLM2-135M-Instruct.Q4_1.gguf · Global magnitude (L1) pruning 50% of all · LAMA T-REx" in p.read_text()]
     assert len(compressed) == 1
+    shown = rendered_run_pages(site, [GGUF_BASELINE, compressed[0]], browser)
+    base_page, compressed = shown[GGUF_BASELINE], [shown[compressed[0]]]
     for page in (base_page, compressed[0]):
-        assert sentence in page
+        assert html.unescape(sentence) in html.unescape(page)
         assert "<dt>weights per tensor type</dt><dd>79% of weights Q4_1, 21% Q8_0, &lt;1% F32</dd>" in page
     assert "<dt>bits per weight</dt><dd>5.74 as stored (96,576,768 bytes" in base_page  # not the 32 of float32 memory
     assert f'href="{GGUF_BASELINE}.html">its baseline (the checkpoint as distributed)</a>' in compressed[0]
-    assert "<td>the checkpoint, as distributed</td>" in compressed[0] and "<td>this run</td>" in compressed[0]
+    assert '<td data-label="Done by">the checkpoint, as distributed</td>' in compressed[0]
+    assert '<td data-label="Done by">this run</td>' in compressed[0]
     # the as-distributed row of the tables shows the stored bits per weight, and every page that lists the
     # model's rows carries the sentence
     row = next(r for r in re.findall(r"<tr .*?</tr>", (site / "leaderboard.html").read_text(), re.S)
@@ -716,8 +743,13 @@ def synthetic_server(synthetic_site):
 def test_synthetic_build_says_so_on_every_page(synthetic_site) -> None:
     pages = [p for p in synthetic_site.rglob("*.html") if p.name != "404.html"]
     assert len(pages) > 400
-    missing = [str(p.relative_to(synthetic_site)) for p in pages
-               if 'class="lb-banner' not in p.read_text() or "synthetic</strong>" not in p.read_text()]
+    def says_synthetic(p) -> bool:
+        text = p.read_text()
+        if p.parent.name == "runs":  # a run page's banner is in its blocks (the run-page script shows it)
+            return '["p","lb-banner lb-page-status",' in text and '["b","synthetic"]' in text
+        return 'class="lb-banner' in text and "synthetic</strong>" in text
+
+    missing = [str(p.relative_to(synthetic_site)) for p in pages if not says_synthetic(p)]
     assert missing == []
     assert "lb-synthetic" in (synthetic_site / "leaderboard.html").read_text()  # the badge in the first column
 

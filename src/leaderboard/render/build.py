@@ -19,6 +19,7 @@ from ..gitutil import git_out
 from ..store import IngestError, ingest
 from ..validate import validate_paths
 from . import charts, metrics, queries
+from .html import script_json
 from .pages import board, compare, demo, downloads, families, home, indexes, methods, models, runs
 from .pages.published import build_published
 from .pages.runs import RUN_SHELL, RUN_TITLE_MARKER
@@ -167,69 +168,68 @@ def run_changes(runs: Path, since: str | None = None) -> dict:
             "uncommitted": sorted(set(untracked) | set(staged))}
 
 
-def copy_run_files(runs: Path, db: Path, out: Path) -> None:
-    """Each run's file beside its page (runs/<run_id>.json), linked from the page as the raw JSON: the same JSON
-    without the indentation (issue 22, scale: 4.1 KB -> 2.2 KB a synthetic run; the file as committed, indented, is
-    in the repository at the path the page names)."""
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        paths = con.execute("SELECT run_id, path FROM runs ORDER BY run_id").fetchall()
-    finally:
-        con.close()
-    for rid, rel in paths:
-        text = (runs / rel).read_text(encoding="utf-8")  # validated and ingested above: a bounded, valid run file
-        (out / "runs" / f"{rid}.json").write_text(json.dumps(json.loads(text), ensure_ascii=False, separators=(",", ":")),
-                                                  encoding="utf-8")
-
-
 def _tabs(shell: str) -> list[tuple[str, str]]:
     """The site's sections (href, label) as MkDocs rendered them in the shell's tabs (mkdocs.yml's nav: one list)."""
     return [(html.unescape(h), re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", "", t))).strip())
             for h, t in re.findall(r'<a href="([^"]*)" class="md-tabs__link">(.*?)</a>', shell, re.S)]
 
 
+RUN_SCRIPT = "page.js"  # runs/page.js: the site's sections and repository, then site/assets/run-page.js
+
+
 def run_page_template(shell: str) -> tuple[str, str]:
-    """A compact page around a run's body (issue 22, scale): the site's head (its stylesheets, the palette the reader
-    chose), a one-line header with the site's sections and a one-line footer; none of MkDocs Material's navigation,
-    search or scripts (about 19 KB a page). Returns (before the body, after it); the head holds the marker
+    """A run page around its title and data (issue 22, scale: about 1 KB besides the run's own data): the site's
+    stylesheets, canonical link and icon from the head MkDocs rendered for the shell, a one-line header and footer,
+    and one script shared by every run page (runs/page.js: the palette the reader chose, the site's sections, the
+    blocks turned into the page). Returns (before the title, after the data); the head holds the marker
     ``RUN_TITLE_MARKER`` (title) and the shell's file name (canonical link)."""
     head = shell[:shell.index("</head>")]
-    head = "\n".join(line.strip() for line in head.splitlines() if line.strip())
-    head = re.sub(r'\s*<meta name="generator"[^>]*>', "", head)
+    keep = [m.group(0) for m in re.finditer(r'<link rel="(?:canonical|icon|stylesheet)"[^>]*>', head)]
+    title = re.search(r"<title>.*?</title>", head, re.S)
     m = re.search(r'<body [^>]*>', shell)
     body_tag = m.group(0) if m else "<body>"
-    # the palette the reader chose on the site (Material keeps it in localStorage), else the system's dark mode
-    palette = ('<script>var c=(__md_get("__palette")||{}).color;if(c){for(var k in c)if(k!=="media")'
-               'document.body.setAttribute("data-md-color-"+k,c[k])}else if(matchMedia("(prefers-color-scheme: dark)")'
-               '.matches)document.body.setAttribute("data-md-color-scheme","slate")</script>')
     home = next((h for h, _ in _tabs(shell)), "../index.html")
-    nav = " ".join(f'<a href="{html.escape(h)}">{html.escape(t)}</a>' for h, t in _tabs(shell)[1:])
     site_name = re.search(r'<a href="[^"]*" title="([^"]*)" class="md-header__button md-logo"', shell)
     name = site_name.group(1) if site_name else "Home"
-    before = (f"{head}\n</head>\n{body_tag}\n{palette}\n"
-              f'<a href="#run-title" class="md-skip">Skip to content</a>\n'
+    before = ('<!doctype html>\n<html lang="en" class="no-js">\n<head>\n<meta charset="utf-8">\n'
+              '<meta name="viewport" content="width=device-width,initial-scale=1">\n'
+              + (title.group(0) if title else f"<title>{RUN_TITLE_MARKER}</title>") + "\n" + "\n".join(keep)
+              + f'\n</head>\n{body_tag}\n<script src="{RUN_SCRIPT}"></script>\n'
+              '<a href="#run-title" class="md-skip">Skip to content</a>\n'
               f'<header class="lb-mini-header"><a class="lb-mini-home" href="{html.escape(home)}">{name}</a>'
-              f'<nav aria-label="Site">{nav}</nav></header>\n'
+              '<nav aria-label="Site"></nav></header>\n'
               '<main class="md-main"><div class="md-main__inner md-grid"><div class="md-content" data-md-component="content">'
               '<article class="md-content__inner md-typeset">\n')
     after = (f'\n</article></div></div></main>\n<footer class="lb-mini-footer md-typeset"><a href="{html.escape(home)}">'
-             f"{name}</a> · one page per run, compact: the site's navigation and search are on every other page"
-             "</footer>\n</body>\n</html>\n")
+             f"{name}</a></footer>\n</body>\n</html>\n")
     return before, after
 
 
-def write_run_pages(out: Path, run_pages: dict[str, tuple[str, str]]) -> None:
-    """Each run's page at runs/<run_id>.html (the URL it always had), compact (run_page_template), from the shell
-    MkDocs rendered at the depth of runs/ (for the site's head: stylesheets with their hashed names, canonical URL)."""
+def run_page(before: str, after: str, shell_name: str, rid: str, title: str, data: str) -> str:
+    """One run page: its title, and its blocks as JSON in a <pre> (the raw data without JavaScript; HTML-escaped, so
+    no run file's text is ever markup)."""
+    return (before.replace(RUN_TITLE_MARKER, html.escape(title)).replace(shell_name, f"{rid}.html")
+            + f'<h1 id="run-title">{html.escape(title)}</h1>\n<pre class="lb-run-data">{html.escape(data, quote=False)}</pre>'
+            + after)
+
+
+def write_run_pages(out: Path, run_pages: dict[str, tuple[str, str]], repository: str = "",
+                    commit: str | None = None) -> None:
+    """Each run's page at runs/<run_id>.html (the URL it always had; run_page), from the shell MkDocs rendered at
+    the depth of runs/ (for the site's head: stylesheets with their hashed names, canonical URL), and the one script
+    they share. ``repository``/``commit``: where a page links its run file (the repository at the commit built)."""
     shell_path = out / RUN_SHELL.replace(".md", ".html")
     shell = shell_path.read_text(encoding="utf-8")
     if f"<title>{RUN_TITLE_MARKER}" not in shell or "</head>" not in shell:
         raise BuildError(f"{shell_path}: the run page shell has no title marker")
     shell_name = shell_path.name
     before, after = run_page_template(shell)
-    for rid, (title, body) in run_pages.items():
-        page = before.replace(RUN_TITLE_MARKER, html.escape(title)).replace(shell_name, f"{rid}.html") + body + after
-        (out / "runs" / f"{rid}.html").write_text(page, encoding="utf-8")
+    for rid, (title, data) in run_pages.items():
+        (out / "runs" / f"{rid}.html").write_text(run_page(before, after, shell_name, rid, title, data), encoding="utf-8")
+    repo = f"{repository.rstrip('/')}/blob/{commit or 'main'}/" if repository else ""
+    site = {"nav": [[h, t] for h, t in _tabs(shell)[1:]], "repo": repo}
+    script = (out / "assets" / "run-page.js").read_text(encoding="utf-8")
+    (out / "runs" / RUN_SCRIPT).write_text(f"window.LB_SITE={script_json(site)};\n{script}", encoding="utf-8")
     shell_path.unlink()
     _sitemap_runs(out, shell_name, sorted(run_pages))
 
@@ -283,8 +283,8 @@ def _copy_store(db: Path, target: Path) -> None:
         con.close()
 
 
-def mkdocs_build(root: Path, out: Path, generated: Path, site_url: str | None = None) -> str:
-    """Run MkDocs; returns the site URL it used (mkdocs.yml's, or ``site_url``)."""
+def mkdocs_build(root: Path, out: Path, generated: Path, site_url: str | None = None) -> tuple[str, str]:
+    """Run MkDocs; returns the site URL it used (mkdocs.yml's, or ``site_url``) and the repository's (``extra``)."""
     from mkdocs.commands.build import build
     from mkdocs.config import load_config
     from mkdocs.exceptions import Abort, ConfigurationError
@@ -299,7 +299,8 @@ def mkdocs_build(root: Path, out: Path, generated: Path, site_url: str | None = 
         extra = {"site_url": site_url} if site_url else {}
         config = load_config(str(root / "mkdocs.yml"), site_dir=str(out.resolve()), strict=True, **extra)
         build(config)
-        return str(config.get("site_url") or "")
+        repository = (config.get("extra") or {}).get("repository")
+        return str(config.get("site_url") or ""), repository if isinstance(repository, str) else ""
     except (Abort, ConfigurationError) as e:
         raise BuildError(f"mkdocs build --strict failed: {e}") from None
     finally:
@@ -404,12 +405,11 @@ def build_site(runs: Path, out: Path, root: Path, work: Path, log=print, since: 
     _check_output(out)
     staging = _staging(out)
     try:
-        url = mkdocs_build(root, staging, generated, site_url)
+        url, repository = mkdocs_build(root, staging, generated, site_url)
         seconds["mkdocs"] = time.perf_counter() - t
         cpu["mkdocs"] = cpu_now() - c
         t, c = time.perf_counter(), cpu_now()
-        write_run_pages(staging, run_pages)
-        copy_run_files(runs, db, staging)
+        write_run_pages(staging, run_pages, repository, build_info(root).get("commit"))
         _fix_404(staging, url)
         (staging / SITE_MARKER).write_text("built by `leaderboard build`; the folder is replaced on the next build\n")
         _check_output(out)

@@ -93,16 +93,3 @@ def page_status(rows: pl.DataFrame) -> str:
     parts = [f"{v:,} {what[k]}" for k, v in n.items() if v]
     total = rows.height
     return _status_div(f"this page holds {total:,} result{'s' if total != 1 else ''}: " + "; ".join(parts) + ".")
-
-
-def run_status(r: dict) -> str:
-    """A run page's banner: what this one result is."""
-    if r["source_kind"] == "synthetic":
-        text = "a <strong>synthetic</strong> run (made by <code>leaderboard synthetic</code> for tests): not a measurement."
-    elif r["source_kind"] == "reported":
-        text = "a result <strong>reported</strong> in a paper, copied as printed (not reproduced by this runner)."
-    else:
-        text = "a result <strong>reproduced</strong> by this runner" + (" on a toy model" if r["toy"] else "") + "."
-    if r["toy"] and r["source_kind"] != "reproduced":
-        text += " Its model is a <strong>toy</strong> model."
-    return _status_div("this page holds " + text)

@@ -53,7 +53,21 @@ def build(site: Site, h: pl.DataFrame, model_id: str) -> None:
                  r["forgotten"], r["learned"], r["kept"], r["compared"]] for r in forgot.iter_rows(named=True)]
         parts.append(table(["Compression", "Task", "Forgotten", "Newly right", "Kept", "Compared"], rows,
                            cls="lb-table lb-cards lb-title-first", numeric={2, 3, 4, 5}))  # cards on a phone
+    parts += _every_run(m)
     site.page(f"models/{model_slug(model_id)}.md", f"Model: {model_id}", block(*parts), rows=m)
+
+
+def _every_run(m: pl.DataFrame) -> list[Safe]:
+    """Every run of the model by compression, each evaluation a link to its run page: what the site search finds a
+    run by (a model and a compression; issue 22: the search index holds a line per model and compression, never a
+    page per run, and the run pages stay out of it)."""
+    rows = m.select("method_label", "task", "run_id").unique().sort("method_label", "task", "run_id")
+    items = []
+    for (label,), g in rows.group_by("method_label", maintain_order=True):
+        runs = ", ".join(link(f"../runs/{r['run_id']}.html", metrics.task_name(r["task"]))
+                         for r in g.iter_rows(named=True))
+        items.append(f"<li>{esc(metrics.cap(label))}: {runs}</li>")
+    return [Safe('<h2 id="every-run">Every run, by compression</h2><ul class="lb-every-run">' + "".join(items) + "</ul>")]
 
 
 def _related(site: Site, h: pl.DataFrame, m: pl.DataFrame, first: dict) -> list[Safe]:
