@@ -154,7 +154,7 @@ def test_a_new_suite_is_one_module(toy_suite, capsys) -> None:
     assert "--capitals-file " + str((toy_suite / "capitals.jsonl").resolve()) in command
     spec = run_spec_from_args(build_parser().parse_args(shlex.split(command)[1:] + ["--device", "cpu",
                                                                                    "--out", "runs"]))
-    assert toy_suite / planned_paths(spec, check(spec))["capitals:world"] == path
+    assert toy_suite / planned_paths(check(spec))["capitals:world"] == path
     # a sweep: the suite's path setting resolves against the sweep's folder, its alias canonicalises
     (toy_suite / "sweep.yaml").write_text(textwrap.dedent("""\
         name: capitals
