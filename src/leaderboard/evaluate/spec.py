@@ -155,8 +155,14 @@ class Suite:
     uses: ClassVar[tuple[str, ...]] = ("limit",)  # run settings beyond its own that it reads (for the command)
     example: ClassVar[str] = ""  # an --eval example
     fetch_help: ClassVar[str | None] = None  # what `leaderboard data fetch <name>` gets; None: nothing to fetch
+    label: ClassVar[str] = ""  # its short name in labels and chart titles (LAMA); default: its name
+    synthetic_tasks: ClassVar[dict[str, tuple[str, ...]]] = {}  # family -> the tasks synthetic runs are made for
 
     # --- names ---------------------------------------------------------------------------------
+
+    @property
+    def short_label(self) -> str:
+        return self.label or self.name
 
     def canonical(self, task: str) -> str:
         """The task a run file records for what ``--eval`` said."""
@@ -226,6 +232,12 @@ class Suite:
         raise NotImplementedError
 
     def evaluate(self, spec, lm, task: str, prepared: Prepared, progress: bool) -> Outcome:
+        raise NotImplementedError
+
+    def synthetic_result(self, task: str, n: int, level: float, keep: float, rng, metric):
+        """A plausible made-up result of ``task`` for synthetic runs (synthetic.py; tests and benchmarks only): ``level``
+        the model's uncompressed knowledge (0..1), ``keep`` the share a pipeline keeps, ``rng`` a random.Random,
+        ``metric(value, n, rng)`` a MetricValue. Suites without ``synthetic_tasks`` are never asked."""
         raise NotImplementedError
 
     def fetch(self, url: str | None, dest: Path | None, sha256: str | None, progress: bool, max_bytes: int) -> None:
