@@ -22,7 +22,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import ConfigDict, Field, Strict, StringConstraints, field_validator
+from pydantic import ConfigDict, Field, Strict, StringConstraints
 from pydantic.dataclasses import dataclass as pydantic_dataclass
 
 from .compress.calibration import DEFAULT as DEFAULT_CALIBRATION
@@ -75,12 +75,6 @@ class RunSettings:
     keep_facts: Bool = Field(True, description="record per-fact outcomes in the run file (--no-facts: leave them out)",
                              json_schema_extra={"record": "never", "flag": "--no-facts"})
     out: OsPath = Field(Path("runs"), description="runs folder", json_schema_extra={"record": "never"})
-
-    @field_validator("relations", mode="before")
-    @classmethod
-    def _relations(cls, value):
-        """'P19,P20' (as a flag gives them) or a list."""
-        return (value.split(",") if value else None) if isinstance(value, str) else value
 
 
 def settings_fields() -> dict:

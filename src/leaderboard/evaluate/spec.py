@@ -96,9 +96,16 @@ def flags_of(fields: dict) -> list[Flag]:
     return out
 
 
+def comma_list(text: str) -> list[str] | None:
+    """A list setting's flag text: comma-separated ('P19,P20'); empty: not given."""
+    return text.split(",") if text else None
+
+
 def _base_type(annotation) -> Any:
-    """int, Path or str: what a flag's text becomes before the settings model validates it."""
+    """int, Path, str or comma_list: what a flag's text becomes before the settings model validates it."""
     origin = typing.get_origin(annotation)
+    if origin is list:
+        return comma_list
     if origin is typing.Annotated:
         return _base_type(typing.get_args(annotation)[0])
     if origin in (typing.Union, types.UnionType):
