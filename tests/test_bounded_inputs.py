@@ -168,7 +168,7 @@ def test_the_seed_enters_the_run_id_only_where_it_changes_results() -> None:
 
         spec = make_spec("t", model=DEMO_MODEL, evals=["lama:trex"], lama_dir=packaged_root(), seed=seed, device="cpu",
                          compression=[spec_step(criterion)])
-        return planned_paths(spec, check(spec))["lama:trex"]
+        return planned_paths(check(spec))["lama:trex"]
 
     assert path("random", 0) != path("random", 1)  # another random mask: another run
     assert path("l1", 0) == path("l1", 1)  # magnitude pruning does not depend on the seed

@@ -154,7 +154,7 @@ def test_a_new_suite_is_one_module(toy_suite, capsys) -> None:
     assert "--capitals-file " + str((toy_suite / "capitals.jsonl").resolve()) in command
     spec = run_spec_from_args(build_parser().parse_args(shlex.split(command)[1:] + ["--device", "cpu",
                                                                                    "--out", "runs"]))
-    assert toy_suite / planned_paths(spec, check(spec))["capitals:world"] == path
+    assert toy_suite / planned_paths(check(spec))["capitals:world"] == path
     # a sweep: the suite's path setting resolves against the sweep's folder, its alias canonicalises
     (toy_suite / "sweep.yaml").write_text(textwrap.dedent("""\
         name: capitals
@@ -210,3 +210,22 @@ def test_the_registry_states_the_three_suites() -> None:
                           "--num-fewshot", "--lm-eval-include"}
     assert flags["--lama-pairs"].choices == ("all", "unique") and flags["--num-fewshot"].type is int
     assert flags["--bear-dir"].type is Path and flags["--bear-bos"].metavar == "TOKEN"
+
+
+def test_chart_titles_and_synthetic_tasks_come_from_the_registry(toy_suite) -> None:
+    """Before: the pareto chart's y title was 'P@1 (LAMA) / accuracy (lm-eval)' for any mix, BEAR's panels included,
+    and a new suite's panels were called 'accuracy'; synthetic.py listed LAMA's and lm-eval's tasks itself."""
+    from leaderboard import synthetic
+    from leaderboard.render.charts import _metric_title
+
+    assert _metric_title(["lama:trex", "lama:google-re"]) == "P@1"
+    assert _metric_title(["bear:bear"]) == "BEAR accuracy"
+    assert _metric_title(["lama:trex", "bear:bear"]) == "P@1 (LAMA) / BEAR accuracy, per panel"
+    assert _metric_title(["capitals:world"]) == "Capital hit rate"  # the toy suite's own headline label
+    assert _metric_title(["lama:trex", "capitals:world", "lm-eval:boolq"]) == \
+        "P@1 (LAMA) / Capital hit rate (capitals) / Accuracy (lm-eval), per panel"
+    assert synthetic.synthetic_tasks("encoder") == ["lama:trex", "lama:google-re", "lama:squad", "lama:conceptnet"]
+    assert synthetic.synthetic_tasks("decoder") == ["lama:trex", "lm-eval:boolq", "lm-eval:piqa", "lm-eval:winogrande"]
+    runs = synthetic.generate(450)
+    assert {r.evaluation.task for r in runs} == {"lama:trex", "lama:google-re", "lama:squad", "lama:conceptnet"}
+    assert all(r.results[0].relations for r in runs)  # LAMA's made-up results are per relation, as its real ones

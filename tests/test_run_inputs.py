@@ -250,7 +250,7 @@ def test_an_evaluation_whose_run_file_fails_is_kept_and_can_be_finished(tmp_path
     lm = load_model(spec)
     lm.model_id = "my model"
     with pytest.raises(UnfinishedRun) as e:
-        run_loaded(spec, checked, lm, pending_tasks(spec, checked, None), progress=False, log=lambda *_: None)
+        run_loaded(checked, lm, pending_tasks(checked, None), progress=False, log=lambda *_: None)
     message = str(e.value)
     assert "\n" not in message and "model.id" in message and "leaderboard run --finish" in message
     (kept,) = (tmp_path / "unfinished").glob("*.json")

@@ -45,9 +45,9 @@ def run(model: str, evals: str | Sequence[str], compress: Iterable[str | Step | 
     spec = run_spec(model, evals, compress, **settings)
     checked = check(spec)
     tasks = checked.tasks
-    lm = load_model(spec)
+    lm = load_model(checked.spec)
     runs = []
-    for _task, run_file, _comp in iter_runs(spec, checked, lm, tasks, progress=progress):
+    for _task, run_file, _comp in iter_runs(checked, lm, tasks, progress=progress):
         if write:
             write_run(run_file, spec.out, force=force)
         runs.append(run_file)

@@ -185,16 +185,9 @@ def run_spec_from_args(args: argparse.Namespace):
         return spec_from_yaml(args.spec)
     if not args.model or not args.eval:
         raise SpecError("--model and --eval are required (or --spec FILE.yaml)")
-    return make_spec(
-        "leaderboard run", model=args.model, model_id=args.model_id, allow_hub=args.allow_hub, revision=args.revision,
-        cache_dir=args.cache_dir,
-        compression=[parse_step(s) for s in args.compress], evals=args.eval,
-        relations=args.relations.split(",") if args.relations else None, limit=args.limit,
-        batch_size=args.batch_size, device=args.device, dtype=args.dtype, seed=args.seed,
-        **{f.field: getattr(args, f.field) for f in _suite_flags() if getattr(args, f.field) is not None},
-        keep_facts=not args.no_facts, out=args.out if args.out is not None else DEFAULT_RUNS, calibration=args.calibration,
-        calibration_samples=args.calibration_samples, calibration_seq_len=args.calibration_seq_len,
-        base_model=args.base_model)
+    given = {f.field: getattr(args, f.field) for f in _settings_flags() if getattr(args, f.field) is not None}
+    return make_spec("leaderboard run", model=args.model, compression=[parse_step(s) for s in args.compress],
+                     evals=args.eval, **given)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -217,7 +210,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         if args.check_only:
             from .runner import check, planned_paths
 
-            planned = planned_paths(spec, check(spec)) or {}
+            planned = planned_paths(check(spec)) or {}
             print(f"ok: {spec.model} checked ({', '.join(spec.evals)}); nothing loaded or written"
                   + "".join(f"\n  {task} -> {path}" for task, path in planned.items()))
             return 0
@@ -558,10 +551,13 @@ def _compress_help() -> str:
             "each method's fields")
 
 
-def _suite_flags() -> list:
+def _settings_flags() -> list:
+    """Every settings flag of ``leaderboard run``: the shared run settings', then each suite's (generated from their
+    settings models: run_settings.RunSettings and each suite's Settings)."""
     from .evaluate import registry as suites
+    from .run_settings import run_flags
 
-    return [f for suite in suites.all_suites() for f in suite.flags()]
+    return [*run_flags(), *(f for suite in suites.all_suites() for f in suite.flags())]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -579,44 +575,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-site", action="store_true", help="stop after the summary")
     p.set_defaults(func=cmd_demo)
 
-    from .compress import calibration
+    from .evaluate import registry as suites
+    from .run_settings import run_flags
 
     p = sub.add_parser("run", help="compress a model, probe it, write one run file per evaluation")
     p.add_argument("--model", help="local checkpoint folder, builtin:demo-model (the bundled demo), or a hub id with --allow-hub")
-    p.add_argument("--model-id", help="the model's name in run files (default: folder name, or the hub id)")
-    p.add_argument("--allow-hub", action="store_true", help="allow downloading from the Hugging Face hub")
-    p.add_argument("--revision", help="hub revision (branch, tag or commit)")
-    p.add_argument("--cache-dir", type=Path, help="hub cache folder (default: the Hugging Face default)")
     p.add_argument("--compress", action="append", default=[], metavar="STEP", help=_compress_help())
-    p.add_argument("--base-model", metavar="ID",
-                   help="the uncompressed model this checkpoint was derived from (quantized, pruned, distilled): "
-                        "retention is computed against its baseline. A checkpoint's own quantization_config is read "
-                        "and recorded as the steps it already has")
-    p.add_argument("--calibration", default=calibration.DEFAULT, metavar="SET",
-                   help="calibration text for data-driven methods (SparseGPT, Wanda, GPTQ, AWQ, SmoothQuant): "
-                        "builtin:austen (public-domain novels, probe facts removed), builtin:default (a short "
-                        "text, for smoke tests) or a UTF-8 text file (default: %(default)s)")
-    p.add_argument("--calibration-samples", type=int, default=calibration.DEFAULT_SAMPLES, metavar="N",
-                   help="calibration sequences (default: %(default)s)")
-    p.add_argument("--calibration-seq-len", type=int, default=calibration.DEFAULT_SEQ_LEN, metavar="L",
-                   help="tokens per sequence (default: %(default)s)")
-    from .evaluate import registry as suites
-
     p.add_argument("--eval", action="append", default=[], metavar="TASK", help=suites.eval_help())
-    p.add_argument("--spec", type=Path, help="a YAML run spec instead of the flags above")
+    p.add_argument("--spec", type=Path, help="a YAML run spec instead of the flags")
+    for f in run_flags():  # the shared run settings, generated from run_settings.RunSettings
+        f.add_to(p)
     for suite in suites.all_suites():  # each suite's own options, generated from its settings model
         g = p.add_argument_group(f"{suite.name} ({suite.title})")
         for f in suite.flags():
-            g.add_argument(f.flag, dest=f.field, type=f.type, default=None, metavar=f.metavar, choices=f.choices,
-                           help=f.help)
-    p.add_argument("--relations", help="comma-separated relation ids (default: all)")
-    p.add_argument("--limit", type=int, help="at most this many facts per relation")
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--device", default="auto", help="cpu, cuda, cuda:1, ... (default: cuda if available)")
-    p.add_argument("--dtype", default="float32", choices=("float32", "float16", "bfloat16"))
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--no-facts", action="store_true", help="leave per-fact outcomes out of the run file")
-    p.add_argument("--out", type=Path, default=None, help="runs folder (default: runs/)")
+            f.add_to(g)
     p.add_argument("--force", action="store_true", help="replace a run file with the same run_id")
     p.add_argument("--no-progress", action="store_true")
     p.add_argument("--check-only", action="store_true",

@@ -30,6 +30,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError
 
 from . import registry
+from .evaluate import registry as suites
 from .fsutil import InputError, read_text
 from .schema import (
     MODEL_ID_RULE,
@@ -402,7 +403,7 @@ def _row_run(row: dict, csv_name: str, line: int, models: dict[str, ModelRow], e
                     Reported(kind="reported", citation=col("citation"), table=col("table"), url=col("url"),
                              checked_via=col("checked_via") or None),
                     f"Entered from {csv_name} row {line - 1}; the value is as printed in the source.",
-                    shots if task.startswith("lm-eval:") else None,
+                    shots if "num_fewshot" in suites.suite_of(task).Settings.model_fields else None,
                     {"method_as_published": method[:500]} if method else None,
                     Supersedes(run_id=erratum.supersedes, reason=erratum.reason) if erratum is not None else None,
                     revision)
@@ -485,6 +486,8 @@ def read_bear_leaderboard(path: Path, models: dict[str, ModelRow]) -> tuple[list
 
     runs, lines, problems = [], [], []
     source = sources()[BEAR_SOURCE]
+    bear_task = suites.canonical(BEAR_SOURCE)  # the published BEAR set: 'bear' names it (bear:bear)
+    metric = suites.suite_of(bear_task).headline
     try:
         entries = parse_json(_read_input(path, MAX_JSON_BYTES).encode("utf-8"))
     except LoadError as e:
@@ -515,12 +518,12 @@ def read_bear_leaderboard(path: Path, models: dict[str, ModelRow]) -> tuple[list
             if not isinstance(acc, dict) or "mean" not in acc:
                 raise ValueError("needs a mean")
             sem = acc.get("sem")
-            mv = _metric_value(json_number(acc["mean"]), "fraction", "accuracy",
+            mv = _metric_value(json_number(acc["mean"]), "fraction", metric,
                                json_number(sem) if sem is not None else None)
         except ValueError as err:
             problems.append(f"{where}, field accuracy: {err}")
             continue
-        run = _run(model, [], "bear:bear", "accuracy", mv,
+        run = _run(model, [], bear_task, metric, mv,
                    Reported(kind="reported", citation=source.citation, table=source.tables[0], url=source.url,
                             checked_via="lm-pub-quiz/lm-pub-quiz.github.io @ 23b5b787 results.json, "
                                         "copied to shared/data/bear/published_results.json; stderr = the leaderboard's sem"),

@@ -12,18 +12,15 @@ import platform
 import shlex
 import subprocess
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
-from typing import Annotated, Literal
 
 import torch
 from pydantic import (
     ConfigDict,
-    Field,
-    Strict,
-    StringConstraints,
     TypeAdapter,
     ValidationError,
     field_validator,
@@ -33,15 +30,7 @@ from pydantic.dataclasses import dataclass as pydantic_dataclass
 from . import __version__, bundled, registry
 from .compress import registry as methods
 from .compress.base import CompressionError, UnsupportedScheme
-from .compress.calibration import DEFAULT as DEFAULT_CALIBRATION
-from .compress.calibration import (
-    DEFAULT_SAMPLES,
-    DEFAULT_SEQ_LEN,
-    MAX_CALIBRATION,
-    CalibrationData,
-    CalibrationError,
-    describe,
-)
+from .compress.calibration import CalibrationData, CalibrationError, describe
 from .compress.pipeline import CompressionResult, check_scopes, check_supported, compress
 from .compress.scopes import ScopeError
 from .compress.spec import sparsity_mismatch
@@ -51,6 +40,7 @@ from .fsutil import UnsafePath, check_target, ensure_dir, write_atomic
 from .models import LoadedModel, ModelLoadError, family_of, load, load_config, local_revision, skeleton
 from .naming import pipeline_label
 from .notation import SpecError, parse_step, step_from_dict, step_text  # noqa: F401 (the runner's API)
+from .run_settings import RunSettings, run_flags
 from .schema import (
     SCHEMA_VERSION,
     Evaluation,
@@ -73,35 +63,18 @@ LIBRARIES = ("torch", "transformers", "tokenizers", "numpy", "bitsandbytes", "to
              "llmcompressor", "compressed_tensors", "lm_pub_quiz")
 
 
-DEVICE_PATTERN = r"^(auto|cpu|mps|cuda(:[0-9]{1,3})?)$"
-DTYPES = ("float32", "float16", "bfloat16")
-
-
-@pydantic_dataclass(config=ConfigDict(arbitrary_types_allowed=True, extra="forbid"))
-class RunSpec:
-    """One run spec; every field is type-checked when it is made (from flags, a spec file or a sweep), so a
-    wrong setting fails before any model is loaded. Paths may be given as text."""
+@pydantic_dataclass(config=ConfigDict(arbitrary_types_allowed=True, extra="forbid"), frozen=True, kw_only=True)
+class RunSpec(RunSettings):
+    """One run spec: the shared run settings (run_settings.RunSettings), the model, its compression steps, the
+    evaluations and the suites' own settings. Every field is type-checked when it is made (from flags, a spec file,
+    a sweep or the API), so a wrong setting fails before any model is loaded; paths may be given as text. Frozen:
+    ``check`` returns the complete spec (calibration sets, a checkpoint's lineage) as a new one
+    (``dataclasses.replace``), never changing the one it is given."""
 
     model: PathText
     evals: list[Str]
     compression: list = field(default_factory=list)
-    model_id: ModelId | None = None
-    allow_hub: Bool = False
-    revision: Str | None = None
-    cache_dir: OsPath | None = None
-    relations: list[Annotated[str, Strict(), StringConstraints(pattern=r"^[A-Za-z0-9_.\-]{1,100}$")]] | None = None
-    limit: Annotated[int, Strict(), Field(ge=1, le=10**9)] | None = None
-    batch_size: Annotated[int, Strict(), Field(ge=1, le=10**6)] = 64
-    device: Annotated[str, Strict(), StringConstraints(pattern=DEVICE_PATTERN)] = "auto"
-    dtype: Literal["float32", "float16", "bfloat16"] = "float32"
-    seed: Annotated[int, Strict(), Field(ge=0, le=2**63 - 1)] = 0
-    keep_facts: Bool = True
-    out: OsPath = Path("runs")
-    calibration: PathText = DEFAULT_CALIBRATION  # builtin:<name> or a text file (data-driven methods only)
-    calibration_samples: Annotated[int, Strict(), Field(ge=1, le=MAX_CALIBRATION)] = DEFAULT_SAMPLES
-    calibration_seq_len: Annotated[int, Strict(), Field(ge=1, le=MAX_CALIBRATION)] = DEFAULT_SEQ_LEN
-    base_model: ModelId | None = None  # the uncompressed model a derived checkpoint comes from (lineage)
-    lineage: Lineage | None = None  # filled by check(): what a pre-compressed checkpoint already had
+    lineage: Lineage | None = None  # set by check(): what a pre-compressed checkpoint already had
     # the evaluation suites' own settings given (field name -> value; each suite's settings model in
     # evaluate/suites/ declares and checks them): read as attributes (spec.lama_dir) with the suite's defaults
     options: dict = field(default_factory=dict)
@@ -237,8 +210,12 @@ def spec_from_yaml(path: Path) -> RunSpec:
 # --- checking -----------------------------------------------------------------------------------
 
 
-@dataclass
+@dataclass(frozen=True)
 class Checked:
+    """A checked spec: ``spec`` is the complete one (every calibration set and a checkpoint's lineage in it), what
+    the run records and runs."""
+
+    spec: RunSpec
     prepared: dict[str, Prepared]  # task -> its data, resolved and hashed (evaluate/spec.py)
     family: str
 
@@ -263,15 +240,16 @@ def _memo(memo: dict | None, key: tuple, make):
 
 
 def check(spec: RunSpec, memo: dict | None = None) -> Checked:
-    """Everything that can be wrong with a spec, found before loading weights. ``memo`` (a dict the
-    caller keeps) shares loaded corpora, vocabulary, configs and skeletons between specs."""
+    """Everything that can be wrong with a spec, found before loading weights; the complete spec is
+    ``Checked.spec`` (``spec`` itself is frozen, never changed). ``memo`` (a dict the caller keeps) shares loaded
+    corpora, vocabulary, configs and skeletons between specs."""
     if not spec.evals:
         raise SpecError("--eval: name at least one evaluation, e.g. lama:trex")
     _check_fetched(spec.model)
     if spec.batch_size < 1 or (spec.limit is not None and spec.limit < 1):
         raise SpecError("batch_size and limit must be positive")
     _check_device(spec.device)
-    with_calibration(spec, memo)
+    spec = with_calibration(spec, memo)
     seen_prune_after_quant = False
     for i, s in enumerate(spec.compression):
         if s.method == "quantize":
@@ -288,7 +266,7 @@ def check(spec: RunSpec, memo: dict | None = None) -> Checked:
     except ValueError as e:
         raise SpecError(str(e)) from None
     if options != spec.options:
-        spec.options = options
+        spec = replace(spec, options=options)
     prepared: dict[str, Prepared] = {}
     for name, tasks in by_suite.items():
         try:
@@ -298,7 +276,7 @@ def check(spec: RunSpec, memo: dict | None = None) -> Checked:
     try:
         key = ("model", spec.source, spec.allow_hub, spec.revision, str(spec.cache_dir))
         config, tree = _memo(memo, key, lambda: _config_and_skeleton(spec))
-        with_lineage(spec, config, tree)
+        spec = with_lineage(spec, config, tree)
         check_scopes(tree, spec.compression)
     except ModelLoadError as e:
         raise SpecError(f"--model: {e}") from None
@@ -317,7 +295,7 @@ def check(spec: RunSpec, memo: dict | None = None) -> Checked:
         if why is not None:
             raise SpecError(why)
     preflight(spec, config, list(prepared), family)
-    return Checked(prepared, family)
+    return Checked(spec, prepared, family)
 
 
 MAX_STEPS = RunFile.model_fields["compression"].metadata[0].max_length if RunFile.model_fields["compression"].metadata \
@@ -379,21 +357,21 @@ def preflight(spec: RunSpec, config, tasks: list[str], family: str) -> None:
                             f"names in it (model, --calibration, and the evaluation's data paths)") from None
 
 
-def with_calibration(spec: RunSpec, memo: dict | None = None) -> None:
-    """Record the calibration set in every step whose method needs data (it enters the run_id).
+def with_calibration(spec: RunSpec, memo: dict | None = None) -> RunSpec:
+    """The spec with the calibration set recorded in every step whose method needs data (it enters the run_id).
 
     A step that already names a calibration set (a spec file written out in full) keeps it."""
     needs = [i for i, s in enumerate(spec.compression) if i >= precompressed(spec)
              and methods.method_of(s).calibration and getattr(s, "calibration", None) is None]
     if not needs:
-        return
+        return spec
     try:
         info = _memo(memo, ("calibration", spec.calibration, spec.calibration_samples, spec.calibration_seq_len),
                      lambda: describe(str(spec.calibration), spec.calibration_samples, spec.calibration_seq_len))
     except CalibrationError as e:
         raise SpecError(str(e)) from None
-    for i in needs:
-        spec.compression[i] = spec.compression[i].model_copy(update={"calibration": info})
+    steps = [s.model_copy(update={"calibration": info}) if i in needs else s for i, s in enumerate(spec.compression)]
+    return replace(spec, compression=steps)
 
 
 def precompressed(spec: RunSpec) -> int:
@@ -429,7 +407,7 @@ def gguf_model_id(spec: RunSpec, info) -> str:
     return spec.model_id or (known[1].model_id if known else info.path.name)
 
 
-def _gguf_lineage(spec: RunSpec, info) -> None:
+def _gguf_lineage(spec: RunSpec, info) -> RunSpec:
     """A GGUF checkpoint arrives quantized: its file type is the step it already had, its tensor-type mix the
     lineage's record; the base model comes from --base-model, else from the fetchable model's manifest."""
     from . import model_fetch
@@ -441,20 +419,19 @@ def _gguf_lineage(spec: RunSpec, info) -> None:
     except ValidationError:
         raise SpecError(f"--model {spec.model}: GGUF file type {info.file_type!r} is not one the run file can "
                         "state") from None
-    spec.lineage = Lineage(base=spec.base_model or (known[1].base_model if known else None), relation="quantized",
-                           steps_in_checkpoint=1, tensor_types=info.tensor_types)
-    spec.compression = [step, *spec.compression]
+    lineage = Lineage(base=spec.base_model or (known[1].base_model if known else None), relation="quantized",
+                      steps_in_checkpoint=1, tensor_types=info.tensor_types)
+    return replace(spec, lineage=lineage, compression=[step, *spec.compression])
 
 
-def with_lineage(spec: RunSpec, config, tree) -> None:
-    """A checkpoint that arrives compressed: prepend the steps read from its config (once) and record its
-    lineage; ``--base-model`` names its base (also for distilled models, which have no steps)."""
+def with_lineage(spec: RunSpec, config, tree) -> RunSpec:
+    """A checkpoint that arrives compressed: the spec with the steps read from its config prepended (once) and its
+    lineage recorded; ``--base-model`` names its base (also for distilled models, which have no steps)."""
     if spec.lineage is not None:
-        return
+        return spec
     info = gguf_of(spec)
     if info is not None:
-        _gguf_lineage(spec, info)
-        return
+        return _gguf_lineage(spec, info)
     from .compress.checkpoint import CheckpointError, steps_from_config
     from .compress.scopes import resolve
 
@@ -465,11 +442,11 @@ def with_lineage(spec: RunSpec, config, tree) -> None:
     except CheckpointError as e:
         raise SpecError(f"--model {spec.model}: the checkpoint is compressed, but {e}") from None
     if not steps and spec.base_model is None:
-        return
+        return spec
     if not steps and relation is None:
         relation = "distilled"
-    spec.lineage = Lineage(base=spec.base_model, relation=relation or "distilled", steps_in_checkpoint=len(steps))
-    spec.compression = [*steps, *spec.compression]
+    lineage = Lineage(base=spec.base_model, relation=relation or "distilled", steps_in_checkpoint=len(steps))
+    return replace(spec, lineage=lineage, compression=[*steps, *spec.compression])
 
 
 def calibration_data(spec: RunSpec) -> CalibrationData | None:
@@ -541,6 +518,16 @@ def _flag(flag: str, value: object) -> list[str]:
     return [f"{flag}={text}"] if text.startswith("-") else [flag, text]
 
 
+def _command_text(value, path: bool) -> str:
+    """A setting as a recorded command states it: a path absolute (a ``builtin:`` name as it is), a list joined by
+    commas."""
+    if path and not str(value).startswith("builtin:"):
+        return str(Path(value).resolve())
+    if isinstance(value, list | tuple):
+        return ",".join(map(str, value))
+    return str(value)
+
+
 def reproduce_command(spec: RunSpec, model_id: str, task: str, revision: str | None = None) -> str:
     """The ``leaderboard run`` command that makes this run again: every setting that enters the run and
     where its data came from, so that neither defaults nor the environment (``LEADERBOARD_LAMA_DIR``, a
@@ -558,18 +545,16 @@ def reproduce_command(spec: RunSpec, model_id: str, task: str, revision: str | N
         parts += _flag("--compress", step_text(s))
     if spec.base_model:
         parts += _flag("--base-model", spec.base_model)
-    if any(getattr(s, "calibration", None) is not None for s in spec.compression):
-        cal = str(spec.calibration)
-        parts += [*_flag("--calibration", cal if cal.startswith("builtin:") else str(Path(cal).resolve())),
-                  "--calibration-samples", str(spec.calibration_samples),
-                  "--calibration-seq-len", str(spec.calibration_seq_len)]
-    flags: list[tuple[str, object, object]] = [("--dtype", spec.dtype, "float32"), ("--seed", spec.seed, 0),
-                                               ("--limit", spec.limit, None), ("--batch-size", spec.batch_size, 64)]
+    calibrated = any(getattr(s, "calibration", None) is not None for s in spec.compression)
+    for f in run_flags():  # the shared settings, as run_settings.RunSettings says to record each
+        value = getattr(spec, f.field)
+        if (f.record == "calibrated" and calibrated) or (f.record == "changed" and value != f.default):
+            parts += _flag(f.flag, _command_text(value, f.path))
     suite = suites.suite_of(task)
-    flags += [(flag_name(f), suite.command_value(spec, f), suite.command_default(f)) for f in suite.command_fields()]
-    for flag, value, default in flags:
-        if value != default:
-            parts += _flag(flag, value)
+    for name in suite.command_fields():  # the suite's own settings, and the shared ones it reads (relations)
+        value = suite.command_value(spec, name)
+        if value != suite.command_default(name):
+            parts += _flag(flag_name(name), value)
     return shlex.join(parts)
 
 
@@ -758,8 +743,9 @@ def model_identity(spec: RunSpec, memo: dict | None = None) -> tuple[str, str] |
         raise SpecError(f"--model: {e}") from None
 
 
-def planned_paths(spec: RunSpec, checked: Checked, identity: tuple[str, str] | None = None) -> dict[str, Path] | None:
+def planned_paths(checked: Checked, identity: tuple[str, str] | None = None) -> dict[str, Path] | None:
     """Where each evaluation's run file will be, known before loading a local model (see model_identity)."""
+    spec = checked.spec
     identity = identity or model_identity(spec)
     if identity is None:
         return None
@@ -776,17 +762,16 @@ def execute(spec: RunSpec, *, progress: bool = True, force: bool = False, log=pr
     """Run a checked spec; returns the run files written. Evaluations whose run file exists (same spec)
     are skipped unless ``force``; when all exist, the model is not even loaded."""
     checked = check(spec)
-    planned = planned_paths(spec, checked)
-    todo = pending_tasks(spec, checked, planned, force, log)
+    planned = planned_paths(checked)
+    todo = pending_tasks(checked, planned, force, log)
     if not todo:
         return []
-    lm = load_model(spec)
-    return run_loaded(spec, checked, lm, todo, planned=planned, progress=progress, force=force, log=log)
+    lm = load_model(checked.spec)
+    return run_loaded(checked, lm, todo, planned=planned, progress=progress, force=force, log=log)
 
 
-def pending_tasks(spec: RunSpec, checked: Checked, planned: dict[str, Path] | None, force: bool = False,
-                  log=print) -> list[str]:
-    """The evaluations of ``spec`` whose run file is not there yet (all of them with ``force``)."""
+def pending_tasks(checked: Checked, planned: dict[str, Path] | None, force: bool = False, log=print) -> list[str]:
+    """The evaluations of a checked spec whose run file is not there yet (all of them with ``force``)."""
     tasks = checked.tasks
     if not planned or force:
         return tasks
@@ -807,18 +792,18 @@ def load_model(spec: RunSpec) -> LoadedModel:
                 model_id=model_id, cache_dir=spec.cache_dir)
 
 
-def run_loaded(spec: RunSpec, checked: Checked, lm: LoadedModel, tasks: list[str], *,
+def run_loaded(checked: Checked, lm: LoadedModel, tasks: list[str], *,
                planned: dict[str, Path] | None = None, progress: bool = True, force: bool = False, log=print,
                on_error=None) -> list[Path]:
-    """Compress the loaded model (in place) by ``spec.compression`` and write a run file per task, each as
+    """Compress the loaded model (in place) by the checked spec's steps and write a run file per task, each as
     soon as its evaluation ends.
 
     ``on_error(task, exc)``: when given, an evaluation that raises is reported there and the others
     still run (sweeps); otherwise the error propagates."""
     written = []
-    for task, run, comp in iter_runs(spec, checked, lm, tasks, progress=progress, on_error=on_error):
+    for task, run, comp in iter_runs(checked, lm, tasks, progress=progress, on_error=on_error):
         try:
-            written += _write_runs(spec, [run], planned, comp, force, log)
+            written += _write_runs(checked.spec, [run], planned, comp, force, log)
         except Exception as e:
             if on_error is None:
                 raise
@@ -826,12 +811,48 @@ def run_loaded(spec: RunSpec, checked: Checked, lm: LoadedModel, tasks: list[str
     return written
 
 
-def iter_runs(spec: RunSpec, checked: Checked, lm: LoadedModel, tasks: list[str], *, progress: bool = True,
+class RunRng:
+    """A run's own random state: torch's (CPU and every CUDA device), seeded once with the run's seed and carried on
+    from compression through each evaluation, as one global seed did before; swapped in only while the run's code
+    runs (``active()``), so the caller's torch, ``random`` and numpy states are as they were between and after (a
+    notebook's RNG is not reseeded by a run; lm-eval seeds all three globally)."""
+
+    def __init__(self, seed: int) -> None:
+        self.devices = list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
+        with torch.random.fork_rng(devices=self.devices):
+            torch.manual_seed(seed)
+            self.state = self._get()
+
+    def _get(self) -> tuple:
+        return torch.get_rng_state(), [torch.cuda.get_rng_state(d) for d in self.devices]
+
+    @contextmanager
+    def active(self):
+        import random
+
+        import numpy as np
+
+        py_state, np_state = random.getstate(), np.random.get_state()
+        with torch.random.fork_rng(devices=self.devices):
+            cpu, cuda = self.state
+            torch.set_rng_state(cpu)
+            for d, st in zip(self.devices, cuda, strict=True):
+                torch.cuda.set_rng_state(st, d)
+            try:
+                yield
+            finally:
+                self.state = self._get()
+                random.setstate(py_state)
+                np.random.set_state(np_state)
+
+
+def iter_runs(checked: Checked, lm: LoadedModel, tasks: list[str], *, progress: bool = True,
               on_error=None) -> Iterator[tuple[str, RunFile, CompressionResult]]:
-    """Compress the loaded model (in place) by ``spec.compression``, then evaluate each task: yields
+    """Compress the loaded model (in place) by the checked spec's steps, then evaluate each task: yields
     (task, run file, compression result) per task, each run file valid (what the validator accepts), not
     written. The one code path of ``leaderboard run``, sweeps and the Python API."""
-    torch.manual_seed(spec.seed)
+    spec = checked.spec
+    rng = RunRng(spec.seed)
     started = datetime.now(timezone.utc)
     toy, _ = _is_toy(spec.source)
     by_suite: dict[str, list[str]] = {}
@@ -844,8 +865,9 @@ def iter_runs(spec: RunSpec, checked: Checked, lm: LoadedModel, tasks: list[str]
             raise SpecError(str(e)) from None
     k = precompressed(spec)
     held = _held_tensors(spec, lm) if k else None  # before compressing: the tensors as the checkpoint has them
-    comp = compress(lm.model, spec.compression[k:], device=lm.device, seed=spec.seed,
-                    calibration=calibration_data(spec), tokenizer=lm.tokenizer, family=lm.family)
+    with rng.active():
+        comp = compress(lm.model, spec.compression[k:], device=lm.device, seed=spec.seed,
+                        calibration=calibration_data(spec), tokenizer=lm.tokenizer, family=lm.family)
     if k:
         comp = _as_stored(spec, lm, comp, held)
     mismatch = sparsity_mismatch(spec.compression[k:], comp.sparsity)
@@ -853,7 +875,8 @@ def iter_runs(spec: RunSpec, checked: Checked, lm: LoadedModel, tasks: list[str]
         raise CompressionError(f"{mismatch[1]}; refusing to record it")
     for task in tasks:
         try:
-            run = _evaluate(spec, checked, lm, task, comp, started, toy, progress)
+            with rng.active():
+                run = _evaluate(spec, checked, lm, task, comp, started, toy, progress)
             valid_text(run, Path(spec.out))
         except Exception as e:
             if on_error is None:

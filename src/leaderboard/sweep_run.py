@@ -105,7 +105,7 @@ def status(units: list[Unit], state_dir: Path, memo: dict | None = None) -> list
             out += [RunStatus(unit, t, "invalid", detail=str(e)) for t in unit.spec.evals]
             continue
         ident = _identity(unit, memo)
-        planned = planned_paths(unit.spec, checked, ident) if ident else None
+        planned = planned_paths(checked, ident) if ident else None
         for task in unit.spec.evals:
             path = planned.get(task) if planned else None
             failure = failures.get(unit.run_key(task))
@@ -262,7 +262,7 @@ def run_units(units: list[Unit], state_dir: Path, *, shard: str = "0/1", retry_f
 
     def pending(i: int, ident) -> tuple[list[str], dict | None]:
         u = units[i]
-        planned = planned_paths(u.spec, checked[i], ident) if ident else None
+        planned = planned_paths(checked[i], ident) if ident else None
         todo = []
         for task in u.spec.evals:
             if planned and planned[task].exists() and not force:
@@ -322,11 +322,11 @@ def _run_model(units, indices, todo, plans, pending, checked, failures, summary,
             lines: list[str] = []
             try:
                 working = keeper.fresh()
-                written = run_loaded(unit.spec, checked[i], working, todo[i], planned=plans[i], progress=progress,
+                written = run_loaded(checked[i], working, todo[i], planned=plans[i], progress=progress,
                                      force=force, log=lines.append, on_error=errors.__setitem__)
-                keeper.used(unit.spec.compression[precompressed(unit.spec):])
+                keeper.used(checked[i].spec.compression[precompressed(checked[i].spec):])
             except Exception as e:  # compression failed (or OOM): every evaluation of the unit fails
-                keeper.used(unit.spec.compression[precompressed(unit.spec):], failed=True)
+                keeper.used(checked[i].spec.compression[precompressed(checked[i].spec):], failed=True)
                 errors = {task: e for task in todo[i]}
                 written = []
             summary.written += map(str, written)

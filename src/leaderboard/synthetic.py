@@ -21,10 +21,8 @@ from .schema import (
     MetricValue,
     ModelInfo,
     Provenance,
-    RelationResult,
     RunFile,
     Synthetic,
-    TaskResult,
     canonical_path,
     compute_run_id,
     dump_run,
@@ -37,9 +35,6 @@ FAMILY_ARCH = {
     "encoder-decoder": ["T5ForConditionalGeneration"],
     "decoder": ["LlamaForCausalLM", "GPT2LMHeadModel", "OPTForCausalLM", "GPTNeoXForCausalLM"],
 }
-LAMA_TASKS = ["lama:trex", "lama:google-re", "lama:squad", "lama:conceptnet"]
-HARNESS_TASKS = ["lm-eval:boolq", "lm-eval:piqa", "lm-eval:winogrande"]
-RELATIONS = ["P17", "P19", "P20", "P27", "P30", "P36", "P101", "P103", "P106", "P108", "P127", "P131"]
 SPARSITIES = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9]
 SCOPES = ["all", "attention", "ffn"]
 
@@ -106,23 +101,7 @@ def make_run(model_idx: int, family: str, task: str, steps: list, rng: random.Ra
         throughput=round(rng.uniform(100, 5000), 1),
         throughput_unit=suites.suite_of(task).unit,
     )
-    if task.startswith("lama"):
-        rels = rng.sample(RELATIONS, 6)
-        counts = [n // 6 + (1 if i < n % 6 else 0) for i in range(6)]
-        relations = [
-            RelationResult(relation=r, n=c, metrics={"precision@1": _metric(base * keep * rng.uniform(0.5, 1.5), c, rng)})
-            for r, c in zip(rels, counts, strict=False)
-        ]
-        p1 = sum(rr.metrics["precision@1"].value * rr.n for rr in relations) / n
-        metrics = {
-            "precision@1": _metric(p1, n, rng),
-            "precision@10": _metric(min(1.0, p1 * 1.8), n, rng),
-            "mrr": _metric(p1 * 1.2, n, rng),
-        }
-        result = TaskResult(task=task, n=n, excluded=rng.randint(0, 50), metrics=metrics, relations=relations)
-    else:
-        acc = 0.5 + (base + 0.1) * keep * 0.6
-        result = TaskResult(task=task, n=n, metrics={"acc": _metric(acc, n, rng)}, num_fewshot=0, task_version="1.0")
+    result = suites.suite_of(task).synthetic_result(task, n, base, keep, rng, _metric)  # (its own shape of result)
     start = datetime(2025, 1, 1, tzinfo=timezone.utc) + timedelta(minutes=rng.randint(0, 5 * 10**5))
     prov = Provenance(
         runner_version=__version__, libraries={"torch": "2.13.0"}, python="3.11", platform="synthetic",
@@ -135,6 +114,12 @@ def make_run(model_idx: int, family: str, task: str, steps: list, rng: random.Ra
     return run.model_copy(update={"run_id": compute_run_id(run)})
 
 
+def synthetic_tasks(family: str) -> list[str]:
+    """The tasks synthetic runs of a family are made for: what each suite declares (``Suite.synthetic_tasks``), in
+    registry order."""
+    return [t for s in suites.all_suites() for t in s.synthetic_tasks.get(family, ())]
+
+
 def generate(n: int, seed: int = 0) -> list[RunFile]:
     """``n`` distinct synthetic runs; every compressed run's baseline is among them."""
     rng = random.Random(seed)
@@ -143,7 +128,7 @@ def generate(n: int, seed: int = 0) -> list[RunFile]:
     model_idx = 0
     while len(runs) < n:
         family = list(FAMILY_ARCH)[model_idx % 3]
-        tasks = LAMA_TASKS if family != "decoder" else LAMA_TASKS[:1] + HARNESS_TASKS
+        tasks = synthetic_tasks(family)
         for task in tasks:
             for steps in pipelines:
                 if len(runs) >= n:

@@ -48,24 +48,64 @@ class Outcome:
 
 @dataclass(frozen=True)
 class Flag:
-    """One ``leaderboard run`` option generated from a settings field."""
+    """One ``leaderboard run`` option generated from a settings field (a suite's, or the shared run settings')."""
 
     field: str
     flag: str
-    type: Any  # what argparse converts the text with (str, int, Path)
+    type: Any  # what argparse converts the text with (str, int, Path); None for an on/off flag
     default: Any
     help: str
     metavar: str | None = None
     choices: tuple | None = None
+    const: Any = None  # an on/off flag (a bool field): the value giving the flag sets (True; False for --no-X)
+    record: str = "changed"  # how a recorded command states it (runner.reproduce_command; see run_settings.py)
+    path: bool = False  # a file path: recorded absolute (a builtin: name as it is)
+
+    def add_to(self, parser) -> None:
+        """Add it to an argparse parser or group; its value is None unless given (the settings model's default
+        applies then), so a command states only what it sets."""
+        if self.const is not None:
+            parser.add_argument(self.flag, dest=self.field, action="store_const", const=self.const, default=None,
+                                help=self.help)
+        else:
+            parser.add_argument(self.flag, dest=self.field, type=self.type, default=None, metavar=self.metavar,
+                                choices=self.choices, help=self.help)
 
 
 def flag_name(field: str) -> str:
     return "--" + field.replace("_", "-")
 
 
+def flags_of(fields: dict) -> list[Flag]:
+    """The flags of a settings model's fields (``model_fields``, or a pydantic dataclass's ``__pydantic_fields__``):
+    ``--field-name``, its type, default and help (the field's description). ``json_schema_extra`` may give
+    ``metavar``, ``choices``, ``flag`` (another flag name: ``--no-facts``), ``record`` and ``path``."""
+    out = []
+    for name, f in fields.items():
+        extra = f.json_schema_extra if isinstance(f.json_schema_extra, dict) else {}
+        default = None if f.is_required() else f.default
+        help_ = f.description or ""
+        is_bool = _base_type(f.annotation) is bool
+        if default is not None and not is_bool:
+            help_ += f" (default: {default})"
+        out.append(Flag(name, extra.get("flag") or flag_name(name), None if is_bool else _base_type(f.annotation),
+                        default, help_.replace("%", "%%"), extra.get("metavar"),
+                        tuple(extra["choices"]) if "choices" in extra else _choices(f.annotation),
+                        const=(not default) if is_bool else None, record=extra.get("record", "changed"),
+                        path=bool(extra.get("path", False))))
+    return out
+
+
+def comma_list(text: str) -> list[str] | None:
+    """A list setting's flag text: comma-separated ('P19,P20'); empty: not given."""
+    return text.split(",") if text else None
+
+
 def _base_type(annotation) -> Any:
-    """int, Path or str: what a flag's text becomes before the settings model validates it."""
+    """int, Path, str or comma_list: what a flag's text becomes before the settings model validates it."""
     origin = typing.get_origin(annotation)
+    if origin is list:
+        return comma_list
     if origin is typing.Annotated:
         return _base_type(typing.get_args(annotation)[0])
     if origin in (typing.Union, types.UnionType):
@@ -77,6 +117,8 @@ def _base_type(annotation) -> Any:
         return Path
     if annotation is int:
         return int
+    if annotation is bool:
+        return bool
     return str
 
 
@@ -120,8 +162,14 @@ class Suite:
     uses: ClassVar[tuple[str, ...]] = ("limit",)  # run settings beyond its own that it reads (for the command)
     example: ClassVar[str] = ""  # an --eval example
     fetch_help: ClassVar[str | None] = None  # what `leaderboard data fetch <name>` gets; None: nothing to fetch
+    label: ClassVar[str] = ""  # its short name in labels and chart titles (LAMA); default: its name
+    synthetic_tasks: ClassVar[dict[str, tuple[str, ...]]] = {}  # family -> the tasks synthetic runs are made for
 
     # --- names ---------------------------------------------------------------------------------
+
+    @property
+    def short_label(self) -> str:
+        return self.label or self.name
 
     def canonical(self, task: str) -> str:
         """The task a run file records for what ``--eval`` said."""
@@ -143,16 +191,7 @@ class Suite:
     # --- settings and flags --------------------------------------------------------------------
 
     def flags(self) -> list[Flag]:
-        out = []
-        for name, f in self.Settings.model_fields.items():
-            extra = f.json_schema_extra if isinstance(f.json_schema_extra, dict) else {}
-            default = None if f.is_required() else f.default
-            help_ = f.description or ""
-            if default is not None:
-                help_ += f" (default: {default})"
-            out.append(Flag(name, flag_name(name), _base_type(f.annotation), default, help_.replace("%", "%%"),
-                            extra.get("metavar"), tuple(extra["choices"]) if "choices" in extra else _choices(f.annotation)))
-        return out
+        return flags_of(self.Settings.model_fields)
 
     def settings_of(self, spec) -> SuiteSettings:
         """This suite's settings in a run spec (its defaults where the spec gives none)."""
@@ -200,6 +239,12 @@ class Suite:
         raise NotImplementedError
 
     def evaluate(self, spec, lm, task: str, prepared: Prepared, progress: bool) -> Outcome:
+        raise NotImplementedError
+
+    def synthetic_result(self, task: str, n: int, level: float, keep: float, rng, metric):
+        """A plausible made-up result of ``task`` for synthetic runs (synthetic.py; tests and benchmarks only): ``level``
+        the model's uncompressed knowledge (0..1), ``keep`` the share a pipeline keeps, ``rng`` a random.Random,
+        ``metric(value, n, rng)`` a MetricValue. Suites without ``synthetic_tasks`` are never asked."""
         raise NotImplementedError
 
     def fetch(self, url: str | None, dest: Path | None, sha256: str | None, progress: bool, max_bytes: int) -> None:

@@ -252,8 +252,15 @@ def pareto(points: pl.DataFrame, colours: Colours, title: str, description: str)
 
 
 def _metric_title(tasks: list[str]) -> str:
-    lama = {t.startswith("lama:") for t in tasks}
-    return "P@1" if lama == {True} else "accuracy" if lama == {False} else "P@1 (LAMA) / accuracy (lm-eval), per panel"
+    """The y title of panels of these tasks: their suites' headline metric labels (evaluation registry)."""
+    from .. import registry
+    from ..evaluate import registry as suites
+
+    found = sorted({suites.suite_of(t).name for t in tasks}, key=lambda n: (suites.get(n).order, n))
+    labels = [(registry.metric_info(suites.get(n).headline).label, suites.get(n).short_label) for n in found]
+    if len(labels) == 1:
+        return labels[0][0]
+    return " / ".join(m if m.startswith(s) else f"{m} ({s})" for m, s in labels) + ", per panel"
 
 
 def relation_heatmap(df: pl.DataFrame, title: str, description: str) -> alt.Chart:

@@ -69,6 +69,7 @@ class Bear(Suite):
     uses = ("limit", "relations")
     example = "bear"
     fetch_help = "BEAR at its pinned commit, every file checked by sha256"
+    label = "BEAR"
 
     def eval_help(self) -> str:
         return "bear (= bear:bear, as published; alias bear:lite), bear:big"

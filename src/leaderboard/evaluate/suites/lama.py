@@ -75,6 +75,11 @@ class Lama(Suite):
     uses = ("limit", "relations")
     example = "lama:trex"
     fetch_help = "LAMA data.zip"
+    label = "LAMA"
+    synthetic_tasks: ClassVar = {"encoder": ("lama:trex", "lama:google-re", "lama:squad", "lama:conceptnet"),
+                                 "encoder-decoder": ("lama:trex", "lama:google-re", "lama:squad", "lama:conceptnet"),
+                                 "decoder": ("lama:trex",)}
+    synthetic_relations = ("P17", "P19", "P20", "P27", "P30", "P36", "P101", "P103", "P106", "P108", "P127", "P131")
 
     def check_task(self, task: str) -> str | None:
         if task.partition(":")[2] in LAMA_CORPORA:
@@ -129,6 +134,19 @@ class Lama(Suite):
         out = probe(lm.model, lm.tokenizer, lm.family, lm.device, corpus, vocab, self._probe_settings(spec, task),
                     progress=progress)
         return Outcome([out.result], out.seconds, out.throughput)
+
+    def synthetic_result(self, task, n, level, keep, rng, metric):
+        from ...schema import RelationResult, TaskResult
+
+        rels = rng.sample(self.synthetic_relations, 6)
+        counts = [n // 6 + (1 if i < n % 6 else 0) for i in range(6)]
+        relations = [RelationResult(relation=r, n=c, metrics={"precision@1": metric(level * keep * rng.uniform(0.5, 1.5),
+                                                                                    c, rng)})
+                     for r, c in zip(rels, counts, strict=False)]
+        p1 = sum(rr.metrics["precision@1"].value * rr.n for rr in relations) / n
+        metrics = {"precision@1": metric(p1, n, rng), "precision@10": metric(min(1.0, p1 * 1.8), n, rng),
+                   "mrr": metric(p1 * 1.2, n, rng)}
+        return TaskResult(task=task, n=n, excluded=rng.randint(0, 50), metrics=metrics, relations=relations)
 
     def fetch(self, url, dest, sha256, progress, max_bytes):
         from ..lama_fetch import LAMA_URL, fetch_lama

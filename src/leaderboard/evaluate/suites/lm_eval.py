@@ -45,9 +45,16 @@ class LmEval(Suite):
     noun = "examples"
     order = 50
     example = "lm-eval:boolq"
+    synthetic_tasks: ClassVar = {"decoder": ("lm-eval:boolq", "lm-eval:piqa", "lm-eval:winogrande")}
 
     def eval_help(self) -> str:
         return "lm-eval:<task> (e.g. lm-eval:boolq)"
+
+    def synthetic_result(self, task, n, level, keep, rng, metric):
+        from ...schema import TaskResult
+
+        return TaskResult(task=task, n=n, metrics={self.headline: metric(0.5 + (level + 0.1) * keep * 0.6, n, rng)},
+                          num_fewshot=0, task_version="1.0")
 
     def prepare(self, spec, tasks, memo):
         s = self.settings_of(spec)
