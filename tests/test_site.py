@@ -855,3 +855,40 @@ def test_lineage_sentence_and_related_checkpoints_come_from_declared_data() -> N
     assert lineage.related_models("HuggingFaceTB/SmolLM2-360M-Instruct") == [
         ("HuggingFaceTB/SmolLM2-360M-Instruct", "its base model before the checkpoint's compression")]
     assert lineage.derived_from("HuggingFaceTB/SmolLM2-135M") == [base]
+
+
+def test_sitemap_past_the_protocols_limit_is_an_index_of_sitemaps(tmp_path) -> None:
+    """Issue 22 (scale): a sitemap file holds at most 50,000 URLs (sitemaps.org); 100,000 run pages are past it, so
+    sitemap.xml becomes an index of sitemap files, each within the limit, that list every page once."""
+    import gzip
+    from xml.etree import ElementTree
+
+    from leaderboard.render.build import _sitemap_runs
+
+    base = "https://example.org/site/"
+    urls = "".join(f"\n    <url>\n         <loc>{base}{p}</loc>\n         <lastmod>2026-01-01</lastmod>\n    </url>"
+                   for p in ("index.html", "runs/_shell.html", "leaderboard.html"))
+    (tmp_path / "sitemap.xml").write_text('<?xml version="1.0" encoding="UTF-8"?>\n<urlset xmlns="http://www.sitemaps.org/'
+                                          f'schemas/sitemap/0.9">{urls}\n</urlset>')
+    run_ids = [f"{i:016x}" for i in range(7)]
+    ns = {"s": "http://www.sitemaps.org/schemas/sitemap/0.9"}
+    _sitemap_runs(tmp_path, "_shell.html", run_ids, max_urls=4)
+    index = ElementTree.fromstring((tmp_path / "sitemap.xml").read_bytes())
+    assert index.tag.endswith("sitemapindex")
+    files = [loc.text for loc in index.findall("s:sitemap/s:loc", ns)]
+    assert files == [f"{base}sitemap-{k}.xml" for k in (1, 2, 3)]
+    listed = []
+    for k in (1, 2, 3):
+        part = ElementTree.fromstring((tmp_path / f"sitemap-{k}.xml").read_bytes())
+        locs = [loc.text for loc in part.findall("s:url/s:loc", ns)]
+        assert 0 < len(locs) <= 4
+        listed += locs
+    assert sorted(listed) == sorted([f"{base}index.html", f"{base}leaderboard.html"] + [f"{base}runs/{r}.html" for r in run_ids])
+    assert gzip.decompress((tmp_path / "sitemap.xml.gz").read_bytes()) == (tmp_path / "sitemap.xml").read_bytes()
+    # within the limit: one sitemap, MkDocs' pages (the shell left out) and then the run pages
+    (tmp_path / "sitemap.xml").write_text('<?xml version="1.0" encoding="UTF-8"?>\n<urlset xmlns="http://www.sitemaps.org/'
+                                          f'schemas/sitemap/0.9">{urls}\n</urlset>')
+    _sitemap_runs(tmp_path, "_shell.html", run_ids[:1], max_urls=4)
+    one = ElementTree.fromstring((tmp_path / "sitemap.xml").read_bytes())
+    assert [loc.text for loc in one.findall("s:url/s:loc", ns)] == [f"{base}index.html", f"{base}leaderboard.html",
+                                                                     f"{base}runs/{run_ids[0]}.html"]

@@ -234,11 +234,21 @@ def write_run_pages(out: Path, run_pages: dict[str, tuple[str, str]], repository
     _sitemap_runs(out, shell_name, sorted(run_pages))
 
 
-def _sitemap_runs(out: Path, shell_name: str, run_ids: list[str]) -> None:
-    """MkDocs' sitemap lists the run pages' shell: list every run page instead (same lastmod), and write the gzip
-    copy again (with a fixed timestamp: the same runs give the same bytes)."""
+SITEMAP_MAX_URLS = 50_000  # the sitemap protocol's limit per file (sitemaps.org): past it, a sitemap index
+
+
+def _write_gz(path: Path, text: str) -> None:
+    """A gzip copy with a fixed timestamp: the same runs give the same bytes."""
     import gzip
 
+    with open(path, "wb") as f, gzip.GzipFile(filename="", mode="wb", fileobj=f, mtime=int(FIXED_EPOCH)) as gz:
+        gz.write(text.encode("utf-8"))
+
+
+def _sitemap_runs(out: Path, shell_name: str, run_ids: list[str], max_urls: int = SITEMAP_MAX_URLS) -> None:
+    """MkDocs' sitemap lists the run pages' shell: list every run page instead (same lastmod). Past ``max_urls`` URLs
+    (50,000 at 100,000 runs is past it) sitemap.xml becomes a sitemap index of files of at most ``max_urls`` each
+    (sitemap-1.xml, ...), as the protocol requires; sitemap.xml.gz is written again beside it."""
     sitemap = out / "sitemap.xml"
     if not sitemap.exists():
         return
@@ -248,13 +258,23 @@ def _sitemap_runs(out: Path, shell_name: str, run_ids: list[str]) -> None:
     if m is None:
         return
     base, lastmod = html.unescape(m.group(1)), m.group(2)
-    urls = "".join(f"\n    <url>\n         <loc>{html.escape(base)}runs/{rid}.html</loc>\n         <lastmod>{lastmod}</lastmod>\n"
-                   "    </url>" for rid in run_ids)
-    text = text[:m.start()] + urls + text[m.end():]
-    sitemap.write_text(text, encoding="utf-8")
-    with open(out / "sitemap.xml.gz", "wb") as f, gzip.GzipFile(filename="", mode="wb", fileobj=f,
-                                                                mtime=int(FIXED_EPOCH)) as gz:
-        gz.write(text.encode("utf-8"))
+    entries = re.findall(r"\s*<url>.*?</url>", text[:m.start()] + text[m.end():], re.S)
+    entries += [f"\n    <url>\n         <loc>{html.escape(base)}runs/{rid}.html</loc>\n         <lastmod>{lastmod}</lastmod>\n"
+                "    </url>" for rid in run_ids]
+    head, tail = text[:text.index("<urlset")], "\n</urlset>"
+    urlset = text[text.index("<urlset"):text.index(">", text.index("<urlset")) + 1]
+    if len(entries) <= max_urls:
+        text = head + urlset + "".join(entries) + tail
+    else:
+        parts = [entries[i:i + max_urls] for i in range(0, len(entries), max_urls)]
+        for k, part in enumerate(parts, 1):
+            (out / f"sitemap-{k}.xml").write_text(head + urlset + "".join(part) + tail + "\n", encoding="utf-8")
+        text = (head + '<sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+                + "".join(f"\n    <sitemap>\n         <loc>{html.escape(base)}sitemap-{k}.xml</loc>\n"
+                          f"         <lastmod>{lastmod}</lastmod>\n    </sitemap>" for k in range(1, len(parts) + 1))
+                + "\n</sitemapindex>")
+    sitemap.write_text(text + "\n", encoding="utf-8")
+    _write_gz(out / "sitemap.xml.gz", text + "\n")
 
 
 def _copy_store(db: Path, target: Path) -> None:
