@@ -273,6 +273,18 @@ def test_mobile_width_has_no_horizontal_overflow(browser, server, page) -> None:
     ctx.close()
 
 
+def test_run_page_tables_fit_a_phone(browser, server) -> None:
+    """Issue 22: at 390 px no table of a run page scrolls sideways (the per-relation table of a T-REx run did: its 41
+    relations are cards now, as the results)."""
+    ctx = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
+    tab = ctx.new_page()
+    tab.goto(f"{server}/runs/{GGUF_BASELINE}.html", wait_until="networkidle")
+    assert tab.locator("article h2", has_text="Per relation").count() == 1
+    wraps = tab.evaluate("() => Array.from(document.querySelectorAll('article .lb-table-wrap')).map((w) => w.scrollWidth - w.clientWidth)")
+    assert len(wraps) >= 3 and max(wraps) <= 1, wraps
+    ctx.close()
+
+
 def test_filtered_rows_stay_hidden_as_cards(browser, server) -> None:
     """At phone width rows are cards (display: grid): a row the default filter hides must not show as a card."""
     ctx, tab = _tab(browser, 390)
