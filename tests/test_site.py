@@ -885,3 +885,15 @@ def test_a_crowded_size_chart_keeps_the_frontier_and_the_best_run_of_each_method
     dropped = cells(pts.filter(~pl.col("run_id").is_in(thin["run_id"].implode())))
     joined = dropped.join(best, on=["panel", "method_name", "cx", "cy"], how="left")
     assert dropped.height > 0 and joined["best"].null_count() == 0 and (joined["value"] <= joined["best"]).all()
+
+
+def test_charts_specs_and_boards_reach_the_page_without_passing_through_markdown(site) -> None:
+    """Issue 22, scale: MkDocs sees a placeholder for each chart's spec and board table (Markdown's HTML scanner and the
+    search plugin parsed megabytes of them); the hook puts them back, so the page holds them and no placeholder."""
+    generated = SITE_DB[0].parent / "generated"
+    md = (generated / "families" / "decoder.md").read_text()
+    assert md.count("<!-- leaderboard-after:") >= 2 and 'class="lb-spec"' not in md and "lb-board-wrap" not in md
+    page = (site / "families" / "decoder.html").read_text()
+    assert 'class="lb-spec">{' in page and "lb-board-wrap" in page
+    for page in site.rglob("*.html"):
+        assert "leaderboard-after:" not in page.read_text(), page
