@@ -30,6 +30,7 @@ class Site:
     run_pages: dict[str, tuple[str, str]] = field(default_factory=dict)  # run_id -> (title, body html)
     colours: charts.Colours | None = None
     data: dict[str, object] = field(default_factory=dict)  # path under generated/ -> JSON for the compare page
+    memo: dict[str, object] = field(default_factory=dict)  # what a page kind computes once for all its pages
 
     def page(self, path: str, title: str, *parts: str, rows: pl.DataFrame | None = None) -> None:
         """Data pages use the full width: no side navigation, no table of contents. ``rows``: the results the page
