@@ -897,3 +897,12 @@ def test_charts_specs_and_boards_reach_the_page_without_passing_through_markdown
     assert 'class="lb-spec">{' in page and "lb-board-wrap" in page
     for page in site.rglob("*.html"):
         assert "leaderboard-after:" not in page.read_text(), page
+
+
+def test_the_build_keeps_its_validation_cache_in_its_work_folder(site) -> None:
+    """The next build checks only changed run files (test_validate: the cache's rules); its results are these files'."""
+    from leaderboard.validate import validate_paths
+
+    cache = SITE_DB[0].parent / "cache" / "validate.json"
+    report = validate_paths([SITE_RUNS[0]], cache=cache)
+    assert report.rechecked == 0 and len(report.checked) == len(list(SITE_RUNS[0].rglob("*.json"))) > 500
