@@ -114,7 +114,29 @@ def test_pages_exist_with_the_right_numbers(site) -> None:
     assert (site / "charts" / "demo-sparsity.svg").read_text().startswith("<svg")
     assert (site / "assets" / "vega" / "vega-bundle.js").stat().st_size > 500_000
     for name in ("runs", "results", "relation_results"):
-        assert (site / "downloads" / f"{name}.parquet").is_file() and (site / "downloads" / f"{name}.csv").is_file()
+        assert (site / "downloads" / f"{name}.parquet").is_file() and (site / "downloads" / f"{name}.csv.gz").is_file()
+        assert not (site / "downloads" / f"{name}.csv").exists()
+
+
+def test_csv_downloads_are_gzip_with_the_parquet_rows_and_a_fixed_timestamp(site) -> None:
+    """Issue 22, scale: the CSV copies are gzip-compressed (158 MB of plain CSV at 100,000 runs), hold the same rows as
+    the Parquet copies (text cells a spreadsheet would run as a formula get an apostrophe), carry the build's fixed
+    timestamp, and the downloads page links them."""
+    import gzip
+
+    import polars as pl
+
+    from leaderboard.render.build import FIXED_EPOCH
+    from leaderboard.render.pages.downloads import DOWNLOAD_TABLES, csv_safe
+
+    page = (site / "downloads.html").read_text()
+    for name in DOWNLOAD_TABLES:
+        raw = (site / "downloads" / f"{name}.csv.gz").read_bytes()
+        assert raw[:2] == b"\x1f\x8b" and int.from_bytes(raw[4:8], "little") == int(FIXED_EPOCH)
+        parquet = pl.read_parquet(site / "downloads" / f"{name}.parquet")
+        csv = pl.read_csv(gzip.decompress(raw), schema=parquet.schema)
+        assert csv.height == parquet.height > 0 and csv.equals(csv_safe(parquet)), name
+        assert f'href="downloads/{name}.csv.gz"' in page
 
 
 def test_every_local_link_resolves(site) -> None:
@@ -904,3 +926,64 @@ def test_sitemap_past_the_protocols_limit_is_an_index_of_sitemaps(tmp_path) -> N
     one = ElementTree.fromstring((tmp_path / "sitemap.xml").read_bytes())
     assert [loc.text for loc in one.findall("s:url/s:loc", ns)] == [f"{base}index.html", f"{base}leaderboard.html",
                                                                      f"{base}runs/{run_ids[0]}.html"]
+
+
+def test_a_crowded_size_chart_keeps_the_frontier_and_the_best_run_of_each_method_per_cell(tmp_path) -> None:
+    """Issue 22, scale: above a family's point budget the size-vs-knowledge chart draws the frontier and, per panel,
+    method and cell of the (log size, score) plane, the highest-scoring run; every dropped run lies under a kept
+    one of its method, and a chart within the budget is drawn whole."""
+    import polars as pl
+
+    from leaderboard import synthetic
+    from leaderboard.render import queries
+    from leaderboard.render.pages.families import CELLS, size_points, thin_points
+    from leaderboard.store import ingest
+
+    synthetic.write(synthetic.generate(600), tmp_path / "runs")
+    ingest(tmp_path / "runs", tmp_path / "db.duckdb")
+    con = duckdb.connect(str(tmp_path / "db.duckdb"), read_only=True)
+    try:
+        h = queries.headline(con)
+        fam = h["family"].mode().sort()[0]
+        pts = size_points(h.filter(pl.col("family") == fam), queries.pareto_front(con, fam)["run_id"])
+    finally:
+        con.close()
+    assert pts["frontier"].sum() > 0 and thin_points(pts).equals(pts)  # within the budget: every run
+    thin = thin_points(pts, max_points=50)
+    assert 0 < thin.height < pts.height and thin.columns == pts.columns
+    assert set(pts.filter("frontier")["run_id"]) <= set(thin["run_id"])
+    kept_order = [r for r in pts["run_id"] if r in set(thin["run_id"])]
+    assert thin["run_id"].to_list() == kept_order  # the order of the input, so the same runs give the same chart
+
+    def cells(df: pl.DataFrame) -> pl.DataFrame:
+        ref = pts.group_by("panel").agg(lx=pl.col("size_mb").log10().min(), hx=pl.col("size_mb").log10().max(),
+                                        ly=pl.col("value").min(), hy=pl.col("value").max())
+        return df.join(ref, on="panel").with_columns(
+            cx=((pl.col("size_mb").log10() - pl.col("lx")) / (pl.col("hx") - pl.col("lx")) * CELLS[0]).floor().clip(0, CELLS[0] - 1),
+            cy=((pl.col("value") - pl.col("ly")) / (pl.col("hy") - pl.col("ly")) * CELLS[1]).floor().clip(0, CELLS[1] - 1))
+
+    best = cells(thin).group_by("panel", "method_name", "cx", "cy").agg(best=pl.col("value").max())
+    dropped = cells(pts.filter(~pl.col("run_id").is_in(thin["run_id"].implode())))
+    joined = dropped.join(best, on=["panel", "method_name", "cx", "cy"], how="left")
+    assert dropped.height > 0 and joined["best"].null_count() == 0 and (joined["value"] <= joined["best"]).all()
+
+
+def test_charts_specs_and_boards_reach_the_page_without_passing_through_markdown(site) -> None:
+    """Issue 22, scale: MkDocs sees a placeholder for each chart's spec and board table (Markdown's HTML scanner and the
+    search plugin parsed megabytes of them); the hook puts them back, so the page holds them and no placeholder."""
+    generated = SITE_DB[0].parent / "generated"
+    md = (generated / "families" / "decoder.md").read_text()
+    assert md.count("<!-- leaderboard-after:") >= 2 and 'class="lb-spec"' not in md and "lb-board-wrap" not in md
+    page = (site / "families" / "decoder.html").read_text()
+    assert 'class="lb-spec">{' in page and "lb-board-wrap" in page
+    for page in site.rglob("*.html"):
+        assert "leaderboard-after:" not in page.read_text(), page
+
+
+def test_the_build_keeps_its_validation_cache_in_its_work_folder(site) -> None:
+    """The next build checks only changed run files (test_validate: the cache's rules); its results are these files'."""
+    from leaderboard.validate import validate_paths
+
+    cache = SITE_DB[0].parent / "cache" / "validate.json"
+    report = validate_paths([SITE_RUNS[0]], cache=cache)
+    assert report.rechecked == 0 and len(report.checked) == len(list(SITE_RUNS[0].rglob("*.json"))) > 500

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -12,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import example, place, with_run_id
+from conftest import ROOT, example, place, with_run_id
 from leaderboard import registry
 from leaderboard.schema import MODEL_ID_RULE, encode_facts
 from leaderboard.validate import check_bytes, validate_paths
@@ -436,3 +437,64 @@ def test_invisible_and_direction_changing_characters_in_any_text_are_refused(tmp
                                             "write the text without it")
     node[where[-1]] = "Müller, Ωmega, 北京\tnew\nline"
     assert lines(validate_paths([place(tmp_path / "ok", with_run_id(data))])) == []
+
+
+def _facts(report) -> list[tuple]:
+    return [(c.path, c.sha256, c.problems, c.key) for c in report.checked]
+
+
+def test_a_rebuild_checks_only_changed_files_and_an_invalid_file_is_refused_every_time(tmp_path, baseline,
+                                                                                        compressed) -> None:
+    """The build's per-file cache (issue 22, scale): the second run checks no file again and gives the same result as
+    no cache; a changed file is checked again; a refused file is never cached, so it is refused on every build."""
+    runs, cache = tmp_path / "runs", tmp_path / "work" / "validate.json"
+    shutil.copytree(ROOT / "runs" / "encoder" / "bert-base-cased", runs / "encoder" / "bert-base-cased")  # published, errata
+    place(runs, baseline)
+    other = place(runs, compressed)
+    n = len(list(runs.rglob("*.json")))
+    plain = validate_paths([runs])
+    first = validate_paths([runs], cache=cache)
+    second = validate_paths([runs], cache=cache)
+    assert (first.rechecked, second.rechecked) == (n, 0) and cache.is_file()
+    assert _facts(second) == _facts(first) == _facts(plain) and second.problems == plain.problems
+    assert second.notes == plain.notes != []  # errata: checked across files on every build
+    other.write_text(json.dumps(json.loads(other.read_text())))  # the same run, other bytes
+    third = validate_paths([runs], cache=cache)
+    assert third.rechecked == 1 and third.problems == plain.problems
+    other.write_text(json.dumps(dict(compressed, run_id="0" * 16)))
+    for _ in range(2):
+        report = validate_paths([runs], cache=cache)
+        assert report.rechecked == 1
+        assert [p.line() for p in report.errors] == [p.line() for p in validate_paths([runs]).errors] != []
+
+
+@pytest.mark.parametrize("damage", ["truncated", "garbage", "extra field", "wrong type", "other validator",
+                                    "other size limit"])
+def test_a_damaged_or_foreign_validation_cache_is_ignored(tmp_path, baseline, compressed, damage) -> None:
+    runs, cache = tmp_path / "runs", tmp_path / "validate.json"
+    place(runs, baseline)
+    bad = place(runs, compressed)
+    validate_paths([runs], cache=cache)
+    text = cache.read_text()
+    data = json.loads(text)
+    entry = data["files"][str(bad)]
+    if damage == "truncated":
+        cache.write_text(text[: len(text) // 2])
+    elif damage == "garbage":
+        cache.write_bytes(b"\xff\xfe not json")
+    else:
+        if damage == "extra field":
+            entry["trusted"] = True
+        elif damage == "wrong type":
+            entry["size"] = str(entry["size"])
+        elif damage == "other validator":
+            data["validator"] = "0" * 64
+        else:
+            data["max_bytes"] += 1
+        cache.write_text(json.dumps(data))
+    # the file now holds an error, but the (ignored) cache says its old bytes were fine: it is checked again
+    bad.write_text(json.dumps(dict(compressed, run_id="0" * 16)))
+    report = validate_paths([runs], cache=cache)
+    assert report.rechecked == 2
+    assert [p.line() for p in report.problems] == [p.line() for p in validate_paths([runs]).problems]
+    assert report.errors and validate_paths([runs], cache=cache).rechecked == 1  # rewritten: the good file is cached

@@ -19,7 +19,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path, PurePosixPath
 from typing import Literal, NamedTuple
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from . import registry
 from .compress.spec import sparsity_mismatch
@@ -133,6 +133,7 @@ class Report:
     checked: list[Checked]
     problems: list[Problem]
     notes: list[Problem] = field(default_factory=list)  # what each erratum changes, one line per field
+    rechecked: int = 0  # files checked one by one this time (the others' results came from the cache)
 
     @property
     def errors(self) -> list[Problem]:
@@ -847,10 +848,18 @@ def validate_paths(
     max_bytes: int = DEFAULT_MAX_BYTES,
     check_paths: bool = True,
     reject_synthetic: bool = False,
+    cache: Path | None = None,
 ) -> Report:
+    """Every problem of the run files under ``paths``. ``cache``: a JSON file of earlier per-file results (the
+    builder's own work folder): a file whose bytes did not change is not checked again (ValidationCache); checks
+    across files always run on every file."""
     paths = [Path(p) for p in paths]
     files, problems = iter_json_files(paths)
-    checked = pmap(_check_light, [(str(f), max_bytes, check_paths) for f in files])
+    if cache is None:
+        checked = pmap(_check_light, [(str(f), max_bytes, check_paths) for f in files])
+        rechecked = len(checked)
+    else:
+        checked, rechecked = _check_cached(files, max_bytes, check_paths, cache)
     for c in checked:
         problems += c.problems
         if reject_synthetic and c.key is not None and c.key.source_kind == "synthetic":
@@ -864,5 +873,155 @@ def validate_paths(
             problems.append(Problem(",".join(map(str, paths)), "", "--base needs exactly one runs folder among the paths"))
         else:
             problems += append_only_problems(folders[0], base)
-    return Report(checked, problems, notes)
+    return Report(checked, problems, notes, rechecked)
 
+
+
+# --- the per-file cache of `leaderboard build` ---------------------------------------------------
+#
+# A rebuild reads every run file (sha256) but checks again only the files whose bytes, size, place, size limit or
+# validator changed. The cache is the builder's own file, yet it is read strictly: anything that is not exactly the
+# format below (a corrupt, truncated or foreign file, another validator's) is ignored and rebuilt, never trusted.
+# Only files with no error are cached, so a refused file is checked (and refused) on every build.
+
+
+class _CachedProblem(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+    pointer: str
+    message: str
+    severity: Literal["warning", "note"]
+
+
+_Scalar = str | int | float | bool | None
+
+
+class _CachedKey(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    run_id: str
+    source_kind: str
+    baseline: list[_Scalar]
+    is_baseline: bool
+    model_id: str
+    task: str
+    identity: list[_Scalar]
+    supersedes: str | None
+    lineage_base: str | None
+
+
+class _CachedFile(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    size: int = Field(ge=0)
+    problems: list[_CachedProblem]
+    key: _CachedKey
+
+
+class _CacheFile(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    format: Literal[1]
+    validator: str
+    max_bytes: int
+    check_paths: bool
+    files: dict[str, _CachedFile]
+
+
+def validator_fingerprint() -> str:
+    """What the checks depend on besides the file: this package's code and data (the schema, the registry, the
+    checks), Python (unicodedata) and pydantic. Any change gives another fingerprint, so every file is checked again."""
+    import sys
+
+    import pydantic
+
+    h = hashlib.sha256(f"{SCHEMA_VERSION}|{sys.version}|{pydantic.VERSION}".encode())
+    pkg = Path(__file__).resolve().parent
+    for f in sorted(pkg.rglob("*")):
+        if f.is_file() and "__pycache__" not in f.parts:
+            h.update(f.relative_to(pkg).as_posix().encode() + b"\0" + f.read_bytes() + b"\0")
+    return h.hexdigest()
+
+
+def _read_cache(path: Path, fingerprint: str, max_bytes: int, check_paths: bool) -> dict[str, _CachedFile]:
+    try:
+        raw = read_regular(path, 1 << 30)
+        cache = _CacheFile.model_validate_json(raw)
+    except (InputError, OSError, ValidationError, ValueError):
+        return {}
+    if cache.validator != fingerprint or cache.max_bytes != max_bytes or cache.check_paths != check_paths:
+        return {}
+    return cache.files
+
+
+def _from_cache(path: str, sha: str, entry: _CachedFile) -> Checked:
+    k = entry.key
+    key = RunKey(k.run_id, k.source_kind, tuple(k.baseline), k.is_baseline, k.model_id, k.task, tuple(k.identity),
+                 k.supersedes, k.lineage_base)
+    return Checked(path, sha, None, [Problem(path, p.pointer, p.message, p.severity) for p in entry.problems], key)
+
+
+def _to_cache(c: Checked, size: int) -> _CachedFile | None:
+    if not c.ok or c.key is None or len(c.sha256) != 64:
+        return None
+    try:
+        k = c.key
+        return _CachedFile(sha256=c.sha256, size=size, key=_CachedKey(
+            run_id=k.run_id, source_kind=k.source_kind, baseline=list(k.baseline), is_baseline=k.is_baseline,
+            model_id=k.model_id, task=k.task, identity=list(k.identity), supersedes=k.supersedes,
+            lineage_base=k.lineage_base), problems=[_CachedProblem(pointer=p.pointer, message=p.message,
+                                                                   severity=p.severity) for p in c.problems])
+    except ValidationError:  # a key this format cannot hold exactly: check the file every time
+        return None
+
+
+def _check_cached(files: list[Path], max_bytes: int, check_paths: bool, cache: Path) -> tuple[list[Checked], int]:
+    fingerprint = validator_fingerprint()
+    known = _read_cache(cache, fingerprint, max_bytes, check_paths)
+    checked: list[Checked | None] = [None] * len(files)
+    sizes: list[int] = [0] * len(files)
+    todo: list[int] = []
+    for i, f in enumerate(files):
+        entry = known.get(str(f))
+        if entry is not None:
+            try:
+                raw = read_regular(f, max_bytes)
+            except InputError:
+                raw = None
+            if raw is not None and len(raw) == entry.size and hashlib.sha256(raw).hexdigest() == entry.sha256:
+                checked[i] = _from_cache(str(f), entry.sha256, entry)
+                continue
+        todo.append(i)
+    fresh = pmap(_check_light, [(str(files[i]), max_bytes, check_paths) for i in todo])
+    for i, c in zip(todo, fresh, strict=True):
+        checked[i] = c
+        try:
+            sizes[i] = files[i].stat(follow_symlinks=False).st_size
+        except OSError:
+            sizes[i] = -1
+    out = [c for c in checked if c is not None]
+    redone = set(todo)
+    entries: dict[str, _CachedFile] = {}
+    for i, c in enumerate(out):
+        e = (_to_cache(c, sizes[i]) if sizes[i] >= 0 else None) if i in redone else known[c.path]
+        if e is not None:
+            entries[c.path] = e
+    if todo or set(entries) != set(known):
+        _write_cache(cache, _CacheFile(format=1, validator=fingerprint, max_bytes=max_bytes, check_paths=check_paths,
+                                       files=entries))
+    return out, len(todo)
+
+
+def _write_cache(path: Path, cache: _CacheFile) -> None:
+    """All or nothing (a temporary file renamed over the old one); a cache that cannot be written is no error."""
+    import tempfile
+
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(cache.model_dump_json().encode("utf-8"))
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+    except OSError:
+        pass

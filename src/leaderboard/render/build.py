@@ -403,7 +403,7 @@ def build_site(runs: Path, out: Path, root: Path, work: Path, log=print, since: 
 
     changes = run_changes(runs, since)
     t, c = time.perf_counter(), cpu_now()
-    report = validate_paths([runs], reject_synthetic=False)
+    report = validate_paths([runs], reject_synthetic=False, cache=work / "cache" / "validate.json")
     if report.errors:
         raise BuildError(f"{len(report.errors)} invalid run file(s); nothing was built", report.errors)
     seconds["validate"] = time.perf_counter() - t

@@ -13,6 +13,7 @@ from pathlib import Path
 from mkdocs.structure.files import File, Files
 
 PLACEHOLDER = re.compile(r"<!--\s*leaderboard:([a-z0-9_-]+)\s*-->")
+AFTER = re.compile(r"<!-- leaderboard-after:([0-9a-f]{32}) -->")  # site.Site._defer: HTML put back after rendering
 
 
 def _generated(config) -> Path:
@@ -59,3 +60,19 @@ def on_page_markdown(markdown: str, page, config, files) -> str:
             return head + "\n" + banner.read_text(encoding="utf-8") + "# " + rest
         return banner.read_text(encoding="utf-8") + text
     return text
+
+
+def on_post_page(output: str, page, config) -> str:
+    """Put back the big generated HTML (charts' specs, boards' tables) that MkDocs only saw as a placeholder: Markdown
+    passes raw HTML through unchanged, so the page is the same, without parsing megabytes twice per page."""
+    root = _generated(config) / "_snippets"
+
+    def fill(m: re.Match) -> str:
+        snippet = root / f"after-{m.group(1)}.html"
+        if not snippet.is_file():
+            from mkdocs.exceptions import PluginError
+
+            raise PluginError(f"{page.file.src_uri}: generated HTML {m.group(1)} is missing from {root}")
+        return snippet.read_text(encoding="utf-8")
+
+    return AFTER.sub(fill, output)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -11,6 +13,12 @@ import polars as pl
 
 from . import charts
 from .html import Safe, esc, md_text, script_json
+
+AFTER_PREFIX = "after-"  # snippets put into the page after MkDocs rendered it (mkdocs_hook.on_post_page)
+# what is put back after MkDocs: charts' specs (site.chart) and boards' tables with their style (tables.board)
+DEFERRED = re.compile(r'<script type="application/json" class="lb-spec">[^<]*</script>'
+                      r'|<style>[^<]*</style><div class="lb-table-wrap lb-board-wrap" data-search-exclude>'
+                      r"<table .*?</tbody></table></div>", re.S)
 
 
 @dataclass
@@ -22,6 +30,7 @@ class Site:
     run_pages: dict[str, tuple[str, str]] = field(default_factory=dict)  # run_id -> (title, body html)
     colours: charts.Colours | None = None
     data: dict[str, object] = field(default_factory=dict)  # path under generated/ -> JSON for the compare page
+    memo: dict[str, object] = field(default_factory=dict)  # what a page kind computes once for all its pages
 
     def page(self, path: str, title: str, *parts: str, rows: pl.DataFrame | None = None) -> None:
         """Data pages use the full width: no side navigation, no table of contents. ``rows``: the results the page
@@ -29,8 +38,17 @@ class Site:
         banner = page_status(rows) if rows is not None else ""
         # the title in the front matter too: MkDocs takes a page's title from a first-line heading only, and the banner
         # comes first (without it, the browser tab read the file name)
-        self.pages[path] = (f"---\ntitle: {json.dumps(title)}\nhide:\n  - navigation\n  - toc\n---\n\n" + banner
-                            + f"# {md_text(title)}\n" + "".join(parts))
+        text = (f"---\ntitle: {json.dumps(title)}\nhide:\n  - navigation\n  - toc\n---\n\n" + banner
+                + f"# {md_text(title)}\n" + "".join(parts))
+        self.pages[path] = DEFERRED.sub(self._defer, text)
+
+    def _defer(self, m: re.Match) -> str:
+        """A chart's Vega-Lite spec or a board's table: MkDocs gets a placeholder (Markdown's HTML scanner and the
+        search plugin's parser read neither: a spec is a script, a board is data-search-exclude) and the hook puts the
+        HTML back in the finished page, byte for byte (mkdocs_hook.on_post_page; issue 22, scale)."""
+        key = hashlib.sha256(m.group(0).encode("utf-8")).hexdigest()[:32]
+        self.snippets[f"{AFTER_PREFIX}{key}"] = m.group(0)
+        return f"<!-- leaderboard-after:{key} -->"
 
     cache: Path | None = None
 

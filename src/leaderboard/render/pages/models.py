@@ -12,6 +12,17 @@ from ..selection import default_source, lead_tasks
 from ..site import Site
 
 
+def _of_model(site: Site, query, model_id: str) -> pl.DataFrame:
+    """One model's rows of a query over every model (queries.*_all, run once per build and kept on the site)."""
+    groups = site.memo.get(query.__name__)
+    if groups is None:
+        df = query(site.con)
+        groups = {k[0]: g.drop("model_id") for k, g in df.partition_by("model_id", as_dict=True, maintain_order=True).items()}
+        groups[None] = df.clear().drop("model_id")
+        site.memo[query.__name__] = groups
+    return groups.get(model_id, groups[None])
+
+
 def build(site: Site, h: pl.DataFrame, model_id: str) -> None:
     m = h.filter(pl.col("model_id") == model_id)
     first = m.row(0, named=True)
@@ -33,7 +44,7 @@ def build(site: Site, h: pl.DataFrame, model_id: str) -> None:
                      ("runs", m.height)]))
     parts += _related(site, h, m, first)
     parts.append(tables.board(m, 1, show_model=False, url_state=True, lead=lead_tasks(m), default_source=default_source(m)))
-    rel = queries.relation_kept(site.con, model_id)
+    rel = _of_model(site, queries.relation_kept_all, model_id)
     if not rel.is_empty():
         rel = rel.with_columns(relation=pl.col("relation").map_elements(metrics.relation_label, return_dtype=pl.String),
                                compression=pl.col("compression").map_elements(metrics.cap, return_dtype=pl.String),
@@ -45,7 +56,7 @@ def build(site: Site, h: pl.DataFrame, model_id: str) -> None:
         parts.append(site.chart(charts.relation_heatmap(rel, title, "heatmap"), f"model-{model_slug(model_id)}-relations",
                                 title, 1, f"{rel['relation'].n_unique()} relations × {rel['compression'].n_unique()} "
                                 "compressions; colour: P@1 ÷ the baseline's P@1"))
-    forgot = queries.facts_forgotten_of(site.con, model_id)
+    forgot = _of_model(site, queries.facts_forgotten_all, model_id)
     if not forgot.is_empty():
         parts.append(Safe("<h2>Facts forgotten</h2><p>Facts the baseline ranked first that the compressed model no longer does "
                           "(and the reverse).</p>"))
