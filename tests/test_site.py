@@ -19,6 +19,7 @@ import pytest
 from conftest import ROOT, chromium_path, example, place, rendered_run_pages, with_run_id
 from leaderboard.render import tables
 from leaderboard.render.build import BuildError, build_site
+from leaderboard.render.fmt import fmt
 
 HOSTILE = "<img src=x onerror=alert(1)> {{ config }} **bold** [x](javascript:alert(1)) </script>"
 ARTIFACTS = ROOT / "build" / "test-artifacts"
@@ -987,3 +988,96 @@ def test_the_build_keeps_its_validation_cache_in_its_work_folder(site) -> None:
     cache = SITE_DB[0].parent / "cache" / "validate.json"
     report = validate_paths([SITE_RUNS[0]], cache=cache)
     assert report.rechecked == 0 and len(report.checked) == len(list(SITE_RUNS[0].rglob("*.json"))) > 500
+
+
+# --- the compare page's data: an index and sharded rows, not one file of every row (issue 22, scale) -----------
+
+COMPARE_FILE_MAX = 32 * 1024  # bytes of any file under data/compare/ on the 400-run synthetic site
+
+
+def _compare_rows(site: Path) -> tuple[dict, dict[str, dict]]:
+    folder = site / "data" / "compare"
+    index = json.loads((folder / "index.json").read_text())
+    rows = {k: r for p in folder.glob("rows-*.json") for k, r in json.loads(p.read_text()).items()}
+    return index, rows
+
+
+def test_compare_data_is_an_index_and_small_shards(synthetic_site) -> None:
+    """One file of every row was 40 MB at 100,000 runs (4 MB at 10,000), fetched whole by every compare page. Each
+    row is in the shard named by its key's first hex digits; the picker's names are a file per model."""
+    folder = synthetic_site / "data" / "compare"
+    index, rows = _compare_rows(synthetic_site)
+    assert not (synthetic_site / "data" / "compare.json").exists()
+    sizes = {p.relative_to(folder).as_posix(): p.stat().st_size for p in folder.rglob("*.json")}
+    assert max(sizes.values()) <= COMPARE_FILE_MAX < sum(sizes.values()), sizes
+    assert len(rows) == index["n"] > 16 and index["prefix"] == 1
+    for p in folder.glob("rows-*.json"):
+        assert {k[: index["prefix"]] for k in json.loads(p.read_text())} == {p.stem.removeprefix("rows-")}
+    names = {}
+    for model, file, n in index["models"]:
+        mine = json.loads((folder / "models" / f"{file}.json").read_text())
+        assert len(mine) == n and all(name.startswith(model + " · ") for name, _ in mine)
+        names.update(mine)
+    assert len(names) == len(rows) and set(names.values()) == set(rows)
+    ex = index["example"]
+    assert rows[ex[0]]["baseline"] and all(rows[k]["model"] == rows[ex[0]]["model"] and not rows[k]["baseline"] for k in ex[1:])
+
+
+def test_a_compare_link_fetches_only_the_index_and_its_rows_shards(browser, synthetic_server, synthetic_site) -> None:
+    index, rows = _compare_rows(synthetic_site)
+    n = index["prefix"]
+    keys = sorted(rows)
+    pick = [keys[0], next(k for k in reversed(keys) if k[:n] != keys[0][:n])]
+    ctx, tab = _tab(browser)
+    errors, fetched = [], []
+    tab.on("pageerror", lambda e: errors.append(str(e)))
+    tab.on("request", lambda r: fetched.append(r.url.split("/data/", 1)[1]) if "/data/" in r.url else None)
+    tab.goto(f"{synthetic_server}/compare.html?rows={','.join(pick)}", wait_until="networkidle")
+    tab.wait_for_selector(".lb-compare-table")
+    assert sorted(u for u in fetched if not u.startswith("facts/")) == sorted(
+        ["compare/index.json"] + [f"compare/rows-{k[:n]}.json" for k in pick])
+    # the side-by-side table: one column a row, each task's value as the data holds it (the site's rounding)
+    table = tab.locator(".lb-compare-table").first
+    assert table.locator("thead th").count() == 3
+    body = tab.evaluate("""() => Object.fromEntries(Array.from(document.querySelector('.lb-compare-table tbody').rows)
+        .map((tr) => [tr.cells[0].textContent, Array.from(tr.cells).slice(1).map((c) => c.firstChild.textContent)]))""")
+    checked = 0
+    for task in index["tasks"]:
+        if not any(task in rows[k]["tasks"] for k in pick):
+            continue
+        line = body[f"{index['metrics'][task]} {index['task_names'][task]} (95%)"]
+        want = [fmt(rows[k]["tasks"][task]["value"]) if task in rows[k]["tasks"] else "–" for k in pick]
+        assert line == want
+        checked += 1
+    assert checked and errors == []
+    # with no rows: the example, precomputed, links a baseline and its compressions
+    fetched.clear()
+    tab.goto(f"{synthetic_server}/compare.html", wait_until="networkidle")
+    assert tab.get_attribute("a.lb-compare-example", "href") == "?rows=" + ",".join(index["example"])
+    assert fetched == ["compare/index.json"]
+    ctx.close()
+
+
+def test_compare_picker_adds_a_row_by_name_from_its_models_file(browser, synthetic_server, synthetic_site) -> None:
+    index, rows = _compare_rows(synthetic_site)
+    model, file, _ = index["models"][-1]
+    names = json.loads((synthetic_site / "data" / "compare" / "models" / f"{file}.json").read_text())
+    name, key = names[-1]
+    ctx, tab = _tab(browser)
+    fetched = []
+    tab.on("request", lambda r: fetched.append(r.url.split("/data/", 1)[1]) if "/data/" in r.url else None)
+    tab.goto(f"{synthetic_server}/compare.html", wait_until="networkidle")
+    options = "Array.from(document.querySelectorAll('#lb-compare-options option')).map((o) => o.value)"
+    assert tab.evaluate(options) == [m for m, _, _ in index["models"]]
+    tab.fill("input.lb-compare-add", model)
+    tab.dispatch_event("input.lb-compare-add", "change")
+    tab.wait_for_function(f"{options}.includes({json.dumps(name)})")
+    assert tab.input_value("input.lb-compare-add") == model + " · "
+    tab.fill("input.lb-compare-add", name)
+    tab.dispatch_event("input.lb-compare-add", "change")
+    tab.wait_for_function(f"new URLSearchParams(location.search).get('rows') === {json.dumps(key)}")
+    tab.wait_for_selector(".lb-compare-table")
+    head = tab.locator(".lb-compare-table").first.locator("thead th").nth(1).inner_text()
+    assert f"{rows[key]['model']} · {rows[key]['label']}" in head
+    assert fetched == ["compare/index.json", f"compare/models/{file}.json", f"compare/rows-{key[:index['prefix']]}.json"]
+    ctx.close()

@@ -1,7 +1,8 @@
 // The compare page: 2-6 picked rows (model x compression) side by side, per-relation differences and facts
-// forgotten / newly right between two runs. Static: it reads data/compare.json and data/facts/*.json. The view
-// lives in the URL (?rows=k1,k2&a=k1&b=k2&task=lama:trex&rsort=drop). Text from run files goes in as text nodes
-// (never as HTML).
+// forgotten / newly right between two runs. Static: it reads data/compare/index.json (tasks, names, the example, the
+// picker's models), the shards rows-<first hex digits of the key>.json of the rows in view, models/<m>.json (a
+// model's rows by readable name) when the picker names a model, and data/facts/*.json. The view lives in the URL
+// (?rows=k1,k2&a=k1&b=k2&task=lama:trex&rsort=drop). Text from run files goes in as text nodes (never as HTML).
 (function () {
   "use strict";
   const root = document.getElementById("lb-compare");
@@ -10,8 +11,11 @@
   const add = root.querySelector(".lb-compare-add");
   const options = document.getElementById("lb-compare-options");
   const permalink = root.querySelector(".lb-compare-link");
-  let data = null, byKey = {};
-  const MAX = 6;
+  const src = root.getAttribute("data-src");
+  let data = null;
+  // keyed by text from run files (names, model ids): no prototype
+  const [byKey, shards, models, byName, modelNames] = [0, 0, 0, 0, 0].map(() => Object.create(null));
+  const MAX = 6, KEY = /^[0-9a-f]{12}$/;
 
   function el(tag, attrs, ...children) {
     const e = document.createElement(tag);
@@ -31,6 +35,25 @@
   }
   const f3 = (x) => fmt(x, 3);
   const pct = (x) => (x === null || x === undefined ? "–" : fmt(100 * x, 0) + "%");
+  function wanted() { return (new URLSearchParams(window.location.search).get("rows") || "").split(",").filter((k) => KEY.test(k)); }
+  // the shards that hold these keys, each fetched once
+  function load(keys) {
+    return Promise.all(Array.from(new Set(keys.map((k) => k.slice(0, data.prefix)))).map((p) => {
+      if (!shards[p]) shards[p] = fetch(src + "rows-" + p + ".json").then((r) => (r.ok ? r.json() : {})).then((rows) => {
+        for (const [k, r] of Object.entries(rows)) if (k === r.key) byKey[k] = r;
+      });
+      return shards[p];
+    }));
+  }
+  // a model's rows by readable name, fetched once
+  function names(model) {
+    const file = modelNames[model];
+    if (!file) return Promise.resolve();
+    if (!models[model]) models[model] = fetch(src + "models/" + file + ".json").then((r) => (r.ok ? r.json() : [])).then((xs) => {
+      for (const [name, key] of xs) byName[name] = key;
+    });
+    return models[model];
+  }
   function state() {
     const p = new URLSearchParams(window.location.search);
     const rows = (p.get("rows") || "").split(",").filter((k) => byKey[k]).slice(0, MAX);
@@ -66,7 +89,7 @@
     save(s);
     out.replaceChildren();
     if (s.rows.length === 0) {
-      const ex = example();
+      const ex = data.example;
       out.append(el("p", { class: "lb-compare-empty" }, "No rows picked yet. ",
         ex ? el("a", { href: "?rows=" + ex.join(","), class: "lb-compare-example" }, "Example: a baseline and its compressions") : ""));
       return;
@@ -141,16 +164,6 @@
     if (rows.length >= 2) facts(s, rows, tasks);
   }
 
-  function example() {  // a baseline with compressions: a real model's reproduced one first, then any
-    const rank = (r) => (r.source === "reproduced" && !r.toy ? 0 : r.source !== "synthetic" && !r.toy ? 1 : r.source !== "synthetic" ? 2 : 3);
-    const bases = data.rows.filter((r) => r.baseline).sort((a, b) => rank(a) - rank(b));
-    for (const base of bases) {
-      const same = data.rows.filter((r) => r.model === base.model && !r.baseline && r.source === base.source).slice(0, 3);
-      if (same.length) return [base.key, ...same.map((r) => r.key)];
-    }
-    return null;
-  }
-
   function bits(b64) {
     const s = atob(b64), out = new Uint8Array(s.length);
     for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i);
@@ -197,27 +210,41 @@
     }
   }
 
-  fetch(root.getAttribute("data-src")).then((r) => r.json()).then((d) => {
+  fetch(src + "index.json").then((r) => r.json()).then((d) => {
     data = d;
-    byKey = Object.fromEntries(d.rows.map((r) => [r.key, r]));
-    // the picker lists readable names (model · compression, the source where it is not ours); a name two rows share
-    // gets a number, never the row's internal key
-    const byName = {};
-    d.rows.forEach((r) => {
-      let name = label(r) + (r.source !== "reproduced" ? " (" + r.source + ")" : "") + (r.toy ? " (toy)" : "");
-      for (let n = 2; byName[name]; n++) name = name.replace(/ #\d+$/, "") + " #" + n;
-      byName[name] = r.key;
-    });
-    options.replaceChildren(...Object.keys(byName).map((name) => el("option", { value: name })));
-    add.addEventListener("change", () => {
-      const key = byName[add.value.trim()];
-      if (!key || !byKey[key]) return;
+    // the picker first lists the models; naming one (or typing past it) lists its rows by readable name (model ·
+    // compression, the source where it is not ours; a name two rows share gets a number, never the row's internal key)
+    for (const [model, file] of d.models) modelNames[model] = file;
+    const modelOptions = d.models.map(([model]) => el("option", { value: model }));
+    options.replaceChildren(...modelOptions);
+    const modelsOf = (text) => d.models.map(([m]) => m).filter((m) => text === m || text.startsWith(m + " · "));
+    let shown = null;
+    async function offer() {  // the rows of the model named in the box, below the models
+      const text = add.value.trim(), ms = modelsOf(text);
+      if (!ms.length) return;
+      await Promise.all(ms.map(names));
+      if (shown === ms.join("\n") || add.value.trim() !== text) return;
+      shown = ms.join("\n");
+      const rows = Object.keys(byName).filter((name) => ms.some((m) => name.startsWith(m + " · ")));
+      options.replaceChildren(...rows.map((name) => el("option", { value: name })), ...modelOptions);
+    }
+    add.addEventListener("input", offer);
+    add.addEventListener("change", async () => {
+      const text = add.value.trim();
+      await offer();
+      const key = byName[text];
+      if (!key) {
+        if (modelNames[text]) add.value = text + " · ";  // a model: now pick one of its rows
+        return;
+      }
+      await load([key]);
+      if (!byKey[key]) return;
       const st = state();
       if (!st.rows.includes(key) && st.rows.length < MAX) st.rows.push(key);
       add.value = "";
       save(st); render();
     });
     root.querySelector(".lb-compare-clear").addEventListener("click", () => { save({ rows: [] }); render(); });
-    render();
+    return load(wanted()).then(render);
   }).catch(() => { out.replaceChildren(el("p", {}, "The comparison data could not be loaded (serve the site over HTTP).")); });
 })();

@@ -1,6 +1,9 @@
-"""The compare page and its data files (data/compare.json, data/facts/)."""
+"""The compare page and its data files (data/compare/, data/facts/)."""
 
 from __future__ import annotations
+
+import hashlib
+import re
 
 import polars as pl
 
@@ -12,8 +15,9 @@ from ..site import Site
 
 def build(site: Site, h: pl.DataFrame) -> None:
     """Pick 2–6 rows (model × compression) and see them side by side; the selection lives in the URL. The page
-    is static: it reads data/compare.json (every row's numbers) and, for facts forgotten between two runs,
-    data/facts/<run>.json (bitsets of the facts scored and ranked first)."""
+    is static: it reads data/compare/ (see _write: a small index, the rows sharded by key, the picker's names per
+    model) and, for facts forgotten between two runs, data/facts/<run>.json (bitsets of the facts scored and ranked
+    first)."""
     rows = tables.build_rows(h)
     tasks = tables.task_order(h)
     rels = queries.relation_p1(site.con)
@@ -36,17 +40,16 @@ def build(site: Site, h: pl.DataFrame) -> None:
                           "bits_nominal": row.bits_nominal, "whole_nominal": row.sparsity_nominal,
                           "size": None if row.size_mb is None else round(row.size_mb, 3), "baseline": row.n_steps == 0,
                           "tasks": t_out})
-    site.data["data/compare.json"] = {"rows": data_rows, "tasks": tasks,
-                                      "task_names": {t: metrics.task_name(t) for t in tasks},
-                                      "metrics": {t: metrics.metric_short(t) for t in tasks},
-                                      "relations": metrics.relation_names()}
+    _write(site, data_rows, {"tasks": tasks, "task_names": {t: metrics.task_name(t) for t in tasks},
+                             "metrics": {t: metrics.metric_short(t) for t in tasks},
+                             "relations": metrics.relation_names()})
     _fact_bitsets(site)
     intro = Safe(
         "<p>Pick 2–6 rows on the <a href=\"leaderboard.html\">leaderboard</a> (tick them, then <em>Compare selected</em>) "
         "or add them here. The view (rows, the two runs compared fact by fact, and the sort of the relation table) lives "
         "in the address: copy it to share exactly this view.</p>")
     shell = Safe(
-        '<div id="lb-compare" data-src="data/compare.json" data-facts="data/facts/">'
+        '<div id="lb-compare" data-src="data/compare/" data-facts="data/facts/">'
         '<div class="lb-filters"><label>Add a row <input type="search" list="lb-compare-options" class="lb-compare-add" '
         'placeholder="type a model or compression"></label><datalist id="lb-compare-options"></datalist>'
         '<button type="button" class="md-button lb-compare-clear">Clear</button>'
@@ -55,6 +58,63 @@ def build(site: Site, h: pl.DataFrame) -> None:
         '<a class="lb-compare-example" href="compare.html">the baseline and its strongest compressions</a>.</p></div></div>'
         '<script src="assets/compare.js" defer></script>')
     site.page("compare.md", "Compare", block(intro, shell), rows=h)
+
+
+# The rows live in data/compare/rows-<p>.json, <p> the first PREFIX hex digits of their key (tables.row_key), so a
+# link's keys fetch their shards directly; PREFIX is the fewest digits that keep SHARD_ROWS rows or fewer a shard on
+# average (issue 22, scale: one file of every row was 40 MB at 100,000 runs, fetched whole to compare two rows).
+SHARD_ROWS = 32
+
+
+def prefix_len(n_rows: int) -> int:
+    n = 1
+    while n_rows > SHARD_ROWS * 16 ** n:
+        n += 1
+    return n
+
+
+def picker_name(row: dict) -> str:
+    """The picker's readable name of a row: model · compression, the source where it is not ours."""
+    return (f"{row['model']} · {row['label']}" + (f" ({row['source']})" if row["source"] != "reproduced" else "")
+            + (" (toy)" if row["toy"] else ""))
+
+
+def example(rows: list[dict]) -> list[str] | None:
+    """The empty page's example: a baseline and up to three of its compressions, a real model's reproduced one first."""
+    def rank(r: dict) -> int:
+        return (0 if r["source"] == "reproduced" and not r["toy"] else 1 if r["source"] != "synthetic" and not r["toy"]
+                else 2 if r["source"] != "synthetic" else 3)
+    for base in sorted((r for r in rows if r["baseline"]), key=rank):
+        same = [r["key"] for r in rows
+                if r["model"] == base["model"] and not r["baseline"] and r["source"] == base["source"]][:3]
+        if same:
+            return [base["key"], *same]
+    return None
+
+
+def _write(site: Site, rows: list[dict], meta: dict) -> None:
+    """data/compare/index.json: what every view needs (tasks, their names and metrics, relation names), the example,
+    the shards' prefix length and the picker's models, each with its names file; rows-<p>.json: the rows by key;
+    models/<m>.json: [readable name, key] of a model's rows, fetched when the reader picks the model (a name two rows
+    share gets " #2", never the row's internal key)."""
+    n = prefix_len(len(rows))
+    shards: dict[str, dict[str, dict]] = {}
+    names: dict[str, list[list[str]]] = {}
+    taken: set[str] = set()  # a name starts with its model's id: unique over every model's file
+    for r in rows:  # in the page's order: by model, then steps, label, key
+        shards.setdefault(r["key"][:n], {})[r["key"]] = r
+        name, k = picker_name(r), 2
+        while name in taken:
+            name, k = re.sub(r" #\d+$", "", name) + f" #{k}", k + 1
+        taken.add(name)
+        names.setdefault(r["model"], []).append([name, r["key"]])
+    models = {m: hashlib.sha256(m.encode()).hexdigest()[:12] for m in names}
+    site.data["data/compare/index.json"] = {**meta, "prefix": n, "n": len(rows), "example": example(rows),
+                                           "models": [[m, models[m], len(v)] for m, v in names.items()]}
+    for p, shard in shards.items():
+        site.data[f"data/compare/rows-{p}.json"] = shard
+    for m, v in names.items():
+        site.data[f"data/compare/models/{models[m]}.json"] = v
 
 
 def _fact_bitsets(site: Site) -> None:
