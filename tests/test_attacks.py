@@ -384,7 +384,7 @@ def test_csv_downloads_neutralise_formulas(tmp_path) -> None:
         downloads.build(Site(tmp_path / "gen", con))
     finally:
         con.close()
-    text = (tmp_path / "gen" / "downloads" / "runs.csv").read_text()
+    text = gzip.decompress((tmp_path / "gen" / "downloads" / "runs.csv.gz").read_bytes()).decode("utf-8")
     assert "'=HYPERLINK(" in text and ',=HYPERLINK(' not in text and ',"=HYPERLINK(' not in text
     assert (tmp_path / "gen" / "downloads" / "runs.parquet").is_file()  # raw values stay in Parquet/DuckDB
 
