@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from . import registry
 from .compress.spec import sparsity_mismatch
-from .fsutil import InputError, read_regular
+from .fsutil import InputError, read_regular, write_atomic
 from .parallel import pmap
 from .schema import (
     FACTS_MAX_FILE_BYTES,
@@ -1010,18 +1010,9 @@ def _check_cached(files: list[Path], max_bytes: int, check_paths: bool, cache: P
 
 
 def _write_cache(path: Path, cache: _CacheFile) -> None:
-    """All or nothing (a temporary file renamed over the old one); a cache that cannot be written is no error."""
-    import tempfile
-
+    """All or nothing (fsutil.write_atomic); a cache that cannot be written is no error."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(cache.model_dump_json().encode("utf-8"))
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_atomic(path, cache.model_dump_json().encode("utf-8"))
     except OSError:
         pass

@@ -9,6 +9,7 @@ import re
 import shutil
 import tempfile
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -237,12 +238,14 @@ def write_run_pages(out: Path, run_pages: dict[str, tuple[str, str]], repository
 SITEMAP_MAX_URLS = 50_000  # the sitemap protocol's limit per file (sitemaps.org): past it, a sitemap index
 
 
-def _write_gz(path: Path, text: str) -> None:
-    """A gzip copy with a fixed timestamp: the same runs give the same bytes."""
+@contextmanager
+def fixed_gzip(path: Path, compresslevel: int = 9):
+    """A gzip file with no file name and a fixed timestamp in its header: the same bytes in give the same file."""
     import gzip
 
-    with open(path, "wb") as f, gzip.GzipFile(filename="", mode="wb", fileobj=f, mtime=int(FIXED_EPOCH)) as gz:
-        gz.write(text.encode("utf-8"))
+    with open(path, "wb") as f, gzip.GzipFile(filename="", mode="wb", fileobj=f, mtime=int(FIXED_EPOCH),
+                                              compresslevel=compresslevel) as gz:
+        yield gz
 
 
 def _sitemap_runs(out: Path, shell_name: str, run_ids: list[str], max_urls: int = SITEMAP_MAX_URLS) -> None:
@@ -274,7 +277,8 @@ def _sitemap_runs(out: Path, shell_name: str, run_ids: list[str], max_urls: int 
                           f"         <lastmod>{lastmod}</lastmod>\n    </sitemap>" for k in range(1, len(parts) + 1))
                 + "\n</sitemapindex>")
     sitemap.write_text(text + "\n", encoding="utf-8")
-    _write_gz(out / "sitemap.xml.gz", text + "\n")
+    with fixed_gzip(out / "sitemap.xml.gz") as gz:
+        gz.write((text + "\n").encode("utf-8"))
 
 
 def _copy_store(db: Path, target: Path) -> None:

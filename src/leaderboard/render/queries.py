@@ -154,36 +154,10 @@ def pareto_front(con: duckdb.DuckDBPyConnection, fam: str) -> pl.DataFrame:
               [fam])
 
 
-def relation_kept(con: duckdb.DuckDBPyConnection, model_id: str) -> pl.DataFrame:
-    """A model's P@1 per relation relative to its baseline, under global magnitude pruning and quantization of every
-    Linear layer (and the baselines)."""
-    return _q(con, """
-        SELECT rr.relation, rr.value_fraction AS value, rr.n, r.method_label AS compression, r.n_steps, r.sparsity, r.scheme,
-               r.method, r.scope, r.run_id,
-               rr.value_fraction / nullif(b.value_fraction, 0) AS retention
-        FROM relation_results rr JOIN current_runs r USING (run_id)
-        LEFT JOIN (SELECT rr2.relation, rr2.task, rr2.value_fraction, r2.model_revision, r2.eval_data_sha256, r2.source_kind
-                   FROM relation_results rr2 JOIN current_runs r2 USING (run_id)
-                   WHERE r2.model_id = ? AND r2.n_steps = 0 AND rr2.metric = 'precision@1') b
-          ON b.relation = rr.relation AND b.task = rr.task AND b.model_revision IS NOT DISTINCT FROM r.model_revision
-         AND b.eval_data_sha256 IS NOT DISTINCT FROM r.eval_data_sha256 AND b.source_kind = r.source_kind
-        WHERE r.model_id = ? AND rr.metric = 'precision@1'
-          AND (r.n_steps = 0 OR (r.n_steps = 1 AND r.scope = 'all' AND list_contains(?, r.method)))
-        ORDER BY r.n_steps, r.sparsity NULLS FIRST, r.scheme, compression, rr.relation, rr.task, r.run_id""",
-              [model_id, model_id, methods_registry.heatmap_keys()])
-
-
-def facts_forgotten_of(con: duckdb.DuckDBPyConnection, model_id: str) -> pl.DataFrame:
-    """A model's facts forgotten and newly right, per run and task."""
-    return _q(con, """
-        SELECT r.method_label, f.task, f.forgotten, f.learned, f.kept, f.compared, r.run_id
-        FROM facts_forgotten f JOIN runs r USING (run_id) WHERE r.model_id = ?
-        ORDER BY f.forgotten, r.method_label, f.task, r.run_id""", [model_id])  # a total order: same runs, same bytes
-
-
 def relation_kept_all(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
-    """relation_kept of every model in one query (one per model cost 343 scans of relation_results at 100,000 runs),
-    with a model_id column first; within a model, rows in relation_kept's order."""
+    """Every model's P@1 per relation relative to its baseline, under global magnitude pruning and quantization of
+    every Linear layer (and the baselines), in one query (one per model cost 343 scans of relation_results at 100,000
+    runs), model_id first; pages/models.py splits it per model."""
     return _q(con, """
         SELECT r.model_id, rr.relation, rr.value_fraction AS value, rr.n, r.method_label AS compression, r.n_steps,
                r.sparsity, r.scheme, r.method, r.scope, r.run_id,
@@ -203,7 +177,8 @@ def relation_kept_all(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
 
 
 def facts_forgotten_all(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
-    """facts_forgotten_of every model in one query, with a model_id column first; within a model, in its order."""
+    """Every model's facts forgotten and newly right, per run and task, in one query, model_id first (a total order:
+    same runs, same bytes); pages/models.py splits it per model."""
     return _q(con, """
         SELECT r.model_id, r.method_label, f.task, f.forgotten, f.learned, f.kept, f.compared, r.run_id
         FROM facts_forgotten f JOIN runs r USING (run_id)

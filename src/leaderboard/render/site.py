@@ -27,7 +27,7 @@ class Site:
     con: duckdb.DuckDBPyConnection
     pages: dict[str, str] = field(default_factory=dict)  # path -> markdown
     snippets: dict[str, str] = field(default_factory=dict)
-    run_pages: dict[str, tuple[str, str]] = field(default_factory=dict)  # run_id -> (title, body html)
+    run_pages: dict[str, tuple[str, str]] = field(default_factory=dict)  # run_id -> (title, its blocks as JSON)
     colours: charts.Colours | None = None
     data: dict[str, object] = field(default_factory=dict)  # path under generated/ -> JSON for the compare page
     memo: dict[str, object] = field(default_factory=dict)  # what a page kind computes once for all its pages

@@ -4,7 +4,6 @@ at about a tenth of the bytes)."""
 
 from __future__ import annotations
 
-import gzip
 import re
 from pathlib import Path
 
@@ -33,10 +32,9 @@ GZIP_LEVEL = 6
 
 def write_csv_gz(df: pl.DataFrame, path: Path) -> None:
     """CSV, gzip-compressed with no file name and a fixed timestamp in its header: the same rows give the same bytes."""
-    from ..build import FIXED_EPOCH
+    from ..build import fixed_gzip
 
-    with open(path, "wb") as f, gzip.GzipFile(filename="", mode="wb", fileobj=f, mtime=int(FIXED_EPOCH),
-                                              compresslevel=GZIP_LEVEL) as gz:
+    with fixed_gzip(path, GZIP_LEVEL) as gz:
         df.write_csv(gz)
 
 

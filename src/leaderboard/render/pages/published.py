@@ -32,6 +32,8 @@ from ..tables import corrected_badge
 
 SERIES_WITH_CURVES = ("OPT", "BLOOM")
 LABELS = {"": "FP16 (baseline)"}
+
+
 def headline_metrics() -> tuple[str, ...]:
     """Every registered suite's headline metric (LAMA P@1, BEAR and lm-eval accuracy, and any suite registered later),
     read when a page is built, not when this module is imported."""
@@ -40,6 +42,8 @@ def headline_metrics() -> tuple[str, ...]:
 
 def shown_metrics() -> tuple[str, ...]:
     return (*headline_metrics(), "precision@1-micro")  # and P@1 pooled over facts, as KEPLER reports it
+
+
 OTHER = "other-sources"  # the page of reported runs whose source is not declared
 
 

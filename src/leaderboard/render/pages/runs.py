@@ -32,7 +32,6 @@ def _cell(v: object) -> object:
 
 
 RUN_SHELL = "runs/_shell.md"
-RUN_BODY_MARKER = "<!--lb-run-body-->"
 RUN_TITLE_MARKER = "lb-run-title"
 
 
@@ -316,4 +315,4 @@ def build(site: Site, h: pl.DataFrame) -> None:
         site.run_pages[rid] = (run_title(r), json.dumps(doc, ensure_ascii=False, separators=(",", ":")))
     site.pages[RUN_SHELL] = (f"---\ntitle: {RUN_TITLE_MARKER}\nhide:\n  - navigation\n  - toc\nsearch:\n  exclude: true\n---\n\n"
                              f"<!-- {PAGE_STATUS} -->\n"
-                             f"# {RUN_TITLE_MARKER}\n\n{RUN_BODY_MARKER}\n")
+                             f"# {RUN_TITLE_MARKER}\n")
