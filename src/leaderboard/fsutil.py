@@ -85,6 +85,31 @@ def write_atomic(path: Path, data: bytes) -> None:
         raise
 
 
+def replace_if_changed(path: Path, data: bytes) -> bool:
+    """Write ``data`` at ``path`` unless the file there holds exactly these bytes already (a rebuild then leaves the
+    file, its inode and its time alone). A changed file is replaced by a rename, never rewritten in place, so a hard
+    link to the old file (a published site's copy) keeps the old bytes. Returns whether the file was written. No
+    fsync: for outputs that are rebuilt from their sources (a site), not for records."""
+    path = Path(path)
+    try:
+        if os.path.getsize(path) == len(data):
+            with open(path, "rb") as f:
+                if f.read() == data:
+                    return False
+    except FileNotFoundError:
+        pass
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            os.fchmod(f.fileno(), _file_mode())
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return True
+
+
 def write_under(root: Path, rel: PurePosixPath | str, data: bytes, *, replace: bool = False) -> Path:
     """Write ``root/rel`` (folders made as needed, no links followed); an existing file is kept unless
     ``replace``. Returns the path."""

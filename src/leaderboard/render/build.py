@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import html
 import json
 import os
@@ -16,6 +18,7 @@ from pathlib import Path
 import duckdb
 
 from .. import registry
+from ..fsutil import write_atomic
 from ..gitutil import git_out
 from ..store import IngestError, ingest
 from ..validate import validate_paths
@@ -84,37 +87,92 @@ def build_pages(site: Site) -> None:
     build_published(site)  # papers' results, as printed (render/pages/published.py)
 
 
-def render(db: Path, generated: Path, cache: Path, changes: dict | None = None) -> tuple[int, int, dict[str, tuple[str, str]]]:
-    if generated.exists():
-        shutil.rmtree(generated)
-    generated.mkdir(parents=True)
+@dataclass
+class Rendered:
+    """What render() made: pages counted (run pages included), charts, and the run pages' parts (pages/runs.py)."""
+    pages: int
+    charts: int
+    run_pages: dict[str, tuple[str, str]]  # run_id -> (title, blocks as JSON): the runs rendered this time
+    run_keys: dict[str, str]  # every run's page key (runs.page_keys)
+    baselines: dict[str, str | None]  # each run's baseline (for the pages not rendered yet: Rendered.more_run_pages)
+    db: Path
+
+    def more_run_pages(self, ids: list[str]) -> dict[str, tuple[str, str]]:
+        """Pages of runs that were not rendered (their published copy could not be carried over)."""
+        con = duckdb.connect(str(self.db), read_only=True)
+        try:
+            return runs.run_docs(con, self.baselines, sorted(ids))
+        finally:
+            con.close()
+
+
+def code_version() -> str:
+    """A hash of the code that renders the site (this package's sources and each registered evaluation suite's
+    module): a page rendered by other code is rendered again."""
+    import inspect
+
+    import leaderboard
+
+    from ..evaluate import registry as suites
+
+    package = Path(leaderboard.__file__).parent
+    files = sorted(package.rglob("*.py"))
+    for suite in suites.all_suites():
+        with contextlib.suppress(TypeError, OSError):
+            files.append(Path(inspect.getfile(type(suite))))
+    h = hashlib.sha256(str(getattr(leaderboard, "__version__", "")).encode())
+    for f in dict.fromkeys(files):
+        h.update(f.name.encode() + b"\0" + f.read_bytes() + b"\0")
+    return h.hexdigest()[:32]
+
+
+def render(db: Path, generated: Path, cache: Path, changes: dict | None = None,
+           previous_run_keys: dict[str, str] | None = None) -> Rendered:
+    """Every generated page, data file and chart into ``generated``, which is updated in place: a file whose bytes
+    did not change is left alone (a rebuild writes what changed; the site's hard links to it stay valid) and a file
+    no longer made is removed. ``previous_run_keys``: the keys of the run pages already published (only the others
+    are rendered)."""
+    generated.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect(str(db), read_only=True)
     try:
         site = Site(generated, con)
         site.cache = cache / "svg"
         site.build_info = build_info(Path.cwd())
         site.changes = changes or {}
+        site.code_version = code_version()
+        site.previous_run_keys = previous_run_keys
         build_pages(site)
+        store_key = hashlib.sha256(site.code_version.encode())
+        for path, sha in con.execute("SELECT path, sha256 FROM files ORDER BY path").fetchall():
+            store_key.update(f"{path}\0{sha}\n".encode())
     finally:
         con.close()
     for rel, obj in site.data.items():
-        p = generated / rel
-        p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_text(json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=True), encoding="utf-8")
+        site.write(rel, json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=True))
     for rel, text in site.pages.items():
-        p = generated / rel
-        p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_text(text, encoding="utf-8")
-    snippets = generated / "_snippets"
-    snippets.mkdir()
+        site.write(rel, text)
     for name, text in site.snippets.items():
-        (snippets / f"{name}.html").write_text(text, encoding="utf-8")
-    vega = generated / VEGA_BUNDLE
-    vega.parent.mkdir(parents=True, exist_ok=True)
-    vega.write_text(_vega_bundle(cache), encoding="utf-8")
-    _copy_store(db, generated / "downloads" / "leaderboard.duckdb")
-    n_charts = len(list((generated / "charts").glob("*.svg"))) if (generated / "charts").exists() else 0
-    return len(site.pages) - 1 + len(site.run_pages), n_charts, site.run_pages
+        site.write(f"_snippets/{name}.html", text)
+    site.write(VEGA_BUNDLE, _vega_bundle(cache))
+    store_copy = "downloads/leaderboard.duckdb"
+    _copy_store(db, generated / store_copy, cache / "store-copy.key", store_key.hexdigest())
+    site.written.add(store_copy)
+    _remove_stale(generated, site.written)
+    n_charts = sum(1 for rel in site.written if rel.startswith("charts/") and rel.endswith(".svg"))
+    return Rendered(len(site.pages) - 1 + len(site.run_keys), n_charts, site.run_pages, site.run_keys,
+                    site.run_baselines, db)
+
+
+def _remove_stale(root: Path, written: set[str]) -> None:
+    """Remove what a previous build left in ``root`` that this one did not make (and folders left empty)."""
+    for folder, _dirs, files in os.walk(root, topdown=False):
+        here = Path(folder)
+        for name in files:
+            path = here / name
+            if path.relative_to(root).as_posix() not in written:
+                path.unlink()
+        if here != root and not any(here.iterdir()):
+            here.rmdir()
 
 
 def _git(cwd: Path, *args: str) -> str | None:
@@ -214,38 +272,95 @@ def run_page(before: str, after: str, shell_name: str, rid: str, title: str, dat
             + after)
 
 
-def write_run_pages(out: Path, run_pages: dict[str, tuple[str, str]], repository: str = "",
-                    commit: str | None = None) -> None:
+@dataclass
+class Published:
+    """The run pages of the site a build replaces, as the last build left them (its manifest): a page whose key and
+    template are unchanged is carried over (hard-linked) instead of rendered and written again."""
+    site: Path
+    template: str
+    keys: dict[str, str]
+
+
+RUN_MANIFEST = "run-pages.json"  # in the work folder's cache: Published, as the last successful build left it
+
+
+def _template_key(before: str, after: str) -> str:
+    return hashlib.sha256(f"{before}\0{after}".encode()).hexdigest()[:32]
+
+
+def write_run_pages(out: Path, rendered: Rendered, repository: str = "", commit: str | None = None,
+                    published: Published | None = None) -> str:
     """Each run's page at runs/<run_id>.html (the URL it always had; run_page), from the shell MkDocs rendered at
     the depth of runs/ (for the site's head: stylesheets with their hashed names, canonical URL), and the one script
-    they share. ``repository``/``commit``: where a page links its run file (the repository at the commit built)."""
+    they share. ``repository``/``commit``: where a page links its run file (the repository at the commit built).
+    ``published``: the site being replaced, whose pages with an unchanged key and template are hard-linked here (a
+    rebuild after adding ten runs writes ten pages, not 100,000). Returns the template's key."""
     shell_path = out / RUN_SHELL.replace(".md", ".html")
     shell = shell_path.read_text(encoding="utf-8")
     if f"<title>{RUN_TITLE_MARKER}" not in shell or "</head>" not in shell:
         raise BuildError(f"{shell_path}: the run page shell has no title marker")
     shell_name = shell_path.name
     before, after = run_page_template(shell)
-    for rid, (title, data) in run_pages.items():
-        (out / "runs" / f"{rid}.html").write_text(run_page(before, after, shell_name, rid, title, data), encoding="utf-8")
+    template = _template_key(before, after)
+    pages = out / "runs"
+    todo = dict(rendered.run_pages)
+    missing = []
+    carry = published is not None and published.template == template
+    for rid in rendered.run_keys:
+        if rid in todo:
+            continue
+        if carry and published.keys.get(rid) == rendered.run_keys[rid]:
+            try:
+                os.link(published.site / "runs" / f"{rid}.html", pages / f"{rid}.html")
+                continue
+            except OSError:  # gone, or another file system: rendered again
+                pass
+        missing.append(rid)
+    if missing:
+        todo.update(rendered.more_run_pages(missing))
+    for rid, (title, data) in todo.items():
+        (pages / f"{rid}.html").write_text(run_page(before, after, shell_name, rid, title, data), encoding="utf-8")
     repo = f"{repository.rstrip('/')}/blob/{commit or 'main'}/" if repository else ""
     site = {"nav": [[h, t] for h, t in _tabs(shell)[1:]], "repo": repo}
     script = (out / "assets" / "run-page.js").read_text(encoding="utf-8")
-    (out / "runs" / RUN_SCRIPT).write_text(f"window.LB_SITE={script_json(site)};\n{script}", encoding="utf-8")
+    (pages / RUN_SCRIPT).write_text(f"window.LB_SITE={script_json(site)};\n{script}", encoding="utf-8")
     shell_path.unlink()
-    _sitemap_runs(out, shell_name, sorted(run_pages))
+    _sitemap_runs(out, shell_name, sorted(rendered.run_keys))
+    return template
+
+
+def _published(work: Path, out: Path) -> Published | None:
+    """The manifest of the site at ``out`` if the last build in ``work`` made it (else None: every page is rendered)."""
+    try:
+        m = json.loads((work / "cache" / RUN_MANIFEST).read_text(encoding="utf-8"))
+        marker = (out / SITE_MARKER).read_text(encoding="utf-8")
+    except (OSError, ValueError):
+        return None
+    if not isinstance(m, dict) or m.get("site") != str(out) or not isinstance(m.get("keys"), dict) \
+            or f"build {m.get('build')}" not in marker:
+        return None
+    return Published(out, str(m.get("template")), m["keys"])
+
+
+def _site_marker(template: str, keys: dict[str, str]) -> tuple[str, str]:
+    """The build's token (a hash of its run pages' keys and template: the same runs give the same marker file) and
+    the marker file's text."""
+    token = hashlib.sha256(json.dumps([template, keys], sort_keys=True).encode()).hexdigest()[:16]
+    return token, f"built by `leaderboard build` (build {token}); the folder is replaced on the next build\n"
 
 
 SITEMAP_MAX_URLS = 50_000  # the sitemap protocol's limit per file (sitemaps.org): past it, a sitemap index
 
 
 @contextmanager
-def fixed_gzip(path: Path, compresslevel: int = 9):
-    """A gzip file with no file name and a fixed timestamp in its header: the same bytes in give the same file."""
+def fixed_gzip(path, compresslevel: int = 9):
+    """A gzip file (at ``path``, or into an open binary file) with no file name and a fixed timestamp in its header: the same bytes in give the same file."""
     import gzip
 
-    with open(path, "wb") as f, gzip.GzipFile(filename="", mode="wb", fileobj=f, mtime=int(FIXED_EPOCH),
-                                              compresslevel=compresslevel) as gz:
-        yield gz
+    with contextlib.ExitStack() as stack:
+        f = path if hasattr(path, "write") else stack.enter_context(open(path, "wb"))
+        with gzip.GzipFile(filename="", mode="wb", fileobj=f, mtime=int(FIXED_EPOCH), compresslevel=compresslevel) as gz:
+            yield gz
 
 
 def _sitemap_runs(out: Path, shell_name: str, run_ids: list[str], max_urls: int = SITEMAP_MAX_URLS) -> None:
@@ -281,14 +396,20 @@ def _sitemap_runs(out: Path, shell_name: str, run_ids: list[str], max_urls: int 
         gz.write((text + "\n").encode("utf-8"))
 
 
-def _copy_store(db: Path, target: Path) -> None:
-    """A fresh DuckDB file with every table (rows in a fixed order) and view, without the ingest state.
+def _copy_store(db: Path, target: Path, key_file: Path | None = None, key: str | None = None) -> None:
+    """A fresh DuckDB file with every table (rows in a fixed order) and view, without the ingest state. With ``key``
+    (what the store was made from: its run files and the code), the copy is kept when the key is the one it was made
+    with (``key_file``).
 
     DuckDB stamps a random identifier into each database header, so this one file differs between
     otherwise identical builds; its tables and rows do not."""
+    if key is not None and key_file is not None and target.is_file() and key_file.is_file() \
+            and key_file.read_text(encoding="utf-8") == key:
+        return
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.unlink(missing_ok=True)
-    con = duckdb.connect(str(target))
+    tmp = target.with_name(f".{target.name}.tmp")
+    tmp.unlink(missing_ok=True)
+    con = duckdb.connect(str(tmp))
     try:
         con.execute(f"ATTACH '{db}' AS src (READ_ONLY)")
         tables = [r[0] for r in con.execute(
@@ -305,6 +426,10 @@ def _copy_store(db: Path, target: Path) -> None:
         con.execute("CHECKPOINT")
     finally:
         con.close()
+    os.replace(tmp, target)  # a new file (inode): a published site's hard link to the old copy keeps it
+    if key is not None and key_file is not None:
+        key_file.parent.mkdir(parents=True, exist_ok=True)
+        key_file.write_text(key, encoding="utf-8")
 
 
 def mkdocs_build(root: Path, out: Path, generated: Path, site_url: str | None = None) -> tuple[str, str]:
@@ -422,27 +547,34 @@ def build_site(runs: Path, out: Path, root: Path, work: Path, log=print, since: 
     cpu["ingest"] = cpu_now() - c
     t, c = time.perf_counter(), cpu_now()
     generated = work / "generated"
-    pages, n_charts, run_pages = render(db, generated, work / "cache", changes)
+    _check_output(out)
+    published = _published(work, out)
+    rendered = render(db, generated, work / "cache", changes, published.keys if published else None)
     seconds["render"] = time.perf_counter() - t
     cpu["render"] = cpu_now() - c
     t, c = time.perf_counter(), cpu_now()
-    _check_output(out)
     staging = _staging(out)
     try:
         url, repository = mkdocs_build(root, staging, generated, site_url)
         seconds["mkdocs"] = time.perf_counter() - t
         cpu["mkdocs"] = cpu_now() - c
         t, c = time.perf_counter(), cpu_now()
-        write_run_pages(staging, run_pages, repository, build_info(root).get("commit"))
+        template = write_run_pages(staging, rendered, repository, build_info(root).get("commit"), published)
         _fix_404(staging, url)
-        (staging / SITE_MARKER).write_text("built by `leaderboard build`; the folder is replaced on the next build\n")
+        token, marker = _site_marker(template, rendered.run_keys)
+        (staging / SITE_MARKER).write_text(marker)
         _check_output(out)
+        manifest = work / "cache" / RUN_MANIFEST
+        manifest.unlink(missing_ok=True)  # the site it describes is about to go
         _swap(staging, out)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+    manifest.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(manifest, json.dumps({"site": str(out), "build": token, "template": template,
+                                       "keys": rendered.run_keys}, sort_keys=True).encode("utf-8"))
     seconds["run pages"] = time.perf_counter() - t
     cpu["run pages"] = cpu_now() - c
-    log(f"built {out}: {pages} generated pages, {n_charts} charts "
+    log(f"built {out}: {rendered.pages} generated pages, {rendered.charts} charts "
         f"({', '.join(f'{k} {v:.1f} s' for k, v in seconds.items())}; CPU {', '.join(f'{k} {v:.1f} s' for k, v in cpu.items())})")
-    return BuildReport(pages, n_charts, seconds, out, cpu)
+    return BuildReport(rendered.pages, rendered.charts, seconds, out, cpu)

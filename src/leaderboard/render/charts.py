@@ -88,6 +88,7 @@ class SavedChart:
     title: str
     svg: str  # file name relative to the charts folder
     spec: dict
+    svg_text: str  # the static SVG itself
 
 
 _COUNTED_ID = re.compile(r"\b(gradient|clip|pattern|marker)_?(\d+)\b")
@@ -125,12 +126,10 @@ def to_svg(spec: dict, cache: Path | None = None) -> str:
     return svg
 
 
-def save(chart: alt.TopLevelMixin, name: str, title: str, out_dir: Path, cache: Path | None = None) -> SavedChart:
+def save(chart: alt.TopLevelMixin, name: str, title: str, cache: Path | None = None) -> SavedChart:
+    """The chart's Vega-Lite spec and its static SVG (the caller writes the SVG: Site.chart)."""
     spec = chart.to_dict(validate=False)  # the spec is built by this module; validating it costs seconds per build
-    out_dir.mkdir(parents=True, exist_ok=True)
-    svg = to_svg(spec, cache)
-    (out_dir / f"{name}.svg").write_text(svg, encoding="utf-8")
-    return SavedChart(name, title, f"{name}.svg", spec)
+    return SavedChart(name, title, f"{name}.svg", spec, to_svg(spec, cache))
 
 
 KEPT = "knowledge kept (× baseline)"  # multiple-choice tasks: chance-normalised, said in the panel title

@@ -21,6 +21,26 @@ def _generated(config) -> Path:
     return Path(env) if env else Path(config.config_file_path).parent / "build" / "generated"
 
 
+class LinkedFile(File):
+    """A generated file (data, chart, download) put into the site as a hard link, not a copy: the build replaces a
+    generated file that changed by a new one (a new inode, never rewritten in place), so the site keeps its bytes,
+    and a rebuild writes only what changed (issue 22, scale: 250 MB of data at 100,000 runs). Where a link cannot be
+    made (another file system), it is copied."""
+
+    def copy_file(self, dirty: bool = False) -> None:
+        if getattr(self, "_content", None) is None and self.abs_src_path:
+            dest = self.abs_dest_path
+            os.makedirs(os.path.dirname(dest), exist_ok=True)
+            try:
+                if os.path.lexists(dest):
+                    os.unlink(dest)
+                os.link(self.abs_src_path, dest)
+                return
+            except OSError:
+                pass
+        super().copy_file(dirty)
+
+
 def on_files(files: Files, config) -> Files:
     root = _generated(config)
     if not root.is_dir():
@@ -32,7 +52,8 @@ def on_files(files: Files, config) -> Files:
         existing = files.get_file_from_path(rel)
         if existing is not None:
             files.remove(existing)
-        files.append(File(rel, str(root), config.site_dir, config.use_directory_urls))
+        cls = File if rel.endswith(".md") else LinkedFile
+        files.append(cls(rel, str(root), config.site_dir, config.use_directory_urls))
     return files
 
 

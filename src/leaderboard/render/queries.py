@@ -197,15 +197,32 @@ class RunTables:
     runs: pl.DataFrame
 
 
-def run_tables(con: duckdb.DuckDBPyConnection) -> RunTables:
+def run_tables(con: duckdb.DuckDBPyConnection, ids: list[str] | None = None) -> RunTables:
+    """What run pages show, for every run or only the runs ``ids``."""
+    where, and_, params = ("WHERE list_contains($ids, run_id) ", "AND list_contains($ids, run_id) ", {"ids": ids}) \
+        if ids is not None else ("", "", {})
+
+    def q(sql: str) -> pl.DataFrame:
+        return con.sql(sql, params=params).pl() if params else _q(con, sql)
+
     return RunTables(
-        results=_q(con, "SELECT * FROM results ORDER BY run_id, task, metric"),
-        steps=_q(con, "SELECT * FROM compression_steps ORDER BY run_id, step_index"),
-        sparsity=_q(con, "SELECT * FROM measured_sparsity ORDER BY run_id, scope"),
-        relations=_q(con, "SELECT * FROM relation_results WHERE metric = 'precision@1' ORDER BY run_id, task, relation"),
-        forgotten=_q(con, "SELECT * FROM facts_forgotten ORDER BY run_id, task"),
-        superseded=_q(con, "SELECT * FROM superseded ORDER BY run_id"),
-        runs=_q(con, "SELECT * FROM runs ORDER BY run_id"))
+        results=q(f"SELECT * FROM results {where}ORDER BY run_id, task, metric"),  # noqa: S608 (constant SQL)
+        steps=q(f"SELECT * FROM compression_steps {where}ORDER BY run_id, step_index"),  # noqa: S608
+        sparsity=q(f"SELECT * FROM measured_sparsity {where}ORDER BY run_id, scope"),  # noqa: S608
+        relations=q(f"SELECT * FROM relation_results WHERE metric = 'precision@1' {and_}ORDER BY run_id, task, relation"),  # noqa: S608
+        forgotten=q(f"SELECT * FROM facts_forgotten {where}ORDER BY run_id, task"),  # noqa: S608
+        superseded=superseded_rows(con),
+        runs=q(f"SELECT * FROM runs {where}ORDER BY run_id"))  # noqa: S608
+
+
+def superseded_rows(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """The ``superseded`` view: each run an erratum corrects, with the correcting run and its reason."""
+    return _q(con, "SELECT * FROM superseded ORDER BY run_id")
+
+
+def run_file_shas(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[str, str]]:
+    """Each run's file: run_id -> (path under runs/, sha256 of its bytes)."""
+    return {rid: (path, sha) for rid, path, sha in con.execute("SELECT run_id, path, sha256 FROM files").fetchall()}
 
 
 def relation_p1(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:

@@ -11,6 +11,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from ..fsutil import replace_if_changed
 from . import charts
 from .html import Safe, esc, md_text, script_json
 
@@ -31,6 +32,21 @@ class Site:
     colours: charts.Colours | None = None
     data: dict[str, object] = field(default_factory=dict)  # path under generated/ -> JSON for the compare page
     memo: dict[str, object] = field(default_factory=dict)  # what a page kind computes once for all its pages
+    # run pages rendered incrementally (pages/runs.py): each run's page key, the keys of the pages published last time
+    # (None: render every run page), the code that renders them (a hash) and each run's baseline
+    run_keys: dict[str, str] = field(default_factory=dict)
+    previous_run_keys: dict[str, str] | None = None
+    code_version: str = ""
+    run_baselines: dict[str, str | None] = field(default_factory=dict)
+    written: set[str] = field(default_factory=set)  # files under ``out`` this build wrote or found unchanged
+
+    def write(self, rel: str, data: bytes | str) -> None:
+        """A file of the generated folder, written only when its bytes changed (fsutil.replace_if_changed: a changed
+        file gets a new inode, so the published site's hard link to the old one keeps its bytes)."""
+        path = self.out / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        replace_if_changed(path, data.encode("utf-8") if isinstance(data, str) else data)
+        self.written.add(rel)
 
     def page(self, path: str, title: str, *parts: str, rows: pl.DataFrame | None = None) -> None:
         """Data pages use the full width: no side navigation, no table of contents. ``rows``: the results the page
@@ -55,7 +71,8 @@ class Site:
     def chart(self, chart, name: str, title: str, depth: int, description: str) -> Safe:
         """The static SVG (for readers without JavaScript, and the SVG link) and the Vega-Lite spec; the Vega
         bundle is loaded by the pages that have a chart, and only by them."""
-        saved = charts.save(chart, name, title, self.out / "charts", self.cache)
+        saved = charts.save(chart, name, title, self.cache)
+        self.write(f"charts/{saved.svg}", saved.svg_text)
         prefix = "../" * depth
         return Safe(
             f'<figure class="lb-chart" id="chart-{esc(name)}" data-label="{esc(title)}. {esc(description)}">'

@@ -4,8 +4,8 @@ at about a tenth of the bytes)."""
 
 from __future__ import annotations
 
+import io
 import re
-from pathlib import Path
 
 import polars as pl
 
@@ -30,22 +30,28 @@ DOWNLOAD_TABLES = queries.DOWNLOAD_TABLES
 GZIP_LEVEL = 6
 
 
-def write_csv_gz(df: pl.DataFrame, path: Path) -> None:
+def csv_gz(df: pl.DataFrame) -> bytes:
     """CSV, gzip-compressed with no file name and a fixed timestamp in its header: the same rows give the same bytes."""
     from ..build import fixed_gzip
 
-    with fixed_gzip(path, GZIP_LEVEL) as gz:
+    buf = io.BytesIO()
+    with fixed_gzip(buf, GZIP_LEVEL) as gz:
         df.write_csv(gz)
+    return buf.getvalue()
+
+
+def parquet(df: pl.DataFrame) -> bytes:
+    buf = io.BytesIO()
+    df.write_parquet(buf, compression="zstd", statistics=False)
+    return buf.getvalue()
 
 
 def build(site: Site) -> None:
-    out = site.out / "downloads"
-    out.mkdir(parents=True, exist_ok=True)
     rows = []
     for t in DOWNLOAD_TABLES:
         df = queries.whole_table(site.con, t)
-        df.write_parquet(out / f"{t}.parquet", compression="zstd", statistics=False)
-        write_csv_gz(csv_safe(df), out / f"{t}.csv.gz")
+        site.write(f"downloads/{t}.parquet", parquet(df))
+        site.write(f"downloads/{t}.csv.gz", csv_gz(csv_safe(df)))
         rows.append([t, df.height, link(f"downloads/{t}.parquet", "Parquet"), link(f"downloads/{t}.csv.gz", "CSV (gzip)")])
     parts = [Safe("<p>Every table of the store, as built for this site. The run files themselves (the source of truth) "
                   "are in the repository's <code>runs/</code> folder. Load the DuckDB file with "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 
@@ -296,23 +297,48 @@ def run_doc(r: dict, res: list[dict], steps: list[dict], sparsity: list[dict], r
     return doc
 
 
-def build(site: Site, h: pl.DataFrame) -> None:
-    """Run pages: MkDocs renders one shell page (the site's head at the depth of runs/); every run page is a small
-    page with that head, its title and its blocks (run_doc) as JSON, written after MkDocs (build.write_run_pages)."""
-    t = queries.run_tables(site.con)
+def page_keys(con, baselines: dict[str, str | None], code: str) -> dict[str, str]:
+    """What each run page is made from, as one hash per run: the code that renders it (``code``), the run file's path
+    and bytes, its baseline's id and bytes (the facts forgotten compare the two), and the erratum that supersedes it,
+    if any. Equal keys give equal pages, so an incremental build renders only the runs whose key changed."""
+    files = queries.run_file_shas(con)
+    superseded = {r["run_id"]: r for r in queries.superseded_rows(con).iter_rows(named=True)}
+    keys = {}
+    for rid, (path, sha) in files.items():
+        base = baselines.get(rid)
+        parts = [code, path, sha, base, files.get(base, (None, None))[1] if base else None, superseded.get(rid)]
+        keys[rid] = hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode("utf-8")).hexdigest()[:32]
+    return keys
+
+
+def run_docs(con, baselines: dict[str, str | None], ids: list[str] | None = None) -> dict[str, tuple[str, str]]:
+    """Each run's page as (title, its blocks as JSON), for every run or only the runs ``ids``."""
+    t = queries.run_tables(con, ids)
     res = _grouped(t.results)
     steps = _grouped(t.steps)
     sparsity = _grouped(t.sparsity)
     rels = _grouped(t.relations)
     forgot = _grouped(t.forgotten)
-    baselines = dict(zip(h["run_id"].to_list(), h["baseline_run_id"].to_list(), strict=True))
     superseded = {r["run_id"]: r for r in t.superseded.iter_rows(named=True)}
-    site.run_pages = {}
+    out = {}
     for r in t.runs.iter_rows(named=True):
         rid = r["run_id"]
         doc = run_doc(r, res.get(rid, []), steps.get(rid, []), sparsity.get(rid, []), rels.get(rid, []),
                       forgot.get(rid, []), baselines.get(rid), superseded.get(rid))
-        site.run_pages[rid] = (run_title(r), json.dumps(doc, ensure_ascii=False, separators=(",", ":")))
+        out[rid] = (run_title(r), json.dumps(doc, ensure_ascii=False, separators=(",", ":")))
+    return out
+
+
+def build(site: Site, h: pl.DataFrame) -> None:
+    """Run pages: MkDocs renders one shell page (the site's head at the depth of runs/); every run page is a small
+    page with that head, its title and its blocks (run_doc) as JSON, written after MkDocs (build.write_run_pages).
+    With the keys of the pages already published (``site.previous_run_keys``), only the runs whose key changed are
+    rendered; the others are carried over from the published site."""
+    site.run_baselines = dict(zip(h["run_id"].to_list(), h["baseline_run_id"].to_list(), strict=True))
+    site.run_keys = page_keys(site.con, site.run_baselines, site.code_version)
+    previous = site.previous_run_keys
+    ids = None if previous is None else sorted(rid for rid, k in site.run_keys.items() if previous.get(rid) != k)
+    site.run_pages = run_docs(site.con, site.run_baselines, ids)
     site.pages[RUN_SHELL] = (f"---\ntitle: {RUN_TITLE_MARKER}\nhide:\n  - navigation\n  - toc\nsearch:\n  exclude: true\n---\n\n"
                              f"<!-- {PAGE_STATUS} -->\n"
                              f"# {RUN_TITLE_MARKER}\n")

@@ -1,0 +1,93 @@
+"""An incremental build (issue 22, scale): after runs are added, `leaderboard build` renders and writes only what
+changed, and the site it makes is byte for byte the site a fresh build makes."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from leaderboard import synthetic
+from leaderboard.render import build
+from leaderboard.render.build import build_site
+
+ROOT = Path(__file__).resolve().parents[1]
+QUIET = {"log": lambda *_: None}
+
+
+def _files(site: Path) -> dict[str, Path]:
+    return {p.relative_to(site).as_posix(): p for p in site.rglob("*") if p.is_file()}
+
+
+def _inodes(folder: Path, pattern: str = "*.html") -> dict[str, int]:
+    return {p.name: p.stat().st_ino for p in folder.glob(pattern)}
+
+
+@pytest.fixture(scope="module")
+def grown(tmp_path_factory):
+    """A site built from 80 synthetic runs, then rebuilt in place after 10 more were added (the same work folder)."""
+    tmp = tmp_path_factory.mktemp("incremental")
+    runs, out, work = tmp / "runs", tmp / "public", tmp / "work"
+    every = synthetic.generate(90, seed=5)
+    synthetic.write(every[:80], runs)
+    build_site(runs, out, ROOT, work, **QUIET)
+    pages_before = _inodes(out / "runs")
+    kept_link = tmp / "kept-runs.parquet"  # a second name for the published download: the rebuild must not touch it
+    os.link(out / "downloads" / "runs.parquet", kept_link)
+    old_bytes = kept_link.read_bytes()
+    generated_before = {rel: p.stat().st_ino for rel, p in _files(work / "generated").items()}
+    synthetic.write(every[80:], runs)
+    build_site(runs, out, ROOT, work, **QUIET)
+    return {"tmp": tmp, "runs": runs, "out": out, "work": work, "pages_before": pages_before,
+            "kept_link": kept_link, "old_bytes": old_bytes, "generated_before": generated_before}
+
+
+def test_an_incremental_build_is_the_site_a_fresh_build_makes(grown) -> None:
+    fresh = grown["tmp"] / "fresh"
+    build_site(grown["runs"], fresh, ROOT, grown["tmp"] / "work-fresh", **QUIET)
+    a, b = _files(grown["out"]), _files(fresh)
+    assert sorted(a) == sorted(b)
+    assert len([r for r in a if r.startswith("runs/") and r.endswith(".html")]) == 90
+    different = [rel for rel in a if a[rel].read_bytes() != b[rel].read_bytes()]
+    assert different in ([], ["downloads/leaderboard.duckdb"])  # DuckDB's random database id; rows: test_site
+
+
+def test_an_incremental_build_writes_only_the_pages_that_changed(grown) -> None:
+    after = _inodes(grown["out"] / "runs")
+    before = grown["pages_before"]
+    added = set(after) - set(before)
+    assert len(added) == 10
+    carried = [name for name in before if name != build.RUN_SCRIPT and after.get(name) == before[name]]
+    # a run page is the same file (inode) unless its run file, its baseline or the code changed: none did
+    assert len(carried) == 80
+    # generated data files that did not change were left alone, the ones that did are new files
+    gen_after = {rel: p.stat().st_ino for rel, p in _files(grown["work"] / "generated").items()}
+    same = [rel for rel, ino in gen_after.items() if grown["generated_before"].get(rel) == ino]
+    assert "assets/vega/vega-bundle.js" in same
+    assert gen_after["downloads/runs.parquet"] != grown["generated_before"]["downloads/runs.parquet"]
+
+
+def test_the_published_site_is_never_rewritten_in_place(grown) -> None:
+    """Files shared by hard links between builds are replaced, never rewritten: the old site's bytes stay."""
+    assert grown["kept_link"].read_bytes() == grown["old_bytes"]
+    now = (grown["out"] / "downloads" / "runs.parquet").read_bytes()
+    assert now != grown["old_bytes"]  # the new site has the ten runs; the old file was not touched
+
+
+def test_new_code_or_a_lost_site_renders_every_run_page_again(tmp_path, monkeypatch) -> None:
+    runs, out, work = tmp_path / "runs", tmp_path / "public", tmp_path / "work"
+    synthetic.write(synthetic.generate(30, seed=2), runs)
+    build_site(runs, out, ROOT, work, **QUIET)
+    first = _inodes(out / "runs")
+    monkeypatch.setattr(build, "code_version", lambda: "other code")
+    build_site(runs, out, ROOT, work, **QUIET)
+    second = _inodes(out / "runs")
+    assert not [n for n in first if n != build.RUN_SCRIPT and second.get(n) == first[n]]
+    texts = {n: (out / "runs" / n).read_text() for n in second}
+    # the site was replaced by hand (no marker of this build): nothing is carried over from it
+    (out / build.SITE_MARKER).write_text("built by `leaderboard build` (build 0000); the folder is replaced\n")
+    build_site(runs, out, ROOT, work, **QUIET)
+    third = _inodes(out / "runs")
+    assert not [n for n in second if n != build.RUN_SCRIPT and third.get(n) == second[n]]
+    assert {n: (out / "runs" / n).read_text() for n in third} == texts
