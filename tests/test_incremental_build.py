@@ -4,6 +4,7 @@ changed, and the site it makes is byte for byte the site a fresh build makes."""
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -11,9 +12,11 @@ import pytest
 from leaderboard import synthetic
 from leaderboard.render import build
 from leaderboard.render.build import build_site
+from leaderboard.render.pages import models
 
 ROOT = Path(__file__).resolve().parents[1]
 QUIET = {"log": lambda *_: None}
+DEMO = "compression-leaderboard--demo-llama-trex-bear"
 
 
 def _files(site: Path) -> dict[str, Path]:
@@ -29,8 +32,9 @@ def grown(tmp_path_factory):
     """A site built from 80 synthetic runs, then rebuilt in place after 10 more were added (the same work folder)."""
     tmp = tmp_path_factory.mktemp("incremental")
     runs, out, work = tmp / "runs", tmp / "public", tmp / "work"
-    every = synthetic.generate(90, seed=5)
+    every = synthetic.generate(90, seed=5)  # one synthetic model
     synthetic.write(every[:80], runs)
+    shutil.copytree(ROOT / "runs" / "decoder" / DEMO, runs / "decoder" / DEMO)  # and a model the new runs leave alone
     build_site(runs, out, ROOT, work, **QUIET)
     pages_before = _inodes(out / "runs")
     kept_link = tmp / "kept-runs.parquet"  # a second name for the published download: the rebuild must not touch it
@@ -38,9 +42,19 @@ def grown(tmp_path_factory):
     old_bytes = kept_link.read_bytes()
     generated_before = {rel: p.stat().st_ino for rel, p in _files(work / "generated").items()}
     synthetic.write(every[80:], runs)
-    build_site(runs, out, ROOT, work, **QUIET)
+    rendered_models = []  # which model pages the rebuild renders (the call goes through unchanged)
+    real_build = models.build
+
+    def recording(site, model_id, *rest):
+        rendered_models.append(model_id)
+        return real_build(site, model_id, *rest)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(models, "build", recording)
+        build_site(runs, out, ROOT, work, **QUIET)
     return {"tmp": tmp, "runs": runs, "out": out, "work": work, "pages_before": pages_before,
-            "kept_link": kept_link, "old_bytes": old_bytes, "generated_before": generated_before}
+            "kept_link": kept_link, "old_bytes": old_bytes, "generated_before": generated_before,
+            "rendered_models": rendered_models}
 
 
 def test_an_incremental_build_is_the_site_a_fresh_build_makes(grown) -> None:
@@ -48,7 +62,7 @@ def test_an_incremental_build_is_the_site_a_fresh_build_makes(grown) -> None:
     build_site(grown["runs"], fresh, ROOT, grown["tmp"] / "work-fresh", **QUIET)
     a, b = _files(grown["out"]), _files(fresh)
     assert sorted(a) == sorted(b)
-    assert len([r for r in a if r.startswith("runs/") and r.endswith(".html")]) == 90
+    assert len([r for r in a if r.startswith("runs/") and r.endswith(".html")]) == 90 + 16
     different = [rel for rel in a if a[rel].read_bytes() != b[rel].read_bytes()]
     assert different in ([], ["downloads/leaderboard.duckdb"])  # DuckDB's random database id; rows: test_site
 
@@ -60,11 +74,15 @@ def test_an_incremental_build_writes_only_the_pages_that_changed(grown) -> None:
     assert len(added) == 10
     carried = [name for name in before if name != build.RUN_SCRIPT and after.get(name) == before[name]]
     # a run page is the same file (inode) unless its run file, its baseline or the code changed: none did
-    assert len(carried) == 80
+    assert len(carried) == 80 + 16
     # generated data files that did not change were left alone, the ones that did are new files
     gen_after = {rel: p.stat().st_ino for rel, p in _files(grown["work"] / "generated").items()}
     same = [rel for rel, ino in gen_after.items() if grown["generated_before"].get(rel) == ino]
     assert "assets/vega/vega-bundle.js" in same
+    # the page of the model the new runs leave alone is kept with its chart, not rendered; the synthetic model's is
+    assert grown["rendered_models"] == ["synthetic/encoder-000"]
+    assert f"models/{DEMO}.md" in same and f"charts/model-{DEMO}-relations.svg" in same
+    assert "models/synthetic--encoder-000.md" not in same
     assert gen_after["downloads/runs.parquet"] != grown["generated_before"]["downloads/runs.parquet"]
 
 

@@ -58,10 +58,17 @@ def task_info(task: str) -> TaskInfo | None:
     return _tasks().get(task)
 
 
+_TASKS: list = [None, {}]  # the suites last seen (all_suites() is cached per $LEADERBOARD_EVAL_SUITES) and their tasks
+
+
 def _tasks() -> dict[str, TaskInfo]:
+    """Every registered task by name (asked for ~800,000 times by a 100,000-run build: made once per set of suites)."""
     from .evaluate import registry as suites
 
-    return {t.name: t for s in suites.all_suites() for t in s.tasks}
+    found = suites.all_suites()
+    if _TASKS[0] is not found:
+        _TASKS[:] = [found, {t.name: t for s in found for t in s.tasks}]
+    return _TASKS[1]
 
 
 class UnknownTask(ValueError):

@@ -78,8 +78,7 @@ def build_pages(site: Site) -> None:
         families.build(site, main, toy, fam)
     for method in sorted(h["method"].unique().to_list()):
         methods.build(site, main, toy, method)
-    for model_id in sorted(h["model_id"].unique().to_list()):
-        models.build(site, h, model_id)
+    models.build_all(site, h)
     indexes.build(site, h, main, toy)
     runs.build(site, h)
     compare.build(site, h)
@@ -107,22 +106,19 @@ class Rendered:
 
 
 def code_version() -> str:
-    """A hash of the code that renders the site (this package's sources and each registered evaluation suite's
-    module): a page rendered by other code is rendered again."""
+    """A hash of the code that renders the site (this package's files: validate.validator_fingerprint; each registered
+    evaluation suite's module; polars, which formats the numbers): a page rendered by other code is rendered again."""
     import inspect
 
-    import leaderboard
+    import polars
 
     from ..evaluate import registry as suites
+    from ..validate import validator_fingerprint
 
-    package = Path(leaderboard.__file__).parent
-    files = sorted(package.rglob("*.py"))
+    h = hashlib.sha256(f"{validator_fingerprint()}|{polars.__version__}".encode())
     for suite in suites.all_suites():
         with contextlib.suppress(TypeError, OSError):
-            files.append(Path(inspect.getfile(type(suite))))
-    h = hashlib.sha256(str(getattr(leaderboard, "__version__", "")).encode())
-    for f in dict.fromkeys(files):
-        h.update(f.name.encode() + b"\0" + f.read_bytes() + b"\0")
+            h.update(Path(inspect.getfile(type(suite))).read_bytes())
     return h.hexdigest()[:32]
 
 
@@ -141,6 +137,9 @@ def render(db: Path, generated: Path, cache: Path, changes: dict | None = None,
         site.changes = changes or {}
         site.code_version = code_version()
         site.previous_run_keys = previous_run_keys
+        memo = cache / PAGE_MEMO
+        site.page_memo = _read_json(memo) or {}
+        memo.unlink(missing_ok=True)  # stands for the generated folder only once it is complete again (below)
         build_pages(site)
         store_key = hashlib.sha256(site.code_version.encode())
         for path, sha in con.execute("SELECT path, sha256 FROM files ORDER BY path").fetchall():
@@ -158,9 +157,21 @@ def render(db: Path, generated: Path, cache: Path, changes: dict | None = None,
     _copy_store(db, generated / store_copy, cache / "store-copy.key", store_key.hexdigest())
     site.written.add(store_copy)
     _remove_stale(generated, site.written)
+    write_atomic(memo, json.dumps(site.page_memo, sort_keys=True).encode("utf-8"))
     n_charts = sum(1 for rel in site.written if rel.startswith("charts/") and rel.endswith(".svg"))
-    return Rendered(len(site.pages) - 1 + len(site.run_keys), n_charts, site.run_pages, site.run_keys,
+    return Rendered(len(site.pages) + site.kept_pages - 1 + len(site.run_keys), n_charts, site.run_pages, site.run_keys,
                     site.run_baselines, db)
+
+
+PAGE_MEMO = "page-memo.json"  # in the work folder's cache: Site.page_memo as the last render left it
+
+
+def _read_json(path: Path) -> dict | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
 
 
 def _remove_stale(root: Path, written: set[str]) -> None:
@@ -331,13 +342,12 @@ def write_run_pages(out: Path, rendered: Rendered, repository: str = "", commit:
 
 def _published(work: Path, out: Path) -> Published | None:
     """The manifest of the site at ``out`` if the last build in ``work`` made it (else None: every page is rendered)."""
+    m = _read_json(work / "cache" / RUN_MANIFEST)
     try:
-        m = json.loads((work / "cache" / RUN_MANIFEST).read_text(encoding="utf-8"))
         marker = (out / SITE_MARKER).read_text(encoding="utf-8")
     except (OSError, ValueError):
         return None
-    if not isinstance(m, dict) or m.get("site") != str(out) or not isinstance(m.get("keys"), dict) \
-            or f"build {m.get('build')}" not in marker:
+    if m is None or m.get("site") != str(out) or not isinstance(m.get("keys"), dict) or f"build {m.get('build')}" not in marker:
         return None
     return Published(out, str(m.get("template")), m["keys"])
 

@@ -39,6 +39,18 @@ class Site:
     code_version: str = ""
     run_baselines: dict[str, str | None] = field(default_factory=dict)
     written: set[str] = field(default_factory=set)  # files under ``out`` this build wrote or found unchanged
+    # pages kept from the previous build (pages/models.py): per page kind, each page's key and the files it made
+    page_memo: dict[str, dict] = field(default_factory=dict)
+    kept_pages: int = 0
+
+    def made(self) -> set[str]:
+        """Every generated file this build has made so far (pages, snippets, data, charts), as paths under ``out``."""
+        return set(self.pages) | {f"_snippets/{n}.html" for n in self.snippets} | set(self.data) | self.written
+
+    def keep(self, files: list[str]) -> None:
+        """Files of the generated folder that the previous build made and this one would make again, byte for byte."""
+        self.written.update(files)
+        self.kept_pages += sum(1 for f in files if f.endswith(".md"))
 
     def write(self, rel: str, data: bytes | str) -> None:
         """A file of the generated folder, written only when its bytes changed (fsutil.replace_if_changed: a changed

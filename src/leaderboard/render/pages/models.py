@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+
 import polars as pl
 
 from ...schema import model_slug
@@ -23,11 +26,67 @@ def _of_model(site: Site, query, model_id: str) -> pl.DataFrame:
     return groups.get(model_id, groups[None])
 
 
-def build(site: Site, h: pl.DataFrame, model_id: str) -> None:
-    m = h.filter(pl.col("model_id") == model_id)
+def _frame_hash(df: pl.DataFrame) -> str:
+    """What a frame holds, as a hash (the same rows and columns give the same hash with the same polars version)."""
+    head = f"{pl.__version__}|{df.height}|{list(df.schema.items())}".encode()
+    return hashlib.sha256(head + df.hash_rows(seed=0).to_numpy().tobytes()).hexdigest()[:32] if df.width else \
+        hashlib.sha256(head).hexdigest()[:32]
+
+
+def _derived(pairs: pl.DataFrame, model_id: str) -> list[str]:
+    """Models measured here whose base is ``model_id`` (or a checkpoint it is declared to derive from)."""
+    bases = [model_id, *lineage.derived_from(model_id)]
+    return sorted(set(pairs.filter(pl.col("base_model_id").is_in(bases) & (pl.col("model_id") != model_id))["model_id"]
+                      .to_list()))
+
+
+def _related_rows(h: pl.DataFrame, base: str | None) -> pl.DataFrame:
+    """The baselines of the checkpoints related to ``base`` (lineage.related_models), any source."""
+    related = lineage.related_models(base)
+    ids = [mid for mid, _ in related]
+    return h.filter(pl.col("model_id").is_in(ids) & (pl.col("n_steps") == 0)).sort(["model_id", "task", "run_id"]) \
+        if ids else h.clear()
+
+
+MEMO = "models"  # Site.page_memo: each model page's key and the generated files it made
+
+
+def build_all(site: Site, h: pl.DataFrame) -> None:
+    """Every model's page. A page whose inputs (its key: the code, the model's rows, its per-relation and
+    facts-forgotten rows, its related and derived checkpoints) are those of the page the previous build made keeps
+    the files that build made (issue 22, scale: a rebuild after adding ten runs renders the pages of the models they
+    touch, not 100,000 runs' worth)."""
+    groups = {k[0]: g for k, g in h.partition_by("model_id", as_dict=True, maintain_order=True).items()}
+    pairs = h.select("model_id", "base_model_id").unique()
+    known = set(groups)
+    previous = site.page_memo.get(MEMO) or {}
+    now: dict[str, dict] = {}
+    for model_id in sorted(groups):
+        m = groups[model_id]
+        base = m["base_model_id"][0]
+        related = _related_rows(h, base)
+        derived = _derived(pairs, model_id)
+        parts = [site.code_version, model_id, _frame_hash(m), _frame_hash(_of_model(site, queries.relation_kept_all, model_id)),
+                 _frame_hash(_of_model(site, queries.facts_forgotten_all, model_id)), _frame_hash(related), derived,
+                 bool(base in known)]
+        key = hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:32]
+        hit = previous.get(model_id)
+        if isinstance(hit, dict) and hit.get("key") == key and isinstance(hit.get("files"), list) \
+                and all(isinstance(f, str) and (site.out / f).is_file() for f in hit["files"]):
+            site.keep(hit["files"])
+            now[model_id] = hit
+            continue
+        before = site.made()
+        build(site, model_id, m, known, related, derived)
+        now[model_id] = {"key": key, "files": sorted(site.made() - before)}
+    site.page_memo[MEMO] = now
+
+
+def build(site: Site, model_id: str, m: pl.DataFrame, known: set[str], related: pl.DataFrame, derived: list[str]) -> None:
+    """One model's page: ``m`` its rows of the headline frame, ``known`` every model id, ``related`` the baselines of
+    related checkpoints, ``derived`` the checkpoints measured here that derive from it."""
     first = m.row(0, named=True)
     revisions = sorted({str(r) for r in m["model_revision"].to_list() if r is not None})
-    known = set(h["model_id"].to_list())
     base = first["base_model_id"]
     parts: list[object] = []
     if first["toy"]:
@@ -42,7 +101,7 @@ def build(site: Site, h: pl.DataFrame, model_id: str) -> None:
                      ("derived by", first["derived_by"]),
                      ("revisions", ", ".join(revisions) if revisions else "not recorded"),
                      ("runs", m.height)]))
-    parts += _related(site, h, m, first)
+    parts += _related(m, first, related, derived)
     parts.append(tables.board(m, 1, show_model=False, url_state=True, lead=lead_tasks(m), default_source=default_source(m)))
     rel = _of_model(site, queries.relation_kept_all, model_id)
     if not rel.is_empty():
@@ -81,17 +140,13 @@ def _every_run(m: pl.DataFrame) -> list[Safe]:
     return [Safe('<h2 id="every-run">Every run, by compression</h2><ul class="lb-every-run">' + "".join(items) + "</ul>")]
 
 
-def _related(site: Site, h: pl.DataFrame, m: pl.DataFrame, first: dict) -> list[Safe]:
-    """Published results of related checkpoints (render/lineage.py: the base model, the declared siblings) beside this
-    model's own numbers, task by task, with how the checkpoints differ; and on a related model's own page, which
-    derived checkpoints are measured here."""
-    model_id, base = first["model_id"], first["base_model_id"]
+def _related(m: pl.DataFrame, first: dict, others: pl.DataFrame, derived: list[str]) -> list[Safe]:
+    """Published results of related checkpoints (render/lineage.py: the base model, the declared siblings; ``others``:
+    their baselines) beside this model's own numbers, task by task, with how the checkpoints differ; and on a related
+    model's own page, which derived checkpoints are measured here (``derived``)."""
+    base = first["base_model_id"]
     parts: list[Safe] = []
-    related = lineage.related_models(base)
-    if related:
-        ids = [mid for mid, _ in related]
-        # their baselines only (a published score of the checkpoint as released), any source
-        others = h.filter(pl.col("model_id").is_in(ids) & (pl.col("n_steps") == 0)).sort(["model_id", "task", "run_id"])
+    if not others.is_empty():
         ours = m.filter(pl.col("n_steps") == 0)
         rows = []
         for r in others.iter_rows(named=True):
@@ -110,8 +165,6 @@ def _related(site: Site, h: pl.DataFrame, m: pl.DataFrame, first: dict) -> list[
                            "averaged with it.</p>"),
                       table(["Task", "Ours, as distributed", "Published", "Checkpoint", "How it differs"], rows,
                             cls="lb-table lb-cards lb-title-first lb-related", numeric={1, 2})]
-    derived = sorted(set(h.filter(pl.col("base_model_id").is_in([model_id, *lineage.derived_from(model_id)])
-                                  & (pl.col("model_id") != model_id))["model_id"].to_list()))
     if derived:
         items = ", ".join(str(link(f"{model_slug(d)}.html", d)) for d in derived)
         parts.append(Safe(f'<p class="lb-lineage-note">Measured here on a related checkpoint: {items} '
