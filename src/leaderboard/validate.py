@@ -413,7 +413,8 @@ def check_bytes(raw: bytes, path: str, rel_path: str | None) -> Checked:
         return Checked(path, sha, None, _schema_problems(path, data, e))
     except (RecursionError, MemoryError):
         return Checked(path, sha, None, [Problem(path, "", "run file is too complex to validate")])
-    return Checked(path, sha, run, hidden_text_problems(path, data) + semantic_problems(path, run, rel_path))
+    hidden = hidden_text_problems(path, data) if _may_hide_text(raw) else []
+    return Checked(path, sha, run, hidden + semantic_problems(path, run, rel_path))
 
 
 # Characters that make text shown differ from text stored (format characters: bidirectional overrides and isolates,
@@ -423,6 +424,15 @@ def check_bytes(raw: bytes, path: str, rel_path: str | None) -> Checked:
 # the page shows. import-reported refuses them in every CSV cell (reported.clean_text); run files the same.
 _HIDDEN_CATEGORIES = frozenset({"Cf", "Co", "Cs", "Zl", "Zp"})
 _ASCII_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# JSON text of printable ASCII (and tab, newline, carriage return) without a backslash holds no such character in any
+# string: a string takes a character only written as itself or as an escape, and strict JSON (parse_json) refuses
+# raw controls inside strings. Most run files are such text; for them the walk below is skipped (it was most of the
+# time a file took to check).
+_PLAIN_JSON = re.compile(rb"[\t\n\r\x20-\x5b\x5d-\x7e]*")
+
+
+def _may_hide_text(raw: bytes) -> bool:
+    return _PLAIN_JSON.fullmatch(raw) is None
 
 
 def hidden_text_problems(path: str, data: object) -> list[Problem]:
