@@ -24,7 +24,7 @@ import polars as pl
 
 from . import naming, registry
 from .notation import step_notation
-from .parallel import gc_paused, pmap
+from .parallel import Pool, gc_paused
 from .schema import FACTS_MAX_FILE_BYTES, FactOutcomes, RunFile, canonical_json, facts_frame
 from .validate import (
     DEFAULT_MAX_BYTES,
@@ -32,6 +32,7 @@ from .validate import (
     Checked,
     LoadError,
     Problem,
+    Report,
     Supersession,
     check_bytes,
     iter_json_files,
@@ -305,15 +306,16 @@ class Flat(NamedTuple):
     facts: list[tuple[str, str, FactOutcomes]]  # (run_id, task, packed block): unpacked one file at a time
 
 
-def _check_and_flatten(args: tuple[str, str, int]) -> Flat:
+def _check_and_flatten(args: tuple[str, str, int, str | None]) -> Flat:
     """Read, check and flatten one file (in a worker). The path rule is checked on the whole path, as
-    ``validate`` does, so ``ingest runs/encoder`` accepts what ``validate runs/encoder`` accepts."""
-    rel, shown, max_bytes = args
+    ``validate`` does, so ``ingest runs/encoder`` accepts what ``validate runs/encoder`` accepts. ``accepted``: the
+    sha256 validation accepted for this file in this process, if any (check_bytes)."""
+    rel, shown, max_bytes, accepted = args
     try:
         raw = read_bounded(Path(shown), max_bytes)
     except LoadError as e:
         return Flat(Checked(shown, "", None, [Problem(shown, "", str(e))]), {}, [])
-    c = check_bytes(raw, shown, shown.replace(os.sep, "/"))
+    c = check_bytes(raw, shown, shown.replace(os.sep, "/"), accepted)
     if not c.ok:
         return Flat(c.light(), {}, [])
     facts = [(c.run.run_id, tr.task, tr.facts) for tr in c.run.results if tr.facts is not None and tr.facts.count]
@@ -361,10 +363,14 @@ def _chunks(items: list[tuple[str, int]]) -> list[list[str]]:
     return out
 
 
-def ingest(runs_dir: Path, db_path: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> IngestReport:
+def ingest(runs_dir: Path, db_path: Path, max_bytes: int = DEFAULT_MAX_BYTES,
+           validated: Report | None = None) -> IngestReport:
     """Bring the store in line with ``runs_dir``: new and changed files are validated and loaded,
     removed files are dropped, unchanged files (same sha256) are skipped. All or nothing: if any
-    file has an error, nothing changes and IngestError lists every problem.
+    file has an error, nothing changes and IngestError lists every problem. ``validated``: what
+    ``validate_paths([runs_dir])`` just found (the build's validate phase): a file it accepted whose bytes are
+    unchanged is only read into rows, not checked a second time (Report.accepted); the checks across files run
+    on every file.
 
     Memory stays bounded whatever the files hold: they are read, checked and inserted in batches inside
     one transaction, and per-fact outcomes are unpacked one file at a time straight into columns."""
@@ -380,7 +386,8 @@ def ingest(runs_dir: Path, db_path: Path, max_bytes: int = DEFAULT_MAX_BYTES) ->
 
     fresh = not os.path.lexists(db_path)
     try:
-        return _ingest(runs_dir, db_path, current, problems, max_bytes)
+        accepted = validated.accepted(max_bytes) if validated is not None else {}
+        return _ingest(runs_dir, db_path, current, problems, max_bytes, accepted)
     except BaseException:
         if fresh:  # a refused first ingest leaves no store behind (not an empty one that looks like a result)
             for leftover in (Path(db_path), Path(f"{db_path}.wal")):
@@ -389,8 +396,9 @@ def ingest(runs_dir: Path, db_path: Path, max_bytes: int = DEFAULT_MAX_BYTES) ->
 
 
 def _ingest(runs_dir: Path, db_path: Path, current: dict[str, tuple[str, int]], problems: list[Problem],
-            max_bytes: int) -> IngestReport:
+            max_bytes: int, accepted: dict[str, str]) -> IngestReport:
     con = connect(db_path)
+    pool = Pool()  # one set of workers for every batch
     try:
         con.execute("BEGIN TRANSACTION")  # the schema's (re)creation too: a refused ingest leaves the store as it was
         try:
@@ -408,7 +416,9 @@ def _ingest(runs_dir: Path, db_path: Path, current: dict[str, tuple[str, int]], 
                 con.execute("DELETE FROM files WHERE path IN (SELECT path FROM gone)")
             checked: list[Checked] = []
             for chunk in _chunks([(rel, changed[rel][1]) for rel in sorted(changed)]):
-                flats = pmap(_check_and_flatten, [(rel, str(runs_dir / rel), max_bytes) for rel in chunk])
+                shown = [str(runs_dir / rel) for rel in chunk]
+                flats = pool.map(_check_and_flatten, [(rel, s, max_bytes, accepted.get(s))
+                                                      for rel, s in zip(chunk, shown, strict=True)])
                 rows: dict[str, list[dict]] = {t: [] for t in RUN_TABLES if t != "fact_ranks"}
                 file_rows = []
                 facts: list[tuple[str, str, FactOutcomes]] = []
@@ -457,6 +467,7 @@ def _ingest(runs_dir: Path, db_path: Path, current: dict[str, tuple[str, int]], 
             con.execute("ROLLBACK")
             raise
     finally:
+        pool.close()
         con.close()
     n_updated = sum(1 for rel in changed if rel in known)
     return IngestReport(added=len(changed) - n_updated, updated=n_updated, removed=len(removed),

@@ -134,6 +134,16 @@ class Report:
     problems: list[Problem]
     notes: list[Problem] = field(default_factory=list)  # what each erratum changes, one line per field
     rechecked: int = 0  # files checked one by one this time (the others' results came from the cache)
+    max_bytes: int = DEFAULT_MAX_BYTES  # the size limit the files were read under
+    check_paths: bool = True  # whether each file's place was checked against its content
+
+    def accepted(self, max_bytes: int = DEFAULT_MAX_BYTES) -> dict[str, str]:
+        """{path: sha256} of the files with no error of their own, for check_bytes(accepted=...) of a reader that
+        reads them next under the same size limit and path rule (the build's ingest): a file whose bytes still
+        have that hash need not be checked again. Empty where this report was made under other rules."""
+        if max_bytes != self.max_bytes or not self.check_paths:
+            return {}
+        return {c.path: c.sha256 for c in self.checked if c.ok}
 
     @property
     def errors(self) -> list[Problem]:
@@ -394,7 +404,10 @@ def _in_window(ts: datetime, latest: datetime) -> bool:
 # --- files ---------------------------------------------------------------------------------
 
 
-def check_bytes(raw: bytes, path: str, rel_path: str | None) -> Checked:
+def check_bytes(raw: bytes, path: str, rel_path: str | None, accepted: str | None = None) -> Checked:
+    """``accepted``: the sha256 of bytes this validator found free of errors earlier in this process (Report.accepted,
+    the same path, size limit and path rule): such bytes are parsed into their run and not checked again (their
+    warnings are not repeated). Other bytes are checked in full."""
     sha = hashlib.sha256(raw).hexdigest()
     try:
         data = parse_json(raw)
@@ -413,6 +426,8 @@ def check_bytes(raw: bytes, path: str, rel_path: str | None) -> Checked:
         return Checked(path, sha, None, _schema_problems(path, data, e))
     except (RecursionError, MemoryError):
         return Checked(path, sha, None, [Problem(path, "", "run file is too complex to validate")])
+    if accepted is not None and sha == accepted:
+        return Checked(path, sha, run)
     hidden = hidden_text_problems(path, data) if _may_hide_text(raw) else []
     return Checked(path, sha, run, hidden + semantic_problems(path, run, rel_path))
 
@@ -883,7 +898,7 @@ def validate_paths(
             problems.append(Problem(",".join(map(str, paths)), "", "--base needs exactly one runs folder among the paths"))
         else:
             problems += append_only_problems(folders[0], base)
-    return Report(checked, problems, notes, rechecked)
+    return Report(checked, problems, notes, rechecked, max_bytes, check_paths)
 
 
 
