@@ -378,16 +378,23 @@ def ingest(runs_dir: Path, db_path: Path, max_bytes: int = DEFAULT_MAX_BYTES,
     files, problems = iter_json_files([runs_dir])
     problems = [p for p in problems if p.severity == "error"]
     current: dict[str, tuple[str, int]] = {}
+    shown: dict[str, str] = {}  # relative posix path -> str(runs_dir / rel), without building 300,000 Paths at scale
+    base = runs_dir.parts
     for f in files:
+        parts = f.parts
+        rel = "/".join(parts[len(base):]) if len(parts) > len(base) and parts[:len(base)] == base else \
+            f.relative_to(runs_dir).as_posix()
         try:
-            current[f.relative_to(runs_dir).as_posix()] = _file_sha(f, max_bytes)
+            current[rel] = _file_sha(f, max_bytes)
         except LoadError as e:
             problems.append(Problem(str(f), "", str(e)))
+        else:
+            shown[rel] = str(f)
 
     fresh = not os.path.lexists(db_path)
     try:
         accepted = validated.accepted(max_bytes) if validated is not None else {}
-        return _ingest(runs_dir, db_path, current, problems, max_bytes, accepted)
+        return _ingest(runs_dir, db_path, current, shown, problems, max_bytes, accepted)
     except BaseException:
         if fresh:  # a refused first ingest leaves no store behind (not an empty one that looks like a result)
             for leftover in (Path(db_path), Path(f"{db_path}.wal")):
@@ -395,8 +402,11 @@ def ingest(runs_dir: Path, db_path: Path, max_bytes: int = DEFAULT_MAX_BYTES,
         raise
 
 
-def _ingest(runs_dir: Path, db_path: Path, current: dict[str, tuple[str, int]], problems: list[Problem],
-            max_bytes: int, accepted: dict[str, str]) -> IngestReport:
+def _ingest(runs_dir: Path, db_path: Path, current: dict[str, tuple[str, int]], shown: dict[str, str],
+            problems: list[Problem], max_bytes: int, accepted: dict[str, str]) -> IngestReport:
+    def where(rel: str) -> str:  # every path in the store is a current file's once stale rows are gone
+        return shown.get(rel) or str(runs_dir / rel)
+
     con = connect(db_path)
     pool = Pool()  # one set of workers for every batch
     try:
@@ -416,9 +426,8 @@ def _ingest(runs_dir: Path, db_path: Path, current: dict[str, tuple[str, int]], 
                 con.execute("DELETE FROM files WHERE path IN (SELECT path FROM gone)")
             checked: list[Checked] = []
             for chunk in _chunks([(rel, changed[rel][1]) for rel in sorted(changed)]):
-                shown = [str(runs_dir / rel) for rel in chunk]
-                flats = pool.map(_check_and_flatten, [(rel, s, max_bytes, accepted.get(s))
-                                                      for rel, s in zip(chunk, shown, strict=True)])
+                flats = pool.map(_check_and_flatten, [(rel, shown[rel], max_bytes, accepted.get(shown[rel]))
+                                                      for rel in chunk])
                 rows: dict[str, list[dict]] = {t: [] for t in RUN_TABLES if t != "fact_ranks"}
                 file_rows = []
                 facts: list[tuple[str, str, FactOutcomes]] = []
@@ -445,13 +454,13 @@ def _ingest(runs_dir: Path, db_path: Path, current: dict[str, tuple[str, int]], 
             for c in checked:
                 if c.key is not None and c.key.run_id in kept_ids:
                     problems.append(Problem(c.path, "/run_id", f"duplicate run_id {c.key.run_id}: also in "
-                                            f"{runs_dir / kept_ids[c.key.run_id]}"))
+                                            f"{where(kept_ids[c.key.run_id])}"))
             if not problems:  # model ids and errata across the whole store, not only the files that changed
                 cols = ", ".join(IDENTITY_FIELDS)  # the same fields, in the same order, as model_identity()
                 entries = con.execute(f"SELECT path, model_id, {cols} FROM runs ORDER BY path").fetchall()  # noqa: S608 (constant names)
-                problems += model_problems((str(runs_dir / p), mid, tuple(ident)) for p, mid, *ident in entries)
+                problems += model_problems((where(p), mid, tuple(ident)) for p, mid, *ident in entries)
                 problems += supersession_problems(
-                    Supersession(str(runs_dir / p), rid, mid, sup) for p, rid, mid, sup in
+                    Supersession(where(p), rid, mid, sup) for p, rid, mid, sup in
                     con.execute("SELECT path, run_id, model_id, supersedes FROM runs ORDER BY path").fetchall())
             if problems:
                 raise IngestError(_dedupe(problems))

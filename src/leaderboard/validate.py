@@ -550,8 +550,11 @@ def model_problems(entries: Iterable[tuple[str, str, tuple]]) -> list[Problem]:
     out: list[Problem] = []
     by_slug: dict[str, tuple[str, str]] = {}
     by_id: dict[str, list[tuple[tuple, str]]] = {}
+    slugs: dict[str, str] = {}  # a model has many files
     for path, model_id, identity in entries:
-        slug = model_slug(model_id)
+        slug = slugs.get(model_id)
+        if slug is None:
+            slug = slugs[model_id] = model_slug(model_id)
         other = by_slug.setdefault(slug, (model_id, path))
         if other[0] != model_id:
             out.append(Problem(path, "/model/id", f"model {model_id!r} and model {other[0]!r} ({other[1]}) would share "
