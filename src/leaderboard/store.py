@@ -425,13 +425,15 @@ def _ingest(runs_dir: Path, db_path: Path, current: dict[str, tuple[str, int]], 
                     con.execute(f"DELETE FROM {table} WHERE run_id IN (SELECT run_id FROM stale)")  # noqa: S608
                 con.execute("DELETE FROM files WHERE path IN (SELECT path FROM gone)")
             checked: list[Checked] = []
-            for chunk in _chunks([(rel, changed[rel][1]) for rel in sorted(changed)]):
-                flats = pool.map(_check_and_flatten, [(rel, shown[rel], max_bytes, accepted.get(shown[rel]))
-                                                      for rel in chunk])
-                rows: dict[str, list[dict]] = {t: [] for t in RUN_TABLES if t != "fact_ranks"}
-                file_rows = []
-                facts: list[tuple[str, str, FactOutcomes]] = []
-                with gc_paused():
+            # No collection while batches come and go: their rows hold no cycles, and each collection walked every
+            # row still held (a fifth of this process's time at 100,000 runs)
+            with gc_paused():
+                for chunk in _chunks([(rel, changed[rel][1]) for rel in sorted(changed)]):
+                    flats = pool.map(_check_and_flatten, [(rel, shown[rel], max_bytes, accepted.get(shown[rel]))
+                                                          for rel in chunk])
+                    rows: dict[str, list[dict]] = {t: [] for t in RUN_TABLES if t != "fact_ranks"}
+                    file_rows = []
+                    facts: list[tuple[str, str, FactOutcomes]] = []
                     for rel, flat in zip(chunk, flats, strict=True):
                         c = flat.checked
                         checked.append(c)
@@ -444,12 +446,12 @@ def _ingest(runs_dir: Path, db_path: Path, current: dict[str, tuple[str, int]], 
                             rows[table].extend(trs)
                         facts.extend(flat.facts)
                         file_rows.append({"path": rel, "sha256": c.sha256, "run_id": c.key.run_id})
-                if problems:
-                    continue
-                for table, trs in rows.items():
-                    _insert(con, table, trs)
-                _insert(con, "files", file_rows)
-                _insert_facts(con, facts)
+                    if problems:
+                        continue
+                    for table, trs in rows.items():
+                        _insert(con, table, trs)
+                    _insert(con, "files", file_rows)
+                    _insert_facts(con, facts)
             problems += [p for p in set_problems(checked) if p.severity == "error"]
             for c in checked:
                 if c.key is not None and c.key.run_id in kept_ids:
