@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
+
 import polars as pl
 import pytest
 
-from leaderboard.parallel import pmap
+from leaderboard.parallel import Pool, pmap
 
 
 def _count_fact_lines(n: int) -> int:
@@ -22,3 +24,17 @@ def test_pmap_after_polars_in_the_parent_finishes_in_order():
     assert _count_fact_lines(100_000) == 100_000
     items = [1 + i % 50 for i in range(600)]
     assert pmap(_count_fact_lines, items, min_items=100, workers=2) == items
+
+
+def _pid(_x: int) -> int:
+    return os.getpid()
+
+
+@pytest.mark.timeout(120)
+def test_a_pool_keeps_its_workers_for_every_map():
+    """The ingest maps batch after batch: each pmap spawned new workers, at half a CPU second each (issue 22)."""
+    with Pool(min_items=10, workers=2) as pool:
+        first = pool.map(_pid, list(range(40)))
+        second = pool.map(_pid, list(range(40)))
+        assert pool.map(_count_fact_lines, [3, 1, 2] * 5) == [3, 1, 2] * 5
+    assert os.getpid() not in first and len(set(first) | set(second)) <= 2

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 
 import polars as pl
 import pytest
@@ -10,6 +11,7 @@ import pytest
 from conftest import place, with_run_id
 from leaderboard import synthetic
 from leaderboard.store import IngestError, connect, ingest
+from leaderboard.validate import validate_paths
 
 TABLES = ("runs", "compression_steps", "results", "relation_results", "measured_sparsity", "fact_ranks", "models", "files")
 
@@ -233,3 +235,53 @@ def test_headline_metric_comes_from_the_registry_at_ingest(tmp_path, baseline) -
     assert registry.headline_metric("lm-eval:arc_easy") == "acc"
     with pytest.raises(registry.UnknownTask, match="no headline metric"):
         registry.headline_metric("capitals:world")
+
+
+def _tables(db) -> dict[str, list[tuple]]:
+    con = connect(db, read_only=True)
+    try:
+        return {t: con.execute(f"SELECT * FROM {t} ORDER BY ALL").fetchall() for t in TABLES}
+    finally:
+        con.close()
+
+
+def test_ingest_after_validation_loads_the_same_store_and_checks_what_changed_since(tmp_path, baseline, compressed) -> None:
+    """The build validates every file, then ingests it (issue 22): the ingest checks again only what validation did
+    not accept under the same rules, and a file whose bytes changed in between is checked in full."""
+    runs = tmp_path / "runs"
+    from leaderboard.schema import encode_facts
+
+    paths = synthetic.write(synthetic.generate(30), runs)
+    base = copy.deepcopy(baseline)
+    base["results"][0]["facts"] = encode_facts([(f"x{i}", 1 + i % 7) for i in range(1700)]).model_dump()
+    place(runs, with_run_id(base))
+    place(runs, compressed)
+    report = validate_paths([runs])
+    assert report.errors == [] and len(report.accepted()) == 32
+    ingest(runs, tmp_path / "plain.duckdb")
+    ingest(runs, tmp_path / "after.duckdb", validated=report)
+    assert _tables(tmp_path / "after.duckdb") == _tables(tmp_path / "plain.duckdb")
+    assert _tables(tmp_path / "plain.duckdb")["fact_ranks"] != []
+
+    data = json.loads(paths[0].read_text())  # the notes are no part of the run_id: only the check of text finds this
+    data["notes"] = "see \u202egnp.exe"
+    paths[0].write_text(json.dumps(data))
+    with pytest.raises(IngestError) as err:
+        ingest(runs, tmp_path / "changed.duckdb", validated=report)
+    assert [p.line() for p in err.value.problems] == [f"{paths[0]}: /notes: holds the invisible or control character "
+                                                      "U+202E (RIGHT-TO-LEFT OVERRIDE); write the text without it"]
+    assert not (tmp_path / "changed.duckdb").exists()
+
+
+def test_a_validation_under_other_rules_is_no_reason_to_skip_a_check(tmp_path, baseline) -> None:
+    """validate --no-path-check accepts a file in the wrong folder; the store's ingest still refuses it."""
+    runs = tmp_path / "runs"
+    right = place(runs, baseline)
+    wrong = runs / "decoder" / right.relative_to(runs / "encoder")
+    wrong.parent.mkdir(parents=True)
+    right.rename(wrong)
+    report = validate_paths([runs], check_paths=False)
+    assert report.errors == [] and report.accepted() == {}
+    with pytest.raises(IngestError) as err:
+        ingest(runs, tmp_path / "db.duckdb", validated=report)
+    assert "file must be at <runs>/encoder/" in err.value.problems[0].message

@@ -418,6 +418,7 @@ def test_a_value_of_no_allowed_type_is_one_line_naming_the_field(tmp_path, basel
     (("notes",), "a\u2066b\u2069", "U+2066 (LEFT-TO-RIGHT ISOLATE)"),
     (("notes",), "zero\u200bwidth", "U+200B (ZERO WIDTH SPACE)"),
     (("notes",), "bell\x07", "U+0007 (unnamed)"),
+    (("notes",), "rub\x7fout", "U+007F (unnamed)"),  # JSON takes DEL unescaped: the file is all ASCII
     (("notes",), "line\u2028sep", "U+2028 (LINE SEPARATOR)"),
     (("provenance", "device"), "cpu\u200d", "U+200D (ZERO WIDTH JOINER)"),
     (("provenance", "command"), "leaderboard run \u202d--model x", "U+202D (LEFT-TO-RIGHT OVERRIDE)"),
@@ -435,6 +436,11 @@ def test_invisible_and_direction_changing_characters_in_any_text_are_refused(tmp
     pointer = "/" + "/".join(where)
     assert only_problem(tmp_path, data) == (f"FILE: {pointer}: holds the invisible or control character {char}; "
                                             "write the text without it")
+    raw = place(tmp_path / "escaped", with_run_id(data))  # the same text written as \u escapes: a file all ASCII
+    raw.write_text(json.dumps(json.loads(raw.read_text()), ensure_ascii=True))
+    assert raw.read_bytes().isascii()
+    assert [p.line().replace(str(raw), "FILE") for p in validate_paths([raw]).problems
+            if "no baseline run" not in p.message] == [only_problem(tmp_path, data)]
     node[where[-1]] = "Müller, Ωmega, 北京\tnew\nline"
     assert lines(validate_paths([place(tmp_path / "ok", with_run_id(data))])) == []
 

@@ -24,7 +24,7 @@ import polars as pl
 
 from . import naming, registry
 from .notation import step_notation
-from .parallel import gc_paused, pmap
+from .parallel import Pool, gc_paused
 from .schema import FACTS_MAX_FILE_BYTES, FactOutcomes, RunFile, canonical_json, facts_frame
 from .validate import (
     DEFAULT_MAX_BYTES,
@@ -32,6 +32,7 @@ from .validate import (
     Checked,
     LoadError,
     Problem,
+    Report,
     Supersession,
     check_bytes,
     iter_json_files,
@@ -305,15 +306,16 @@ class Flat(NamedTuple):
     facts: list[tuple[str, str, FactOutcomes]]  # (run_id, task, packed block): unpacked one file at a time
 
 
-def _check_and_flatten(args: tuple[str, str, int]) -> Flat:
+def _check_and_flatten(args: tuple[str, str, int, str | None]) -> Flat:
     """Read, check and flatten one file (in a worker). The path rule is checked on the whole path, as
-    ``validate`` does, so ``ingest runs/encoder`` accepts what ``validate runs/encoder`` accepts."""
-    rel, shown, max_bytes = args
+    ``validate`` does, so ``ingest runs/encoder`` accepts what ``validate runs/encoder`` accepts. ``accepted``: the
+    sha256 validation accepted for this file in this process, if any (check_bytes)."""
+    rel, shown, max_bytes, accepted = args
     try:
         raw = read_bounded(Path(shown), max_bytes)
     except LoadError as e:
         return Flat(Checked(shown, "", None, [Problem(shown, "", str(e))]), {}, [])
-    c = check_bytes(raw, shown, shown.replace(os.sep, "/"))
+    c = check_bytes(raw, shown, shown.replace(os.sep, "/"), accepted)
     if not c.ok:
         return Flat(c.light(), {}, [])
     facts = [(c.run.run_id, tr.task, tr.facts) for tr in c.run.results if tr.facts is not None and tr.facts.count]
@@ -361,10 +363,14 @@ def _chunks(items: list[tuple[str, int]]) -> list[list[str]]:
     return out
 
 
-def ingest(runs_dir: Path, db_path: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> IngestReport:
+def ingest(runs_dir: Path, db_path: Path, max_bytes: int = DEFAULT_MAX_BYTES,
+           validated: Report | None = None) -> IngestReport:
     """Bring the store in line with ``runs_dir``: new and changed files are validated and loaded,
     removed files are dropped, unchanged files (same sha256) are skipped. All or nothing: if any
-    file has an error, nothing changes and IngestError lists every problem.
+    file has an error, nothing changes and IngestError lists every problem. ``validated``: what
+    ``validate_paths([runs_dir])`` just found (the build's validate phase): a file it accepted whose bytes are
+    unchanged is only read into rows, not checked a second time (Report.accepted); the checks across files run
+    on every file.
 
     Memory stays bounded whatever the files hold: they are read, checked and inserted in batches inside
     one transaction, and per-fact outcomes are unpacked one file at a time straight into columns."""
@@ -372,15 +378,23 @@ def ingest(runs_dir: Path, db_path: Path, max_bytes: int = DEFAULT_MAX_BYTES) ->
     files, problems = iter_json_files([runs_dir])
     problems = [p for p in problems if p.severity == "error"]
     current: dict[str, tuple[str, int]] = {}
+    shown: dict[str, str] = {}  # relative posix path -> str(runs_dir / rel), without building 300,000 Paths at scale
+    base = runs_dir.parts
     for f in files:
+        parts = f.parts
+        rel = "/".join(parts[len(base):]) if len(parts) > len(base) and parts[:len(base)] == base else \
+            f.relative_to(runs_dir).as_posix()
         try:
-            current[f.relative_to(runs_dir).as_posix()] = _file_sha(f, max_bytes)
+            current[rel] = _file_sha(f, max_bytes)
         except LoadError as e:
             problems.append(Problem(str(f), "", str(e)))
+        else:
+            shown[rel] = str(f)
 
     fresh = not os.path.lexists(db_path)
     try:
-        return _ingest(runs_dir, db_path, current, problems, max_bytes)
+        accepted = validated.accepted(max_bytes) if validated is not None else {}
+        return _ingest(runs_dir, db_path, current, shown, problems, max_bytes, accepted)
     except BaseException:
         if fresh:  # a refused first ingest leaves no store behind (not an empty one that looks like a result)
             for leftover in (Path(db_path), Path(f"{db_path}.wal")):
@@ -388,9 +402,13 @@ def ingest(runs_dir: Path, db_path: Path, max_bytes: int = DEFAULT_MAX_BYTES) ->
         raise
 
 
-def _ingest(runs_dir: Path, db_path: Path, current: dict[str, tuple[str, int]], problems: list[Problem],
-            max_bytes: int) -> IngestReport:
+def _ingest(runs_dir: Path, db_path: Path, current: dict[str, tuple[str, int]], shown: dict[str, str],
+            problems: list[Problem], max_bytes: int, accepted: dict[str, str]) -> IngestReport:
+    def where(rel: str) -> str:  # every path in the store is a current file's once stale rows are gone
+        return shown.get(rel) or str(runs_dir / rel)
+
     con = connect(db_path)
+    pool = Pool()  # one set of workers for every batch
     try:
         con.execute("BEGIN TRANSACTION")  # the schema's (re)creation too: a refused ingest leaves the store as it was
         try:
@@ -407,12 +425,15 @@ def _ingest(runs_dir: Path, db_path: Path, current: dict[str, tuple[str, int]], 
                     con.execute(f"DELETE FROM {table} WHERE run_id IN (SELECT run_id FROM stale)")  # noqa: S608
                 con.execute("DELETE FROM files WHERE path IN (SELECT path FROM gone)")
             checked: list[Checked] = []
-            for chunk in _chunks([(rel, changed[rel][1]) for rel in sorted(changed)]):
-                flats = pmap(_check_and_flatten, [(rel, str(runs_dir / rel), max_bytes) for rel in chunk])
-                rows: dict[str, list[dict]] = {t: [] for t in RUN_TABLES if t != "fact_ranks"}
-                file_rows = []
-                facts: list[tuple[str, str, FactOutcomes]] = []
-                with gc_paused():
+            # No collection while batches come and go: their rows hold no cycles, and each collection walked every
+            # row still held (a fifth of this process's time at 100,000 runs)
+            with gc_paused():
+                for chunk in _chunks([(rel, changed[rel][1]) for rel in sorted(changed)]):
+                    flats = pool.map(_check_and_flatten, [(rel, shown[rel], max_bytes, accepted.get(shown[rel]))
+                                                          for rel in chunk])
+                    rows: dict[str, list[dict]] = {t: [] for t in RUN_TABLES if t != "fact_ranks"}
+                    file_rows = []
+                    facts: list[tuple[str, str, FactOutcomes]] = []
                     for rel, flat in zip(chunk, flats, strict=True):
                         c = flat.checked
                         checked.append(c)
@@ -425,23 +446,23 @@ def _ingest(runs_dir: Path, db_path: Path, current: dict[str, tuple[str, int]], 
                             rows[table].extend(trs)
                         facts.extend(flat.facts)
                         file_rows.append({"path": rel, "sha256": c.sha256, "run_id": c.key.run_id})
-                if problems:
-                    continue
-                for table, trs in rows.items():
-                    _insert(con, table, trs)
-                _insert(con, "files", file_rows)
-                _insert_facts(con, facts)
+                    if problems:
+                        continue
+                    for table, trs in rows.items():
+                        _insert(con, table, trs)
+                    _insert(con, "files", file_rows)
+                    _insert_facts(con, facts)
             problems += [p for p in set_problems(checked) if p.severity == "error"]
             for c in checked:
                 if c.key is not None and c.key.run_id in kept_ids:
                     problems.append(Problem(c.path, "/run_id", f"duplicate run_id {c.key.run_id}: also in "
-                                            f"{runs_dir / kept_ids[c.key.run_id]}"))
+                                            f"{where(kept_ids[c.key.run_id])}"))
             if not problems:  # model ids and errata across the whole store, not only the files that changed
                 cols = ", ".join(IDENTITY_FIELDS)  # the same fields, in the same order, as model_identity()
                 entries = con.execute(f"SELECT path, model_id, {cols} FROM runs ORDER BY path").fetchall()  # noqa: S608 (constant names)
-                problems += model_problems((str(runs_dir / p), mid, tuple(ident)) for p, mid, *ident in entries)
+                problems += model_problems((where(p), mid, tuple(ident)) for p, mid, *ident in entries)
                 problems += supersession_problems(
-                    Supersession(str(runs_dir / p), rid, mid, sup) for p, rid, mid, sup in
+                    Supersession(where(p), rid, mid, sup) for p, rid, mid, sup in
                     con.execute("SELECT path, run_id, model_id, supersedes FROM runs ORDER BY path").fetchall())
             if problems:
                 raise IngestError(_dedupe(problems))
@@ -457,6 +478,7 @@ def _ingest(runs_dir: Path, db_path: Path, current: dict[str, tuple[str, int]], 
             con.execute("ROLLBACK")
             raise
     finally:
+        pool.close()
         con.close()
     n_updated = sum(1 for rel in changed if rel in known)
     return IngestReport(added=len(changed) - n_updated, updated=n_updated, removed=len(removed),

@@ -134,6 +134,16 @@ class Report:
     problems: list[Problem]
     notes: list[Problem] = field(default_factory=list)  # what each erratum changes, one line per field
     rechecked: int = 0  # files checked one by one this time (the others' results came from the cache)
+    max_bytes: int = DEFAULT_MAX_BYTES  # the size limit the files were read under
+    check_paths: bool = True  # whether each file's place was checked against its content
+
+    def accepted(self, max_bytes: int = DEFAULT_MAX_BYTES) -> dict[str, str]:
+        """{path: sha256} of the files with no error of their own, for check_bytes(accepted=...) of a reader that
+        reads them next under the same size limit and path rule (the build's ingest): a file whose bytes still
+        have that hash need not be checked again. Empty where this report was made under other rules."""
+        if max_bytes != self.max_bytes or not self.check_paths:
+            return {}
+        return {c.path: c.sha256 for c in self.checked if c.ok}
 
     @property
     def errors(self) -> list[Problem]:
@@ -394,7 +404,10 @@ def _in_window(ts: datetime, latest: datetime) -> bool:
 # --- files ---------------------------------------------------------------------------------
 
 
-def check_bytes(raw: bytes, path: str, rel_path: str | None) -> Checked:
+def check_bytes(raw: bytes, path: str, rel_path: str | None, accepted: str | None = None) -> Checked:
+    """``accepted``: the sha256 of bytes this validator found free of errors earlier in this process (Report.accepted,
+    the same path, size limit and path rule): such bytes are parsed into their run and not checked again (their
+    warnings are not repeated). Other bytes are checked in full."""
     sha = hashlib.sha256(raw).hexdigest()
     try:
         data = parse_json(raw)
@@ -413,7 +426,10 @@ def check_bytes(raw: bytes, path: str, rel_path: str | None) -> Checked:
         return Checked(path, sha, None, _schema_problems(path, data, e))
     except (RecursionError, MemoryError):
         return Checked(path, sha, None, [Problem(path, "", "run file is too complex to validate")])
-    return Checked(path, sha, run, hidden_text_problems(path, data) + semantic_problems(path, run, rel_path))
+    if accepted is not None and sha == accepted:
+        return Checked(path, sha, run)
+    hidden = hidden_text_problems(path, data) if _may_hide_text(raw) else []
+    return Checked(path, sha, run, hidden + semantic_problems(path, run, rel_path))
 
 
 # Characters that make text shown differ from text stored (format characters: bidirectional overrides and isolates,
@@ -423,6 +439,15 @@ def check_bytes(raw: bytes, path: str, rel_path: str | None) -> Checked:
 # the page shows. import-reported refuses them in every CSV cell (reported.clean_text); run files the same.
 _HIDDEN_CATEGORIES = frozenset({"Cf", "Co", "Cs", "Zl", "Zp"})
 _ASCII_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# JSON text of printable ASCII (and tab, newline, carriage return) without a backslash holds no such character in any
+# string: a string takes a character only written as itself or as an escape, and strict JSON (parse_json) refuses
+# raw controls inside strings. Most run files are such text; for them the walk below is skipped (it was most of the
+# time a file took to check).
+_PLAIN_JSON = re.compile(rb"[\t\n\r\x20-\x5b\x5d-\x7e]*")
+
+
+def _may_hide_text(raw: bytes) -> bool:
+    return _PLAIN_JSON.fullmatch(raw) is None
 
 
 def hidden_text_problems(path: str, data: object) -> list[Problem]:
@@ -525,8 +550,11 @@ def model_problems(entries: Iterable[tuple[str, str, tuple]]) -> list[Problem]:
     out: list[Problem] = []
     by_slug: dict[str, tuple[str, str]] = {}
     by_id: dict[str, list[tuple[tuple, str]]] = {}
+    slugs: dict[str, str] = {}  # a model has many files
     for path, model_id, identity in entries:
-        slug = model_slug(model_id)
+        slug = slugs.get(model_id)
+        if slug is None:
+            slug = slugs[model_id] = model_slug(model_id)
         other = by_slug.setdefault(slug, (model_id, path))
         if other[0] != model_id:
             out.append(Problem(path, "/model/id", f"model {model_id!r} and model {other[0]!r} ({other[1]}) would share "
@@ -873,7 +901,7 @@ def validate_paths(
             problems.append(Problem(",".join(map(str, paths)), "", "--base needs exactly one runs folder among the paths"))
         else:
             problems += append_only_problems(folders[0], base)
-    return Report(checked, problems, notes, rechecked)
+    return Report(checked, problems, notes, rechecked, max_bytes, check_paths)
 
 
 

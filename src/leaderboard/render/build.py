@@ -550,7 +550,7 @@ def build_site(runs: Path, out: Path, root: Path, work: Path, log=print, since: 
     t, c = time.perf_counter(), cpu_now()
     db = work / "leaderboard.duckdb"
     try:
-        ingest(runs, db)
+        ingest(runs, db, validated=report)  # files validation accepted a moment ago are not checked again
     except IngestError as e:  # e.g. a file changed after it was validated
         raise BuildError(f"ingest refused {len(e.problems)} problem(s); nothing was built", e.problems) from None
     seconds["ingest"] = time.perf_counter() - t
