@@ -109,3 +109,10 @@ def test_new_code_or_a_lost_site_renders_every_run_page_again(tmp_path, monkeypa
     third = _inodes(out / "runs")
     assert not [n for n in second if n != build.RUN_SCRIPT and third.get(n) == second[n]]
     assert {n: (out / "runs" / n).read_text() for n in third} == texts
+    # a published page that is gone (or cannot be linked) is rendered again, the others are carried over
+    gone = sorted(n for n in third if n != build.RUN_SCRIPT)[0]
+    (out / "runs" / gone).unlink()
+    build_site(runs, out, ROOT, work, **QUIET)
+    fourth = _inodes(out / "runs")
+    assert (out / "runs" / gone).read_text() == texts[gone]
+    assert sorted(n for n in third if n != build.RUN_SCRIPT and fourth.get(n) != third[n]) == [gone]
