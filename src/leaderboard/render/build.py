@@ -123,17 +123,17 @@ def code_version() -> str:
 
 
 def render(db: Path, generated: Path, cache: Path, changes: dict | None = None,
-           previous_run_keys: dict[str, str] | None = None) -> Rendered:
+           previous_run_keys: dict[str, str] | None = None, info: dict[str, str] | None = None) -> Rendered:
     """Every generated page, data file and chart into ``generated``, which is updated in place: a file whose bytes
     did not change is left alone (a rebuild writes what changed; the site's hard links to it stay valid) and a file
     no longer made is removed. ``previous_run_keys``: the keys of the run pages already published (only the others
-    are rendered)."""
+    are rendered). ``info``: the commit built (build_info; by default the checkout of the working folder)."""
     generated.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect(str(db), read_only=True)
     try:
         site = Site(generated, con)
         site.cache = cache / "svg"
-        site.build_info = build_info(Path.cwd())
+        site.build_info = build_info(Path.cwd()) if info is None else info
         site.changes = changes or {}
         site.code_version = code_version()
         site.previous_run_keys = previous_run_keys
@@ -559,7 +559,8 @@ def build_site(runs: Path, out: Path, root: Path, work: Path, log=print, since: 
     generated = work / "generated"
     _check_output(out)
     published = _published(work, out)
-    rendered = render(db, generated, work / "cache", changes, published.keys if published else None)
+    info = build_info(root)  # the commit built: on the home page and in each run page's link to its run file
+    rendered = render(db, generated, work / "cache", changes, published.keys if published else None, info)
     seconds["render"] = time.perf_counter() - t
     cpu["render"] = cpu_now() - c
     t, c = time.perf_counter(), cpu_now()
@@ -569,7 +570,7 @@ def build_site(runs: Path, out: Path, root: Path, work: Path, log=print, since: 
         seconds["mkdocs"] = time.perf_counter() - t
         cpu["mkdocs"] = cpu_now() - c
         t, c = time.perf_counter(), cpu_now()
-        template = write_run_pages(staging, rendered, repository, build_info(root).get("commit"), published)
+        template = write_run_pages(staging, rendered, repository, info.get("commit"), published)
         _fix_404(staging, url)
         token, marker = _site_marker(template, rendered.run_keys)
         (staging / SITE_MARKER).write_text(marker)
