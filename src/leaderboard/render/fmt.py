@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import math
 from decimal import ROUND_HALF_UP, Decimal
-from functools import lru_cache
 
 DASH = "–"
 
@@ -16,12 +15,7 @@ def fmt(x: float | None, digits: int = 3) -> str:
     """``x`` with ``digits`` decimals; None or a non-finite value is a dash."""
     if x is None or not math.isfinite(x):
         return DASH
-    return _fmt(float(x), digits)
-
-
-@lru_cache(maxsize=1 << 18)  # a build prints each run's numbers on several pages (2 million calls at 100,000 runs)
-def _fmt(x: float, digits: int) -> str:
-    d = Decimal(f"{x:.12g}").quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP)
+    d = Decimal(f"{float(x):.12g}").quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP)
     text = f"{d:f}"
     return text[1:] if text.startswith("-") and not d else text  # no "-0.000"
 
