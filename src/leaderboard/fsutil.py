@@ -69,16 +69,18 @@ def check_target(path: Path) -> bool:
     return True
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Replace ``path`` by ``data`` in one rename (readers see the old or the new file, never half)."""
+def write_atomic(path: Path, data: bytes, *, sync: bool = True) -> None:
+    """Replace ``path`` by ``data`` in one rename (readers see the old or the new file, never half). ``sync=False``:
+    no fsync, for outputs rebuilt from their sources (a site), not for records."""
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
             os.fchmod(f.fileno(), _file_mode())
             f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
+            if sync:
+                f.flush()
+                os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -87,9 +89,9 @@ def write_atomic(path: Path, data: bytes) -> None:
 
 def replace_if_changed(path: Path, data: bytes) -> bool:
     """Write ``data`` at ``path`` unless the file there holds exactly these bytes already (a rebuild then leaves the
-    file, its inode and its time alone). A changed file is replaced by a rename, never rewritten in place, so a hard
-    link to the old file (a published site's copy) keeps the old bytes. Returns whether the file was written. No
-    fsync: for outputs that are rebuilt from their sources (a site), not for records."""
+    file, its inode and its time alone). A changed file is replaced by a rename (write_atomic, without fsync), never
+    rewritten in place, so a hard link to the old file (a published site's copy) keeps the old bytes. Returns whether
+    the file was written."""
     path = Path(path)
     try:
         if os.path.getsize(path) == len(data):
@@ -98,15 +100,7 @@ def replace_if_changed(path: Path, data: bytes) -> bool:
                     return False
     except FileNotFoundError:
         pass
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            os.fchmod(f.fileno(), _file_mode())
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(path, data, sync=False)
     return True
 
 

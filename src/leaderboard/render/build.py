@@ -28,7 +28,7 @@ from .pages import board, compare, demo, downloads, families, home, indexes, met
 from .pages.published import build_published
 from .pages.runs import RUN_SHELL, RUN_TITLE_MARKER
 from .selection import split_toy
-from .site import Site, status_banner
+from .site import Site, digest, status_banner
 
 ROOT_MARKERS = ("mkdocs.yml",)
 VEGA_BUNDLE = "assets/vega/vega-bundle.js"
@@ -141,9 +141,6 @@ def render(db: Path, generated: Path, cache: Path, changes: dict | None = None,
         site.page_memo = _read_json(memo) or {}
         memo.unlink(missing_ok=True)  # stands for the generated folder only once it is complete again (below)
         build_pages(site)
-        store_key = hashlib.sha256(site.code_version.encode())
-        for path, sha in con.execute("SELECT path, sha256 FROM files ORDER BY path").fetchall():
-            store_key.update(f"{path}\0{sha}\n".encode())
     finally:
         con.close()
     for rel, obj in site.data.items():
@@ -154,7 +151,8 @@ def render(db: Path, generated: Path, cache: Path, changes: dict | None = None,
         site.write(f"_snippets/{name}.html", text)
     site.write(VEGA_BUNDLE, _vega_bundle(cache))
     store_copy = "downloads/leaderboard.duckdb"
-    _copy_store(db, generated / store_copy, cache / "store-copy.key", store_key.hexdigest())
+    # the run pages' keys hold every run file's path and sha256 and the code: the store's copy is made from no more
+    _copy_store(db, generated / store_copy, cache / "store-copy.key", digest(site.run_keys))
     site.written.add(store_copy)
     _remove_stale(generated, site.written)
     write_atomic(memo, json.dumps(site.page_memo, sort_keys=True).encode("utf-8"))
@@ -295,10 +293,6 @@ class Published:
 RUN_MANIFEST = "run-pages.json"  # in the work folder's cache: Published, as the last successful build left it
 
 
-def _template_key(before: str, after: str) -> str:
-    return hashlib.sha256(f"{before}\0{after}".encode()).hexdigest()[:32]
-
-
 def write_run_pages(out: Path, rendered: Rendered, repository: str = "", commit: str | None = None,
                     published: Published | None = None) -> str:
     """Each run's page at runs/<run_id>.html (the URL it always had; run_page), from the shell MkDocs rendered at
@@ -312,7 +306,7 @@ def write_run_pages(out: Path, rendered: Rendered, repository: str = "", commit:
         raise BuildError(f"{shell_path}: the run page shell has no title marker")
     shell_name = shell_path.name
     before, after = run_page_template(shell)
-    template = _template_key(before, after)
+    template = digest([before, after])
     pages = out / "runs"
     todo = dict(rendered.run_pages)
     missing = []
@@ -355,7 +349,7 @@ def _published(work: Path, out: Path) -> Published | None:
 def _site_marker(template: str, keys: dict[str, str]) -> tuple[str, str]:
     """The build's token (a hash of its run pages' keys and template: the same runs give the same marker file) and
     the marker file's text."""
-    token = hashlib.sha256(json.dumps([template, keys], sort_keys=True).encode()).hexdigest()[:16]
+    token = digest([template, keys])
     return token, f"built by `leaderboard build` (build {token}); the folder is replaced on the next build\n"
 
 

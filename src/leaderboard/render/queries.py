@@ -63,7 +63,7 @@ def checked(h: pl.DataFrame) -> pl.DataFrame:
     raise AssertionError("unreachable")  # equal lists of (name, type) make equal schemas
 
 
-def _q(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> pl.DataFrame:
+def _q(con: duckdb.DuckDBPyConnection, sql: str, params: list | dict | None = None) -> pl.DataFrame:
     return con.sql(sql, params=params).pl() if params else con.sql(sql).pl()
 
 
@@ -200,10 +200,10 @@ class RunTables:
 def run_tables(con: duckdb.DuckDBPyConnection, ids: list[str] | None = None) -> RunTables:
     """What run pages show, for every run or only the runs ``ids``."""
     where, and_, params = ("WHERE list_contains($ids, run_id) ", "AND list_contains($ids, run_id) ", {"ids": ids}) \
-        if ids is not None else ("", "", {})
+        if ids is not None else ("", "", None)
 
     def q(sql: str) -> pl.DataFrame:
-        return con.sql(sql, params=params).pl() if params else _q(con, sql)
+        return _q(con, sql, params)
 
     return RunTables(
         results=q(f"SELECT * FROM results {where}ORDER BY run_id, task, metric"),  # noqa: S608 (constant SQL)

@@ -95,6 +95,11 @@ class Site:
             f'<script type="module" src="{prefix}assets/charts.js"></script>')
 
 
+def digest(parts: object) -> str:
+    """A page's key: a hash of what it is made from (as JSON, keys sorted, anything else as its text)."""
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode("utf-8")).hexdigest()[:32]
+
+
 def status_banner(h: pl.DataFrame, main: pl.DataFrame | None = None) -> str:
     """A banner on every page when the site is built (partly) from synthetic or reported-only data, or when its
     main pages show toy models (a build with no real model; otherwise toy models are on the demo page only)."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 
 import polars as pl
 
@@ -12,7 +11,7 @@ from .. import charts, lineage, metrics, queries, tables
 from ..fmt import fmt
 from ..html import Safe, block, dl, esc, link, table
 from ..selection import default_source, lead_tasks
-from ..site import Site
+from ..site import Site, digest
 
 
 def _of_model(site: Site, query, model_id: str) -> pl.DataFrame:
@@ -69,7 +68,7 @@ def build_all(site: Site, h: pl.DataFrame) -> None:
         parts = [site.code_version, model_id, _frame_hash(m), _frame_hash(_of_model(site, queries.relation_kept_all, model_id)),
                  _frame_hash(_of_model(site, queries.facts_forgotten_all, model_id)), _frame_hash(related), derived,
                  bool(base in known)]
-        key = hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:32]
+        key = digest(parts)
         hit = previous.get(model_id)
         if isinstance(hit, dict) and hit.get("key") == key and isinstance(hit.get("files"), list) \
                 and all(isinstance(f, str) and (site.out / f).is_file() for f in hit["files"]):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 
@@ -12,7 +11,7 @@ from ... import registry
 from ...schema import model_slug
 from .. import lineage, metrics, queries
 from ..fmt import fmt, pct
-from ..site import PAGE_STATUS, Site
+from ..site import PAGE_STATUS, Site, digest
 
 
 def _pct(x: float | None) -> str | None:
@@ -307,7 +306,7 @@ def page_keys(con, baselines: dict[str, str | None], code: str) -> dict[str, str
     for rid, (path, sha) in files.items():
         base = baselines.get(rid)
         parts = [code, path, sha, base, files.get(base, (None, None))[1] if base else None, superseded.get(rid)]
-        keys[rid] = hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode("utf-8")).hexdigest()[:32]
+        keys[rid] = digest(parts)
     return keys
 
 
