@@ -258,6 +258,34 @@ def test_local_submitit_executor_runs_a_sharded_sweep(tmp_path) -> None:
     assert len(logs) == 2 and all("model load(s)" in p.read_text() for p in logs)
 
 
+@pytest.mark.parametrize("other_shard_makes, error", [("folder", None), ("link", "is a symbolic link"),
+                                                         ("file", "exists and is not a folder")])
+def test_a_folder_another_shard_makes_meanwhile_is_used_and_a_link_is_still_refused(
+        tmp_path, monkeypatch, other_shard_makes, error) -> None:
+    """Two shards write into the same model folder: between one's look (lstat: missing) and its mkdir the
+    other makes it. That folder is fine (CI saw a FileExistsError fail a run here); a link or file is not."""
+    from leaderboard.fsutil import UnsafePath, ensure_dir
+
+    real_mkdir, elsewhere = os.mkdir, tmp_path / "elsewhere"
+    elsewhere.mkdir()
+
+    def raced_mkdir(path, *args, **kwargs):
+        if Path(path).name == "model-slug":  # the other shard wins the race for this component
+            {"folder": lambda: real_mkdir(path), "link": lambda: Path(path).symlink_to(elsewhere),
+             "file": lambda: Path(path).write_text("x")}[other_shard_makes]()
+        return real_mkdir(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "mkdir", raced_mkdir)
+    root = tmp_path / "runs"
+    if error is None:
+        assert ensure_dir(root, "encoder/model-slug") == root / "encoder" / "model-slug"
+        assert (root / "encoder" / "model-slug").is_dir() and not (root / "encoder" / "model-slug").is_symlink()
+    else:
+        with pytest.raises(UnsafePath, match=error):
+            ensure_dir(root, "encoder/model-slug")
+        assert not any(elsewhere.iterdir())
+
+
 def test_slurm_submission_is_a_requeueable_gpu_job_array(tmp_path) -> None:
     """Stand-in sbatch/srun on PATH record what submitit would submit to SLURM."""
     bin_ = tmp_path / "bin"

@@ -47,8 +47,11 @@ def ensure_dir(root: Path, rel: PurePosixPath | str, *, create: bool = True) -> 
         except FileNotFoundError:
             if not create:
                 return None
-            os.mkdir(cur)
-            continue
+            try:
+                os.mkdir(cur)
+                continue
+            except FileExistsError:  # another process (a sweep's other shard) made it meanwhile: check it
+                st = os.lstat(cur)
         if stat.S_ISLNK(st.st_mode):
             raise UnsafePath(f"{cur} is a symbolic link; files are written inside {root} only")
         if not stat.S_ISDIR(st.st_mode):
