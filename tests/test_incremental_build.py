@@ -116,3 +116,24 @@ def test_new_code_or_a_lost_site_renders_every_run_page_again(tmp_path, monkeypa
     fourth = _inodes(out / "runs")
     assert (out / "runs" / gone).read_text() == texts[gone]
     assert sorted(n for n in third if n != build.RUN_SCRIPT and fourth.get(n) != third[n]) == [gone]
+
+
+def test_run_pages_rendered_by_worker_processes_are_the_pages_one_process_renders(grown, monkeypatch) -> None:
+    """A fresh build of many runs renders its run pages in chunks on every core (each worker opens the store
+    read-only); the pages are byte for byte those of the build that rendered them in its own process."""
+    calls = []
+    real_pmap = build.pmap
+
+    def recording(fn, items, **kw):
+        calls.append((len(items), kw.get("min_items")))
+        return real_pmap(fn, items, **kw)
+
+    monkeypatch.setattr(build, "RUN_PAGES_CHUNK", 7)
+    monkeypatch.setattr(build, "RUN_PAGES_WORKERS_FROM", 14)
+    monkeypatch.setattr(build, "pmap", recording)
+    out = grown["tmp"] / "workers"
+    build_site(grown["runs"], out, ROOT, grown["tmp"] / "work-workers", **QUIET)
+    assert len(calls) == 1 and calls[0][0] >= calls[0][1] == 2  # chunks enough for the workers (from 2 chunks on)
+    a, b = _files(grown["out"] / "runs"), _files(out / "runs")
+    assert sorted(a) == sorted(b) and len(a) == 90 + 16 + 1  # and runs/page.js
+    assert [rel for rel in a if a[rel].read_bytes() != b[rel].read_bytes()] == []

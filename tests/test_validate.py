@@ -474,6 +474,38 @@ def test_a_rebuild_checks_only_changed_files_and_an_invalid_file_is_refused_ever
         assert [p.line() for p in report.errors] == [p.line() for p in validate_paths([runs]).errors] != []
 
 
+def test_a_rebuild_does_not_read_a_file_whose_stat_signature_is_cached_and_any_write_to_it_is_seen(
+        tmp_path, baseline, compressed, monkeypatch) -> None:
+    """Like git's index (issue 22, scale: reading 100,000 unchanged run files was most of a rebuild's validation): a
+    file whose device, inode, size, mtime and ctime are the ones cached is not read. Rewriting it with bytes of the
+    same size and its old mtime still changes its ctime, so it is read and checked again. A file changed just before
+    the scan (racily clean) gets no signature: it is read every time until it is older."""
+    import time
+
+    from leaderboard import validate
+
+    runs, cache = tmp_path / "runs", tmp_path / "work" / "validate.json"
+    place(runs, baseline)
+    other = place(runs, compressed)
+    plain = validate_paths([runs])
+    first, second = validate_paths([runs], cache=cache), validate_paths([runs], cache=cache)
+    assert (first.rechecked, second.rechecked, second.unread) == (2, 0, 0)  # just written: read, not trusted
+    monkeypatch.setattr(validate, "RACY_NS", 0)
+    validate_paths([runs], cache=cache)  # read again, found the same: their signatures are cached now
+    trusted = validate_paths([runs], cache=cache)
+    assert (trusted.rechecked, trusted.unread) == (0, 2)
+    assert _facts(trusted) == _facts(plain) and trusted.problems == plain.problems
+    time.sleep(0.05)  # past the file system's timestamp tick
+    text, before = other.read_text(), other.stat()
+    wrong = text.replace(compressed["run_id"], compressed["run_id"][::-1])  # same size, now an error
+    assert wrong != text and len(wrong) == len(text)
+    other.write_text(wrong)
+    os.utime(other, ns=(before.st_atime_ns, before.st_mtime_ns))  # the mtime it had: the ctime still moves
+    seen = validate_paths([runs], cache=cache)
+    assert (seen.rechecked, seen.unread) == (1, 1)
+    assert [p.line() for p in seen.errors] == [p.line() for p in validate_paths([runs]).errors] != []
+
+
 @pytest.mark.parametrize("damage", ["truncated", "garbage", "extra field", "wrong type", "other validator",
                                     "other size limit"])
 def test_a_damaged_or_foreign_validation_cache_is_ignored(tmp_path, baseline, compressed, damage) -> None:

@@ -11,7 +11,9 @@ import hashlib
 import json
 import os
 import re
+import stat
 import subprocess
+import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -134,6 +136,7 @@ class Report:
     problems: list[Problem]
     notes: list[Problem] = field(default_factory=list)  # what each erratum changes, one line per field
     rechecked: int = 0  # files checked one by one this time (the others' results came from the cache)
+    unread: int = 0  # of the cached ones, files not even read: their stat signature is the one cached (StatSignature)
     max_bytes: int = DEFAULT_MAX_BYTES  # the size limit the files were read under
     check_paths: bool = True  # whether each file's place was checked against its content
 
@@ -883,11 +886,12 @@ def validate_paths(
     across files always run on every file."""
     paths = [Path(p) for p in paths]
     files, problems = iter_json_files(paths)
+    unread = 0
     if cache is None:
         checked = pmap(_check_light, [(str(f), max_bytes, check_paths) for f in files])
         rechecked = len(checked)
     else:
-        checked, rechecked = _check_cached(files, max_bytes, check_paths, cache)
+        checked, rechecked, unread = _check_cached(files, max_bytes, check_paths, cache)
     for c in checked:
         problems += c.problems
         if reject_synthetic and c.key is not None and c.key.source_kind == "synthetic":
@@ -901,14 +905,17 @@ def validate_paths(
             problems.append(Problem(",".join(map(str, paths)), "", "--base needs exactly one runs folder among the paths"))
         else:
             problems += append_only_problems(folders[0], base)
-    return Report(checked, problems, notes, rechecked, max_bytes, check_paths)
+    return Report(checked, problems, notes, rechecked, unread, max_bytes, check_paths)
 
 
 
 # --- the per-file cache of `leaderboard build` ---------------------------------------------------
 #
-# A rebuild reads every run file (sha256) but checks again only the files whose bytes, size, place, size limit or
-# validator changed. The cache is the builder's own file, yet it is read strictly: anything that is not exactly the
+# A rebuild checks again only the files whose bytes, size, place, size limit or validator changed. It does not even
+# read a file whose stat signature (device, inode, size, mtime and ctime in ns) is the one cached, as git's index
+# does; a signature is cached only for a file last changed well before the scan that read it (racily clean files,
+# changed within the file system's timestamp tick of being read, are read again), and ctime cannot be set back.
+# Otherwise it reads the file and compares its sha256. The cache is the builder's own file, yet it is read strictly: anything that is not exactly the
 # format below (a corrupt, truncated or foreign file, another validator's) is ignored and rebuilt, never trusted.
 # Only files with no error are cached, so a refused file is checked (and refused) on every build.
 
@@ -940,13 +947,14 @@ class _CachedFile(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
     size: int = Field(ge=0)
+    stat: tuple[int, int, int, int, int] | None = None  # StatSignature of the bytes hashed, where it can be trusted
     problems: list[_CachedProblem]
     key: _CachedKey
 
 
 class _CacheFile(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
-    format: Literal[1]
+    format: Literal[2]
     validator: str
     max_bytes: int
     check_paths: bool
@@ -986,12 +994,14 @@ def _from_cache(path: str, sha: str, entry: _CachedFile) -> Checked:
     return Checked(path, sha, None, [Problem(path, p.pointer, p.message, p.severity) for p in entry.problems], key)
 
 
-def _to_cache(c: Checked, size: int) -> _CachedFile | None:
+def _to_cache(c: Checked, size: int, signature: tuple[int, int, int, int, int] | None = None) -> _CachedFile | None:
     if not c.ok or c.key is None or len(c.sha256) != 64:
         return None
+    if signature is not None and signature[2] != size:  # the file changed between its signature and its check
+        signature = None
     try:
         k = c.key
-        return _CachedFile(sha256=c.sha256, size=size, key=_CachedKey(
+        return _CachedFile(sha256=c.sha256, size=size, stat=signature, key=_CachedKey(
             run_id=k.run_id, source_kind=k.source_kind, baseline=list(k.baseline), is_baseline=k.is_baseline,
             model_id=k.model_id, task=k.task, identity=list(k.identity), supersedes=k.supersedes,
             lineage_base=k.lineage_base), problems=[_CachedProblem(pointer=p.pointer, message=p.message,
@@ -1000,24 +1010,51 @@ def _to_cache(c: Checked, size: int) -> _CachedFile | None:
         return None
 
 
-def _check_cached(files: list[Path], max_bytes: int, check_paths: bool, cache: Path) -> tuple[list[Checked], int]:
+RACY_NS = 2_000_000_000  # a stat signature is cached only for a file whose ctime is this much older than the scan
+
+
+def stat_signature(path: Path, since_ns: int | None = None) -> tuple[int, int, int, int, int] | None:
+    """(device, inode, size, mtime, ctime in ns) of a regular file (not a link); None for anything else, or where the
+    file changed less than RACY_NS before ``since_ns`` (the scan's start: its signature may not change with its
+    bytes)."""
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return None
+    if not stat.S_ISREG(st.st_mode) or (since_ns is not None and st.st_ctime_ns > since_ns - RACY_NS):
+        return None
+    return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns
+
+
+def _check_cached(files: list[Path], max_bytes: int, check_paths: bool, cache: Path) -> tuple[list[Checked], int, int]:
     fingerprint = validator_fingerprint()
     known = _read_cache(cache, fingerprint, max_bytes, check_paths)
+    scan_ns = time.time_ns()
     checked: list[Checked | None] = [None] * len(files)
-    sizes: list[int] = [0] * len(files)
+    signatures: list[tuple[int, int, int, int, int] | None] = [None] * len(files)
+    renewed: dict[int, _CachedFile] = {}  # cached results whose bytes were read and found the same (a new signature)
     todo: list[int] = []
+    unread = 0
     for i, f in enumerate(files):
         entry = known.get(str(f))
+        signatures[i] = signature = stat_signature(f, scan_ns)  # before reading: a change after it is a later ctime
         if entry is not None:
+            if signature is not None and entry.stat == signature:
+                checked[i] = _from_cache(str(f), entry.sha256, entry)
+                unread += 1
+                continue
             try:
                 raw = read_regular(f, max_bytes)
             except InputError:
                 raw = None
             if raw is not None and len(raw) == entry.size and hashlib.sha256(raw).hexdigest() == entry.sha256:
                 checked[i] = _from_cache(str(f), entry.sha256, entry)
+                if signature != entry.stat:
+                    renewed[i] = entry.model_copy(update={"stat": signature})
                 continue
         todo.append(i)
     fresh = pmap(_check_light, [(str(files[i]), max_bytes, check_paths) for i in todo])
+    sizes: dict[int, int] = {}
     for i, c in zip(todo, fresh, strict=True):
         checked[i] = c
         try:
@@ -1025,16 +1062,18 @@ def _check_cached(files: list[Path], max_bytes: int, check_paths: bool, cache: P
         except OSError:
             sizes[i] = -1
     out = [c for c in checked if c is not None]
-    redone = set(todo)
     entries: dict[str, _CachedFile] = {}
     for i, c in enumerate(out):
-        e = (_to_cache(c, sizes[i]) if sizes[i] >= 0 else None) if i in redone else known[c.path]
+        if i in sizes:
+            e = _to_cache(c, sizes[i], signatures[i]) if sizes[i] >= 0 else None
+        else:
+            e = renewed.get(i) or known[c.path]
         if e is not None:
             entries[c.path] = e
-    if todo or set(entries) != set(known):
-        _write_cache(cache, _CacheFile(format=1, validator=fingerprint, max_bytes=max_bytes, check_paths=check_paths,
+    if todo or renewed or set(entries) != set(known):
+        _write_cache(cache, _CacheFile(format=2, validator=fingerprint, max_bytes=max_bytes, check_paths=check_paths,
                                        files=entries))
-    return out, len(todo)
+    return out, len(todo), unread
 
 
 def _write_cache(path: Path, cache: _CacheFile) -> None:

@@ -20,6 +20,7 @@ import duckdb
 from .. import registry
 from ..fsutil import write_atomic
 from ..gitutil import git_out
+from ..parallel import cpu_count, pmap
 from ..store import IngestError, ingest
 from ..validate import validate_paths
 from . import charts, metrics, queries
@@ -88,21 +89,13 @@ def build_pages(site: Site) -> None:
 
 @dataclass
 class Rendered:
-    """What render() made: pages counted (run pages included), charts, and the run pages' parts (pages/runs.py)."""
+    """What render() made: pages counted (run pages included), charts, and what the run pages need (pages/runs.py)."""
     pages: int
     charts: int
-    run_pages: dict[str, tuple[str, str]]  # run_id -> (title, blocks as JSON): the runs rendered this time
+    run_todo: list[str]  # the runs whose page is to render (their key changed); the others may be carried over
     run_keys: dict[str, str]  # every run's page key (runs.page_keys)
-    baselines: dict[str, str | None]  # each run's baseline (for the pages not rendered yet: Rendered.more_run_pages)
+    baselines: dict[str, str | None]  # each run's baseline (its page compares the two)
     db: Path
-
-    def more_run_pages(self, ids: list[str]) -> dict[str, tuple[str, str]]:
-        """Pages of runs that were not rendered (their published copy could not be carried over)."""
-        con = duckdb.connect(str(self.db), read_only=True)
-        try:
-            return runs.run_docs(con, self.baselines, sorted(ids))
-        finally:
-            con.close()
 
 
 def code_version() -> str:
@@ -157,7 +150,7 @@ def render(db: Path, generated: Path, cache: Path, changes: dict | None = None,
     _remove_stale(generated, site.written)
     write_atomic(memo, json.dumps(site.page_memo, sort_keys=True).encode("utf-8"))
     n_charts = sum(1 for rel in site.written if rel.startswith("charts/") and rel.endswith(".svg"))
-    return Rendered(len(site.pages) + site.kept_pages - 1 + len(site.run_keys), n_charts, site.run_pages, site.run_keys,
+    return Rendered(len(site.pages) + site.kept_pages - 1 + len(site.run_keys), n_charts, site.run_todo, site.run_keys,
                     site.run_baselines, db)
 
 
@@ -308,8 +301,7 @@ def write_run_pages(out: Path, rendered: Rendered, repository: str = "", commit:
     before, after = run_page_template(shell)
     template = digest([before, after])
     pages = out / "runs"
-    todo = dict(rendered.run_pages)
-    missing = []
+    todo = set(rendered.run_todo)
     carry = published is not None and published.template == template
     for rid in rendered.run_keys:
         if rid in todo:
@@ -320,11 +312,13 @@ def write_run_pages(out: Path, rendered: Rendered, repository: str = "", commit:
                 continue
             except OSError:  # gone, or another file system: rendered again
                 pass
-        missing.append(rid)
-    if missing:
-        todo.update(rendered.more_run_pages(missing))
-    for rid, (title, data) in todo.items():
-        (pages / f"{rid}.html").write_text(run_page(before, after, shell_name, rid, title, data), encoding="utf-8")
+        todo.add(rid)
+    ids = sorted(todo)
+    size = max(RUN_PAGES_CHUNK, -(-len(ids) // (4 * cpu_count())))  # four chunks a core: each is one query
+    chunks = [ids[i:i + size] for i in range(0, len(ids), size)]
+    jobs = [(str(rendered.db), chunk, {rid: rendered.baselines.get(rid) for rid in chunk}, before, after, shell_name,
+             str(pages)) for chunk in chunks]
+    pmap(_write_run_chunk, jobs, min_items=max(1, RUN_PAGES_WORKERS_FROM // RUN_PAGES_CHUNK))
     repo = f"{repository.rstrip('/')}/blob/{commit or 'main'}/" if repository else ""
     site = {"nav": [[h, t] for h, t in _tabs(shell)[1:]], "repo": repo}
     script = (out / "assets" / "run-page.js").read_text(encoding="utf-8")
@@ -332,6 +326,24 @@ def write_run_pages(out: Path, rendered: Rendered, repository: str = "", commit:
     shell_path.unlink()
     _sitemap_runs(out, shell_name, sorted(rendered.run_keys))
     return template
+
+
+RUN_PAGES_CHUNK = 2_000  # the fewest run pages rendered at a time (one query of their tables)
+# from this many pages on they are rendered on every core: a spawned worker costs about a CPU second, 8,000 pages ~2 s
+RUN_PAGES_WORKERS_FROM = 8_000
+
+
+def _write_run_chunk(job: tuple) -> int:
+    """Render and write the pages of some runs (a worker's share: it opens the store itself, read-only)."""
+    db, ids, baselines, before, after, shell_name, pages = job
+    con = duckdb.connect(db, read_only=True)
+    try:
+        docs = runs.run_docs(con, baselines, ids)
+    finally:
+        con.close()
+    for rid, (title, data) in docs.items():
+        Path(pages, f"{rid}.html").write_text(run_page(before, after, shell_name, rid, title, data), encoding="utf-8")
+    return len(docs)
 
 
 def _published(work: Path, out: Path) -> Published | None:

@@ -199,8 +199,9 @@ class RunTables:
 
 def run_tables(con: duckdb.DuckDBPyConnection, ids: list[str] | None = None) -> RunTables:
     """What run pages show, for every run or only the runs ``ids``."""
-    where, and_, params = ("WHERE list_contains($ids, run_id) ", "AND list_contains($ids, run_id) ", {"ids": ids}) \
-        if ids is not None else ("", "", None)
+    # a hash semi-join: list_contains() scanned the whole list for each row (a worker's 2,000 ids x 450,000 rows)
+    sel = "run_id IN (SELECT unnest($ids)) "
+    where, and_, params = (f"WHERE {sel}", f"AND {sel}", {"ids": ids}) if ids is not None else ("", "", None)
 
     def q(sql: str) -> pl.DataFrame:
         return _q(con, sql, params)

@@ -28,7 +28,7 @@ class Site:
     con: duckdb.DuckDBPyConnection
     pages: dict[str, str] = field(default_factory=dict)  # path -> markdown
     snippets: dict[str, str] = field(default_factory=dict)
-    run_pages: dict[str, tuple[str, str]] = field(default_factory=dict)  # run_id -> (title, its blocks as JSON)
+    run_todo: list[str] = field(default_factory=list)  # the runs whose page is to render (pages/runs.py)
     colours: charts.Colours | None = None
     data: dict[str, object] = field(default_factory=dict)  # path under generated/ -> JSON for the compare page
     memo: dict[str, object] = field(default_factory=dict)  # what a page kind computes once for all its pages
@@ -42,6 +42,7 @@ class Site:
     # pages kept from the previous build (pages/models.py): per page kind, each page's key and the files it made
     page_memo: dict[str, dict] = field(default_factory=dict)
     kept_pages: int = 0
+    board_cells: dict = field(default_factory=dict)  # tables.board(shared=...): cells made once a build
 
     def made(self) -> set[str]:
         """Every generated file this build has made so far (pages, snippets, data, charts), as paths under ``out``."""

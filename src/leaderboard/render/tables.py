@@ -213,17 +213,51 @@ def _num_attr(v: float | None) -> str:
     return "" if v is None else f' data-sort="{float(f"{v:.6g}")!r}"'
 
 
+def task_cells(r: dict, task: str, n_steps: int) -> tuple[str, ...]:
+    """A run's two cells on a board (its metric with its interval, linked to its page; the knowledge kept), as the
+    parts around the link's prefix: ``prefix.join(parts)`` is the HTML at any depth. The same run is on the
+    leaderboard, its family's board and its method's: made once a build (``board(shared=...)``; issue 22, scale)."""
+    n_txt = f' title="n = {r["n"]:,}"' if r.get("n") else ""
+    value = (f'<td{_num_attr(r["value"])}{n_txt}><a href="', f'runs/{esc(r["run_id"])}.html">{_n(r["value"])}</a>'
+             f'{_ci(r["ci_low"], r["ci_high"])}</td>')
+    if n_steps == 0:
+        return value[0], value[1] + '<td><span class="lb-base">baseline</span></td>'
+    if r.get("near_chance"):
+        return value[0], (value[1] + f'<td><span class="lb-none" title="the baseline ({fmt(r["baseline_value"])}) is '
+                          f'within {fmt(MIN_ABOVE_CHANCE, 2)} of chance ({fmt(chance(task))}): nothing to keep, no ratio">'
+                          'near chance</span></td>')
+    tag = {"tied": ' <span class="lb-tie">tied</span>', "higher": ' <span class="lb-up">▲</span>'}.get(r.get("verdict") or "", "")
+    extra = f'<span class="lb-ci">norm {fmt(r["nret"], 2)}</span>' if r.get("nret") is not None else ""
+    return value[0], (value[1] + f'<td{_num_attr(r["retention"])}>{_n(r["retention"])}{tag}'
+                      f'{_ci(r["ret_low"], r["ret_high"], not r["ret_paired"])}{extra}</td>')
+
+
+def _fixed_cells(row: Row, cls: str, whole: float | None, bits: float | None) -> tuple[str, str]:
+    """A row's opening tag and its sparsity, bits and size cells: the same on every board (``board(shared=...)``)."""
+    tr = (f'<tr class="{esc(cls)}" data-key="{esc(row.key)}" data-family="{esc(row.family)}" '
+          f'data-source="{esc(row.source)}" data-method="{esc(row.method)}">')
+    return tr, (f"<td{_num_attr(whole)}{_na(whole, row.sparsity)}>{sparsity_text({'whole_sparsity': row.whole, 'sparsity_nominal': row.sparsity_nominal})}"
+                # below: the requested share of the pruned scope, where it is not the whole model's
+                + (f'<span class="lb-ci">{_pct(row.sparsity)} {esc(row.scope or "all")}</span>'
+                   if row.sparsity is not None and row.scope not in (None, "all") else "")
+                + "</td>"
+                f"<td{_num_attr(bits)}{_na(bits)}>{bits_text({'bits_per_weight': row.bits, 'bits_nominal': row.bits_nominal})}</td>"
+                f"<td{_num_attr(row.size_mb)}{_na(row.size_mb)}>{_n(row.size_mb, 1)}</td>")
+
+
 def board(h: pl.DataFrame, depth: int, *, show_model: bool = True, filters: bool = True, select: bool = True,
           url_state: bool = False, tasks: list[str] | None = None, limit: int | None = None, caption: str | None = None,
           lead: list[str] | None = None, default_source: str | None = None, data: dict | None = None,
-          data_name: str | None = None) -> Safe:
+          data_name: str | None = None, shared: dict | None = None) -> Safe:
     """The table. Per-cell repetition is kept out of the HTML (a 2,000-run board is one row per model and
     compression, times every task): which columns are hidden is a class on the table, and the labels of the
     phone layout (cards) come from a small generated stylesheet, by column position.
 
     ``lead``: tasks shown first (the real models' knowledge probes); ``default_source``: the source filter's
     value when the URL names none (the rows of the other sources are in the page, one filter away). ``data`` and
-    ``data_name``: where a board of more than INLINE_MAX rows puts its rows (``data["data/board/<name>/..."]``)."""
+    ``data_name``: where a board of more than INLINE_MAX rows puts its rows (``data["data/board/<name>/..."]``).
+    ``shared``: the cells another board of this build made: each run's (task_cells, by run id) and each row's opening
+    tag and fixed cells (_fixed_cells, by the row's values)."""
     prefix = "../" * depth
     tasks = tasks or task_order(h, lead)
     primary = tasks[0] if tasks else None
@@ -282,36 +316,26 @@ def board(h: pl.DataFrame, depth: int, *, show_model: bool = True, filters: bool
             r = row.tasks.get(t) or {}
             sort_values[f"t{i}"].append(r.get("value"))
             sort_values[f"k{i}"].append(r.get("retention") if row.n_steps and not r.get("near_chance") else None)
-        cells = [f"<td>{n}</td>", str(first_cell(row, prefix, show_model, select, primary)),
-                 f"<td{_num_attr(whole)}{_na(whole, row.sparsity)}>{sparsity_text({'whole_sparsity': row.whole, 'sparsity_nominal': row.sparsity_nominal})}"
-                 # below: the requested share of the pruned scope, where it is not the whole model's
-                 + (f'<span class="lb-ci">{_pct(row.sparsity)} {esc(row.scope or "all")}</span>'
-                    if row.sparsity is not None and row.scope not in (None, "all") else "")
-                 + "</td>",
-                 f"<td{_num_attr(bits)}{_na(bits)}>{bits_text({'bits_per_weight': row.bits, 'bits_nominal': row.bits_nominal})}</td>",
-                 f"<td{_num_attr(row.size_mb)}{_na(row.size_mb)}>{_n(row.size_mb, 1)}</td>"]
+        fixed_key = (row.key, row.source, row.n_steps, row.family, row.method, row.whole, row.sparsity_nominal,
+                     row.sparsity, row.scope, row.bits, row.bits_nominal, row.size_mb)
+        fixed = None if shared is None else shared.get(fixed_key)
+        if fixed is None:
+            fixed = _fixed_cells(row, cls, whole, bits)
+            if shared is not None:
+                shared[fixed_key] = fixed
+        cells = [f"<td>{n}</td>", str(first_cell(row, prefix, show_model, select, primary)), fixed[1]]
         for t in tasks:
             r = row.tasks.get(t)
             if r is None:
                 cells.append("<td></td><td></td>")
                 continue
-            n_txt = f' title="n = {r["n"]:,}"' if r.get("n") else ""
-            cells.append(f'<td{_num_attr(r["value"])}{n_txt}><a href="{prefix}runs/{esc(r["run_id"])}.html">{_n(r["value"])}</a>'
-                         f'{_ci(r["ci_low"], r["ci_high"])}</td>')
-            if row.n_steps == 0:
-                cells.append('<td><span class="lb-base">baseline</span></td>')
-                continue
-            if r.get("near_chance"):
-                cells.append(f'<td><span class="lb-none" title="the baseline ({fmt(r["baseline_value"])}) is within '
-                             f'{fmt(MIN_ABOVE_CHANCE, 2)} of chance ({fmt(chance(t))}): nothing to keep, no ratio">'
-                             'near chance</span></td>')
-                continue
-            tag = {"tied": ' <span class="lb-tie">tied</span>', "higher": ' <span class="lb-up">▲</span>'}.get(r.get("verdict") or "", "")
-            extra = f'<span class="lb-ci">norm {fmt(r["nret"], 2)}</span>' if r.get("nret") is not None else ""
-            cells.append(f'<td{_num_attr(r["retention"])}>{_n(r["retention"])}{tag}'
-                         f'{_ci(r["ret_low"], r["ret_high"], not r["ret_paired"])}{extra}</td>')
-        body.append(f'<tr class="{esc(cls)}" data-key="{esc(row.key)}" data-family="{esc(row.family)}" '
-                    f'data-source="{esc(row.source)}" data-method="{esc(row.method)}">' + "".join(cells) + "</tr>")
+            made = None if shared is None else shared.get(r["run_id"])
+            if made is None:
+                made = task_cells(r, t, row.n_steps)
+                if shared is not None:
+                    shared[r["run_id"]] = made
+            cells.append(prefix.join(made))
+        body.append(fixed[0] + "".join(cells) + "</tr>")
     cap = f"<caption>{esc(caption)}</caption>" if caption else ""
     attrs = ' data-url-state="1"' if url_state else ""
     # MkDocs Material reads ?q= as a search query and opens its overlay: the board's text filter is ?filter=; a link

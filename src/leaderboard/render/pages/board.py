@@ -39,5 +39,6 @@ def build(site: Site, main: pl.DataFrame, toy: pl.DataFrame) -> None:
                           '(or pick a <em>Source</em> below).</p>'))
     parts += lineage_notes(main, "")
     parts += toy_pointer(toy, "", "(tiny demonstration models)")
-    parts.append(tables.board(main, 0, url_state=True, lead=lead_t, default_source=src, data=site.data, data_name="leaderboard"))
+    parts.append(tables.board(main, 0, url_state=True, lead=lead_t, default_source=src, data=site.data, data_name="leaderboard",
+                              shared=site.board_cells))
     site.page("leaderboard.md", "Leaderboard", intro, block(*parts), rows=main)

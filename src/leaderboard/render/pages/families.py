@@ -87,5 +87,5 @@ def build(site: Site, main: pl.DataFrame, toy: pl.DataFrame, fam: str) -> None:
     parts += lineage_notes(f, "../")
     parts += toy_pointer(f_toy, "../", f"({fam})")
     parts.append(tables.board(f, 1, url_state=True, lead=lead_tasks(f), default_source=default_source(f), data=site.data,
-                              data_name=f"family-{fam}"))
+                              data_name=f"family-{fam}", shared=site.board_cells))
     site.page(path, f"Family: {fam}", block(*parts), rows=f)

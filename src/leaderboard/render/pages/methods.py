@@ -33,7 +33,7 @@ def build(site: Site, main: pl.DataFrame, toy: pl.DataFrame, method: str) -> Non
     parts += lineage_notes(m, "../")
     parts += toy_pointer(m_toy, "../", "compressed with it")
     parts.append(tables.board(m, 1, url_state=True, lead=lead_tasks(m), default_source=default_source(m), data=site.data,
-                              data_name=f"method-{method_slug(method)}"))
+                              data_name=f"method-{method_slug(method)}", shared=site.board_cells))
     site.page(f"methods/{method_slug(method)}.md", f"Method: {label}", block(*about, *parts), rows=m)
 
 

@@ -101,7 +101,8 @@ def build(site: Site, model_id: str, m: pl.DataFrame, known: set[str], related: 
                      ("revisions", ", ".join(revisions) if revisions else "not recorded"),
                      ("runs", m.height)]))
     parts += _related(m, first, related, derived)
-    parts.append(tables.board(m, 1, show_model=False, url_state=True, lead=lead_tasks(m), default_source=default_source(m)))
+    parts.append(tables.board(m, 1, show_model=False, url_state=True, lead=lead_tasks(m), default_source=default_source(m),
+                              shared=site.board_cells))
     rel = _of_model(site, queries.relation_kept_all, model_id)
     if not rel.is_empty():
         rel = rel.with_columns(relation=pl.col("relation").map_elements(metrics.relation_label, return_dtype=pl.String),

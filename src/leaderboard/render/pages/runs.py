@@ -330,14 +330,13 @@ def run_docs(con, baselines: dict[str, str | None], ids: list[str] | None = None
 
 def build(site: Site, h: pl.DataFrame) -> None:
     """Run pages: MkDocs renders one shell page (the site's head at the depth of runs/); every run page is a small
-    page with that head, its title and its blocks (run_doc) as JSON, written after MkDocs (build.write_run_pages).
-    With the keys of the pages already published (``site.previous_run_keys``), only the runs whose key changed are
-    rendered; the others are carried over from the published site."""
+    page with that head, its title and its blocks (run_doc) as JSON, rendered and written after MkDocs
+    (build.write_run_pages). With the keys of the pages already published (``site.previous_run_keys``), only the runs
+    whose key changed are to render (``site.run_todo``); the others are carried over from the published site."""
     site.run_baselines = dict(zip(h["run_id"].to_list(), h["baseline_run_id"].to_list(), strict=True))
     site.run_keys = page_keys(site.con, site.run_baselines, site.code_version)
     previous = site.previous_run_keys
-    ids = None if previous is None else sorted(rid for rid, k in site.run_keys.items() if previous.get(rid) != k)
-    site.run_pages = run_docs(site.con, site.run_baselines, ids)
+    site.run_todo = sorted(rid for rid, k in site.run_keys.items() if previous is None or previous.get(rid) != k)
     site.pages[RUN_SHELL] = (f"---\ntitle: {RUN_TITLE_MARKER}\nhide:\n  - navigation\n  - toc\nsearch:\n  exclude: true\n---\n\n"
                              f"<!-- {PAGE_STATUS} -->\n"
                              f"# {RUN_TITLE_MARKER}\n")
