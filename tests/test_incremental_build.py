@@ -137,3 +137,29 @@ def test_run_pages_rendered_by_worker_processes_are_the_pages_one_process_render
     a, b = _files(grown["out"] / "runs"), _files(out / "runs")
     assert sorted(a) == sorted(b) and len(a) == 90 + 16 + 1  # and runs/page.js
     assert [rel for rel in a if a[rel].read_bytes() != b[rel].read_bytes()] == []
+
+
+def test_charts_converted_by_worker_processes_are_the_charts_one_process_converts(grown, monkeypatch) -> None:
+    """A build with charts to convert (none in the SVG cache) converts them in worker processes, one vl-convert
+    runtime each; the SVGs are byte for byte those converted in the build's own process, and land in the cache."""
+    from leaderboard.render import site as site_module
+
+    calls = []
+    real_pmap = site_module.pmap
+
+    def recording(fn, items, **kw):
+        calls.append((len(items), kw.get("min_items")))
+        return real_pmap(fn, items, **kw)
+
+    monkeypatch.setattr(site_module, "CHART_WORKERS_FROM", 2)
+    monkeypatch.setattr(site_module, "pmap", recording)
+    out, work = grown["tmp"] / "chart-workers", grown["tmp"] / "work-chart-workers"
+    build_site(grown["runs"], out, ROOT, work, **QUIET)
+    assert len(calls) == 1 and calls[0][0] >= calls[0][1] == 2
+    a, b = _files(grown["out"] / "charts"), _files(out / "charts")
+    assert sorted(a) == sorted(b) and len(a) == calls[0][0]
+    assert [rel for rel in a if a[rel].read_bytes() != b[rel].read_bytes()] == []
+    assert len(list((work / "cache" / "svg").glob("*.svg"))) == len(a)
+    calls.clear()
+    build_site(grown["runs"], out, ROOT, work, **QUIET)  # every chart in the cache now: nothing to convert
+    assert calls == [(0, 2)]

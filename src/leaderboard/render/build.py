@@ -134,6 +134,7 @@ def render(db: Path, generated: Path, cache: Path, changes: dict | None = None,
         site.page_memo = _read_json(memo) or {}
         memo.unlink(missing_ok=True)  # stands for the generated folder only once it is complete again (below)
         build_pages(site)
+        site.finish_charts()
     finally:
         con.close()
     for rel, obj in site.data.items():
@@ -329,8 +330,9 @@ def write_run_pages(out: Path, rendered: Rendered, repository: str = "", commit:
 
 
 RUN_PAGES_CHUNK = 2_000  # the fewest run pages rendered at a time (one query of their tables)
-# from this many pages on they are rendered on every core: a spawned worker costs about a CPU second, 8,000 pages ~2 s
-RUN_PAGES_WORKERS_FROM = 8_000
+# from this many pages on they are rendered on every core: a spawned worker costs about a CPU second and 10,000 pages
+# about three, so at 10,000 runs one process was faster (fresh 31.4 s before, 33.5 s with workers), at 100,000 not
+RUN_PAGES_WORKERS_FROM = 30_000
 
 
 def _write_run_chunk(job: tuple) -> int:

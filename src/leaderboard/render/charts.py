@@ -3,6 +3,7 @@ interactive view (vega-embed, served with the site). One colour per compression 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import re
@@ -82,15 +83,6 @@ def log_domain(values: list[float]) -> list[float]:
     return [lo / 1.15, hi * 1.15]
 
 
-@dataclass
-class SavedChart:
-    name: str
-    title: str
-    svg: str  # file name relative to the charts folder
-    spec: dict
-    svg_text: str  # the static SVG itself
-
-
 _COUNTED_ID = re.compile(r"\b(gradient|clip|pattern|marker)_?(\d+)\b")
 
 
@@ -108,28 +100,47 @@ def stable_ids(svg: str) -> str:
     return _COUNTED_ID.sub(sub, svg)
 
 
-def to_svg(spec: dict, cache: Path | None = None) -> str:
-    """SVG of a Vega-Lite spec; cached by the spec's hash (conversion is the slow part of a build)."""
-    import hashlib
-
+def _svg_key(spec: dict) -> tuple[str, str]:
     import vl_convert as vlc
 
     text = json.dumps(spec, sort_keys=True)
-    key = hashlib.sha256(f"{getattr(vlc, '__version__', '')}:{text}".encode()).hexdigest()
-    hit = cache / f"{key}.svg" if cache else None
-    if hit is not None and hit.exists():
-        return hit.read_text(encoding="utf-8")
+    return text, hashlib.sha256(f"{getattr(vlc, '__version__', '')}:{text}".encode()).hexdigest()
+
+
+def cached_svg(spec: dict, cache: Path | None) -> str | None:
+    """The SVG converted before from this spec (the cache is keyed by the spec's hash and vl-convert's version)."""
+    if cache is None:
+        return None
+    hit = cache / f"{_svg_key(spec)[1]}.svg"
+    return hit.read_text(encoding="utf-8") if hit.exists() else None
+
+
+def to_svg(spec: dict, cache: Path | None = None) -> str:
+    """SVG of a Vega-Lite spec; cached by the spec's hash (conversion is the slow part of a build)."""
+    import vl_convert as vlc
+
+    found = cached_svg(spec, cache)
+    if found is not None:
+        return found
+    text, key = _svg_key(spec)
     svg = stable_ids(vlc.vegalite_to_svg(json.loads(text)))
-    if hit is not None:
-        hit.parent.mkdir(parents=True, exist_ok=True)
-        hit.write_text(svg, encoding="utf-8")
+    if cache is not None:
+        from ..fsutil import write_atomic
+
+        cache.mkdir(parents=True, exist_ok=True)
+        write_atomic(cache / f"{key}.svg", svg.encode("utf-8"), sync=False)  # whole or absent: workers share it
     return svg
 
 
-def save(chart: alt.TopLevelMixin, name: str, title: str, cache: Path | None = None) -> SavedChart:
-    """The chart's Vega-Lite spec and its static SVG (the caller writes the SVG: Site.chart)."""
-    spec = chart.to_dict(validate=False)  # the spec is built by this module; validating it costs seconds per build
-    return SavedChart(name, title, f"{name}.svg", spec, to_svg(spec, cache))
+def svg_job(job: tuple[dict, str | None]) -> str:
+    """to_svg in a worker process (parallel.pmap): one vl-convert runtime each, so conversions run side by side."""
+    spec, cache = job
+    return to_svg(spec, Path(cache) if cache else None)
+
+
+def spec_of(chart: alt.TopLevelMixin) -> dict:
+    """The chart's Vega-Lite spec (built by this module: validating it costs seconds per build)."""
+    return chart.to_dict(validate=False)
 
 
 KEPT = "knowledge kept (× baseline)"  # multiple-choice tasks: chance-normalised, said in the panel title
