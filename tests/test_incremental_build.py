@@ -118,19 +118,25 @@ def test_new_code_or_a_lost_site_renders_every_run_page_again(tmp_path, monkeypa
     assert sorted(n for n in third if n != build.RUN_SCRIPT and fourth.get(n) != third[n]) == [gone]
 
 
-def test_run_pages_rendered_by_worker_processes_are_the_pages_one_process_renders(grown, monkeypatch) -> None:
-    """A fresh build of many runs renders its run pages in chunks on every core (each worker opens the store
-    read-only); the pages are byte for byte those of the build that rendered them in its own process."""
+def _record_pmap(module, monkeypatch) -> list[tuple[int, int | None]]:
+    """``module.pmap`` as it is, each call's (number of items, min_items) recorded in the list returned."""
     calls = []
-    real_pmap = build.pmap
+    real_pmap = module.pmap
 
     def recording(fn, items, **kw):
         calls.append((len(items), kw.get("min_items")))
         return real_pmap(fn, items, **kw)
 
+    monkeypatch.setattr(module, "pmap", recording)
+    return calls
+
+
+def test_run_pages_rendered_by_worker_processes_are_the_pages_one_process_renders(grown, monkeypatch) -> None:
+    """A fresh build of many runs renders its run pages in chunks on every core (each worker opens the store
+    read-only); the pages are byte for byte those of the build that rendered them in its own process."""
+    calls = _record_pmap(build, monkeypatch)
     monkeypatch.setattr(build, "RUN_PAGES_CHUNK", 7)
     monkeypatch.setattr(build, "RUN_PAGES_WORKERS_FROM", 14)
-    monkeypatch.setattr(build, "pmap", recording)
     out = grown["tmp"] / "workers"
     build_site(grown["runs"], out, ROOT, grown["tmp"] / "work-workers", **QUIET)
     assert len(calls) == 1 and calls[0][0] >= calls[0][1] == 2  # chunks enough for the workers (from 2 chunks on)
@@ -144,15 +150,8 @@ def test_charts_converted_by_worker_processes_are_the_charts_one_process_convert
     runtime each; the SVGs are byte for byte those converted in the build's own process, and land in the cache."""
     from leaderboard.render import site as site_module
 
-    calls = []
-    real_pmap = site_module.pmap
-
-    def recording(fn, items, **kw):
-        calls.append((len(items), kw.get("min_items")))
-        return real_pmap(fn, items, **kw)
-
+    calls = _record_pmap(site_module, monkeypatch)
     monkeypatch.setattr(site_module, "CHART_WORKERS_FROM", 2)
-    monkeypatch.setattr(site_module, "pmap", recording)
     out, work = grown["tmp"] / "chart-workers", grown["tmp"] / "work-chart-workers"
     build_site(grown["runs"], out, ROOT, work, **QUIET)
     assert len(calls) == 1 and calls[0][0] >= calls[0][1] == 2
