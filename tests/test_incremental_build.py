@@ -118,13 +118,13 @@ def test_new_code_or_a_lost_site_renders_every_run_page_again(tmp_path, monkeypa
     assert sorted(n for n in third if n != build.RUN_SCRIPT and fourth.get(n) != third[n]) == [gone]
 
 
-def _record_pmap(module, monkeypatch) -> list[tuple[int, int | None]]:
-    """``module.pmap`` as it is, each call's (number of items, min_items) recorded in the list returned."""
+def _record_pmap(module, monkeypatch) -> list[tuple[int, int | None, int | None]]:
+    """``module.pmap`` as it is, each call's (number of items, min_items, workers) recorded in the list returned."""
     calls = []
     real_pmap = module.pmap
 
     def recording(fn, items, **kw):
-        calls.append((len(items), kw.get("min_items")))
+        calls.append((len(items), kw.get("min_items"), kw.get("workers")))
         return real_pmap(fn, items, **kw)
 
     monkeypatch.setattr(module, "pmap", recording)
@@ -136,10 +136,10 @@ def test_run_pages_rendered_by_worker_processes_are_the_pages_one_process_render
     read-only); the pages are byte for byte those of the build that rendered them in its own process."""
     calls = _record_pmap(build, monkeypatch)
     monkeypatch.setattr(build, "RUN_PAGES_CHUNK", 7)
-    monkeypatch.setattr(build, "RUN_PAGES_WORKERS_FROM", 14)
+    monkeypatch.setattr(build, "RUN_PAGES_WORKERS_FROM", 90 + 16)  # exactly this build's pages: the threshold counts pages
     out = grown["tmp"] / "workers"
     build_site(grown["runs"], out, ROOT, grown["tmp"] / "work-workers", **QUIET)
-    assert len(calls) == 1 and calls[0][0] >= calls[0][1] == 2  # chunks enough for the workers (from 2 chunks on)
+    assert len(calls) == 1 and calls[0][1:] == (1, None)  # every chunk on every core (workers=None: all of them)
     a, b = _files(grown["out"] / "runs"), _files(out / "runs")
     assert sorted(a) == sorted(b) and len(a) == 90 + 16 + 1  # and runs/page.js
     assert [rel for rel in a if a[rel].read_bytes() != b[rel].read_bytes()] == []
@@ -154,11 +154,11 @@ def test_charts_converted_by_worker_processes_are_the_charts_one_process_convert
     monkeypatch.setattr(site_module, "CHART_WORKERS_FROM", 2)
     out, work = grown["tmp"] / "chart-workers", grown["tmp"] / "work-chart-workers"
     build_site(grown["runs"], out, ROOT, work, **QUIET)
-    assert len(calls) == 1 and calls[0][0] >= calls[0][1] == 2
+    assert len(calls) == 1 and calls[0][0] >= calls[0][1] == 2 and calls[0][2] is None
     a, b = _files(grown["out"] / "charts"), _files(out / "charts")
     assert sorted(a) == sorted(b) and len(a) == calls[0][0]
     assert [rel for rel in a if a[rel].read_bytes() != b[rel].read_bytes()] == []
     assert len(list((work / "cache" / "svg").glob("*.svg"))) == len(a)
     calls.clear()
     build_site(grown["runs"], out, ROOT, work, **QUIET)  # every chart in the cache now: nothing to convert
-    assert calls == [(0, 2)]
+    assert calls == [(0, 2, None)]

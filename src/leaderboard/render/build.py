@@ -319,7 +319,7 @@ def write_run_pages(out: Path, rendered: Rendered, repository: str = "", commit:
     chunks = [ids[i:i + size] for i in range(0, len(ids), size)]
     jobs = [(str(rendered.db), chunk, {rid: rendered.baselines.get(rid) for rid in chunk}, before, after, shell_name,
              str(pages)) for chunk in chunks]
-    pmap(_write_run_chunk, jobs, min_items=max(1, RUN_PAGES_WORKERS_FROM // RUN_PAGES_CHUNK))
+    pmap(_write_run_chunk, jobs, min_items=1, workers=None if len(ids) >= RUN_PAGES_WORKERS_FROM else 1)
     repo = f"{repository.rstrip('/')}/blob/{commit or 'main'}/" if repository else ""
     site = {"nav": [[h, t] for h, t in _tabs(shell)[1:]], "repo": repo}
     script = (out / "assets" / "run-page.js").read_text(encoding="utf-8")
