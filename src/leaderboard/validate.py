@@ -136,7 +136,7 @@ class Report:
     problems: list[Problem]
     notes: list[Problem] = field(default_factory=list)  # what each erratum changes, one line per field
     rechecked: int = 0  # files checked one by one this time (the others' results came from the cache)
-    unread: int = 0  # of the cached ones, files not even read: their stat signature is the one cached (StatSignature)
+    unread: int = 0  # of the cached ones, files not even read: their stat signature is the one cached (stat_signature)
     max_bytes: int = DEFAULT_MAX_BYTES  # the size limit the files were read under
     check_paths: bool = True  # whether each file's place was checked against its content
 
@@ -915,8 +915,8 @@ def validate_paths(
 # read a file whose stat signature (device, inode, size, mtime and ctime in ns) is the one cached, as git's index
 # does; a signature is cached only for a file last changed well before the scan that read it (racily clean files,
 # changed within the file system's timestamp tick of being read, are read again), and ctime cannot be set back.
-# Otherwise it reads the file and compares its sha256. The cache is the builder's own file, yet it is read strictly: anything that is not exactly the
-# format below (a corrupt, truncated or foreign file, another validator's) is ignored and rebuilt, never trusted.
+# Otherwise it reads the file and compares its sha256. The cache is the builder's own file, yet it is read strictly:
+# anything that is not exactly the format below (a corrupt, truncated or foreign file, another validator's) is ignored and rebuilt, never trusted.
 # Only files with no error are cached, so a refused file is checked (and refused) on every build.
 
 
@@ -947,7 +947,7 @@ class _CachedFile(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
     size: int = Field(ge=0)
-    stat: tuple[int, int, int, int, int] | None = None  # StatSignature of the bytes hashed, where it can be trusted
+    stat: tuple[int, int, int, int, int] | None = None  # stat_signature of the bytes hashed, where it can be trusted
     problems: list[_CachedProblem]
     key: _CachedKey
 

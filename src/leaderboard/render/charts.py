@@ -100,35 +100,34 @@ def stable_ids(svg: str) -> str:
     return _COUNTED_ID.sub(sub, svg)
 
 
-def _svg_key(spec: dict) -> tuple[str, str]:
+def _cache_entry(spec: dict, cache: Path | None) -> tuple[str, Path | None]:
+    """The spec as canonical JSON and its SVG's place in the cache (keyed by its hash and vl-convert's version)."""
     import vl_convert as vlc
 
     text = json.dumps(spec, sort_keys=True)
-    return text, hashlib.sha256(f"{getattr(vlc, '__version__', '')}:{text}".encode()).hexdigest()
+    key = hashlib.sha256(f"{getattr(vlc, '__version__', '')}:{text}".encode()).hexdigest()
+    return text, (cache / f"{key}.svg" if cache is not None else None)
 
 
 def cached_svg(spec: dict, cache: Path | None) -> str | None:
-    """The SVG converted before from this spec (the cache is keyed by the spec's hash and vl-convert's version)."""
-    if cache is None:
-        return None
-    hit = cache / f"{_svg_key(spec)[1]}.svg"
-    return hit.read_text(encoding="utf-8") if hit.exists() else None
+    """The SVG converted before from this spec, if the cache holds it."""
+    hit = _cache_entry(spec, cache)[1]
+    return hit.read_text(encoding="utf-8") if hit is not None and hit.exists() else None
 
 
 def to_svg(spec: dict, cache: Path | None = None) -> str:
     """SVG of a Vega-Lite spec; cached by the spec's hash (conversion is the slow part of a build)."""
     import vl_convert as vlc
 
-    found = cached_svg(spec, cache)
-    if found is not None:
-        return found
-    text, key = _svg_key(spec)
+    text, hit = _cache_entry(spec, cache)
+    if hit is not None and hit.exists():
+        return hit.read_text(encoding="utf-8")
     svg = stable_ids(vlc.vegalite_to_svg(json.loads(text)))
-    if cache is not None:
+    if hit is not None:
         from ..fsutil import write_atomic
 
-        cache.mkdir(parents=True, exist_ok=True)
-        write_atomic(cache / f"{key}.svg", svg.encode("utf-8"), sync=False)  # whole or absent: workers share it
+        hit.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(hit, svg.encode("utf-8"), sync=False)  # whole or absent: workers share it
     return svg
 
 
