@@ -1081,3 +1081,33 @@ def test_compare_picker_adds_a_row_by_name_from_its_models_file(browser, synthet
     assert f"{rows[key]['model']} · {rows[key]['label']}" in head
     assert fetched == ["compare/index.json", f"compare/models/{file}.json", f"compare/rows-{key[:index['prefix']]}.json"]
     ctx.close()
+
+
+def test_boards_take_their_rows_from_the_headline_rows_only_where_a_frame_holds_them_whole(synthetic_site) -> None:
+    """Issue 22 (scale): the leaderboard, family, method and model boards are parts of the headline frame; their rows
+    are the headline's Rows (made once), except where a frame holds only some of a row's runs (one task of it): those
+    are made from the frame, as build_rows would."""
+    import polars as pl
+
+    from leaderboard.render import queries
+
+    con = duckdb.connect(str(synthetic_site.parent / "work" / "leaderboard.duckdb"), read_only=True)
+    try:
+        h = queries.headline(con)
+    finally:
+        con.close()
+    shared: dict = {}
+    every = tables.rows_of(h, shared)
+    assert every == tables.build_rows(h) and len(every) > BIG_BOARD
+    made = {id(r) for r in every}
+    for frame in (h.filter(pl.col("family") == h["family"][0]), h.filter(pl.col("method") == h["method"][-1]),
+                  h.filter(pl.col("source_kind") == "synthetic").tail(h.height // 3)):
+        got = tables.rows_of(frame, shared)
+        assert got == tables.build_rows(frame) and got
+    family = tables.rows_of(h.filter(pl.col("family") == h["family"][0]), shared)
+    assert all(id(r) in made for r in family)  # taken, not made again
+    several = {r.key for r in every if len(r.tasks) > 1}
+    one_task = h.filter(pl.col("task") == h["task"][0])
+    got = tables.rows_of(one_task, shared)
+    assert got == tables.build_rows(one_task)
+    assert any(r.key in several for r in got) and all(len(r.tasks) == 1 for r in got)

@@ -23,7 +23,7 @@ from ..gitutil import git_out
 from ..parallel import cpu_count, pmap
 from ..store import IngestError, ingest
 from ..validate import validate_paths
-from . import charts, metrics, queries
+from . import charts, metrics, queries, tables
 from .html import script_json
 from .pages import board, compare, demo, downloads, families, home, indexes, methods, models, runs
 from .pages.published import build_published
@@ -72,6 +72,7 @@ def build_pages(site: Site) -> None:
     counts = queries.counts(site.con)
     main, toy = split_toy(h)
     site.snippets["_banner"] = status_banner(h, main)
+    tables.rows_of(h, site.board_cells)  # every row once: each board takes its rows from these
     home.build(site, h, counts)
     board.build(site, main, toy)
     demo.build(site, toy)

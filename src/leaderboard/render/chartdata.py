@@ -41,9 +41,9 @@ def _chance_normalised(df: pl.DataFrame) -> pl.DataFrame:
 
 
 def panel(df: pl.DataFrame, with_family: bool = True) -> pl.DataFrame:
-    task = pl.col("task").map_elements(
-        lambda t: metrics.task_name(t) + (" (chance-normalised)" if metrics.chance(t) is not None else ""),
-        return_dtype=pl.String)
+    names = {t: metrics.task_name(t) + (" (chance-normalised)" if metrics.chance(t) is not None else "")
+             for t in df["task"].unique().to_list()}  # once a task, not once a row
+    task = pl.col("task").replace_strict(names, return_dtype=pl.String)
     return df.with_columns(panel=(pl.col("family") + pl.lit(" · ") + task) if with_family else task)
 
 

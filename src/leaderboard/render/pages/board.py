@@ -32,7 +32,7 @@ def build(site: Site, main: pl.DataFrame, toy: pl.DataFrame) -> None:
         r_tasks = tables.task_order(reported)[:tables.MAX_VISIBLE_TASKS]
         query = (f"?source=reported&amp;cols={','.join(r_tasks)}&amp;sort=t{tasks.index(r_tasks[0])}:descending"
                  if r_tasks else "?source=reported")
-        n_rep = tables.build_rows(reported)
+        n_rep = tables.rows_of(reported, site.board_cells)
         parts.append(Safe(f'<p>Also in this table: {len(n_rep):,} rows <strong>reported</strong> in papers '
                           f'(mostly lm-eval accuracy, copied as printed, never mixed with ours): '
                           f'<a class="lb-show-reported" href="leaderboard.html{query}">show them</a> '

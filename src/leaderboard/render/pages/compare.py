@@ -18,13 +18,14 @@ def build(site: Site, h: pl.DataFrame) -> None:
     is static: it reads data/compare/ (see _write: a small index, the rows sharded by key, the picker's names per
     model) and, for facts forgotten between two runs, data/facts/<run>.json (bitsets of the facts scored and ranked
     first)."""
-    rows = tables.build_rows(h)
+    rows = tables.rows_of(h, site.board_cells)
     tasks = tables.task_order(h)
     rels = queries.relation_p1(site.con)
     rel_by_run: dict[str, dict[str, list]] = {}
     for r in rels.iter_rows(named=True):
         rel_by_run.setdefault(r["run_id"], {})[r["relation"]] = [round(r["v"], 6), r["n"]]
     data_rows = []
+    method_names = {m: metrics.method_name(m) for m in {row.method for row in rows}}  # once a method, not a row
     for row in sorted(rows, key=lambda x: (x.model_id, x.n_steps, x.label, x.key)):
         t_out = {}
         for t, r in sorted(row.tasks.items()):
@@ -35,7 +36,7 @@ def build(site: Site, h: pl.DataFrame) -> None:
             if r["run_id"] in rel_by_run:
                 t_out[t]["rel"] = rel_by_run[r["run_id"]]
         data_rows.append({"key": row.key, "model": row.model_id, "family": row.family, "label": row.label,
-                          "method": metrics.method_name(row.method), "source": row.source, "toy": row.toy,
+                          "method": method_names[row.method], "source": row.source, "toy": row.toy,
                           "scope": row.scope, "sparsity": row.sparsity, "whole": row.whole, "bits": row.bits,
                           "bits_nominal": row.bits_nominal, "whole_nominal": row.sparsity_nominal,
                           "size": None if row.size_mb is None else round(row.size_mb, 3), "baseline": row.n_steps == 0,
