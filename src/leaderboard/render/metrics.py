@@ -41,7 +41,11 @@ def chance(task: str) -> float | None:
 def near_chance(task: str, baseline: float | None) -> bool:
     """The baseline is within MIN_ABOVE_CHANCE of chance (or below it): it has no knowledge to keep, and a compressed
     run's ratio to it is a ratio of two guesses."""
-    c = chance(task)
+    return _within_chance(chance(task), baseline)
+
+
+def _within_chance(c: float | None, baseline: float | None) -> bool:
+    """near_chance's rule, for a task's chance ``c`` already looked up."""
     return c is not None and baseline is not None and baseline - c < MIN_ABOVE_CHANCE
 
 
@@ -88,8 +92,7 @@ def add_retention(h: pl.DataFrame, paired: pl.DataFrame, baseline_ci: pl.DataFra
     chances = {t: chance(t) for t in h["task"].unique().to_list()}
 
     def near(task: str, base: float | None) -> bool:  # near_chance(), with chance looked up once
-        c = chances[task]
-        return c is not None and base is not None and base - c < MIN_ABOVE_CHANCE
+        return _within_chance(chances[task], base)
 
     cols: dict[str, list] = {k: [] for k in ("ret_low", "ret_high", "ret_paired", "nret", "nret_low", "nret_high", "verdict")}
     for r in h.iter_rows(named=True):
