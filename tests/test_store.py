@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+from pathlib import Path
 
 import polars as pl
 import pytest
@@ -285,3 +286,31 @@ def test_a_validation_under_other_rules_is_no_reason_to_skip_a_check(tmp_path, b
     with pytest.raises(IngestError) as err:
         ingest(runs, tmp_path / "db.duckdb", validated=report)
     assert "file must be at <runs>/encoder/" in err.value.problems[0].message
+
+
+def test_the_build_ingests_the_files_its_validation_walked_and_no_file_added_since(tmp_path, baseline, compressed) -> None:
+    """Issue 22, scale: the build walks the runs folder once. Its ingest takes the files validation found, so a file
+    that appears after validation is not loaded unchecked by the checks across files (the next build takes it); an
+    ingest with no report, or a report of another folder, walks the folder itself and loads it."""
+    runs, other = tmp_path / "runs", tmp_path / "other"
+    synthetic.write(synthetic.generate(12), runs)
+    report = validate_paths([runs])
+    assert report.errors == [] and {c.size for c in report.checked} != {-1}
+    late = place(runs, with_run_id(baseline))
+    place(other, with_run_id(baseline))
+
+    def run_ids(db) -> set[str]:
+        return {r[0] for r in _tables(db)["runs"]}
+
+    ingest(runs, tmp_path / "build.duckdb", validated=report)
+    assert len(run_ids(tmp_path / "build.duckdb")) == 12
+    ingest(runs, tmp_path / "plain.duckdb")
+    ingest(runs, tmp_path / "foreign.duckdb", validated=validate_paths([other]))
+    assert run_ids(tmp_path / "plain.duckdb") == run_ids(tmp_path / "foreign.duckdb") == \
+        run_ids(tmp_path / "build.duckdb") | {json.loads(late.read_text())["run_id"]}
+    gone = next(c.path for c in report.checked)
+    late.unlink()
+    Path(gone).unlink()  # validated, then removed before the ingest read it: a clear error, no store
+    with pytest.raises(IngestError) as err:
+        ingest(runs, tmp_path / "gone.duckdb", validated=report)
+    assert err.value.problems[0].path == gone and not (tmp_path / "gone.duckdb").exists()

@@ -507,28 +507,42 @@ def test_a_rebuild_does_not_read_a_file_whose_stat_signature_is_cached_and_any_w
 
 
 @pytest.mark.parametrize("damage", ["truncated", "garbage", "extra field", "wrong type", "other validator",
-                                    "other size limit"])
+                                    "other size limit", "old format", "a column short", "a path twice",
+                                    "a problem of no entry", "not a sha256"])
 def test_a_damaged_or_foreign_validation_cache_is_ignored(tmp_path, baseline, compressed, damage) -> None:
+    """The cache is the builder's own file, yet read strictly: anything but exactly its format (one list per field,
+    entry i of each list the i-th file's) is ignored and every file is checked again."""
     runs, cache = tmp_path / "runs", tmp_path / "validate.json"
     place(runs, baseline)
     bad = place(runs, compressed)
     validate_paths([runs], cache=cache)
     text = cache.read_text()
     data = json.loads(text)
-    entry = data["files"][str(bad)]
+    assert data["format"] == 3 and sorted(data["files"]) == sorted(map(str, runs.rglob("*.json")))
+    i = data["files"].index(str(bad))
     if damage == "truncated":
         cache.write_text(text[: len(text) // 2])
     elif damage == "garbage":
         cache.write_bytes(b"\xff\xfe not json")
     else:
         if damage == "extra field":
-            entry["trusted"] = True
+            data["trusted"] = [True, True]
         elif damage == "wrong type":
-            entry["size"] = str(entry["size"])
+            data["size"][i] = str(data["size"][i])
         elif damage == "other validator":
             data["validator"] = "0" * 64
-        else:
+        elif damage == "other size limit":
             data["max_bytes"] += 1
+        elif damage == "old format":
+            data["format"] = 2
+        elif damage == "a column short":
+            data["sha256"].pop()
+        elif damage == "a path twice":
+            data["files"][1 - i] = data["files"][i]
+        elif damage == "a problem of no entry":
+            data["problems"].append([2, "/x", "made up", "warning"])
+        else:
+            data["sha256"][i] = data["sha256"][i].upper()
         cache.write_text(json.dumps(data))
     # the file now holds an error, but the (ignored) cache says its old bytes were fine: it is checked again
     bad.write_text(json.dumps(dict(compressed, run_id="0" * 16)))

@@ -19,9 +19,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path, PurePosixPath
-from typing import Literal, NamedTuple
+from typing import Annotated, Literal, NamedTuple
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from . import registry
 from .compress.spec import sparsity_mismatch
@@ -117,6 +117,7 @@ class Checked:
     run: RunFile | None
     problems: list[Problem] = field(default_factory=list)
     key: RunKey | None = None
+    size: int = -1  # bytes read (-1: unknown)
 
     def __post_init__(self) -> None:
         if self.run is not None and self.key is None:
@@ -127,7 +128,7 @@ class Checked:
         return self.key is not None and not any(p.severity == "error" for p in self.problems)
 
     def light(self) -> Checked:
-        return Checked(self.path, self.sha256, None, self.problems, self.key)
+        return Checked(self.path, self.sha256, None, self.problems, self.key, self.size)
 
 
 @dataclass
@@ -139,6 +140,7 @@ class Report:
     unread: int = 0  # of the cached ones, files not even read: their stat signature is the one cached (stat_signature)
     max_bytes: int = DEFAULT_MAX_BYTES  # the size limit the files were read under
     check_paths: bool = True  # whether each file's place was checked against its content
+    roots: tuple[str, ...] = ()  # the paths validated (each folder walked once: ingest takes its files from here)
 
     def accepted(self, max_bytes: int = DEFAULT_MAX_BYTES) -> dict[str, str]:
         """{path: sha256} of the files with no error of their own, for check_bytes(accepted=...) of a reader that
@@ -481,7 +483,9 @@ def check_file(path: Path, max_bytes: int = DEFAULT_MAX_BYTES, check_path: bool 
         raw = read_bounded(path, max_bytes)
     except LoadError as e:
         return Checked(shown, "", None, [Problem(shown, "", str(e))])
-    return check_bytes(raw, shown, shown.replace(os.sep, "/") if check_path else None)
+    checked = check_bytes(raw, shown, shown.replace(os.sep, "/") if check_path else None)
+    checked.size = len(raw)
+    return checked
 
 
 def _check_light(args: tuple[str, int, bool]) -> Checked:
@@ -905,7 +909,7 @@ def validate_paths(
             problems.append(Problem(",".join(map(str, paths)), "", "--base needs exactly one runs folder among the paths"))
         else:
             problems += append_only_problems(folders[0], base)
-    return Report(checked, problems, notes, rechecked, unread, max_bytes, check_paths)
+    return Report(checked, problems, notes, rechecked, unread, max_bytes, check_paths, tuple(map(str, paths)))
 
 
 
@@ -920,45 +924,56 @@ def validate_paths(
 # Only files with no error are cached, so a refused file is checked (and refused) on every build.
 
 
-class _CachedProblem(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
-    pointer: str
-    message: str
-    severity: Literal["warning", "note"]
-
-
 _Scalar = str | int | float | bool | None
-
-
-class _CachedKey(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
-    run_id: str
-    source_kind: str
-    baseline: list[_Scalar]
-    is_baseline: bool
-    model_id: str
-    task: str
-    identity: list[_Scalar]
-    supersedes: str | None
-    lineage_base: str | None
-
-
-class _CachedFile(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
-    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
-    size: int = Field(ge=0)
-    stat: tuple[int, int, int, int, int] | None = None  # stat_signature of the bytes hashed, where it can be trusted
-    problems: list[_CachedProblem]
-    key: _CachedKey
+_Sha256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+_Signature = tuple[int, int, int, int, int]
 
 
 class _CacheFile(BaseModel):
+    """Format 3: one list per field, entry i of every list belonging to files[i] (issue 22, scale: format 2's object
+    per file was 66 MB of JSON at 100,000 runs and 2 s of parsing). ``problems``: (entry, pointer, message, severity)
+    of the cached files' warnings and notes (a file with an error is never cached)."""
     model_config = ConfigDict(extra="forbid", strict=True)
-    format: Literal[2]
+    format: Literal[3]
     validator: str
     max_bytes: int
     check_paths: bool
-    files: dict[str, _CachedFile]
+    files: list[str]
+    sha256: list[_Sha256]
+    size: list[Annotated[int, Field(ge=0)]]
+    stat: list[_Signature | None]  # stat_signature of the bytes hashed, where it can be trusted
+    run_id: list[str]
+    source_kind: list[str]
+    baseline: list[list[_Scalar]]
+    is_baseline: list[bool]
+    model_id: list[str]
+    task: list[str]
+    identity: list[list[_Scalar]]
+    supersedes: list[str | None]
+    lineage_base: list[str | None]
+    problems: list[tuple[Annotated[int, Field(ge=0)], str, str, Literal["warning", "note"]]]
+
+    @model_validator(mode="after")
+    def _aligned(self) -> _CacheFile:
+        n = len(self.files)
+        if any(len(getattr(self, k)) != n for k in _COLUMNS) or len(set(self.files)) != n:
+            raise ValueError("the cache's columns are not one entry per file")
+        if any(p[0] >= n for p in self.problems):
+            raise ValueError("a cached problem names no entry")
+        return self
+
+
+_COLUMNS = ("sha256", "size", "stat", "run_id", "source_kind", "baseline", "is_baseline", "model_id", "task",
+            "identity", "supersedes", "lineage_base")
+
+
+class _Cached(NamedTuple):
+    """One file's cached result (entry i of a _CacheFile, or one made from a check)."""
+    sha256: str
+    size: int
+    stat: _Signature | None
+    key: RunKey
+    problems: tuple[tuple[str, str, str], ...]  # (pointer, message, severity)
 
 
 def validator_fingerprint() -> str:
@@ -976,7 +991,7 @@ def validator_fingerprint() -> str:
     return h.hexdigest()
 
 
-def _read_cache(path: Path, fingerprint: str, max_bytes: int, check_paths: bool) -> dict[str, _CachedFile]:
+def _read_cache(path: Path, fingerprint: str, max_bytes: int, check_paths: bool) -> dict[str, _Cached]:
     try:
         raw = read_regular(path, 1 << 30)
         cache = _CacheFile.model_validate_json(raw)
@@ -984,30 +999,26 @@ def _read_cache(path: Path, fingerprint: str, max_bytes: int, check_paths: bool)
         return {}
     if cache.validator != fingerprint or cache.max_bytes != max_bytes or cache.check_paths != check_paths:
         return {}
-    return cache.files
+    problems: dict[int, list[tuple[str, str, str]]] = {}
+    for i, pointer, message, severity in cache.problems:
+        problems.setdefault(i, []).append((pointer, message, severity))
+    keys = map(RunKey, cache.run_id, cache.source_kind, map(tuple, cache.baseline), cache.is_baseline, cache.model_id,
+               cache.task, map(tuple, cache.identity), cache.supersedes, cache.lineage_base)
+    return {f: _Cached(sha, size, sig, key, tuple(problems.get(i, ())))
+            for i, (f, sha, size, sig, key) in enumerate(zip(cache.files, cache.sha256, cache.size, cache.stat, keys,
+                                                             strict=True))}
 
 
-def _from_cache(path: str, sha: str, entry: _CachedFile) -> Checked:
-    k = entry.key
-    key = RunKey(k.run_id, k.source_kind, tuple(k.baseline), k.is_baseline, k.model_id, k.task, tuple(k.identity),
-                 k.supersedes, k.lineage_base)
-    return Checked(path, sha, None, [Problem(path, p.pointer, p.message, p.severity) for p in entry.problems], key)
+def _from_cache(path: str, entry: _Cached) -> Checked:
+    return Checked(path, entry.sha256, None, [Problem(path, *p) for p in entry.problems], entry.key, entry.size)
 
 
-def _to_cache(c: Checked, size: int, signature: tuple[int, int, int, int, int] | None = None) -> _CachedFile | None:
+def _to_cache(c: Checked, size: int, signature: _Signature | None = None) -> _Cached | None:
     if not c.ok or c.key is None or len(c.sha256) != 64:
         return None
     if signature is not None and signature[2] != size:  # the file changed between its signature and its check
         signature = None
-    try:
-        k = c.key
-        return _CachedFile(sha256=c.sha256, size=size, stat=signature, key=_CachedKey(
-            run_id=k.run_id, source_kind=k.source_kind, baseline=list(k.baseline), is_baseline=k.is_baseline,
-            model_id=k.model_id, task=k.task, identity=list(k.identity), supersedes=k.supersedes,
-            lineage_base=k.lineage_base), problems=[_CachedProblem(pointer=p.pointer, message=p.message,
-                                                                   severity=p.severity) for p in c.problems])
-    except ValidationError:  # a key this format cannot hold exactly: check the file every time
-        return None
+    return _Cached(c.sha256, size, signature, c.key, tuple((p.pointer, p.message, p.severity) for p in c.problems))
 
 
 RACY_NS = 2_000_000_000  # a stat signature is cached only for a file whose ctime is this much older than the scan
@@ -1031,16 +1042,19 @@ def _check_cached(files: list[Path], max_bytes: int, check_paths: bool, cache: P
     known = _read_cache(cache, fingerprint, max_bytes, check_paths)
     scan_ns = time.time_ns()
     checked: list[Checked | None] = [None] * len(files)
-    signatures: list[tuple[int, int, int, int, int] | None] = [None] * len(files)
-    renewed: dict[int, _CachedFile] = {}  # cached results whose bytes were read and found the same (a new signature)
+    signatures: list[_Signature | None] = [None] * len(files)
+    entries: dict[str, _Cached] = {}  # what the cache is to hold after this check, by path
     todo: list[int] = []
     unread = 0
+    renewed = False  # cached results whose bytes were read and found the same (a new signature)
     for i, f in enumerate(files):
-        entry = known.get(str(f))
+        path = str(f)
+        entry = known.get(path)
         signatures[i] = signature = stat_signature(f, scan_ns)  # before reading: a change after it is a later ctime
         if entry is not None:
             if signature is not None and entry.stat == signature:
-                checked[i] = _from_cache(str(f), entry.sha256, entry)
+                checked[i] = _from_cache(path, entry)
+                entries[path] = entry
                 unread += 1
                 continue
             try:
@@ -1048,36 +1062,46 @@ def _check_cached(files: list[Path], max_bytes: int, check_paths: bool, cache: P
             except InputError:
                 raw = None
             if raw is not None and len(raw) == entry.size and hashlib.sha256(raw).hexdigest() == entry.sha256:
-                checked[i] = _from_cache(str(f), entry.sha256, entry)
+                checked[i] = _from_cache(path, entry)
                 if signature != entry.stat:
-                    renewed[i] = entry.model_copy(update={"stat": signature})
+                    entry = entry._replace(stat=signature)
+                    renewed = True
+                entries[path] = entry
                 continue
         todo.append(i)
     fresh = pmap(_check_light, [(str(files[i]), max_bytes, check_paths) for i in todo])
-    sizes: dict[int, int] = {}
     for i, c in zip(todo, fresh, strict=True):
         checked[i] = c
         try:
-            sizes[i] = files[i].stat(follow_symlinks=False).st_size
+            size = files[i].stat(follow_symlinks=False).st_size
         except OSError:
-            sizes[i] = -1
-    out = [c for c in checked if c is not None]
-    entries: dict[str, _CachedFile] = {}
-    for i, c in enumerate(out):
-        if i in sizes:
-            e = _to_cache(c, sizes[i], signatures[i]) if sizes[i] >= 0 else None
-        else:
-            e = renewed.get(i) or known[c.path]
+            continue
+        e = _to_cache(c, size, signatures[i])
         if e is not None:
             entries[c.path] = e
-    if todo or renewed or set(entries) != set(known):
-        _write_cache(cache, _CacheFile(format=2, validator=fingerprint, max_bytes=max_bytes, check_paths=check_paths,
-                                       files=entries))
+    out = [c for c in checked if c is not None]
+    if todo or renewed or len(entries) != len(known) or entries.keys() != known.keys():
+        _write_cache(cache, fingerprint, max_bytes, check_paths, {c.path: entries[c.path] for c in out if c.path in entries})
     return out, len(todo), unread
 
 
-def _write_cache(path: Path, cache: _CacheFile) -> None:
-    """All or nothing (fsutil.write_atomic); a cache that cannot be written is no error."""
+def _write_cache(path: Path, fingerprint: str, max_bytes: int, check_paths: bool, entries: dict[str, _Cached]) -> None:
+    """All or nothing (fsutil.write_atomic); a cache that cannot be written is no error, and neither is an entry this
+    format cannot hold exactly (a key of other types): the cache is then left out, and every file is checked again."""
+    files = list(entries)
+    values = list(entries.values())
+    keys = [e.key for e in values]
+    try:
+        cache = _CacheFile(
+            format=3, validator=fingerprint, max_bytes=max_bytes, check_paths=check_paths, files=files,
+            sha256=[e.sha256 for e in values], size=[e.size for e in values], stat=[e.stat for e in values],
+            run_id=[k.run_id for k in keys], source_kind=[k.source_kind for k in keys],
+            baseline=[list(k.baseline) for k in keys], is_baseline=[k.is_baseline for k in keys],
+            model_id=[k.model_id for k in keys], task=[k.task for k in keys], identity=[list(k.identity) for k in keys],
+            supersedes=[k.supersedes for k in keys], lineage_base=[k.lineage_base for k in keys],
+            problems=[(i, *p) for i, e in enumerate(values) for p in e.problems])
+    except ValidationError:
+        return
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         write_atomic(path, cache.model_dump_json().encode("utf-8"))
