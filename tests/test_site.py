@@ -727,6 +727,37 @@ def test_the_search_index_does_not_grow_with_the_boards_rows(synthetic_site) -> 
     assert any(d["location"] == f"models/{model.group(1)}" and model.group(2) in d["title"] for d in index)
 
 
+def test_a_model_pages_run_list_is_searched_as_material_reads_the_list_the_reader_gets(synthetic_site) -> None:
+    """Issue 22, scale: a model page's list of every run (a link per run) is put into the page after MkDocs, and the
+    site search reads a stand-in without the links (site.searched_as). The index must be what Material's own search
+    parser makes of the list the reader gets, and that list must link every run of the model."""
+    from material.plugins.search.plugin import Parser
+
+    index = {d["location"]: d["text"] for d in json.loads((synthetic_site / "search" / "search_index.json").read_text())["docs"]}
+    pages = sorted((synthetic_site / "models").glob("*.html"))
+    checked = 0
+    for page in pages:
+        html = page.read_text()
+        m = re.search(r'<h2 id="every-run">.*?</h2><ul class="lb-every-run">.*?</ul>', html, re.S)
+        if m is None:
+            continue
+        assert "leaderboard-search:" not in html and "leaderboard-end:" not in html and "leaderboard-after:" not in html
+        parser = Parser()
+        parser.feed(m.group(0))
+        parser.close()
+        (section,) = [s for s in parser.data if s.id == "every-run"]
+        assert index[f"models/{page.name}#every-run"] == "".join(section.text).strip() != ""
+        linked = re.findall(r'href="\.\./runs/([0-9a-f]{16})\.html"', m.group(0))
+        n_runs = int(re.search(r"<dt>runs</dt><dd>([0-9,]+)</dd>", html).group(1).replace(",", ""))
+        assert len(set(linked)) == len(linked) == n_runs > 0, page.name
+        assert all((synthetic_site / "runs" / f"{rid}.html").is_file() for rid in linked), page.name
+        checked += 1
+    assert checked == len(pages) - 1 >= 2  # every model page (not the index)
+    generated = synthetic_site.parent / "work" / "generated"  # what MkDocs converted: a placeholder, not the list
+    assert not any("lb-every-run" in md.read_text() for md in (generated / "models").glob("*.md"))
+    assert len(list((generated / "_snippets").glob("search-*.html"))) == checked
+
+
 def test_a_big_board_sorts_filters_and_pages_over_every_row(browser, synthetic_server, synthetic_site) -> None:
     index, rows = _board_data(synthetic_site)
     t0 = json.loads((synthetic_site / "data" / "board" / "leaderboard" / "c-t0.json").read_text())

@@ -83,6 +83,24 @@ def on_page_markdown(markdown: str, page, config, files) -> str:
     return text
 
 
+SEARCHED = re.compile(r"<!-- leaderboard-search:([0-9a-f]{32}) -->.*?<!-- leaderboard-end:\1 -->", re.S)
+
+
+def on_page_content(html: str, page, config, files) -> str:
+    """Where a deferred block is to be found by the site search (site.searched_as: a model page's run list), the
+    search reads its stand-in, between markers that on_post_page replaces with the block itself."""
+    root = _generated(config) / "_snippets"
+
+    def stand_in(m: re.Match) -> str:
+        searched = root / f"search-{m.group(1)}.html"
+        if not searched.is_file():
+            return m.group(0)
+        return (f"<!-- leaderboard-search:{m.group(1)} -->{searched.read_text(encoding='utf-8')}"
+                f"<!-- leaderboard-end:{m.group(1)} -->")
+
+    return AFTER.sub(stand_in, html)
+
+
 def on_post_page(output: str, page, config) -> str:
     """Put back the big generated HTML (charts' specs, boards' tables) that MkDocs only saw as a placeholder: Markdown
     passes raw HTML through unchanged, so the page is the same, without parsing megabytes twice per page."""
@@ -96,4 +114,4 @@ def on_post_page(output: str, page, config) -> str:
             raise PluginError(f"{page.file.src_uri}: generated HTML {m.group(1)} is missing from {root}")
         return snippet.read_text(encoding="utf-8")
 
-    return AFTER.sub(fill, output)
+    return AFTER.sub(fill, SEARCHED.sub(lambda m: f"<!-- leaderboard-after:{m.group(1)} -->", output))

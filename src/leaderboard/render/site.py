@@ -17,10 +17,25 @@ from . import charts
 from .html import Safe, esc, md_text, script_json
 
 AFTER_PREFIX = "after-"  # snippets put into the page after MkDocs rendered it (mkdocs_hook.on_post_page)
-# what is put back after MkDocs: charts' specs (site.chart) and boards' tables with their style (tables.board)
+SEARCH_PREFIX = "search-"  # what the site search reads in place of such a snippet (mkdocs_hook.on_page_content)
+# what is put back after MkDocs: charts' specs (site.chart), boards' tables with their style (tables.board) and a model
+# page's list of every run (pages/models.py), which the site search reads as searched_as() makes it
 DEFERRED = re.compile(r'<script type="application/json" class="lb-spec">[^<]*</script>'
                       r'|<style>[^<]*</style><div class="lb-table-wrap lb-board-wrap" data-search-exclude>'
-                      r"<table .*?</tbody></table></div>", re.S)
+                      r"<table .*?</tbody></table></div>"
+                      r'|<ul class="lb-every-run">.*?</ul>', re.S)
+LINK_TAG = re.compile(r"</?a\b[^>]*>")
+RUN_LIST = '<ul class="lb-every-run">'
+
+
+def searched_as(html: str) -> str | None:
+    """What the site search is to read of a deferred block: nothing of a chart's spec or a board (a script, a
+    data-search-exclude table); a run list without its links and its class, which the search index drops anyway (its
+    parser keeps a list's items and their text, never a link or an attribute), so the index is the same for a fraction
+    of the tags to parse (issue 22, scale: the model pages' run lists were 3 s of MkDocs at 100,000 runs)."""
+    if not html.startswith(RUN_LIST):
+        return None
+    return "<ul>" + LINK_TAG.sub("", html[len(RUN_LIST):])
 
 
 @dataclass
@@ -73,11 +88,15 @@ class Site:
         self.pages[path] = DEFERRED.sub(self._defer, text)
 
     def _defer(self, m: re.Match) -> str:
-        """A chart's Vega-Lite spec or a board's table: MkDocs gets a placeholder (Markdown's HTML scanner and the
-        search plugin's parser read neither: a spec is a script, a board is data-search-exclude) and the hook puts the
-        HTML back in the finished page, byte for byte (mkdocs_hook.on_post_page; issue 22, scale)."""
+        """A chart's Vega-Lite spec, a board's table or a run list: MkDocs gets a placeholder (Markdown's HTML scanner and
+        the search plugin's parser read none: a spec is a script, a board is data-search-exclude, a run list is read
+        by the search as searched_as() makes it) and the hook puts the HTML back in the finished page, byte for byte
+        (mkdocs_hook.on_page_content, on_post_page; issue 22, scale)."""
         key = hashlib.sha256(m.group(0).encode("utf-8")).hexdigest()[:32]
         self.snippets[f"{AFTER_PREFIX}{key}"] = m.group(0)
+        searched = searched_as(m.group(0))
+        if searched is not None:
+            self.snippets[f"{SEARCH_PREFIX}{key}"] = searched
         return f"<!-- leaderboard-after:{key} -->"
 
     cache: Path | None = None
