@@ -305,12 +305,15 @@ def write_run_pages(out: Path, rendered: Rendered, repository: str = "", commit:
     pages = out / "runs"
     todo = set(rendered.run_todo)
     carry = published is not None and published.template == template
-    for rid in rendered.run_keys:
+    old_keys = published.keys if carry else {}
+    # plain strings: 100,000 links made through pathlib were a second of a rebuild's Python (issue 22, scale)
+    source, target = os.path.join(published.site if carry else "", "runs", ""), os.path.join(pages, "")
+    for rid, key in rendered.run_keys.items():
         if rid in todo:
             continue
-        if carry and published.keys.get(rid) == rendered.run_keys[rid]:
+        if old_keys.get(rid) == key:
             try:
-                os.link(published.site / "runs" / f"{rid}.html", pages / f"{rid}.html")
+                os.link(f"{source}{rid}.html", f"{target}{rid}.html")
                 continue
             except OSError:  # gone, or another file system: rendered again
                 pass
