@@ -1114,6 +1114,33 @@ def test_compare_picker_adds_a_row_by_name_from_its_models_file(browser, synthet
     ctx.close()
 
 
+def test_cells_made_once_for_every_board_are_the_cells_each_board_makes_alone(site) -> None:
+    """Issue 22 (scale): a row's first cell, its fixed cells and its runs' cells are made once a build and shared by
+    every board that shows the row (tables.board(shared=...)). Boards differ in depth, in first task (the run a row's
+    compression links to), in frame (a family, a method, one task) and in their columns: each must be byte for byte
+    the board made without sharing. On the committed runs, a family's first task is not the leaderboard's."""
+    import polars as pl
+
+    from leaderboard.render import queries
+
+    con = duckdb.connect(str(SITE_DB[0]), read_only=True)
+    try:
+        h = queries.headline(con)
+    finally:
+        con.close()
+    tasks = tables.task_order(h)
+    assert len(tasks) > 2
+    family = h.filter(pl.col("family") == "encoder")
+    boards = [(h, 0, {"tasks": tasks}), (h, 1, {"tasks": tasks[1:] + tasks[:1]}), (family, 1, {}),
+              (family, 1, {"show_model": False, "select": False}), (h.filter(pl.col("method") == h["method"][-1]), 1, {}),
+              (h.filter(pl.col("task") == tasks[1]), 0, {}), (h, 0, {"tasks": tasks[::-1]})]
+    assert tables.task_order(family)[0] != tasks[0]  # the case where a shared first cell could link the wrong run
+    shared: dict = {}
+    tables.rows_of(h, shared)
+    for frame, depth, kw in boards:
+        assert str(tables.board(frame, depth, shared=shared, **kw)) == str(tables.board(frame, depth, **kw)), kw
+
+
 def test_boards_take_their_rows_from_the_headline_rows_only_where_a_frame_holds_them_whole(synthetic_site) -> None:
     """Issue 22 (scale): the leaderboard, family, method and model boards are parts of the headline frame; their rows
     are the headline's Rows (made once), except where a frame holds only some of a row's runs (one task of it): those

@@ -212,18 +212,23 @@ def _broken(row: Row) -> str:
             'output not finite</span>' if bad else "")
 
 
-def first_cell(row: Row, prefix: str, show_model: bool, select: bool, primary: str | None) -> Safe:
+def first_cell(row: Row, show_model: bool, select: bool, primary: str | None) -> tuple[str, ...]:
+    """A row's first cell (its model, its compression linked to the run of the primary task, its badges), as the parts
+    around the links' prefix: ``prefix.join(parts)`` is the HTML at any depth, so the leaderboard, a family's board and
+    a method's make it once for the row (``board(shared=...)``; issue 22, scale)."""
     run = next(iter(row.tasks.values()))
     if primary in row.tasks:
         run = row.tasks[primary]
     model = esc(row.model_id)
     pick = (f'<input type="checkbox" class="lb-pick" value="{esc(row.key)}" aria-label="pick to compare"> '
             if select else "")
-    model_part = (f'<a class="lb-model" href="{prefix}models/{esc(model_slug(row.model_id))}.html">{model}</a>'
-                  f'<span class="lb-fam"> · {esc(row.family)}</span><br>' if show_model else "")
-    return Safe(f'<td class="lb-first">{pick}{model_part}'
-                f'<a class="lb-comp" href="{prefix}runs/{esc(run["run_id"])}.html">{esc(row.label)}</a> '
-                f'{badges(row.source, row.toy, row.n_steps == 0, row.checkpoint, row.lineage, row.corrected)}{_broken(row)}</td>')
+    tail = (f'runs/{esc(run["run_id"])}.html">{esc(row.label)}</a> '
+            f'{badges(row.source, row.toy, row.n_steps == 0, row.checkpoint, row.lineage, row.corrected)}{_broken(row)}</td>')
+    if show_model:
+        return (f'<td class="lb-first">{pick}<a class="lb-model" href="',
+                f'models/{esc(model_slug(row.model_id))}.html">{model}</a><span class="lb-fam"> · {esc(row.family)}</span>'
+                '<br><a class="lb-comp" href="', tail)
+    return f'<td class="lb-first">{pick}<a class="lb-comp" href="', tail
 
 
 def css_string(text: str) -> str:
@@ -351,7 +356,15 @@ def board(h: pl.DataFrame, depth: int, *, show_model: bool = True, filters: bool
             fixed = _fixed_cells(row, cls, whole, bits)
             if shared is not None:
                 shared[fixed_key] = fixed
-        cells = [f"<td>{n}</td>", str(first_cell(row, prefix, show_model, select, primary)), fixed[1]]
+        # the runs decide the cell (the run linked, the badges of errata and of output not finite), not the row's key
+        first_key = ("first cell", show_model, select, row.tasks[primary]["run_id"] if primary in row.tasks else None,
+                     *(r["run_id"] for r in row.tasks.values()))
+        first = None if shared is None else shared.get(first_key)
+        if first is None:
+            first = first_cell(row, show_model, select, primary)
+            if shared is not None:
+                shared[first_key] = first
+        cells = [f"<td>{n}</td>", prefix.join(first), fixed[1]]
         for t in tasks:
             r = row.tasks.get(t)
             if r is None:
