@@ -550,3 +550,26 @@ def test_a_damaged_or_foreign_validation_cache_is_ignored(tmp_path, baseline, co
     assert report.rechecked == 2
     assert [p.line() for p in report.problems] == [p.line() for p in validate_paths([runs]).problems]
     assert report.errors and validate_paths([runs], cache=cache).rechecked == 1  # rewritten: the good file is cached
+
+
+def test_a_key_the_validation_cache_cannot_hold_exactly_is_left_out_and_the_others_are_kept(tmp_path, baseline,
+                                                                                             compressed) -> None:
+    """Format 3 holds a key's tuples as JSON lists of scalars: a key with anything else (a nested tuple, a float JSON
+    cannot hold) is not cached, so its file is checked on every build, and it does not cost the other files theirs."""
+    import dataclasses
+
+    from leaderboard import validate
+
+    runs, cache = tmp_path / "runs", tmp_path / "validate.json"
+    place(runs, baseline)
+    place(runs, compressed)
+    checked = validate_paths([runs]).checked
+    good = checked[0]
+    assert validate._to_cache(good, good.size) is not None
+    for bad in (good.key._replace(identity=(*good.key.identity, float("nan"))),
+                good.key._replace(baseline=(*good.key.baseline, ("nested",))),
+                good.key._replace(model_id=None)):
+        assert validate._to_cache(dataclasses.replace(good, key=bad), good.size) is None
+    entries = {c.path: validate._to_cache(c, c.size) for c in checked}
+    validate._write_cache(cache, "v", validate.DEFAULT_MAX_BYTES, True, entries)
+    assert validate._read_cache(cache, "v", validate.DEFAULT_MAX_BYTES, True) == entries

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import re
 import stat
@@ -1013,8 +1014,18 @@ def _from_cache(path: str, entry: _Cached) -> Checked:
     return Checked(path, entry.sha256, None, [Problem(path, *p) for p in entry.problems], entry.key, entry.size)
 
 
+def _holds(key: RunKey) -> bool:
+    """Whether format 3 holds ``key`` exactly (its tuples of scalars, its texts): a key it cannot hold is not cached,
+    and its file is checked on every build."""
+    texts = (key.run_id, key.source_kind, key.model_id, key.task)
+    return (all(type(t) is str for t in texts) and type(key.is_baseline) is bool
+            and all(t is None or type(t) is str for t in (key.supersedes, key.lineage_base))
+            and all(v is None or type(v) in (str, int, bool) or type(v) is float and math.isfinite(v)
+                    for v in (*key.baseline, *key.identity)))
+
+
 def _to_cache(c: Checked, size: int, signature: _Signature | None = None) -> _Cached | None:
-    if not c.ok or c.key is None or len(c.sha256) != 64:
+    if not c.ok or c.key is None or len(c.sha256) != 64 or not _holds(c.key):
         return None
     if signature is not None and signature[2] != size:  # the file changed between its signature and its check
         signature = None
