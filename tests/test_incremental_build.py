@@ -57,9 +57,18 @@ def grown(tmp_path_factory):
             "rendered_models": rendered_models}
 
 
-def test_an_incremental_build_is_the_site_a_fresh_build_makes(grown) -> None:
+def test_an_incremental_build_is_the_site_a_fresh_build_makes(grown, monkeypatch) -> None:
+    """The fresh build exports its downloads in a worker process (as from WORKER_FROM_RUNS runs), the rebuilds did so
+    in the building process: the same site."""
+    from leaderboard.render.pages import downloads
+
     fresh = grown["tmp"] / "fresh"
+    monkeypatch.setattr(downloads, "WORKER_FROM_RUNS", 1)
+    started = []
+    real_start = downloads.start
+    monkeypatch.setattr(downloads, "start", lambda site: started.append(real_start(site, workers=2)) or started[-1])
     build_site(grown["runs"], fresh, ROOT, grown["tmp"] / "work-fresh", **QUIET)
+    assert len(started) == 1 and started[0]._future.done()  # the export ran in the worker
     a, b = _files(grown["out"]), _files(fresh)
     assert sorted(a) == sorted(b)
     assert len([r for r in a if r.startswith("runs/") and r.endswith(".html")]) == 90 + 16

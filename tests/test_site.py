@@ -1169,3 +1169,29 @@ def test_boards_take_their_rows_from_the_headline_rows_only_where_a_frame_holds_
     got = tables.rows_of(one_task, shared)
     assert got == tables.build_rows(one_task)
     assert any(r.key in several for r in got) and all(len(r.tasks) == 1 for r in got)
+
+
+def test_downloads_exported_on_another_core_are_the_ones_exported_here(site, tmp_path, monkeypatch) -> None:
+    """Issue 22 (scale): from WORKER_FROM_RUNS runs the downloads are exported in a worker process while the other
+    pages render. Its files and the page are byte for byte those of the export in the building process."""
+    from leaderboard.render.pages import downloads
+    from leaderboard.render.site import Site
+
+    monkeypatch.setattr(downloads, "WORKER_FROM_RUNS", 1)
+    con = duckdb.connect(str(SITE_DB[0]), read_only=True)
+    made = {}
+    try:
+        for name, workers in (("here", 1), ("worker", 2)):
+            s = Site(tmp_path / name, con)
+            s.db = SITE_DB[0]
+            pending = downloads.start(s, workers=workers)
+            assert (pending._pool is not None) == (workers == 2)
+            downloads.build(s, pending)
+            made[name] = ({p.relative_to(tmp_path / name).as_posix(): p.read_bytes()
+                           for p in (tmp_path / name).rglob("*") if p.is_file()}, s.pages, s.written)
+    finally:
+        con.close()
+    files, pages, written = made["here"]
+    assert made["worker"] == (files, pages, written)
+    assert {"downloads/runs.parquet", "downloads/runs.csv.gz"} <= set(files) == written
+    assert (site / "downloads" / "runs.csv.gz").read_bytes() == files["downloads/runs.csv.gz"]

@@ -59,6 +59,7 @@ class Site:
     page_memo: dict[str, dict] = field(default_factory=dict)
     kept_pages: int = 0
     board_cells: dict = field(default_factory=dict)  # tables.board(shared=...): cells made once a build
+    db: Path | None = None  # the store ``con`` reads (read-only), for work done in other processes
 
     def made(self) -> set[str]:
         """Every generated file this build has made so far (pages, snippets, data, charts), as paths under ``out``."""
