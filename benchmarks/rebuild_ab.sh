@@ -6,8 +6,9 @@
 # CORPUS holds runs100k/ (the runs built) and extra10/ (the 10 runs added, same layout), e.g. from
 #   python -c "from pathlib import Path; from leaderboard import synthetic as s; e = s.generate(100010);
 #              s.write(e[:100000], Path('CORPUS/runs100k')); s.write(e[100000:], Path('CORPUS/extra10'))"
-# SRC: the src/ folder of the code to time (a `git worktree` of the other commit for an A/B); TAG: names the site
-# (CORPUS/s-TAG) and work folder (CORPUS/w-TAG). Run A, B, then A again: the VM's speed drifts within the hour.
+# Run it in the project's environment (. .venv/bin/activate). SRC: the src/ folder of the code to time (a `git
+# worktree` of the other commit for an A/B); TAG: names the site (CORPUS/s-TAG) and work folder (CORPUS/w-TAG).
+# Run A, B, then A again: the VM's speed drifts within the hour.
 set -u
 K=$1; SRC=$2; TAG=$3
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
