@@ -94,8 +94,7 @@ class Pending:
 
     def __init__(self, site: Site, workers: int) -> None:
         self._pool = None
-        big = workers >= 2 and site.db is not None and \
-            site.con.execute("SELECT count(*) FROM runs").fetchall()[0][0] >= WORKER_FROM_RUNS
+        big = workers >= 2 and site.db is not None and queries.run_files(site.con) >= WORKER_FROM_RUNS
         if big:
             import multiprocessing as mp
             from concurrent.futures import ProcessPoolExecutor
