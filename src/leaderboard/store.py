@@ -381,29 +381,29 @@ def ingest(runs_dir: Path, db_path: Path, max_bytes: int = DEFAULT_MAX_BYTES,
     if accepted and validated.roots == (str(runs_dir),) and not validated.errors:
         # the build validated this very folder a moment ago: its walk is this one (issue 22, scale: a second walk
         # and a stat of every file were a second of a 100,000-run rebuild)
-        files: list = [c.path for c in validated.checked]
+        files = [c.path for c in validated.checked]
         sizes = {c.path: c.size for c in validated.checked if c.size >= 0}
         problems: list[Problem] = []
     else:
-        files, problems = iter_json_files([runs_dir])
+        walked, problems = iter_json_files([runs_dir])
+        files = list(map(str, walked))
         problems = [p for p in problems if p.severity == "error"]
     current: dict[str, tuple[str, int]] = {}
     shown: dict[str, str] = {}  # relative posix path -> str(runs_dir / rel), without building 300,000 Paths at scale
     base = str(runs_dir) + os.sep
     for f in files:
-        f = str(f)
         rel = f[len(base):].replace(os.sep, "/") if f.startswith(base) else Path(f).relative_to(runs_dir).as_posix()
         try:
-            sha = accepted.get(str(f))
+            sha = accepted.get(f)
             # a file validation just read and accepted: its hash is known (its size only sizes the batches)
-            current[rel] = ((sha, sizes[str(f)] if str(f) in sizes else os.lstat(f).st_size) if sha is not None
+            current[rel] = ((sha, sizes[f] if f in sizes else os.lstat(f).st_size) if sha is not None
                             else _file_sha(Path(f), max_bytes))
         except LoadError as e:
-            problems.append(Problem(str(f), "", str(e)))
+            problems.append(Problem(f, "", str(e)))
         except OSError as e:
-            problems.append(Problem(str(f), "", f"cannot be read: {e.strerror or e}"))
+            problems.append(Problem(f, "", f"cannot be read: {e.strerror or e}"))
         else:
-            shown[rel] = str(f)
+            shown[rel] = f
 
     fresh = not os.path.lexists(db_path)
     try:

@@ -1091,7 +1091,7 @@ def _check_cached(files: list[Path], max_bytes: int, check_paths: bool, cache: P
         if e is not None:
             entries[c.path] = e
     out = [c for c in checked if c is not None]
-    if todo or renewed or len(entries) != len(known) or entries.keys() != known.keys():
+    if todo or renewed or entries.keys() != known.keys():
         _write_cache(cache, fingerprint, max_bytes, check_paths, {c.path: entries[c.path] for c in out if c.path in entries})
     return out, len(todo), unread
 

@@ -18,14 +18,14 @@ from .html import Safe, esc, md_text, script_json
 
 AFTER_PREFIX = "after-"  # snippets put into the page after MkDocs rendered it (mkdocs_hook.on_post_page)
 SEARCH_PREFIX = "search-"  # what the site search reads in place of such a snippet (mkdocs_hook.on_page_content)
+RUN_LIST = '<ul class="lb-every-run">'  # opens a model page's list of every run (pages/models.py)
 # what is put back after MkDocs: charts' specs (site.chart), boards' tables with their style (tables.board) and a model
-# page's list of every run (pages/models.py), which the site search reads as searched_as() makes it
+# page's list of every run, which the site search reads as searched_as() makes it
 DEFERRED = re.compile(r'<script type="application/json" class="lb-spec">[^<]*</script>'
                       r'|<style>[^<]*</style><div class="lb-table-wrap lb-board-wrap" data-search-exclude>'
                       r"<table .*?</tbody></table></div>"
-                      r'|<ul class="lb-every-run">.*?</ul>', re.S)
+                      rf"|{re.escape(RUN_LIST)}.*?</ul>", re.S)
 LINK_TAG = re.compile(r"</?a\b[^>]*>")
-RUN_LIST = '<ul class="lb-every-run">'
 
 
 def searched_as(html: str) -> str | None:

@@ -11,7 +11,7 @@ from .. import charts, lineage, metrics, queries, tables
 from ..fmt import fmt
 from ..html import Safe, block, dl, esc, link, table
 from ..selection import default_source, lead_tasks
-from ..site import Site, digest
+from ..site import RUN_LIST, Site, digest
 
 
 def _of_model(site: Site, query, model_id: str) -> pl.DataFrame:
@@ -137,7 +137,7 @@ def _every_run(m: pl.DataFrame) -> list[Safe]:
         runs = ", ".join(link(f"../runs/{r['run_id']}.html", metrics.task_name(r["task"]))
                          for r in g.iter_rows(named=True))
         items.append(f"<li>{esc(metrics.cap(label))}: {runs}</li>")
-    return [Safe('<h2 id="every-run">Every run, by compression</h2><ul class="lb-every-run">' + "".join(items) + "</ul>")]
+    return [Safe('<h2 id="every-run">Every run, by compression</h2>' + RUN_LIST + "".join(items) + "</ul>")]
 
 
 def _related(m: pl.DataFrame, first: dict, others: pl.DataFrame, derived: list[str]) -> list[Safe]:
