@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,8 @@ ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "schema" / "examples"
 SHARED = ROOT.parent / "shared"
 LAMA_DIR = SHARED / "data" / "lama"
+# partial evaluations (evaluate/partial.py) kept by tests never land in the user's cache; subprocesses inherit it
+os.environ["LEADERBOARD_PARTIAL_DIR"] = tempfile.mkdtemp(prefix="leaderboard-partial-tests-")
 GIT_ENV = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",
            "GIT_COMMITTER_EMAIL": "t@t"}
 

@@ -363,3 +363,208 @@ def test_fetch_bear_never_replaces_a_folder_it_did_not_install(tmp_path, monkeyp
     assert main(["data", "fetch", "bear", "--url", _archive(tmp_path / "x").as_uri(), "--dest", str(dest)]) == 0
     assert main(["data", "fetch", "bear", "--url", _archive(tmp_path).as_uri(), "--dest", str(dest)]) == 0  # its own: replaced
     assert "BEAR" in json.loads((dest / "SOURCE.json").read_text())["entries"]
+
+
+# --- a stopped evaluation resumes (evaluate/partial.py) ------------------------------------------------------------
+
+RESUME_RELATIONS = ["P30", "P1412", "P36"]
+
+
+@pytest.fixture(scope="module")
+def three() -> bear.BearData:
+    if not (BEAR_DIR / "BEAR").is_dir():
+        pytest.skip("../shared/data/bear not present")
+    return bear.load_bear(BEAR_DIR, "bear", relations=RESUME_RELATIONS, limit=3)
+
+
+def _same(a: bear.BearOutput, b: bear.BearOutput) -> None:
+    """Two outputs of one evaluation are the same result (every metric, interval, relation and outcome)."""
+    assert a.outcomes == b.outcomes
+    assert a.result.model_dump() == b.result.model_dump()
+
+
+@needs_bear
+def test_a_stopped_bear_evaluation_resumes_to_the_uninterrupted_result(three, tmp_path, monkeypatch):
+    """Stopped after its first relation (a KeyboardInterrupt inside lm-pub-quiz, as a killed job or a session's end
+    would stop it), the same evaluation run again reads that relation back instead of scoring it and ends with the
+    result of an uninterrupted run, which equals lm-pub-quiz's own evaluate_dataset; nothing is kept after."""
+    from lm_pub_quiz import Evaluator
+
+    monkeypatch.setenv("LEADERBOARD_PARTIAL_DIR", str(tmp_path / "partial"))
+    model, tok = _model("gpt2", three)
+    settings = bear.BearSettings(bootstrap=100, batch_size=64)
+    reference = bear.summarise(bear.run_lm_pub_quiz(model, tok, "decoder", "cpu", three, batch_size=64), three,
+                               "decoder", settings, bos_token=tok.bos_token)
+    uninterrupted = bear.evaluate(model, tok, "decoder", "cpu", three, settings)
+    _same(uninterrupted, reference)
+    assert not any((tmp_path / "partial").rglob("*.json"))  # completed: nothing kept
+
+    scored: list[str] = []
+    real = Evaluator.evaluate_relation
+
+    def stop_after_one(self, relation, *a, **kw):
+        if scored:
+            raise KeyboardInterrupt
+        scored.append(relation.relation_code)
+        return real(self, relation, *a, **kw)
+
+    monkeypatch.setattr(Evaluator, "evaluate_relation", stop_after_one)
+    with pytest.raises(KeyboardInterrupt):
+        bear.evaluate(model, tok, "decoder", "cpu", three, settings)
+    monkeypatch.setattr(Evaluator, "evaluate_relation", real)
+    parts = sorted((tmp_path / "partial").rglob("part-*.json"))
+    assert [p.name for p in parts] == ["part-P30.json"] and scored == ["P30"]
+
+    # the kept relation is read, not scored again: make its true statements win and see P30 known everywhere
+    doc = json.loads(parts[0].read_text())
+    for row in doc["rows"]:
+        row[3] = [0.0 if i == row[2] else -1e9 for i in range(len(row[3]))]
+    tampered = parts[0].with_suffix(".bak")
+    tampered.write_text(json.dumps(doc))
+    original = parts[0].read_bytes()
+    parts[0].write_bytes(tampered.read_bytes())
+    lines: list[str] = []
+    monkeypatch.setattr(bear, "print", lambda line, file=None: lines.append(line), raising=False)
+    forced = bear.evaluate(model, tok, "decoder", "cpu", three, settings)
+    p30 = next(r for r in forced.result.relations if r.relation == "P30")
+    assert p30.metrics["accuracy"].value == 1.0
+    assert any("resumed 1 of 3 relations" in line for line in lines), lines
+
+    # as kept (untouched), the resumed result is the uninterrupted one
+    with pytest.raises(KeyboardInterrupt):
+        monkeypatch.setattr(Evaluator, "evaluate_relation", stop_after_one)
+        scored.clear()
+        bear.evaluate(model, tok, "decoder", "cpu", three, settings)
+    monkeypatch.setattr(Evaluator, "evaluate_relation", real)
+    assert parts[0].read_bytes() == original  # scored again the same, byte for byte
+    _same(bear.evaluate(model, tok, "decoder", "cpu", three, settings), reference)
+    assert not any((tmp_path / "partial").rglob("part-*.json"))
+
+
+@needs_bear
+@pytest.mark.parametrize("damage", ["truncated", "extra field", "other key", "other relation", "NaN literal",
+                                    "row missing", "options short", "answer moved", "a link", "not JSON", "a folder"])
+def test_a_damaged_kept_relation_is_scored_again(three, tmp_path, monkeypatch, damage):
+    """A kept relation that does not read back exactly as written, or does not fit the data's instances, is never
+    used: it is scored again (with a note) and the result is the uninterrupted one."""
+    from lm_pub_quiz import Evaluator
+
+    monkeypatch.setenv("LEADERBOARD_PARTIAL_DIR", str(tmp_path / "partial"))
+    model, tok = _model("gpt2", three)
+    settings = bear.BearSettings(bootstrap=0, batch_size=64)
+    reference = bear.summarise(bear.run_lm_pub_quiz(model, tok, "decoder", "cpu", three, batch_size=64), three,
+                               "decoder", settings, bos_token=tok.bos_token)
+    real = Evaluator.evaluate_relation
+    calls: list[str] = []
+
+    def stop_after_one(self, relation, *a, **kw):
+        if calls:
+            raise KeyboardInterrupt
+        calls.append(relation.relation_code)
+        return real(self, relation, *a, **kw)
+
+    monkeypatch.setattr(Evaluator, "evaluate_relation", stop_after_one)
+    with pytest.raises(KeyboardInterrupt):
+        bear.evaluate(model, tok, "decoder", "cpu", three, settings)
+    part = next((tmp_path / "partial").rglob("part-P30.json"))
+    doc = json.loads(part.read_text())
+    text = part.read_text()
+    if damage == "truncated":
+        part.write_text(text[: len(text) // 2])
+    elif damage == "extra field":
+        part.write_text(json.dumps({**doc, "code": "import os"}))
+    elif damage == "other key":
+        part.write_text(json.dumps({**doc, "key": "0" * 64}))
+    elif damage == "other relation":
+        part.write_text(json.dumps({**doc, "part": "P1412"}))
+    elif damage == "NaN literal":
+        part.write_text(text.replace("]", ",NaN]", 1))
+    elif damage == "row missing":
+        part.write_text(json.dumps({**doc, "rows": doc["rows"][1:]}))
+    elif damage == "options short":
+        part.write_text(json.dumps({**doc, "rows": [[*r[:3], r[3][:-1]] for r in doc["rows"]]}))
+    elif damage == "answer moved":
+        part.write_text(json.dumps({**doc, "rows": [[*r[:2], r[2] + 1, r[3]] for r in doc["rows"]]}))
+    elif damage == "a link":
+        target = tmp_path / "elsewhere.json"
+        target.write_text(text)
+        part.unlink()
+        part.symlink_to(target)
+    elif damage == "not JSON":
+        part.write_bytes(b"\xff\xfe" + b"\x00" * 100)
+    elif damage == "a folder":
+        part.unlink()
+        part.mkdir()
+    monkeypatch.setattr(Evaluator, "evaluate_relation", real)
+    lines: list[str] = []
+    monkeypatch.setattr(bear, "print", lambda line, file=None: lines.append(line), raising=False)
+    _same(bear.evaluate(model, tok, "decoder", "cpu", three, settings), reference)
+    if damage != "a folder":
+        assert any("scored again" in line for line in lines), lines
+    assert not any("resumed" in line for line in lines), lines
+
+
+@needs_bear
+def test_another_model_or_setting_never_reads_kept_scores(three, tmp_path, monkeypatch):
+    """Kept scores are named by everything they depend on: another model (one weight one step away), another batch
+    size or BOS, or switching resumption off, scores from the start."""
+    from leaderboard.evaluate import partial
+
+    monkeypatch.setenv("LEADERBOARD_PARTIAL_DIR", str(tmp_path / "partial"))
+    model, tok = _model("gpt2", three)
+    key = bear.partial_key(model, tok, "decoder", "cpu", three, 64, None)
+    assert key == bear.partial_key(model, tok, "decoder", "cpu", three, 64, None)
+    other, _ = _model("gpt2", three)
+    with torch.no_grad():
+        w = next(other.parameters())
+        w.view(-1)[0] = torch.nextafter(w.view(-1)[0], torch.tensor(float("inf")))
+    digests = {partial.open_partial(k).digest for k in (
+        key, bear.partial_key(other, tok, "decoder", "cpu", three, 64, None),
+        bear.partial_key(model, tok, "decoder", "cpu", three, 32, None),
+        bear.partial_key(model, tok, "decoder", "cpu", three, 64, "<unk>"),
+        bear.partial_key(model, tok, "decoder", "cpu", bear.load_bear(BEAR_DIR, "bear", relations=RESUME_RELATIONS,
+                                                                       limit=2), 64, None))}
+    assert len(digests) == 5
+    monkeypatch.setenv("LEADERBOARD_PARTIAL_DIR", "off")
+    assert partial.open_partial(key).folder is None
+
+
+def test_model_fingerprint_reads_every_weight():
+    """The fingerprint changes with any weight; quantized (int8) modules are read by their integer values and scales;
+    a tensor whose bytes are not its storage (a subclass) gives no fingerprint, so nothing is kept."""
+    from leaderboard.evaluate.partial import model_fingerprint
+
+    model = tiny_model("gpt2", vocab_size=50, seed=0)
+    same = tiny_model("gpt2", vocab_size=50, seed=0)
+    assert model_fingerprint(model) == model_fingerprint(same)
+    with torch.no_grad():
+        same.lm_head.weight.view(-1)[-1] += 1e-3
+    assert model_fingerprint(model) != model_fingerprint(same)
+    from leaderboard.compress.pipeline import compress
+    from leaderboard.schema import make_step
+
+    float_llama = tiny_model("llama", vocab_size=50, seed=0)
+    int8 = tiny_model("llama", vocab_size=50, seed=0)
+    compress(int8, [make_step(method="quantize", scheme="dynamic-int8", scope="all")], device=torch.device("cpu"))
+    assert any(type(v) is not torch.Tensor for v in int8.state_dict().values())  # torchao's Int8Tensor
+    fp = model_fingerprint(int8)
+    assert fp is not None and fp != model_fingerprint(float_llama)
+    again = tiny_model("llama", vocab_size=50, seed=0)
+    compress(again, [make_step(method="quantize", scheme="dynamic-int8", scope="all")], device=torch.device("cpu"))
+    assert model_fingerprint(again) == fp
+    other = tiny_model("llama", vocab_size=50, seed=1)
+    compress(other, [make_step(method="quantize", scheme="dynamic-int8", scope="all")], device=torch.device("cpu"))
+    assert model_fingerprint(other) not in (None, fp)
+    # the int8 values themselves are read: one step in one of them changes the fingerprint
+    sub = next(v for v in again.state_dict().values() if type(v) is not torch.Tensor)
+    inner = getattr(sub, sub.__tensor_flatten__()[0][0])
+    with torch.no_grad():
+        inner.view(-1)[0] += 1
+    assert model_fingerprint(again) not in (None, fp)
+
+    class Odd(torch.Tensor):
+        pass
+
+    holder = torch.nn.Module()
+    holder.register_buffer("w", torch.zeros(3).as_subclass(Odd))
+    assert model_fingerprint(holder) is None

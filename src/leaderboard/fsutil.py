@@ -269,6 +269,7 @@ KINDS: dict[str, Kind] = {
     "yaml": Kind(1024 * 1024),  # run specs, sweep specs
     "calibration": Kind(256 * 1024 * 1024),  # calibration text
     "unfinished-run": Kind(64 * 1024 * 1024),  # an evaluation kept after its run file failed validation
+    "partial-scores": Kind(256 * 1024 * 1024, links=False),  # a part of an evaluation kept to resume (evaluate/partial.py)
 }
 
 

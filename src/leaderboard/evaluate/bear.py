@@ -20,6 +20,7 @@ import contextlib
 import functools
 import hashlib
 import math
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -124,6 +125,7 @@ class BearSettings:
     seed: int = 0
     keep_facts: bool = True
     bos: str | None = None  # decoders: the token each statement is scored after (default: the tokenizer's BOS)
+    resume: bool = True  # keep each relation's scores as it ends; a stopped run resumes (evaluate/partial.py)
 
     def as_settings(self, family: str) -> dict:
         """What changes what is measured (it enters the run_id). Batch size does not. ``bos`` only when
@@ -266,37 +268,137 @@ def _slug(text: str) -> str:
     return "".join(c if c.isalnum() else "-" for c in text.lower()).strip("-") or "other"
 
 
+@dataclass
+class ScoredRelation:
+    """One relation's statement scores: rows of (subject id, template index, answer index, scores of every option),
+    from lm-pub-quiz's instance table or read back from a partial evaluation (evaluate/partial.py)."""
+
+    relation_code: str
+    rows: list[tuple[str, int, int, list[float]]]
+
+    @classmethod
+    def of(cls, relation_result) -> ScoredRelation:
+        table = relation_result.instance_table
+        rows = [(str(r.sub_id), int(r.template_index), int(r.answer_idx), [float(x) for x in r.pll_scores])
+                for r in table[["sub_id", "template_index", "answer_idx", "pll_scores"]].itertuples(index=False)]
+        return cls(relation_result.relation_code, rows)
+
+
+def partial_key(model: nn.Module, tokenizer, family: str, device, data: BearData, batch_size: int,
+                bos: str | None) -> dict:
+    """Everything a relation's scores depend on (evaluate/partial.py names the kept scores by it)."""
+    from importlib.metadata import version
+
+    import torch
+
+    from .partial import model_fingerprint, tokenizer_fingerprint
+
+    return {"evaluation": "bear", "task": data.task, "data_sha256": data.sha256, "limit_per_relation": _limit_of(data),
+            "model_fingerprint": model_fingerprint(model), "tokenizer_fingerprint": tokenizer_fingerprint(tokenizer),
+            "family": family, "device": torch.device(device).type, "dtype": str(next(model.parameters()).dtype),
+            "batch_size": batch_size, "bos": bos, "reduction": "sum", "lm_pub_quiz": version("lm-pub-quiz"),
+            "torch": torch.__version__, "transformers": version("transformers")}
+
+
+def _limit_of(data: BearData) -> list[tuple[str, int]]:
+    """The instances kept of each relation (their count): the data's sha256 is of the whole folder."""
+    return [(rel.relation_code, len(rel.instance_table)) for rel in data.dataset]
+
+
+def _matches(rows: list[tuple], relation) -> bool:
+    """Kept rows belong to this relation's instances: every (subject, template) once, answers as the data has them."""
+    table = relation.instance_table
+    want = {(str(s), t): int(a) for s, a in zip(table.sub_id, table.answer_idx, strict=True)
+            for t in range(len(relation.templates))}
+    got = {(n, t): a for n, t, a, _s in rows}
+    n_options = len(relation.answer_space)
+    return len(got) == len(rows) == len(want) and got == want and all(len(s) == n_options for *_x, s in rows)
+
+
+def score_relations(model: nn.Module, tokenizer, family: str, device, data: BearData, batch_size: int = 32,
+                    progress: bool = False, bos: str | None = None, resume: bool = True,
+                    log=None) -> list[ScoredRelation]:
+    """lm-pub-quiz's evaluation of every relation (``Evaluator.evaluate_relation``, what its ``evaluate_dataset``
+    runs for each), one relation at a time: each relation's scores are kept as soon as it is scored and read back
+    instead of scored again when the same evaluation (same weights, tokenizer, data, settings, libraries) runs
+    again after stopping (``resume``; evaluate/partial.py). The outcome equals an uninterrupted run's."""
+    from .partial import open_partial
+
+    if bos is not None and family != "decoder":
+        raise BearError("--bear-bos applies to decoders (lm-pub-quiz scores masked LMs without a BOS)")
+    evaluator = evaluator_for(model, tokenizer, family, device)
+    partial = open_partial(partial_key(model, tokenizer, family, device, data, batch_size, bos)) if resume else None
+    out: list[ScoredRelation] = []
+    kept = 0
+    relations = list(data.dataset)
+    was_training = model.training
+    model.eval()
+    try:
+        with _quiet_progress(progress), _bos_token(tokenizer, bos):
+            from tqdm.auto import tqdm
+
+            bar = tqdm(relations, unit="relation", desc=f"BEAR {data.task}", disable=not progress)
+            for relation in bar:
+                code = relation.relation_code
+                rows = partial.load(code) if partial is not None else None
+                if rows is not None and not _matches(rows, relation):
+                    partial.notes.append(f"relation {code}: the kept scores do not fit its instances, scored again")
+                    rows = None
+                if rows is not None:
+                    kept += 1
+                else:
+                    try:
+                        result = evaluator.evaluate_relation(relation, template_index=None, batch_size=batch_size,
+                                                             reduction="sum", create_instance_table=True)
+                    except RuntimeError as e:  # what evaluate_dataset logs and skips; a run never hides it
+                        raise BearError(f"lm-pub-quiz failed on relation {code}: {e}") from None
+                    rows = ScoredRelation.of(result).rows
+                    if partial is not None:
+                        partial.save(code, rows)
+                out.append(ScoredRelation(code, rows))
+    finally:
+        model.train(was_training)
+    if partial is not None:
+        say = log or (lambda line: print(line, file=sys.stderr))
+        for note in partial.notes:
+            say(f"note: {note}")
+        if kept:
+            say(f"BEAR: resumed {kept} of {len(relations)} relations scored before ({partial.folder})")
+        partial.done()
+    return out
+
+
 def evaluate(model: nn.Module, tokenizer, family: str, device, data: BearData, settings: BearSettings,
              progress: bool = False) -> BearOutput:
-    """Run lm-pub-quiz on ``data`` and build the run file's TaskResult: accuracy (mean over templates) with
-    a bootstrap CI, per template, per domain, per relation, and per-instance outcomes."""
+    """Score ``data`` through lm-pub-quiz (resuming a stopped evaluation of the same model) and build the run file's
+    TaskResult: accuracy (mean over templates) with a bootstrap CI, per template, per domain, per relation, and
+    per-instance outcomes."""
     t0 = time.perf_counter()
-    results = run_lm_pub_quiz(model, tokenizer, family, device, data, settings.batch_size, progress, settings.bos)
+    scored = score_relations(model, tokenizer, family, device, data, settings.batch_size, progress, settings.bos,
+                             resume=settings.resume)
     # decoders: the token every statement was scored after, whether set or the tokenizer's own
     bos = (settings.bos if settings.bos is not None else tokenizer.bos_token) if family == "decoder" else None
-    return summarise(results, data, family, settings, time.perf_counter() - t0, bos_token=bos)
+    return summarise(scored, data, family, settings, time.perf_counter() - t0, bos_token=bos)
 
 
 def summarise(results, data: BearData, family: str, settings: BearSettings, seconds: float = 0.0,
               bos_token: str | None = None) -> BearOutput:
-    """lm-pub-quiz's DatasetResults (its per-statement scores) -> the run file's TaskResult."""
+    """Per-statement scores (lm-pub-quiz's DatasetResults, or ScoredRelations) -> the run file's TaskResult."""
     outcomes: dict[str, int] = {}
     rows: list[tuple[str, str, int, bool]] = []  # relation, instance key, template, correct
     nonfinite = 0
     statements = 0
     templates: set[int] = set()
     for rel in results:
-        table = rel.instance_table
-        for rec in table[["sub_id", "instance_index", "template_index", "answer_idx", "pll_scores"]].itertuples(index=False):
-            scores = list(rec.pll_scores)
-            rank, bad = gold_rank(scores, int(rec.answer_idx))
+        scored = rel if isinstance(rel, ScoredRelation) else ScoredRelation.of(rel)
+        for sub_id, t, answer, scores in scored.rows:
+            rank, bad = gold_rank(scores, answer)
             nonfinite += bad
             statements += len(scores)
-            t = int(rec.template_index)
             templates.add(t)
-            key = f"{rel.relation_code}:{rec.sub_id}"
+            key = f"{scored.relation_code}:{sub_id}"
             outcomes[f"{key}:t{t}"] = rank
-            rows.append((rel.relation_code, key, t, rank == 1))
+            rows.append((scored.relation_code, key, t, rank == 1))
     if not rows:
         raise BearError("lm-pub-quiz returned no instance")
     rng = np.random.default_rng(settings.seed)

@@ -1,0 +1,208 @@
+"""Scores an evaluation has finished, kept part by part so a run that stops (a killed job, a session's end, a
+crash) resumes where it stopped instead of scoring everything again.
+
+Content-addressed, like lm-eval's request cache (``--use_cache``): a partial evaluation lives under a folder named
+by the sha256 of everything its scores depend on (``Partial.key``): the compressed model's weights (every tensor
+of its state dict, names, dtypes, shapes and bytes: ``model_fingerprint``), its tokenizer, the data, the settings
+and the libraries that score. The same command on the same model after the same compression finds it; any other
+model, data, setting or library version finds another folder. Each part (a BEAR relation) is one JSON file written
+atomically once it is scored; a part that fails to read back exactly as written (truncated, edited, another key) is
+scored again. The folder is removed when the evaluation completes.
+
+Where: ``$LEADERBOARD_PARTIAL_DIR``, else ``~/.cache/compression-leaderboard/partial``; ``LEADERBOARD_PARTIAL_DIR=off``
+keeps nothing (every run scores from the start)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, StrictStr, ValidationError, model_validator
+
+from ..fsutil import InputError, read_json_bounded, write_atomic
+
+FORMAT = "leaderboard-partial-scores/1"
+OFF = "off"
+_PART = "part-"
+
+
+def partial_root() -> Path | None:
+    """Where partial evaluations are kept; None when switched off."""
+    env = os.environ.get("LEADERBOARD_PARTIAL_DIR")
+    if env == OFF:
+        return None
+    return Path(env) if env else Path.home() / ".cache" / "compression-leaderboard" / "partial"
+
+
+def _update_tensor(h, name: str, value) -> bool:
+    """Hash one state-dict entry (a tensor, a quantized tensor, or a tuple of them as torch's packed params hold);
+    False where it cannot be read as bytes (then nothing is kept: a fingerprint must not miss a weight)."""
+    import torch
+
+    if isinstance(value, (tuple, list)):
+        return all(_update_tensor(h, f"{name}.{i}", v) for i, v in enumerate(value))
+    if value is None or isinstance(value, (bool, int, float, str, torch.dtype)):
+        h.update(f"{name}={value!r}\0".encode())
+        return True
+    if not isinstance(value, torch.Tensor):
+        return False
+    t = value.detach()
+    if t.is_quantized:
+        if t.qscheme() in (torch.per_tensor_affine, torch.per_tensor_symmetric):
+            extra = f"{t.q_scale()!r},{t.q_zero_point()!r}"
+        else:
+            extra = "per-channel"
+            if not (_update_tensor(h, name + ".scales", t.q_per_channel_scales())
+                    and _update_tensor(h, name + ".zero_points", t.q_per_channel_zero_points())):
+                return False
+        h.update(f"{name}:{t.dtype}:{tuple(t.shape)}:{extra}\0".encode())
+        t = t.int_repr()
+    elif hasattr(t, "__tensor_flatten__"):  # a traceable tensor subclass (torchao's Int8Tensor...): its inner tensors
+        inner, ctx = t.__tensor_flatten__()
+        meta = f"{name}:{type(t).__module__}.{type(t).__qualname__}:{tuple(t.shape)}:{ctx!r}"
+        if " at 0x" in meta:  # an object's address is no fingerprint
+            return False
+        h.update(meta.encode() + b"\0")
+        return all(_update_tensor(h, f"{name}.{a}", getattr(t, a)) for a in inner)
+    elif type(t) is not torch.Tensor:
+        data = getattr(t, "data", None)  # a Parameter subclass (bitsandbytes' Params4bit) over plain storage
+        if not isinstance(value, torch.nn.Parameter) or type(data) is not torch.Tensor:
+            return False
+        h.update(f"{name}:{type(value).__qualname__}:{data.dtype}:{tuple(data.shape)}\0".encode())
+        t = data
+    else:
+        h.update(f"{name}:{t.dtype}:{tuple(t.shape)}\0".encode())
+    try:
+        flat = t.cpu().contiguous().reshape(-1)
+        h.update(flat.view(torch.uint8).numpy() if flat.numel() else b"")
+    except (RuntimeError, TypeError):
+        return False
+    return True
+
+
+def model_fingerprint(model) -> str | None:
+    """sha256 over the model's state dict (every entry's name, dtype, shape and bytes, in order); None where an entry
+    cannot be read as bytes."""
+    h = hashlib.sha256()
+    for name, value in model.state_dict().items():
+        if not _update_tensor(h, name, value):
+            return None
+    return h.hexdigest()
+
+
+def tokenizer_fingerprint(tokenizer) -> str:
+    """sha256 of what tokenizes: a fast tokenizer's whole serialized pipeline, else its vocabulary; and its special
+    tokens and padding side."""
+    h = hashlib.sha256(type(tokenizer).__name__.encode() + b"\0")
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    if backend is not None:
+        h.update(backend.to_str().encode())
+    else:
+        h.update(json.dumps(sorted(tokenizer.get_vocab().items())).encode())
+    specials = {k: str(v) for k, v in sorted(getattr(tokenizer, "special_tokens_map", {}).items())}
+    h.update(json.dumps([specials, getattr(tokenizer, "padding_side", None)]).encode())
+    return h.hexdigest()
+
+
+class PartFile(BaseModel):
+    """One scored part as written (read back strictly: a part that is not exactly this is scored again)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    format: StrictStr
+    key: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+    part: StrictStr
+    rows: list[list[StrictStr | StrictInt | list[StrictFloat | StrictInt | None]]]
+
+    @model_validator(mode="after")
+    def _known(self):
+        if self.format != FORMAT:
+            raise ValueError(f"format {self.format!r}, expected {FORMAT!r}")
+        return self
+
+
+def _part_name(part: str) -> str:
+    """A file name for any part name (a BEAR relation code such as P1412): readable where safe, else hashed."""
+    if part and len(part) <= 80 and all(c.isascii() and (c.isalnum() or c in "-_") for c in part):
+        return f"{_PART}{part}.json"
+    return f"{_PART}{hashlib.sha256(part.encode()).hexdigest()[:32]}.json"
+
+
+def _encode_scores(scores: Sequence[float]) -> list[float | None]:
+    """Scores as JSON holds them: a non-finite score (NaN, inf) becomes null, read back as NaN (every non-finite score
+    ranks last, so the outcome is the same)."""
+    return [float(s) if math.isfinite(s) else None for s in scores]
+
+
+def _decode_scores(scores: list) -> list[float]:
+    return [float("nan") if s is None else float(s) for s in scores]
+
+
+class Partial:
+    """The parts of one evaluation kept so far (``folder`` None: nothing is kept, every part is scored)."""
+
+    def __init__(self, folder: Path | None, key: dict, digest: str):
+        self.folder = folder
+        self.key = key
+        self.digest = digest
+        self.notes: list[str] = []
+
+    def load(self, part: str) -> list[tuple] | None:
+        """The rows kept for ``part``: (name, int, int, [scores]) tuples, or None when none were kept or they do not
+        read back exactly (then the part is scored again, with a note)."""
+        if self.folder is None:
+            return None
+        path = self.folder / _part_name(part)
+        if not path.is_file():
+            return None
+        try:
+            doc = PartFile.model_validate(read_json_bounded(path, "partial-scores"))
+            if doc.key != self.digest or doc.part != part:
+                raise ValueError("written for another evaluation")
+            rows = []
+            for row in doc.rows:
+                name, index, answer, scores = row
+                if not (isinstance(name, str) and isinstance(index, int) and isinstance(answer, int)
+                        and isinstance(scores, list)):
+                    raise ValueError("a row is not (name, template, answer, scores)")
+                rows.append((name, index, answer, _decode_scores(scores)))
+        except (InputError, ValidationError, ValueError, OSError) as e:
+            self.notes.append(f"{path}: not used, scored again ({str(e).splitlines()[0][:200]})")
+            return None
+        return rows
+
+    def save(self, part: str, rows: Sequence[tuple]) -> None:
+        """Keep ``part``'s rows (name, template, answer, scores), atomically."""
+        if self.folder is None:
+            return
+        doc = {"format": FORMAT, "key": self.digest, "part": part,
+               "rows": [[str(n), int(t), int(a), _encode_scores(s)] for n, t, a, s in rows]}
+        try:  # keeping is a convenience: a full disk or a blocked path never stops the evaluation
+            self.folder.mkdir(parents=True, exist_ok=True)
+            key_file = self.folder / "key.json"
+            if not key_file.exists():  # for a person looking at the cache: what this folder is
+                write_atomic(key_file, (json.dumps(self.key, indent=1, sort_keys=True) + "\n").encode(), sync=False)
+            write_atomic(self.folder / _part_name(part), json.dumps(doc, separators=(",", ":")).encode(), sync=True)
+        except OSError as e:
+            self.notes.append(f"{part}: not kept for resuming ({e})")
+
+    def done(self) -> None:
+        """The evaluation completed: nothing left to resume."""
+        if self.folder is not None and self.folder.is_dir():
+            shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def open_partial(key: dict, root: Path | None = None) -> Partial:
+    """The partial evaluation of ``key`` (a JSON-able dict of everything the scores depend on) under ``root`` (default
+    ``partial_root()``); keeps nothing when switched off or when the key holds a None fingerprint."""
+    text = json.dumps(key, sort_keys=True, separators=(",", ":"))
+    digest = hashlib.sha256(text.encode()).hexdigest()
+    root = partial_root() if root is None else root
+    usable = root is not None and all(v is not None for k, v in key.items() if k.endswith("fingerprint"))
+    return Partial(Path(root) / digest[:32] if usable else None, key, digest)
