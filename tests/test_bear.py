@@ -415,10 +415,13 @@ def test_a_stopped_bear_evaluation_resumes_to_the_uninterrupted_result(three, tm
     parts = sorted((tmp_path / "partial").rglob("part-*.json"))
     assert [p.name for p in parts] == ["part-P30.json"] and scored == ["P30"]
 
-    # the kept relation is read, not scored again: make its true statements win and see P30 known everywhere
+    # the kept relation is read, not scored again: make its true statements win (all but the statement set that
+    # is scored again to check the kept scores: its first instance under template 0) and see them known
     doc = json.loads(parts[0].read_text())
+    checked = (str(three.dataset["P30"].instance_table.iloc[0]["sub_id"]), 0)
     for row in doc["rows"]:
-        row[3] = [0.0 if i == row[2] else -1e9 for i in range(len(row[3]))]
+        if (row[0], row[1]) != checked:
+            row[3] = [0.0 if i == row[2] else -1e9 for i in range(len(row[3]))]
     tampered = parts[0].with_suffix(".bak")
     tampered.write_text(json.dumps(doc))
     original = parts[0].read_bytes()
@@ -426,9 +429,25 @@ def test_a_stopped_bear_evaluation_resumes_to_the_uninterrupted_result(three, tm
     lines: list[str] = []
     monkeypatch.setattr(bear, "print", lambda line, file=None: lines.append(line), raising=False)
     forced = bear.evaluate(model, tok, "decoder", "cpu", three, settings)
-    p30 = next(r for r in forced.result.relations if r.relation == "P30")
-    assert p30.metrics["accuracy"].value == 1.0
+    forced_ranks = {k: v for k, v in forced.outcomes.items() if k.startswith("P30:")}
+    assert len(forced_ranks) == 9
+    assert all(rank == 1 for k, rank in forced_ranks.items() if k != f"P30:{checked[0]}:t0")
+    assert sum(rank == 1 for k, rank in reference.outcomes.items() if k.startswith("P30:")) < 9  # not so before
     assert any("resumed 1 of 3 relations" in line for line in lines), lines
+
+    # scores that the model no longer gives on the checked statement set are not used at all
+    with pytest.raises(KeyboardInterrupt):
+        monkeypatch.setattr(Evaluator, "evaluate_relation", stop_after_one)
+        scored.clear()
+        bear.evaluate(model, tok, "decoder", "cpu", three, settings)
+    monkeypatch.setattr(Evaluator, "evaluate_relation", real)
+    doc = json.loads(original)
+    doc["rows"] = [[*r[:3], [x - 0.5 for x in r[3]]] if (r[0], r[1]) == checked else r for r in doc["rows"]]
+    parts[0].write_text(json.dumps(doc))
+    lines.clear()
+    _same(bear.evaluate(model, tok, "decoder", "cpu", three, settings), reference)
+    assert any("scores differently now (largest difference 0.5)" in line for line in lines), lines
+    assert not any("resumed" in line for line in lines), lines
 
     # as kept (untouched), the resumed result is the uninterrupted one
     with pytest.raises(KeyboardInterrupt):
@@ -437,7 +456,9 @@ def test_a_stopped_bear_evaluation_resumes_to_the_uninterrupted_result(three, tm
         bear.evaluate(model, tok, "decoder", "cpu", three, settings)
     monkeypatch.setattr(Evaluator, "evaluate_relation", real)
     assert parts[0].read_bytes() == original  # scored again the same, byte for byte
+    lines.clear()
     _same(bear.evaluate(model, tok, "decoder", "cpu", three, settings), reference)
+    assert any("resumed 1 of 3 relations" in line for line in lines), lines
     assert not any((tmp_path / "partial").rglob("part-*.json"))
 
 

@@ -286,7 +286,10 @@ class ScoredRelation:
 
 def partial_key(model: nn.Module, tokenizer, family: str, device, data: BearData, batch_size: int,
                 bos: str | None) -> dict:
-    """Everything a relation's scores depend on (evaluate/partial.py names the kept scores by it)."""
+    """What a relation's scores depend on (evaluate/partial.py names the kept scores by it): the weights, tokenizer,
+    data, settings and lm-pub-quiz's version. Not the numerics of what runs the model (torch, transformers, the CPU's
+    kernels): a kept relation is read back only after one of its statement sets, scored again here, matches
+    (score_relations), so a study can resume on another machine or after a library update."""
     from importlib.metadata import version
 
     import torch
@@ -296,8 +299,7 @@ def partial_key(model: nn.Module, tokenizer, family: str, device, data: BearData
     return {"evaluation": "bear", "task": data.task, "data_sha256": data.sha256, "limit_per_relation": _limit_of(data),
             "model_fingerprint": model_fingerprint(model), "tokenizer_fingerprint": tokenizer_fingerprint(tokenizer),
             "family": family, "device": torch.device(device).type, "dtype": str(next(model.parameters()).dtype),
-            "batch_size": batch_size, "bos": bos, "reduction": "sum", "lm_pub_quiz": version("lm-pub-quiz"),
-            "torch": torch.__version__, "transformers": version("transformers")}
+            "batch_size": batch_size, "bos": bos, "reduction": "sum", "lm_pub_quiz": version("lm-pub-quiz")}
 
 
 def _limit_of(data: BearData) -> list[tuple[str, int]]:
@@ -315,13 +317,35 @@ def _matches(rows: list[tuple], relation) -> bool:
     return len(got) == len(rows) == len(want) and got == want and all(len(s) == n_options for *_x, s in rows)
 
 
+SPOT_RTOL = 1e-4  # a kept relation's re-scored statement set matches when every score is this close (float32 noise
+SPOT_ATOL = 1e-3  # of another CPU or library build is ~1e-6 of a score of ~-100; a different model is far off)
+
+
+def _spot_check(evaluator, relation, rows: list[tuple], batch_size: int) -> str | None:
+    """Score the relation's first instance under its first template again and compare with the kept scores; None
+    when they match, else why not."""
+    first = relation.instance_table.iloc[0]
+    kept = next((s for n, t, _a, s in rows if n == str(first["sub_id"]) and t == 0), None)
+    if kept is None:
+        return "its first statement set is missing"
+    fresh = evaluator.evaluate_instance(template=relation.templates[0], answers=relation.answer_space.tolist(),
+                                        subject=str(first["sub_label"]), reduction="sum", batch_size=batch_size)
+    a = np.asarray([float(x) for x in fresh], dtype=np.float64)
+    b = np.asarray(kept, dtype=np.float64)
+    if a.shape != b.shape or not np.allclose(a, b, rtol=SPOT_RTOL, atol=SPOT_ATOL, equal_nan=True):
+        worst = float(np.nanmax(np.abs(a - b))) if a.shape == b.shape else float("nan")
+        return f"its first statement set scores differently now (largest difference {worst:.3g})"
+    return None
+
+
 def score_relations(model: nn.Module, tokenizer, family: str, device, data: BearData, batch_size: int = 32,
                     progress: bool = False, bos: str | None = None, resume: bool = True,
                     log=None) -> list[ScoredRelation]:
     """lm-pub-quiz's evaluation of every relation (``Evaluator.evaluate_relation``, what its ``evaluate_dataset``
     runs for each), one relation at a time: each relation's scores are kept as soon as it is scored and read back
-    instead of scored again when the same evaluation (same weights, tokenizer, data, settings, libraries) runs
-    again after stopping (``resume``; evaluate/partial.py). The outcome equals an uninterrupted run's."""
+    instead of scored again when the same evaluation (same weights, tokenizer, data, settings) runs again after
+    stopping (``resume``; evaluate/partial.py), once one of its statement sets scored again matches them
+    (_spot_check). The outcome equals an uninterrupted run's."""
     from .partial import open_partial
 
     if bos is not None and family != "decoder":
@@ -343,6 +367,9 @@ def score_relations(model: nn.Module, tokenizer, family: str, device, data: Bear
                 rows = partial.load(code) if partial is not None else None
                 if rows is not None and not _matches(rows, relation):
                     partial.notes.append(f"relation {code}: the kept scores do not fit its instances, scored again")
+                    rows = None
+                if rows is not None and (why := _spot_check(evaluator, relation, rows, batch_size)) is not None:
+                    partial.notes.append(f"relation {code}: kept scores not used, {why}; scored again")
                     rows = None
                 if rows is not None:
                     kept += 1
