@@ -340,12 +340,13 @@ def _spot_check(evaluator, relation, rows: list[tuple], batch_size: int) -> str 
 
 def score_relations(model: nn.Module, tokenizer, family: str, device, data: BearData, batch_size: int = 32,
                     progress: bool = False, bos: str | None = None, resume: bool = True,
-                    log=None) -> list[ScoredRelation]:
+                    log=None) -> tuple[list[ScoredRelation], float]:
     """lm-pub-quiz's evaluation of every relation (``Evaluator.evaluate_relation``, what its ``evaluate_dataset``
     runs for each), one relation at a time: each relation's scores are kept as soon as it is scored and read back
     instead of scored again when the same evaluation (same weights, tokenizer, data, settings) runs again after
     stopping (``resume``; evaluate/partial.py), once one of its statement sets scored again matches them
-    (_spot_check). The outcome equals an uninterrupted run's."""
+    (_spot_check). The outcome equals an uninterrupted run's. Returns the relations' scores and the seconds scoring
+    them took, kept relations' included (a resumed run measures its whole evaluation, not its last part)."""
     from .partial import open_partial
 
     if bos is not None and family != "decoder":
@@ -354,6 +355,7 @@ def score_relations(model: nn.Module, tokenizer, family: str, device, data: Bear
     partial = open_partial(partial_key(model, tokenizer, family, device, data, batch_size, bos)) if resume else None
     out: list[ScoredRelation] = []
     kept = 0
+    seconds = 0.0
     relations = list(data.dataset)
     was_training = model.training
     model.eval()
@@ -364,7 +366,9 @@ def score_relations(model: nn.Module, tokenizer, family: str, device, data: Bear
             bar = tqdm(relations, unit="relation", desc=f"BEAR {data.task}", disable=not progress)
             for relation in bar:
                 code = relation.relation_code
-                rows = partial.load(code) if partial is not None else None
+                t0 = time.perf_counter()
+                loaded = partial.load(code) if partial is not None else None
+                rows, kept_seconds = loaded if loaded is not None else (None, 0.0)
                 if rows is not None and not _matches(rows, relation):
                     partial.notes.append(f"relation {code}: the kept scores do not fit its instances, scored again")
                     rows = None
@@ -373,6 +377,7 @@ def score_relations(model: nn.Module, tokenizer, family: str, device, data: Bear
                     rows = None
                 if rows is not None:
                     kept += 1
+                    seconds += kept_seconds + (time.perf_counter() - t0)
                 else:
                     try:
                         result = evaluator.evaluate_relation(relation, template_index=None, batch_size=batch_size,
@@ -380,8 +385,10 @@ def score_relations(model: nn.Module, tokenizer, family: str, device, data: Bear
                     except RuntimeError as e:  # what evaluate_dataset logs and skips; a run never hides it
                         raise BearError(f"lm-pub-quiz failed on relation {code}: {e}") from None
                     rows = ScoredRelation.of(result).rows
+                    took = time.perf_counter() - t0
+                    seconds += took
                     if partial is not None:
-                        partial.save(code, rows)
+                        partial.save(code, rows, took)
                 out.append(ScoredRelation(code, rows))
     finally:
         model.train(was_training)
@@ -392,7 +399,7 @@ def score_relations(model: nn.Module, tokenizer, family: str, device, data: Bear
         if kept:
             say(f"BEAR: resumed {kept} of {len(relations)} relations scored before ({partial.folder})")
         partial.done()
-    return out
+    return out, seconds
 
 
 def evaluate(model: nn.Module, tokenizer, family: str, device, data: BearData, settings: BearSettings,
@@ -400,12 +407,11 @@ def evaluate(model: nn.Module, tokenizer, family: str, device, data: BearData, s
     """Score ``data`` through lm-pub-quiz (resuming a stopped evaluation of the same model) and build the run file's
     TaskResult: accuracy (mean over templates) with a bootstrap CI, per template, per domain, per relation, and
     per-instance outcomes."""
-    t0 = time.perf_counter()
-    scored = score_relations(model, tokenizer, family, device, data, settings.batch_size, progress, settings.bos,
-                             resume=settings.resume)
+    scored, seconds = score_relations(model, tokenizer, family, device, data, settings.batch_size, progress,
+                                      settings.bos, resume=settings.resume)
     # decoders: the token every statement was scored after, whether set or the tokenizer's own
     bos = (settings.bos if settings.bos is not None else tokenizer.bos_token) if family == "decoder" else None
-    return summarise(scored, data, family, settings, time.perf_counter() - t0, bos_token=bos)
+    return summarise(scored, data, family, settings, seconds, bos_token=bos)
 
 
 def summarise(results, data: BearData, family: str, settings: BearSettings, seconds: float = 0.0,

@@ -118,6 +118,8 @@ class PartFile(BaseModel):
     format: StrictStr
     key: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
     part: StrictStr
+    seconds: Annotated[float, Field(ge=0, allow_inf_nan=False)]  # the time scoring the part took (a resumed run's
+    # measured time and throughput count every part's, not only those scored since it resumed)
     rows: list[list[StrictStr | StrictInt | list[StrictFloat | StrictInt | None]]]
 
     @model_validator(mode="after")
@@ -153,9 +155,9 @@ class Partial:
         self.digest = digest
         self.notes: list[str] = []
 
-    def load(self, part: str) -> list[tuple] | None:
-        """The rows kept for ``part``: (name, int, int, [scores]) tuples, or None when none were kept or they do not
-        read back exactly (then the part is scored again, with a note)."""
+    def load(self, part: str) -> tuple[list[tuple], float] | None:
+        """The rows kept for ``part`` ((name, int, int, [scores]) tuples) and the seconds scoring them took, or None when
+        none were kept or they do not read back exactly (then the part is scored again, with a note)."""
         if self.folder is None:
             return None
         path = self.folder / _part_name(part)
@@ -175,13 +177,13 @@ class Partial:
         except (InputError, ValidationError, ValueError, OSError) as e:
             self.notes.append(f"{path}: not used, scored again ({str(e).splitlines()[0][:200]})")
             return None
-        return rows
+        return rows, doc.seconds
 
-    def save(self, part: str, rows: Sequence[tuple]) -> None:
-        """Keep ``part``'s rows (name, template, answer, scores), atomically."""
+    def save(self, part: str, rows: Sequence[tuple], seconds: float) -> None:
+        """Keep ``part``'s rows (name, template, answer, scores) and the seconds scoring them took, atomically."""
         if self.folder is None:
             return
-        doc = {"format": FORMAT, "key": self.digest, "part": part,
+        doc = {"format": FORMAT, "key": self.digest, "part": part, "seconds": round(float(seconds), 3),
                "rows": [[str(n), int(t), int(a), _encode_scores(s)] for n, t, a, s in rows]}
         try:  # keeping is a convenience: a full disk or a blocked path never stops the evaluation
             self.folder.mkdir(parents=True, exist_ok=True)
