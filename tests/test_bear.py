@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 import zipfile
 from pathlib import Path
 
@@ -542,6 +543,10 @@ def test_another_model_or_setting_never_reads_kept_scores(three, tmp_path, monke
     with torch.no_grad():
         w = next(other.parameters())
         w.view(-1)[0] = torch.nextafter(w.view(-1)[0], torch.tensor(float("inf")))
+    # an evaluation leaves the tokenizer's backend padded (a call's padding stays set): the same tokenizer still
+    bear.evaluate(model, tok, "decoder", "cpu", three, bear.BearSettings(bootstrap=0, batch_size=64, resume=False))
+    assert tok.backend_tokenizer.padding is not None
+    assert bear.partial_key(model, tok, "decoder", "cpu", three, 64, None) == key
     digests = {partial.open_partial(k).digest for k in (
         key, bear.partial_key(other, tok, "decoder", "cpu", three, 64, None),
         bear.partial_key(model, tok, "decoder", "cpu", three, 32, None),
@@ -592,3 +597,116 @@ def test_model_fingerprint_reads_every_weight():
     holder = torch.nn.Module()
     holder.register_buffer("w", torch.zeros(3).as_subclass(Odd))
     assert model_fingerprint(holder) is None
+
+
+def _live_claim(folder: Path, name: str, proc) -> None:
+    import socket
+
+    from leaderboard.evaluate import partial
+
+    folder.mkdir(parents=True, exist_ok=True)
+    claim = partial.Claim(pid=proc.pid, host=socket.gethostname(), start=partial._process_start(proc.pid))
+    (folder / name).write_text(claim.model_dump_json())
+
+
+@needs_bear
+def test_two_processes_of_one_evaluation_share_its_relations(three, tmp_path, monkeypatch):
+    """A relation another live process of the same evaluation claimed is left to it: this process scores the others,
+    then waits for that one's scores and reads them (checked as any kept relation); the result is the uninterrupted
+    one and lm-pub-quiz scored that relation only in the other process."""
+    import subprocess
+    import threading
+
+    from lm_pub_quiz import Evaluator
+
+    from leaderboard.evaluate import partial
+
+    monkeypatch.setenv("LEADERBOARD_PARTIAL_DIR", str(tmp_path / "partial"))
+    monkeypatch.setattr(partial, "POLL_SECONDS", 0.1)
+    model, tok = _model("gpt2", three)
+    settings = bear.BearSettings(bootstrap=100, batch_size=64)
+    reference = bear.summarise(bear.run_lm_pub_quiz(model, tok, "decoder", "cpu", three, batch_size=64), three,
+                               "decoder", settings, bos_token=tok.bos_token)
+    other_code = list(three.dataset)[1].relation_code
+    theirs = bear.ScoredRelation.of(Evaluator.from_model(model=model, tokenizer=tok, model_type="CLM", device="cpu")
+                                    .evaluate_relation(three.dataset[other_code], template_index=None, batch_size=64,
+                                                       reduction="sum", create_instance_table=True)).rows
+    store = partial.open_partial(bear.partial_key(model, tok, "decoder", "cpu", three, 64, None))
+    other = subprocess.Popen(["sleep", "120"])
+    try:
+        _live_claim(store.folder, f"claim-{other_code}.json", other)
+        lines: list[str] = []
+        monkeypatch.setattr(bear, "print", lambda line, file=None: lines.append(line), raising=False)
+
+        def the_other_process_finishes():  # what the other process does once it has scored its relation
+            while not any("waiting for 1 relation(s)" in line for line in lines):
+                time.sleep(0.05)
+            partial.Partial(store.folder, store.key, store.digest).save(other_code, theirs, 12.5)
+
+        helper = threading.Thread(target=the_other_process_finishes, daemon=True)
+        helper.start()
+        here: list[str] = []
+        real = Evaluator.evaluate_relation
+        monkeypatch.setattr(Evaluator, "evaluate_relation",
+                            lambda self, rel, *a, **kw: here.append(rel.relation_code) or real(self, rel, *a, **kw))
+        out = bear.evaluate(model, tok, "decoder", "cpu", three, settings)
+        helper.join(timeout=5)
+    finally:
+        other.kill()
+        other.wait()
+    _same(out, reference)
+    assert other_code not in here and sorted(here) == sorted(set(RESUME_RELATIONS) - {other_code})
+    assert out.seconds >= 12.5  # the other process's time on its relation is the run's too
+    assert any("pid" in line and str(other.pid) in line for line in lines), lines
+
+
+@needs_bear
+def test_a_claim_whose_process_stopped_is_taken_over(three, tmp_path, monkeypatch):
+    """A claim left by a process that no longer runs (killed with its job) holds nothing up: the relation is scored
+    here, and the result is the uninterrupted one."""
+    import subprocess
+
+    from leaderboard.evaluate import partial
+
+    monkeypatch.setenv("LEADERBOARD_PARTIAL_DIR", str(tmp_path / "partial"))
+    model, tok = _model("gpt2", three)
+    settings = bear.BearSettings(bootstrap=0, batch_size=64)
+    reference = bear.summarise(bear.run_lm_pub_quiz(model, tok, "decoder", "cpu", three, batch_size=64), three,
+                               "decoder", settings, bos_token=tok.bos_token)
+    store = partial.open_partial(bear.partial_key(model, tok, "decoder", "cpu", three, 64, None))
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    _live_claim(store.folder, "claim-P30.json", gone)
+    lines: list[str] = []
+    monkeypatch.setattr(bear, "print", lambda line, file=None: lines.append(line), raising=False)
+    _same(bear.evaluate(model, tok, "decoder", "cpu", three, settings), reference)
+    assert not any("waiting" in line for line in lines), lines
+    assert not store.folder.exists()
+
+
+@needs_bear
+def test_kept_scores_stay_while_another_process_reads_them(three, tmp_path, monkeypatch):
+    """The first process to complete an evaluation leaves the kept parts while another live process of it runs (that
+    one reads them and removes the folder when it completes)."""
+    import subprocess
+
+    from leaderboard.evaluate import partial
+
+    monkeypatch.setenv("LEADERBOARD_PARTIAL_DIR", str(tmp_path / "partial"))
+    model, tok = _model("gpt2", three)
+    settings = bear.BearSettings(bootstrap=0, batch_size=64)
+    store = partial.open_partial(bear.partial_key(model, tok, "decoder", "cpu", three, 64, None))
+    reader = subprocess.Popen(["sleep", "120"])
+    try:
+        _live_claim(store.folder, "reader-other.json", reader)
+        first = bear.evaluate(model, tok, "decoder", "cpu", three, settings)
+        assert sorted(p.name for p in store.folder.glob("part-*.json")) == sorted(
+            f"part-{c}.json" for c in RESUME_RELATIONS)
+    finally:
+        reader.kill()
+        reader.wait()
+    lines: list[str] = []
+    monkeypatch.setattr(bear, "print", lambda line, file=None: lines.append(line), raising=False)
+    _same(bear.evaluate(model, tok, "decoder", "cpu", three, settings), first)  # read back, then removed
+    assert any("resumed 3 of 3 relations" in line for line in lines), lines
+    assert not store.folder.exists()

@@ -345,7 +345,9 @@ def score_relations(model: nn.Module, tokenizer, family: str, device, data: Bear
     runs for each), one relation at a time: each relation's scores are kept as soon as it is scored and read back
     instead of scored again when the same evaluation (same weights, tokenizer, data, settings) runs again after
     stopping (``resume``; evaluate/partial.py), once one of its statement sets scored again matches them
-    (_spot_check). The outcome equals an uninterrupted run's. Returns the relations' scores and the seconds scoring
+    (_spot_check). Processes running the same evaluation at once (two shards of one sweep, or a second process
+    started to finish a long run sooner) share its relations: each claims the relation it scores, leaves the others'
+    to them and reads their scores when kept. The outcome equals an uninterrupted run's. Returns the relations' scores and the seconds scoring
     them took, kept relations' included (a resumed run measures its whole evaluation, not its last part)."""
     from .partial import open_partial
 
@@ -353,53 +355,94 @@ def score_relations(model: nn.Module, tokenizer, family: str, device, data: Bear
         raise BearError("--bear-bos applies to decoders (lm-pub-quiz scores masked LMs without a BOS)")
     evaluator = evaluator_for(model, tokenizer, family, device)
     partial = open_partial(partial_key(model, tokenizer, family, device, data, batch_size, bos)) if resume else None
-    out: list[ScoredRelation] = []
+    say = log or (lambda line: print(line, file=sys.stderr))
+    relations = list(data.dataset)
+    scored: dict[str, ScoredRelation] = {}
     kept = 0
     seconds = 0.0
-    relations = list(data.dataset)
+
+    def from_kept(relation) -> bool:
+        nonlocal kept, seconds
+        code = relation.relation_code
+        t0 = time.perf_counter()
+        loaded = partial.load(code) if partial is not None else None
+        if loaded is None:
+            return False
+        rows, kept_seconds = loaded
+        if not _matches(rows, relation):
+            partial.notes.append(f"relation {code}: the kept scores do not fit its instances, scored again")
+            return False
+        if (why := _spot_check(evaluator, relation, rows, batch_size)) is not None:
+            partial.notes.append(f"relation {code}: kept scores not used, {why}; scored again")
+            return False
+        kept += 1
+        seconds += kept_seconds + (time.perf_counter() - t0)
+        scored[code] = ScoredRelation(code, rows)
+        return True
+
+    def score(relation) -> None:
+        nonlocal seconds
+        code = relation.relation_code
+        t0 = time.perf_counter()
+        try:
+            result = evaluator.evaluate_relation(relation, template_index=None, batch_size=batch_size,
+                                                 reduction="sum", create_instance_table=True)
+        except RuntimeError as e:  # what evaluate_dataset logs and skips; a run never hides it
+            raise BearError(f"lm-pub-quiz failed on relation {code}: {e}") from None
+        rows = ScoredRelation.of(result).rows
+        took = time.perf_counter() - t0
+        seconds += took
+        if partial is not None:
+            partial.save(code, rows, took)
+            partial.release(code)
+        scored[code] = ScoredRelation(code, rows)
+
     was_training = model.training
     model.eval()
+    if partial is not None:
+        partial.attach()
     try:
         with _quiet_progress(progress), _bos_token(tokenizer, bos):
             from tqdm.auto import tqdm
 
-            bar = tqdm(relations, unit="relation", desc=f"BEAR {data.task}", disable=not progress)
-            for relation in bar:
-                code = relation.relation_code
-                t0 = time.perf_counter()
-                loaded = partial.load(code) if partial is not None else None
-                rows, kept_seconds = loaded if loaded is not None else (None, 0.0)
-                if rows is not None and not _matches(rows, relation):
-                    partial.notes.append(f"relation {code}: the kept scores do not fit its instances, scored again")
-                    rows = None
-                if rows is not None and (why := _spot_check(evaluator, relation, rows, batch_size)) is not None:
-                    partial.notes.append(f"relation {code}: kept scores not used, {why}; scored again")
-                    rows = None
-                if rows is not None:
-                    kept += 1
-                    seconds += kept_seconds + (time.perf_counter() - t0)
-                else:
-                    try:
-                        result = evaluator.evaluate_relation(relation, template_index=None, batch_size=batch_size,
-                                                             reduction="sum", create_instance_table=True)
-                    except RuntimeError as e:  # what evaluate_dataset logs and skips; a run never hides it
-                        raise BearError(f"lm-pub-quiz failed on relation {code}: {e}") from None
-                    rows = ScoredRelation.of(result).rows
-                    took = time.perf_counter() - t0
-                    seconds += took
-                    if partial is not None:
-                        partial.save(code, rows, took)
-                out.append(ScoredRelation(code, rows))
+            bar = tqdm(total=len(relations), unit="relation", desc=f"BEAR {data.task}", disable=not progress)
+            later = []  # relations another live process of the same evaluation is scoring: read its scores after
+            for relation in relations:
+                if not from_kept(relation):
+                    other = partial.claim(relation.relation_code) if partial is not None else None
+                    if other is not None:
+                        later.append(relation)
+                        continue
+                    score(relation)
+                bar.update(1)
+            waited = False
+            while later:
+                for relation in list(later):
+                    if not from_kept(relation):
+                        other = partial.claim(relation.relation_code)
+                        if other is not None:
+                            if not waited:
+                                say(f"BEAR: waiting for {len(later)} relation(s) that another process of this "
+                                    f"evaluation is scoring ({other}; {partial.folder})")
+                                waited = True
+                            continue
+                        score(relation)
+                    later.remove(relation)
+                    bar.update(1)
+                if later:
+                    time.sleep(partial.poll_seconds)
+            bar.close()
     finally:
         model.train(was_training)
+        if partial is not None:
+            partial.release_all()
     if partial is not None:
-        say = log or (lambda line: print(line, file=sys.stderr))
         for note in partial.notes:
             say(f"note: {note}")
         if kept:
             say(f"BEAR: resumed {kept} of {len(relations)} relations scored before ({partial.folder})")
         partial.done()
-    return out, seconds
+    return [scored[r.relation_code] for r in relations], seconds
 
 
 def evaluate(model: nn.Module, tokenizer, family: str, device, data: BearData, settings: BearSettings,

@@ -19,6 +19,8 @@ import json
 import math
 import os
 import shutil
+import socket
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated
@@ -30,6 +32,10 @@ from ..fsutil import InputError, read_json_bounded, write_atomic
 FORMAT = "leaderboard-partial-scores/1"
 OFF = "off"
 _PART = "part-"
+_CLAIM = "claim-"  # a part a process is scoring now (ephemeral: never committed)
+_READER = "reader-"  # a process running this evaluation now (the last one out removes the folder)
+CLAIM_TTL = 6 * 3600  # a claim or reader of another machine (a shared filesystem) counts as live this long after it was made
+POLL_SECONDS = 10.0  # how often a process waiting for another's part looks for it
 
 
 def partial_root() -> Path | None:
@@ -57,7 +63,7 @@ def _update_tensor(h, name: str, value) -> bool:
         if t.qscheme() in (torch.per_tensor_affine, torch.per_tensor_symmetric):
             extra = f"{t.q_scale()!r},{t.q_zero_point()!r}"
         else:
-            extra = "per-channel"
+            extra = f"per-channel axis {t.q_per_channel_axis()}"
             if not (_update_tensor(h, name + ".scales", t.q_per_channel_scales())
                     and _update_tensor(h, name + ".zero_points", t.q_per_channel_zero_points())):
                 return False
@@ -102,6 +108,14 @@ def tokenizer_fingerprint(tokenizer) -> str:
     h = hashlib.sha256(type(tokenizer).__name__.encode() + b"\0")
     backend = getattr(tokenizer, "backend_tokenizer", None)
     if backend is not None:
+        if backend.padding is not None or backend.truncation is not None:
+            # padding and truncation are what the last call asked for (a batch's padding stays set on the backend),
+            # not what tokenizes: the pipeline as a fresh tokenizer has it
+            from tokenizers import Tokenizer
+
+            backend = Tokenizer.from_str(backend.to_str())
+            backend.no_padding()
+            backend.no_truncation()
         h.update(backend.to_str().encode())
     else:
         h.update(json.dumps(sorted(tokenizer.get_vocab().items())).encode())
@@ -146,6 +160,54 @@ def _decode_scores(scores: list) -> list[float]:
     return [float("nan") if s is None else float(s) for s in scores]
 
 
+class Claim(BaseModel):
+    """Which process claimed a part (or reads the evaluation): enough to tell whether it still runs."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    pid: StrictInt
+    host: Annotated[str, Field(max_length=255)]
+    start: Annotated[str, Field(max_length=40)] | None = None  # the process's start time (Linux): a reused pid is not it
+
+    def __str__(self) -> str:
+        return f"pid {self.pid} on {self.host}"
+
+
+def _process_start(pid: int) -> str | None:
+    try:  # field 22 of /proc/PID/stat, after the command name (which may hold spaces and parentheses)
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return None
+
+
+def _me() -> Claim:
+    return Claim(pid=os.getpid(), host=socket.gethostname()[:255], start=_process_start(os.getpid()))
+
+
+def _alive(claim: Claim, path: Path) -> bool:
+    """Whether the process that wrote ``claim`` (at ``path``) still runs: on this machine by its pid and start time; on
+    another (a shared filesystem) for CLAIM_TTL after the claim was written."""
+    if claim.host != socket.gethostname()[:255]:
+        try:
+            return time.time() - path.stat().st_mtime < CLAIM_TTL
+        except OSError:
+            return False
+    try:
+        os.kill(claim.pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    return claim.start is None or _process_start(claim.pid) in (None, claim.start)
+
+
+def _read_claim(path: Path) -> Claim | None:
+    try:
+        return Claim.model_validate(read_json_bounded(path, "partial-scores", 4096))
+    except (InputError, ValidationError, OSError):
+        return None
+
+
 class Partial:
     """The parts of one evaluation kept so far (``folder`` None: nothing is kept, every part is scored)."""
 
@@ -154,6 +216,9 @@ class Partial:
         self.key = key
         self.digest = digest
         self.notes: list[str] = []
+        self.claimed: set[Path] = set()
+        self.reader: Path | None = None
+        self.poll_seconds = POLL_SECONDS
 
     def load(self, part: str) -> tuple[list[tuple], float] | None:
         """The rows kept for ``part`` ((name, int, int, [scores]) tuples) and the seconds scoring them took, or None when
@@ -194,10 +259,77 @@ class Partial:
         except OSError as e:
             self.notes.append(f"{part}: not kept for resuming ({e})")
 
+    def _mark(self, path: Path) -> bool:
+        """Write this process's Claim at ``path`` unless the file exists (O_EXCL: of two processes, one wins)."""
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        with os.fdopen(fd, "w") as f:
+            f.write(_me().model_dump_json())
+        return True
+
+    def attach(self) -> None:
+        """Say that this process runs the evaluation (done() of another leaves the kept parts while it does)."""
+        if self.folder is None:
+            return
+        me = _me()
+        path = self.folder / f"{_READER}{hashlib.sha256(f'{me.host}:{me.pid}'.encode()).hexdigest()[:16]}.json"
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            path.unlink(missing_ok=True)
+            self._mark(path)
+            self.reader = path
+        except OSError as e:
+            self.notes.append(f"cannot mark this process as running the evaluation ({e})")
+
+    def claim(self, part: str) -> Claim | None:
+        """Claim ``part`` for this process: None when this process is to score it (claimed, or claims cannot be kept),
+        else the claim of the live process that is scoring it."""
+        if self.folder is None:
+            return None
+        path = self.folder / f"{_CLAIM}{_part_name(part)[len(_PART):]}"
+        for _attempt in range(2):
+            try:
+                self.folder.mkdir(parents=True, exist_ok=True)
+                self._mark(path)
+            except FileExistsError:
+                other = _read_claim(path)
+                if other is not None and other == _me():
+                    self.claimed.add(path)
+                    return None
+                if other is not None and _alive(other, path):
+                    return other
+                path.unlink(missing_ok=True)  # its process stopped (or the claim is unreadable): take the part over
+                continue
+            except OSError:
+                return None
+            self.claimed.add(path)
+            return None
+        return _read_claim(path) or None
+
+    def release(self, part: str) -> None:
+        path = self.folder / f"{_CLAIM}{_part_name(part)[len(_PART):]}" if self.folder is not None else None
+        if path is not None and path in self.claimed:
+            path.unlink(missing_ok=True)
+            self.claimed.discard(path)
+
+    def release_all(self) -> None:
+        """Give up every claim of this process (it stops: another may score those parts)."""
+        for path in list(self.claimed):
+            path.unlink(missing_ok=True)
+        self.claimed.clear()
+
     def done(self) -> None:
-        """The evaluation completed: nothing left to resume."""
-        if self.folder is not None and self.folder.is_dir():
-            shutil.rmtree(self.folder, ignore_errors=True)
+        """The evaluation completed: nothing left to resume, once no other process is reading its parts (the last one
+        to complete removes the folder)."""
+        if self.folder is None or not self.folder.is_dir():
+            return
+        if self.reader is not None:
+            self.reader.unlink(missing_ok=True)
+            self.reader = None
+        for other in self.folder.glob(f"{_READER}*.json"):
+            claim = _read_claim(other)
+            if claim is not None and _alive(claim, other):
+                return
+        shutil.rmtree(self.folder, ignore_errors=True)
 
 
 def open_partial(key: dict, root: Path | None = None) -> Partial:
