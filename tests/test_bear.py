@@ -384,21 +384,10 @@ def _same(a: bear.BearOutput, b: bear.BearOutput) -> None:
     assert a.result.model_dump() == b.result.model_dump()
 
 
-@needs_bear
-def test_a_stopped_bear_evaluation_resumes_to_the_uninterrupted_result(three, tmp_path, monkeypatch):
-    """Stopped after its first relation (a KeyboardInterrupt inside lm-pub-quiz, as a killed job or a session's end
-    would stop it), the same evaluation run again reads that relation back instead of scoring it and ends with the
-    result of an uninterrupted run, which equals lm-pub-quiz's own evaluate_dataset; nothing is kept after."""
+def _stopped_after_one_relation(monkeypatch, evaluate) -> list[str]:
+    """Run ``evaluate()`` and stop it (a KeyboardInterrupt inside lm-pub-quiz, as a killed job or a session's end would
+    stop it) when it starts its second relation; the relations it scored."""
     from lm_pub_quiz import Evaluator
-
-    monkeypatch.setenv("LEADERBOARD_PARTIAL_DIR", str(tmp_path / "partial"))
-    model, tok = _model("gpt2", three)
-    settings = bear.BearSettings(bootstrap=100, batch_size=64)
-    reference = bear.summarise(bear.run_lm_pub_quiz(model, tok, "decoder", "cpu", three, batch_size=64), three,
-                               "decoder", settings, bos_token=tok.bos_token)
-    uninterrupted = bear.evaluate(model, tok, "decoder", "cpu", three, settings)
-    _same(uninterrupted, reference)
-    assert not any((tmp_path / "partial").rglob("*.json"))  # completed: nothing kept
 
     scored: list[str] = []
     real = Evaluator.evaluate_relation
@@ -410,9 +399,32 @@ def test_a_stopped_bear_evaluation_resumes_to_the_uninterrupted_result(three, tm
         return real(self, relation, *a, **kw)
 
     monkeypatch.setattr(Evaluator, "evaluate_relation", stop_after_one)
-    with pytest.raises(KeyboardInterrupt):
-        bear.evaluate(model, tok, "decoder", "cpu", three, settings)
-    monkeypatch.setattr(Evaluator, "evaluate_relation", real)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            evaluate()
+    finally:
+        monkeypatch.setattr(Evaluator, "evaluate_relation", real)
+    return scored
+
+
+@needs_bear
+def test_a_stopped_bear_evaluation_resumes_to_the_uninterrupted_result(three, tmp_path, monkeypatch):
+    """Stopped after its first relation (a KeyboardInterrupt inside lm-pub-quiz, as a killed job or a session's end
+    would stop it), the same evaluation run again reads that relation back instead of scoring it and ends with the
+    result of an uninterrupted run, which equals lm-pub-quiz's own evaluate_dataset; nothing is kept after."""
+    monkeypatch.setenv("LEADERBOARD_PARTIAL_DIR", str(tmp_path / "partial"))
+    model, tok = _model("gpt2", three)
+    settings = bear.BearSettings(bootstrap=100, batch_size=64)
+    reference = bear.summarise(bear.run_lm_pub_quiz(model, tok, "decoder", "cpu", three, batch_size=64), three,
+                               "decoder", settings, bos_token=tok.bos_token)
+    uninterrupted = bear.evaluate(model, tok, "decoder", "cpu", three, settings)
+    _same(uninterrupted, reference)
+    assert not any((tmp_path / "partial").rglob("*.json"))  # completed: nothing kept
+
+    def run():
+        return bear.evaluate(model, tok, "decoder", "cpu", three, settings)
+
+    scored = _stopped_after_one_relation(monkeypatch, run)
     parts = sorted((tmp_path / "partial").rglob("part-*.json"))
     assert [p.name for p in parts] == ["part-P30.json"] and scored == ["P30"]
 
@@ -439,11 +451,7 @@ def test_a_stopped_bear_evaluation_resumes_to_the_uninterrupted_result(three, tm
     assert any("resumed 1 of 3 relations" in line for line in lines), lines
 
     # scores that the model no longer gives on the checked statement set are not used at all
-    with pytest.raises(KeyboardInterrupt):
-        monkeypatch.setattr(Evaluator, "evaluate_relation", stop_after_one)
-        scored.clear()
-        bear.evaluate(model, tok, "decoder", "cpu", three, settings)
-    monkeypatch.setattr(Evaluator, "evaluate_relation", real)
+    _stopped_after_one_relation(monkeypatch, run)
     doc = json.loads(original)
     doc["rows"] = [[*r[:3], [x - 0.5 for x in r[3]]] if (r[0], r[1]) == checked else r for r in doc["rows"]]
     parts[0].write_text(json.dumps(doc))
@@ -453,11 +461,7 @@ def test_a_stopped_bear_evaluation_resumes_to_the_uninterrupted_result(three, tm
     assert not any("resumed" in line for line in lines), lines
 
     # as kept (untouched), the resumed result is the uninterrupted one
-    with pytest.raises(KeyboardInterrupt):
-        monkeypatch.setattr(Evaluator, "evaluate_relation", stop_after_one)
-        scored.clear()
-        bear.evaluate(model, tok, "decoder", "cpu", three, settings)
-    monkeypatch.setattr(Evaluator, "evaluate_relation", real)
+    _stopped_after_one_relation(monkeypatch, run)
     again = json.loads(parts[0].read_text())
     assert {**again, "seconds": 0} == {**json.loads(original), "seconds": 0}  # scored again the same scores
     lines.clear()
@@ -472,25 +476,12 @@ def test_a_stopped_bear_evaluation_resumes_to_the_uninterrupted_result(three, tm
 def test_a_damaged_kept_relation_is_scored_again(three, tmp_path, monkeypatch, damage):
     """A kept relation that does not read back exactly as written, or does not fit the data's instances, is never
     used: it is scored again (with a note) and the result is the uninterrupted one."""
-    from lm_pub_quiz import Evaluator
-
     monkeypatch.setenv("LEADERBOARD_PARTIAL_DIR", str(tmp_path / "partial"))
     model, tok = _model("gpt2", three)
     settings = bear.BearSettings(bootstrap=0, batch_size=64)
     reference = bear.summarise(bear.run_lm_pub_quiz(model, tok, "decoder", "cpu", three, batch_size=64), three,
                                "decoder", settings, bos_token=tok.bos_token)
-    real = Evaluator.evaluate_relation
-    calls: list[str] = []
-
-    def stop_after_one(self, relation, *a, **kw):
-        if calls:
-            raise KeyboardInterrupt
-        calls.append(relation.relation_code)
-        return real(self, relation, *a, **kw)
-
-    monkeypatch.setattr(Evaluator, "evaluate_relation", stop_after_one)
-    with pytest.raises(KeyboardInterrupt):
-        bear.evaluate(model, tok, "decoder", "cpu", three, settings)
+    _stopped_after_one_relation(monkeypatch, lambda: bear.evaluate(model, tok, "decoder", "cpu", three, settings))
     part = next((tmp_path / "partial").rglob("part-P30.json"))
     doc = json.loads(part.read_text())
     text = part.read_text()
@@ -520,7 +511,6 @@ def test_a_damaged_kept_relation_is_scored_again(three, tmp_path, monkeypatch, d
     elif damage == "a folder":
         part.unlink()
         part.mkdir()
-    monkeypatch.setattr(Evaluator, "evaluate_relation", real)
     lines: list[str] = []
     monkeypatch.setattr(bear, "print", lambda line, file=None: lines.append(line), raising=False)
     _same(bear.evaluate(model, tok, "decoder", "cpu", three, settings), reference)

@@ -347,8 +347,9 @@ def score_relations(model: nn.Module, tokenizer, family: str, device, data: Bear
     stopping (``resume``; evaluate/partial.py), once one of its statement sets scored again matches them
     (_spot_check). Processes running the same evaluation at once (two shards of one sweep, or a second process
     started to finish a long run sooner) share its relations: each claims the relation it scores, leaves the others'
-    to them and reads their scores when kept. The outcome equals an uninterrupted run's. Returns the relations' scores and the seconds scoring
-    them took, kept relations' included (a resumed run measures its whole evaluation, not its last part)."""
+    to them and reads their scores when kept. The outcome equals an uninterrupted run's. Returns the relations'
+    scores and the seconds scoring them took, kept relations' included (a resumed run measures its whole
+    evaluation, not its last part)."""
     from .partial import open_partial
 
     if bos is not None and family != "decoder":
