@@ -435,12 +435,12 @@ def test_a_stopped_bear_evaluation_resumes_to_the_uninterrupted_result(three, tm
     for row in doc["rows"]:
         if (row[0], row[1]) != checked:
             row[3] = [0.0 if i == row[2] else -1e9 for i in range(len(row[3]))]
-    tampered = parts[0].with_suffix(".bak")
-    tampered.write_text(json.dumps(doc))
+    tampered = json.dumps(doc).encode()
     original = parts[0].read_bytes()
-    parts[0].write_bytes(tampered.read_bytes())
+    parts[0].write_bytes(tampered)
     lines: list[str] = []
     monkeypatch.setattr(bear, "print", lambda line, file=None: lines.append(line), raising=False)
+    monkeypatch.setattr("secrets.randbelow", lambda n: 0)  # the statement set checked: row 0, the one left as it was
     forced = bear.evaluate(model, tok, "decoder", "cpu", three, settings)
     # the resumed run's measured time holds the kept relation's (its throughput is not that of its last part)
     assert doc["seconds"] > 0 and forced.seconds >= doc["seconds"]
@@ -449,6 +449,15 @@ def test_a_stopped_bear_evaluation_resumes_to_the_uninterrupted_result(three, tm
     assert all(rank == 1 for k, rank in forced_ranks.items() if k != f"P30:{checked[0]}:t0")
     assert sum(rank == 1 for k, rank in reference.outcomes.items() if k.startswith("P30:")) < 9  # not so before
     assert any("resumed 1 of 3 relations" in line for line in lines), lines
+
+    # the statement set checked is drawn at random: where it is an edited one, the edited part is not used at all
+    _stopped_after_one_relation(monkeypatch, run)
+    parts[0].write_bytes(tampered)
+    monkeypatch.setattr("secrets.randbelow", lambda n: n - 1)
+    lines.clear()
+    _same(bear.evaluate(model, tok, "decoder", "cpu", three, settings), reference)
+    assert any("scores differently now" in line for line in lines), lines
+    monkeypatch.setattr("secrets.randbelow", lambda n: 0)
 
     # scores that the model no longer gives on the checked statement set are not used at all
     _stopped_after_one_relation(monkeypatch, run)
@@ -471,8 +480,9 @@ def test_a_stopped_bear_evaluation_resumes_to_the_uninterrupted_result(three, tm
 
 
 @needs_bear
-@pytest.mark.parametrize("damage", ["truncated", "extra field", "other key", "other relation", "NaN literal",
-                                    "row missing", "options short", "answer moved", "a link", "not JSON", "a folder"])
+@pytest.mark.parametrize("damage", ["truncated", "extra field", "other key", "other relation", "NaN literal", "1e400",
+                                    "a huge integer", "rows reordered", "row missing", "options short", "answer moved",
+                                    "a link", "not JSON", "a folder", "a claim by pid 1", "an empty claim"])
 def test_a_damaged_kept_relation_is_scored_again(three, tmp_path, monkeypatch, damage):
     """A kept relation that does not read back exactly as written, or does not fit the data's instances, is never
     used: it is scored again (with a note) and the result is the uninterrupted one."""
@@ -493,8 +503,19 @@ def test_a_damaged_kept_relation_is_scored_again(three, tmp_path, monkeypatch, d
         part.write_text(json.dumps({**doc, "key": "0" * 64}))
     elif damage == "other relation":
         part.write_text(json.dumps({**doc, "part": "P1412"}))
-    elif damage == "NaN literal":
-        part.write_text(text.replace("]", ",NaN]", 1))
+    elif damage == "NaN literal":  # the writer writes a non-finite score as null, never NaN
+        doc["rows"][0][3][0] = float("nan")
+        part.write_text(json.dumps(doc))
+    elif damage == "1e400":  # JSON's reader makes it inf
+        part.write_text(text.replace(json.dumps(doc["rows"][0][3][0]), "1e400", 1))
+    elif damage == "a huge integer":
+        part.write_text(text.replace(json.dumps(doc["rows"][0][3][0]), str(10**400), 1))
+    elif damage == "rows reordered":  # the bootstrap resamples instances in their order: a CI would change
+        part.write_text(json.dumps({**doc, "rows": doc["rows"][::-1]}))
+    elif damage == "a claim by pid 1":  # not a part: the relation's claim; a bogus claim never holds it up
+        (part.parent / "claim-P1412.json").write_text(json.dumps({"pid": 1, "host": __import__("socket").gethostname()}))
+    elif damage == "an empty claim":
+        (part.parent / "claim-P1412.json").write_text("")
     elif damage == "row missing":
         part.write_text(json.dumps({**doc, "rows": doc["rows"][1:]}))
     elif damage == "options short":
@@ -514,6 +535,10 @@ def test_a_damaged_kept_relation_is_scored_again(three, tmp_path, monkeypatch, d
     lines: list[str] = []
     monkeypatch.setattr(bear, "print", lambda line, file=None: lines.append(line), raising=False)
     _same(bear.evaluate(model, tok, "decoder", "cpu", three, settings), reference)
+    assert not any("waiting" in line for line in lines), lines
+    if "claim" in damage:  # the kept part is fine: read; the bogus claim was taken over, not waited for
+        assert any("resumed 1 of 3 relations" in line for line in lines), lines
+        return
     if damage != "a folder":
         assert any("scored again" in line for line in lines), lines
     assert not any("resumed" in line for line in lines), lines
@@ -600,6 +625,7 @@ def _live_claim(folder: Path, name: str, proc) -> None:
 
 
 @needs_bear
+@pytest.mark.timeout(300)  # a process that waits forever fails, not hangs
 def test_two_processes_of_one_evaluation_share_its_relations(three, tmp_path, monkeypatch):
     """A relation another live process of the same evaluation claimed is left to it: this process scores the others,
     then waits for that one's scores and reads them (checked as any kept relation); the result is the uninterrupted
@@ -629,7 +655,8 @@ def test_two_processes_of_one_evaluation_share_its_relations(three, tmp_path, mo
         monkeypatch.setattr(bear, "print", lambda line, file=None: lines.append(line), raising=False)
 
         def the_other_process_finishes():  # what the other process does once it has scored its relation
-            while not any("waiting for 1 relation(s)" in line for line in lines):
+            deadline = time.monotonic() + 120
+            while not any("waiting for 1 relation(s)" in line for line in lines) and time.monotonic() < deadline:
                 time.sleep(0.05)
             partial.Partial(store.folder, store.key, store.digest).save(other_code, theirs, 12.5)
 
@@ -651,9 +678,10 @@ def test_two_processes_of_one_evaluation_share_its_relations(three, tmp_path, mo
 
 
 @needs_bear
-def test_a_claim_whose_process_stopped_is_taken_over(three, tmp_path, monkeypatch):
-    """A claim left by a process that no longer runs (killed with its job) holds nothing up: the relation is scored
-    here, and the result is the uninterrupted one."""
+@pytest.mark.parametrize("reaped", [True, False])
+def test_a_claim_whose_process_stopped_is_taken_over(three, tmp_path, monkeypatch, reaped):
+    """A claim left by a process that no longer runs (killed with its job; or exited and not yet reaped by its parent,
+    a zombie) holds nothing up: the relation is scored here, and the result is the uninterrupted one."""
     import subprocess
 
     from leaderboard.evaluate import partial
@@ -665,13 +693,18 @@ def test_a_claim_whose_process_stopped_is_taken_over(three, tmp_path, monkeypatc
                                "decoder", settings, bos_token=tok.bos_token)
     store = partial.open_partial(bear.partial_key(model, tok, "decoder", "cpu", three, 64, None))
     gone = subprocess.Popen(["true"])
-    gone.wait()
+    if reaped:
+        gone.wait()
+    else:
+        time.sleep(0.5)  # exited; its parent (this process) has not waited for it
+        assert Path(f"/proc/{gone.pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
     _live_claim(store.folder, "claim-P30.json", gone)
     lines: list[str] = []
     monkeypatch.setattr(bear, "print", lambda line, file=None: lines.append(line), raising=False)
     _same(bear.evaluate(model, tok, "decoder", "cpu", three, settings), reference)
     assert not any("waiting" in line for line in lines), lines
     assert not store.folder.exists()
+    gone.wait()
 
 
 @needs_bear

@@ -308,39 +308,52 @@ def _limit_of(data: BearData) -> list[tuple[str, int]]:
 
 
 def _matches(rows: list[tuple], relation) -> bool:
-    """Kept rows belong to this relation's instances: every (subject, template) once, answers as the data has them."""
+    """Kept rows are this relation's instances as lm-pub-quiz scores them: every (subject, template, answer) in its
+    order (instances, then templates; the bootstrap resamples instances in that order), every option scored."""
     table = relation.instance_table
-    want = {(str(s), t): int(a) for s, a in zip(table.sub_id, table.answer_idx, strict=True)
-            for t in range(len(relation.templates))}
-    got = {(n, t): a for n, t, a, _s in rows}
+    want = [(str(s), t, int(a)) for s, a in zip(table.sub_id, table.answer_idx, strict=True)
+            for t in range(len(relation.templates))]
     n_options = len(relation.answer_space)
-    return len(got) == len(rows) == len(want) and got == want and all(len(s) == n_options for *_x, s in rows)
+    return [(n, t, a) for n, t, a, _s in rows] == want and all(len(s) == n_options for *_x, s in rows)
 
 
 SPOT_RTOL = 1e-4  # a kept relation's re-scored statement set matches when every score is this close (float32 noise
 SPOT_ATOL = 1e-3  # of another CPU or library build is ~1e-6 of a score of ~-100; a different model is far off)
 
 
-def _spot_check(evaluator, relation, rows: list[tuple], batch_size: int) -> str | None:
-    """Score the relation's first instance under its first template again and compare with the kept scores; None
-    when they match, else why not."""
-    first = relation.instance_table.iloc[0]
-    kept = next((s for n, t, _a, s in rows if n == str(first["sub_id"]) and t == 0), None)
-    if kept is None:
-        return "its first statement set is missing"
-    fresh = evaluator.evaluate_instance(template=relation.templates[0], answers=relation.answer_space.tolist(),
-                                        subject=str(first["sub_label"]), reduction="sum", batch_size=batch_size)
+def _spot_check(evaluator, relation, rows: list[tuple], batch_size: int, pick: int | None = None) -> str | None:
+    """Score one of the relation's statement sets (an instance under a template, drawn at random: an edit anywhere
+    in the kept scores may be the one checked) again and compare with the kept scores; None when they match, else
+    why not. ``pick``: the row to check (tests)."""
+    import secrets
+
+    if not rows:
+        return None
+    i = secrets.randbelow(len(rows)) if pick is None else pick
+    name, t, _answer, kept = rows[i]
+    table = relation.instance_table
+    subject = table.sub_label[table.sub_id.astype(str) == name]
+    if len(subject) != 1:
+        return f"its statement set {name} is not one instance of the relation"
+    try:
+        fresh = evaluator.evaluate_instance(template=relation.templates[t], answers=relation.answer_space.tolist(),
+                                            subject=str(subject.iloc[0]), reduction="sum", batch_size=batch_size)
+    except RuntimeError as e:
+        raise BearError(f"lm-pub-quiz failed on relation {relation.relation_code}: {e}") from None
     a = np.asarray([float(x) for x in fresh], dtype=np.float64)
     b = np.asarray(kept, dtype=np.float64)
+    a[~np.isfinite(a)] = np.nan  # every non-finite score ranks last: kept as null, read back as NaN
+    b[~np.isfinite(b)] = np.nan
     if a.shape != b.shape or not np.allclose(a, b, rtol=SPOT_RTOL, atol=SPOT_ATOL, equal_nan=True):
-        worst = float(np.nanmax(np.abs(a - b))) if a.shape == b.shape else float("nan")
-        return f"its first statement set scores differently now (largest difference {worst:.3g})"
+        worst = float(np.nanmax(np.abs(a - b))) if a.shape == b.shape and np.isfinite(a - b).any() else float("nan")
+        return (f"its statement set {name} under template {t} scores differently now (largest difference "
+                f"{worst:.3g})")
     return None
 
 
 def score_relations(model: nn.Module, tokenizer, family: str, device, data: BearData, batch_size: int = 32,
                     progress: bool = False, bos: str | None = None, resume: bool = True,
-                    log=None) -> tuple[list[ScoredRelation], float]:
+                    log=None, spot_pick: int | None = None) -> tuple[list[ScoredRelation], float]:
     """lm-pub-quiz's evaluation of every relation (``Evaluator.evaluate_relation``, what its ``evaluate_dataset``
     runs for each), one relation at a time: each relation's scores are kept as soon as it is scored and read back
     instead of scored again when the same evaluation (same weights, tokenizer, data, settings) runs again after
@@ -371,10 +384,10 @@ def score_relations(model: nn.Module, tokenizer, family: str, device, data: Bear
             return False
         rows, kept_seconds = loaded
         if not _matches(rows, relation):
-            partial.notes.append(f"relation {code}: the kept scores do not fit its instances, scored again")
+            partial.reject(code, f"relation {code}: the kept scores do not fit its instances, scored again")
             return False
-        if (why := _spot_check(evaluator, relation, rows, batch_size)) is not None:
-            partial.notes.append(f"relation {code}: kept scores not used, {why}; scored again")
+        if (why := _spot_check(evaluator, relation, rows, batch_size, spot_pick)) is not None:
+            partial.reject(code, f"relation {code}: kept scores not used, {why}; scored again")
             return False
         kept += 1
         seconds += kept_seconds + (time.perf_counter() - t0)
@@ -396,6 +409,7 @@ def score_relations(model: nn.Module, tokenizer, family: str, device, data: Bear
         if partial is not None:
             partial.save(code, rows, took)
             partial.release(code)
+            partial.touch()
         scored[code] = ScoredRelation(code, rows)
 
     was_training = model.training
@@ -414,7 +428,9 @@ def score_relations(model: nn.Module, tokenizer, family: str, device, data: Bear
                     if other is not None:
                         later.append(relation)
                         continue
-                    score(relation)
+                    # claimed: another process may have kept it in the meantime (then released its claim)
+                    if partial is None or not from_kept(relation):
+                        score(relation)
                 bar.update(1)
             waited = False
             while later:
@@ -427,7 +443,8 @@ def score_relations(model: nn.Module, tokenizer, family: str, device, data: Bear
                                     f"evaluation is scoring ({other}; {partial.folder})")
                                 waited = True
                             continue
-                        score(relation)
+                        if not from_kept(relation):
+                            score(relation)
                     later.remove(relation)
                     bar.update(1)
                 if later:
@@ -436,7 +453,7 @@ def score_relations(model: nn.Module, tokenizer, family: str, device, data: Bear
     finally:
         model.train(was_training)
         if partial is not None:
-            partial.release_all()
+            partial.release_all()  # claims and the reader mark: another process may score what this one left
     if partial is not None:
         for note in partial.notes:
             say(f"note: {note}")

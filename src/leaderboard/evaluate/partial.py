@@ -4,16 +4,19 @@ crash) resumes where it stopped instead of scoring everything again.
 Content-addressed, like lm-eval's request cache (``--use_cache``): a partial evaluation lives under a folder named
 by the sha256 of everything its scores depend on (``Partial.key``): the compressed model's weights (every tensor
 of its state dict, names, dtypes, shapes and bytes: ``model_fingerprint``), its tokenizer, the data, the settings
-and the libraries that score. The same command on the same model after the same compression finds it; any other
-model, data, setting or library version finds another folder. Each part (a BEAR relation) is one JSON file written
-atomically once it is scored; a part that fails to read back exactly as written (truncated, edited, another key) is
-scored again. The folder is removed when the evaluation completes.
+and the version of the library that scores. The same command on the same model after the same compression finds it; any other
+model, data or setting finds another folder. Each part (a BEAR relation) is one JSON file written atomically once it
+is scored; a part that fails to read back exactly as written (truncated, reordered, another key) is scored again, and
+the evaluation checks a kept part against the model by scoring one of its statement sets again (bear.score_relations).
+Processes running the same evaluation share its parts through claim files (``Partial.claim``). The folder is removed
+when the evaluation completes.
 
 Where: ``$LEADERBOARD_PARTIAL_DIR``, else ``~/.cache/compression-leaderboard/partial``; ``LEADERBOARD_PARTIAL_DIR=off``
 keeps nothing (every run scores from the start)."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import math
@@ -25,7 +28,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, StrictStr, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, Strict, StrictInt, StrictStr, ValidationError, model_validator
 
 from ..fsutil import InputError, read_json_bounded, write_atomic
 
@@ -124,6 +127,9 @@ def tokenizer_fingerprint(tokenizer) -> str:
     return h.hexdigest()
 
 
+Score = Annotated[float, Strict(), Field(allow_inf_nan=False)]  # what the writer writes: finite floats (non-finite as null)
+
+
 class PartFile(BaseModel):
     """One scored part as written (read back strictly: a part that is not exactly this is scored again)."""
 
@@ -134,7 +140,8 @@ class PartFile(BaseModel):
     part: StrictStr
     seconds: Annotated[float, Field(ge=0, allow_inf_nan=False)]  # the time scoring the part took (a resumed run's
     # measured time and throughput count every part's, not only those scored since it resumed)
-    rows: list[list[StrictStr | StrictInt | list[StrictFloat | StrictInt | None]]]
+    # JSON has no tuples: a row is read from a list (strict=False on the container only; every item stays strict)
+    rows: list[Annotated[tuple[StrictStr, StrictInt, StrictInt, list[Score | None]], Strict(False)]]
 
     @model_validator(mode="after")
     def _known(self):
@@ -165,46 +172,66 @@ class Claim(BaseModel):
 
     model_config = ConfigDict(extra="forbid", strict=True)
 
-    pid: StrictInt
+    pid: Annotated[int, Field(strict=True, gt=1, lt=1 << 22)]  # Linux's pid_max; never init, never a group
     host: Annotated[str, Field(max_length=255)]
     start: Annotated[str, Field(max_length=40)] | None = None  # the process's start time (Linux): a reused pid is not it
+    boot: Annotated[str, Field(max_length=64)] | None = None  # the boot it ran in (Linux): another VM named alike is not it
 
     def __str__(self) -> str:
         return f"pid {self.pid} on {self.host}"
 
 
-def _process_start(pid: int) -> str | None:
-    try:  # field 22 of /proc/PID/stat, after the command name (which may hold spaces and parentheses)
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
+def _proc_stat(pid: int) -> list[str] | None:
+    try:  # the fields of /proc/PID/stat after the command name (which may hold spaces and parentheses)
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except (OSError, IndexError):
         return None
 
 
+def _process_start(pid: int) -> str | None:
+    fields = _proc_stat(pid)
+    return fields[19] if fields is not None and len(fields) > 19 else None
+
+
+def _boot_id() -> str | None:
+    try:
+        return Path("/proc/sys/kernel/random/boot_id").read_text().strip()[:64] or None
+    except OSError:
+        return None
+
+
 def _me() -> Claim:
-    return Claim(pid=os.getpid(), host=socket.gethostname()[:255], start=_process_start(os.getpid()))
+    return Claim(pid=os.getpid(), host=socket.gethostname()[:255], start=_process_start(os.getpid()), boot=_boot_id())
 
 
 def _alive(claim: Claim, path: Path) -> bool:
-    """Whether the process that wrote ``claim`` (at ``path``) still runs: on this machine by its pid and start time; on
-    another (a shared filesystem) for CLAIM_TTL after the claim was written."""
-    if claim.host != socket.gethostname()[:255]:
+    """Whether the process that wrote ``claim`` (at ``path``) still runs: on this machine (same host name and boot) by
+    its pid, state and start time; on another (a shared filesystem) while the claim was touched within CLAIM_TTL."""
+    me = _me()
+    if claim.host != me.host or (claim.boot and me.boot and claim.boot != me.boot):
         try:
             return time.time() - path.stat().st_mtime < CLAIM_TTL
         except OSError:
             return False
     try:
         os.kill(claim.pid, 0)
-    except ProcessLookupError:
+    except (ProcessLookupError, OverflowError, ValueError):
         return False
     except PermissionError:
         pass
-    return claim.start is None or _process_start(claim.pid) in (None, claim.start)
+    except OSError:
+        return False
+    fields = _proc_stat(claim.pid)
+    if fields is not None and fields[0] in ("Z", "X"):  # exited, not yet reaped: it scores nothing more
+        return False
+    now = fields[19] if fields is not None and len(fields) > 19 else None
+    return claim.start is None or now is None or now == claim.start
 
 
 def _read_claim(path: Path) -> Claim | None:
     try:
         return Claim.model_validate(read_json_bounded(path, "partial-scores", 4096))
-    except (InputError, ValidationError, OSError):
+    except (InputError, ValidationError, ValueError, OSError):
         return None
 
 
@@ -217,6 +244,7 @@ class Partial:
         self.digest = digest
         self.notes: list[str] = []
         self.claimed: set[Path] = set()
+        self.rejected: dict[str, tuple] = {}
         self.reader: Path | None = None
         self.poll_seconds = POLL_SECONDS
 
@@ -226,23 +254,35 @@ class Partial:
         if self.folder is None:
             return None
         path = self.folder / _part_name(part)
-        if not path.is_file():
+        try:
+            st = path.lstat()
+        except OSError:
+            return None
+        seen = (st.st_ino, st.st_mtime_ns, st.st_size)
+        if self.rejected.get(part) == seen:  # refused before and unchanged since (a process waiting polls it)
             return None
         try:
             doc = PartFile.model_validate(read_json_bounded(path, "partial-scores"))
             if doc.key != self.digest or doc.part != part:
                 raise ValueError("written for another evaluation")
-            rows = []
-            for row in doc.rows:
-                name, index, answer, scores = row
-                if not (isinstance(name, str) and isinstance(index, int) and isinstance(answer, int)
-                        and isinstance(scores, list)):
-                    raise ValueError("a row is not (name, template, answer, scores)")
-                rows.append((name, index, answer, _decode_scores(scores)))
-        except (InputError, ValidationError, ValueError, OSError) as e:
-            self.notes.append(f"{path}: not used, scored again ({str(e).splitlines()[0][:200]})")
+            rows = [(name, index, answer, _decode_scores(scores)) for name, index, answer, scores in doc.rows]
+        except (InputError, ValidationError, ValueError, ArithmeticError, OSError) as e:
+            self.reject(part, f"{path}: not used, scored again ({str(e).splitlines()[0][:200]})", seen)
             return None
         return rows, doc.seconds
+
+    def reject(self, part: str, note: str, seen: tuple | None = None) -> None:
+        """A kept part is not used (scored again): say so once, and do not read it again while it is unchanged."""
+        if seen is None and self.folder is not None:
+            try:
+                st = (self.folder / _part_name(part)).lstat()
+                seen = (st.st_ino, st.st_mtime_ns, st.st_size)
+            except OSError:
+                seen = None
+        if seen is not None:
+            self.rejected[part] = seen
+        if note not in self.notes:
+            self.notes.append(note)
 
     def save(self, part: str, rows: Sequence[tuple], seconds: float) -> None:
         """Keep ``part``'s rows (name, template, answer, scores) and the seconds scoring them took, atomically."""
@@ -259,12 +299,20 @@ class Partial:
         except OSError as e:
             self.notes.append(f"{part}: not kept for resuming ({e})")
 
-    def _mark(self, path: Path) -> bool:
-        """Write this process's Claim at ``path`` unless the file exists (O_EXCL: of two processes, one wins)."""
-        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-        with os.fdopen(fd, "w") as f:
-            f.write(_me().model_dump_json())
-        return True
+    def _mark(self, path: Path) -> None:
+        """Put this process's Claim at ``path`` whole, unless a file is there (FileExistsError): written to a file of
+        its own first and linked into place, so another process never reads a claim half written."""
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.{time.monotonic_ns()}.tmp")
+        fd = os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        try:
+            with os.fdopen(fd, "w") as f:
+                f.write(_me().model_dump_json())
+            os.link(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    def _ours(self, path: Path) -> bool:
+        return _read_claim(path) == _me()
 
     def attach(self) -> None:
         """Say that this process runs the evaluation (done() of another leaves the kept parts while it does)."""
@@ -286,50 +334,80 @@ class Partial:
         if self.folder is None:
             return None
         path = self.folder / f"{_CLAIM}{_part_name(part)[len(_PART):]}"
-        for _attempt in range(2):
-            try:
-                self.folder.mkdir(parents=True, exist_ok=True)
-                self._mark(path)
-            except FileExistsError:
-                other = _read_claim(path)
-                if other is not None and other == _me():
-                    self.claimed.add(path)
-                    return None
-                if other is not None and _alive(other, path):
-                    return other
-                path.unlink(missing_ok=True)  # its process stopped (or the claim is unreadable): take the part over
-                continue
-            except OSError:
+        try:
+            for _attempt in range(3):
+                try:
+                    self.folder.mkdir(parents=True, exist_ok=True)
+                    self._mark(path)
+                except FileExistsError:
+                    other = _read_claim(path)
+                    if other is not None and other == _me():
+                        self.claimed.add(path)
+                        return None
+                    if other is not None and _alive(other, path):
+                        return other
+                    # its process stopped (or the claim is unreadable): move it aside under a name of this process's
+                    # own, so of two processes taking it over one moves it and the other finds it gone and retries
+                    aside = path.with_name(f".{path.name}.{os.getpid()}.stale")
+                    try:
+                        os.rename(path, aside)
+                    except FileNotFoundError:
+                        continue
+                    aside.unlink(missing_ok=True)
+                    continue
+                self.claimed.add(path)
                 return None
-            self.claimed.add(path)
+            return _read_claim(path) or None
+        except OSError as e:  # a claim that cannot be made costs at most a relation scored twice, never the run
+            self.reject_claims(f"claims cannot be kept in {self.folder} ({e}); this process scores every relation")
             return None
-        return _read_claim(path) or None
+
+    def reject_claims(self, note: str) -> None:
+        if note not in self.notes:
+            self.notes.append(note)
+
+    def touch(self) -> None:
+        """Say that this process still runs (another machine on a shared filesystem judges it by the files' times)."""
+        for path in [*self.claimed, *([self.reader] if self.reader is not None else [])]:
+            with contextlib.suppress(OSError):
+                os.utime(path)
 
     def release(self, part: str) -> None:
         path = self.folder / f"{_CLAIM}{_part_name(part)[len(_PART):]}" if self.folder is not None else None
         if path is not None and path in self.claimed:
-            path.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                if self._ours(path):  # never another process's claim that replaced a stale one of ours
+                    path.unlink()
             self.claimed.discard(path)
 
     def release_all(self) -> None:
-        """Give up every claim of this process (it stops: another may score those parts)."""
+        """Give up every claim of this process and its reader mark (it stops: another may score those parts)."""
         for path in list(self.claimed):
-            path.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                if self._ours(path):
+                    path.unlink()
         self.claimed.clear()
+        if self.reader is not None:
+            with contextlib.suppress(OSError):
+                self.reader.unlink()
+            self.reader = None
 
     def done(self) -> None:
         """The evaluation completed: nothing left to resume, once no other process is reading its parts (the last one
-        to complete removes the folder)."""
-        if self.folder is None or not self.folder.is_dir():
+        to complete removes the folder). Never fails the completed evaluation."""
+        if self.folder is None:
             return
-        if self.reader is not None:
-            self.reader.unlink(missing_ok=True)
-            self.reader = None
-        for other in self.folder.glob(f"{_READER}*.json"):
-            claim = _read_claim(other)
-            if claim is not None and _alive(claim, other):
+        try:
+            self.release_all()
+            if not self.folder.is_dir():
                 return
-        shutil.rmtree(self.folder, ignore_errors=True)
+            for other in self.folder.glob(f"{_READER}*.json"):
+                claim = _read_claim(other)
+                if claim is not None and _alive(claim, other):
+                    return
+            shutil.rmtree(self.folder, ignore_errors=True)
+        except OSError as e:
+            self.notes.append(f"{self.folder}: not removed ({e}); nothing in it is needed any more")
 
 
 def open_partial(key: dict, root: Path | None = None) -> Partial:
