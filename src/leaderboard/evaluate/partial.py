@@ -353,6 +353,14 @@ class Partial:
                         os.rename(path, aside)
                     except FileNotFoundError:
                         continue
+                    moved = _read_claim(aside)
+                    if moved is not None and moved != other and _alive(moved, aside):
+                        # another process took the stale claim over between our reading and moving it: put its claim
+                        # back (unless a third claimed meanwhile) and leave the part to it
+                        with contextlib.suppress(FileExistsError):
+                            os.link(aside, path)
+                        aside.unlink(missing_ok=True)
+                        return moved
                     aside.unlink(missing_ok=True)
                     continue
                 self.claimed.add(path)
