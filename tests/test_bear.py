@@ -378,6 +378,12 @@ def three() -> bear.BearData:
     return bear.load_bear(BEAR_DIR, "bear", relations=RESUME_RELATIONS, limit=3)
 
 
+def _reference(model, tok, data: bear.BearData, settings: bear.BearSettings) -> bear.BearOutput:
+    """What lm-pub-quiz's own evaluate_dataset gives on the decoder, summarised: an uninterrupted run's result."""
+    return bear.summarise(bear.run_lm_pub_quiz(model, tok, "decoder", "cpu", data, batch_size=64), data, "decoder",
+                          settings, bos_token=tok.bos_token)
+
+
 def _same(a: bear.BearOutput, b: bear.BearOutput) -> None:
     """Two outputs of one evaluation are the same result (every metric, interval, relation and outcome)."""
     assert a.outcomes == b.outcomes
@@ -415,8 +421,7 @@ def test_a_stopped_bear_evaluation_resumes_to_the_uninterrupted_result(three, tm
     monkeypatch.setenv("LEADERBOARD_PARTIAL_DIR", str(tmp_path / "partial"))
     model, tok = _model("gpt2", three)
     settings = bear.BearSettings(bootstrap=100, batch_size=64)
-    reference = bear.summarise(bear.run_lm_pub_quiz(model, tok, "decoder", "cpu", three, batch_size=64), three,
-                               "decoder", settings, bos_token=tok.bos_token)
+    reference = _reference(model, tok, three, settings)
     uninterrupted = bear.evaluate(model, tok, "decoder", "cpu", three, settings)
     _same(uninterrupted, reference)
     assert not any((tmp_path / "partial").rglob("*.json"))  # completed: nothing kept
@@ -489,8 +494,7 @@ def test_a_damaged_kept_relation_is_scored_again(three, tmp_path, monkeypatch, d
     monkeypatch.setenv("LEADERBOARD_PARTIAL_DIR", str(tmp_path / "partial"))
     model, tok = _model("gpt2", three)
     settings = bear.BearSettings(bootstrap=0, batch_size=64)
-    reference = bear.summarise(bear.run_lm_pub_quiz(model, tok, "decoder", "cpu", three, batch_size=64), three,
-                               "decoder", settings, bos_token=tok.bos_token)
+    reference = _reference(model, tok, three, settings)
     _stopped_after_one_relation(monkeypatch, lambda: bear.evaluate(model, tok, "decoder", "cpu", three, settings))
     part = next((tmp_path / "partial").rglob("part-P30.json"))
     doc = json.loads(part.read_text())
@@ -641,8 +645,7 @@ def test_two_processes_of_one_evaluation_share_its_relations(three, tmp_path, mo
     monkeypatch.setattr(partial, "POLL_SECONDS", 0.1)
     model, tok = _model("gpt2", three)
     settings = bear.BearSettings(bootstrap=100, batch_size=64)
-    reference = bear.summarise(bear.run_lm_pub_quiz(model, tok, "decoder", "cpu", three, batch_size=64), three,
-                               "decoder", settings, bos_token=tok.bos_token)
+    reference = _reference(model, tok, three, settings)
     other_code = list(three.dataset)[1].relation_code
     theirs = bear.ScoredRelation.of(Evaluator.from_model(model=model, tokenizer=tok, model_type="CLM", device="cpu")
                                     .evaluate_relation(three.dataset[other_code], template_index=None, batch_size=64,
@@ -689,8 +692,7 @@ def test_a_claim_whose_process_stopped_is_taken_over(three, tmp_path, monkeypatc
     monkeypatch.setenv("LEADERBOARD_PARTIAL_DIR", str(tmp_path / "partial"))
     model, tok = _model("gpt2", three)
     settings = bear.BearSettings(bootstrap=0, batch_size=64)
-    reference = bear.summarise(bear.run_lm_pub_quiz(model, tok, "decoder", "cpu", three, batch_size=64), three,
-                               "decoder", settings, bos_token=tok.bos_token)
+    reference = _reference(model, tok, three, settings)
     store = partial.open_partial(bear.partial_key(model, tok, "decoder", "cpu", three, 64, None))
     gone = subprocess.Popen(["true"])
     if reaped:

@@ -412,6 +412,19 @@ def score_relations(model: nn.Module, tokenizer, family: str, device, data: Bear
             partial.touch()
         scored[code] = ScoredRelation(code, rows)
 
+    def take(relation):
+        """Read the relation's kept scores, or claim and score it; None when done, else the claim of the live process
+        that is scoring it (read its scores later)."""
+        if from_kept(relation):
+            return None
+        other = partial.claim(relation.relation_code) if partial is not None else None
+        if other is not None:
+            return other
+        # claimed: another process may have kept it in the meantime (then released its claim)
+        if partial is None or not from_kept(relation):
+            score(relation)
+        return None
+
     was_training = model.training
     model.eval()
     if partial is not None:
@@ -423,28 +436,20 @@ def score_relations(model: nn.Module, tokenizer, family: str, device, data: Bear
             bar = tqdm(total=len(relations), unit="relation", desc=f"BEAR {data.task}", disable=not progress)
             later = []  # relations another live process of the same evaluation is scoring: read its scores after
             for relation in relations:
-                if not from_kept(relation):
-                    other = partial.claim(relation.relation_code) if partial is not None else None
-                    if other is not None:
-                        later.append(relation)
-                        continue
-                    # claimed: another process may have kept it in the meantime (then released its claim)
-                    if partial is None or not from_kept(relation):
-                        score(relation)
+                if take(relation) is not None:
+                    later.append(relation)
+                    continue
                 bar.update(1)
             waited = False
             while later:
                 for relation in list(later):
-                    if not from_kept(relation):
-                        other = partial.claim(relation.relation_code)
-                        if other is not None:
-                            if not waited:
-                                say(f"BEAR: waiting for {len(later)} relation(s) that another process of this "
-                                    f"evaluation is scoring ({other}; {partial.folder})")
-                                waited = True
-                            continue
-                        if not from_kept(relation):
-                            score(relation)
+                    other = take(relation)
+                    if other is not None:
+                        if not waited:
+                            say(f"BEAR: waiting for {len(later)} relation(s) that another process of this "
+                                f"evaluation is scoring ({other}; {partial.folder})")
+                            waited = True
+                        continue
                     later.remove(relation)
                     bar.update(1)
                 if later:

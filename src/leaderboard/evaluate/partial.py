@@ -17,6 +17,7 @@ keeps nothing (every run scores from the start)."""
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import math
@@ -188,9 +189,13 @@ def _proc_stat(pid: int) -> list[str] | None:
         return None
 
 
-def _process_start(pid: int) -> str | None:
-    fields = _proc_stat(pid)
+def _start_of(fields: list[str] | None) -> str | None:
+    """A process's start time (clock ticks after boot) from its /proc/PID/stat fields."""
     return fields[19] if fields is not None and len(fields) > 19 else None
+
+
+def _process_start(pid: int) -> str | None:
+    return _start_of(_proc_stat(pid))
 
 
 def _boot_id() -> str | None:
@@ -200,8 +205,14 @@ def _boot_id() -> str | None:
         return None
 
 
+@functools.lru_cache(maxsize=4)
+def _claim_of(pid: int) -> Claim:
+    return Claim(pid=pid, host=socket.gethostname()[:255], start=_process_start(pid), boot=_boot_id())
+
+
 def _me() -> Claim:
-    return Claim(pid=os.getpid(), host=socket.gethostname()[:255], start=_process_start(os.getpid()), boot=_boot_id())
+    """This process's claim (made once per process: a waiting process compares claims every poll)."""
+    return _claim_of(os.getpid())
 
 
 def _alive(claim: Claim, path: Path) -> bool:
@@ -224,7 +235,7 @@ def _alive(claim: Claim, path: Path) -> bool:
     fields = _proc_stat(claim.pid)
     if fields is not None and fields[0] in ("Z", "X"):  # exited, not yet reaped: it scores nothing more
         return False
-    now = fields[19] if fields is not None and len(fields) > 19 else None
+    now = _start_of(fields)
     return claim.start is None or now is None or now == claim.start
 
 
@@ -281,8 +292,12 @@ class Partial:
                 seen = None
         if seen is not None:
             self.rejected[part] = seen
-        if note not in self.notes:
-            self.notes.append(note)
+        self.note(note)
+
+    def note(self, line: str) -> None:
+        """A line for the person running the evaluation, said once however often it recurs."""
+        if line not in self.notes:
+            self.notes.append(line)
 
     def save(self, part: str, rows: Sequence[tuple], seconds: float) -> None:
         """Keep ``part``'s rows (name, template, answer, scores) and the seconds scoring them took, atomically."""
@@ -297,7 +312,7 @@ class Partial:
                 write_atomic(key_file, (json.dumps(self.key, indent=1, sort_keys=True) + "\n").encode(), sync=False)
             write_atomic(self.folder / _part_name(part), json.dumps(doc, separators=(",", ":")).encode(), sync=True)
         except OSError as e:
-            self.notes.append(f"{part}: not kept for resuming ({e})")
+            self.note(f"{part}: not kept for resuming ({e})")
 
     def _mark(self, path: Path) -> None:
         """Put this process's Claim at ``path`` whole, unless a file is there (FileExistsError): written to a file of
@@ -326,7 +341,7 @@ class Partial:
             self._mark(path)
             self.reader = path
         except OSError as e:
-            self.notes.append(f"cannot mark this process as running the evaluation ({e})")
+            self.note(f"cannot mark this process as running the evaluation ({e})")
 
     def claim(self, part: str) -> Claim | None:
         """Claim ``part`` for this process: None when this process is to score it (claimed, or claims cannot be kept),
@@ -367,12 +382,8 @@ class Partial:
                 return None
             return _read_claim(path) or None
         except OSError as e:  # a claim that cannot be made costs at most a relation scored twice, never the run
-            self.reject_claims(f"claims cannot be kept in {self.folder} ({e}); this process scores every relation")
+            self.note(f"claims cannot be kept in {self.folder} ({e}); this process scores every relation")
             return None
-
-    def reject_claims(self, note: str) -> None:
-        if note not in self.notes:
-            self.notes.append(note)
 
     def touch(self) -> None:
         """Say that this process still runs (another machine on a shared filesystem judges it by the files' times)."""
@@ -415,7 +426,7 @@ class Partial:
                     return
             shutil.rmtree(self.folder, ignore_errors=True)
         except OSError as e:
-            self.notes.append(f"{self.folder}: not removed ({e}); nothing in it is needed any more")
+            self.note(f"{self.folder}: not removed ({e}); nothing in it is needed any more")
 
 
 def open_partial(key: dict, root: Path | None = None) -> Partial:
