@@ -7,12 +7,15 @@ import os
 import shutil
 from pathlib import Path
 
+import duckdb
+import polars as pl
 import pytest
 
 from leaderboard import synthetic
-from leaderboard.render import build
+from leaderboard.render import build, queries
 from leaderboard.render.build import build_site
-from leaderboard.render.pages import models
+from leaderboard.render.pages import board, families, methods, models
+from leaderboard.render.parts import method_slug
 
 ROOT = Path(__file__).resolve().parents[1]
 QUIET = {"log": lambda *_: None}
@@ -42,19 +45,23 @@ def grown(tmp_path_factory):
     old_bytes = kept_link.read_bytes()
     generated_before = {rel: p.stat().st_ino for rel, p in _files(work / "generated").items()}
     synthetic.write(every[80:], runs)
-    rendered_models = []  # which model pages the rebuild renders (the call goes through unchanged)
-    real_build = models.build
+    rendered: dict[str, list[str]] = {}  # which pages the rebuild makes, by kind (each call goes through unchanged)
 
-    def recording(site, model_id, *rest):
-        rendered_models.append(model_id)
-        return real_build(site, model_id, *rest)
+    def recording(kind, real, name_at):
+        def made(*args):
+            rendered.setdefault(kind, []).append(args[name_at] if name_at is not None else kind)
+            return real(*args)
+        return made
 
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(models, "build", recording)
+        mp.setattr(models, "build", recording("models", models.build, 1))
+        mp.setattr(families, "_build", recording("families", families._build, 3))
+        mp.setattr(methods, "_build", recording("methods", methods._build, 3))
+        mp.setattr(board, "_build", recording("leaderboard", board._build, None))
         build_site(runs, out, ROOT, work, **QUIET)
     return {"tmp": tmp, "runs": runs, "out": out, "work": work, "pages_before": pages_before,
             "kept_link": kept_link, "old_bytes": old_bytes, "generated_before": generated_before,
-            "rendered_models": rendered_models}
+            "rendered": rendered, "added": every[80:]}
 
 
 def test_an_incremental_build_is_the_site_a_fresh_build_makes(grown, monkeypatch) -> None:
@@ -89,9 +96,23 @@ def test_an_incremental_build_writes_only_the_pages_that_changed(grown) -> None:
     same = [rel for rel, ino in gen_after.items() if grown["generated_before"].get(rel) == ino]
     assert "assets/vega/vega-bundle.js" in same
     # the page of the model the new runs leave alone is kept with its chart, not rendered; the synthetic model's is
-    assert grown["rendered_models"] == ["synthetic/encoder-000"]
+    assert grown["rendered"]["models"] == ["synthetic/encoder-000"]
     assert f"models/{DEMO}.md" in same and f"charts/model-{DEMO}-relations.svg" in same
     assert "models/synthetic--encoder-000.md" not in same
+    # so are the pages of the families and methods the new runs are not of (with their charts and board data); the
+    # leaderboard, their family's page and their methods' are made again
+    assert grown["rendered"]["families"] == ["encoder"] and grown["rendered"]["leaderboard"] == ["leaderboard"]
+    assert "families/decoder.md" in same and "families/encoder-decoder.md" in same and "families/encoder.md" not in same
+    con = duckdb.connect(str(grown["work"] / "leaderboard.duckdb"), read_only=True)
+    try:
+        h = queries.headline(con)
+    finally:
+        con.close()
+    added = h.filter(pl.col("run_id").is_in([r.run_id for r in grown["added"]]))
+    assert added["n_steps"].min() > 0  # no baseline among them: no other run's "kept" changes
+    assert sorted(grown["rendered"]["methods"]) == sorted(added["method"].unique().to_list())
+    kept = sorted(set(h["method"].to_list()) - set(added["method"].to_list()))
+    assert kept and all(f"methods/{method_slug(m)}.md" in same for m in kept)
     assert gen_after["downloads/runs.parquet"] != grown["generated_before"]["downloads/runs.parquet"]
 
 
@@ -171,3 +192,33 @@ def test_charts_converted_by_worker_processes_are_the_charts_one_process_convert
     calls.clear()
     build_site(grown["runs"], out, ROOT, work, **QUIET)  # every chart in the cache now: nothing to convert
     assert calls == [(0, 2, None)]
+
+
+def test_a_page_made_again_lists_the_deferred_blocks_it_shares_with_a_kept_page(tmp_path) -> None:
+    """Two pages with the same chart spec share one snippet file: when one is kept and the other made again, the one
+    made lists it too (else, once the kept page changes, the snippet would be removed from under the other)."""
+    from leaderboard.render.site import Site
+
+    spec = '<script type="application/json" class="lb-spec">{"same":1}</script>'
+
+    def make(site: Site, path: str, text: str) -> None:
+        site.page(path, path, text + spec)
+
+    def render(memo: dict, b_input: int) -> Site:
+        site = Site(tmp_path, duckdb.connect())
+        site.code_version, site.page_memo = "code", memo
+        site.memoised("k", "a", [1], make, site, "a.md", "A")
+        site.memoised("k", "b", [b_input], make, site, "b.md", f"B{b_input}")
+        for rel, text in site.pages.items():
+            site.write(rel, text)
+        for name, text in site.snippets.items():
+            site.write(f"_snippets/{name}.html", text)
+        return site
+
+    first = render({}, 1)
+    shared = [f for f in first.memo_next["k"]["a"]["files"] if f.startswith("_snippets/")]
+    assert len(shared) == 1 and shared == [f for f in first.memo_next["k"]["b"]["files"] if f.startswith("_snippets/")]
+    second = render(first.memo_next, 2)  # a is kept (its files), b is made again with the same chart
+    assert second.memo_next["k"]["a"] == first.memo_next["k"]["a"]
+    assert "b.md" in second.pages and "a.md" not in second.pages
+    assert shared[0] in second.memo_next["k"]["b"]["files"]

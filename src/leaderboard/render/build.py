@@ -162,13 +162,13 @@ def render(db: Path, generated: Path, cache: Path, changes: dict | None = None,
     _copy_store(db, generated / store_copy, cache / "store-copy.key", digest(site.run_keys))
     site.written.add(store_copy)
     _remove_stale(generated, site.written)
-    write_atomic(memo, json.dumps(site.page_memo, sort_keys=True).encode("utf-8"))
+    write_atomic(memo, json.dumps(site.memo_next, sort_keys=True).encode("utf-8"))
     n_charts = sum(1 for rel in site.written if rel.startswith("charts/") and rel.endswith(".svg"))
     return Rendered(len(site.pages) + site.kept_pages - 1 + len(site.run_keys), n_charts, site.run_todo, site.run_keys,
                     site.run_baselines, db)
 
 
-PAGE_MEMO = "page-memo.json"  # in the work folder's cache: Site.page_memo as the last render left it
+PAGE_MEMO = "page-memo.json"  # in the work folder's cache: Site.memo_next as the last render left it
 
 
 def _read_json(path: Path) -> dict | None:

@@ -26,6 +26,8 @@ DEFERRED = re.compile(r'<script type="application/json" class="lb-spec">[^<]*</s
                       r"<table .*?</tbody></table></div>"
                       rf"|{re.escape(RUN_LIST)}.*?</ul>", re.S)
 LINK_TAG = re.compile(r"</?a\b[^>]*>")
+PLACEHOLDER_TEXT = "<!-- leaderboard-after:{} -->"  # where a deferred block goes back (mkdocs_hook)
+PLACEHOLDER = re.compile(r"<!-- leaderboard-after:([0-9a-f]{32}) -->")
 
 
 def searched_as(html: str) -> str | None:
@@ -55,8 +57,10 @@ class Site:
     code_version: str = ""
     run_baselines: dict[str, str | None] = field(default_factory=dict)
     written: set[str] = field(default_factory=set)  # files under ``out`` this build wrote or found unchanged
-    # pages kept from the previous build (pages/models.py): per page kind, each page's key and the files it made
+    # pages kept from the previous build (Site.memoised): per page kind, each page's key and the files it made, as the
+    # previous render left them (page_memo) and as this one leaves them (memo_next, written at the end of the render)
     page_memo: dict[str, dict] = field(default_factory=dict)
+    memo_next: dict[str, dict] = field(default_factory=dict)
     kept_pages: int = 0
     board_cells: dict = field(default_factory=dict)  # tables.board(shared=...): cells made once a build
     db: Path | None = None  # the store ``con`` reads (read-only), for work done in other processes
@@ -69,6 +73,31 @@ class Site:
         """Files of the generated folder that the previous build made and this one would make again, byte for byte."""
         self.written.update(files)
         self.kept_pages += sum(1 for f in files if f.endswith(".md"))
+
+    def memoised(self, kind: str, name: str, inputs: list, make, *args) -> bool:
+        """Make one page (``make(*args)``: everything it adds to this site) unless the previous build made it from the same
+        ``inputs`` (with this code: Site.code_version) and its files are still in the generated folder: then they are
+        kept as they are. Returns True when the page was kept. The inputs must be everything the page is made from (a
+        frame as frame_hash() of it): a page kept from stale inputs would be wrong (tests/test_incremental_build.py
+        compares a rebuild with a fresh build, byte for byte). Issue 22, scale: a rebuild after adding ten runs of one
+        model makes the pages they are on, not every family's and method's."""
+        key = digest([self.code_version, *inputs])
+        hit = (self.page_memo.get(kind) or {}).get(name)
+        now = self.memo_next.setdefault(kind, {})
+        if isinstance(hit, dict) and hit.get("key") == key and isinstance(hit.get("files"), list) \
+                and all(isinstance(f, str) and (self.out / f).is_file() for f in hit["files"]):
+            self.keep(hit["files"])
+            now[name] = hit
+            return True
+        before = self.made()
+        make(*args)
+        files = self.made() - before
+        # a deferred block another page made too (the same bytes: the same snippet file) is this page's as well
+        for rel in [f for f in files if f in self.pages]:
+            for k in PLACEHOLDER.findall(self.pages[rel]):
+                files.update(f"_snippets/{p}{k}.html" for p in (AFTER_PREFIX, SEARCH_PREFIX) if f"{p}{k}" in self.snippets)
+        now[name] = {"key": key, "files": sorted(files)}
+        return False
 
     def write(self, rel: str, data: bytes | str) -> None:
         """A file of the generated folder, written only when its bytes changed (fsutil.replace_if_changed: a changed
@@ -98,7 +127,7 @@ class Site:
         searched = searched_as(m.group(0))
         if searched is not None:
             self.snippets[f"{SEARCH_PREFIX}{key}"] = searched
-        return f"<!-- leaderboard-after:{key} -->"
+        return PLACEHOLDER_TEXT.format(key)
 
     cache: Path | None = None
     # each chart's SVG file under ``out`` -> its Vega-Lite spec, converted and written by finish_charts()
@@ -140,6 +169,13 @@ class Site:
 
 
 CHART_WORKERS_FROM = 24  # charts to convert from which worker processes pay (a worker starts in ~2 s)
+
+
+def frame_hash(df: pl.DataFrame) -> str:
+    """What a frame holds, as a hash (the same rows and columns give the same hash with the same polars version)."""
+    head = f"{pl.__version__}|{df.height}|{list(df.schema.items())}".encode()
+    return hashlib.sha256(head + df.hash_rows(seed=0).to_numpy().tobytes()).hexdigest()[:32] if df.width else \
+        hashlib.sha256(head).hexdigest()[:32]
 
 
 def digest(parts: object) -> str:

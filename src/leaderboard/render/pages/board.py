@@ -8,10 +8,18 @@ from .. import tables
 from ..html import Safe, block
 from ..parts import lineage_notes, toy_pointer
 from ..selection import default_source, lead_tasks
-from ..site import Site
+from ..site import Site, frame_hash
+
+MEMO = "leaderboard"  # Site.memoised: the leaderboard page's key and the generated files it made
 
 
 def build(site: Site, main: pl.DataFrame, toy: pl.DataFrame) -> None:
+    """The leaderboard page, kept from the previous build when its rows and the toy rows (the pointer to them) are
+    unchanged."""
+    site.memoised(MEMO, "leaderboard", [frame_hash(main), frame_hash(toy)], _build, site, main, toy)
+
+
+def _build(site: Site, main: pl.DataFrame, toy: pl.DataFrame) -> None:
     lead_t = lead_tasks(main)
     src = default_source(main)
     intro = ("One row per model and compression; per task, the headline metric (LAMA P@1, BEAR and lm-eval accuracy) "

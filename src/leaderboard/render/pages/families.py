@@ -9,7 +9,7 @@ from ..chartdata import bits_points, curve_description, panel, sparsity_curve
 from ..html import Safe, block
 from ..parts import lineage_notes, toy_pointer
 from ..selection import default_source, is_toy, lead_tasks
-from ..site import Site
+from ..site import Site, frame_hash
 
 MAX_POINTS = 2000  # a family's size-vs-knowledge chart draws every run up to this many (issue 22, scale)
 CELLS = (26, 20)  # above it: one point per method and cell of a panel (260 x 200 px: 10 px cells; a point is ~8 px wide)
@@ -51,9 +51,20 @@ def thin_points(pts: pl.DataFrame, max_points: int = MAX_POINTS) -> pl.DataFrame
     return kept.sort("_order").drop("_order", "_cx", "_cy")
 
 
+MEMO = "families"  # Site.memoised: each family page's key and the generated files it made
+
+
 def build(site: Site, main: pl.DataFrame, toy: pl.DataFrame, fam: str) -> None:
+    """A family's page, kept from the previous build when its rows, its toy rows (the pointer to them), its frontier
+    and the site's method colours are unchanged."""
     f = main.filter(pl.col("family") == fam)
     f_toy = toy.filter(pl.col("family") == fam) if f.filter(is_toy()).is_empty() else toy.clear()
+    front = queries.pareto_front(site.con, fam)["run_id"] if not f.is_empty() else pl.Series("run_id", [], pl.String)
+    inputs = [fam, frame_hash(f), frame_hash(f_toy), front.to_list(), list(site.colours.domain) if site.colours else None]
+    site.memoised(MEMO, fam, inputs, _build, site, f, f_toy, fam, front)
+
+
+def _build(site: Site, f: pl.DataFrame, f_toy: pl.DataFrame, fam: str, front: pl.Series) -> None:
     path = f"families/{fam}.md"
     if f.is_empty():
         site.page(path, f"Family: {fam}", f"No runs of real {fam} models yet. [Submit one](../contributing.md).\n",
@@ -72,7 +83,7 @@ def build(site: Site, main: pl.DataFrame, toy: pl.DataFrame, fam: str) -> None:
         parts.append(site.chart(charts.retention_vs_bits(bits, site.colours, title, f"{bits.height} points"),
                                 f"family-{fam}-bits", title, 1, "one panel per task; bits measured over all weights "
                                 "(embeddings included)"))
-    pts = size_points(f, queries.pareto_front(site.con, fam)["run_id"])
+    pts = size_points(f, front)
     if not pts.is_empty():
         title = f"{fam}: size vs knowledge"
         n_runs = pts.height

@@ -10,12 +10,21 @@ from ..chartdata import curve_description, sparsity_curve
 from ..html import Safe, block, code, dl, esc, link, table
 from ..parts import lineage_notes, method_slug, toy_pointer
 from ..selection import default_source, is_toy, lead_tasks
-from ..site import Site
+from ..site import Site, frame_hash
+
+MEMO = "methods"  # Site.memoised: each method page's key and the generated files it made
 
 
 def build(site: Site, main: pl.DataFrame, toy: pl.DataFrame, method: str) -> None:
+    """A method's page, kept from the previous build when its rows, its toy rows (the pointer to them) and the site's
+    method colours are unchanged."""
     m = main.filter(pl.col("method") == method)
     m_toy = toy.filter(pl.col("method") == method) if m.filter(is_toy()).is_empty() else toy.clear()
+    inputs = [method, frame_hash(m), frame_hash(m_toy), list(site.colours.domain) if site.colours else None]
+    site.memoised(MEMO, method, inputs, _build, site, m, m_toy, method)
+
+
+def _build(site: Site, m: pl.DataFrame, m_toy: pl.DataFrame, method: str) -> None:
     label = metrics.method_name(method)
     about = _about(method)
     if m.is_empty():

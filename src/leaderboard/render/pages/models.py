@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-
 import polars as pl
 
 from ...schema import model_slug
@@ -11,7 +9,7 @@ from .. import charts, lineage, metrics, queries, tables
 from ..fmt import fmt
 from ..html import Safe, block, dl, esc, link, table
 from ..selection import default_source, lead_tasks
-from ..site import RUN_LIST, Site, digest
+from ..site import RUN_LIST, Site, frame_hash
 
 
 def _of_model(site: Site, query, model_id: str) -> pl.DataFrame:
@@ -23,13 +21,6 @@ def _of_model(site: Site, query, model_id: str) -> pl.DataFrame:
         groups[None] = df.clear().drop("model_id")
         site.memo[query.__name__] = groups
     return groups.get(model_id, groups[None])
-
-
-def _frame_hash(df: pl.DataFrame) -> str:
-    """What a frame holds, as a hash (the same rows and columns give the same hash with the same polars version)."""
-    head = f"{pl.__version__}|{df.height}|{list(df.schema.items())}".encode()
-    return hashlib.sha256(head + df.hash_rows(seed=0).to_numpy().tobytes()).hexdigest()[:32] if df.width else \
-        hashlib.sha256(head).hexdigest()[:32]
 
 
 def _derived(pairs: pl.DataFrame, model_id: str) -> list[str]:
@@ -58,27 +49,15 @@ def build_all(site: Site, h: pl.DataFrame) -> None:
     groups = {k[0]: g for k, g in h.partition_by("model_id", as_dict=True, maintain_order=True).items()}
     pairs = h.select("model_id", "base_model_id").unique()
     known = set(groups)
-    previous = site.page_memo.get(MEMO) or {}
-    now: dict[str, dict] = {}
     for model_id in sorted(groups):
         m = groups[model_id]
         base = m["base_model_id"][0]
         related = _related_rows(h, base)
         derived = _derived(pairs, model_id)
-        parts = [site.code_version, model_id, _frame_hash(m), _frame_hash(_of_model(site, queries.relation_kept_all, model_id)),
-                 _frame_hash(_of_model(site, queries.facts_forgotten_all, model_id)), _frame_hash(related), derived,
-                 bool(base in known)]
-        key = digest(parts)
-        hit = previous.get(model_id)
-        if isinstance(hit, dict) and hit.get("key") == key and isinstance(hit.get("files"), list) \
-                and all(isinstance(f, str) and (site.out / f).is_file() for f in hit["files"]):
-            site.keep(hit["files"])
-            now[model_id] = hit
-            continue
-        before = site.made()
-        build(site, model_id, m, known, related, derived)
-        now[model_id] = {"key": key, "files": sorted(site.made() - before)}
-    site.page_memo[MEMO] = now
+        inputs = [model_id, frame_hash(m), frame_hash(_of_model(site, queries.relation_kept_all, model_id)),
+                  frame_hash(_of_model(site, queries.facts_forgotten_all, model_id)), frame_hash(related), derived,
+                  bool(base in known)]
+        site.memoised(MEMO, model_id, inputs, build, site, model_id, m, known, related, derived)
 
 
 def build(site: Site, model_id: str, m: pl.DataFrame, known: set[str], related: pl.DataFrame, derived: list[str]) -> None:
