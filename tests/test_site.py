@@ -1000,6 +1000,37 @@ def test_a_crowded_size_chart_keeps_the_frontier_and_the_best_run_of_each_method
     assert dropped.height > 0 and joined["best"].null_count() == 0 and (joined["value"] <= joined["best"]).all()
 
 
+def test_every_model_heatmap_is_the_chart_altair_encodes_for_it_alone() -> None:
+    """Issue 22, scale: the relation heatmap's channels are wrapped once a process and shared by every model page's
+    chart; each chart's spec is still the one Altair makes when its channels are encoded for it alone (a shared
+    channel changed by one chart would show in the next)."""
+    import altair as alt
+    import polars as pl
+
+    from leaderboard.render import charts
+
+    def alone(df: pl.DataFrame, title: str, description: str) -> dict:
+        chart = alt.Chart(charts._frame(df)).mark_rect().encode(
+            x=alt.X("compression:N", title=None, sort=None, axis=alt.Axis(labelAngle=-35, labelLimit=260)),
+            y=alt.Y("relation:N", title="relation", sort=None, axis=alt.Axis(labelLimit=260)),
+            color=alt.Color("retention:Q", title="kept", scale=alt.Scale(domain=[0, 1], scheme="viridis", clamp=True)),
+            href="href:N",
+            tooltip=["relation:N", "compression:N", alt.Tooltip("value:Q", format=".3f", title="P@1"),
+                     alt.Tooltip("retention:Q", format=".3f", title="kept"), "n:Q"],
+        ).properties(width=alt.Step(34), height=alt.Step(16))
+        return charts.spec_of(charts._finish(chart, title, 0, description))
+
+    def frame(k: int) -> pl.DataFrame:
+        rel = [f"P{i}" for i in range(k)]
+        return pl.DataFrame({"relation": rel * 2, "compression": ["L1 30%"] * k + ["int8"] * k,
+                             "value": [i / (3 * k) for i in range(2 * k)], "retention": [0.25 + i / (4 * k) for i in range(2 * k)],
+                             "n": list(range(2 * k)), "href": [f"../runs/{i}.html" for i in range(2 * k)]})
+
+    for k, title in ((3, "a: knowledge kept per relation"), (7, "b <&> per relation"), (3, "a: knowledge kept per relation")):
+        made = charts.spec_of(charts.relation_heatmap(frame(k), title, f"{k} relations"))
+        assert json.dumps(made) == json.dumps(alone(frame(k), title, f"{k} relations"))
+
+
 def test_charts_specs_and_boards_reach_the_page_without_passing_through_markdown(site) -> None:
     """Issue 22, scale: MkDocs sees a placeholder for each chart's spec and board table (Markdown's HTML scanner and the
     search plugin parsed megabytes of them); the hook puts them back, so the page holds them and no placeholder."""

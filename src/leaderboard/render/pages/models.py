@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import polars as pl
 
 from ...schema import model_slug
@@ -112,9 +114,10 @@ def _every_run(m: pl.DataFrame) -> list[Safe]:
     page per run, and the run pages stay out of it)."""
     rows = m.select("method_label", "task", "run_id").unique().sort("method_label", "task", "run_id")
     items = []
-    for (label,), g in rows.group_by("method_label", maintain_order=True):
-        runs = ", ".join(link(f"../runs/{r['run_id']}.html", metrics.task_name(r["task"]))
-                         for r in g.iter_rows(named=True))
+    # one pass over the sorted rows (a group_by's groups were each a gather from the frame: 5 s of a fresh build's
+    # model pages at 100,000 runs)
+    for label, g in itertools.groupby(rows.iter_rows(), key=lambda r: r[0]):
+        runs = ", ".join(link(f"../runs/{run_id}.html", metrics.task_name(task)) for _, task, run_id in g)
         items.append(f"<li>{esc(metrics.cap(label))}: {runs}</li>")
     return [Safe('<h2 id="every-run">Every run, by compression</h2>' + RUN_LIST + "".join(items) + "</ul>")]
 
