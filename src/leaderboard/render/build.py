@@ -135,8 +135,8 @@ def render(db: Path, generated: Path, cache: Path, changes: dict | None = None,
     are rendered). ``info``: the commit built (build_info; by default the checkout of the working folder)."""
     generated.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect(str(db), read_only=True)
+    site = Site(generated, con)
     try:
-        site = Site(generated, con)
         site.db = db
         site.cache = cache / "svg"
         site.build_info = build_info(Path.cwd()) if info is None else info
@@ -149,6 +149,7 @@ def render(db: Path, generated: Path, cache: Path, changes: dict | None = None,
         build_pages(site)
         site.finish_charts()
     finally:
+        site.close_charts()
         con.close()
     for rel, obj in site.data.items():
         site.write(rel, json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=True))
