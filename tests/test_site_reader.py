@@ -433,6 +433,11 @@ def test_phone_layout(browser, server) -> None:
     assert rows > 100 and height < 8000, (height, rows)  # 25 cards, then "show more" (all 114 cards: 16,500 px)
     tab.click("button.lb-more")
     assert tab.evaluate("document.documentElement.scrollHeight") > height
+    tab.goto(f"{server}/index.html", wait_until="networkidle")
+    # a card's labels wrap inside its cell ("P@1 LAMA Google-RE, as distributed" ran past the screen's edge)
+    over = tab.evaluate("""() => Array.from(document.querySelectorAll('table.lb-cards td')).filter((td) => td.offsetParent)
+        .map((td) => [td.getAttribute('data-label'), td.scrollWidth - td.clientWidth])""")
+    assert over and max(d for _, d in over) <= 1, [o for o in over if o[1] > 1]
     tab.goto(f"{server}/runs/{BEAR_SMOL135}.html", wait_until="networkidle")
     order = tab.evaluate("""() => ['Results', 'Source'].map((h) => Array.from(document.querySelectorAll('h2'))
         .find((e) => e.textContent.trim().startsWith(h)).getBoundingClientRect().top)""")
