@@ -109,12 +109,6 @@ def _cache_entry(spec: dict, cache: Path | None) -> tuple[str, Path | None]:
     return text, (cache / f"{key}.svg" if cache is not None else None)
 
 
-def cached_svg(spec: dict, cache: Path | None) -> str | None:
-    """The SVG converted before from this spec, if the cache holds it."""
-    hit = _cache_entry(spec, cache)[1]
-    return hit.read_text(encoding="utf-8") if hit is not None and hit.exists() else None
-
-
 def to_svg(spec: dict, cache: Path | None = None) -> str:
     """SVG of a Vega-Lite spec; cached by the spec's hash (conversion is the slow part of a build)."""
     import vl_convert as vlc

@@ -14,6 +14,7 @@ from mkdocs.structure.files import File, Files
 
 PLACEHOLDER = re.compile(r"<!--\s*leaderboard:([a-z0-9_-]+)\s*-->")
 AFTER = re.compile(r"<!-- leaderboard-after:([0-9a-f]{32}) -->")  # site.Site._defer: HTML put back after rendering
+AFTER_TEXT = "<!-- leaderboard-after:{} -->"  # what AFTER matches, for a block's key
 
 
 def _generated(config) -> Path:
@@ -114,4 +115,4 @@ def on_post_page(output: str, page, config) -> str:
             raise PluginError(f"{page.file.src_uri}: generated HTML {m.group(1)} is missing from {root}")
         return snippet.read_text(encoding="utf-8")
 
-    return AFTER.sub(fill, SEARCHED.sub(lambda m: f"<!-- leaderboard-after:{m.group(1)} -->", output))
+    return AFTER.sub(fill, SEARCHED.sub(lambda m: AFTER_TEXT.format(m.group(1)), output))

@@ -15,6 +15,7 @@ from ..fsutil import replace_if_changed
 from ..parallel import cpu_count
 from . import charts
 from .html import Safe, esc, md_text, script_json
+from .mkdocs_hook import AFTER, AFTER_TEXT
 
 AFTER_PREFIX = "after-"  # snippets put into the page after MkDocs rendered it (mkdocs_hook.on_post_page)
 SEARCH_PREFIX = "search-"  # what the site search reads in place of such a snippet (mkdocs_hook.on_page_content)
@@ -26,8 +27,6 @@ DEFERRED = re.compile(r'<script type="application/json" class="lb-spec">[^<]*</s
                       r"<table .*?</tbody></table></div>"
                       rf"|{re.escape(RUN_LIST)}.*?</ul>", re.S)
 LINK_TAG = re.compile(r"</?a\b[^>]*>")
-PLACEHOLDER_TEXT = "<!-- leaderboard-after:{} -->"  # where a deferred block goes back (mkdocs_hook)
-PLACEHOLDER = re.compile(r"<!-- leaderboard-after:([0-9a-f]{32}) -->")
 
 
 def searched_as(html: str) -> str | None:
@@ -94,7 +93,7 @@ class Site:
         files = self.made() - before
         # a deferred block another page made too (the same bytes: the same snippet file) is this page's as well
         for rel in [f for f in files if f in self.pages]:
-            for k in PLACEHOLDER.findall(self.pages[rel]):
+            for k in AFTER.findall(self.pages[rel]):
                 files.update(f"_snippets/{p}{k}.html" for p in (AFTER_PREFIX, SEARCH_PREFIX) if f"{p}{k}" in self.snippets)
         now[name] = {"key": key, "files": sorted(files)}
         return False
@@ -127,7 +126,7 @@ class Site:
         searched = searched_as(m.group(0))
         if searched is not None:
             self.snippets[f"{SEARCH_PREFIX}{key}"] = searched
-        return PLACEHOLDER_TEXT.format(key)
+        return AFTER_TEXT.format(key)
 
     cache: Path | None = None
     # each chart's SVG file under ``out`` -> its Vega-Lite spec, converted and written by finish_charts()
@@ -138,6 +137,7 @@ class Site:
     svg_pool: object = None
     svg_futures: dict[str, object] = field(default_factory=dict)
     svg_workers: int | None = None  # worker processes for the conversions (None: one a core; fewer than 2: none)
+    svg_cached: dict[str, Path] = field(default_factory=dict)  # charts the SVG cache holds: their file there
 
     def chart(self, chart, name: str, title: str, depth: int, description: str) -> Safe:
         """The static SVG (for readers without JavaScript, and the SVG link) and the Vega-Lite spec; the Vega
@@ -166,7 +166,9 @@ class Site:
         path = charts._cache_entry(spec, self.cache)[1]
         if path is not None and path.exists():
             self.svg_futures.pop(rel, None)
+            self.svg_cached[rel] = path
             return
+        self.svg_cached.pop(rel, None)
         if rel not in self.svg_todo:
             self.svg_todo.append(rel)
         if self.svg_pool is None:
@@ -190,13 +192,18 @@ class Site:
         try:
             cache = self.cache
             for rel, spec in self.svg_specs.items():
-                future = self.svg_futures.get(rel)
-                found = future.result() if future is not None else charts.cached_svg(spec, cache)
-                self.write(rel, found if found is not None else charts.to_svg(spec, cache))
+                future, hit = self.svg_futures.get(rel), self.svg_cached.get(rel)
+                if future is not None:
+                    self.write(rel, future.result())
+                elif hit is not None and hit.is_file():
+                    self.write(rel, hit.read_text(encoding="utf-8"))
+                else:
+                    self.write(rel, charts.to_svg(spec, cache))
         finally:
             self.close_charts()
         self.svg_specs.clear()
         self.svg_todo.clear()
+        self.svg_cached.clear()
 
     def close_charts(self) -> None:
         """Stop the conversion workers, if any (conversions not started yet are cancelled)."""
