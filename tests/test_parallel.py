@@ -38,3 +38,28 @@ def test_a_pool_keeps_its_workers_for_every_map():
         second = pool.map(_pid, list(range(40)))
         assert pool.map(_count_fact_lines, [3, 1, 2] * 5) == [3, 1, 2] * 5
     assert os.getpid() not in first and len(set(first) | set(second)) <= 2
+
+
+def _mark(args: tuple[str, int]) -> int:
+    folder, x = args
+    with open(os.path.join(folder, f"{x}"), "w"):
+        pass
+    return x * x
+
+
+@pytest.mark.timeout(120)
+def test_map_ahead_maps_the_next_batch_while_the_caller_holds_this_one(tmp_path):
+    """The ingest inserts a batch while the workers read the next (issue 22, scale): each batch's results come in
+    order, and by the time the caller has one batch the next is already being mapped, without being asked for."""
+    import time
+
+    batches = [[(str(tmp_path), x) for x in range(b * 20, b * 20 + 20)] for b in range(3)] + [[(str(tmp_path), 999)]]
+    with Pool(min_items=10, workers=2) as pool:
+        results = pool.map_ahead(_mark, iter(batches))
+        assert next(results) == [x * x for x in range(20)]
+        deadline = time.monotonic() + 60
+        while len(os.listdir(tmp_path)) < 40 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert sorted(map(int, os.listdir(tmp_path))) == list(range(40))  # the second batch, not the third
+        assert list(results) == [[x * x for x in range(20, 40)], [x * x for x in range(40, 60)], [999 * 999]]
+    assert sorted(map(int, os.listdir(tmp_path))) == [*range(60), 999]  # the last batch (1 item) mapped here

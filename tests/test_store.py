@@ -314,3 +314,27 @@ def test_the_build_ingests_the_files_its_validation_walked_and_no_file_added_sin
     with pytest.raises(IngestError) as err:
         ingest(runs, tmp_path / "gone.duckdb", validated=report)
     assert err.value.problems[0].path == gone and not (tmp_path / "gone.duckdb").exists()
+
+
+@pytest.mark.timeout(600)
+def test_batches_read_ahead_by_the_workers_load_the_same_store(tmp_path, monkeypatch) -> None:
+    """The committed runs (facts, relations, sparsity, reported results), ingested in batches of 100 files that the
+    workers read one batch ahead of the inserts (issue 22, scale), make the store one pass in this process makes."""
+    import functools
+
+    from conftest import ROOT
+    from leaderboard import store
+    from leaderboard.parallel import Pool
+
+    whole = tmp_path / "whole.duckdb"
+    monkeypatch.setattr(store, "Pool", functools.partial(Pool, workers=1))
+    ingest(ROOT / "runs", whole)
+    monkeypatch.setattr(store, "Pool", functools.partial(Pool, min_items=50, workers=2))
+    monkeypatch.setattr(store, "CHUNK_FILES", 100)
+    batched = tmp_path / "batched.duckdb"
+    ingest(ROOT / "runs", batched)
+    assert counts(batched) == counts(whole) and counts(whole)["files"] > 500 and counts(whole)["fact_ranks"] > 0
+    for table in TABLES:
+        cols = ", ".join(q(whole, f"SELECT * FROM {table} LIMIT 0").columns)
+        order = f"SELECT * FROM {table} ORDER BY {cols}"
+        assert q(batched, order).equals(q(whole, order)), table

@@ -5,7 +5,7 @@ from __future__ import annotations
 import gc
 import multiprocessing as mp
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from typing import TypeVar
@@ -77,6 +77,45 @@ class Pool:
             for part in self._ex.map(_run_chunk, chunks):
                 out.extend(part)
             return out
+
+    def map_ahead(self, fn: Callable[[T], R], batches: Iterable[Sequence[T]]) -> Iterator[list[R]]:
+        """``self.map(fn, batch)`` for each batch in turn, the workers already mapping the next batch while the caller
+        uses this one's results (so the caller's own work on a batch, such as inserting it into a store, overlaps
+        the workers' work on the next; at most two batches are held). Batches too small for the workers are mapped
+        here, when they are reached."""
+        pending: list | None = None  # the batch being mapped by the workers: its chunks' futures, or its items
+
+        def start(batch: Sequence[T]) -> list:
+            if self.workers < 2 or len(batch) < self.min_items:
+                return [None, batch]
+            if self._ex is None:
+                self._ex = ProcessPoolExecutor(self.workers, mp_context=mp.get_context("spawn"))
+            size = max(1, -(-len(batch) // (self.workers * 4)))
+            return [[self._ex.submit(_run_chunk, (fn, batch[i : i + size])) for i in range(0, len(batch), size)], None]
+
+        def finish(started: list) -> list[R]:
+            futures, items = started
+            with gc_paused():
+                if futures is None:
+                    return [fn(x) for x in items]
+                out: list[R] = []
+                for f in futures:
+                    out.extend(f.result())
+                return out
+
+        try:
+            for batch in batches:
+                started = start(batch)
+                if pending is not None:
+                    yield finish(pending)
+                pending = started
+            if pending is not None:
+                yield finish(pending)
+                pending = None
+        finally:
+            if pending is not None and pending[0] is not None:
+                for f in pending[0]:
+                    f.cancel()
 
 
 def pmap(fn: Callable[[T], R], items: Sequence[T], *, min_items: int = 400, workers: int | None = None) -> list[R]:

@@ -131,9 +131,10 @@ def svg_job(job: tuple[dict, str | None]) -> str:
     return to_svg(spec, Path(cache) if cache else None)
 
 
-def spec_of(chart: alt.TopLevelMixin) -> dict:
-    """The chart's Vega-Lite spec (built by this module: validating it costs seconds per build)."""
-    return chart.to_dict(validate=False)
+def spec_of(chart: alt.TopLevelMixin | dict) -> dict:
+    """The chart's Vega-Lite spec (built by this module: validating it costs seconds per build); a spec already made
+    (relation_heatmap) as it is."""
+    return chart if isinstance(chart, dict) else chart.to_dict(validate=False)
 
 
 KEPT = "knowledge kept (× baseline)"  # multiple-choice tasks: chance-normalised, said in the panel title
@@ -146,8 +147,14 @@ CONFIG = {"font": "system-ui, -apple-system, Segoe UI, Roboto, sans-serif", "bac
           "title": {"fontSize": 14, "anchor": "start"}}
 
 
-def _frame(df: pl.DataFrame):
-    return df.to_pandas(use_pyarrow_extension_array=False)
+def _frame(df: pl.DataFrame) -> dict:
+    """A chart's data as Vega-Lite inline values, made by polars: a missing or non-finite number is null (what Altair
+    does to a pandas frame, whose conversion and sanitising were three quarters of turning a chart into its spec:
+    7 s of a fresh build at 100,000 runs, issue 22). Altair names the values by their hash (``datasets``)."""
+    floats = [c for c, t in df.schema.items() if t.is_float()]
+    if floats:
+        df = df.with_columns(pl.when(pl.col(c).is_finite()).then(pl.col(c)).alias(c) for c in floats)
+    return {"values": df.to_dicts()}
 
 
 def _finish(chart, title: str, columns: int, description: str):
@@ -266,24 +273,32 @@ def _metric_title(tasks: list[str]) -> str:
     return " / ".join(m if m.startswith(s) else f"{m} ({s})" for m, s in labels) + ", per panel"
 
 
-_HEATMAP: tuple | None = None  # relation_heatmap's mark and encoding, made once a process
+_HEATMAP: dict | None = None  # relation_heatmap's spec without its title, description and data, made once a process
 
 
-def relation_heatmap(df: pl.DataFrame, title: str, description: str) -> alt.Chart:
-    """A model's P@1 per relation ÷ its baseline's, per compression. Every model page has one: Altair wraps the
-    encoding's channels once a process and each page's chart takes them with its data (the same spec; wrapping them
-    again was three quarters of the chart's time, 8 s of a fresh build's model pages at 100,000 runs)."""
+def relation_heatmap(df: pl.DataFrame, title: str, description: str) -> dict:
+    """A model's P@1 per relation ÷ its baseline's, per compression: the Vega-Lite spec. Every model page has one, the
+    same but for its title, description and data: Altair makes the spec once a process and each page's takes its
+    own (wrapping the channels, configuring and serialising each chart again was 5 s of a fresh build's model pages
+    at 100,000 runs, issue 22). The data is named as Altair names it (``datasets``, by the hash of the values)."""
     global _HEATMAP
     if _HEATMAP is None:
-        made = alt.Chart().mark_rect().encode(
+        made = alt.Chart(alt.InlineData(values=[{"relation": ""}])).mark_rect().encode(
             x=alt.X("compression:N", title=None, sort=None, axis=alt.Axis(labelAngle=-35, labelLimit=260)),
             y=alt.Y("relation:N", title="relation", sort=None, axis=alt.Axis(labelLimit=260)),
             color=alt.Color("retention:Q", title="kept", scale=alt.Scale(domain=[0, 1], scheme="viridis", clamp=True)),
             href="href:N",
             tooltip=["relation:N", "compression:N", alt.Tooltip("value:Q", format=".3f", title="P@1"),
                      alt.Tooltip("retention:Q", format=".3f", title="kept"), "n:Q"],
-        )
-        _HEATMAP = (made.mark, made.encoding)
-    mark, encoding = _HEATMAP
-    chart = alt.Chart(_frame(df), mark=mark, encoding=encoding, width=alt.Step(34), height=alt.Step(16))
-    return _finish(chart, title, 0, description)
+        ).properties(width=alt.Step(34), height=alt.Step(16))
+        _HEATMAP = spec_of(_finish(made, "", 0, ""))
+    values = _frame(df)["values"]
+    name = dataset_name(values)
+    return {**_HEATMAP, "title": title, "description": description, "data": {"name": name}, "datasets": {name: values}}
+
+
+def dataset_name(values: list[dict]) -> str:
+    """The name Altair gives inline values in a spec's ``datasets`` (altair.vegalite.v6.api._dataset_name)."""
+    if values == [{}]:
+        return "empty"
+    return "data-" + hashlib.sha256(json.dumps(values, sort_keys=True, default=str).encode()).hexdigest()[:32]
