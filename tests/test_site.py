@@ -1031,6 +1031,33 @@ def test_every_model_heatmap_is_the_chart_altair_encodes_for_it_alone() -> None:
         assert json.dumps(made) == json.dumps(alone(frame(k), title, f"{k} relations"))
 
 
+def test_a_chart_picture_leaves_out_links_and_tooltips_and_draws_the_same_pixels(tmp_path) -> None:
+    """Issue 22, scale: the static SVG (shown by an <img>, which follows no link and shows no tooltip) is converted
+    without the spec's links and tooltips, a third of a heatmap's conversion time; it draws what the whole spec
+    draws, pixel for pixel, and the interactive view's spec keeps both. (The links it held pointed nowhere: vl-convert
+    resolved them against vega-datasets' address.)"""
+    import polars as pl
+    import vl_convert as vlc
+
+    from leaderboard.render import charts, metrics
+
+    rels = ["P19", "P36", "P103", "P1412"]
+    df = pl.DataFrame({"relation": [metrics.relation_label(r) for r in rels] * 2,
+                       "compression": ["Global L1 30%"] * 4 + ["Dynamic int8"] * 4,
+                       "value": [0.5, 0.25, None, 0.75, 0.5, 0.125, 0.0, 0.625],
+                       "retention": [1.0, 0.5, None, 0.9, 0.95, 0.25, 0.0, 0.8], "n": [40, 40, 0, 40] * 2,
+                       "href": [f"../runs/{i:016x}.html" for i in range(8)]})
+    spec = charts.relation_heatmap(df, "m: knowledge kept per relation", "4 relations × 2 compressions")
+    assert spec["encoding"]["href"] and spec["encoding"]["tooltip"]  # the interactive view's
+    svg = charts.to_svg(spec, tmp_path)
+    assert "<rect" in svg or "<path" in svg
+    assert "<a " not in svg and "href" not in svg and "<title" not in svg
+    whole = vlc.vegalite_to_svg(spec)
+    assert "<a " in whole  # what the picture held (vl-convert 1.x: links to vega-datasets' address, not the site's)
+    assert vlc.svg_to_png(svg) == vlc.svg_to_png(charts.stable_ids(whole))
+    assert charts.static_spec(spec)["datasets"] == spec["datasets"]  # data kept, even a field called href
+
+
 def test_charts_specs_and_boards_reach_the_page_without_passing_through_markdown(site) -> None:
     """Issue 22, scale: MkDocs sees a placeholder for each chart's spec and board table (Markdown's HTML scanner and the
     search plugin parsed megabytes of them); the hook puts them back, so the page holds them and no placeholder."""
