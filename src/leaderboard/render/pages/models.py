@@ -113,8 +113,8 @@ def _every_run(m: pl.DataFrame) -> list[Safe]:
     run by (a model and a compression; issue 22: the search index holds a line per model and compression, never a
     page per run, and the run pages stay out of it)."""
     # one pass over the model's (compression, task, run) triples, sorted in Python (a group_by's groups were each a
-    # gather from the frame, and polars' unique and sort of a few hundred rows cost more than the sort: 5 s, then 2 s
-    # of a fresh build's model pages at 100,000 runs)
+    # gather from the frame: 5 s of a fresh build's model pages at 100,000 runs; polars' unique and sort of a few
+    # hundred rows of a wide frame were dearer than this sort)
     rows = sorted(set(zip(m["method_label"].to_list(), m["task"].to_list(), m["run_id"].to_list(), strict=True)),
                   key=lambda r: tuple((v is not None, v or "") for v in r))  # as polars sorts: nulls first
     names: dict[str, str] = {}
