@@ -84,7 +84,8 @@ def test_method_and_relation_names() -> None:
     assert metrics.method_name("quantize:rtn") == "RTN quantization" and metrics.method_name("prune:sparsegpt:local") == \
         "Local SparseGPT pruning"
     assert metrics.relation_label("P19") == "P19 · place of birth"
-    assert metrics.relation_label("place_of_birth") == "place of birth"
+    assert metrics.relation_label("place_of_birth") == "Google-RE · place of birth"  # not taken for T-REx's P19
+    assert metrics.relation_label("some_other_relation") == "some other relation"
     names = {json.loads(line)["relation"] for line in (ROOT / "src/leaderboard/data/lama/relations.jsonl").read_text().splitlines()
              if line.strip()}
     assert names <= set(metrics.relation_names())

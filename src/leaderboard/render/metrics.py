@@ -208,7 +208,13 @@ def relation_names() -> dict[str, str]:
 
 
 def relation_label(rel: str) -> str:
+    """'P19 · place of birth' (a T-REx relation: its id and LAMA's label), 'Google-RE · place of birth' (a Google-RE
+    relation, named by its words: beside T-REx's P19 in a model's heatmap it is told apart by its dataset)."""
+    from ..evaluate.lama_data import GOOGLE_RE_TEMPLATES
+
     name = relation_names().get(rel)
     if name:
         return f"{rel} · {name}"
+    if rel in GOOGLE_RE_TEMPLATES:
+        return f"Google-RE · {rel.replace('_', ' ')}"
     return rel.replace("_", " ") if "_" in rel else rel
