@@ -233,3 +233,66 @@ def test_a_page_made_again_lists_the_deferred_blocks_it_shares_with_a_kept_page(
     assert second.memo_next["k"]["a"] == first.memo_next["k"]["a"]
     assert "b.md" in second.pages and "a.md" not in second.pages
     assert shared[0] in second.memo_next["k"]["b"]["files"]
+
+
+def test_a_fresh_build_reads_each_file_once_and_makes_what_a_build_that_validates_first_makes(tmp_path, monkeypatch):
+    """Issue 22, scale: into a new store the ingest comes first and checks every file in full, and validation takes
+    its results from the cache the ingest's checks filled, reading no file again; a build whose store exists already
+    validates first, then ingests (each new file parsed twice). Both give the same site and the same validation cache."""
+    from collections import Counter
+
+    from leaderboard import parallel, store, validate
+    from leaderboard.store import ingest
+
+    runs = tmp_path / "runs"
+    shutil.copytree(ROOT / "runs", runs)  # the committed runs: facts, relations, reported results, errata
+    monkeypatch.setattr(parallel, "cpu_count", lambda: 1)  # every check in this process, where it can be counted
+    checks: Counter = Counter()
+
+    def counting(real):
+        def check(raw, path, *args):
+            checks[path] += 1
+            return real(raw, path, *args)
+        return check
+
+    monkeypatch.setattr(store, "check_bytes", counting(store.check_bytes))
+    monkeypatch.setattr(validate, "check_bytes", counting(validate.check_bytes))
+    files = sorted(str(p) for p in runs.rglob("*.json"))
+    assert len(files) > 500
+
+    build_site(runs, tmp_path / "fresh", ROOT, tmp_path / "w-fresh", **QUIET)
+    assert set(checks) == set(files) and set(checks.values()) == {1}
+
+    checks.clear()
+    (tmp_path / "no-runs").mkdir()
+    ingest(tmp_path / "no-runs", tmp_path / "w-old" / "leaderboard.duckdb")  # an empty store: validation comes first
+    build_site(runs, tmp_path / "old", ROOT, tmp_path / "w-old", **QUIET)
+    assert set(checks) == set(files) and set(checks.values()) == {2}
+
+    a, b = _files(tmp_path / "fresh"), _files(tmp_path / "old")
+    assert a.keys() == b.keys()
+    assert [rel for rel in a if a[rel].read_bytes() != b[rel].read_bytes()] == ["downloads/leaderboard.duckdb"]
+    fp = validate.validator_fingerprint()
+    cached = [validate._read_cache(w / "cache" / "validate.json", fp, validate.DEFAULT_MAX_BYTES, True)
+              for w in (tmp_path / "w-fresh", tmp_path / "w-old")]
+    assert len(cached[0]) == len(files) and cached[0] == cached[1]
+
+    checks.clear()  # and the next build of either reads nothing
+    build_site(runs, tmp_path / "fresh", ROOT, tmp_path / "w-fresh", **QUIET)
+    assert not checks
+
+
+def test_a_fresh_build_of_a_refused_file_names_its_problems_and_leaves_no_store(tmp_path) -> None:
+    """A copy of a run under another name (its run id twice, one not at its place): the first ingest refuses it and
+    keeps nothing, validation names the problems as a build that validates first does, and the work folder holds no
+    store for the next build to trust."""
+    from leaderboard.render.build import BuildError
+
+    runs = tmp_path / "runs"
+    shutil.copytree(ROOT / "runs" / "decoder" / DEMO, runs / "decoder" / DEMO)
+    first = sorted((runs / "decoder" / DEMO).glob("*.json"))[0]
+    shutil.copy(first, runs / "decoder" / DEMO / "copy.json")
+    with pytest.raises(BuildError) as err:
+        build_site(runs, tmp_path / "public", ROOT, tmp_path / "work", **QUIET)
+    assert "invalid run file" in str(err.value) and any("copy.json" in p.path for p in err.value.problems)
+    assert not (tmp_path / "work" / "leaderboard.duckdb").exists() and not (tmp_path / "public").exists()

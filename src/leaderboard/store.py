@@ -191,6 +191,8 @@ class IngestReport:
     removed: int = 0
     unchanged: int = 0
     warnings: list[Problem] = field(default_factory=list)
+    # each file read (new or changed), as checked: in full (check_bytes) unless validation's sha256 was given for it
+    checked: list[Checked] = field(default_factory=list)
 
 
 def connect(db_path: Path | str, read_only: bool = False) -> duckdb.DuckDBPyConnection:
@@ -316,6 +318,7 @@ def _check_and_flatten(args: tuple[str, str, int, str | None]) -> Flat:
     except LoadError as e:
         return Flat(Checked(shown, "", None, [Problem(shown, "", str(e))]), {}, [])
     c = check_bytes(raw, shown, shown.replace(os.sep, "/"), accepted)
+    c.size = len(raw)
     if not c.ok:
         return Flat(c.light(), {}, [])
     facts = [(c.run.run_id, tr.task, tr.facts) for tr in c.run.results if tr.facts is not None and tr.facts.count]
@@ -389,16 +392,19 @@ def ingest(runs_dir: Path, db_path: Path, max_bytes: int = DEFAULT_MAX_BYTES,
         walked, problems = iter_json_files([runs_dir])
         files = list(map(str, walked))
         problems = [p for p in problems if p.severity == "error"]
-    current: dict[str, tuple[str, int]] = {}
+    current: dict[str, tuple[str | None, int]] = {}
     shown: dict[str, str] = {}  # relative posix path -> str(runs_dir / rel), without building 300,000 Paths at scale
     base = str(runs_dir) + os.sep
+    fresh = not os.path.lexists(db_path)
     for f in files:
         rel = f[len(base):].replace(os.sep, "/") if f.startswith(base) else Path(f).relative_to(runs_dir).as_posix()
         try:
             sha = accepted.get(f)
-            # a file validation just read and accepted: its hash is known (its size only sizes the batches)
+            # a file validation just read and accepted: its hash is known (its size only sizes the batches); into a
+            # new store every file goes, and the hash of the bytes it is made from is the worker's (None: not read
+            # here first, which was a tenth of a fresh 100,000-run build's ingest)
             current[rel] = ((sha, sizes[f] if f in sizes else os.lstat(f).st_size) if sha is not None
-                            else _file_sha(Path(f), max_bytes))
+                            else (None, os.lstat(f).st_size) if fresh else _file_sha(Path(f), max_bytes))
         except LoadError as e:
             problems.append(Problem(f, "", str(e)))
         except OSError as e:
@@ -406,7 +412,6 @@ def ingest(runs_dir: Path, db_path: Path, max_bytes: int = DEFAULT_MAX_BYTES,
         else:
             shown[rel] = f
 
-    fresh = not os.path.lexists(db_path)
     try:
         return _ingest(runs_dir, db_path, current, shown, problems, max_bytes, accepted)
     except BaseException:
@@ -428,7 +433,7 @@ def _ingest(runs_dir: Path, db_path: Path, current: dict[str, tuple[str, int]], 
         try:
             ensure_schema(con)
             known = {p: (sha, rid) for p, sha, rid in con.execute("SELECT path, sha256, run_id FROM files").fetchall()}
-            changed = {rel: v for rel, v in current.items() if known.get(rel, (None,))[0] != v[0]}
+            changed = {rel: v for rel, v in current.items() if v[0] is None or known.get(rel, (None,))[0] != v[0]}
             removed = [rel for rel in known if rel not in current]
             stale_ids = [known[rel][1] for rel in removed] + [known[rel][1] for rel in changed if rel in known]
             kept_ids = {rid: p for p, (_s, rid) in known.items() if p in current and p not in changed}
@@ -456,7 +461,8 @@ def _ingest(runs_dir: Path, db_path: Path, current: dict[str, tuple[str, int]], 
                         problems.extend(p for p in c.problems if p.severity == "error")
                         # bytes other than those hashed a moment ago; where validation gave the hash, the worker
                         # checked the new bytes in full (check_bytes: not the accepted ones) and they stand or fall alone
-                        if c.sha256 and c.sha256 != changed[rel][0] and accepted.get(shown[rel]) != changed[rel][0]:
+                        if (c.sha256 and changed[rel][0] is not None and c.sha256 != changed[rel][0]
+                                and accepted.get(shown[rel]) != changed[rel][0]):
                             problems.append(Problem(c.path, "", "changed while it was being ingested; run ingest again"))
                         if problems:
                             continue  # keep checking (every problem is reported), stop loading
@@ -500,7 +506,7 @@ def _ingest(runs_dir: Path, db_path: Path, current: dict[str, tuple[str, int]], 
         con.close()
     n_updated = sum(1 for rel in changed if rel in known)
     return IngestReport(added=len(changed) - n_updated, updated=n_updated, removed=len(removed),
-                        unchanged=len(current) - len(changed))
+                        unchanged=len(current) - len(changed), checked=checked)
 
 
 def _dedupe(problems: list[Problem]) -> list[Problem]:

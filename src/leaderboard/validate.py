@@ -1096,6 +1096,27 @@ def _check_cached(files: list[Path], max_bytes: int, check_paths: bool, cache: P
     return out, len(todo), unread
 
 
+def seed_cache(cache: Path, checked: Iterable[Checked], signatures: dict[str, _Signature | None],
+               max_bytes: int = DEFAULT_MAX_BYTES) -> int:
+    """Cache the results of files checked in full elsewhere in this process, exactly as ``validate_paths`` checks
+    them (check_bytes on the bytes read, the path rule on), so validation does not read them again: the build's first
+    ingest into a new store checks every file it loads (issue 22, scale: each file was read, parsed and checked by
+    validation's workers, then read and parsed again by the ingest's). ``signatures``: each file's stat_signature
+    taken before it was read (none: its bytes are compared by sha256 next time). Returns the entries cached."""
+    fingerprint = validator_fingerprint()
+    entries = _read_cache(cache, fingerprint, max_bytes, True)
+    n = 0
+    for c in checked:
+        e = _to_cache(c, c.size, signatures.get(c.path)) if c.size >= 0 else None
+        if e is None:
+            entries.pop(c.path, None)
+        else:
+            entries[c.path] = e
+            n += 1
+    _write_cache(cache, fingerprint, max_bytes, True, entries)
+    return n
+
+
 def _write_cache(path: Path, fingerprint: str, max_bytes: int, check_paths: bool, entries: dict[str, _Cached]) -> None:
     """All or nothing (fsutil.write_atomic); a cache that cannot be written is no error, and neither is an entry this
     format cannot hold exactly (a key of other types): the cache is then left out, and every file is checked again."""
