@@ -63,3 +63,20 @@ def test_map_ahead_maps_the_next_batch_while_the_caller_holds_this_one(tmp_path)
         assert sorted(map(int, os.listdir(tmp_path))) == list(range(40))  # the second batch, not the third
         assert list(results) == [[x * x for x in range(20, 40)], [x * x for x in range(40, 60)], [999 * 999]]
     assert sorted(map(int, os.listdir(tmp_path))) == [*range(60), 999]  # the last batch (1 item) mapped here
+
+
+def _pid_and_sum(results: list[int]) -> tuple[int, int]:
+    return os.getpid(), sum(results)
+
+
+@pytest.mark.timeout(120)
+def test_map_ahead_combines_each_workers_share_where_it_was_mapped(tmp_path) -> None:
+    """The ingest's workers turn their share of a batch into tables before sending it back (issue 22, scale): each
+    share is combined in the process that mapped it, the shares come in order, and a batch too small for the workers
+    is one share combined here."""
+    items = [(str(tmp_path), x) for x in range(40)]
+    with Pool(min_items=10, workers=2) as pool:
+        big, small = pool.map_ahead(_mark, [items, items[:3]], _pid_and_sum)
+    assert [s for _, s in big] == [sum(x * x for x in range(i, i + 5)) for i in range(0, 40, 5)]  # 2 workers x 4 shares
+    assert os.getpid() not in {pid for pid, _ in big}
+    assert small == [(os.getpid(), 0 + 1 + 4)]

@@ -12,6 +12,7 @@ from typing import TypeVar
 
 T = TypeVar("T")
 R = TypeVar("R")
+C = TypeVar("C")
 
 
 def cpu_count() -> int:
@@ -33,10 +34,11 @@ def gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _run_chunk(args: tuple[Callable, Sequence]) -> list:
-    fn, chunk = args
+def _run_chunk(args: tuple) -> list:
+    fn, chunk, *combine = args
     with gc_paused():
-        return [fn(x) for x in chunk]
+        out = [fn(x) for x in chunk]
+        return combine[0](out) if combine else out
 
 
 class Pool:
@@ -78,12 +80,15 @@ class Pool:
                 out.extend(part)
             return out
 
-    def map_ahead(self, fn: Callable[[T], R], batches: Iterable[Sequence[T]]) -> Iterator[list[R]]:
+    def map_ahead(self, fn: Callable[[T], R], batches: Iterable[Sequence[T]],
+                  combine: Callable[[list[R]], C] | None = None) -> Iterator[list]:
         """``self.map(fn, batch)`` for each batch in turn, the workers already mapping the next batch while the caller
         uses this one's results (so the caller's own work on a batch, such as inserting it into a store, overlaps
         the workers' work on the next; at most two batches are held). Batches too small for the workers are mapped
-        here, when they are reached."""
+        here, when they are reached. ``combine`` (a module-level function): each worker's share of a batch, in order,
+        is ``combine``d where it was mapped (e.g. rows into a table), and a batch's result is the list of them."""
         pending: list | None = None  # the batch being mapped by the workers: its chunks' futures, or its items
+        extra = (combine,) if combine is not None else ()
 
         def start(batch: Sequence[T]) -> list:
             if self.workers < 2 or len(batch) < self.min_items:
@@ -91,16 +96,20 @@ class Pool:
             if self._ex is None:
                 self._ex = ProcessPoolExecutor(self.workers, mp_context=mp.get_context("spawn"))
             size = max(1, -(-len(batch) // (self.workers * 4)))
-            return [[self._ex.submit(_run_chunk, (fn, batch[i : i + size])) for i in range(0, len(batch), size)], None]
+            return [[self._ex.submit(_run_chunk, (fn, batch[i : i + size], *extra)) for i in range(0, len(batch), size)],
+                    None]
 
-        def finish(started: list) -> list[R]:
+        def finish(started: list) -> list:
             futures, items = started
             with gc_paused():
                 if futures is None:
-                    return [fn(x) for x in items]
-                out: list[R] = []
+                    return [_run_chunk((fn, items, *extra))] if combine is not None else [fn(x) for x in items]
+                out: list = []
                 for f in futures:
-                    out.extend(f.result())
+                    if combine is not None:
+                        out.append(f.result())
+                    else:
+                        out.extend(f.result())
                 return out
 
         try:
@@ -116,7 +125,6 @@ class Pool:
             if pending is not None and pending[0] is not None:
                 for f in pending[0]:
                     f.cancel()
-
 
 def pmap(fn: Callable[[T], R], items: Sequence[T], *, min_items: int = 400, workers: int | None = None) -> list[R]:
     """``[fn(x) for x in items]`` in order, over a process pool when there are enough items.
