@@ -1035,7 +1035,8 @@ def test_a_chart_picture_leaves_out_links_and_tooltips_and_draws_the_same_pixels
     """Issue 22, scale: the static SVG (shown by an <img>, which follows no link and shows no tooltip) is converted
     without the spec's links and tooltips, a third of a heatmap's conversion time; it draws what the whole spec
     draws, pixel for pixel, and the interactive view's spec keeps both. (The links it held pointed nowhere: vl-convert
-    resolved them against vega-datasets' address.)"""
+    resolved them against vega-datasets' address.) Its title is on short lines and its legend in one column: the
+    browser draws its text in other fonts than vl-convert measured (a long title was cut off, legend labels overlapped)."""
     import polars as pl
     import vl_convert as vlc
 
@@ -1047,15 +1048,23 @@ def test_a_chart_picture_leaves_out_links_and_tooltips_and_draws_the_same_pixels
                        "value": [0.5, 0.25, None, 0.75, 0.5, 0.125, 0.0, 0.625],
                        "retention": [1.0, 0.5, None, 0.9, 0.95, 0.25, 0.0, 0.8], "n": [40, 40, 0, 40] * 2,
                        "href": [f"../runs/{i:016x}.html" for i in range(8)]})
-    spec = charts.relation_heatmap(df, "m: knowledge kept per relation", "4 relations × 2 compressions")
-    assert spec["encoding"]["href"] and spec["encoding"]["tooltip"]  # the interactive view's
+    title = "SmolLM2-135M-Instruct.Q4_1.gguf: knowledge kept per relation, LAMA T-REx and Google-RE"
+    spec = charts.relation_heatmap(df, title, "4 relations × 2 compressions")
+    assert spec["encoding"]["href"] and spec["encoding"]["tooltip"] and spec["title"] == title  # the interactive view's
     svg = charts.to_svg(spec, tmp_path)
     assert "<rect" in svg or "<path" in svg
     assert "<a " not in svg and "href" not in svg and "<title" not in svg
-    whole = vlc.vegalite_to_svg(spec)
+    whole = vlc.vegalite_to_svg(charts.picture_layout(spec))
     assert "<a " in whole  # what the picture held (vl-convert 1.x: links to vega-datasets' address, not the site's)
     assert vlc.svg_to_png(svg) == vlc.svg_to_png(charts.stable_ids(whole))
     assert charts.static_spec(spec)["datasets"] == spec["datasets"]  # data kept, even a field called href
+    # the picture cannot wrap its title to the screen as the interactive view does: its lines are short, every word kept
+    lines = charts.picture_layout(spec)["title"]["text"]
+    assert " ".join(lines) == title and len(lines) > 1 and all(len(x) <= charts.PICTURE_TITLE_CHARS for x in lines)
+    assert all(f">{html.escape(x)}<" in svg for x in lines)
+    legend = charts.picture_layout(spec)["config"]["legend"]
+    assert legend["columns"] == 1 and legend["layout"]["bottom"]["direction"] == "vertical"
+    assert spec["config"]["legend"]["columns"] == 2 and "layout" not in spec["config"]["legend"]  # the view's own
 
 
 def test_charts_specs_and_boards_reach_the_page_without_passing_through_markdown(site) -> None:

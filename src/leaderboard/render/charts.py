@@ -115,24 +115,53 @@ def static_spec(node: object) -> object:
     return node
 
 
+PICTURE_TITLE_CHARS = 40  # a picture's title is wrapped into lines of at most this many characters (one panel's width)
+
+
+def picture_layout(spec: dict) -> dict:
+    """The layout of the static picture, which cannot adapt to the reader's screen as the interactive view does
+    (site/assets/charts.js): its title wrapped onto lines of at most PICTURE_TITLE_CHARS characters, its legends in
+    one column, one under another. The picture is drawn with text widths vl-convert measures in its own fonts, and the reader's browser
+    draws the text in others: a one-line title wider than the chart was cut off at its edge, and legend labels in two
+    columns (or beside another legend) ran into the next column's symbols."""
+    out = dict(spec)
+    title = out.get("title")
+    text = title if isinstance(title, str) else title.get("text") if isinstance(title, dict) else None
+    if isinstance(text, str) and len(text) > PICTURE_TITLE_CHARS:
+        lines: list[str] = []
+        for word in text.split(" "):
+            if lines and len(lines[-1]) + 1 + len(word) <= PICTURE_TITLE_CHARS:
+                lines[-1] += " " + word
+            else:
+                lines.append(word)
+        out["title"] = {**(title if isinstance(title, dict) else {}), "text": lines}
+    config = dict(out.get("config") or {})
+    # one column, and the legends below the chart one under another (not side by side), each label with room to its right
+    config["legend"] = {**(config.get("legend") or {}), "columns": 1,
+                        "layout": {"bottom": {"direction": "vertical", "anchor": "start"}}}
+    out["config"] = config
+    return out
+
+
 def _cache_entry(spec: dict, cache: Path | None) -> tuple[str, Path | None]:
     """The spec as canonical JSON and its SVG's place in the cache (keyed by its hash, vl-convert's version and how
-    the picture is made from the spec: static_spec)."""
+    the picture is made from the spec: static_spec, picture_layout)."""
     import vl_convert as vlc
 
     text = json.dumps(spec, sort_keys=True)
-    key = hashlib.sha256(f"{getattr(vlc, '__version__', '')}:static:{text}".encode()).hexdigest()
+    key = hashlib.sha256(f"{getattr(vlc, '__version__', '')}:picture-3:{text}".encode()).hexdigest()
     return text, (cache / f"{key}.svg" if cache is not None else None)
 
 
 def to_svg(spec: dict, cache: Path | None = None) -> str:
-    """SVG of a Vega-Lite spec (static_spec); cached by the spec's hash (conversion is the slow part of a build)."""
+    """SVG of a Vega-Lite spec (static_spec, picture_layout); cached by the spec's hash (conversion is the slow part of
+    a build)."""
     import vl_convert as vlc
 
     text, hit = _cache_entry(spec, cache)
     if hit is not None and hit.exists():
         return hit.read_text(encoding="utf-8")
-    svg = stable_ids(vlc.vegalite_to_svg(static_spec(json.loads(text))))
+    svg = stable_ids(vlc.vegalite_to_svg(picture_layout(static_spec(json.loads(text)))))
     if hit is not None:
         from ..fsutil import write_atomic
 
