@@ -67,18 +67,7 @@ class Pool:
 
     def map(self, fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
         """``[fn(x) for x in items]`` in order; see pmap."""
-        if self.workers < 2 or len(items) < self.min_items:
-            with gc_paused():
-                return [fn(x) for x in items]
-        size = max(1, -(-len(items) // (self.workers * 4)))
-        chunks = [(fn, items[i : i + size]) for i in range(0, len(items), size)]
-        if self._ex is None:
-            self._ex = ProcessPoolExecutor(self.workers, mp_context=mp.get_context("spawn"))
-        with gc_paused():
-            out: list[R] = []
-            for part in self._ex.map(_run_chunk, chunks):
-                out.extend(part)
-            return out
+        return next(self.map_ahead(fn, [items]))
 
     def map_ahead(self, fn: Callable[[T], R], batches: Iterable[Sequence[T]],
                   combine: Callable[[list[R]], C] | None = None) -> Iterator[list]:
@@ -87,7 +76,7 @@ class Pool:
         the workers' work on the next; at most two batches are held). Batches too small for the workers are mapped
         here, when they are reached. ``combine`` (a module-level function): each worker's share of a batch, in order,
         is ``combine``d where it was mapped (e.g. rows into a table), and a batch's result is the list of them."""
-        pending: list | None = None  # the batch being mapped by the workers: its chunks' futures, or its items
+        pending: list | None = None  # the batch being mapped: its chunks' futures (None: mapped here), its items
         extra = (combine,) if combine is not None else ()
 
         def start(batch: Sequence[T]) -> list:
@@ -97,20 +86,13 @@ class Pool:
                 self._ex = ProcessPoolExecutor(self.workers, mp_context=mp.get_context("spawn"))
             size = max(1, -(-len(batch) // (self.workers * 4)))
             return [[self._ex.submit(_run_chunk, (fn, batch[i : i + size], *extra)) for i in range(0, len(batch), size)],
-                    None]
+                    batch]
 
         def finish(started: list) -> list:
             futures, items = started
             with gc_paused():
-                if futures is None:
-                    return [_run_chunk((fn, items, *extra))] if combine is not None else [fn(x) for x in items]
-                out: list = []
-                for f in futures:
-                    if combine is not None:
-                        out.append(f.result())
-                    else:
-                        out.extend(f.result())
-                return out
+                parts = [_run_chunk((fn, items, *extra))] if futures is None else [f.result() for f in futures]
+                return parts if combine is not None else [x for part in parts for x in part]
 
         try:
             for batch in batches:
@@ -119,12 +101,13 @@ class Pool:
                     yield finish(pending)
                 pending = started
             if pending is not None:
-                yield finish(pending)
-                pending = None
+                last, pending = pending, None
+                yield finish(last)
         finally:
             if pending is not None and pending[0] is not None:
                 for f in pending[0]:
                     f.cancel()
+
 
 def pmap(fn: Callable[[T], R], items: Sequence[T], *, min_items: int = 400, workers: int | None = None) -> list[R]:
     """``[fn(x) for x in items]`` in order, over a process pool when there are enough items.

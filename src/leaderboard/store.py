@@ -346,15 +346,18 @@ def _tables_of(flats: list[Flat]) -> tuple[list[Flat], dict[str, pl.DataFrame]]:
 def _table_frame(con: duckdb.DuckDBPyConnection, table: str, frames: list[pl.DataFrame]) -> pl.DataFrame:
     """The workers' frames of one table as one, in the table's column order (a column all null in one share and typed
     in another takes the type: polars' relaxed concatenation)."""
-    cols = [c[0] for c in con.execute(f"SELECT * FROM {table} LIMIT 0").description]  # noqa: S608 (table names are constants)
-    return (frames[0] if len(frames) == 1 else pl.concat(frames, how="diagonal_relaxed")).select(cols)
+    return (frames[0] if len(frames) == 1 else pl.concat(frames, how="diagonal_relaxed")).select(_columns(con, table))
+
+
+def _columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
+    """The table's columns, in order."""
+    return [c[0] for c in con.execute(f"SELECT * FROM {table} LIMIT 0").description]  # noqa: S608 (table names are constants)
 
 
 def _insert(con: duckdb.DuckDBPyConnection, table: str, rows: list[dict]) -> None:
     if not rows:
         return
-    cols = [c[0] for c in con.execute(f"SELECT * FROM {table} LIMIT 0").description]  # noqa: S608 (table names are constants)
-    frame = pl.DataFrame(rows, infer_schema_length=None).select(cols)  # noqa: F841 (read by name below)
+    frame = pl.DataFrame(rows, infer_schema_length=None).select(_columns(con, table))  # noqa: F841 (read by name below)
     con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM frame")  # noqa: S608
 
 

@@ -117,12 +117,9 @@ def _every_run(m: pl.DataFrame) -> list[Safe]:
     # hundred rows of a wide frame were dearer than this sort)
     rows = sorted(set(zip(m["method_label"].to_list(), m["task"].to_list(), m["run_id"].to_list(), strict=True)),
                   key=lambda r: tuple((v is not None, v or "") for v in r))  # as polars sorts: nulls first
-    names: dict[str, str] = {}
     items = []
     for label, g in itertools.groupby(rows, key=lambda r: r[0]):
-        runs = ", ".join(f'<a href="../runs/{esc(run_id)}.html">'
-                         f'{names.get(task) or names.setdefault(task, esc(metrics.task_name(task)))}</a>'
-                         for _, task, run_id in g)
+        runs = ", ".join(link(f"../runs/{run_id}.html", metrics.task_name(task)) for _, task, run_id in g)
         items.append(f"<li>{esc(metrics.cap(label))}: {runs}</li>")
     return [Safe('<h2 id="every-run">Every run, by compression</h2>' + RUN_LIST + "".join(items) + "</ul>")]
 
