@@ -75,12 +75,24 @@ def test_an_incremental_build_is_the_site_a_fresh_build_makes(grown, monkeypatch
     real_start = downloads.start
     monkeypatch.setattr(downloads, "start", lambda site: started.append(real_start(site, workers=2)) or started[-1])
     build_site(grown["runs"], fresh, ROOT, grown["tmp"] / "work-fresh", **QUIET)
-    assert len(started) == 1 and started[0]._future.done()  # the export ran in the worker
+    # the export ran in the worker, and so did the store's copy
+    assert len(started) == 1 and started[0]._future.done() and started[0].copies_store
     a, b = _files(grown["out"]), _files(fresh)
     assert sorted(a) == sorted(b)
     assert len([r for r in a if r.startswith("runs/") and r.endswith(".html")]) == 90 + 16
     different = [rel for rel in a if a[rel].read_bytes() != b[rel].read_bytes()]
-    assert different in ([], ["downloads/leaderboard.duckdb"])  # DuckDB's random database id; rows: test_site
+    assert different in ([], ["downloads/leaderboard.duckdb"])  # DuckDB's random database id: its rows, below
+    copies = [duckdb.connect(str(site / "downloads" / "leaderboard.duckdb"), read_only=True) for site in (grown["out"], fresh)]
+    try:
+        tables = [r[0] for r in copies[0].execute("SELECT table_name FROM duckdb_tables() ORDER BY 1").fetchall()]
+        assert "runs" in tables and "results" in tables
+        for t in tables:
+            rows = [c.execute(f'SELECT * FROM "{t}" ORDER BY ALL').fetchall() for c in copies]
+            assert rows[0] == rows[1], t
+        assert copies[1].execute("SELECT count(*) FROM runs").fetchone()[0] == 90 + 16
+    finally:
+        for c in copies:
+            c.close()
 
 
 def test_an_incremental_build_writes_only_the_pages_that_changed(grown) -> None:

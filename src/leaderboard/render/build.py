@@ -18,7 +18,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from .. import registry
+from .. import jsontext, registry
 from ..fsutil import write_atomic
 from ..gitutil import git_out
 from ..parallel import cpu_count, pmap
@@ -66,16 +66,18 @@ def _vega_bundle(cache: Path) -> str:
     return cached.read_text(encoding="utf-8")
 
 
-def build_pages(site: Site) -> None:
+def build_pages(site: Site) -> bool:
     """Every data page, in order, from the store: the headline frame once, then each page kind. The downloads are
     exported on another core meanwhile (pages/downloads.py), from after the headline query (DuckDB's threads are busy
-    during it: a worker started before it slowed it from 1.9 to 3.5 s at 100,000 runs)."""
+    during it: a worker started before it slowed it from 1.9 to 3.5 s at 100,000 runs). Returns whether the store's
+    copy was made there too (else render() makes it)."""
     h = queries.headline(site.con)
     exporting = downloads.start(site)
     try:
         _build_pages(site, h, exporting)
     finally:
         exporting.close()
+    return exporting.copies_store
 
 
 def _build_pages(site: Site, h: pl.DataFrame, exporting: downloads.Pending) -> None:
@@ -146,22 +148,22 @@ def render(db: Path, generated: Path, cache: Path, changes: dict | None = None,
         memo = cache / PAGE_MEMO
         site.page_memo = _read_json(memo) or {}
         memo.unlink(missing_ok=True)  # stands for the generated folder only once it is complete again (below)
-        build_pages(site)
+        copied = build_pages(site)
         site.finish_charts()
+        copy_key = None if copied else downloads.store_key(con, site.code_version)
     finally:
         site.close_charts()
         con.close()
     for rel, obj in site.data.items():
-        site.write(rel, json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=True))
+        site.write(rel, jsontext.dumps(obj))
     for rel, text in site.pages.items():
         site.write(rel, text)
     for name, text in site.snippets.items():
         site.write(f"_snippets/{name}.html", text)
     site.write(VEGA_BUNDLE, _vega_bundle(cache))
-    store_copy = "downloads/leaderboard.duckdb"
-    # the run pages' keys hold every run file's path and sha256 and the code: the store's copy is made from no more
-    _copy_store(db, generated / store_copy, cache / "store-copy.key", digest(site.run_keys))
-    site.written.add(store_copy)
+    if copy_key is not None:  # (the downloads' worker made it otherwise)
+        _copy_store(db, generated / downloads.STORE_COPY, cache / downloads.STORE_COPY_KEY, copy_key)
+    site.written.add(downloads.STORE_COPY)
     _remove_stale(generated, site.written)
     write_atomic(memo, json.dumps(site.memo_next, sort_keys=True).encode("utf-8"))
     n_charts = sum(1 for rel in site.written if rel.startswith("charts/") and rel.endswith(".svg"))

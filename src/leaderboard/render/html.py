@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import html
-import json
 import re
 from collections.abc import Iterable
+
+from .. import jsontext
 
 
 class Safe(str):
@@ -77,7 +78,7 @@ def code(text: str) -> Safe:
 
 def script_json(obj: object) -> Safe:
     """JSON that is safe inside a <script> element: no '<', '>' or '&' survive unescaped."""
-    text = json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    text = jsontext.dumps(obj)
     return Safe(text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026"))
 
 

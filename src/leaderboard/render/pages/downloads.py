@@ -47,15 +47,33 @@ def parquet(df: pl.DataFrame) -> bytes:
     return buf.getvalue()
 
 
-def export(db: str, out: str) -> list[tuple[str, int]]:
-    """_export() of the store at ``db``, opened read-only: what a worker process runs (Pending)."""
+STORE_COPY = "downloads/leaderboard.duckdb"  # the store's copy readers download (build._copy_store)
+STORE_COPY_KEY = "store-copy.key"  # in the work folder's cache: what the copy was made from (store_key)
+
+
+def store_key(con, code_version: str) -> str:
+    """What the store's copy is made from: every run file's path and sha256 (the store holds no more) and the code."""
+    from ..site import digest
+
+    return digest([code_version, sorted(queries.run_file_shas(con).items())])
+
+
+def export(db: str, out: str, key_file: str | None = None, code_version: str = "") -> list[tuple[str, int]]:
+    """_export() of the store at ``db``, opened read-only: what a worker process runs (Pending); with ``key_file``,
+    then the store's copy (build._copy_store: 2 s of a rebuild's main process at 100,000 runs, issue 22, scale)."""
     import duckdb
 
     con = duckdb.connect(db, read_only=True)
     try:
-        return _export(con, out)
+        rows = _export(con, out)
+        key = store_key(con, code_version) if key_file else None
     finally:
         con.close()
+    if key_file:
+        from ..build import _copy_store
+
+        _copy_store(Path(db), Path(out) / STORE_COPY, Path(key_file), key)
+    return rows
 
 
 def _export(con, out: str | Path) -> list[tuple[str, int]]:
@@ -95,12 +113,15 @@ class Pending:
     def __init__(self, site: Site, workers: int) -> None:
         self._pool = None
         big = workers >= 2 and site.db is not None and queries.run_files(site.con) >= WORKER_FROM_RUNS
+        # the worker makes the store's copy too (the render makes it otherwise, once its connection is closed)
+        self.copies_store = big and site.cache is not None
         if big:
             import multiprocessing as mp
             from concurrent.futures import ProcessPoolExecutor
 
+            key_file = str(site.cache.parent / STORE_COPY_KEY) if self.copies_store else None
             self._pool = ProcessPoolExecutor(1, mp_context=mp.get_context("spawn"))
-            self._future = self._pool.submit(export, str(site.db), str(site.out))
+            self._future = self._pool.submit(export, str(site.db), str(site.out), key_file, site.code_version)
         else:
             self._rows = _export(site.con, site.out)
 

@@ -7,7 +7,7 @@ import re
 
 import polars as pl
 
-from ... import registry
+from ... import jsontext, registry
 from ...schema import model_slug
 from .. import lineage, metrics, queries
 from ..fmt import fmt, pct
@@ -324,7 +324,7 @@ def run_docs(con, baselines: dict[str, str | None], ids: list[str] | None = None
         rid = r["run_id"]
         doc = run_doc(r, res.get(rid, []), steps.get(rid, []), sparsity.get(rid, []), rels.get(rid, []),
                       forgot.get(rid, []), baselines.get(rid), superseded.get(rid))
-        out[rid] = (run_title(r), json.dumps(doc, ensure_ascii=False, separators=(",", ":")))
+        out[rid] = (run_title(r), jsontext.dumps(doc, sort_keys=False))
     return out
 
 
