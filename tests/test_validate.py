@@ -518,7 +518,7 @@ def test_a_damaged_or_foreign_validation_cache_is_ignored(tmp_path, baseline, co
     validate_paths([runs], cache=cache)
     text = cache.read_text()
     data = json.loads(text)
-    assert data["format"] == 3 and sorted(data["files"]) == sorted(map(str, runs.rglob("*.json")))
+    assert data["format"] == 4 and sorted(data["files"]) == sorted(map(str, runs.rglob("*.json")))
     i = data["files"].index(str(bad))
     if damage == "truncated":
         cache.write_text(text[: len(text) // 2])
@@ -534,7 +534,7 @@ def test_a_damaged_or_foreign_validation_cache_is_ignored(tmp_path, baseline, co
         elif damage == "other size limit":
             data["max_bytes"] += 1
         elif damage == "old format":
-            data["format"] = 2
+            data["format"] = 3
         elif damage == "a column short":
             data["sha256"].pop()
         elif damage == "a path twice":
@@ -550,6 +550,53 @@ def test_a_damaged_or_foreign_validation_cache_is_ignored(tmp_path, baseline, co
     assert report.rechecked == 2
     assert [p.line() for p in report.problems] == [p.line() for p in validate_paths([runs]).problems]
     assert report.errors and validate_paths([runs], cache=cache).rechecked == 1  # rewritten: the good file is cached
+
+
+def test_a_rebuild_writes_what_changed_to_the_validation_caches_delta_and_a_delta_of_another_cache_is_never_applied(
+        tmp_path, baseline, compressed, monkeypatch) -> None:
+    """Issue 22, scale: a rebuild after adding ten runs wrote the whole cache (100,000 entries, 2 s). The entries that
+    changed since the cache was written, and the files removed since, go to its delta file; the cache itself is written
+    again (with a new token) only past DELTA_MAX of them. A delta holds its cache's token: a delta left beside another
+    cache, or damaged, is ignored."""
+    import hashlib
+
+    from leaderboard import validate
+
+    runs, cache = tmp_path / "runs", tmp_path / "work" / "validate.json"
+    delta = cache.with_name("validate.delta.json")
+    place(runs, baseline)
+    other = place(runs, compressed)
+
+    def cached() -> dict:
+        return validate._read_cache(cache, validate.validator_fingerprint(), validate.DEFAULT_MAX_BYTES, True)
+
+    def on_disk() -> set[str]:
+        return {str(p) for p in runs.rglob("*.json")}
+
+    first = validate_paths([runs], cache=cache)
+    base = cache.read_bytes()
+    assert first.rechecked == 2 and not delta.exists()
+    other.write_text(json.dumps(json.loads(other.read_text())))  # the same run, other bytes
+    changed = validate_paths([runs], cache=cache)
+    assert changed.rechecked == 1 and cache.read_bytes() == base
+    assert json.loads(delta.read_text())["files"] == [str(other)]
+    again = validate_paths([runs], cache=cache)
+    assert again.rechecked == 0 and _facts(again) == _facts(changed) and again.problems == changed.problems
+    assert cached()[str(other)].sha256 == hashlib.sha256(other.read_bytes()).hexdigest()
+    other.unlink()
+    gone = validate_paths([runs], cache=cache)
+    assert gone.rechecked == 0 and cache.read_bytes() == base
+    assert json.loads(delta.read_text())["removed"] == [str(other)] and set(cached()) == on_disk()
+    stale = delta.read_bytes()
+    monkeypatch.setattr(validate, "DELTA_MAX", 0)  # past it: the cache is written again and its delta removed
+    other.write_text(json.dumps(compressed, indent=1))
+    back = validate_paths([runs], cache=cache)
+    assert back.rechecked == 1 and cache.read_bytes() != base and not delta.exists()
+    assert set(cached()) == on_disk() and len(on_disk()) == 2
+    for foreign in (stale, b"\xff not json", stale.replace(b'"format":4', b'"format":3')):
+        delta.write_bytes(foreign)  # the old delta would remove `other`
+        assert set(cached()) == on_disk()
+        assert validate_paths([runs], cache=cache).rechecked == 0
 
 
 def test_a_key_the_validation_cache_cannot_hold_exactly_is_left_out_and_the_others_are_kept(tmp_path, baseline,

@@ -7,11 +7,13 @@ nesting. Every problem is reported as ``path: /json/pointer: message``; nothing 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import math
 import os
 import re
+import secrets
 import stat
 import subprocess
 import time
@@ -931,11 +933,17 @@ _Signature = tuple[int, int, int, int, int]
 
 
 class _CacheFile(BaseModel):
-    """Format 3: one list per field, entry i of every list belonging to files[i] (issue 22, scale: format 2's object
+    """Format 4: one list per field, entry i of every list belonging to files[i] (issue 22, scale: format 2's object
     per file was 66 MB of JSON at 100,000 runs and 2 s of parsing). ``problems``: (entry, pointer, message, severity)
-    of the cached files' warnings and notes (a file with an error is never cached)."""
+    of the cached files' warnings and notes (a file with an error is never cached).
+
+    The same format is the cache's delta file (validate.delta.json beside it): the entries that changed since the
+    cache was written and the files ``removed`` since, for the cache whose ``token`` it holds (a cache written again
+    gets a new token, so a delta left from before is never applied to it)."""
     model_config = ConfigDict(extra="forbid", strict=True)
-    format: Literal[3]
+    format: Literal[4]
+    token: Annotated[str, Field(pattern=r"^[0-9a-f]{32}$")]
+    removed: list[str] = []
     validator: str
     max_bytes: int
     check_paths: bool
@@ -992,22 +1000,57 @@ def validator_fingerprint() -> str:
     return h.hexdigest()
 
 
+class _Loaded(NamedTuple):
+    """A cache as read: its entries (the delta applied), the cache file's own entries and its token (None: no cache)."""
+    entries: dict[str, _Cached]
+    base: dict[str, _Cached]
+    token: str | None
+
+
+def _delta_path(path: Path) -> Path:
+    return path.with_name(f"{path.stem}.delta{path.suffix}")
+
+
 def _read_cache(path: Path, fingerprint: str, max_bytes: int, check_paths: bool) -> dict[str, _Cached]:
+    return _load_cache(path, fingerprint, max_bytes, check_paths).entries
+
+
+def _load_cache(path: Path, fingerprint: str, max_bytes: int, check_paths: bool) -> _Loaded:
+    base = _read_cache_file(path, fingerprint, max_bytes, check_paths)
+    if base is None:
+        return _Loaded({}, {}, None)
+    token, entries = base
+    delta = _read_cache_file(_delta_path(path), fingerprint, max_bytes, check_paths)
+    if delta is None or delta[0] != token:
+        return _Loaded(entries, entries, token)
+    removed, changed = delta[1].pop(_REMOVED, ()), delta[1]
+    merged = {f: e for f, e in entries.items() if f not in removed}
+    merged.update(changed)
+    return _Loaded(merged, entries, token)
+
+
+_REMOVED = "\0removed"  # in _read_cache_file's entries of a delta: the files it removes (no path holds a NUL)
+
+
+def _read_cache_file(path: Path, fingerprint: str, max_bytes: int, check_paths: bool) -> tuple[str, dict] | None:
     try:
         raw = read_regular(path, 1 << 30)
         cache = _CacheFile.model_validate_json(raw)
     except (InputError, OSError, ValidationError, ValueError):
-        return {}
+        return None
     if cache.validator != fingerprint or cache.max_bytes != max_bytes or cache.check_paths != check_paths:
-        return {}
+        return None
     problems: dict[int, list[tuple[str, str, str]]] = {}
     for i, pointer, message, severity in cache.problems:
         problems.setdefault(i, []).append((pointer, message, severity))
     keys = map(RunKey, cache.run_id, cache.source_kind, map(tuple, cache.baseline), cache.is_baseline, cache.model_id,
                cache.task, map(tuple, cache.identity), cache.supersedes, cache.lineage_base)
-    return {f: _Cached(sha, size, sig, key, tuple(problems.get(i, ())))
-            for i, (f, sha, size, sig, key) in enumerate(zip(cache.files, cache.sha256, cache.size, cache.stat, keys,
-                                                             strict=True))}
+    entries: dict = {f: _Cached(sha, size, sig, key, tuple(problems.get(i, ())))
+                     for i, (f, sha, size, sig, key) in enumerate(zip(cache.files, cache.sha256, cache.size, cache.stat,
+                                                                      keys, strict=True))}
+    if cache.removed:
+        entries[_REMOVED] = frozenset(cache.removed)
+    return cache.token, entries
 
 
 def _from_cache(path: str, entry: _Cached) -> Checked:
@@ -1050,7 +1093,8 @@ def stat_signature(path: Path, since_ns: int | None = None) -> tuple[int, int, i
 
 def _check_cached(files: list[Path], max_bytes: int, check_paths: bool, cache: Path) -> tuple[list[Checked], int, int]:
     fingerprint = validator_fingerprint()
-    known = _read_cache(cache, fingerprint, max_bytes, check_paths)
+    loaded = _load_cache(cache, fingerprint, max_bytes, check_paths)
+    known = loaded.entries
     scan_ns = time.time_ns()
     checked: list[Checked | None] = [None] * len(files)
     signatures: list[_Signature | None] = [None] * len(files)
@@ -1092,7 +1136,8 @@ def _check_cached(files: list[Path], max_bytes: int, check_paths: bool, cache: P
             entries[c.path] = e
     out = [c for c in checked if c is not None]
     if todo or renewed or entries.keys() != known.keys():
-        _write_cache(cache, fingerprint, max_bytes, check_paths, {c.path: entries[c.path] for c in out if c.path in entries})
+        _write_cache(cache, fingerprint, max_bytes, check_paths, {c.path: entries[c.path] for c in out if c.path in entries},
+                     loaded)
     return out, len(todo), unread
 
 
@@ -1104,7 +1149,8 @@ def seed_cache(cache: Path, checked: Iterable[Checked], signatures: dict[str, _S
     validation's workers, then read and parsed again by the ingest's). ``signatures``: each file's stat_signature
     taken before it was read (none: its bytes are compared by sha256 next time). Returns the entries cached."""
     fingerprint = validator_fingerprint()
-    entries = _read_cache(cache, fingerprint, max_bytes, True)
+    loaded = _load_cache(cache, fingerprint, max_bytes, True)
+    entries = dict(loaded.entries)
     n = 0
     for c in checked:
         e = _to_cache(c, c.size, signatures.get(c.path)) if c.size >= 0 else None
@@ -1113,19 +1159,45 @@ def seed_cache(cache: Path, checked: Iterable[Checked], signatures: dict[str, _S
         else:
             entries[c.path] = e
             n += 1
-    _write_cache(cache, fingerprint, max_bytes, True, entries)
+    _write_cache(cache, fingerprint, max_bytes, True, entries, loaded)
     return n
 
 
-def _write_cache(path: Path, fingerprint: str, max_bytes: int, check_paths: bool, entries: dict[str, _Cached]) -> None:
+DELTA_MAX = 2_000  # entries changed since the cache was written that a delta holds; past it the cache is written again
+
+
+def _write_cache(path: Path, fingerprint: str, max_bytes: int, check_paths: bool, entries: dict[str, _Cached],
+                 loaded: _Loaded | None = None) -> None:
     """All or nothing (fsutil.write_atomic); a cache that cannot be written is no error, and neither is an entry this
-    format cannot hold exactly (a key of other types): the cache is then left out, and every file is checked again."""
+    format cannot hold exactly (a key of other types): the cache is then left out, and every file is checked again.
+
+    With ``loaded`` (the cache as read before, _load_cache) and at most DELTA_MAX entries that differ from its file,
+    only those are written, to the delta file (issue 22, scale: a rebuild after adding ten runs wrote the whole cache
+    of 100,000 entries, 2 s); otherwise the cache file is written, with a new token, and the delta removed."""
+    if loaded is not None and loaded.token is not None:
+        changed = {f: e for f, e in entries.items() if loaded.base.get(f) != e}
+        removed = sorted(f for f in loaded.base if f not in entries)
+        if len(changed) + len(removed) <= DELTA_MAX:
+            delta = _delta_path(path)
+            if not _write_cache_file(delta, fingerprint, max_bytes, check_paths, changed, loaded.token, removed):
+                with contextlib.suppress(OSError):
+                    delta.unlink(missing_ok=True)  # (a cache older than it says is safe: every entry is checked)
+            return
+    token = secrets.token_hex(16)
+    if _write_cache_file(path, fingerprint, max_bytes, check_paths, entries, token):
+        with contextlib.suppress(OSError):
+            _delta_path(path).unlink(missing_ok=True)
+
+
+def _write_cache_file(path: Path, fingerprint: str, max_bytes: int, check_paths: bool, entries: dict[str, _Cached],
+                      token: str, removed: list[str] | None = None) -> bool:
     files = list(entries)
     values = list(entries.values())
     keys = [e.key for e in values]
     try:
         cache = _CacheFile(
-            format=3, validator=fingerprint, max_bytes=max_bytes, check_paths=check_paths, files=files,
+            format=4, token=token, removed=removed or [], validator=fingerprint, max_bytes=max_bytes,
+            check_paths=check_paths, files=files,
             sha256=[e.sha256 for e in values], size=[e.size for e in values], stat=[e.stat for e in values],
             run_id=[k.run_id for k in keys], source_kind=[k.source_kind for k in keys],
             baseline=[list(k.baseline) for k in keys], is_baseline=[k.is_baseline for k in keys],
@@ -1133,9 +1205,10 @@ def _write_cache(path: Path, fingerprint: str, max_bytes: int, check_paths: bool
             supersedes=[k.supersedes for k in keys], lineage_base=[k.lineage_base for k in keys],
             problems=[(i, *p) for i, e in enumerate(values) for p in e.problems])
     except ValidationError:
-        return
+        return False
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         write_atomic(path, cache.model_dump_json().encode("utf-8"))
     except OSError:
-        pass
+        return False
+    return True
