@@ -10,9 +10,11 @@ from pathlib import Path
 import duckdb
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from leaderboard import synthetic
-from leaderboard.render import build, queries
+from leaderboard.render import build, queries, tables
 from leaderboard.render.build import build_site
 from leaderboard.render.pages import board, families, methods, models
 from leaderboard.render.parts import method_slug
@@ -53,7 +55,15 @@ def grown(tmp_path_factory):
             return real(*args)
         return made
 
+    cells_made: list[str] = []  # the runs whose board cells the rebuild makes (the others are the last build's)
+    real_cells = tables.task_cells
+
+    def counted_cells(r, *args):
+        cells_made.append(r["run_id"])
+        return real_cells(r, *args)
+
     with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(tables, "task_cells", counted_cells)
         mp.setattr(models, "build", recording("models", models.build, 1))
         mp.setattr(families, "_build", recording("families", families._build, 3))
         mp.setattr(methods, "_build", recording("methods", methods._build, 3))
@@ -61,7 +71,7 @@ def grown(tmp_path_factory):
         build_site(runs, out, ROOT, work, **QUIET)
     return {"tmp": tmp, "runs": runs, "out": out, "work": work, "pages_before": pages_before,
             "kept_link": kept_link, "old_bytes": old_bytes, "generated_before": generated_before,
-            "rendered": rendered, "added": every[80:]}
+            "rendered": rendered, "added": every[80:], "cells_made": cells_made}
 
 
 def test_an_incremental_build_is_the_site_a_fresh_build_makes(grown, monkeypatch) -> None:
@@ -109,6 +119,8 @@ def test_an_incremental_build_writes_only_the_pages_that_changed(grown) -> None:
     assert "assets/vega/vega-bundle.js" in same
     # the page of the model the new runs leave alone is kept with its chart, not rendered; the synthetic model's is
     assert grown["rendered"]["models"] == ["synthetic/encoder-000"]
+    # the boards' cells of the runs already there are the last build's (their headline rows did not change)
+    assert sorted(grown["cells_made"]) == sorted(r.run_id for r in grown["added"])
     assert f"models/{DEMO}.md" in same and f"charts/model-{DEMO}-relations.svg" in same
     assert "models/synthetic--encoder-000.md" not in same
     # so are the pages of the families and methods the new runs are not of (with their charts and board data); the
@@ -308,3 +320,74 @@ def test_a_fresh_build_of_a_refused_file_names_its_problems_and_leaves_no_store(
         build_site(runs, tmp_path / "public", ROOT, tmp_path / "work", **QUIET)
     assert "invalid run file" in str(err.value) and any("copy.json" in p.path for p in err.value.problems)
     assert not (tmp_path / "work" / "leaderboard.duckdb").exists() and not (tmp_path / "public").exists()
+
+
+def test_board_cells_are_the_last_builds_only_where_the_runs_headline_row_is_the_same(grown) -> None:
+    """tables.CellMemo: a run's cells are taken from the last build when its headline row hashes the same (the one
+    thing they are made from), and made again when any value of the row changed."""
+    con = duckdb.connect(str(grown["work"] / "leaderboard.duckdb"), read_only=True)
+    try:
+        h = queries.headline(con).filter(pl.col("model_id") == "synthetic/encoder-000")
+    finally:
+        con.close()
+    fresh: dict = {}
+    memo = tables.remember_cells(fresh, h, {})
+    page = tables.board(h, 0, shared=fresh)
+    assert sorted(memo.now) == sorted(h["run_id"].to_list())
+    a, b = (r for r in h.filter(pl.col("n_steps") > 0)["run_id"].to_list()[:2])
+    real_a = "".join(memo.now[a][1:])
+    assert real_a in page
+    previous = {**memo.now, a: [memo.now[a][0], "<td>cached-a", "</td><td></td>"],
+                b: [memo.now[b][0] + 1, "<td>stale-b", "</td><td></td>"]}
+    shared: dict = {}
+    tables.remember_cells(shared, h, previous)
+    again = tables.board(h, 0, shared=shared)
+    assert "cached-a" in again and real_a not in again  # the same row: taken as the last build made it
+    assert "stale-b" not in again and "".join(memo.now[b][1:]) in again  # another hash: made again
+    changed = h.with_columns(value=pl.when(pl.col("run_id") == a).then(pl.col("value") + 0.0123).otherwise(pl.col("value")))
+    shared = {}
+    now = tables.remember_cells(shared, changed, previous)
+    assert "cached-a" not in tables.board(changed, 0, shared=shared) and now.now[a][0] != memo.now[a][0]
+
+
+@pytest.mark.parametrize("text", [b"\xff not json", b"[]", b'{"code": "other", "cells": {"r": [1, "a"]}}',
+                                  b'{"code": "c", "cells": []}', b'{"code": "c"}'])
+def test_a_damaged_or_foreign_board_cell_memo_is_ignored(tmp_path, text) -> None:
+    path = tmp_path / build.CELL_MEMO
+    path.write_bytes(text)
+    assert build._read_cells(path, "c") == {}
+    assert build._read_cells(tmp_path / "absent.json", "c") == {}
+
+
+def test_only_well_formed_entries_of_a_board_cell_memo_are_kept(tmp_path) -> None:
+    path = tmp_path / build.CELL_MEMO
+    path.write_bytes(b'{"code": "c", "cells": {"a": [7, "<td>", "</td>"], "b": ["7", "x"], "c": [7], "d": [7, 3],'
+                     b' "e": [7.5, "x"], "f": {"x": 1}}}')
+    assert build._read_cells(path, "c") == {"a": [7, "<td>", "</td>"]}
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 3), st.integers(0, 5), st.booleans()), max_size=12),
+       st.lists(st.tuples(st.integers(0, 3), st.integers(0, 5), st.booleans()), max_size=12))
+def test_what_a_page_made_is_what_was_added_since_and_made_by_nothing_before(before_ops, page_ops) -> None:
+    """Site.made_since (the tails of the site's ordered collections) is made() - made() before, whatever was added
+    again or by another kind of file of the same path (a data file and a page, a kept file and a snippet)."""
+    from leaderboard.render.site import Site
+
+    site = Site(Path("/nonexistent"), None)
+
+    def apply(ops) -> None:
+        for kind, i, snippet_path in ops:
+            if kind == 0:
+                site.pages[f"p{i}.md"] = "x"
+            elif kind == 1:
+                site.snippets[f"p{i}"] = "x"
+            elif kind == 2:
+                site.data[f"p{i}.md"] = 1
+            else:
+                site.written[f"_snippets/p{i}.html" if snippet_path else f"p{i}.md"] = None
+
+    apply(before_ops)
+    before, sizes = site.made(), site._sizes()
+    apply(page_ops)
+    assert site.made_since(sizes) == site.made() - before

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
+import orjson
 import polars as pl
 
 from .. import jsontext, registry
@@ -86,6 +87,7 @@ def _build_pages(site: Site, h: pl.DataFrame, exporting: downloads.Pending) -> N
     main, toy = split_toy(h)
     site.snippets["_banner"] = status_banner(h, main)
     tables.rows_of(h, site.board_cells)  # every row once: each board takes its rows from these
+    site.cell_memo = tables.remember_cells(site.board_cells, h, site.cell_memo_previous)
     home.build(site, h, counts)
     board.build(site, main, toy)
     demo.build(site, toy)
@@ -148,6 +150,7 @@ def render(db: Path, generated: Path, cache: Path, changes: dict | None = None,
         memo = cache / PAGE_MEMO
         site.page_memo = _read_json(memo) or {}
         memo.unlink(missing_ok=True)  # stands for the generated folder only once it is complete again (below)
+        site.cell_memo_previous = _read_cells(cache / CELL_MEMO, site.code_version)
         copied = build_pages(site)
         site.finish_charts()
         copy_key = None if copied else downloads.store_key(con, site.code_version)
@@ -163,15 +166,32 @@ def render(db: Path, generated: Path, cache: Path, changes: dict | None = None,
     site.write(VEGA_BUNDLE, _vega_bundle(cache))
     if copy_key is not None:  # (the downloads' worker made it otherwise)
         _copy_store(db, generated / downloads.STORE_COPY, cache / downloads.STORE_COPY_KEY, copy_key)
-    site.written.add(downloads.STORE_COPY)
+    site.written[downloads.STORE_COPY] = None
     _remove_stale(generated, site.written)
     write_atomic(memo, json.dumps(site.memo_next, sort_keys=True).encode("utf-8"))
+    if site.cell_memo is not None:
+        write_atomic(cache / CELL_MEMO, orjson.dumps({"code": site.code_version, "cells": site.cell_memo.now}))
     n_charts = sum(1 for rel in site.written if rel.startswith("charts/") and rel.endswith(".svg"))
     return Rendered(len(site.pages) + site.kept_pages - 1 + len(site.run_keys), n_charts, site.run_todo, site.run_keys,
                     site.run_baselines, db)
 
 
 PAGE_MEMO = "page-memo.json"  # in the work folder's cache: Site.memo_next as the last render left it
+CELL_MEMO = "board-cells.json"  # in the work folder's cache: the boards' cells of each run (tables.CellMemo)
+
+
+def _read_cells(path: Path, code: str) -> dict[str, list]:
+    """The boards' cells the last build made with this code (tables.CellMemo), or none. The builder's own file, read
+    strictly all the same: anything but {"code": ..., "cells": {run id: [hash, text, ...]}} is ignored."""
+    try:
+        data = orjson.loads(path.read_bytes())
+    except (OSError, orjson.JSONDecodeError):
+        return {}
+    cells = data.get("cells") if isinstance(data, dict) and data.get("code") == code else None
+    if not isinstance(cells, dict):
+        return {}
+    return {rid: v for rid, v in cells.items()
+            if isinstance(v, list) and len(v) > 1 and type(v[0]) is int and all(type(x) is str for x in v[1:])}
 
 
 def _read_json(path: Path) -> dict | None:

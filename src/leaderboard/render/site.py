@@ -6,6 +6,7 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
 
 import duckdb
@@ -55,22 +56,44 @@ class Site:
     previous_run_keys: dict[str, str] | None = None
     code_version: str = ""
     run_baselines: dict[str, str | None] = field(default_factory=dict)
-    written: set[str] = field(default_factory=set)  # files under ``out`` this build wrote or found unchanged
+    # files under ``out`` this build wrote or found unchanged, in the order they were (a dict: an ordered set)
+    written: dict[str, None] = field(default_factory=dict)
     # pages kept from the previous build (Site.memoised): per page kind, each page's key and the files it made, as the
     # previous render left them (page_memo) and as this one leaves them (memo_next, written at the end of the render)
     page_memo: dict[str, dict] = field(default_factory=dict)
     memo_next: dict[str, dict] = field(default_factory=dict)
     kept_pages: int = 0
     board_cells: dict = field(default_factory=dict)  # tables.board(shared=...): cells made once a build
+    cell_memo_previous: dict[str, list] = field(default_factory=dict)  # each run's cells as the last build made them
+    cell_memo: object = None  # tables.CellMemo of this build (written for the next one)
     db: Path | None = None  # the store ``con`` reads (read-only), for work done in other processes
 
     def made(self) -> set[str]:
         """Every generated file this build has made so far (pages, snippets, data, charts), as paths under ``out``."""
-        return set(self.pages) | {f"_snippets/{n}.html" for n in self.snippets} | set(self.data) | self.written
+        return set(self.pages) | {f"_snippets/{n}.html" for n in self.snippets} | set(self.data) | set(self.written)
+
+    def _sizes(self) -> tuple[int, int, int, int]:
+        return len(self.pages), len(self.snippets), len(self.data), len(self.written)
+
+    def made_since(self, sizes: tuple[int, int, int, int]) -> set[str]:
+        """``made() - before`` where ``before`` was made() when the sizes were ``sizes`` (_sizes()): what was added since
+        and made by nothing before. Each collection keeps its order of insertion, so what was added since is its tail
+        (issue 22, scale: made() itself, twice for each of 700 pages, was a second of a 100,000-run build)."""
+        tails = [list(islice(c, n, None)) for c, n in zip((self.pages, self.snippets, self.data, self.written), sizes,
+                                                          strict=True)]
+        added = [set(tails[0]), {f"_snippets/{n}.html" for n in tails[1]}, set(tails[2]), set(tails[3])]
+
+        def before(rel: str) -> bool:
+            snippet = rel[len("_snippets/"):-len(".html")] if rel.startswith("_snippets/") and rel.endswith(".html") else None
+            return ((rel in self.pages and rel not in added[0])
+                    or (snippet is not None and snippet in self.snippets and rel not in added[1])
+                    or (rel in self.data and rel not in added[2]) or (rel in self.written and rel not in added[3]))
+
+        return {rel for group in added for rel in group if not before(rel)}
 
     def keep(self, files: list[str]) -> None:
         """Files of the generated folder that the previous build made and this one would make again, byte for byte."""
-        self.written.update(files)
+        self.written.update(dict.fromkeys(files))
         self.kept_pages += sum(1 for f in files if f.endswith(".md"))
 
     def memoised(self, kind: str, name: str, inputs: list, make, *args) -> bool:
@@ -88,9 +111,9 @@ class Site:
             self.keep(hit["files"])
             now[name] = hit
             return True
-        before = self.made()
+        sizes = self._sizes()
         make(*args)
-        files = self.made() - before
+        files = self.made_since(sizes)
         # a deferred block another page made too (the same bytes: the same snippet file) is this page's as well
         for rel in [f for f in files if f in self.pages]:
             for k in AFTER.findall(self.pages[rel]):
@@ -104,7 +127,7 @@ class Site:
         path = self.out / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         replace_if_changed(path, data.encode("utf-8") if isinstance(data, str) else data)
-        self.written.add(rel)
+        self.written[rel] = None
 
     def page(self, path: str, title: str, *parts: str, rows: pl.DataFrame | None = None) -> None:
         """Data pages use the full width: no side navigation, no table of contents. ``rows``: the results the page
@@ -147,7 +170,7 @@ class Site:
         svg = f"{name}.svg"
         self.svg_specs[f"charts/{svg}"] = spec
         self._convert(f"charts/{svg}", spec)
-        self.written.add(f"charts/{svg}")
+        self.written[f"charts/{svg}"] = None
         prefix = "../" * depth
         return Safe(
             f'<figure class="lb-chart" id="chart-{esc(name)}" data-label="{esc(title)}. {esc(description)}">'

@@ -34,5 +34,5 @@ def build(site: Site, toy: pl.DataFrame) -> None:
     parts += headline_charts(site, toy, "demo", "toy models")
     parts += best_section(toy, "toy models")
     parts.append(Safe("<h2>Every toy-model run</h2>"))
-    parts.append(tables.board(toy, 0, url_state=True))
+    parts.append(tables.board(toy, 0, url_state=True, shared=site.board_cells))
     site.page("demo.md", "Demo (toy models)", block(*parts), rows=toy)

@@ -150,7 +150,7 @@ def build(site: Site, pending: Pending | None = None) -> None:
     exported = (pending or Pending(site, workers=1)).result()
     rows = []
     for t, n in exported:
-        site.written.update({f"downloads/{t}.parquet", f"downloads/{t}.csv.gz"})
+        site.written.update(dict.fromkeys((f"downloads/{t}.parquet", f"downloads/{t}.csv.gz")))
         rows.append([t, n, link(f"downloads/{t}.parquet", "Parquet"), link(f"downloads/{t}.csv.gz", "CSV (gzip)")])
     parts = [Safe("<p>Every table of the store, as built for this site. The run files themselves (the source of truth) "
                   "are in the repository's <code>runs/</code> folder. Load the DuckDB file with "
