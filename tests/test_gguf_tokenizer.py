@@ -115,3 +115,32 @@ def test_the_real_gemma_vocabulary_tokenizes_as_llama_cpp(tmp_path):
         got = tok.convert_ids_to_tokens(tok(text, add_special_tokens=False)["input_ids"])
         assert got == reference_spm(text, tokens, scores), text
     assert tok.convert_ids_to_tokens(tok("Paris")["input_ids"])[:1] == ["<bos>"]
+
+
+def _as_lm_pub_quiz_scores(tok) -> None:
+    """What lm-pub-quiz's CausalLMEvaluator does around every relation it scores: add_bos_token set, then restored."""
+    old = tok.add_bos_token
+    tok.add_bos_token = True
+    tok.add_bos_token = old
+
+
+@pytest.mark.parametrize("real", [False, True])
+def test_the_files_bos_survives_an_evaluation_and_the_tokenizers_fingerprint_does_not_change(tmp_path, real):
+    """The <bos> the file's add_bos_token asks for is the tokenizer's own add_bos_token: transformers rebuilds the
+    post-processor whenever that flag is set (lm-pub-quiz sets and restores it around each relation), and a <bos>
+    put in the post-processor alone was gone after the first BEAR evaluation of a process. A later evaluation in the
+    same process then scored Gemma without <bos>, and its kept BEAR parts were keyed by another tokenizer fingerprint
+    than a fresh process's (the RTN run's 55 kept relations were not resumed)."""
+    from leaderboard.evaluate.partial import tokenizer_fingerprint
+
+    if real:
+        if not GEMMA.is_file():
+            pytest.skip("the Gemma 3 GGUF is not fetched here (leaderboard data fetch model gemma-3-270m-q4_k_m)")
+        tok, path = T.AutoTokenizer.from_pretrained(GEMMA.parent, gguf_file=GEMMA.name), GEMMA
+    else:
+        tok, path, _tokens, _scores = _gemma_like(tmp_path)
+    fix_tokenizer(tok, path)
+    before = (tok("Paris is")["input_ids"], tokenizer_fingerprint(tok))
+    assert before[0][0] == 2 or tok.convert_ids_to_tokens(before[0])[0] == "<bos>"
+    _as_lm_pub_quiz_scores(tok)
+    assert (tok("Paris is")["input_ids"], tokenizer_fingerprint(tok)) == before

@@ -13,6 +13,7 @@ of the Unigram one (normalizer, special tokens and decoder stay as transformers 
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 NORMAL, USER_DEFINED = 1, 4  # GGUF token types that are pieces of text (not control or byte tokens)
@@ -60,8 +61,15 @@ def _bos(tokenizer, backend, reader) -> bool:
     if add is None or bos is None or not add.contents():
         return False
     bos_id = int(bos.contents())
-    if tokenizer("a")["input_ids"][:1] == [bos_id]:
+    if tokenizer("a")["input_ids"][:1] == [bos_id] and getattr(tokenizer, "add_bos_token", True):
         return False
+    # the tokenizer's own flag first: transformers rebuilds the post-processor from it whenever it is set, as
+    # lm-pub-quiz does around every relation it scores (set, then restored); a <bos> put in the post-processor alone
+    # was gone after the first BEAR evaluation of a process (tests/test_gguf_tokenizer.py)
+    with contextlib.suppress(AttributeError, ValueError, TypeError):
+        tokenizer.add_bos_token = True
+    if tokenizer("a")["input_ids"][:1] == [bos_id]:
+        return True
     token = tokenizer.convert_ids_to_tokens(bos_id)
     backend.post_processor = TemplateProcessing(single=f"{token} $A", pair=f"{token} $A $B:1",
                                                 special_tokens=[(token, bos_id)])
