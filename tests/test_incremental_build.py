@@ -41,6 +41,7 @@ def grown(tmp_path_factory):
     synthetic.write(every[:80], runs)
     shutil.copytree(ROOT / "runs" / "decoder" / DEMO, runs / "decoder" / DEMO)  # and a model the new runs leave alone
     build_site(runs, out, ROOT, work, **QUIET)
+    build_site(runs, out, ROOT, work, **QUIET)  # nothing changed: every page kept (and what the next build may need)
     pages_before = _inodes(out / "runs")
     kept_link = tmp / "kept-runs.parquet"  # a second name for the published download: the rebuild must not touch it
     os.link(out / "downloads" / "runs.parquet", kept_link)
@@ -323,8 +324,9 @@ def test_a_fresh_build_of_a_refused_file_names_its_problems_and_leaves_no_store(
 
 
 def test_board_cells_are_the_last_builds_only_where_the_runs_headline_row_is_the_same(grown) -> None:
-    """tables.CellMemo: a run's cells are taken from the last build when its headline row hashes the same (the one
-    thing they are made from), and made again when any value of the row changed."""
+    """tables.CellMemo: a run's cells are taken from an earlier build when its headline row hashes the same (the one
+    thing they are made from), made again when any value of the row changed, and kept for the next build even when
+    no board of this one asked for them (a rebuild that changed nothing keeps every page, and its memo whole)."""
     con = duckdb.connect(str(grown["work"] / "leaderboard.duckdb"), read_only=True)
     try:
         h = queries.headline(con).filter(pl.col("model_id") == "synthetic/encoder-000")
@@ -333,21 +335,23 @@ def test_board_cells_are_the_last_builds_only_where_the_runs_headline_row_is_the
     fresh: dict = {}
     memo = tables.remember_cells(fresh, h, {})
     page = tables.board(h, 0, shared=fresh)
-    assert sorted(memo.now) == sorted(h["run_id"].to_list())
+    assert sorted(memo.cells) == sorted(h["run_id"].to_list())
     a, b = (r for r in h.filter(pl.col("n_steps") > 0)["run_id"].to_list()[:2])
-    real_a = "".join(memo.now[a][1:])
+    real_a = "".join(memo.cells[a][1:])
     assert real_a in page
-    previous = {**memo.now, a: [memo.now[a][0], "<td>cached-a", "</td><td></td>"],
-                b: [memo.now[b][0] + 1, "<td>stale-b", "</td><td></td>"]}
+    previous = {**memo.cells, a: [memo.cells[a][0], "<td>cached-a", "</td><td></td>"],
+                b: [memo.cells[b][0] + 1, "<td>stale-b", "</td><td></td>"], "gone": [1, "<td>", "</td>"]}
     shared: dict = {}
-    tables.remember_cells(shared, h, previous)
+    kept = tables.remember_cells(shared, h, previous)
+    assert sorted(kept.cells) == sorted(set(h["run_id"].to_list()) - {b})  # before any board: what is still valid
     again = tables.board(h, 0, shared=shared)
     assert "cached-a" in again and real_a not in again  # the same row: taken as the last build made it
-    assert "stale-b" not in again and "".join(memo.now[b][1:]) in again  # another hash: made again
+    assert "stale-b" not in again and "".join(memo.cells[b][1:]) in again  # another hash: made again
+    assert kept.cells[b] == memo.cells[b]
     changed = h.with_columns(value=pl.when(pl.col("run_id") == a).then(pl.col("value") + 0.0123).otherwise(pl.col("value")))
     shared = {}
     now = tables.remember_cells(shared, changed, previous)
-    assert "cached-a" not in tables.board(changed, 0, shared=shared) and now.now[a][0] != memo.now[a][0]
+    assert "cached-a" not in tables.board(changed, 0, shared=shared) and now.cells[a][0] != memo.cells[a][0]
 
 
 @pytest.mark.parametrize("text", [b"\xff not json", b"[]", b'{"code": "other", "cells": {"r": [1, "a"]}}',

@@ -170,7 +170,7 @@ def render(db: Path, generated: Path, cache: Path, changes: dict | None = None,
     _remove_stale(generated, site.written)
     write_atomic(memo, json.dumps(site.memo_next, sort_keys=True).encode("utf-8"))
     if site.cell_memo is not None:
-        write_atomic(cache / CELL_MEMO, orjson.dumps({"code": site.code_version, "cells": site.cell_memo.now}))
+        write_atomic(cache / CELL_MEMO, orjson.dumps({"code": site.code_version, "cells": site.cell_memo.cells}))
     n_charts = sum(1 for rel in site.written if rel.startswith("charts/") and rel.endswith(".svg"))
     return Rendered(len(site.pages) + site.kept_pages - 1 + len(site.run_keys), n_charts, site.run_todo, site.run_keys,
                     site.run_baselines, db)

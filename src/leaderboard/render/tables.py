@@ -107,26 +107,28 @@ CELL_MEMO = "cells across builds"  # in board(shared=...): a CellMemo
 
 @dataclass
 class CellMemo:
-    """Each run's task cells (task_cells) as the previous build made them, kept across builds (issue 22, scale: a
+    """Each run's task cells (task_cells) as the previous builds made them, kept across builds (issue 22, scale: a
     rebuild after adding ten runs made the cells of all 100,000 again, 2.5 s of the leaderboard alone). A run's cells
-    are made from its headline row only (its task and step count are in it), so they are taken from the previous
-    build where the row hashes the same (``hashes``: DataFrame.hash_rows of the headline frame, by run id; the memo
-    belongs to one code version, polars' included: build.render). ``previous``/``now``: run id -> [hash, *cells]."""
+    are made from its headline row only (its task and step count are in it), so they are taken from an earlier build
+    where the row hashes the same (``hashes``: DataFrame.hash_rows of the headline frame, by run id; the memo belongs
+    to one code version, polars' included: build.render). ``cells``: run id -> [hash, *cells], every entry still valid
+    (those of runs whose pages were all kept this time included: the next build may need them)."""
     hashes: dict[str, int]
-    previous: dict[str, list]
-    now: dict[str, list] = field(default_factory=dict)
+    cells: dict[str, list]
 
 
 def remember_cells(shared: dict, h: pl.DataFrame, previous: dict[str, list]) -> CellMemo:
-    """Start a CellMemo for the boards of this build, from the headline frame ``h`` and the previous build's cells."""
-    memo = CellMemo(dict(zip(h["run_id"].to_list(), h.hash_rows(seed=0).to_list(), strict=True)), previous)
+    """Start a CellMemo for the boards of this build, from the headline frame ``h`` and the previous build's cells
+    (only those whose run's row hashes the same are kept)."""
+    hashes = dict(zip(h["run_id"].to_list(), h.hash_rows(seed=0).to_list(), strict=True))
+    memo = CellMemo(hashes, {rid: v for rid, v in previous.items() if hashes.get(rid) == v[0]})
     shared[CELL_MEMO] = memo
     return memo
 
 
 def _task_cells(shared: dict | None, r: dict, task: str, n_steps: int) -> tuple[str, ...]:
-    """task_cells(r, task, n_steps), made once a build (``shared``) and taken from the previous build where its
-    headline row is unchanged (CellMemo)."""
+    """task_cells(r, task, n_steps), made once a build (``shared``) and taken from an earlier build where its headline
+    row is unchanged (CellMemo)."""
     if shared is None:
         return task_cells(r, task, n_steps)
     rid = r["run_id"]
@@ -134,14 +136,14 @@ def _task_cells(shared: dict | None, r: dict, task: str, n_steps: int) -> tuple[
     if made is not None:
         return made
     memo: CellMemo | None = shared.get(CELL_MEMO)
-    hashed = memo.hashes.get(rid) if memo is not None else None
-    old = memo.previous.get(rid) if hashed is not None else None
-    if old is not None and old[0] == hashed:
-        made = tuple(old[1:])
+    kept = memo.cells.get(rid) if memo is not None else None
+    if kept is not None:
+        made = tuple(kept[1:])
     else:
         made = task_cells(r, task, n_steps)
-    if hashed is not None:
-        memo.now[rid] = [hashed, *made]
+        hashed = memo.hashes.get(rid) if memo is not None else None
+        if hashed is not None:
+            memo.cells[rid] = [hashed, *made]
     shared[rid] = made
     return made
 
