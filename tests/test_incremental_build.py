@@ -368,6 +368,9 @@ def test_only_well_formed_entries_of_a_board_cell_memo_are_kept(tmp_path) -> Non
     path.write_bytes(b'{"code": "c", "cells": {"a": [7, "<td>", "</td>"], "b": ["7", "x"], "c": [7], "d": [7, 3],'
                      b' "e": [7.5, "x"], "f": {"x": 1}}}')
     assert build._read_cells(path, "c") == {"a": [7, "<td>", "</td>"]}
+    link = tmp_path / "link.json"
+    link.symlink_to(path)
+    assert build._read_cells(link, "c") == {}  # read through the bounded reader: a link is not the builder's file
 
 
 @settings(max_examples=300, deadline=None)

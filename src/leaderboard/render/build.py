@@ -20,7 +20,7 @@ import orjson
 import polars as pl
 
 from .. import jsontext, registry
-from ..fsutil import write_atomic
+from ..fsutil import InputError, read_regular, write_atomic
 from ..gitutil import git_out
 from ..parallel import cpu_count, pmap
 from ..store import IngestError, ingest
@@ -165,7 +165,7 @@ def render(db: Path, generated: Path, cache: Path, changes: dict | None = None,
         site.write(f"_snippets/{name}.html", text)
     site.write(VEGA_BUNDLE, _vega_bundle(cache))
     if copy_key is not None:  # (the downloads' worker made it otherwise)
-        _copy_store(db, generated / downloads.STORE_COPY, cache / downloads.STORE_COPY_KEY, copy_key)
+        copy_store(db, generated / downloads.STORE_COPY, cache / downloads.STORE_COPY_KEY, copy_key)
     site.written[downloads.STORE_COPY] = None
     _remove_stale(generated, site.written)
     write_atomic(memo, json.dumps(site.memo_next, sort_keys=True).encode("utf-8"))
@@ -184,8 +184,8 @@ def _read_cells(path: Path, code: str) -> dict[str, list]:
     """The boards' cells the last build made with this code (tables.CellMemo), or none. The builder's own file, read
     strictly all the same: anything but {"code": ..., "cells": {run id: [hash, text, ...]}} is ignored."""
     try:
-        data = orjson.loads(path.read_bytes())
-    except (OSError, orjson.JSONDecodeError):
+        data = orjson.loads(read_regular(path, 1 << 30))
+    except (InputError, OSError, orjson.JSONDecodeError):
         return {}
     cells = data.get("cells") if isinstance(data, dict) and data.get("code") == code else None
     if not isinstance(cells, dict):
@@ -453,7 +453,7 @@ def _sitemap_runs(out: Path, shell_name: str, run_ids: list[str], max_urls: int 
         gz.write((text + "\n").encode("utf-8"))
 
 
-def _copy_store(db: Path, target: Path, key_file: Path | None = None, key: str | None = None) -> None:
+def copy_store(db: Path, target: Path, key_file: Path | None = None, key: str | None = None) -> None:
     """A fresh DuckDB file with every table (rows in a fixed order) and view, without the ingest state. With ``key``
     (what the store was made from: its run files and the code), the copy is kept when the key is the one it was made
     with (``key_file``).

@@ -47,7 +47,7 @@ def parquet(df: pl.DataFrame) -> bytes:
     return buf.getvalue()
 
 
-STORE_COPY = "downloads/leaderboard.duckdb"  # the store's copy readers download (build._copy_store)
+STORE_COPY = "downloads/leaderboard.duckdb"  # the store's copy readers download (build.copy_store)
 STORE_COPY_KEY = "store-copy.key"  # in the work folder's cache: what the copy was made from (store_key)
 
 
@@ -60,7 +60,7 @@ def store_key(con, code_version: str) -> str:
 
 def export(db: str, out: str, key_file: str | None = None, code_version: str = "") -> list[tuple[str, int]]:
     """_export() of the store at ``db``, opened read-only: what a worker process runs (Pending); with ``key_file``,
-    then the store's copy (build._copy_store: 2 s of a rebuild's main process at 100,000 runs, issue 22, scale)."""
+    then the store's copy (build.copy_store: 2 s of a rebuild's main process at 100,000 runs, issue 22, scale)."""
     import duckdb
 
     con = duckdb.connect(db, read_only=True)
@@ -70,9 +70,9 @@ def export(db: str, out: str, key_file: str | None = None, code_version: str = "
     finally:
         con.close()
     if key_file:
-        from ..build import _copy_store
+        from ..build import copy_store
 
-        _copy_store(Path(db), Path(out) / STORE_COPY, Path(key_file), key)
+        copy_store(Path(db), Path(out) / STORE_COPY, Path(key_file), key)
     return rows
 
 
