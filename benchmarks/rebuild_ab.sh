@@ -9,6 +9,10 @@
 # Run it in the project's environment (. .venv/bin/activate). SRC: the src/ folder of the code to time (a `git
 # worktree` of the other commit for an A/B); TAG: names the site (CORPUS/s-TAG) and work folder (CORPUS/w-TAG).
 # Run A, B, then A again: the VM's speed drifts within the hour.
+# Background work (a long sweep) must yield to it: with the kernel's autogroups on (/proc/sys/kernel/
+# sched_autogroup_enabled = 1, as on the development VM) `nice` orders processes within one session only, and a sweep
+# started from another shell shares the CPU with the build half and half whatever its nice value. Lower its session's
+# weight instead: echo 19 > /proc/<a sweep process's pid>/autogroup (all of its session's processes follow).
 set -u
 K=$1; SRC=$2; TAG=$3
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
