@@ -508,7 +508,7 @@ def test_a_rebuild_does_not_read_a_file_whose_stat_signature_is_cached_and_any_w
 
 @pytest.mark.parametrize("damage", ["truncated", "garbage", "extra field", "wrong type", "other validator",
                                     "other size limit", "old format", "a column short", "a path twice",
-                                    "a problem of no entry", "not a sha256"])
+                                    "a problem of no entry", "not a sha256", "a delta's removed files"])
 def test_a_damaged_or_foreign_validation_cache_is_ignored(tmp_path, baseline, compressed, damage) -> None:
     """The cache is the builder's own file, yet read strictly: anything but exactly its format (one list per field,
     entry i of each list the i-th file's) is ignored and every file is checked again."""
@@ -541,6 +541,8 @@ def test_a_damaged_or_foreign_validation_cache_is_ignored(tmp_path, baseline, co
             data["files"][1 - i] = data["files"][i]
         elif damage == "a problem of no entry":
             data["problems"].append([2, "/x", "made up", "warning"])
+        elif damage == "a delta's removed files":
+            data["removed"] = [str(runs / "gone.json")]
         else:
             data["sha256"][i] = data["sha256"][i].upper()
         cache.write_text(json.dumps(data))

@@ -1017,7 +1017,7 @@ def _read_cache(path: Path, fingerprint: str, max_bytes: int, check_paths: bool)
 
 def _load_cache(path: Path, fingerprint: str, max_bytes: int, check_paths: bool) -> _Loaded:
     base = _read_cache_file(path, fingerprint, max_bytes, check_paths)
-    if base is None:
+    if base is None or _REMOVED in base[1]:  # (a cache that removes files is a delta, not a cache)
         return _Loaded({}, {}, None)
     token, entries = base
     delta = _read_cache_file(_delta_path(path), fingerprint, max_bytes, check_paths)
