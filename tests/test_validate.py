@@ -570,7 +570,7 @@ def test_a_rebuild_writes_what_changed_to_the_validation_caches_delta_and_a_delt
     other = place(runs, compressed)
 
     def cached() -> dict:
-        return validate._read_cache(cache, validate.validator_fingerprint(), validate.DEFAULT_MAX_BYTES, True)
+        return validate._load_cache(cache, validate.validator_fingerprint(), validate.DEFAULT_MAX_BYTES, True).entries
 
     def on_disk() -> set[str]:
         return {str(p) for p in runs.rglob("*.json")}
@@ -603,7 +603,7 @@ def test_a_rebuild_writes_what_changed_to_the_validation_caches_delta_and_a_delt
 
 def test_a_key_the_validation_cache_cannot_hold_exactly_is_left_out_and_the_others_are_kept(tmp_path, baseline,
                                                                                              compressed) -> None:
-    """Format 3 holds a key's tuples as JSON lists of scalars: a key with anything else (a nested tuple, a float JSON
+    """The cache holds a key's tuples as JSON lists of scalars: a key with anything else (a nested tuple, a float JSON
     cannot hold) is not cached, so its file is checked on every build, and it does not cost the other files theirs."""
     import dataclasses
 
@@ -621,4 +621,4 @@ def test_a_key_the_validation_cache_cannot_hold_exactly_is_left_out_and_the_othe
         assert validate._to_cache(dataclasses.replace(good, key=bad), good.size) is None
     entries = {c.path: validate._to_cache(c, c.size) for c in checked}
     validate._write_cache(cache, "v", validate.DEFAULT_MAX_BYTES, True, entries)
-    assert validate._read_cache(cache, "v", validate.DEFAULT_MAX_BYTES, True) == entries
+    assert validate._load_cache(cache, "v", validate.DEFAULT_MAX_BYTES, True).entries == entries

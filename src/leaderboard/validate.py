@@ -1011,28 +1011,24 @@ def _delta_path(path: Path) -> Path:
     return path.with_name(f"{path.stem}.delta{path.suffix}")
 
 
-def _read_cache(path: Path, fingerprint: str, max_bytes: int, check_paths: bool) -> dict[str, _Cached]:
-    return _load_cache(path, fingerprint, max_bytes, check_paths).entries
-
-
 def _load_cache(path: Path, fingerprint: str, max_bytes: int, check_paths: bool) -> _Loaded:
     base = _read_cache_file(path, fingerprint, max_bytes, check_paths)
-    if base is None or _REMOVED in base[1]:  # (a cache that removes files is a delta, not a cache)
+    if base is None or base[2]:  # (a cache that removes files is a delta, not a cache)
         return _Loaded({}, {}, None)
-    token, entries = base
+    token, entries, _removed = base
     delta = _read_cache_file(_delta_path(path), fingerprint, max_bytes, check_paths)
     if delta is None or delta[0] != token:
         return _Loaded(entries, entries, token)
-    removed, changed = delta[1].pop(_REMOVED, ()), delta[1]
+    _token, changed, removed = delta
     merged = {f: e for f, e in entries.items() if f not in removed}
     merged.update(changed)
     return _Loaded(merged, entries, token)
 
 
-_REMOVED = "\0removed"  # in _read_cache_file's entries of a delta: the files it removes (no path holds a NUL)
-
-
-def _read_cache_file(path: Path, fingerprint: str, max_bytes: int, check_paths: bool) -> tuple[str, dict] | None:
+def _read_cache_file(path: Path, fingerprint: str, max_bytes: int,
+                     check_paths: bool) -> tuple[str, dict[str, _Cached], frozenset[str]] | None:
+    """One cache file (the cache or its delta) as (token, entries, files removed), or None where it is not exactly one
+    of this validator's."""
     try:
         raw = read_regular(path, 1 << 30)
         cache = _CacheFile.model_validate_json(raw)
@@ -1045,12 +1041,10 @@ def _read_cache_file(path: Path, fingerprint: str, max_bytes: int, check_paths: 
         problems.setdefault(i, []).append((pointer, message, severity))
     keys = map(RunKey, cache.run_id, cache.source_kind, map(tuple, cache.baseline), cache.is_baseline, cache.model_id,
                cache.task, map(tuple, cache.identity), cache.supersedes, cache.lineage_base)
-    entries: dict = {f: _Cached(sha, size, sig, key, tuple(problems.get(i, ())))
-                     for i, (f, sha, size, sig, key) in enumerate(zip(cache.files, cache.sha256, cache.size, cache.stat,
-                                                                      keys, strict=True))}
-    if cache.removed:
-        entries[_REMOVED] = frozenset(cache.removed)
-    return cache.token, entries
+    entries = {f: _Cached(sha, size, sig, key, tuple(problems.get(i, ())))
+               for i, (f, sha, size, sig, key) in enumerate(zip(cache.files, cache.sha256, cache.size, cache.stat, keys,
+                                                                strict=True))}
+    return cache.token, entries, frozenset(cache.removed)
 
 
 def _from_cache(path: str, entry: _Cached) -> Checked:
@@ -1058,7 +1052,7 @@ def _from_cache(path: str, entry: _Cached) -> Checked:
 
 
 def _holds(key: RunKey) -> bool:
-    """Whether format 3 holds ``key`` exactly (its tuples of scalars, its texts): a key it cannot hold is not cached,
+    """Whether the cache's format holds ``key`` exactly (its tuples of scalars, its texts): a key it cannot hold is not cached,
     and its file is checked on every build."""
     texts = (key.run_id, key.source_kind, key.model_id, key.task)
     return (all(type(t) is str for t in texts) and type(key.is_baseline) is bool

@@ -87,7 +87,7 @@ def _build_pages(site: Site, h: pl.DataFrame, exporting: downloads.Pending) -> N
     main, toy = split_toy(h)
     site.snippets["_banner"] = status_banner(h, main)
     tables.rows_of(h, site.board_cells)  # every row once: each board takes its rows from these
-    site.cell_memo = tables.remember_cells(site.board_cells, h, site.cell_memo_previous)
+    tables.remember_cells(site.board_cells, h, site.cell_memo_previous)
     home.build(site, h, counts)
     board.build(site, main, toy)
     demo.build(site, toy)
@@ -169,8 +169,9 @@ def render(db: Path, generated: Path, cache: Path, changes: dict | None = None,
     site.written[downloads.STORE_COPY] = None
     _remove_stale(generated, site.written)
     write_atomic(memo, json.dumps(site.memo_next, sort_keys=True).encode("utf-8"))
-    if site.cell_memo is not None:
-        write_atomic(cache / CELL_MEMO, orjson.dumps({"code": site.code_version, "cells": site.cell_memo.cells}))
+    cells = site.board_cells.get(tables.CELL_MEMO)  # (this build's tables.CellMemo, for the next one)
+    if cells is not None:
+        write_atomic(cache / CELL_MEMO, orjson.dumps({"code": site.code_version, "cells": cells.cells}))
     n_charts = sum(1 for rel in site.written if rel.startswith("charts/") and rel.endswith(".svg"))
     return Rendered(len(site.pages) + site.kept_pages - 1 + len(site.run_keys), n_charts, site.run_todo, site.run_keys,
                     site.run_baselines, db)

@@ -65,20 +65,16 @@ class Site:
     kept_pages: int = 0
     board_cells: dict = field(default_factory=dict)  # tables.board(shared=...): cells made once a build
     cell_memo_previous: dict[str, list] = field(default_factory=dict)  # each run's cells as the last build made them
-    cell_memo: object = None  # tables.CellMemo of this build (written for the next one)
     db: Path | None = None  # the store ``con`` reads (read-only), for work done in other processes
-
-    def made(self) -> set[str]:
-        """Every generated file this build has made so far (pages, snippets, data, charts), as paths under ``out``."""
-        return set(self.pages) | {f"_snippets/{n}.html" for n in self.snippets} | set(self.data) | set(self.written)
 
     def _sizes(self) -> tuple[int, int, int, int]:
         return len(self.pages), len(self.snippets), len(self.data), len(self.written)
 
     def made_since(self, sizes: tuple[int, int, int, int]) -> set[str]:
-        """``made() - before`` where ``before`` was made() when the sizes were ``sizes`` (_sizes()): what was added since
-        and made by nothing before. Each collection keeps its order of insertion, so what was added since is its tail
-        (issue 22, scale: made() itself, twice for each of 700 pages, was a second of a 100,000-run build)."""
+        """The generated files (pages, snippets, data, charts, as paths under ``out``) added since the collections had
+        the sizes ``sizes`` (_sizes()) and made by nothing before. Each collection keeps its order of insertion, so what
+        was added since is its tail (issue 22, scale: the union of every file made so far, taken twice for each of 700
+        pages and subtracted, was a second of a 100,000-run build)."""
         tails = [list(islice(c, n, None)) for c, n in zip((self.pages, self.snippets, self.data, self.written), sizes,
                                                           strict=True)]
         added = [set(tails[0]), {f"_snippets/{n}.html" for n in tails[1]}, set(tails[2]), set(tails[3])]
