@@ -167,3 +167,15 @@ def test_method_facts_come_from_the_methods() -> None:
     assert method_name("prune:n:m:local+quantize:bnb-nf4") == "Local N:M pruning → bitsandbytes NF4 quantization"
     assert registry.parse_key("prune:n:m:local")[0].name == "n:m"  # read through the registry, not split at ':'
     assert method_name("prune:wanda-oneshot:local") == "Local Wanda pruning"
+
+
+def test_every_method_is_labelled_by_its_name_not_its_registry_code() -> None:
+    """A run's label (tables, charts, run pages) names the method as its readers know it: 'bitsandbytes NF4', not the
+    scheme code 'bnb-nf4' (which the site then capitalised to 'Bnb-nf4'); 'random' is a word, not a code."""
+    from leaderboard import naming, notation
+    from leaderboard.compress import registry
+
+    for m in registry.all_methods():
+        label = naming.step_label(notation.parse_step(m.example))
+        if m.name != "random":
+            assert m.name not in label, (m.key, label)

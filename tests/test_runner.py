@@ -44,7 +44,7 @@ def test_run_writes_a_valid_run_file_with_provenance(tmp_path, capsys) -> None:
     assert run.results[0].n == 1000 and run.results[0].facts.count == 1000
     line = capsys.readouterr().out
     assert ("compression-leaderboard/demo-bert-trex | global magnitude (L1) pruning 50% of attention → "
-            "dynamic-int8 quantization of all | lama:trex: P@1 0.9") in line
+            "dynamic int8 quantization of all | lama:trex: P@1 0.9") in line
     assert not list(out.rglob("*.tmp"))  # atomic write leaves no temp file
     # the same spec again: detected, not rewritten
     before = files[0].stat().st_mtime_ns

@@ -21,7 +21,7 @@ def run(ctx, modules, step: FP8Step) -> None:
 ORDER = 24
 METHODS = (Method(
     kind="quantize", name="fp8", params=FP8Step, run=run, families=DECODERS, devices=frozenset({"cuda"}),
-    library="llm-compressor", since="1.1", simulated=True, title="FP8 (E4M3, dynamic)",
+    library="llm-compressor", since="1.1", simulated=True, title="FP8 (E4M3, dynamic)", label_name="FP8 (E4M3)",
     summary="Weights in 8-bit floating point (E4M3) with one scale per output channel; activations cast to FP8 "
             "per token at run time. No calibration data.",
     reference="Micikevicius et al. 2022, FP8 Formats for Deep Learning", url="https://arxiv.org/abs/2209.05433",

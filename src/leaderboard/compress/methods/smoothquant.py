@@ -27,7 +27,7 @@ def run(ctx, modules, step: SmoothQuantStep) -> None:
 ORDER = 23
 METHODS = (Method(
     kind="quantize", name="smoothquant", params=SmoothQuantStep, run=run, calibration=True, families=DECODERS,
-    library="llm-compressor", since="1.1", simulated=True, title="SmoothQuant W8A8",
+    library="llm-compressor", since="1.1", simulated=True, title="SmoothQuant W8A8", label_name="SmoothQuant W8A8",
     summary="Divides each input channel of a layer by a smoothing factor (multiplying the weights by it) so that "
             "activation outliers become quantizable, then quantizes weights to int8 per output channel and "
             "activations to int8 per token at run time.",

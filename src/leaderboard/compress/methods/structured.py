@@ -51,11 +51,11 @@ def run(ctx, modules, step) -> None:
 ORDER = 12
 METHODS = (
     Method(kind="prune", name="ln-structured", params=LnStructuredStep, run=run, title="Structured (L-n norm)",
-           short_title="Ln-structured",
+           short_title="Ln-structured", label_name="structured",
            summary="Removes whole output rows (neurons) or input columns of each layer with the smallest L1 or L2 norm.",
            example="prune:criterion=ln-structured,sparsity=0.25,norm=2,dim=rows"),
     Method(kind="prune", name="random-structured", params=RandomStructuredStep, run=run, title="Structured (random)",
-           seeded=True, short_title="random structured",
+           seeded=True, short_title="random structured", label_name="random structured",
            summary="Removes whole output rows or input columns of each layer chosen at random (seeded).",
            example="prune:criterion=random-structured,sparsity=0.25,dim=columns"),
 )

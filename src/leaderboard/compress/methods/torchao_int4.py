@@ -24,7 +24,7 @@ def run(ctx, modules, step: TorchaoInt4Step) -> None:
 ORDER = 12
 METHODS = (Method(
     kind="quantize", name="torchao-int4", params=TorchaoInt4Step, run=run, families=ALL_FAMILIES,
-    devices=frozenset({"cuda"}), library="torchao", since="1.1", title="torchao int4 weight-only",
+    devices=frozenset({"cuda"}), library="torchao", since="1.1", title="torchao int4 weight-only", label_name="torchao int4",
     summary="int4 weights packed two per byte in groups (32-256 inputs) with a bfloat16 scale and zero point per "
             "group, multiplied by torchao's int4 CUDA kernels.",
     example="quantize:scheme=torchao-int4,group_size=128"),)

@@ -32,12 +32,12 @@ def run(ctx, modules, step) -> None:
 ORDER = 10
 METHODS = (
     Method(kind="quantize", name="dynamic-int8", params=DynamicInt8Step, run=run, library="torchao",
-           title="Dynamic int8", synthetic=(8, 0.99), devices=frozenset({"cpu", "cuda", "xpu"}),
+           title="Dynamic int8", label_name="dynamic int8", synthetic=(8, 0.99), devices=frozenset({"cpu", "cuda", "xpu"}),
            summary="int8 weights (per output channel) and int8 activations quantized per token at run time "
                    "(torchao; backend=torch.ao asks for PyTorch's own quantize_dynamic, CPU only).",
            example="quantize:scheme=dynamic-int8"),
     Method(kind="quantize", name="weight-only-int8", params=WeightOnlyInt8Step, run=run, library="torchao",
-           title="Weight-only int8", devices=frozenset({"cpu", "cuda", "xpu"}),
+           title="Weight-only int8", label_name="weight-only int8", devices=frozenset({"cpu", "cuda", "xpu"}),
            summary="int8 weights with per-channel scales; activations stay in floating point (torchao).",
            example="quantize:scheme=weight-only-int8"),
 )

@@ -23,7 +23,7 @@ def run(ctx, modules, step: WandaOneShotStep) -> None:
 ORDER = 15
 METHODS = (Method(
     kind="prune", name="wanda-oneshot", params=WandaOneShotStep, run=run, calibration=True, since="1.1",
-    title="Wanda (one pass)",
+    title="Wanda (one pass)", label_name="Wanda (one pass)",
     summary="Scores each weight by |W_ij|·‖X_j‖ with the input norms of every layer collected in one forward pass "
             "of the dense model, and prunes the lowest scores within each output row. Unlike Sun et al.'s "
             "procedure (criterion wanda), later layers do not see the already-pruned earlier layers.",
