@@ -338,3 +338,34 @@ def test_batches_read_ahead_by_the_workers_load_the_same_store(tmp_path, monkeyp
         cols = ", ".join(q(whole, f"SELECT * FROM {table} LIMIT 0").columns)
         order = f"SELECT * FROM {table} ORDER BY {cols}"
         assert q(batched, order).equals(q(whole, order)), table
+
+
+def test_a_store_made_by_other_code_is_loaded_again_from_the_run_files(tmp_path, monkeypatch) -> None:
+    """The ingest derives values from the registries (a run's label, its headline metric): a store kept across a code
+    change (a work folder reused after an upgrade) is loaded again, not kept with the old code's values; with the same
+    code the ingest stays incremental."""
+    from leaderboard import store
+
+    runs, db = tmp_path / "runs", tmp_path / "db.duckdb"
+    synthetic.write(synthetic.generate(30), runs)
+    ingest(runs, db)
+    labels = q(db, "SELECT run_id, method_label FROM runs ORDER BY run_id")
+
+    def stale_labels() -> None:  # what the same rows look like when an older registry made them
+        con = connect(db)
+        try:
+            con.execute("UPDATE runs SET method_label = 'made by older code'")
+        finally:
+            con.close()
+
+    stale_labels()
+    rep = ingest(runs, db)
+    assert (rep.added, rep.unchanged) == (0, 30)  # same code: nothing loaded again (the old values stay)
+    assert set(q(db, "SELECT method_label FROM runs")["method_label"]) == {"made by older code"}
+
+    monkeypatch.setattr(store, "validator_fingerprint", lambda: "other code")
+    rep = ingest(runs, db)
+    assert (rep.added, rep.unchanged) == (30, 0)
+    assert q(db, "SELECT run_id, method_label FROM runs ORDER BY run_id").equals(labels)
+    assert q(db, "SELECT value FROM meta WHERE key = 'code'")["value"].to_list() == ["other code"]
+    assert ingest(runs, db).unchanged == 30

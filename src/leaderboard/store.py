@@ -40,6 +40,7 @@ from .validate import (
     read_bounded,
     set_problems,
     supersession_problems,
+    validator_fingerprint,
 )
 
 STORE_VERSION = "9"  # 9: runs.headline_metric (from the registry at ingest); 8: errata (runs.supersedes, correction_reason; superseded runs left out of every view); 7: steps a checkpoint arrived with are not part of the run's pipeline; 3: results.task_nonfinite; 4: lineage and stored-size columns; 5: results.task_config; 6: fact ranks are BIGINT, baselines match evaluation settings
@@ -202,15 +203,21 @@ def connect(db_path: Path | str, read_only: bool = False) -> duckdb.DuckDBPyConn
 
 
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
+    """The store's tables and views. A store of another layout (STORE_VERSION) or made by other code is emptied, so
+    the ingest loads every run file again: the ingest derives values from the registries (each run's label, its
+    headline metric), and a store kept across a code change (a work folder reused after an upgrade) held the old
+    code's values for every run it did not load again (validate.validator_fingerprint: this package's code and data,
+    Python and pydantic; the validation cache is keyed by the same)."""
     con.execute("CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR)")
-    row = con.execute("SELECT value FROM meta WHERE key = 'store_version'").fetchone()
-    if row is not None and row[0] != STORE_VERSION:  # older layout: rebuild from the run files
+    made = dict(con.execute("SELECT key, value FROM meta WHERE key IN ('store_version', 'code')").fetchall())
+    code = validator_fingerprint()
+    if made and (made.get("store_version") != STORE_VERSION or made.get("code") != code):  # rebuild from the run files
         for name in ("pareto", "facts_forgotten", "retention", "baselines", "current_runs", "superseded"):
             con.execute(f"DROP VIEW IF EXISTS {name}")
         for name in (*RUN_TABLES, "models", "files"):
             con.execute(f"DROP TABLE IF EXISTS {name}")
     con.execute(DDL)
-    con.execute("INSERT OR REPLACE INTO meta VALUES ('store_version', ?)", [STORE_VERSION])
+    con.execute("INSERT OR REPLACE INTO meta VALUES ('store_version', ?), ('code', ?)", [STORE_VERSION, code])
     con.execute(VIEWS)
 
 
