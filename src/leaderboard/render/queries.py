@@ -98,8 +98,8 @@ def headline(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     h = h.with_columns(whole_sparsity=pl.when(pl.col("whole_sparsity").is_null() & (pl.col("n_steps") == 0)
                                               & pl.col("checkpoint_label").is_null())
                        .then(pl.lit(0.0)).otherwise(pl.col("whole_sparsity")),
-                       method_name=pl.col("method").map_elements(metrics.method_name, return_dtype=pl.String),
-                       method_label=pl.col("method_label").map_elements(metrics.cap, return_dtype=pl.String))
+                       method_name=_mapped(h, "method", metrics.method_name),
+                       method_label=_mapped(h, "method_label", metrics.cap))
     paired = _q(con, """
         SELECT f.run_id, f.task, f.kept, f.forgotten, f.learned, f.compared,
                (f.kept + f.learned)::DOUBLE / nullif(f.kept + f.forgotten, 0) AS micro_ret
@@ -117,6 +117,13 @@ def headline(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     # a checkpoint that arrived compressed, run as it is, is a baseline but not an uncompressed one (legends say so)
     return checked(h.with_columns(method_name=pl.when((pl.col("n_steps") == 0) & pl.col("checkpoint_label").is_not_null())
                                   .then(pl.lit(charts.AS_DISTRIBUTED)).otherwise(pl.col("method_name"))))
+
+
+def _mapped(df: pl.DataFrame, column: str, fn) -> pl.Expr:
+    """``fn`` of each value of a text column (null stays null), called once a distinct value: map_elements called it
+    once a row (100,000 rows: 0.3 s)."""
+    values = df.get_column(column).drop_nulls().unique().to_list()
+    return pl.col(column).replace_strict({v: fn(v) for v in values}, default=None, return_dtype=pl.String)
 
 
 def counts(con: duckdb.DuckDBPyConnection) -> dict:

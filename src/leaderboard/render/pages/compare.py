@@ -22,8 +22,9 @@ def build(site: Site, h: pl.DataFrame) -> None:
     tasks = tables.task_order(h)
     rels = queries.relation_p1(site.con)
     rel_by_run: dict[str, dict[str, list]] = {}
-    for r in rels.iter_rows(named=True):
-        rel_by_run.setdefault(r["run_id"], {})[r["relation"]] = [round(r["v"], 6), r["n"]]
+    # plain tuples from whole columns: named rows of 450,000 relation scores were a second of a 100,000-run build
+    for rid, relation, v, n in zip(*(rels.get_column(c).to_list() for c in ("run_id", "relation", "v", "n")), strict=True):
+        rel_by_run.setdefault(rid, {})[relation] = [round(v, 6), n]
     data_rows = []
     method_names = {m: metrics.method_name(m) for m in {row.method for row in rows}}  # once a method, not a row
     for row in sorted(rows, key=lambda x: (x.model_id, x.n_steps, x.label, x.key)):
