@@ -41,6 +41,13 @@ def test_ingest_query_and_demo(tmp_path, capsys) -> None:
     synthetic.write(synthetic.generate(30), runs)
     assert main(["ingest", str(runs), "--db", str(db)]) == 0
     assert "30 added, 0 updated, 0 removed, 0 unchanged" in capsys.readouterr().out
+    import leaderboard.store
+
+    with pytest.MonkeyPatch.context() as mp:  # an upgrade: the store was made by other code
+        mp.setattr(leaderboard.store, "validator_fingerprint", lambda: "newer code")
+        assert main(["ingest", str(runs), "--db", str(db)]) == 0
+    out = capsys.readouterr().out
+    assert "made by another version of this code: every run file was loaded again" in out and "30 added" in out
     assert main(["query", "SELECT count(*) AS n FROM runs", "--db", str(db), "--format", "csv"]) == 0
     assert capsys.readouterr().out == "n\n30\n"
     assert main(["query", "SELECT nope", "--db", str(db)]) == 1

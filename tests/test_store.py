@@ -351,21 +351,18 @@ def test_a_store_made_by_other_code_is_loaded_again_from_the_run_files(tmp_path,
     ingest(runs, db)
     labels = q(db, "SELECT run_id, method_label FROM runs ORDER BY run_id")
 
-    def stale_labels() -> None:  # what the same rows look like when an older registry made them
-        con = connect(db)
-        try:
-            con.execute("UPDATE runs SET method_label = 'made by older code'")
-        finally:
-            con.close()
-
-    stale_labels()
+    con = connect(db)  # the same rows as an older registry would have labelled them
+    try:
+        con.execute("UPDATE runs SET method_label = 'made by older code'")
+    finally:
+        con.close()
     rep = ingest(runs, db)
-    assert (rep.added, rep.unchanged) == (0, 30)  # same code: nothing loaded again (the old values stay)
+    assert (rep.added, rep.unchanged, rep.reloaded) == (0, 30, False)  # same code: nothing loaded again
     assert set(q(db, "SELECT method_label FROM runs")["method_label"]) == {"made by older code"}
 
     monkeypatch.setattr(store, "validator_fingerprint", lambda: "other code")
     rep = ingest(runs, db)
-    assert (rep.added, rep.unchanged) == (30, 0)
+    assert (rep.added, rep.unchanged, rep.reloaded) == (30, 0, True)
     assert q(db, "SELECT run_id, method_label FROM runs ORDER BY run_id").equals(labels)
     assert q(db, "SELECT value FROM meta WHERE key = 'code'")["value"].to_list() == ["other code"]
     assert ingest(runs, db).unchanged == 30

@@ -64,6 +64,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         _print_problems(e.problems)
         print(f"ingest refused: {len(e.problems)} problem(s); {args.db} is unchanged", file=sys.stderr)
         return 1
+    if rep.reloaded:
+        print(f"{args.db} was made by another version of this code: every run file was loaded again")
     print(f"{args.db}: {rep.added} added, {rep.updated} updated, {rep.removed} removed, "
           f"{rep.unchanged} unchanged ({time.perf_counter() - t0:.2f} s)")
     return 0

@@ -194,6 +194,7 @@ class IngestReport:
     warnings: list[Problem] = field(default_factory=list)
     # each file read (new or changed), as checked: in full (check_bytes) unless validation's sha256 was given for it
     checked: list[Checked] = field(default_factory=list)
+    reloaded: bool = False  # the store was made by other code or another layout: every file was loaded again
 
 
 def connect(db_path: Path | str, read_only: bool = False) -> duckdb.DuckDBPyConnection:
@@ -202,16 +203,17 @@ def connect(db_path: Path | str, read_only: bool = False) -> duckdb.DuckDBPyConn
     return duckdb.connect(str(db_path), read_only=read_only)
 
 
-def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
+def ensure_schema(con: duckdb.DuckDBPyConnection) -> bool:
     """The store's tables and views. A store of another layout (STORE_VERSION) or made by other code is emptied, so
     the ingest loads every run file again: the ingest derives values from the registries (each run's label, its
     headline metric), and a store kept across a code change (a work folder reused after an upgrade) held the old
     code's values for every run it did not load again (validate.validator_fingerprint: this package's code and data,
-    Python and pydantic; the validation cache is keyed by the same)."""
+    Python and pydantic; the validation cache is keyed by the same). Returns whether it emptied the store."""
     con.execute("CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR)")
     made = dict(con.execute("SELECT key, value FROM meta WHERE key IN ('store_version', 'code')").fetchall())
     code = validator_fingerprint()
-    if made and (made.get("store_version") != STORE_VERSION or made.get("code") != code):  # rebuild from the run files
+    emptied = bool(made) and (made.get("store_version") != STORE_VERSION or made.get("code") != code)
+    if emptied:  # rebuild from the run files
         for name in ("pareto", "facts_forgotten", "retention", "baselines", "current_runs", "superseded"):
             con.execute(f"DROP VIEW IF EXISTS {name}")
         for name in (*RUN_TABLES, "models", "files"):
@@ -219,6 +221,7 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(DDL)
     con.execute("INSERT OR REPLACE INTO meta VALUES ('store_version', ?), ('code', ?)", [STORE_VERSION, code])
     con.execute(VIEWS)
+    return emptied
 
 
 # --- flattening runs into rows ---------------------------------------------------------------
@@ -460,7 +463,7 @@ def _ingest(runs_dir: Path, db_path: Path, current: dict[str, tuple[str, int]], 
     try:
         con.execute("BEGIN TRANSACTION")  # the schema's (re)creation too: a refused ingest leaves the store as it was
         try:
-            ensure_schema(con)
+            reloaded = ensure_schema(con)
             known = {p: (sha, rid) for p, sha, rid in con.execute("SELECT path, sha256, run_id FROM files").fetchall()}
             changed = {rel: v for rel, v in current.items() if v[0] is None or known.get(rel, (None,))[0] != v[0]}
             removed = [rel for rel in known if rel not in current]
@@ -535,7 +538,7 @@ def _ingest(runs_dir: Path, db_path: Path, current: dict[str, tuple[str, int]], 
         con.close()
     n_updated = sum(1 for rel in changed if rel in known)
     return IngestReport(added=len(changed) - n_updated, updated=n_updated, removed=len(removed),
-                        unchanged=len(current) - len(changed), checked=checked)
+                        unchanged=len(current) - len(changed), checked=checked, reloaded=reloaded)
 
 
 def _dedupe(problems: list[Problem]) -> list[Problem]:
