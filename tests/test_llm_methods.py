@@ -311,6 +311,28 @@ def test_smoothquant_runs_on_cpu_smoothing_the_norms_and_quantizing_weights_to_i
         assert _levels_per_group(as_out_in(mod), None) <= 2**8, name  # W8, one scale per output row
 
 
+def test_smoothquant_refuses_gemma_before_loading_it(folders, tmp_path, capsys) -> None:
+    """llm-compressor's SmoothQuant divides a norm's weight by the smoothing scales; a Gemma RMSNorm multiplies by
+    (1 + weight), and the mapping it uses for Gemma smooths the wrong norm into the MLP: on the real Gemma 3 270M the
+    model it left scored P@1 0.000 on every LAMA T-REx fact. Such a run is refused in one line, before the model is
+    loaded, and no run file is written; Llama-style models (SmolLM2) still run it (the test above)."""
+    import transformers as T
+
+    config = T.Gemma3TextConfig(vocab_size=len(WORDS) + 8, hidden_size=64, intermediate_size=128, num_hidden_layers=1,
+                                num_attention_heads=2, num_key_value_heads=1, head_dim=32, max_position_embeddings=128)
+    torch.manual_seed(0)
+    models.save(T.Gemma3ForCausalLM(config).eval(), tiny.word_tokenizer(WORDS, "llama"), tmp_path / "gemma")
+    rc = main(["run", "--model", str(tmp_path / "gemma"), "--eval", "lama:trex", "--no-progress",
+               "--compress", "quantize:scheme=smoothquant", "--out", str(tmp_path / "runs")])
+    err = capsys.readouterr().err
+    assert rc == 2 and "not on gemma3_text models" in err and "(1 + weight)" in err and "Traceback" not in err
+    assert not list(tmp_path.rglob("runs/**/*.json"))
+    smooth = methods.get("quantize", "smoothquant")
+    assert smooth.model_check(T.AutoConfig.from_pretrained(folders["llama"])) is None
+    with pytest.raises(UnsupportedScheme, match="gemma3_text"):  # the same check where compress() is called directly
+        compress(T.Gemma3ForCausalLM(config), [parse_step("quantize:scheme=smoothquant")], device=torch.device("cpu"))
+
+
 def test_a_step_that_cannot_run_on_this_model_is_one_line_from_the_cli(folders, tmp_path, capsys) -> None:
     # more tokens than the text has bytes: refused before loading (exit 2)
     rc = main(["run", "--model", str(folders["llama"]), "--eval", "lama:trex", "--no-progress",
