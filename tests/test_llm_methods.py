@@ -311,26 +311,54 @@ def test_smoothquant_runs_on_cpu_smoothing_the_norms_and_quantizing_weights_to_i
         assert _levels_per_group(as_out_in(mod), None) <= 2**8, name  # W8, one scale per output row
 
 
-def test_smoothquant_refuses_gemma_before_loading_it(folders, tmp_path, capsys) -> None:
-    """llm-compressor's SmoothQuant divides a norm's weight by the smoothing scales; a Gemma RMSNorm multiplies by
-    (1 + weight), and the mapping it uses for Gemma smooths the wrong norm into the MLP: on the real Gemma 3 270M the
-    model it left scored P@1 0.000 on every LAMA T-REx fact. Such a run is refused in one line, before the model is
-    loaded, and no run file is written; Llama-style models (SmolLM2) still run it (the test above)."""
+def test_smoothquant_smooths_gemma_where_its_mlp_reads_and_keeps_the_model_exact(tmp_path) -> None:
+    """Smoothing alone (before any rounding) must leave a model's outputs as they were: it only moves a per-channel
+    scale from a norm into the layers that read it. llm-compressor 0.14 maps Gemma 2 and 3 to Llama's pairs, which
+    smooth post_attention_layernorm into the MLP; on Gemma that norm ends the attention branch and the MLP reads
+    pre_feedforward_layernorm, so the model changed (the real Gemma 3 270M scored LAMA T-REx P@1 0.000 after it). Our
+    mapping smooths the norm the MLP reads: the outputs stay the same; llm-compressor's own changes them."""
     import transformers as T
+    from llmcompressor.modifiers.transform.smoothquant import SmoothQuantModifier
 
-    config = T.Gemma3TextConfig(vocab_size=len(WORDS) + 8, hidden_size=64, intermediate_size=128, num_hidden_layers=1,
+    from leaderboard.compress.base import StepContext
+    from leaderboard.compress.llmc import SMOOTHQUANT_MAPPINGS, run_oneshot, smoothquant_mappings
+
+    config = T.Gemma3TextConfig(vocab_size=len(WORDS) + 8, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
                                 num_attention_heads=2, num_key_value_heads=1, head_dim=32, max_position_embeddings=128)
     torch.manual_seed(0)
-    models.save(T.Gemma3ForCausalLM(config).eval(), tiny.word_tokenizer(WORDS, "llama"), tmp_path / "gemma")
-    rc = main(["run", "--model", str(tmp_path / "gemma"), "--eval", "lama:trex", "--no-progress",
-               "--compress", "quantize:scheme=smoothquant", "--out", str(tmp_path / "runs")])
-    err = capsys.readouterr().err
-    assert rc == 2 and "not on gemma3_text models" in err and "(1 + weight)" in err and "Traceback" not in err
-    assert not list(tmp_path.rglob("runs/**/*.json"))
-    smooth = methods.get("quantize", "smoothquant")
-    assert smooth.model_check(T.AutoConfig.from_pretrained(folders["llama"])) is None
-    with pytest.raises(UnsupportedScheme, match="gemma3_text"):  # the same check where compress() is called directly
-        compress(T.Gemma3ForCausalLM(config), [parse_step("quantize:scheme=smoothquant")], device=torch.device("cpu"))
+    gemma = T.Gemma3ForCausalLM(config).eval()
+    with torch.no_grad():  # norms that do something (a fresh Gemma norm's weight is 0: it multiplies by 1 + 0)
+        for name, p in gemma.named_parameters():
+            if name.endswith("layernorm.weight"):
+                p.copy_(torch.rand_like(p) - 0.5)
+    models.save(gemma, tiny.word_tokenizer(WORDS, "llama"), tmp_path / "gemma")
+    step = parse_step("quantize:scheme=smoothquant,smoothing_strength=0.8")
+    info = describe("builtin:default", SAMPLES, SEQ_LEN)
+    step = step.model_copy(update={"calibration": info})
+    ids = torch.arange(5, 25).view(2, 10)
+
+    def smoothed(mappings_of) -> tuple[torch.Tensor, torch.Tensor]:
+        model, tok, family = _load(tmp_path / "gemma")
+        with torch.no_grad():
+            before = model(input_ids=ids).logits
+        cal = CalibrationData.load("builtin:default", info)
+        cal.tokenizer, cal.family = tok, family  # as compress() sets them
+        ctx = StepContext(model=model, device=CPU, family=family, tokenizer=tok, calibration=cal)
+        names = [n for n, _ in model.named_modules()]
+        modules = resolve(model, "all")
+        run_oneshot(ctx, modules, step, lambda targets: [SmoothQuantModifier(smoothing_strength=0.8,
+                                                                             mappings=mappings_of(targets, names))])
+        with torch.no_grad():
+            return before, model(input_ids=ids).logits
+
+    assert smoothquant_mappings(list(resolve(_load(tmp_path / "gemma")[0], "all")), ["model.layers.0.pre_feedforward_layernorm"]) \
+        == SMOOTHQUANT_MAPPINGS["gemma"]
+    before, after = smoothed(smoothquant_mappings)
+    assert torch.allclose(after, before, atol=1e-4, rtol=1e-4), (after - before).abs().max()
+    before, after = smoothed(lambda targets, names: None)  # llm-compressor's own mapping for Gemma3ForCausalLM
+    assert (after - before).abs().max() > 1e-2
+    model, r = _run(tmp_path / "gemma", "quantize:scheme=smoothquant,smoothing_strength=0.8")  # and the whole W8A8 runs
+    assert r.kernels == "simulated" and r.stored_bytes < r.weight_bytes
 
 
 def test_a_step_that_cannot_run_on_this_model_is_one_line_from_the_cli(folders, tmp_path, capsys) -> None:

@@ -287,7 +287,7 @@ def check(spec: RunSpec, memo: dict | None = None) -> Checked:
 
     for s in spec.compression[precompressed(spec):]:
         try:
-            check_supported(s, family=family, device=resolve_device(spec.device), config=config)
+            check_supported(s, family=family, device=resolve_device(spec.device))
         except UnsupportedScheme as e:
             raise SpecError(f"--compress {step_text(s)}: {e}") from None
     for name, tasks in by_suite.items():

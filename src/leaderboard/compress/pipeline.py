@@ -29,9 +29,8 @@ class CompressionResult:
     kernels: str | None = None  # 'native' low-bit kernels or 'simulated' quantize-dequantize; None = not quantized
 
 
-def check_supported(step, *, family: str | None, device: torch.device | str | None, config=None) -> None:
-    """Raise UnsupportedScheme when the step's method cannot run on this family, device or model (``config``: the
-    model's transformers config, where known; says where it can)."""
+def check_supported(step, *, family: str | None, device: torch.device | str | None) -> None:
+    """Raise UnsupportedScheme when the step's method cannot run on this family or device (says where it can)."""
     m = methods.method_of(step)
     if m.run is None:
         raise UnsupportedScheme(f"{m.key}: {m.unavailable or 'no implementation in this runner'}")
@@ -39,9 +38,6 @@ def check_supported(step, *, family: str | None, device: torch.device | str | No
         raise UnsupportedScheme(f"{m.key} runs on {' and '.join(sorted(m.families))} models ({m.library}); "
                                 f"this model is an {family}")
     reason = m.check(step) if m.check is not None else None
-    if reason:
-        raise UnsupportedScheme(f"{m.key}: {reason}")
-    reason = m.model_check(config) if m.model_check is not None and config is not None else None
     if reason:
         raise UnsupportedScheme(f"{m.key}: {reason}")
     dev = device.type if isinstance(device, torch.device) else device
@@ -81,7 +77,7 @@ def compress(model: nn.Module, steps: list, *, device: torch.device, seed: int =
     measured_sparsity = False
     kernels = None
     for s in steps:
-        check_supported(s, family=family, device=device, config=getattr(model, "config", None))
+        check_supported(s, family=family, device=device)
     if calibration is not None:
         calibration.tokenizer = calibration.tokenizer or tokenizer
         calibration.family = family or calibration.family

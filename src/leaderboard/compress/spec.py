@@ -263,8 +263,6 @@ class Method:
     calibration: bool = False
     run: RunFn | None = None
     check: Callable[[Any], str | None] | None = None  # why this step's parameters cannot run here (None: they can)
-    # why it cannot run on this model (its transformers config; None: it can), checked before the model is loaded
-    model_check: Callable[[Any], str | None] | None = None
     label: Callable[[Any], str] | None = None  # a step's human label (default: built from the generic fields)
     library: str = "compression-leaderboard"
     reference: str = ""
