@@ -122,12 +122,12 @@ def smoothquant_mappings(targets: list[str], modules: Iterable[str] = ()) -> lis
     return None
 
 
-def smoothquant_recipe(step, model=None):
+def smoothquant_recipe(step, model):
     def make(targets: list[str]):
         from llmcompressor.modifiers.quantization import QuantizationModifier
         from llmcompressor.modifiers.transform.smoothquant import SmoothQuantModifier
 
-        names = [n for n, _ in model.named_modules()] if model is not None else []
+        names = [n for n, _ in model.named_modules()]
         return [SmoothQuantModifier(smoothing_strength=step.smoothing_strength, mappings=smoothquant_mappings(targets, names)),
                 QuantizationModifier(targets=targets, scheme="W8A8")]
     return make
