@@ -8,6 +8,7 @@ import shutil
 from pathlib import Path
 
 import duckdb
+import orjson
 import polars as pl
 import pytest
 from hypothesis import given, settings
@@ -371,6 +372,81 @@ def test_only_well_formed_entries_of_a_board_cell_memo_are_kept(tmp_path) -> Non
     link = tmp_path / "link.json"
     link.symlink_to(path)
     assert build._read_cells(link, "c") == {}  # read through the bounded reader: a link is not the builder's file
+
+
+def _compare_rows(work: Path, previous: dict, shas: dict | None = None) -> tuple[dict, dict]:
+    """compare.build on the store of ``work``, after the previous build's compare rows ``previous``: the rows as
+    published (key -> the row's JSON) and the memo it leaves for the next build. ``shas``: run files' sha256 to take
+    in place of the store's (a run file whose bytes changed)."""
+    import orjson
+
+    from leaderboard import jsontext
+    from leaderboard.render.pages import compare
+    from leaderboard.render.site import Site
+
+    con = duckdb.connect(str(work / "leaderboard.duckdb"), read_only=True)
+    try:
+        site = Site(work / "unused", con, compare_memo_previous=previous)
+        h = queries.headline(con)
+        tables.remember_cells(site.board_cells, h, {})
+        with pytest.MonkeyPatch.context() as mp:
+            if shas:
+                real = queries.run_file_shas
+                mp.setattr(queries, "run_file_shas", lambda c: {rid: (p, shas.get(rid, sha)) for rid, (p, sha) in real(c).items()})
+            compare.build(site, h)
+    finally:
+        con.close()
+    rows = {k: v for rel, shard in site.data.items() if rel.startswith("data/compare/rows-")
+            for k, v in orjson.loads(jsontext.dumps(shard)).items()}
+    return rows, site.board_cells[compare.ROW_MEMO]
+
+
+def test_compare_rows_are_the_last_builds_only_where_their_runs_are_the_same(grown) -> None:
+    """pages/compare.py: a row's JSON is taken from the last build where every run of the row has the same headline
+    row (its hash) and run file (its sha256: the relation scores come from it), and made again otherwise."""
+    rows, memo = _compare_rows(grown["work"], {})
+    assert sorted(rows) == sorted(memo) and len(rows) > 10
+    assert all(orjson.loads(memo[k][1]) == rows[k] for k in rows)
+    a, b, c = sorted(k for k in rows if any("rel" in t for t in rows[k]["tasks"].values()))[:3]
+    previous = {**memo, a: [memo[a][0], '{"kept":"a"}'], b: ["another key", '{"kept":"b"}'], "gone": ["k", "{}"]}
+    again, memo2 = _compare_rows(grown["work"], previous)
+    assert again[a] == {"kept": "a"}  # the same runs: taken as the last build made it
+    assert again[b] == rows[b] and memo2[b] == memo[b]  # another key: made again
+    assert "gone" not in memo2 and {k: v for k, v in again.items() if k != a} == {k: v for k, v in rows.items() if k != a}
+    run_c = next(iter(rows[c]["tasks"].values()))["run"]
+    previous = {**memo, c: [memo[c][0], '{"kept":"c"}']}
+    changed, memo3 = _compare_rows(grown["work"], previous, {run_c: "0" * 64})
+    assert changed[c] == rows[c] and memo3[c][0] != memo[c][0]  # its run file changed: made again
+
+
+@pytest.mark.parametrize("text", [b"\xff not json", b"[]", b'{"code": "other", "rows": {"r": ["k", "{}"]}}',
+                                  b'{"code": "c", "rows": []}', b'{"code": "c"}'])
+def test_a_damaged_or_foreign_compare_row_memo_is_ignored(tmp_path, text) -> None:
+    path = tmp_path / build.COMPARE_MEMO
+    path.write_bytes(text)
+    assert build._read_compare_rows(path, "c") == {}
+    assert build._read_compare_rows(tmp_path / "absent.json", "c") == {}
+
+
+def test_only_well_formed_entries_of_a_compare_row_memo_are_kept(tmp_path) -> None:
+    path = tmp_path / build.COMPARE_MEMO
+    path.write_bytes(b'{"code": "c", "rows": {"a": ["k", "{}"], "b": ["k"], "c": ["k", 3], "d": [1, "{}"],'
+                     b' "e": ["k", "{}", "x"], "f": {"k": "{}"}}}')
+    assert build._read_compare_rows(path, "c") == {"a": ["k", "{}"]}
+    link = tmp_path / "link.json"
+    link.symlink_to(path)
+    assert build._read_compare_rows(link, "c") == {}
+
+
+def test_relation_scores_of_some_runs_are_those_rows_of_every_runs(grown) -> None:
+    con = duckdb.connect(str(grown["work"] / "leaderboard.duckdb"), read_only=True)
+    try:
+        every = queries.relation_p1(con)
+        some = sorted(set(every["run_id"].to_list()))[::3]
+        assert queries.relation_p1(con, some).equals(every.filter(pl.col("run_id").is_in(some)))
+        assert queries.relation_p1(con, []).is_empty()
+    finally:
+        con.close()
 
 
 @settings(max_examples=300, deadline=None)

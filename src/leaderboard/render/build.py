@@ -22,7 +22,7 @@ import polars as pl
 from .. import jsontext, registry
 from ..fsutil import InputError, read_regular, write_atomic
 from ..gitutil import git_out
-from ..parallel import cpu_count, pmap
+from ..parallel import cpu_count, gc_relaxed, pmap
 from ..store import IngestError, ingest
 from ..validate import iter_json_files, seed_cache, stat_signature, validate_paths
 from . import charts, metrics, queries, tables
@@ -151,6 +151,7 @@ def render(db: Path, generated: Path, cache: Path, changes: dict | None = None,
         site.page_memo = _read_json(memo) or {}
         memo.unlink(missing_ok=True)  # stands for the generated folder only once it is complete again (below)
         site.cell_memo_previous = _read_cells(cache / CELL_MEMO, site.code_version)
+        site.compare_memo_previous = _read_compare_rows(cache / COMPARE_MEMO, site.code_version)
         copied = build_pages(site)
         site.finish_charts()
         copy_key = None if copied else downloads.store_key(con, site.code_version)
@@ -172,6 +173,9 @@ def render(db: Path, generated: Path, cache: Path, changes: dict | None = None,
     cells = site.board_cells.get(tables.CELL_MEMO)  # (this build's tables.CellMemo, for the next one)
     if cells is not None:
         write_atomic(cache / CELL_MEMO, orjson.dumps({"code": site.code_version, "cells": cells.cells}))
+    rows = site.board_cells.get(compare.ROW_MEMO)  # (this build's compare rows as JSON text, for the next one)
+    if rows is not None:
+        write_atomic(cache / COMPARE_MEMO, orjson.dumps({"code": site.code_version, "rows": rows}))
     n_charts = sum(1 for rel in site.written if rel.startswith("charts/") and rel.endswith(".svg"))
     return Rendered(len(site.pages) + site.kept_pages - 1 + len(site.run_keys), n_charts, site.run_todo, site.run_keys,
                     site.run_baselines, db)
@@ -193,6 +197,23 @@ def _read_cells(path: Path, code: str) -> dict[str, list]:
         return {}
     return {rid: v for rid, v in cells.items()
             if isinstance(v, list) and len(v) > 1 and type(v[0]) is int and all(type(x) is str for x in v[1:])}
+
+
+COMPARE_MEMO = "compare-rows.json"  # in the work folder's cache: each compare row's key and JSON text (pages/compare.py)
+
+
+def _read_compare_rows(path: Path, code: str) -> dict[str, list]:
+    """The compare rows the last build made with this code (pages/compare.py), or none. The builder's own file, read
+    strictly all the same, as _read_cells does: anything but {"code": ..., "rows": {row key: [key, JSON text]}} is
+    ignored, and so is each entry of another shape."""
+    try:
+        data = orjson.loads(read_regular(path, 1 << 30))
+    except (InputError, OSError, orjson.JSONDecodeError):
+        return {}
+    rows = data.get("rows") if isinstance(data, dict) and data.get("code") == code else None
+    if not isinstance(rows, dict):
+        return {}
+    return {key: v for key, v in rows.items() if isinstance(v, list) and len(v) == 2 and all(type(x) is str for x in v)}
 
 
 def _read_json(path: Path) -> dict | None:
@@ -598,6 +619,11 @@ def build_site(runs: Path, out: Path, root: Path, work: Path, log=print, since: 
     """Everything from run files to the static site in ``out``. The site is built in a temporary folder
     beside ``out`` and swapped in at the end: a build that fails or is killed leaves ``out`` as it was.
     ``since``: the commit of the previous published build, for the home page's "what changed"."""
+    with gc_relaxed():  # (a build holds millions of objects: parallel.gc_relaxed)
+        return _build_site(runs, out, root, work, log, since, site_url)
+
+
+def _build_site(runs: Path, out: Path, root: Path, work: Path, log, since: str | None, site_url: str | None) -> BuildReport:
     # absolute from here on: mkdocs runs in ``root``, so a relative ``out`` or ``work`` would resolve there
     runs, out, root, work = (Path(p).resolve() for p in (runs, out, root, work))
     seconds: dict[str, float] = {}

@@ -233,10 +233,11 @@ def run_file_shas(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[str, str]]:
     return {rid: (path, sha) for rid, path, sha in con.execute("SELECT run_id, path, sha256 FROM files").fetchall()}
 
 
-def relation_p1(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
-    """P@1 per run, task and relation (v: the fraction; n: facts)."""
-    return _q(con, "SELECT run_id, task, relation, value_fraction AS v, n FROM relation_results WHERE metric = 'precision@1' "
-                   "ORDER BY run_id, task, relation")
+def relation_p1(con: duckdb.DuckDBPyConnection, run_ids: list[str] | None = None) -> pl.DataFrame:
+    """P@1 per run, task and relation (v: the fraction; n: facts); of the runs ``run_ids`` only, where given."""
+    only = " AND run_id IN (SELECT unnest($ids))" if run_ids is not None else ""
+    return _q(con, "SELECT run_id, task, relation, value_fraction AS v, n FROM relation_results WHERE metric = 'precision@1'"
+                   f"{only} ORDER BY run_id, task, relation", {"ids": run_ids} if run_ids is not None else None)
 
 
 def fact_ids(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
