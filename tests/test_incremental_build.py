@@ -355,6 +355,55 @@ def test_board_cells_are_the_last_builds_only_where_the_runs_headline_row_is_the
     assert "cached-a" not in tables.board(changed, 0, shared=shared) and now.cells[a][0] != memo.cells[a][0]
 
 
+def test_board_rows_cells_are_the_last_builds_only_where_the_rows_runs_are_the_same(grown) -> None:
+    """tables.CellMemo.rows: a row's opening tag, fixed cells and first cell are taken from the last build when its
+    runs' headline rows hash the same and it links the same run, made again otherwise; rows no longer on the site are
+    not carried to the next build."""
+    con = duckdb.connect(str(grown["work"] / "leaderboard.duckdb"), read_only=True)
+    try:
+        h = queries.headline(con).filter(pl.col("model_id") == "synthetic/encoder-000")
+    finally:
+        con.close()
+    fresh: dict = {}
+    tables.rows_of(h, fresh)
+    memo = tables.remember_cells(fresh, h, {}, {})
+    page = tables.board(h, 0, shared=fresh)
+    rows = {row.key: row for row in tables.rows_of(h, fresh)}
+    assert sorted(name.partition("|")[0] for name in memo.rows) == sorted(rows)
+    a, b = (f"{k}|11" for k in sorted(k for k, row in rows.items() if row.n_steps > 0)[:2])
+    assert memo.rows[a][1] in page and memo.rows[a][2] in page
+    previous = {**memo.rows, a: [memo.rows[a][0], '<tr class="cached-a">', *memo.rows[a][2:]],
+                b: [memo.rows[b][0] + 1, '<tr class="stale-b">', *memo.rows[b][2:]], "gone|11": [1, "<tr>", "", ""]}
+    shared: dict = {}
+    tables.rows_of(h, shared)
+    kept = tables.remember_cells(shared, h, memo.cells, previous)
+    assert "gone|11" not in kept.rows
+    again = tables.board(h, 0, shared=shared)
+    assert 'class="cached-a"' in again  # the same runs: taken as the last build made it
+    assert "stale-b" not in again and kept.rows[b] == memo.rows[b]  # another hash: made again
+    run_a = next(iter(rows[a.partition("|")[0]].tasks.values()))["run_id"]
+    changed = h.with_columns(value=pl.when(pl.col("run_id") == run_a).then(pl.col("value") + 0.0123).otherwise(pl.col("value")))
+    shared = {}
+    tables.rows_of(changed, shared)
+    now = tables.remember_cells(shared, changed, memo.cells, previous)
+    assert "cached-a" not in tables.board(changed, 0, shared=shared) and now.rows[a][0] != memo.rows[a][0]
+
+
+@pytest.mark.parametrize("text", [b"\xff not json", b"[]", b'{"code": "other", "rows": {"r|11": [1, "a", "b", "c"]}}',
+                                  b'{"code": "c", "rows": []}', b'{"code": "c"}'])
+def test_a_damaged_or_foreign_board_row_memo_is_ignored(tmp_path, text) -> None:
+    path = tmp_path / build.ROW_MEMO
+    path.write_bytes(text)
+    assert build._read_row_cells(path, "c") == {}
+
+
+def test_only_well_formed_entries_of_a_board_row_memo_are_kept(tmp_path) -> None:
+    path = tmp_path / build.ROW_MEMO
+    path.write_bytes(b'{"code": "c", "rows": {"a": [7, "<tr>", "<td></td>", "<td>"], "b": [7, "<tr>", "x"],'
+                     b' "c": ["7", "a", "b", "c"], "d": [7, "a", 3, "c"], "e": {"x": 1}}}')
+    assert build._read_row_cells(path, "c") == {"a": [7, "<tr>", "<td></td>", "<td>"]}
+
+
 @pytest.mark.parametrize("text", [b"\xff not json", b"[]", b'{"code": "other", "cells": {"r": [1, "a"]}}',
                                   b'{"code": "c", "cells": []}', b'{"code": "c"}'])
 def test_a_damaged_or_foreign_board_cell_memo_is_ignored(tmp_path, text) -> None:

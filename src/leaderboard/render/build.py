@@ -87,7 +87,7 @@ def _build_pages(site: Site, h: pl.DataFrame, exporting: downloads.Pending) -> N
     main, toy = split_toy(h)
     site.snippets["_banner"] = status_banner(h, main)
     tables.rows_of(h, site.board_cells)  # every row once: each board takes its rows from these
-    tables.remember_cells(site.board_cells, h, site.cell_memo_previous)
+    tables.remember_cells(site.board_cells, h, site.cell_memo_previous, site.row_memo_previous)
     home.build(site, h, counts)
     board.build(site, main, toy)
     demo.build(site, toy)
@@ -151,6 +151,7 @@ def render(db: Path, generated: Path, cache: Path, changes: dict | None = None,
         site.page_memo = _read_json(memo) or {}
         memo.unlink(missing_ok=True)  # stands for the generated folder only once it is complete again (below)
         site.cell_memo_previous = _read_cells(cache / CELL_MEMO, site.code_version)
+        site.row_memo_previous = _read_row_cells(cache / ROW_MEMO, site.code_version)
         site.compare_memo_previous = _read_compare_rows(cache / COMPARE_MEMO, site.code_version)
         copied = build_pages(site)
         site.finish_charts()
@@ -173,6 +174,7 @@ def render(db: Path, generated: Path, cache: Path, changes: dict | None = None,
     cells = site.board_cells.get(tables.CELL_MEMO)  # (this build's tables.CellMemo, for the next one)
     if cells is not None:
         write_atomic(cache / CELL_MEMO, orjson.dumps({"code": site.code_version, "cells": cells.cells}))
+        write_atomic(cache / ROW_MEMO, orjson.dumps({"code": site.code_version, "rows": cells.rows}))
     rows = site.board_cells.get(compare.ROW_MEMO)  # (this build's compare rows as JSON text, for the next one)
     if rows is not None:
         write_atomic(cache / COMPARE_MEMO, orjson.dumps({"code": site.code_version, "rows": rows}))
@@ -197,6 +199,24 @@ def _read_cells(path: Path, code: str) -> dict[str, list]:
         return {}
     return {rid: v for rid, v in cells.items()
             if isinstance(v, list) and len(v) > 1 and type(v[0]) is int and all(type(x) is str for x in v[1:])}
+
+
+ROW_MEMO = "board-rows.json"  # in the work folder's cache: each board row's opening tag, fixed and first cells (tables.CellMemo)
+
+
+def _read_row_cells(path: Path, code: str) -> dict[str, list]:
+    """The boards' row cells the last build made with this code (tables.CellMemo.rows), or none; read strictly as
+    _read_cells does: {"code": ..., "rows": {name: [hash, tr, fixed cells, first cell's parts...]}}, each entry of
+    another shape ignored."""
+    try:
+        data = orjson.loads(read_regular(path, 1 << 30))
+    except (InputError, OSError, orjson.JSONDecodeError):
+        return {}
+    rows = data.get("rows") if isinstance(data, dict) and data.get("code") == code else None
+    if not isinstance(rows, dict):
+        return {}
+    return {k: v for k, v in rows.items()
+            if isinstance(v, list) and len(v) > 3 and type(v[0]) is int and all(type(x) is str for x in v[1:])}
 
 
 COMPARE_MEMO = "compare-rows.json"  # in the work folder's cache: each compare row's key and JSON text (pages/compare.py)

@@ -65,6 +65,7 @@ class Site:
     kept_pages: int = 0
     board_cells: dict = field(default_factory=dict)  # tables.board(shared=...): cells made once a build
     cell_memo_previous: dict[str, list] = field(default_factory=dict)  # each run's cells as the last build made them
+    row_memo_previous: dict[str, list] = field(default_factory=dict)  # each row's cells as the last build made them
     compare_memo_previous: dict[str, list] = field(default_factory=dict)  # compare's rows as the last build made them
     db: Path | None = None  # the store ``con`` reads (read-only), for work done in other processes
 

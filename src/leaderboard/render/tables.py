@@ -115,15 +115,74 @@ class CellMemo:
     (those of runs whose pages were all kept this time included: the next build may need them)."""
     hashes: dict[str, int]
     cells: dict[str, list]
+    # each row's opening tag, fixed cells and first cell (_row_cells), by "<row key>|<variant>": [row hash, tr, fixed
+    # cells, *first cell's parts]; as the previous build left them (taken where the row hash is the same) and as this
+    # one leaves them (those made or taken, and the previous ones of rows still on the site)
+    rows_previous: dict[str, list] = field(default_factory=dict)
+    rows: dict[str, list] = field(default_factory=dict)
 
 
-def remember_cells(shared: dict, h: pl.DataFrame, previous: dict[str, list]) -> CellMemo:
+def remember_cells(shared: dict, h: pl.DataFrame, previous: dict[str, list],
+                   previous_rows: dict[str, list] | None = None) -> CellMemo:
     """Start a CellMemo for the boards of this build, from the headline frame ``h`` and the previous build's cells
-    (only those whose run's row hashes the same are kept)."""
+    (only those whose run's row hashes the same are kept) and rows' cells (those of rows still in ``h``, checked
+    against the row's hash when a board takes them)."""
     hashes = dict(zip(h["run_id"].to_list(), h.hash_rows(seed=0).to_list(), strict=True))
     memo = CellMemo(hashes, {rid: v for rid, v in previous.items() if hashes.get(rid) == v[0]})
+    if previous_rows:
+        index = shared.get(ROWS_BY_RUN)
+        current = {row.key for row in (index.values() if index is not None else build_rows(h))}
+        memo.rows_previous = previous_rows
+        memo.rows = {k: v for k, v in previous_rows.items() if k.partition("|")[0] in current}
     shared[CELL_MEMO] = memo
     return memo
+
+
+_FNV_OFFSET, _FNV_PRIME, _MASK64 = 0xCBF29CE484222325, 0x100000001B3, (1 << 64) - 1
+
+
+def _row_hash(hashes: dict[str, int], runs: list[str], primary_run: str | None) -> int | None:
+    """What a row's cells are made from, as one 64-bit number: its runs' headline row hashes in the row's order and
+    which of them the first cell links (FNV-1a over them); None where a run has no hash."""
+    acc = _FNV_OFFSET ^ (runs.index(primary_run) + 1 if primary_run in runs else 0)
+    for rid in runs:
+        hv = hashes.get(rid)
+        if hv is None:
+            return None
+        acc = ((acc ^ hv) * _FNV_PRIME) & _MASK64
+    return acc
+
+
+def _row_cells(shared: dict | None, row: Row, show_model: bool, select: bool,
+               primary: str | None) -> tuple[str, str, tuple[str, ...]]:
+    """A row's opening tag, its sparsity, bits and size cells (_fixed_cells) and its first cell's parts (first_cell):
+    made once a build for the runs of the row (``shared``), and taken from the previous build where the row hashes
+    the same (CellMemo.rows; issue 22, scale: 1 s of a rebuild after adding ten runs made them for every row)."""
+    cls = f"lb-src-{row.source}" + (" lb-baseline" if row.n_steps == 0 else "")
+    whole = row.whole if row.whole is not None else row.sparsity_nominal
+    bits = row.bits if row.bits is not None else row.bits_nominal
+    if shared is None:
+        return (*_fixed_cells(row, cls, whole, bits), first_cell(row, show_model, select, primary))
+    runs = [r["run_id"] for r in row.tasks.values()]
+    primary_run = row.tasks[primary]["run_id"] if primary in row.tasks else None
+    # the runs decide the cells (the run linked, the badges of errata and of output not finite), not the row's key
+    key = ("row cells", show_model, select, primary_run, *runs)
+    made = shared.get(key)
+    if made is not None:
+        return made
+    memo: CellMemo | None = shared.get(CELL_MEMO)
+    hashed = _row_hash(memo.hashes, runs, primary_run) if memo is not None else None
+    name = f"{row.key}|{int(show_model)}{int(select)}"
+    if hashed is not None:
+        kept = memo.rows_previous.get(name)
+        if kept is not None and kept[0] == hashed:
+            made = (kept[1], kept[2], tuple(kept[3:]))
+    if made is None:
+        made = (*_fixed_cells(row, cls, whole, bits), first_cell(row, show_model, select, primary))
+    if hashed is not None:
+        memo.rows[name] = [hashed, made[0], made[1], *made[2]]
+    shared[key] = made
+    return made
 
 
 def _task_cells(shared: dict | None, r: dict, task: str, n_steps: int) -> tuple[str, ...]:
@@ -385,39 +444,22 @@ def board(h: pl.DataFrame, depth: int, *, show_model: bool = True, filters: bool
     body = []
     sort_values: dict[str, list[float | None]] = {k: [] for k in ("sparsity", "bits", "size", *(f"{p}{i}" for i in range(len(tasks)) for p in "tk"))}
     for n, row in enumerate(rows, 1):
-        cls = f"lb-src-{row.source}" + (" lb-baseline" if row.n_steps == 0 else "")
-        whole = row.whole if row.whole is not None else row.sparsity_nominal
-        bits = row.bits if row.bits is not None else row.bits_nominal
-        sort_values["sparsity"].append(whole)
-        sort_values["bits"].append(bits)
+        sort_values["sparsity"].append(row.whole if row.whole is not None else row.sparsity_nominal)
+        sort_values["bits"].append(row.bits if row.bits is not None else row.bits_nominal)
         sort_values["size"].append(row.size_mb)
         for i, t in enumerate(tasks):
             r = row.tasks.get(t) or {}
             sort_values[f"t{i}"].append(r.get("value"))
             sort_values[f"k{i}"].append(r.get("retention") if row.n_steps and not r.get("near_chance") else None)
-        fixed_key = (row.key, row.source, row.n_steps, row.family, row.method, row.whole, row.sparsity_nominal,
-                     row.sparsity, row.scope, row.bits, row.bits_nominal, row.size_mb)
-        fixed = None if shared is None else shared.get(fixed_key)
-        if fixed is None:
-            fixed = _fixed_cells(row, cls, whole, bits)
-            if shared is not None:
-                shared[fixed_key] = fixed
-        # the runs decide the cell (the run linked, the badges of errata and of output not finite), not the row's key
-        first_key = ("first cell", show_model, select, row.tasks[primary]["run_id"] if primary in row.tasks else None,
-                     *(r["run_id"] for r in row.tasks.values()))
-        first = None if shared is None else shared.get(first_key)
-        if first is None:
-            first = first_cell(row, show_model, select, primary)
-            if shared is not None:
-                shared[first_key] = first
-        cells = [f"<td>{n}</td>", prefix.join(first), fixed[1]]
+        tr, fixed, first = _row_cells(shared, row, show_model, select, primary)
+        cells = [f"<td>{n}</td>", prefix.join(first), fixed]
         for t in tasks:
             r = row.tasks.get(t)
             if r is None:
                 cells.append("<td></td><td></td>")
                 continue
             cells.append(prefix.join(_task_cells(shared, r, t, row.n_steps)))
-        body.append(fixed[0] + "".join(cells) + "</tr>")
+        body.append(tr + "".join(cells) + "</tr>")
     cap = f"<caption>{esc(caption)}</caption>" if caption else ""
     attrs = ' data-url-state="1"' if url_state else ""
     # MkDocs Material reads ?q= as a search query and opens its overlay: the board's text filter is ?filter=; a link
