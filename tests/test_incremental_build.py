@@ -70,7 +70,12 @@ def grown(tmp_path_factory):
         mp.setattr(families, "_build", recording("families", families._build, 3))
         mp.setattr(methods, "_build", recording("methods", methods._build, 3))
         mp.setattr(board, "_build", recording("leaderboard", board._build, None))
+        mp.setattr(build, "LINK_PROCESS_FROM", 1)  # the pages carried over are linked by another process
+        linkings = []
+        real_start = build.start_links
+        mp.setattr(build, "start_links", lambda *a: linkings.append(real_start(*a)) or linkings[-1])
         build_site(runs, out, ROOT, work, **QUIET)
+    assert len(linkings) == 1 and len(linkings[0].ids) == 80 + 16 and linkings[0].proc.returncode == 0
     return {"tmp": tmp, "runs": runs, "out": out, "work": work, "pages_before": pages_before,
             "kept_link": kept_link, "old_bytes": old_bytes, "generated_before": generated_before,
             "rendered": rendered, "added": every[80:], "cells_made": cells_made}
@@ -140,6 +145,51 @@ def test_an_incremental_build_writes_only_the_pages_that_changed(grown) -> None:
     kept = sorted(set(h["method"].to_list()) - set(added["method"].to_list()))
     assert kept and all(f"methods/{method_slug(m)}.md" in same for m in kept)
     assert gen_after["downloads/runs.parquet"] != grown["generated_before"]["downloads/runs.parquet"]
+
+
+def test_pages_linked_by_another_process_join_mkdocs_folder_and_the_missing_ones_are_named(tmp_path) -> None:
+    """build.Linking: the pages linked are hard links to the published ones; a page that could not be linked (gone)
+    is not counted as linked (write_run_pages renders it); MkDocs' own files in runs/ stay; a dropped linking leaves
+    no folder and the published pages as they were."""
+    published = tmp_path / "public" / "runs"
+    published.mkdir(parents=True)
+    for rid in ("a", "b"):
+        (published / f"{rid}.html").write_text(rid)
+    staging = tmp_path / ".public.building-x"
+    (staging / "runs").mkdir(parents=True)
+    (staging / "runs" / "_shell.html").write_text("shell")
+    linking = build.Linking(staging, published, ["a", "b", "gone"])
+    assert linking.take(staging / "runs") == {"a", "b"}
+    assert sorted(p.name for p in (staging / "runs").iterdir()) == ["_shell.html", "a.html", "b.html"]
+    assert (staging / "runs" / "a.html").stat().st_ino == (published / "a.html").stat().st_ino
+    assert not linking.folder.exists() and not linking.job.exists()
+    dropped = build.Linking(tmp_path / ".public.building-y", published, ["a"])
+    dropped.drop()
+    assert not dropped.folder.exists() and not dropped.job.exists() and (published / "a.html").read_text() == "a"
+
+
+def test_a_linking_process_that_fails_or_cannot_start_links_nothing(tmp_path, monkeypatch) -> None:
+    """Then write_run_pages links (or renders) every page itself."""
+    import sys
+
+    from leaderboard.render import linkpages
+
+    published = tmp_path / "public" / "runs"
+    published.mkdir(parents=True)
+    (published / "a.html").write_text("a")
+    failing = tmp_path / "failing.py"
+    failing.write_text("import sys\nsys.exit(3)\n")
+    monkeypatch.setattr(linkpages, "__file__", str(failing))
+    linking = build.Linking(tmp_path / ".public.building-z", published, ["a"])
+    pages = tmp_path / "pages"
+    pages.mkdir()
+    (pages / "_shell.html").write_text("shell")
+    assert linking.take(pages) == set() and linking.proc.returncode == 3
+    assert [p.name for p in pages.iterdir()] == ["_shell.html"] and not linking.folder.exists()
+    monkeypatch.setattr(build, "LINK_PROCESS_FROM", 1)
+    monkeypatch.setattr(sys, "executable", str(tmp_path / "no-python"))
+    rendered = build.Rendered(0, 0, [], {"a": "k"}, {}, tmp_path / "db")
+    assert build.start_links(tmp_path / ".public.building-w", rendered, build.Published(tmp_path / "public", "t", {"a": "k"})) is None
 
 
 def test_the_published_site_is_never_rewritten_in_place(grown) -> None:

@@ -365,13 +365,86 @@ class Published:
 RUN_MANIFEST = "run-pages.json"  # in the work folder's cache: Published, as the last successful build left it
 
 
+LINK_PROCESS_FROM = 5_000  # from this many run pages carried over, they are linked in a process of their own
+
+
+class Linking:
+    """The run pages a rebuild carries over, being hard-linked by linkpages.py in a process of its own into a folder
+    beside the staging folder while MkDocs runs (start_links); write_run_pages takes them (take) or drops them (drop)."""
+
+    def __init__(self, staging: Path, source: Path, ids: list[str]) -> None:
+        import subprocess
+        import sys
+
+        from . import linkpages
+
+        self.folder = Path(f"{staging}.runs")  # (a leftover of a killed build is removed with its staging folder)
+        self.ids = ids
+        self.done = False
+        job = json.dumps({"source": str(source), "target": str(self.folder), "names": [f"{rid}.html" for rid in ids]})
+        path = self.folder.with_name(f"{self.folder.name}.job")
+        path.write_text(job, encoding="utf-8")
+        self.job = path
+        # the module's file, not -m: it must not depend on how this package is found (an API user's sys.path)
+        self.proc = subprocess.Popen([sys.executable, linkpages.__file__, str(path)], stdout=subprocess.PIPE,
+                                     stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+
+    def take(self, pages: Path) -> set[str]:
+        """Wait for the links, put them into ``pages`` (MkDocs' runs/ folder: its files are moved in beside them) and
+        return the run ids linked."""
+        out, _ = self.proc.communicate()
+        self.done = True
+        self.job.unlink(missing_ok=True)
+        try:
+            failed = set(json.loads(out)) if self.proc.returncode == 0 else None
+        except ValueError:
+            failed = None
+        if failed is None or not self.folder.is_dir():  # the process failed: every page is linked or rendered here
+            self.drop()
+            return set()
+        if pages.is_dir():
+            for entry in os.scandir(pages):
+                os.replace(entry.path, self.folder / entry.name)
+            pages.rmdir()
+        os.rename(self.folder, pages)
+        return {rid for rid in self.ids if f"{rid}.html" not in failed}
+
+    def drop(self) -> None:
+        """Stop the process if it still runs and remove what it linked (the published pages themselves stay)."""
+        if not self.done:
+            if self.proc.poll() is None:
+                self.proc.kill()
+            self.proc.communicate()
+            self.done = True
+        self.job.unlink(missing_ok=True)
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def start_links(staging: Path, rendered: Rendered, published: Published | None) -> Linking | None:
+    """Start linking the run pages of the published site whose key is unchanged (those write_run_pages would link) into a
+    folder beside ``staging``, when there are LINK_PROCESS_FROM of them or more; else None (they are linked in place)."""
+    if published is None:
+        return None
+    todo = set(rendered.run_todo)
+    ids = [rid for rid, key in rendered.run_keys.items() if rid not in todo and published.keys.get(rid) == key]
+    if len(ids) < LINK_PROCESS_FROM:
+        return None
+    try:
+        return Linking(staging, published.site / "runs", ids)
+    except OSError:  # no process could start: they are linked in place
+        shutil.rmtree(Path(f"{staging}.runs"), ignore_errors=True)
+        Path(f"{staging}.runs.job").unlink(missing_ok=True)
+        return None
+
+
 def write_run_pages(out: Path, rendered: Rendered, repository: str = "", commit: str | None = None,
-                    published: Published | None = None) -> str:
+                    published: Published | None = None, linking: Linking | None = None) -> str:
     """Each run's page at runs/<run_id>.html (the URL it always had; run_page), from the shell MkDocs rendered at
     the depth of runs/ (for the site's head: stylesheets with their hashed names, canonical URL), and the one script
     they share. ``repository``/``commit``: where a page links its run file (the repository at the commit built).
     ``published``: the site being replaced, whose pages with an unchanged key and template are hard-linked here (a
-    rebuild after adding ten runs writes ten pages, not 100,000). Returns the template's key."""
+    rebuild after adding ten runs writes ten pages, not 100,000). ``linking``: those pages, linked meanwhile by another
+    process (start_links); dropped when the template changed. Returns the template's key."""
     shell_path = out / RUN_SHELL.replace(".md", ".html")
     shell = shell_path.read_text(encoding="utf-8")
     if f"<title>{RUN_TITLE_MARKER}" not in shell or "</head>" not in shell:
@@ -383,10 +456,16 @@ def write_run_pages(out: Path, rendered: Rendered, repository: str = "", commit:
     todo = set(rendered.run_todo)
     carry = published is not None and published.template == template
     old_keys = published.keys if carry else {}
+    linked: set[str] = set()
+    if linking is not None:
+        if carry:
+            linked = linking.take(pages)
+        else:
+            linking.drop()
     # plain strings: 100,000 links made through pathlib were a second of a rebuild's Python (issue 22, scale)
     source, target = os.path.join(published.site if carry else "", "runs", ""), os.path.join(pages, "")
     for rid, key in rendered.run_keys.items():
-        if rid in todo:
+        if rid in todo or rid in linked:
             continue
         if old_keys.get(rid) == key:
             try:
@@ -596,9 +675,13 @@ def _check_output(out: Path) -> None:
 def _staging(out: Path) -> Path:
     """A fresh folder beside ``out`` to build into; leftovers of builds that were killed are removed."""
     out.parent.mkdir(parents=True, exist_ok=True)
-    for stale in out.parent.glob(f".{out.name}.building-*"):
-        if stale.is_dir() and not stale.is_symlink():
+    for stale in out.parent.glob(f".{out.name}.building-*"):  # (start_links' folder and job file too)
+        if stale.is_symlink():
+            continue
+        if stale.is_dir():
             shutil.rmtree(stale, ignore_errors=True)
+        elif stale.is_file():
+            stale.unlink(missing_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.building-", dir=out.parent))
     staging.chmod(0o755)  # mkdtemp makes it private; the site is served to everyone
     return staging
@@ -687,12 +770,15 @@ def _build_site(runs: Path, out: Path, root: Path, work: Path, log, since: str |
     cpu["render"] = cpu_now() - c
     t, c = time.perf_counter(), cpu_now()
     staging = _staging(out)
+    linking = None
     try:
+        linking = start_links(staging, rendered, published)  # on the other core, while MkDocs runs
         url, repository = mkdocs_build(root, staging, generated, site_url)
         seconds["mkdocs"] = time.perf_counter() - t
         cpu["mkdocs"] = cpu_now() - c
         t, c = time.perf_counter(), cpu_now()
-        template = write_run_pages(staging, rendered, repository, info.get("commit"), published)
+        template = write_run_pages(staging, rendered, repository, info.get("commit"), published, linking)
+        linking = None
         _fix_404(staging, url)
         token, marker = _site_marker(template, rendered.run_keys)
         (staging / SITE_MARKER).write_text(marker)
@@ -701,6 +787,8 @@ def _build_site(runs: Path, out: Path, root: Path, work: Path, log, since: str |
         manifest.unlink(missing_ok=True)  # the site it describes is about to go
         _swap(staging, out)
     except BaseException:
+        if linking is not None:
+            linking.drop()
         shutil.rmtree(staging, ignore_errors=True)
         raise
     manifest.parent.mkdir(parents=True, exist_ok=True)
