@@ -439,6 +439,79 @@ def test_board_rows_cells_are_the_last_builds_only_where_the_rows_runs_are_the_s
     assert "cached-a" not in tables.board(changed, 0, shared=shared) and now.rows[a][0] != memo.rows[a][0]
 
 
+def test_a_boards_rows_are_the_last_builds_only_where_their_runs_and_the_board_are_the_same(grown, tmp_path) -> None:
+    """render/boardmemo.py: a page board's row (its HTML, words and sort values) is taken from the last build's memo of
+    that board when the row hashes the same, its entry has the shape board() writes and the board the same signature
+    (tasks, depth, first cell); made again otherwise."""
+    from leaderboard.render import boardmemo
+
+    con = duckdb.connect(str(grown["work"] / "leaderboard.duckdb"), read_only=True)
+    try:
+        h = queries.headline(con).filter(pl.col("model_id") == "synthetic/encoder-000")
+    finally:
+        con.close()
+
+    def made(depth: int = 0, folder: Path = tmp_path, name: str = "t") -> tuple[str, dict, dict]:
+        shared: dict = {}
+        data: dict = {}
+        tables.rows_of(h, shared)
+        tables.remember_cells(shared, h, {})
+        memos = shared[tables.BOARD_MEMOS] = boardmemo.BoardMemos(folder, "code")
+        page = tables.board(h, depth, shared=shared, data=data, data_name=name)
+        memos.save()
+        return page, memos.made.get(name, ("", {}))[1], data
+
+    page, rows, _ = made()
+    assert len(rows) > 3 and all(row[1] in page and row[2] in page for row in rows.values())
+    a, b, c = sorted(rows)[:3]
+    saved = orjson.loads((tmp_path / "t.json").read_bytes())
+    saved["rows"][a] = [rows[a][0], '<tr class="cached-a">', *rows[a][2:]]
+    saved["rows"][b] = [rows[b][0] + 1, '<tr class="stale-b">', *rows[b][2:]]
+    saved["rows"][c] = [rows[c][0], '<tr class="odd-c">', *rows[c][2:-1], "not a number"]
+    (tmp_path / "t.json").write_bytes(orjson.dumps(saved))
+    again, rows2, _ = made()
+    assert 'class="cached-a"' in again and "stale-b" not in again and "odd-c" not in again
+    assert rows2[b] == rows[b] and rows2[c] == rows[c]
+    (tmp_path / "t.json").write_bytes(orjson.dumps(saved))
+    deeper, _, _ = made(depth=1)  # another signature: the memo is not read
+    assert "cached-a" not in deeper and 'href="../runs/' in deeper
+    assert "cached-a" not in made(name="../t")[0] and not (tmp_path.parent / "t.json").exists()  # not a file name
+
+
+def test_a_board_made_from_its_memo_is_the_board_made_without_it(tmp_path, monkeypatch) -> None:
+    """Big enough to be sharded (INLINE_MAX): the shards, columns and words from the memo are those made fresh."""
+    from leaderboard.render import boardmemo
+
+    runs, work = tmp_path / "runs", tmp_path / "work"
+    synthetic.write(synthetic.generate(700, seed=11), runs)
+    from leaderboard.store import ingest
+
+    ingest(runs, work / "store.duckdb")
+    con = duckdb.connect(str(work / "store.duckdb"), read_only=True)
+    try:
+        h = queries.headline(con)
+    finally:
+        con.close()
+    out = []
+    made_rows = []
+    real = tables._row_parts
+    monkeypatch.setattr(tables, "_row_parts", lambda *a: made_rows.append(a[1].key) or real(*a))
+    for memo in (None, tmp_path / "memo", tmp_path / "memo"):
+        made_rows.clear()
+        shared: dict = {}
+        data: dict = {}
+        tables.rows_of(h, shared)
+        tables.remember_cells(shared, h, {})
+        if memo is not None:
+            shared[tables.BOARD_MEMOS] = memos = boardmemo.BoardMemos(memo, "code")
+        page = tables.board(h, 0, shared=shared, data=data, data_name="leaderboard", url_state=True)
+        if memo is not None:
+            memos.save()
+        out.append((page, data))
+    assert len(h) > tables.INLINE_MAX and "data/board/leaderboard/rows-0.json" in out[0][1]
+    assert out[0] == out[1] == out[2] and made_rows == []  # the last board: every row from the memo
+
+
 @pytest.mark.parametrize("text", [b"\xff not json", b"[]", b'{"code": "other", "rows": {"r|11": [1, "a", "b", "c"]}}',
                                   b'{"code": "c", "rows": []}', b'{"code": "c"}'])
 def test_a_damaged_or_foreign_board_row_memo_is_ignored(tmp_path, text) -> None:

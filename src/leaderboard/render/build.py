@@ -25,7 +25,8 @@ from ..gitutil import git_out
 from ..parallel import cpu_count, gc_relaxed, pmap
 from ..store import IngestError, ingest
 from ..validate import iter_json_files, seed_cache, stat_signature, validate_paths
-from . import charts, metrics, queries, tables
+from . import boardmemo, charts, metrics, queries, tables
+from .boardmemo import BoardMemos
 from .html import script_json
 from .pages import board, compare, demo, downloads, families, home, indexes, methods, models, runs
 from .pages.published import build_published
@@ -153,6 +154,7 @@ def render(db: Path, generated: Path, cache: Path, changes: dict | None = None,
         site.cell_memo_previous = _read_cells(cache / CELL_MEMO, site.code_version)
         site.row_memo_previous = _read_row_cells(cache / ROW_MEMO, site.code_version)
         site.compare_memo_previous = _read_compare_rows(cache / COMPARE_MEMO, site.code_version)
+        board_memos = site.board_cells[tables.BOARD_MEMOS] = BoardMemos(cache / boardmemo.FOLDER, site.code_version)
         copied = build_pages(site)
         site.finish_charts()
         copy_key = None if copied else downloads.store_key(con, site.code_version)
@@ -170,11 +172,12 @@ def render(db: Path, generated: Path, cache: Path, changes: dict | None = None,
         copy_store(db, generated / downloads.STORE_COPY, cache / downloads.STORE_COPY_KEY, copy_key)
     site.written[downloads.STORE_COPY] = None
     _remove_stale(generated, site.written)
-    write_atomic(memo, json.dumps(site.memo_next, sort_keys=True).encode("utf-8"))
+    write_atomic(memo, orjson.dumps(site.memo_next, option=orjson.OPT_SORT_KEYS))
     cells = site.board_cells.get(tables.CELL_MEMO)  # (this build's tables.CellMemo, for the next one)
     if cells is not None:
         write_atomic(cache / CELL_MEMO, orjson.dumps({"code": site.code_version, "cells": cells.cells}))
         write_atomic(cache / ROW_MEMO, orjson.dumps({"code": site.code_version, "rows": cells.rows}))
+    board_memos.save()  # (the rows of each board made this time, for the next build)
     rows = site.board_cells.get(compare.ROW_MEMO)  # (this build's compare rows as JSON text, for the next one)
     if rows is not None:
         write_atomic(cache / COMPARE_MEMO, orjson.dumps({"code": site.code_version, "rows": rows}))
@@ -238,8 +241,8 @@ def _read_compare_rows(path: Path, code: str) -> dict[str, list]:
 
 def _read_json(path: Path) -> dict | None:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        data = orjson.loads(path.read_bytes())
+    except (OSError, ValueError):  # (orjson.JSONDecodeError is a ValueError)
         return None
     return data if isinstance(data, dict) else None
 
@@ -793,8 +796,8 @@ def _build_site(runs: Path, out: Path, root: Path, work: Path, log, since: str |
         shutil.rmtree(staging, ignore_errors=True)
         raise
     manifest.parent.mkdir(parents=True, exist_ok=True)
-    write_atomic(manifest, json.dumps({"site": str(out), "build": token, "template": template,
-                                       "keys": rendered.run_keys}, sort_keys=True).encode("utf-8"))
+    write_atomic(manifest, orjson.dumps({"site": str(out), "build": token, "template": template,
+                                         "keys": rendered.run_keys}, option=orjson.OPT_SORT_KEYS))
     seconds["run pages"] = time.perf_counter() - t
     cpu["run pages"] = cpu_now() - c
     log(f"built {out}: {rendered.pages} generated pages, {rendered.charts} charts "

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 import polars as pl
 
 from ..schema import model_slug
+from . import boardmemo
+from .boardmemo import BoardMemos
 from .fmt import fmt, pct
 from .html import Safe, badge, esc
 from .metrics import MIN_ABOVE_CHANCE, chance, metric_short, task_name
@@ -103,6 +105,7 @@ def rows_of(h: pl.DataFrame, shared: dict | None = None) -> list[Row]:
 
 
 CELL_MEMO = "cells across builds"  # in board(shared=...): a CellMemo
+BOARD_MEMOS = "board rows across builds"  # in board(shared=...): the page boards' rows (boardmemo.BoardMemos)
 
 
 @dataclass
@@ -442,24 +445,33 @@ def board(h: pl.DataFrame, depth: int, *, show_model: bool = True, filters: bool
     style += "@media screen and (max-width:44.9375em){" + "".join(
         f"#{bid} > tbody > tr > td:nth-child({n})::before{{content:{css_string(lbl)}}}" for n, lbl in labels.items()) + "}"
     body = []
-    sort_values: dict[str, list[float | None]] = {k: [] for k in ("sparsity", "bits", "size", *(f"{p}{i}" for i in range(len(tasks)) for p in "tk"))}
+    names = ("sparsity", "bits", "size", *(f"{p}{i}" for i in range(len(tasks)) for p in "tk"))
+    columns: list[list[float | None]] = [[] for _ in names]  # each sortable column's values (rounded: _round)
+    texts: list[str] = []  # per row, the words the text filter looks in
+    # the rows as the previous build made them for this board (render/boardmemo.py), where there is one
+    memos: BoardMemos | None = shared.get(BOARD_MEMOS) if shared is not None and data_name else None
+    cell_memo: CellMemo | None = shared.get(CELL_MEMO) if memos is not None else None
+    sig = boardmemo.signature(tasks, prefix, show_model, select) if cell_memo is not None else ""
+    previous = memos.previous(data_name, sig) if cell_memo is not None else {}
+    made: dict[str, list] = {}
     for n, row in enumerate(rows, 1):
-        sort_values["sparsity"].append(row.whole if row.whole is not None else row.sparsity_nominal)
-        sort_values["bits"].append(row.bits if row.bits is not None else row.bits_nominal)
-        sort_values["size"].append(row.size_mb)
-        for i, t in enumerate(tasks):
-            r = row.tasks.get(t) or {}
-            sort_values[f"t{i}"].append(r.get("value"))
-            sort_values[f"k{i}"].append(r.get("retention") if row.n_steps and not r.get("near_chance") else None)
-        tr, fixed, first = _row_cells(shared, row, show_model, select, primary)
-        cells = [f"<td>{n}</td>", prefix.join(first), fixed]
-        for t in tasks:
-            r = row.tasks.get(t)
-            if r is None:
-                cells.append("<td></td><td></td>")
-                continue
-            cells.append(prefix.join(_task_cells(shared, r, t, row.n_steps)))
-        body.append(tr + "".join(cells) + "</tr>")
+        entry = hashed = None
+        if cell_memo is not None:
+            primary_run = row.tasks[primary]["run_id"] if primary in row.tasks else None
+            hashed = _row_hash(cell_memo.hashes, [r["run_id"] for r in row.tasks.values()], primary_run)
+            kept = previous.get(row.key)
+            if hashed is not None and kept is not None and kept[0] == hashed and boardmemo.usable(kept, len(names)):
+                entry = kept
+        if entry is None:
+            entry = [hashed, *_row_parts(shared, row, tasks, prefix, show_model, select, primary)]
+        if hashed is not None:
+            made[row.key] = entry
+        body.append(f"{entry[1]}<td>{n}</td>{entry[2]}</tr>")
+        texts.append(entry[3])
+        for column, v in zip(columns, entry[4:], strict=True):
+            column.append(v)
+    if cell_memo is not None:
+        memos.made[data_name] = (sig, made)
     cap = f"<caption>{esc(caption)}</caption>" if caption else ""
     attrs = ' data-url-state="1"' if url_state else ""
     # MkDocs Material reads ?q= as a search query and opens its overlay: the board's text filter is ?filter=; a link
@@ -472,7 +484,7 @@ def board(h: pl.DataFrame, depth: int, *, show_model: bool = True, filters: bool
         first = [i for i, row in enumerate(rows) if not default_source or row.source == default_source][:FIRST_ROWS]
         total = sum(1 for row in rows if not default_source or row.source == default_source)
         folder = f"data/board/{data_name}/"
-        _shard(data, folder, rows, body, sort_values, tasks)
+        _shard(data, folder, rows, body, dict(zip(names, columns, strict=True)), texts, tasks)
         attrs += (f' data-rows="{esc(prefix + folder)}" data-total="{total}" data-all="{len(rows)}" data-first="{FIRST_ROWS}"')
         body = [re.sub(r"^(<tr[^>]*><td>)\d+<", rf"\g<1>{n}<", body[i]) for n, i in enumerate(first, 1)]
     note = ""
@@ -491,20 +503,46 @@ def _round(v: float | None) -> float | None:
     return None if v is None else float(f"{v:.6g}")
 
 
-def _shard(data: dict, folder: str, rows: list[Row], body: list[str], sort_values: dict[str, list[float | None]],
-           tasks: list[str]) -> None:
-    """A big board's rows out of its page: the rows' HTML in shards, in the default order; per row the codes of its
-    family, source and method and the words the text filter looks in; one file per sortable column."""
+def _row_text(row: Row) -> str:
+    """The words the board's text filter looks in for a row."""
     from .metrics import method_name
 
+    return " ".join(x for x in (row.model_id, row.family, row.label, method_name(row.method), row.source,
+                                row.checkpoint or "", "toy" if row.toy else "") if x).lower()
+
+
+def _row_parts(shared: dict | None, row: Row, tasks: list[str], prefix: str, show_model: bool, select: bool,
+               primary: str | None) -> list:
+    """A board row as board() keeps it: its opening tag, its cells after the rank, its words (_row_text) and its
+    sortable values, rounded (sparsity, bits, size, then each task's metric and knowledge kept)."""
+    tr, fixed, first = _row_cells(shared, row, show_model, select, primary)
+    cells = [prefix.join(first), fixed]
+    values = [_round(row.whole if row.whole is not None else row.sparsity_nominal),
+              _round(row.bits if row.bits is not None else row.bits_nominal), _round(row.size_mb)]
+    for t in tasks:
+        r = row.tasks.get(t)
+        if r is None:
+            cells.append("<td></td><td></td>")
+            values += [None, None]
+            continue
+        cells.append(prefix.join(_task_cells(shared, r, t, row.n_steps)))
+        values += [_round(r.get("value")), _round(r.get("retention") if row.n_steps and not r.get("near_chance") else None)]
+    return [tr, "".join(cells), _row_text(row), *values]
+
+
+def _shard(data: dict, folder: str, rows: list[Row], body: list[str], sort_values: dict[str, list[float | None]],
+           texts: list[str], tasks: list[str]) -> None:
+    """A big board's rows out of its page: the rows' HTML in shards, in the default order; per row the codes of its
+    family, source and method and the words the text filter looks in (``texts``); one file per sortable column
+    (``sort_values``, rounded)."""
     dicts = {k: sorted({getattr(r, k) for r in rows}) for k in ("family", "source", "method")}
+    codes = {k: {v: i for i, v in enumerate(values)} for k, values in dicts.items()}
     data[folder + "index.json"] = {
         "n": len(rows), "shard": SHARD_ROWS, "dict": dicts, "tasks": tasks,
-        **{k: [dicts[k].index(getattr(r, k)) for r in rows] for k in dicts}}
-    data[folder + "text.json"] = [" ".join(x for x in (r.model_id, r.family, r.label, method_name(r.method), r.source,
-                                                      r.checkpoint or "", "toy" if r.toy else "") if x).lower() for r in rows]
+        **{k: [codes[k][getattr(r, k)] for r in rows] for k in dicts}}
+    data[folder + "text.json"] = texts
     for k, values in sort_values.items():
-        data[folder + f"c-{k}.json"] = [_round(v) for v in values]
+        data[folder + f"c-{k}.json"] = values
     for start in range(0, len(body), SHARD_ROWS):
         data[folder + f"rows-{start // SHARD_ROWS}.json"] = body[start:start + SHARD_ROWS]
 
