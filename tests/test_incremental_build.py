@@ -192,6 +192,58 @@ def test_a_linking_process_that_fails_or_cannot_start_links_nothing(tmp_path, mo
     assert build.start_links(tmp_path / ".public.building-w", rendered, build.Published(tmp_path / "public", "t", {"a": "k"})) is None
 
 
+def test_the_sites_data_files_are_links_to_the_generated_ones_put_in_by_the_build(grown) -> None:
+    """MkDocs leaves data/ out (mkdocs_hook.DATA_LINKED); the build links it in, here by the linking process (the grown
+    site's rebuild): every generated data file is in the site as the same file (inode), and nothing else is there."""
+    gen, site = grown["work"] / "generated" / "data", grown["out"] / "data"
+    a = {p.relative_to(gen).as_posix(): p.stat().st_ino for p in gen.rglob("*") if p.is_file()}
+    b = {p.relative_to(site).as_posix(): p.stat().st_ino for p in site.rglob("*") if p.is_file()}
+    assert len(a) > 10 and a == b
+
+
+def test_data_files_that_cannot_be_linked_are_copied(tmp_path, monkeypatch) -> None:
+    gen, staging = tmp_path / "generated", tmp_path / "staging"
+    (gen / "data" / "x").mkdir(parents=True)
+    (gen / "data" / "a.json").write_text("a")
+    (gen / "data" / "x" / "b.json").write_text("b")
+    staging.mkdir()
+    real_link = os.link
+
+    def link(src, dst, *args, **kwargs):
+        if str(src).endswith("b.json"):
+            raise OSError(18, "Invalid cross-device link")
+        return real_link(src, dst, *args, **kwargs)
+
+    monkeypatch.setattr(os, "link", link)
+    build._put_data(gen, staging, None)
+    assert (staging / "data" / "a.json").stat().st_ino == (gen / "data" / "a.json").stat().st_ino
+    copied = staging / "data" / "x" / "b.json"
+    assert copied.read_text() == "b" and copied.stat().st_ino != (gen / "data" / "x" / "b.json").stat().st_ino
+
+
+def test_mkdocs_on_its_own_takes_the_data_files_and_a_build_leaves_them_out(tmp_path, monkeypatch) -> None:
+    """`mkdocs build` or `serve` by hand still publishes data/ (the hook adds it); under `leaderboard build` the hook
+    leaves it to the build."""
+    from types import SimpleNamespace
+
+    from mkdocs.structure.files import Files
+
+    from leaderboard.render import mkdocs_hook
+
+    gen = tmp_path / "generated"
+    (gen / "data" / "compare").mkdir(parents=True)
+    (gen / "data" / "compare" / "index.json").write_text("{}")
+    (gen / "models").mkdir()
+    (gen / "models" / "m.md").write_text("# m")
+    config = SimpleNamespace(site_dir=str(tmp_path / "site"), use_directory_urls=False, config_file_path=str(tmp_path / "mkdocs.yml"))
+    monkeypatch.setenv("LEADERBOARD_GENERATED", str(gen))
+    monkeypatch.delenv(mkdocs_hook.DATA_LINKED, raising=False)
+    alone = {f.src_uri for f in mkdocs_hook.on_files(Files([]), config)}
+    monkeypatch.setenv(mkdocs_hook.DATA_LINKED, "1")
+    built = {f.src_uri for f in mkdocs_hook.on_files(Files([]), config)}
+    assert alone == {"data/compare/index.json", "models/m.md"} and built == {"models/m.md"}
+
+
 def test_the_published_site_is_never_rewritten_in_place(grown) -> None:
     """Files shared by hard links between builds are replaced, never rewritten: the old site's bytes stay."""
     assert grown["kept_link"].read_bytes() == grown["old_bytes"]

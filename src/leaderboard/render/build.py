@@ -28,6 +28,7 @@ from ..validate import iter_json_files, seed_cache, stat_signature, validate_pat
 from . import boardmemo, charts, metrics, queries, tables
 from .boardmemo import BoardMemos
 from .html import script_json
+from .mkdocs_hook import DATA, DATA_LINKED
 from .pages import board, compare, demo, downloads, families, home, indexes, methods, models, runs
 from .pages.published import build_published
 from .pages.runs import RUN_SHELL, RUN_TITLE_MARKER
@@ -113,6 +114,7 @@ class Rendered:
     run_keys: dict[str, str]  # every run's page key (runs.page_keys)
     baselines: dict[str, str | None]  # each run's baseline (its page compares the two)
     db: Path
+    data_files: int = 0  # files under data/ of the generated folder (put into the site by _put_data, not MkDocs)
 
 
 def code_version() -> str:
@@ -182,8 +184,9 @@ def render(db: Path, generated: Path, cache: Path, changes: dict | None = None,
     if rows is not None:
         write_atomic(cache / COMPARE_MEMO, orjson.dumps({"code": site.code_version, "rows": rows}))
     n_charts = sum(1 for rel in site.written if rel.startswith("charts/") and rel.endswith(".svg"))
+    n_data = sum(1 for rel in site.written if rel.startswith(f"{DATA}/"))
     return Rendered(len(site.pages) + site.kept_pages - 1 + len(site.run_keys), n_charts, site.run_todo, site.run_keys,
-                    site.run_baselines, db)
+                    site.run_baselines, db, n_data)
 
 
 PAGE_MEMO = "page-memo.json"  # in the work folder's cache: Site.memo_next as the last render left it
@@ -372,19 +375,25 @@ LINK_PROCESS_FROM = 5_000  # from this many run pages carried over, they are lin
 
 
 class Linking:
-    """The run pages a rebuild carries over, being hard-linked by linkpages.py in a process of its own into a folder
-    beside the staging folder while MkDocs runs (start_links); write_run_pages takes them (take) or drops them (drop)."""
+    """What a build links into the site in a process of its own (linkpages.py) while MkDocs runs: the run pages it
+    carries over from the published site, into a folder beside the staging folder, and the generated data files, into
+    another (start_links). write_run_pages takes the pages (take) or drops them (drop); _put_data takes the data
+    (take_data)."""
 
-    def __init__(self, staging: Path, source: Path, ids: list[str]) -> None:
+    def __init__(self, staging: Path, source: Path, ids: list[str], data: Path | None = None) -> None:
         import subprocess
         import sys
 
         from . import linkpages
 
         self.folder = Path(f"{staging}.runs")  # (a leftover of a killed build is removed with its staging folder)
+        self.data_folder = Path(f"{staging}.data") if data is not None else None
         self.ids = ids
         self.done = False
-        job = json.dumps({"source": str(source), "target": str(self.folder), "names": [f"{rid}.html" for rid in ids]})
+        self.result: dict | None = None
+        trees = [[str(data), str(self.data_folder)]] if data is not None else []
+        job = json.dumps({"source": str(source), "target": str(self.folder), "names": [f"{rid}.html" for rid in ids],
+                          "trees": trees})
         path = self.folder.with_name(f"{self.folder.name}.job")
         path.write_text(job, encoding="utf-8")
         self.job = path
@@ -392,28 +401,51 @@ class Linking:
         self.proc = subprocess.Popen([sys.executable, linkpages.__file__, str(path)], stdout=subprocess.PIPE,
                                      stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
 
+    def _wait(self) -> dict | None:
+        """What the process could not link ({"names": [...], "trees": [[...]]}), or None where it failed."""
+        if not self.done:
+            out, _ = self.proc.communicate()
+            self.done = True
+            self.job.unlink(missing_ok=True)
+            try:
+                result = json.loads(out) if self.proc.returncode == 0 else None
+            except ValueError:
+                result = None
+            ok = (isinstance(result, dict) and isinstance(result.get("names"), list)
+                  and isinstance(result.get("trees"), list) and len(result["trees"]) == (self.data_folder is not None))
+            self.result = result if ok else None
+        return self.result
+
     def take(self, pages: Path) -> set[str]:
-        """Wait for the links, put them into ``pages`` (MkDocs' runs/ folder: its files are moved in beside them) and
-        return the run ids linked."""
-        out, _ = self.proc.communicate()
-        self.done = True
-        self.job.unlink(missing_ok=True)
-        try:
-            failed = set(json.loads(out)) if self.proc.returncode == 0 else None
-        except ValueError:
-            failed = None
-        if failed is None or not self.folder.is_dir():  # the process failed: every page is linked or rendered here
-            self.drop()
+        """Wait for the links, put the run pages into ``pages`` (MkDocs' runs/ folder: its files are moved in beside
+        them) and return the run ids linked."""
+        result = self._wait()
+        if result is None or not self.folder.is_dir():  # the process failed: every page is linked or rendered here
+            shutil.rmtree(self.folder, ignore_errors=True)
             return set()
         if pages.is_dir():
             for entry in os.scandir(pages):
                 os.replace(entry.path, self.folder / entry.name)
             pages.rmdir()
         os.rename(self.folder, pages)
+        failed = set(result["names"])
         return {rid for rid in self.ids if f"{rid}.html" not in failed}
 
+    def take_data(self, target: Path) -> list[str] | None:
+        """Put the data files linked into ``target`` (which must not exist); returns the paths under it the process
+        could not link, or None where it linked none (the process failed, or was not asked to)."""
+        if self.data_folder is None:
+            return None
+        result = self._wait()
+        if result is None or not self.data_folder.is_dir():
+            shutil.rmtree(self.data_folder, ignore_errors=True)
+            return None
+        os.rename(self.data_folder, target)
+        return [str(p) for p in result["trees"][0]]
+
     def drop(self) -> None:
-        """Stop the process if it still runs and remove what it linked (the published pages themselves stay)."""
+        """Stop the process if it still runs and remove what it linked and nobody took (the published pages and the
+        generated files themselves stay)."""
         if not self.done:
             if self.proc.poll() is None:
                 self.proc.kill()
@@ -421,23 +453,48 @@ class Linking:
             self.done = True
         self.job.unlink(missing_ok=True)
         shutil.rmtree(self.folder, ignore_errors=True)
+        if self.data_folder is not None:
+            shutil.rmtree(self.data_folder, ignore_errors=True)
 
 
-def start_links(staging: Path, rendered: Rendered, published: Published | None) -> Linking | None:
-    """Start linking the run pages of the published site whose key is unchanged (those write_run_pages would link) into a
-    folder beside ``staging``, when there are LINK_PROCESS_FROM of them or more; else None (they are linked in place)."""
-    if published is None:
-        return None
+def start_links(staging: Path, rendered: Rendered, published: Published | None,
+                data: Path | None = None) -> Linking | None:
+    """Start linking, in a process of its own, the run pages of the published site whose key is unchanged (those
+    write_run_pages would link) into a folder beside ``staging``, and the data files under ``data`` (the generated
+    folder's), when there are LINK_PROCESS_FROM of them or more; else None (they are linked here)."""
     todo = set(rendered.run_todo)
-    ids = [rid for rid, key in rendered.run_keys.items() if rid not in todo and published.keys.get(rid) == key]
-    if len(ids) < LINK_PROCESS_FROM:
+    ids = [] if published is None else [rid for rid, key in rendered.run_keys.items()
+                                         if rid not in todo and published.keys.get(rid) == key]
+    data = data if data is not None and rendered.data_files and data.is_dir() else None
+    if len(ids) + (rendered.data_files if data is not None else 0) < LINK_PROCESS_FROM:
         return None
     try:
-        return Linking(staging, published.site / "runs", ids)
+        return Linking(staging, published.site / "runs" if published is not None else staging, ids, data)
     except OSError:  # no process could start: they are linked in place
-        shutil.rmtree(Path(f"{staging}.runs"), ignore_errors=True)
+        for leftover in (Path(f"{staging}.runs"), Path(f"{staging}.data")):
+            shutil.rmtree(leftover, ignore_errors=True)
         Path(f"{staging}.runs.job").unlink(missing_ok=True)
         return None
+
+
+def _put_data(generated: Path, staging: Path, linking: Linking | None) -> None:
+    """The generated data files into the site (MkDocs leaves them out: mkdocs_hook.DATA_LINKED) as hard links, from the
+    linking process where one ran, else here; a file that cannot be linked (another file system) is copied."""
+    from .linkpages import link_tree
+
+    source, target = generated / DATA, staging / DATA
+    if not source.is_dir():
+        return
+    if target.exists():  # (a hand-written data/ folder would be MkDocs'; the generated one takes its place)
+        shutil.rmtree(target)
+    failed = linking.take_data(target) if linking is not None else None
+    if failed is None:
+        failed = link_tree(str(source), str(target))
+    for rel in failed:
+        src = source / rel
+        if src.is_file() and not src.is_symlink():
+            (target / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(src, target / rel)
 
 
 def write_run_pages(out: Path, rendered: Rendered, repository: str = "", commit: str | None = None,
@@ -621,7 +678,7 @@ def mkdocs_build(root: Path, out: Path, generated: Path, site_url: str | None = 
     from mkdocs.exceptions import Abort, ConfigurationError
 
     env = {"LEADERBOARD_GENERATED": str(generated.resolve()), "SOURCE_DATE_EPOCH": FIXED_EPOCH,
-           "NO_MKDOCS_2_WARNING": "1"}
+           "NO_MKDOCS_2_WARNING": "1", DATA_LINKED: "1"}  # (data/ is put into the site by build_site: _put_data)
     old = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     cwd = os.getcwd()
@@ -776,11 +833,12 @@ def _build_site(runs: Path, out: Path, root: Path, work: Path, log, since: str |
     staging = _staging(out)
     linking = None
     try:
-        linking = start_links(staging, rendered, published)  # on the other core, while MkDocs runs
+        linking = start_links(staging, rendered, published, generated / DATA)  # on the other core, while MkDocs runs
         url, repository = mkdocs_build(root, staging, generated, site_url)
         seconds["mkdocs"] = time.perf_counter() - t
         cpu["mkdocs"] = cpu_now() - c
         t, c = time.perf_counter(), cpu_now()
+        _put_data(generated, staging, linking)
         template = write_run_pages(staging, rendered, repository, info.get("commit"), published, linking)
         linking = None
         _fix_404(staging, url)

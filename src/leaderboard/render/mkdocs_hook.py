@@ -42,13 +42,20 @@ class LinkedFile(File):
         super().copy_file(dirty)
 
 
+DATA = "data"  # the generated data files (boards' rows, compare's): put into the site by `leaderboard build` itself
+DATA_LINKED = "LEADERBOARD_DATA_LINKED"  # set by `leaderboard build` (build.mkdocs_build): MkDocs leaves data/ out
+
+
 def on_files(files: Files, config) -> Files:
     root = _generated(config)
     if not root.is_dir():
         return files
+    # `leaderboard build` links the data files (14,000 at 100,000 runs, none of them a page) into the site itself,
+    # meanwhile, on the other core (build.Linking); `mkdocs build` or `serve` on its own takes them here
+    skip = f"{DATA}/" if os.environ.get(DATA_LINKED) == "1" else None
     for path in sorted(root.rglob("*")):
         rel = path.relative_to(root).as_posix()
-        if path.is_dir() or rel.startswith("_"):
+        if path.is_dir() or rel.startswith("_") or (skip and rel.startswith(skip)):
             continue
         existing = files.get_file_from_path(rel)
         if existing is not None:
