@@ -564,40 +564,6 @@ def test_a_board_made_from_its_memo_is_the_board_made_without_it(tmp_path, monke
     assert out[0] == out[1] == out[2] and made_rows == []  # the last board: every row from the memo
 
 
-@pytest.mark.parametrize("text", [b"\xff not json", b"[]", b'{"code": "other", "rows": {"r|11": [1, "a", "b", "c"]}}',
-                                  b'{"code": "c", "rows": []}', b'{"code": "c"}'])
-def test_a_damaged_or_foreign_board_row_memo_is_ignored(tmp_path, text) -> None:
-    path = tmp_path / build.ROW_MEMO
-    path.write_bytes(text)
-    assert build._read_row_cells(path, "c") == {}
-
-
-def test_only_well_formed_entries_of_a_board_row_memo_are_kept(tmp_path) -> None:
-    path = tmp_path / build.ROW_MEMO
-    path.write_bytes(b'{"code": "c", "rows": {"a": [7, "<tr>", "<td></td>", "<td>"], "b": [7, "<tr>", "x"],'
-                     b' "c": ["7", "a", "b", "c"], "d": [7, "a", 3, "c"], "e": {"x": 1}}}')
-    assert build._read_row_cells(path, "c") == {"a": [7, "<tr>", "<td></td>", "<td>"]}
-
-
-@pytest.mark.parametrize("text", [b"\xff not json", b"[]", b'{"code": "other", "cells": {"r": [1, "a"]}}',
-                                  b'{"code": "c", "cells": []}', b'{"code": "c"}'])
-def test_a_damaged_or_foreign_board_cell_memo_is_ignored(tmp_path, text) -> None:
-    path = tmp_path / build.CELL_MEMO
-    path.write_bytes(text)
-    assert build._read_cells(path, "c") == {}
-    assert build._read_cells(tmp_path / "absent.json", "c") == {}
-
-
-def test_only_well_formed_entries_of_a_board_cell_memo_are_kept(tmp_path) -> None:
-    path = tmp_path / build.CELL_MEMO
-    path.write_bytes(b'{"code": "c", "cells": {"a": [7, "<td>", "</td>"], "b": ["7", "x"], "c": [7], "d": [7, 3],'
-                     b' "e": [7.5, "x"], "f": {"x": 1}}}')
-    assert build._read_cells(path, "c") == {"a": [7, "<td>", "</td>"]}
-    link = tmp_path / "link.json"
-    link.symlink_to(path)
-    assert build._read_cells(link, "c") == {}  # read through the bounded reader: a link is not the builder's file
-
-
 def _compare_rows(work: Path, previous: dict, shas: dict | None = None) -> tuple[dict, dict]:
     """compare.build on the store of ``work``, after the previous build's compare rows ``previous``: the rows as
     published (key -> the row's JSON) and the memo it leaves for the next build. ``shas``: run files' sha256 to take
@@ -643,23 +609,40 @@ def test_compare_rows_are_the_last_builds_only_where_their_runs_are_the_same(gro
     assert changed[c] == rows[c] and memo3[c][0] != memo[c][0]  # its run file changed: made again
 
 
-@pytest.mark.parametrize("text", [b"\xff not json", b"[]", b'{"code": "other", "rows": {"r": ["k", "{}"]}}',
-                                  b'{"code": "c", "rows": []}', b'{"code": "c"}'])
-def test_a_damaged_or_foreign_compare_row_memo_is_ignored(tmp_path, text) -> None:
-    path = tmp_path / build.COMPARE_MEMO
-    path.write_bytes(text)
-    assert build._read_compare_rows(path, "c") == {}
-    assert build._read_compare_rows(tmp_path / "absent.json", "c") == {}
+MEMO_FILES = {  # the work folder's memo files: name, reader, the field that holds the entries
+    "cells": (build.CELL_MEMO, build._read_cells, "cells"),
+    "rows": (build.ROW_MEMO, build._read_row_cells, "rows"),
+    "compare": (build.COMPARE_MEMO, build._read_compare_rows, "rows"),
+}
 
 
-def test_only_well_formed_entries_of_a_compare_row_memo_are_kept(tmp_path) -> None:
-    path = tmp_path / build.COMPARE_MEMO
-    path.write_bytes(b'{"code": "c", "rows": {"a": ["k", "{}"], "b": ["k"], "c": ["k", 3], "d": [1, "{}"],'
-                     b' "e": ["k", "{}", "x"], "f": {"k": "{}"}}}')
-    assert build._read_compare_rows(path, "c") == {"a": ["k", "{}"]}
+@pytest.mark.parametrize("memo", sorted(MEMO_FILES))
+@pytest.mark.parametrize("text", [b"\xff not json", b"[]", b'{"code": "other", "FIELD": {"r": ["k", "{}"]}}',
+                                  b'{"code": "c", "FIELD": []}', b'{"code": "c"}'])
+def test_a_damaged_or_foreign_memo_is_ignored(tmp_path, memo, text) -> None:
+    name, read, field = MEMO_FILES[memo]
+    path = tmp_path / name
+    path.write_bytes(text.replace(b"FIELD", field.encode()))
+    assert read(path, "c") == {}
+    assert read(tmp_path / "absent.json", "c") == {}
+
+
+@pytest.mark.parametrize(("memo", "entries", "kept"), [
+    ("cells", b'{"a": [7, "<td>", "</td>"], "b": ["7", "x"], "c": [7], "d": [7, 3], "e": [7.5, "x"], "f": {"x": 1}}',
+     {"a": [7, "<td>", "</td>"]}),
+    ("rows", b'{"a": [7, "<tr>", "<td></td>", "<td>"], "b": [7, "<tr>", "x"], "c": ["7", "a", "b", "c"], '
+             b'"d": [7, "a", 3, "c"], "e": {"x": 1}}', {"a": [7, "<tr>", "<td></td>", "<td>"]}),
+    ("compare", b'{"a": ["k", "{}"], "b": ["k"], "c": ["k", 3], "d": [1, "{}"], "e": ["k", "{}", "x"], "f": {"k": "{}"}}',
+     {"a": ["k", "{}"]}),
+])
+def test_only_well_formed_entries_of_a_memo_are_kept(tmp_path, memo, entries, kept) -> None:
+    name, read, field = MEMO_FILES[memo]
+    path = tmp_path / name
+    path.write_bytes(b'{"code": "c", "' + field.encode() + b'": ' + entries + b"}")
+    assert read(path, "c") == kept
     link = tmp_path / "link.json"
     link.symlink_to(path)
-    assert build._read_compare_rows(link, "c") == {}
+    assert read(link, "c") == {}  # read through the bounded reader: a link is not the builder's file
 
 
 def test_relation_scores_of_some_runs_are_those_rows_of_every_runs(grown) -> None:
