@@ -426,15 +426,20 @@ def test_a_fresh_build_of_a_refused_file_names_its_problems_and_leaves_no_store(
     assert not (tmp_path / "work" / "leaderboard.duckdb").exists() and not (tmp_path / "public").exists()
 
 
+def _model_headline(grown, model: str = "synthetic/encoder-000") -> pl.DataFrame:
+    """The headline rows of one model of the grown site's store."""
+    con = duckdb.connect(str(grown["work"] / "leaderboard.duckdb"), read_only=True)
+    try:
+        return queries.headline(con).filter(pl.col("model_id") == model)
+    finally:
+        con.close()
+
+
 def test_board_cells_are_the_last_builds_only_where_the_runs_headline_row_is_the_same(grown) -> None:
     """tables.CellMemo: a run's cells are taken from an earlier build when its headline row hashes the same (the one
     thing they are made from), made again when any value of the row changed, and kept for the next build even when
     no board of this one asked for them (a rebuild that changed nothing keeps every page, and its memo whole)."""
-    con = duckdb.connect(str(grown["work"] / "leaderboard.duckdb"), read_only=True)
-    try:
-        h = queries.headline(con).filter(pl.col("model_id") == "synthetic/encoder-000")
-    finally:
-        con.close()
+    h = _model_headline(grown)
     fresh: dict = {}
     memo = tables.remember_cells(fresh, h, {})
     page = tables.board(h, 0, shared=fresh)
@@ -461,11 +466,7 @@ def test_board_rows_cells_are_the_last_builds_only_where_the_rows_runs_are_the_s
     """tables.CellMemo.rows: a row's opening tag, fixed cells and first cell are taken from the last build when its
     runs' headline rows hash the same and it links the same run, made again otherwise; rows no longer on the site are
     not carried to the next build."""
-    con = duckdb.connect(str(grown["work"] / "leaderboard.duckdb"), read_only=True)
-    try:
-        h = queries.headline(con).filter(pl.col("model_id") == "synthetic/encoder-000")
-    finally:
-        con.close()
+    h = _model_headline(grown)
     fresh: dict = {}
     tables.rows_of(h, fresh)
     memo = tables.remember_cells(fresh, h, {}, {})
@@ -497,11 +498,7 @@ def test_a_boards_rows_are_the_last_builds_only_where_their_runs_and_the_board_a
     (tasks, depth, first cell); made again otherwise."""
     from leaderboard.render import boardmemo
 
-    con = duckdb.connect(str(grown["work"] / "leaderboard.duckdb"), read_only=True)
-    try:
-        h = queries.headline(con).filter(pl.col("model_id") == "synthetic/encoder-000")
-    finally:
-        con.close()
+    h = _model_headline(grown)
 
     def made(depth: int = 0, folder: Path = tmp_path, name: str = "t") -> tuple[str, dict, dict]:
         shared: dict = {}
