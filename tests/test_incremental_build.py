@@ -83,17 +83,21 @@ def grown(tmp_path_factory):
 
 def test_an_incremental_build_is_the_site_a_fresh_build_makes(grown, monkeypatch) -> None:
     """The fresh build exports its downloads in a worker process (as from WORKER_FROM_RUNS runs), the rebuilds did so
-    in the building process: the same site."""
+    in the building process: the same site. The worker also made the Vega script (its work folder had none)."""
+    import vl_convert
+
     from leaderboard.render.pages import downloads
 
     fresh = grown["tmp"] / "fresh"
     monkeypatch.setattr(downloads, "WORKER_FROM_RUNS", 1)
+    bundled_here = []  # (in this process only: the worker is a process of its own)
+    monkeypatch.setattr(vl_convert, "javascript_bundle", lambda *a, **k: bundled_here.append(1) or "")
     started = []
     real_start = downloads.start
     monkeypatch.setattr(downloads, "start", lambda site: started.append(real_start(site, workers=2)) or started[-1])
     build_site(grown["runs"], fresh, ROOT, grown["tmp"] / "work-fresh", **QUIET)
     # the export ran in the worker, and so did the store's copy
-    assert len(started) == 1 and started[0]._future.done() and started[0].copies_store
+    assert len(started) == 1 and started[0]._future.done() and started[0].copies_store and bundled_here == []
     a, b = _files(grown["out"]), _files(fresh)
     assert sorted(a) == sorted(b)
     assert len([r for r in a if r.startswith("runs/") and r.endswith(".html")]) == 90 + 16

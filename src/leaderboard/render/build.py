@@ -58,14 +58,16 @@ class BuildReport:
     # clock says little)
 
 
-def _vega_bundle(cache: Path) -> str:
+def vega_bundle(cache: Path) -> str:
+    """Vega, Vega-Lite and vega-embed as one script (vl_convert's), made once a version into the work folder's cache
+    (1.5-2.2 s; the downloads' worker makes it where there is one: downloads.export)."""
     import vl_convert as vlc
 
     version = getattr(vlc, "__version__", "unknown")
     cached = cache / f"vega-bundle-{version}.js"
     if not cached.exists():
         cache.mkdir(parents=True, exist_ok=True)
-        cached.write_text(vlc.javascript_bundle(), encoding="utf-8")
+        write_atomic(cached, vlc.javascript_bundle().encode("utf-8"))  # (a killed build leaves no half of it)
     return cached.read_text(encoding="utf-8")
 
 
@@ -169,7 +171,7 @@ def render(db: Path, generated: Path, cache: Path, changes: dict | None = None,
         site.write(rel, text)
     for name, text in site.snippets.items():
         site.write(f"_snippets/{name}.html", text)
-    site.write(VEGA_BUNDLE, _vega_bundle(cache))
+    site.write(VEGA_BUNDLE, vega_bundle(cache))
     if copy_key is not None:  # (the downloads' worker made it otherwise)
         copy_store(db, generated / downloads.STORE_COPY, cache / downloads.STORE_COPY_KEY, copy_key)
     site.written[downloads.STORE_COPY] = None

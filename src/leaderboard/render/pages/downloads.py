@@ -60,9 +60,12 @@ def store_key(con, code_version: str) -> str:
     return digest([code_version, sorted(queries.run_file_shas(con).items())])
 
 
-def export(db: str, out: str, key_file: str | None = None, code_version: str = "") -> list[tuple[str, int]]:
+def export(db: str, out: str, key_file: str | None = None, code_version: str = "",
+           bundle_cache: str | None = None) -> list[tuple[str, int]]:
     """_export() of the store at ``db``, opened read-only: what a worker process runs (Pending); with ``key_file``,
-    then the store's copy (build.copy_store: 2 s of a rebuild's main process at 100,000 runs, issue 22, scale)."""
+    then the store's copy (build.copy_store: 2 s of a rebuild's main process at 100,000 runs, issue 22, scale); with
+    ``bundle_cache``, then the Vega script the site serves, where that cache has none yet (build.vega_bundle: 2 s of a
+    fresh build's main process)."""
     import duckdb
 
     con = duckdb.connect(db, read_only=True)
@@ -75,6 +78,13 @@ def export(db: str, out: str, key_file: str | None = None, code_version: str = "
         from ..build import copy_store
 
         copy_store(Path(db), Path(out) / STORE_COPY, Path(key_file), key)
+    if bundle_cache:
+        import contextlib
+
+        from ..build import vega_bundle
+
+        with contextlib.suppress(Exception):  # the main process makes it then, and says what failed
+            vega_bundle(Path(bundle_cache))
     return rows
 
 
@@ -123,7 +133,8 @@ class Pending:
 
             key_file = str(site.cache.parent / STORE_COPY_KEY) if self.copies_store else None
             self._pool = ProcessPoolExecutor(1, mp_context=mp.get_context("spawn"))
-            self._future = self._pool.submit(export, str(site.db), str(site.out), key_file, site.code_version)
+            bundle = str(site.cache.parent) if site.cache is not None else None
+            self._future = self._pool.submit(export, str(site.db), str(site.out), key_file, site.code_version, bundle)
         else:
             self._rows = _export(site.con, site.out)
 
