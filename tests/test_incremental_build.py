@@ -194,6 +194,7 @@ def test_a_linking_process_that_fails_or_cannot_start_links_nothing(tmp_path, mo
     monkeypatch.setattr(sys, "executable", str(tmp_path / "no-python"))
     rendered = build.Rendered(0, 0, [], {"a": "k"}, {}, tmp_path / "db")
     assert build.start_links(tmp_path / ".public.building-w", rendered, build.Published(tmp_path / "public", "t", {"a": "k"})) is None
+    assert not list(tmp_path.glob(".public.building-w*"))  # (its job file is gone too)
 
 
 def test_the_sites_data_files_are_links_to_the_generated_ones_put_in_by_the_build(grown) -> None:

@@ -28,6 +28,7 @@ from ..validate import iter_json_files, seed_cache, stat_signature, validate_pat
 from . import boardmemo, charts, metrics, queries, tables
 from .boardmemo import BoardMemos
 from .html import script_json
+from .linkpages import link_all, link_tree
 from .mkdocs_hook import DATA, DATA_LINKED
 from .pages import board, compare, demo, downloads, families, home, indexes, methods, models, runs
 from .pages.published import build_published
@@ -387,8 +388,12 @@ class Linking:
         path.write_text(job, encoding="utf-8")
         self.job = path
         # the module's file, not -m: it must not depend on how this package is found (an API user's sys.path)
-        self.proc = subprocess.Popen([sys.executable, linkpages.__file__, str(path)], stdout=subprocess.PIPE,
-                                     stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+        try:
+            self.proc = subprocess.Popen([sys.executable, linkpages.__file__, str(path)], stdout=subprocess.PIPE,
+                                         stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+        except OSError:  # no process started: nothing was linked, and its job is gone too
+            path.unlink(missing_ok=True)
+            raise
 
     def _wait(self) -> dict | None:
         """What the process could not link ({"names": [...], "trees": [[...]]}), or None where it failed."""
@@ -451,26 +456,24 @@ def start_links(staging: Path, rendered: Rendered, published: Published | None,
     """Start linking, in a process of its own, the run pages of the published site whose key is unchanged (those
     write_run_pages would link) into a folder beside ``staging``, and the data files under ``data`` (the generated
     folder's), when there are LINK_PROCESS_FROM of them or more; else None (they are linked here)."""
-    todo = set(rendered.run_todo)
-    ids = [] if published is None else [rid for rid, key in rendered.run_keys.items()
-                                         if rid not in todo and published.keys.get(rid) == key]
+    ids = [] if published is None else _carried(rendered, set(rendered.run_todo), published.keys)
     data = data if data is not None and rendered.data_files and data.is_dir() else None
     if len(ids) + (rendered.data_files if data is not None else 0) < LINK_PROCESS_FROM:
         return None
     try:
         return Linking(staging, published.site / "runs" if published is not None else staging, ids, data)
     except OSError:  # no process could start: they are linked in place
-        for leftover in (Path(f"{staging}.runs"), Path(f"{staging}.data")):
-            shutil.rmtree(leftover, ignore_errors=True)
-        Path(f"{staging}.runs.job").unlink(missing_ok=True)
         return None
+
+
+def _carried(rendered: Rendered, todo: set[str], old_keys: dict[str, str]) -> list[str]:
+    """The runs whose published page is carried over: not to render, and with the key their page was made with."""
+    return [rid for rid, key in rendered.run_keys.items() if rid not in todo and old_keys.get(rid) == key]
 
 
 def _put_data(generated: Path, staging: Path, linking: Linking | None) -> None:
     """The generated data files into the site (MkDocs leaves them out: mkdocs_hook.DATA_LINKED) as hard links, from the
     linking process where one ran, else here; a file that cannot be linked (another file system) is copied."""
-    from .linkpages import link_tree
-
     source, target = generated / DATA, staging / DATA
     if not source.is_dir():
         return
@@ -511,18 +514,11 @@ def write_run_pages(out: Path, rendered: Rendered, repository: str = "", commit:
             linked = linking.take(pages)
         else:
             linking.drop()
-    # plain strings: 100,000 links made through pathlib were a second of a rebuild's Python (issue 22, scale)
-    source, target = os.path.join(published.site if carry else "", "runs", ""), os.path.join(pages, "")
-    for rid, key in rendered.run_keys.items():
-        if rid in todo or rid in linked:
-            continue
-        if old_keys.get(rid) == key:
-            try:
-                os.link(f"{source}{rid}.html", f"{target}{rid}.html")
-                continue
-            except OSError:  # gone, or another file system: rendered again
-                pass
-        todo.add(rid)
+    carried = [rid for rid in _carried(rendered, todo, old_keys) if rid not in linked]
+    # a page that cannot be linked (gone, another file system) is rendered again, as is every page not carried over
+    failed = set(link_all(str(published.site / "runs"), str(pages), [f"{rid}.html" for rid in carried])) if carried else set()
+    todo.update(rid for rid, key in rendered.run_keys.items()
+                if rid not in linked and (old_keys.get(rid) != key or f"{rid}.html" in failed))
     ids = sorted(todo)
     size = max(RUN_PAGES_CHUNK, -(-len(ids) // (4 * cpu_count())))  # four chunks a core: each is one query
     chunks = [ids[i:i + size] for i in range(0, len(ids), size)]

@@ -161,11 +161,14 @@ def _row_cells(shared: dict | None, row: Row, show_model: bool, select: bool,
     """A row's opening tag, its sparsity, bits and size cells (_fixed_cells) and its first cell's parts (first_cell):
     made once a build for the runs of the row (``shared``), and taken from the previous build where the row hashes
     the same (CellMemo.rows; issue 22, scale: 1 s of a rebuild after adding ten runs made them for every row)."""
-    cls = f"lb-src-{row.source}" + (" lb-baseline" if row.n_steps == 0 else "")
-    whole = row.whole if row.whole is not None else row.sparsity_nominal
-    bits = row.bits if row.bits is not None else row.bits_nominal
-    if shared is None:
+    def make() -> tuple[str, str, tuple[str, ...]]:
+        cls = f"lb-src-{row.source}" + (" lb-baseline" if row.n_steps == 0 else "")
+        whole = row.whole if row.whole is not None else row.sparsity_nominal
+        bits = row.bits if row.bits is not None else row.bits_nominal
         return (*_fixed_cells(row, cls, whole, bits), first_cell(row, show_model, select, primary))
+
+    if shared is None:
+        return make()
     runs = [r["run_id"] for r in row.tasks.values()]
     primary_run = row.tasks[primary]["run_id"] if primary in row.tasks else None
     # the runs decide the cells (the run linked, the badges of errata and of output not finite), not the row's key
@@ -181,7 +184,7 @@ def _row_cells(shared: dict | None, row: Row, show_model: bool, select: bool,
         if kept is not None and kept[0] == hashed:
             made = (kept[1], kept[2], tuple(kept[3:]))
     if made is None:
-        made = (*_fixed_cells(row, cls, whole, bits), first_cell(row, show_model, select, primary))
+        made = make()
     if hashed is not None:
         memo.rows[name] = [hashed, made[0], made[1], *made[2]]
     shared[key] = made

@@ -52,18 +52,12 @@ def _row_texts(site: Site, rows: list[tables.Row]) -> list[str]:
     runs). A row is made from its runs' headline rows (their hashes: tables.CellMemo) and their relation scores, read
     from their run files (their sha256): its key holds both. Without a CellMemo (no headline hashes) every row is made."""
     cells: tables.CellMemo | None = site.board_cells.get(tables.CELL_MEMO)
-    shas = {rid: sha for rid, (_path, sha) in queries.run_file_shas(site.con).items()} if cells is not None else {}
+    if cells is None:
+        keys: list[str | None] = [None] * len(rows)
+    else:
+        shas = {rid: sha for rid, (_path, sha) in queries.run_file_shas(site.con).items()}
+        keys = [_memo_key(row, cells.hashes, shas) for row in rows]
     previous = site.compare_memo_previous
-    keys: list[str | None] = []
-    for row in rows:
-        parts = [] if cells is not None else None
-        for r in row.tasks.values():
-            rid = r["run_id"]
-            if parts is None or rid not in cells.hashes or rid not in shas:
-                parts = None
-                break
-            parts.append(f"{rid}:{cells.hashes[rid]}:{shas[rid]}")
-        keys.append(None if parts is None else hashlib.blake2b("|".join(parts).encode(), digest_size=16).hexdigest())
     todo = [row for row, k in zip(rows, keys, strict=True)
             if k is None or not (isinstance(hit := previous.get(row.key), list) and hit[0] == k)]
     rels = _relation_scores(site, {r["run_id"] for row in todo for r in row.tasks.values()})
@@ -78,6 +72,18 @@ def _row_texts(site: Site, rows: list[tables.Row]) -> list[str]:
             memo[row.key] = [k, text]
     site.board_cells[ROW_MEMO] = memo
     return texts
+
+
+def _memo_key(row: tables.Row, hashes: dict[str, int], shas: dict[str, str]) -> str | None:
+    """What a compare row is made from: each of its runs' headline row hash and run file sha256; None where a run has
+    either missing (the row is made, never taken)."""
+    parts = []
+    for r in row.tasks.values():
+        rid = r["run_id"]
+        if rid not in hashes or rid not in shas:
+            return None
+        parts.append(f"{rid}:{hashes[rid]}:{shas[rid]}")
+    return hashlib.blake2b("|".join(parts).encode(), digest_size=16).hexdigest()
 
 
 def _relation_scores(site: Site, run_ids: set[str]) -> dict[str, dict[str, list]]:
