@@ -36,17 +36,11 @@ class BoardMemos:
         self.made: dict[str, tuple[str, dict[str, list]]] = {}  # board name -> (signature, rows)
 
     def previous(self, name: str, sig: str) -> dict[str, list]:
-        """The rows the previous build made for the board ``name`` with this code and signature, or none."""
+        """The rows the previous build made for the board ``name`` with this code and signature, or none (each entry's
+        shape is checked where board() takes it: usable())."""
         if self.folder is None or not NAME.fullmatch(name):
             return {}
-        try:
-            data = orjson.loads(read_regular(self.folder / f"{name}.json", 1 << 30))
-        except (InputError, OSError, orjson.JSONDecodeError):
-            return {}
-        if not isinstance(data, dict) or data.get("code") != self.code or data.get("sig") != sig:
-            return {}
-        rows = data.get("rows")
-        return rows if isinstance(rows, dict) else {}
+        return read_memo(self.folder / f"{name}.json", self.code, "rows", lambda _v: True, sig=sig)
 
     def save(self) -> None:
         """Write the memo of every board made this build (the others' files stay: their pages were kept)."""
@@ -57,6 +51,23 @@ class BoardMemos:
             if NAME.fullmatch(name):
                 write_atomic(self.folder / f"{name}.json",
                              orjson.dumps({"code": self.code, "sig": sig, "rows": rows}))
+
+
+def read_memo(path: Path, code: str, field: str, entry_ok, **expect: str) -> dict[str, list]:
+    """A memo a previous build left in the work folder's cache with this code (and the top-level values ``expect``),
+    {"code": ..., field: {key: [entry]}}, with the entries ``entry_ok`` accepts (the boards' rows here; the runs' cells,
+    the rows' cells and compare's rows: build.py). The builder's own file, read strictly all the same: anything else
+    (damaged, foreign, another code's, a link) reads as no memo."""
+    try:
+        data = orjson.loads(read_regular(path, 1 << 30))
+    except (InputError, OSError, orjson.JSONDecodeError):
+        return {}
+    if not isinstance(data, dict) or data.get("code") != code or any(data.get(k) != v for k, v in expect.items()):
+        return {}
+    entries = data.get(field)
+    if not isinstance(entries, dict):
+        return {}
+    return {k: v for k, v in entries.items() if isinstance(v, list) and entry_ok(v)}
 
 
 def usable(entry: object, n_values: int) -> bool:

@@ -20,7 +20,7 @@ import orjson
 import polars as pl
 
 from .. import jsontext, registry
-from ..fsutil import InputError, read_regular, write_atomic
+from ..fsutil import write_atomic
 from ..gitutil import git_out
 from ..parallel import cpu_count, gc_relaxed, pmap
 from ..store import IngestError, ingest
@@ -196,23 +196,9 @@ PAGE_MEMO = "page-memo.json"  # in the work folder's cache: Site.memo_next as th
 CELL_MEMO = "board-cells.json"  # in the work folder's cache: the boards' cells of each run (tables.CellMemo)
 
 
-def _read_memo(path: Path, code: str, field: str, entry_ok) -> dict[str, list]:
-    """A memo the last build left in the work folder's cache with this code, {"code": ..., field: {key: entry}}, with
-    the entries ``entry_ok`` accepts. The builder's own file, read strictly all the same: anything else (damaged,
-    foreign, another code's, a link) reads as no memo."""
-    try:
-        data = orjson.loads(read_regular(path, 1 << 30))
-    except (InputError, OSError, orjson.JSONDecodeError):
-        return {}
-    entries = data.get(field) if isinstance(data, dict) and data.get("code") == code else None
-    if not isinstance(entries, dict):
-        return {}
-    return {k: v for k, v in entries.items() if isinstance(v, list) and entry_ok(v)}
-
-
 def _read_cells(path: Path, code: str) -> dict[str, list]:
     """The boards' cells the last build made with this code (tables.CellMemo): {run id: [hash, text, ...]}."""
-    return _read_memo(path, code, "cells", lambda v: len(v) > 1 and type(v[0]) is int and all(type(x) is str for x in v[1:]))
+    return boardmemo.read_memo(path, code, "cells", lambda v: len(v) > 1 and type(v[0]) is int and all(type(x) is str for x in v[1:]))
 
 
 ROW_MEMO = "board-rows.json"  # in the work folder's cache: each board row's opening tag, fixed and first cells (tables.CellMemo)
@@ -221,7 +207,7 @@ ROW_MEMO = "board-rows.json"  # in the work folder's cache: each board row's ope
 def _read_row_cells(path: Path, code: str) -> dict[str, list]:
     """The boards' row cells the last build made with this code (tables.CellMemo.rows): {name: [hash, tr, fixed cells,
     first cell's parts...]}."""
-    return _read_memo(path, code, "rows", lambda v: len(v) > 3 and type(v[0]) is int and all(type(x) is str for x in v[1:]))
+    return boardmemo.read_memo(path, code, "rows", lambda v: len(v) > 3 and type(v[0]) is int and all(type(x) is str for x in v[1:]))
 
 
 COMPARE_MEMO = "compare-rows.json"  # in the work folder's cache: each compare row's key and JSON text (pages/compare.py)
@@ -229,7 +215,7 @@ COMPARE_MEMO = "compare-rows.json"  # in the work folder's cache: each compare r
 
 def _read_compare_rows(path: Path, code: str) -> dict[str, list]:
     """The compare rows the last build made with this code (pages/compare.py): {row key: [key, JSON text]}."""
-    return _read_memo(path, code, "rows", lambda v: len(v) == 2 and all(type(x) is str for x in v))
+    return boardmemo.read_memo(path, code, "rows", lambda v: len(v) == 2 and all(type(x) is str for x in v))
 
 
 def _read_json(path: Path) -> dict | None:
