@@ -132,10 +132,12 @@ FROM current_runs r
 JOIN results res USING (run_id)
 LEFT JOIN baselines b
   ON b.source_kind = r.source_kind
+ -- the baseline's model as an equality of its own (a key of the hash join: inside the CASE below, every baseline of
+ -- the task was joined to every run and filtered, 0.6 s of each 100,000-run build)
+ AND b.model_id = CASE WHEN r.n_steps > 0 OR r.base_model_id IS NULL THEN r.model_id ELSE r.base_model_id END
  AND (CASE WHEN r.n_steps > 0 OR r.base_model_id IS NULL  -- compressed here: against the model as distributed
-           THEN b.model_id = r.model_id AND b.model_revision IS NOT DISTINCT FROM r.model_revision
-           ELSE b.model_id = r.base_model_id  -- a derived checkpoint as distributed: against its base
-                AND (r.base_model_revision IS NULL OR b.model_revision = r.base_model_revision) END)
+           THEN b.model_revision IS NOT DISTINCT FROM r.model_revision
+           ELSE r.base_model_revision IS NULL OR b.model_revision = r.base_model_revision END)  -- derived: its base
  AND b.eval_task = r.eval_task AND b.eval_data_sha256 IS NOT DISTINCT FROM r.eval_data_sha256
  AND b.eval_settings = r.eval_settings
  AND b.task = res.task AND b.metric = res.metric;
