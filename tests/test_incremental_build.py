@@ -41,8 +41,11 @@ def grown(tmp_path_factory):
     every = synthetic.generate(90, seed=5)  # one synthetic model
     synthetic.write(every[:80], runs)
     shutil.copytree(ROOT / "runs" / "decoder" / DEMO, runs / "decoder" / DEMO)  # and a model the new runs leave alone
-    build_site(runs, out, ROOT, work, **QUIET)
-    build_site(runs, out, ROOT, work, **QUIET)  # nothing changed: every page kept (and what the next build may need)
+    first = build_site(runs, out, ROOT, work, **QUIET)
+    again = build_site(runs, out, ROOT, work, **QUIET)  # nothing changed: every page kept (and what the next build may need)
+    # MkDocs rendered every page, then none: each as the last build made it (mkdocs_hook.PageCache)
+    assert first.mkdocs_pages is not None and first.mkdocs_pages[0] == first.mkdocs_pages[1] > 20
+    assert again.mkdocs_pages == (0, first.mkdocs_pages[1])
     pages_before = _inodes(out / "runs")
     kept_link = tmp / "kept-runs.parquet"  # a second name for the published download: the rebuild must not touch it
     os.link(out / "downloads" / "runs.parquet", kept_link)
@@ -74,7 +77,9 @@ def grown(tmp_path_factory):
         linkings = []
         real_start = build.start_links
         mp.setattr(build, "start_links", lambda *a: linkings.append(real_start(*a)) or linkings[-1])
-        build_site(runs, out, ROOT, work, **QUIET)
+        grown_report = build_site(runs, out, ROOT, work, **QUIET)
+    # the pages the new runs change (their model's, the boards', home...), not the other model's or the hand-written ones
+    assert 0 < grown_report.mkdocs_pages[0] < grown_report.mkdocs_pages[1]
     assert len(linkings) == 1 and len(linkings[0].ids) == 80 + 16 and linkings[0].proc.returncode == 0
     return {"tmp": tmp, "runs": runs, "out": out, "work": work, "pages_before": pages_before,
             "kept_link": kept_link, "old_bytes": old_bytes, "generated_before": generated_before,

@@ -29,7 +29,7 @@ from . import boardmemo, charts, metrics, queries, tables
 from .boardmemo import BoardMemos
 from .html import script_json
 from .linkpages import link_all, link_tree
-from .mkdocs_hook import DATA, DATA_LINKED
+from .mkdocs_hook import DATA, DATA_LINKED, PAGE_CACHE
 from .pages import board, compare, demo, downloads, families, home, indexes, methods, models, runs
 from .pages.published import build_published
 from .pages.runs import RUN_SHELL, RUN_TITLE_MARKER
@@ -57,6 +57,7 @@ class BuildReport:
     out: Path
     cpu: dict[str, float] | None = None  # CPU seconds per phase, this process and its workers (a busy machine's wall
     # clock says little)
+    mkdocs_pages: tuple[int, int] | None = None  # pages MkDocs rendered, of all it made (the others: mkdocs_hook.PageCache)
 
 
 def vega_bundle(cache: Path) -> str:
@@ -344,6 +345,7 @@ class Published:
     keys: dict[str, str]
 
 
+PAGES_CACHE = "mkdocs-pages"  # in the work folder's cache: each page's rendering by MkDocs (mkdocs_hook.PageCache)
 RUN_MANIFEST = "run-pages.json"  # in the work folder's cache: Published, as the last successful build left it
 
 
@@ -642,14 +644,19 @@ def copy_store(db: Path, target: Path, key_file: Path | None = None, key: str | 
         key_file.write_text(key, encoding="utf-8")
 
 
-def mkdocs_build(root: Path, out: Path, generated: Path, site_url: str | None = None) -> tuple[str, str]:
-    """Run MkDocs; returns the site URL it used (mkdocs.yml's, or ``site_url``) and the repository's (``extra``)."""
+def mkdocs_build(root: Path, out: Path, generated: Path, site_url: str | None = None,
+                 page_cache: Path | None = None) -> tuple[str, str, tuple[int, int] | None]:
+    """Run MkDocs; returns the site URL it used (mkdocs.yml's, or ``site_url``), the repository's (``extra``) and how
+    many pages it rendered of all it made (None without a page cache).
+    ``page_cache``: where each page's rendering is kept across builds (mkdocs_hook.PageCache): kept only from a build
+    that succeeded, as the pages of the next build whose key is unchanged."""
     from mkdocs.commands.build import build
     from mkdocs.config import load_config
     from mkdocs.exceptions import Abort, ConfigurationError
 
     env = {"LEADERBOARD_GENERATED": str(generated.resolve()), "SOURCE_DATE_EPOCH": FIXED_EPOCH,
-           "NO_MKDOCS_2_WARNING": "1", DATA_LINKED: "1"}  # (data/ is put into the site by build_site: _put_data)
+           "NO_MKDOCS_2_WARNING": "1", DATA_LINKED: "1",  # (data/ is put into the site by build_site: _put_data)
+           PAGE_CACHE: str(page_cache.resolve()) if page_cache is not None else ""}
     old = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     cwd = os.getcwd()
@@ -658,8 +665,13 @@ def mkdocs_build(root: Path, out: Path, generated: Path, site_url: str | None = 
         extra = {"site_url": site_url} if site_url else {}
         config = load_config(str(root / "mkdocs.yml"), site_dir=str(out.resolve()), strict=True, **extra)
         build(config)
+        pages = None
+        for plugin in config.plugins.values():  # (the hook: MkDocs loads it as a module of its own)
+            commit = getattr(plugin, "commit_page_cache", None)
+            if callable(commit):
+                pages = commit()
         repository = (config.get("extra") or {}).get("repository")
-        return str(config.get("site_url") or ""), repository if isinstance(repository, str) else ""
+        return str(config.get("site_url") or ""), repository if isinstance(repository, str) else "", pages
     except (Abort, ConfigurationError) as e:
         raise BuildError(f"mkdocs build --strict failed: {e}") from None
     finally:
@@ -805,7 +817,7 @@ def _build_site(runs: Path, out: Path, root: Path, work: Path, log, since: str |
     linking = None
     try:
         linking = start_links(staging, rendered, published, generated / DATA)  # on the other core, while MkDocs runs
-        url, repository = mkdocs_build(root, staging, generated, site_url)
+        url, repository, mkdocs_pages = mkdocs_build(root, staging, generated, site_url, work / "cache" / PAGES_CACHE)
         seconds["mkdocs"] = time.perf_counter() - t
         cpu["mkdocs"] = cpu_now() - c
         t, c = time.perf_counter(), cpu_now()
@@ -829,6 +841,9 @@ def _build_site(runs: Path, out: Path, root: Path, work: Path, log, since: str |
                                          "keys": rendered.run_keys}, option=orjson.OPT_SORT_KEYS))
     seconds["run pages"] = time.perf_counter() - t
     cpu["run pages"] = cpu_now() - c
+    kept = ("" if not mkdocs_pages else f"; MkDocs rendered all {mkdocs_pages[1]} pages" if mkdocs_pages[0] == mkdocs_pages[1]
+            else f"; MkDocs rendered {mkdocs_pages[0]} of {mkdocs_pages[1]} pages, the others as the last build did")
     log(f"built {out}: {rendered.pages} generated pages, {rendered.charts} charts "
-        f"({', '.join(f'{k} {v:.1f} s' for k, v in seconds.items())}; CPU {', '.join(f'{k} {v:.1f} s' for k, v in cpu.items())})")
-    return BuildReport(rendered.pages, rendered.charts, seconds, out, cpu)
+        f"({', '.join(f'{k} {v:.1f} s' for k, v in seconds.items())}; CPU {', '.join(f'{k} {v:.1f} s' for k, v in cpu.items())}"
+        f"{kept})")
+    return BuildReport(rendered.pages, rendered.charts, seconds, out, cpu, mkdocs_pages)
