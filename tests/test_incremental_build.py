@@ -286,6 +286,30 @@ def test_new_code_or_a_lost_site_renders_every_run_page_again(tmp_path, monkeypa
     assert sorted(n for n in third if n != build.RUN_SCRIPT and fourth.get(n) != third[n]) == [gone]
 
 
+def test_a_big_sites_old_copy_is_removed_by_a_process_of_its_own(tmp_path, monkeypatch) -> None:
+    """From REMOVE_APART_FROM run pages the build returns once the new site is in place, and the site it replaced is
+    removed meanwhile (the new one shares the old one's unchanged files: hard links); a copy left by a removal that was
+    stopped is removed by the next build."""
+    import time
+
+    runs, out, work = tmp_path / "runs", tmp_path / "public", tmp_path / "work"
+    synthetic.write(synthetic.generate(30, seed=2), runs)
+    monkeypatch.setattr(build, "REMOVE_APART_FROM", 1)
+    build_site(runs, out, ROOT, work, **QUIET)
+    pages = {n: (out / "runs" / n).read_bytes() for n in _inodes(out / "runs")}
+    build_site(runs, out, ROOT, work, **QUIET)
+    assert {n: (out / "runs" / n).read_bytes() for n in _inodes(out / "runs")} == pages
+    deadline = time.monotonic() + 60
+    while list(tmp_path.glob(".public.building-*")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not list(tmp_path.glob(".public.building-*"))
+    left = tmp_path / ".public.building-stopped.old"  # (what a stopped removal leaves)
+    shutil.copytree(out, left)
+    monkeypatch.setattr(build, "REMOVE_APART_FROM", 10**9)  # (this time removed in the build itself)
+    build_site(runs, out, ROOT, work, **QUIET)
+    assert not list(tmp_path.glob(".public.building-*"))
+
+
 def _record_pmap(module, monkeypatch) -> list[tuple[int, int | None, int | None]]:
     """``module.pmap`` as it is, each call's (number of items, min_items, workers) recorded in the list returned."""
     calls = []

@@ -49,8 +49,8 @@ class BoardMemos:
         self.folder.mkdir(parents=True, exist_ok=True)
         for name, (sig, rows) in self.made.items():
             if NAME.fullmatch(name):
-                write_atomic(self.folder / f"{name}.json",
-                             orjson.dumps({"code": self.code, "sig": sig, "rows": rows}))
+                write_atomic(self.folder / f"{name}.json",  # (no fsync: as the generated files it describes)
+                             orjson.dumps({"code": self.code, "sig": sig, "rows": rows}), sync=False)
 
 
 def read_memo(path: Path, code: str, field: str, entry_ok, **expect: str) -> dict[str, list]:
