@@ -35,7 +35,7 @@ from .validate import (
     Report,
     Supersession,
     check_bytes,
-    iter_json_files,
+    json_files,
     model_problems,
     read_bounded,
     set_problems,
@@ -423,8 +423,7 @@ def ingest(runs_dir: Path, db_path: Path, max_bytes: int = DEFAULT_MAX_BYTES,
         sizes = {c.path: c.size for c in validated.checked if c.size >= 0}
         problems: list[Problem] = []
     else:
-        walked, problems = iter_json_files([runs_dir])
-        files = list(map(str, walked))
+        files, problems = json_files([runs_dir])
         problems = [p for p in problems if p.severity == "error"]
     current: dict[str, tuple[str | None, int]] = {}
     shown: dict[str, str] = {}  # relative posix path -> str(runs_dir / rel), without building 300,000 Paths at scale

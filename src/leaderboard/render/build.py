@@ -24,7 +24,7 @@ from ..fsutil import write_atomic
 from ..gitutil import git_out
 from ..parallel import cpu_count, gc_relaxed, pmap
 from ..store import IngestError, ingest
-from ..validate import iter_json_files, seed_cache, stat_signature, validate_paths
+from ..validate import json_files, seed_cache, stat_signature, validate_paths
 from . import boardmemo, charts, metrics, queries, tables
 from .boardmemo import BoardMemos
 from .html import script_json
@@ -768,9 +768,9 @@ def _first_ingest(runs: Path, db: Path, validation_cache: Path, seconds: dict, c
     then the ingest's, 22 CPU-seconds of a fresh 100,000-run build). A refused ingest leaves no store: validation then
     checks every file itself and names each problem as a build that validates first does."""
     t, c = time.perf_counter(), cpu_now()
-    files, _walk_problems = iter_json_files([runs])
+    files, _walk_problems = json_files([runs])
     scan_ns = time.time_ns()
-    signatures = {str(f): stat_signature(f, scan_ns) for f in files}  # before the files are read
+    signatures = {f: stat_signature(f, scan_ns) for f in files}  # before the files are read
     try:
         rep = ingest(runs, db)
     except IngestError:
