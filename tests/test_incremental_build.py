@@ -367,6 +367,34 @@ def test_charts_converted_by_worker_processes_are_the_charts_one_process_convert
     assert [rel for rel, p in _files(out / "charts").items() if p.read_bytes() != a[rel].read_bytes()] == []
 
 
+def test_charts_converted_by_the_downloads_worker_are_the_charts_one_process_converts(grown, monkeypatch) -> None:
+    """Where the downloads are exported by a worker process, it converts the charts there are too few of to start
+    workers for (a rebuild's), while the pages are built: the SVGs are byte for byte those converted here."""
+    from leaderboard.render import site as site_module
+    from leaderboard.render.pages import downloads
+
+    helped = []  # per chart conversion: whether it went to the downloads' worker
+
+    real_convert = site_module.Site._convert
+
+    def recording(self, rel, spec):
+        real_convert(self, rel, spec)
+        helped.append(self.svg_helper is not None and rel in self.svg_futures)
+
+    monkeypatch.setattr(site_module.Site, "_convert", recording)
+    monkeypatch.setattr(downloads, "WORKER_FROM_RUNS", 1)
+    monkeypatch.setattr(site_module, "CHART_WORKERS_FROM", 10**6)  # no conversion workers of the charts' own
+    out, work = grown["tmp"] / "chart-helper", grown["tmp"] / "work-chart-helper"
+    real_start = downloads.start
+    monkeypatch.setattr(downloads, "start", lambda site: real_start(site, workers=2))
+    build_site(grown["runs"], out, ROOT, work, **QUIET)
+    a, b = _files(grown["out"] / "charts"), _files(out / "charts")
+    assert len(helped) == len(a) >= 2 and all(helped)  # every chart, by the downloads' worker
+    assert sorted(a) == sorted(b)
+    assert [rel for rel in a if a[rel].read_bytes() != b[rel].read_bytes()] == []
+    assert len(list((work / "cache" / "svg").glob("*.svg"))) == len(a)
+
+
 def test_a_page_made_again_lists_the_deferred_blocks_it_shares_with_a_kept_page(tmp_path) -> None:
     """Two pages with the same chart spec share one snippet file: when one is kept and the other made again, the one
     made lists it too (else, once the kept page changes, the snippet would be removed from under the other)."""

@@ -80,9 +80,12 @@ def build_pages(site: Site) -> bool:
     copy was made there too (else render() makes it)."""
     h = queries.headline(site.con)
     exporting = downloads.start(site)
+    site.svg_helper = exporting.helper  # (its worker converts the first charts once the export is done)
     try:
         _build_pages(site, h, exporting)
+        site.finish_charts()  # (before the worker stops: it may hold some of them)
     finally:
+        site.svg_helper = None
         exporting.close()
     return exporting.copies_store
 
@@ -162,7 +165,6 @@ def render(db: Path, generated: Path, cache: Path, changes: dict | None = None,
         site.compare_memo_previous = _read_compare_rows(cache / COMPARE_MEMO, site.code_version)
         board_memos = site.board_cells[tables.BOARD_MEMOS] = BoardMemos(cache / boardmemo.FOLDER, site.code_version)
         copied = build_pages(site)
-        site.finish_charts()
         copy_key = None if copied else downloads.store_key(con, site.code_version)
     finally:
         site.close_charts()

@@ -159,6 +159,9 @@ class Site:
     svg_futures: dict[str, object] = field(default_factory=dict)
     svg_workers: int | None = None  # worker processes for the conversions (None: one a core; fewer than 2: none)
     svg_cached: dict[str, Path] = field(default_factory=dict)  # charts the SVG cache holds: their file there
+    # a worker process of the build's that has time to spare (the downloads' one: pages/downloads.py), which converts
+    # the first charts, before there are CHART_WORKERS_FROM of them (those of a rebuild: none of its own to start)
+    svg_helper: object = None
 
     def chart(self, chart, name: str, title: str, depth: int, description: str) -> Safe:
         """The static SVG (for readers without JavaScript, and the SVG link) and the Vega-Lite spec; the Vega
@@ -192,18 +195,20 @@ class Site:
         self.svg_cached.pop(rel, None)
         if rel not in self.svg_todo:
             self.svg_todo.append(rel)
+        cache = str(self.cache) if self.cache is not None else None
         if self.svg_pool is None:
             workers = cpu_count() if self.svg_workers is None else self.svg_workers
             if len(self.svg_todo) < CHART_WORKERS_FROM or workers < 2:
+                if self.svg_helper is not None:  # (converted on the other core while the pages are built: issue 22)
+                    self.svg_futures[rel] = self.svg_helper.submit(charts.svg_job, (spec, cache))
                 return
             import multiprocessing as mp
             from concurrent.futures import ProcessPoolExecutor
 
             self.svg_pool = ProcessPoolExecutor(min(workers, 8), mp_context=mp.get_context("spawn"))
-            todo = self.svg_todo
+            todo = [r for r in self.svg_todo if r not in self.svg_futures]  # (not those the helper converts)
         else:
             todo = [rel]
-        cache = str(self.cache) if self.cache is not None else None
         for r in todo:
             self.svg_futures[r] = self.svg_pool.submit(charts.svg_job, (self.svg_specs[r], cache))
 

@@ -120,7 +120,8 @@ WORKER_FROM_RUNS = 20_000
 class Pending:
     """The downloads being exported: in a worker process of their own where there are two cores or more and the
     store's path is known (issue 22, scale: 4 s of a rebuild at 100,000 runs that the other pages need not wait for),
-    else here, at once. ``close()`` waits for the worker (build_pages calls it whatever happens)."""
+    else here, at once. The worker then converts charts (``helper``). ``close()`` waits for it (build_pages calls it
+    whatever happens, once the charts are written)."""
 
     def __init__(self, site: Site, workers: int) -> None:
         self._pool = None
@@ -140,11 +141,13 @@ class Pending:
 
     def result(self) -> list[tuple[str, int]]:
         if self._pool is not None:
-            try:
-                self._rows = self._future.result()
-            finally:
-                self.close()
+            self._rows = self._future.result()
         return self._rows
+
+    @property
+    def helper(self):
+        """The worker, to convert charts once the export is done (Site.svg_helper); None without one."""
+        return self._pool
 
     def close(self) -> None:
         if self._pool is not None:
