@@ -100,8 +100,9 @@ def _build_pages(site: Site, h: pl.DataFrame, exporting: downloads.Pending) -> N
     home.build(site, h, counts)
     board.build(site, main, toy)
     demo.build(site, toy)
+    fronts = queries.pareto_fronts(site.con)
     for fam in registry.FAMILIES:
-        families.build(site, main, toy, fam)
+        families.build(site, main, toy, fam, fronts)
     for method in sorted(h["method"].unique().to_list()):
         methods.build(site, main, toy, method)
     models.build_all(site, h)

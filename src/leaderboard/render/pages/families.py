@@ -54,12 +54,16 @@ def thin_points(pts: pl.DataFrame, max_points: int = MAX_POINTS) -> pl.DataFrame
 MEMO = "families"  # Site.memoised: each family page's key and the generated files it made
 
 
-def build(site: Site, main: pl.DataFrame, toy: pl.DataFrame, fam: str) -> None:
+def build(site: Site, main: pl.DataFrame, toy: pl.DataFrame, fam: str, fronts: pl.DataFrame | None = None) -> None:
     """A family's page, kept from the previous build when its rows, its toy rows (the pointer to them), its frontier
-    and the site's method colours are unchanged."""
+    and the site's method colours are unchanged. ``fronts``: every family's frontier (queries.pareto_fronts), else
+    this one's is queried."""
     f = main.filter(pl.col("family") == fam)
     f_toy = toy.filter(pl.col("family") == fam) if f.filter(is_toy()).is_empty() else toy.clear()
-    front = queries.pareto_front(site.con, fam)["run_id"] if not f.is_empty() else pl.Series("run_id", [], pl.String)
+    if f.is_empty():
+        front = pl.Series("run_id", [], pl.String)
+    else:
+        front = (fronts.filter(pl.col("family") == fam) if fronts is not None else queries.pareto_front(site.con, fam))["run_id"]
     inputs = [fam, frame_hash(f), frame_hash(f_toy), front.to_list(), list(site.colours.domain) if site.colours else None]
     site.memoised(MEMO, fam, inputs, _build, site, f, f_toy, fam, front)
 
