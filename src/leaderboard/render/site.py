@@ -67,6 +67,7 @@ class Site:
     cell_memo_previous: dict[str, list] = field(default_factory=dict)  # each run's cells as the last build made them
     row_memo_previous: dict[str, list] = field(default_factory=dict)  # each row's cells as the last build made them
     compare_memo_previous: dict[str, list] = field(default_factory=dict)  # compare's rows as the last build made them
+    memos_read: object = None  # a Future of the three above, read while the headline query runs (build.render)
     db: Path | None = None  # the store ``con`` reads (read-only), for work done in other processes
 
     def _sizes(self) -> tuple[int, int, int, int]:
