@@ -15,7 +15,8 @@
 # weight instead: echo 19 > /proc/<a sweep process's pid>/autogroup (all of its session's processes follow).
 set -u
 K=$1; SRC=$2; TAG=$3
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
+# the checkout SRC belongs to: its mkdocs.yml and MkDocs hook are part of the code timed
+ROOT=$(cd "$SRC/.." && pwd)
 export OMP_NUM_THREADS=1 PYTHONPATH=$SRC
 rm -rf "$K/s-$TAG" "$K/w-$TAG"
 extra() { (cd "$K/extra10" && find . -name '*.json'); }
