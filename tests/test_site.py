@@ -1255,6 +1255,7 @@ def test_downloads_exported_on_another_core_are_the_ones_exported_here(site, tmp
             pending = downloads.start(s, workers=workers)
             assert (pending._pool is not None) == (workers == 2)
             downloads.build(s, pending)
+            pending.close()
             made[name] = ({p.relative_to(tmp_path / name).as_posix(): p.read_bytes()
                            for p in (tmp_path / name).rglob("*") if p.is_file()}, s.pages, s.written)
     finally:
@@ -1263,3 +1264,44 @@ def test_downloads_exported_on_another_core_are_the_ones_exported_here(site, tmp
     assert made["worker"] == (files, pages, written)
     assert {"downloads/runs.parquet", "downloads/runs.csv.gz"} <= set(files) == set(written)
     assert (site / "downloads" / "runs.csv.gz").read_bytes() == files["downloads/runs.csv.gz"]
+
+
+def test_the_downloads_are_exported_again_only_where_the_store_or_a_file_changed(tmp_path, monkeypatch) -> None:
+    """The worker's export is skipped where the last one was made from the same store by the same code and every file
+    it made is there with its size (an unchanged rebuild at 100,000 runs exported everything again: 4-5 s)."""
+    from leaderboard import synthetic
+    from leaderboard.render.pages import downloads
+    from leaderboard.store import ingest
+
+    runs, db, out = tmp_path / "runs", tmp_path / "db.duckdb", tmp_path / "generated"
+    paths = synthetic.write(synthetic.generate(40, seed=3), runs)
+    ingest(runs, db)
+    key_file = tmp_path / "cache" / downloads.EXPORT_KEY
+    calls = []
+    real = downloads._export
+    monkeypatch.setattr(downloads, "_export", lambda con, o: calls.append(1) or real(con, o))
+
+    def export() -> list:
+        return downloads.export(str(db), str(out), code_version="c", export_key_file=str(key_file))
+
+    first = export()
+    assert calls == [1] and [t for t, _ in first] == list(downloads.DOWNLOAD_TABLES)
+    files = {p.name: p.read_bytes() for p in (out / "downloads").iterdir()}
+    assert export() == first and calls == [1]  # nothing changed: the files as they are
+    assert downloads.export(str(db), str(out), code_version="other", export_key_file=str(key_file)) == first
+    assert calls == [1, 1]  # other code: exported again
+    export()
+    (out / "downloads" / "runs.csv.gz").unlink()  # a file gone (or of another size): exported again
+    assert export() == first and len(calls) == 4
+    with open(out / "downloads" / "runs.parquet", "ab") as f:
+        f.write(b"x")
+    assert export() == first and len(calls) == 5
+    assert {p.name: p.read_bytes() for p in (out / "downloads").iterdir()} == files
+    paths[0].unlink()  # the store changed
+    ingest(runs, db)
+    rows = dict(export())
+    assert len(calls) == 6 and rows["runs"] == dict(first)["runs"] - 1
+    for damage in (b"", b"[]", b'{"key": 1}', b"\xff"):  # a damaged key file: exported again
+        key_file.write_bytes(damage)
+        export()
+    assert len(calls) == 10

@@ -60,18 +60,27 @@ def store_key(con, code_version: str) -> str:
     return digest([code_version, sorted(queries.run_file_shas(con).items())])
 
 
+EXPORT_KEY = "downloads.key"  # in the work folder's cache: what the exported files were made from, their rows and sizes
+
+
 def export(db: str, out: str, key_file: str | None = None, code_version: str = "",
-           bundle_cache: str | None = None) -> list[tuple[str, int]]:
+           bundle_cache: str | None = None, export_key_file: str | None = None) -> list[tuple[str, int]]:
     """_export() of the store at ``db``, opened read-only: what a worker process runs (Pending); with ``key_file``,
     then the store's copy (build.copy_store: 2 s of a rebuild's main process at 100,000 runs, issue 22, scale); with
     ``bundle_cache``, then the Vega script the site serves, where that cache has none yet (build.vega_bundle: 2 s of a
-    fresh build's main process)."""
+    fresh build's main process). With ``export_key_file``, the export is skipped where the files it made last are
+    still there and were made from the same store (store_key) by the same writers (_exported)."""
     import duckdb
 
     con = duckdb.connect(db, read_only=True)
     try:
-        rows = _export(con, out)
-        key = store_key(con, code_version) if key_file else None
+        key = store_key(con, code_version) if key_file or export_key_file else None
+        exported_key = _export_key(key) if export_key_file else None
+        rows = _exported(Path(export_key_file), exported_key, out) if export_key_file else None
+        if rows is None:
+            rows = _export(con, out)
+            if export_key_file:
+                _remember_export(Path(export_key_file), exported_key, out, rows)
     finally:
         con.close()
     if key_file:
@@ -86,6 +95,65 @@ def export(db: str, out: str, key_file: str | None = None, code_version: str = "
         with contextlib.suppress(Exception):  # the main process makes it then, and says what failed
             vega_bundle(Path(bundle_cache))
     return rows
+
+
+def _export_key(key: str) -> str:
+    """What the exported files depend on: the store (store_key: the run files and the code) and the libraries that
+    write them (Parquet: polars, in the code's key; gzip: ISA-L)."""
+    import isal
+
+    from ..site import digest
+
+    return digest([key, getattr(isal, "__version__", "unknown"), GZIP_LEVEL])
+
+
+def _export_files(out: str | Path) -> list[Path]:
+    folder = Path(out) / "downloads"
+    return [folder / f"{t}.{ext}" for t in DOWNLOAD_TABLES for ext in ("parquet", "csv.gz")]
+
+
+def _exported(key_file: Path, key: str, out: str | Path) -> list[tuple[str, int]] | None:
+    """The rows of each table as the last export left them, where it was made from ``key`` and each of its files is
+    there with the size it had (an unchanged rebuild exported the 100,000-run store again: 4-5 s of the downloads'
+    worker, which the pages then waited for); else None. The builder's own file, read strictly."""
+    import os
+    import stat
+
+    import orjson
+
+    from ...fsutil import InputError, read_regular
+
+    try:
+        kept = orjson.loads(read_regular(key_file, 1 << 20))
+    except (InputError, OSError, ValueError):
+        return None
+    files = _export_files(out)
+    if not (isinstance(kept, dict) and kept.get("key") == key and isinstance(kept.get("rows"), list)
+            and isinstance(kept.get("sizes"), list) and len(kept["sizes"]) == len(files)
+            and [r[0] if isinstance(r, list) and len(r) == 2 else None for r in kept["rows"]] == list(DOWNLOAD_TABLES)
+            and all(type(r[1]) is int and r[1] >= 0 for r in kept["rows"])):
+        return None
+    for path, size in zip(files, kept["sizes"], strict=True):
+        try:
+            st = os.lstat(path)
+        except OSError:
+            return None
+        if not stat.S_ISREG(st.st_mode) or st.st_size != size:
+            return None
+    return [(t, n) for t, n in kept["rows"]]
+
+
+def _remember_export(key_file: Path, key: str, out: str | Path, rows: list[tuple[str, int]]) -> None:
+    import orjson
+
+    from ...fsutil import write_atomic
+
+    try:
+        sizes = [p.stat().st_size for p in _export_files(out)]
+        key_file.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(key_file, orjson.dumps({"key": key, "rows": [list(r) for r in rows], "sizes": sizes}), sync=False)
+    except OSError:
+        key_file.unlink(missing_ok=True)
 
 
 def _export(con, out: str | Path) -> list[tuple[str, int]]:
@@ -135,7 +203,9 @@ class Pending:
             key_file = str(site.cache.parent / STORE_COPY_KEY) if self.copies_store else None
             self._pool = ProcessPoolExecutor(1, mp_context=mp.get_context("spawn"))
             bundle = str(site.cache.parent) if site.cache is not None else None
-            self._future = self._pool.submit(export, str(site.db), str(site.out), key_file, site.code_version, bundle)
+            exported = str(site.cache.parent / EXPORT_KEY) if site.cache is not None else None
+            self._future = self._pool.submit(export, str(site.db), str(site.out), key_file, site.code_version, bundle,
+                                             exported)
         else:
             self._rows = _export(site.con, site.out)
 
