@@ -136,3 +136,14 @@ def test_a_well_formed_cache_file_with_the_pages_key_is_what_the_page_becomes(tm
         f.write_bytes(b'{"key": "' + key.encode() + b'", ' + WELL_FORMED + b"}")
     assert _build(root, tmp_path / "b", cache) == (0, 3)
     assert (tmp_path / "b" / "other.html").read_bytes() == b"x"
+
+
+def test_a_page_whose_metadata_json_cannot_sort_is_rendered_every_time(tmp_path) -> None:
+    """Front matter with keys of mixed types (YAML allows it) has no key: the page is rendered on every build, the
+    others are kept, and the build does not fail."""
+    odd = PAGES | {"third.md": "---\n1: one\ntwo: 2\n---\n# Third\n\nA page outside the navigation.\n"}
+    root = _project(tmp_path, odd)
+    cache = tmp_path / "cache"
+    assert _build(root, tmp_path / "a", cache) == (3, 3)
+    assert _build(root, tmp_path / "b", cache) == (1, 3)
+    assert _site(tmp_path / "b") == _site(tmp_path / "a")

@@ -96,6 +96,7 @@ class PageCache:
         self.taken: dict[str, dict] = {}  # src_uri -> the cached rendering used
         self.made: dict[str, dict] = {}  # src_uri -> this build's rendering, for the next build
         self.seen = 0  # search entries up to the last page's
+        self.pages = 0  # pages looked up (every page MkDocs makes)
 
     @staticmethod
     def surroundings(config, files, nav) -> str:
@@ -124,7 +125,11 @@ class PageCache:
         import orjson
 
         uri = page.file.src_uri
-        h = hashlib.sha256(json.dumps([self.around, uri, page.meta, markdown], sort_keys=True, default=repr).encode())
+        self.pages += 1
+        try:
+            h = hashlib.sha256(json.dumps([self.around, uri, page.meta, markdown], sort_keys=True, default=repr).encode())
+        except (TypeError, ValueError):  # metadata that JSON cannot sort (keys of mixed types): rendered, never kept
+            return False
         # a deferred block's key is its content's hash, but what the search reads of it is made by other code
         # (site.searched_as): its stand-in is part of the page's key
         for block in sorted(set(AFTER.findall(markdown))):
@@ -161,7 +166,7 @@ class PageCache:
         for entry in os.scandir(self.folder):
             if entry.name not in current:
                 Path(entry.path).unlink(missing_ok=True)
-        return len(self.keys) - len(self.taken), len(self.keys)
+        return self.pages - len(self.taken), self.pages
 
 
 def _well_formed(kept: dict) -> bool:
@@ -267,9 +272,10 @@ def on_page_content(html: str, page, config, files) -> str:
                                      if (f := files.get_file_from_path(target)) is not None}
             page._title_from_render = kept["title"]
             return html
-        _cache.made[uri] = {"key": _cache.keys[uri], "anchors": list(page.present_anchor_ids or ()),
-                            "links": {f.src_uri: links for f, links in (page.links_to_anchors or {}).items()},
-                            "title": getattr(page, "_title_from_render", None)}
+        if uri in _cache.keys:
+            _cache.made[uri] = {"key": _cache.keys[uri], "anchors": list(page.present_anchor_ids or ()),
+                                "links": {f.src_uri: links for f, links in (page.links_to_anchors or {}).items()},
+                                "title": getattr(page, "_title_from_render", None)}
     root = _generated(config) / "_snippets"
 
     def stand_in(m: re.Match) -> str:
