@@ -90,6 +90,8 @@ WELL_FORMED = b'"output": "x", "entries": [], "anchors": [], "links": {}, "title
     b'{"key": "KEY", "output": "x", "entries": {}, "anchors": [], "links": {}, "title": null}',
     b'{"key": "KEY", "output": "x", "entries": [{"location": 1, "title": "", "text": ""}], "anchors": [], "links": {}, "title": null}',
     b'{"key": "KEY", "output": "x", "entries": [{"location": "", "title": "", "text": "", "x": 1}], "anchors": [], "links": {}, "title": null}',
+    b'{"key": "KEY", "output": "x", "entries": [{"location": "", "title": "", "text": "", "tags": "t"}], "anchors": [], "links": {}, "title": null}',
+    b'{"key": "KEY", "output": "x", "entries": [{"location": "", "title": "", "text": "", "tags": [1]}], "anchors": [], "links": {}, "title": null}',
     b'{"key": "KEY", "output": "x", "entries": [], "anchors": [3], "links": {}, "title": null}',
     b'{"key": "KEY", "output": "x", "entries": [], "anchors": [], "links": {"a.md": {"b": 2}}, "title": null}',
     b'{"key": "KEY", "output": "x", "entries": [], "anchors": [], "links": {}, "title": 5}',

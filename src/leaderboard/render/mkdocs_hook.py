@@ -155,13 +155,12 @@ class PageCache:
         Returns how many pages were rendered, of all."""
         import orjson
 
+        from leaderboard.fsutil import write_atomic
+
         self.folder.mkdir(parents=True, exist_ok=True)
         for uri, made in self.made.items():
-            if not {"output", "entries"} <= made.keys():
-                continue
-            tmp = self._file(uri).with_suffix(".tmp")
-            tmp.write_bytes(orjson.dumps(made))
-            os.replace(tmp, self._file(uri))
+            if {"output", "entries"} <= made.keys():  # (no fsync: as the generated files these pages are made from)
+                write_atomic(self._file(uri), orjson.dumps(made), sync=False)
         current = {self._file(uri).name for uri in self.keys}
         for entry in os.scandir(self.folder):
             if entry.name not in current:
@@ -179,8 +178,7 @@ def _well_formed(kept: dict) -> bool:
     return (isinstance(kept.get("output"), str) and isinstance(entries, list)
             and all(isinstance(e, dict) and all(isinstance(e.get(k), str) for k in ("location", "title", "text"))
                     and set(e) <= {"location", "title", "text", "tags", "boost"}
-                    and (not isinstance(e.get("tags"), list) or all(isinstance(t, str) for t in e["tags"]))
-                    and ("tags" not in e or isinstance(e["tags"], list))
+                    and ("tags" not in e or isinstance(e["tags"], list) and all(isinstance(t, str) for t in e["tags"]))
                     and ("boost" not in e or type(e["boost"]) in (int, float, str)) for e in entries)
             and isinstance(anchors, list) and all(a is None or isinstance(a, str) for a in anchors)
             and isinstance(links, dict) and all(texts(v) for v in links.values())
