@@ -69,6 +69,16 @@ class Site:
     compare_memo_previous: dict[str, list] = field(default_factory=dict)  # compare's rows as the last build made them
     memos_read: object = None  # a Future of the three above, read while the headline query runs (build.render)
     db: Path | None = None  # the store ``con`` reads (read-only), for work done in other processes
+    _run_files: dict[str, tuple[str, str]] | None = None  # run_files(), once read
+
+    def run_files(self) -> dict[str, tuple[str, str]]:
+        """Each run's file, run_id -> (path, sha256) (queries.run_file_shas), read once a build: the run pages' keys and
+        compare's memo keys both need it (0.2 s each at 100,000 runs)."""
+        if self._run_files is None:
+            from . import queries
+
+            self._run_files = queries.run_file_shas(self.con)
+        return self._run_files
 
     def _sizes(self) -> tuple[int, int, int, int]:
         return len(self.pages), len(self.snippets), len(self.data), len(self.written)

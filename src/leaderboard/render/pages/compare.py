@@ -55,7 +55,7 @@ def _row_texts(site: Site, rows: list[tables.Row]) -> list[str]:
     if cells is None:
         keys: list[str | None] = [None] * len(rows)
     else:
-        shas = {rid: sha for rid, (_path, sha) in queries.run_file_shas(site.con).items()}
+        shas = {rid: sha for rid, (_path, sha) in site.run_files().items()}
         keys = [_memo_key(row, cells.hashes, shas) for row in rows]
     previous = site.compare_memo_previous
     todo = [row for row, k in zip(rows, keys, strict=True)

@@ -298,11 +298,13 @@ def run_doc(r: dict, res: list[dict], steps: list[dict], sparsity: list[dict], r
     return doc
 
 
-def page_keys(con, baselines: dict[str, str | None], code: str) -> dict[str, str]:
+def page_keys(con, baselines: dict[str, str | None], code: str,
+              files: dict[str, tuple[str, str]] | None = None) -> dict[str, str]:
     """What each run page is made from, as one hash per run: the code that renders it (``code``), the run file's path
     and bytes, its baseline's id and bytes (the facts forgotten compare the two), and the erratum that supersedes it,
-    if any. Equal keys give equal pages, so an incremental build renders only the runs whose key changed."""
-    files = queries.run_file_shas(con)
+    if any. Equal keys give equal pages, so an incremental build renders only the runs whose key changed. ``files``:
+    queries.run_file_shas of ``con``, where the caller has it (Site.run_files)."""
+    files = queries.run_file_shas(con) if files is None else files
     superseded = {r["run_id"]: r for r in queries.superseded_rows(con).iter_rows(named=True)}
     keys = {}
     for rid, (path, sha) in files.items():
@@ -340,7 +342,7 @@ def build(site: Site, h: pl.DataFrame) -> None:
     (build.write_run_pages). With the keys of the pages already published (``site.previous_run_keys``), only the runs
     whose key changed are to render (``site.run_todo``); the others are carried over from the published site."""
     site.run_baselines = dict(zip(h["run_id"].to_list(), h["baseline_run_id"].to_list(), strict=True))
-    site.run_keys = page_keys(site.con, site.run_baselines, site.code_version)
+    site.run_keys = page_keys(site.con, site.run_baselines, site.code_version, site.run_files())
     previous = site.previous_run_keys
     site.run_todo = sorted(rid for rid, k in site.run_keys.items() if previous is None or previous.get(rid) != k)
     site.pages[RUN_SHELL] = (f"---\ntitle: {RUN_TITLE_MARKER}\nhide:\n  - navigation\n  - toc\nsearch:\n  exclude: true\n---\n\n"
